@@ -1,0 +1,38 @@
+//! `rebound`: the command-line interface. Each subcommand lives in its own
+//! module under `cmd/`; this file only wires them to clap.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Read email bounces and tell the sender what happened and what to do.
+#[derive(Parser)]
+#[command(name = "rebound", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify SMTP replies given as arguments or, with `-`, one per line on stdin.
+    Classify(cmd::classify::Args),
+    /// Decode bounce emails (files, directories, Maildirs, mboxes, `-`) into JSON Lines records.
+    Decode(cmd::decode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => cmd::classify::run(args),
+        Command::Decode(args) => cmd::decode::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("rebound: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
