@@ -1,1 +1,94 @@
-//! placeholder
+//! The bounce-email decoder: raw messages in, one [`Record`] per failed
+//! recipient out.
+//!
+//! It owns everything between bytes and an [`Observation`](rebound_core::Observation):
+//! reading inputs ([`input`]: files, directories, Maildirs, mboxes, stdin),
+//! laying a MIME message out for decoders ([`mail`]), the RFC 3464 field
+//! parser ([`dsn`]), and one decoder per bounce format ([`lhost`]). The
+//! judgement itself (reason, hard bounce, remedy) is the classifier's: every
+//! record's verdict comes from [`rebound_classify::Classifier`], so a reply
+//! means the same thing whether it arrived in an email, a log or a webhook.
+
+pub mod conformance;
+pub mod dsn;
+pub mod input;
+pub mod lhost;
+pub mod mail;
+mod record;
+
+pub use input::{InputError, RawMessage, messages};
+pub use mail::Mail;
+pub use record::{REBOUND_ONLY_FIELDS, Record, parse_date, token};
+
+use rebound_classify::Classifier;
+use rebound_core::Reason;
+
+/// What to report besides failures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Also report successful deliveries (reason `delivered`).
+    pub delivered: bool,
+    /// Also report auto-replies (reason `vacation`).
+    pub vacation: bool,
+}
+
+/// Why a message gave no records at all (as opposed to being a valid
+/// message that is not a bounce, which gives an empty list).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("not an email message: no header found")]
+    NotAMessage,
+    #[error("decoder {decoder} failed unexpectedly on this message")]
+    DecoderPanicked { decoder: String },
+}
+
+/// Decodes one message with the built-in classifier rules.
+pub fn decode_message(
+    raw: &[u8],
+    origin: &str,
+    options: &DecodeOptions,
+) -> Result<Vec<Record>, DecodeError> {
+    decode_message_with(raw, origin, options, Classifier::builtin())
+}
+
+/// Decodes one message with the given classifier (e.g. one with user rules).
+pub fn decode_message_with(
+    raw: &[u8],
+    origin: &str,
+    options: &DecodeOptions,
+    classifier: &Classifier,
+) -> Result<Vec<Record>, DecodeError> {
+    let mail = Mail::parse(raw).ok_or(DecodeError::NotAMessage)?;
+    decode_mail(&mail, origin, options, classifier)
+}
+
+/// Decodes an already parsed message.
+pub fn decode_mail(
+    mail: &Mail,
+    origin: &str,
+    options: &DecodeOptions,
+    classifier: &Classifier,
+) -> Result<Vec<Record>, DecodeError> {
+    for decoder in lhost::registry() {
+        // A decoder bug must cost one message, not the run.
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode(mail)))
+            .map_err(|_| DecodeError::DecoderPanicked {
+                decoder: decoder.name().to_string(),
+            })?;
+        let Some(deliveries) = found else { continue };
+        if deliveries.is_empty() {
+            continue;
+        }
+        let records = deliveries
+            .into_iter()
+            .map(|d| record::assemble(mail, d, decoder.name(), origin, classifier))
+            .filter(|r| match r.verdict.reason {
+                Reason::Delivered => options.delivered,
+                Reason::Vacation => options.vacation,
+                _ => true,
+            })
+            .collect();
+        return Ok(records);
+    }
+    Ok(Vec::new())
+}

@@ -20,6 +20,8 @@ enum Command {
     Classify(cmd::classify::Args),
     /// Decode bounce emails (files, directories, Maildirs, mboxes, `-`) into JSON Lines records.
     Decode(cmd::decode::Args),
+    /// Score the decoder against a labelled corpus (a directory with `expected.jsonl`).
+    Conformance(cmd::conformance::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Conformance(args) => cmd::conformance::run(args),
     };
     match result {
         Ok(code) => code,

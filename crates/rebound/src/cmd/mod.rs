@@ -1,4 +1,5 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod classify;
+pub mod conformance;
 pub mod decode;

@@ -1,0 +1,187 @@
+//! RFC 3464 delivery-status fields: the per-message block and one block per
+//! recipient. Tolerant of what real MTAs write: missing blank lines between
+//! blocks, fields in any case, continuation lines, `rfc822;` prefixes
+//! with or without a space.
+
+use crate::mail::Headers;
+
+/// A parsed `message/delivery-status` body.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryStatus {
+    /// Per-message fields (`Reporting-MTA`, `Arrival-Date`, `X-Postfix-Sender`, …).
+    pub message: Headers,
+    /// One field block per recipient, in order.
+    pub recipients: Vec<Headers>,
+}
+
+impl DeliveryStatus {
+    /// Parses the report text. Recipient blocks start at a `Final-Recipient`
+    /// or `Original-Recipient` field even without a blank line before it.
+    pub fn parse(text: &str) -> DeliveryStatus {
+        let mut out = DeliveryStatus::default();
+        let mut block = Headers::default();
+        let mut last_name: Option<String> = None;
+        let mut pending: Option<(String, String)> = None;
+        let flush_field = |block: &mut Headers, pending: &mut Option<(String, String)>| {
+            if let Some((n, v)) = pending.take() {
+                block.push(&n, &v);
+            }
+        };
+        let mut seen_recipient_in_block = false;
+        let finish_block =
+            |block: &mut Headers, out: &mut DeliveryStatus, seen: &mut bool| {
+                if block.is_empty() {
+                    return;
+                }
+                let b = std::mem::take(block);
+                if *seen {
+                    out.recipients.push(b);
+                } else if out.recipients.is_empty() && out.message.is_empty() {
+                    out.message = b;
+                } else {
+                    // A block without a recipient after the first: extra
+                    // per-message fields some MTAs write late.
+                    for (n, v) in b.iter() {
+                        out.message.push(n, v);
+                    }
+                }
+                *seen = false;
+            };
+        for line in text.lines() {
+            if line.trim().is_empty() {
+                flush_field(&mut block, &mut pending);
+                finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
+                last_name = None;
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, v)) = pending.as_mut() {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            if name.is_empty() || name.len() > 64 || name.contains(' ') {
+                continue;
+            }
+            flush_field(&mut block, &mut pending);
+            let lname = name.to_ascii_lowercase();
+            let starts_recipient = lname == "final-recipient" || lname == "original-recipient";
+            if starts_recipient
+                && seen_recipient_in_block
+                && block.contains(&lname)
+                && last_name.as_deref() != Some("original-recipient")
+            {
+                // A new recipient without a separating blank line.
+                finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
+            } else if starts_recipient && !seen_recipient_in_block && !block.is_empty() {
+                // Per-message fields directly followed by a recipient.
+                let has_message_fields = block
+                    .iter()
+                    .any(|(n, _)| n != "final-recipient" && n != "original-recipient");
+                if has_message_fields && !block.contains("action") && !block.contains("status") {
+                    finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
+                }
+            }
+            if starts_recipient {
+                seen_recipient_in_block = true;
+            }
+            last_name = Some(lname.clone());
+            pending = Some((lname, value.trim().to_string()));
+        }
+        flush_field(&mut block, &mut pending);
+        finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
+        out
+    }
+}
+
+/// Splits a typed DSN field (`rfc822; user@example.org`, `smtp; 550 ...`,
+/// `dns;mx.example.org`) into its type (upper-cased) and value.
+pub fn typed_value(field: &str) -> (String, &str) {
+    match field.split_once(';') {
+        Some((kind, value))
+            if !kind.is_empty()
+                && kind.len() <= 16
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            (kind.trim().to_ascii_uppercase(), value.trim())
+        }
+        _ => (String::new(), field.trim()),
+    }
+}
+
+/// Cleans an address as DSNs and NDRs write it: strips `<>`, quotes around
+/// the whole address, trailing punctuation, and a `rfc822;` prefix.
+pub fn clean_address(raw: &str) -> String {
+    let (_, v) = typed_value(raw);
+    let mut v = v.trim();
+    if let (Some(start), Some(end)) = (v.find('<'), v.rfind('>'))
+        && start < end
+    {
+        v = &v[start + 1..end];
+    }
+    let v = v
+        .trim()
+        .trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | ';' | ':' | '.' | '(' | ')'))
+        .trim();
+    v.to_string()
+}
+
+/// Whether a string looks like an email address (local@domain with a dot-less
+/// domain allowed, no spaces).
+pub fn looks_like_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !s.contains(char::is_whitespace)
+        && !domain.contains('@')
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_message_and_recipient_blocks() {
+        let ds = DeliveryStatus::parse(
+            "Reporting-MTA: dns; mx.example.org\nArrival-Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n\
+Final-Recipient: rfc822; a@example.net\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1\n  no such user\n\n\
+Final-Recipient: rfc822;b@example.net\nAction: delayed\nStatus: 4.4.1\n",
+        );
+        assert_eq!(ds.message.value("reporting-mta"), "dns; mx.example.org");
+        assert_eq!(ds.recipients.len(), 2);
+        assert_eq!(
+            ds.recipients[0].value("diagnostic-code"),
+            "smtp; 550 5.1.1 no such user"
+        );
+        assert_eq!(clean_address(ds.recipients[1].value("final-recipient")), "b@example.net");
+    }
+
+    #[test]
+    fn recipients_without_blank_lines_are_still_separated() {
+        let ds = DeliveryStatus::parse(
+            "Reporting-MTA: dns; mx\nFinal-Recipient: rfc822; a@x.example\nStatus: 5.0.0\n\
+Final-Recipient: rfc822; b@x.example\nStatus: 5.0.0\n",
+        );
+        assert_eq!(ds.recipients.len(), 2, "{ds:?}");
+        assert_eq!(ds.message.value("reporting-mta"), "dns; mx");
+    }
+
+    #[test]
+    fn addresses_are_cleaned() {
+        assert_eq!(clean_address("rfc822; <A@Example.org>"), "A@Example.org");
+        assert_eq!(clean_address("\"a@b.example\""), "a@b.example");
+        assert!(looks_like_address("a@b"));
+        assert!(!looks_like_address("a b@c"));
+    }
+}

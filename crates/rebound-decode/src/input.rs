@@ -1,0 +1,315 @@
+//! Where messages come from: single files, directories (flat or Maildir
+//! `cur/`/`new/`), Unix mbox files and stdin. Everything streams: an mbox is
+//! read message by message, never whole, and one unreadable or oversized
+//! message is reported with its position while the others go on.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The largest message accepted. Real bounces are far smaller; a larger one
+/// is skipped (and reported) so that memory stays bounded.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One message's bytes and where they came from.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    /// The file path; `path#N` (1-based) for the N-th message of an mbox;
+    /// `-` for stdin.
+    pub origin: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A message that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{origin}: {source}")]
+    Io {
+        origin: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{origin}: message larger than {limit} bytes, skipped")]
+    TooLarge { origin: String, limit: usize },
+}
+
+/// Every message under `paths`, in a stable order (directory entries sorted
+/// by name). `-` is stdin.
+pub fn messages(paths: &[PathBuf]) -> Messages {
+    Messages {
+        pending: paths.iter().cloned().collect(),
+        mbox: None,
+    }
+}
+
+/// Iterator returned by [`messages`].
+pub struct Messages {
+    pending: VecDeque<PathBuf>,
+    mbox: Option<MboxReader<Box<dyn BufRead + Send>>>,
+}
+
+impl Iterator for Messages {
+    type Item = Result<RawMessage, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(mbox) = self.mbox.as_mut() {
+                match mbox.next() {
+                    Some(item) => return Some(item),
+                    None => self.mbox = None,
+                }
+            }
+            let path = self.pending.pop_front()?;
+            if path.as_os_str() == "-" {
+                let stdin: Box<dyn BufRead + Send> = Box::new(BufReader::new(io::stdin()));
+                match self.open_stream(stdin, "-".to_string()) {
+                    Ok(Some(msg)) => return Some(Ok(msg)),
+                    Ok(None) => continue,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let origin = path.display().to_string();
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(source) => return Some(Err(InputError::Io { origin, source })),
+            };
+            if meta.is_dir() {
+                match list_dir(&path) {
+                    Ok(entries) => {
+                        for p in entries.into_iter().rev() {
+                            self.pending.push_front(p);
+                        }
+                        continue;
+                    }
+                    Err(source) => return Some(Err(InputError::Io { origin, source })),
+                }
+            }
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(source) => return Some(Err(InputError::Io { origin, source })),
+            };
+            let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, file));
+            match self.open_stream(reader, origin) {
+                Ok(Some(msg)) => return Some(Ok(msg)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl Messages {
+    /// Reads a single message from `reader`, or switches to mbox mode when
+    /// the stream starts with a `From ` line.
+    fn open_stream(
+        &mut self,
+        mut reader: Box<dyn BufRead + Send>,
+        origin: String,
+    ) -> Result<Option<RawMessage>, InputError> {
+        let head = reader.fill_buf().map_err(|source| InputError::Io {
+            origin: origin.clone(),
+            source,
+        })?;
+        if head.starts_with(b"From ") {
+            self.mbox = Some(MboxReader::new(reader, origin));
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        let limit = MAX_MESSAGE_BYTES as u64 + 1;
+        reader
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|source| InputError::Io {
+                origin: origin.clone(),
+                source,
+            })?;
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(InputError::TooLarge {
+                origin,
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            // An empty file is no message (and no error).
+            return Ok(None);
+        }
+        Ok(Some(RawMessage { origin, bytes }))
+    }
+}
+
+/// The files of a directory: a Maildir's `cur/` and `new/` (its `tmp/` holds
+/// messages still being written), or else every file below it, recursively,
+/// skipping hidden entries.
+fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let is_maildir = dir.join("cur").is_dir() || dir.join("new").is_dir();
+    let mut out = Vec::new();
+    if is_maildir {
+        for sub in ["cur", "new"] {
+            let d = dir.join(sub);
+            if d.is_dir() {
+                out.extend(sorted_entries(&d)?.into_iter().filter(|p| p.is_file()));
+            }
+        }
+        return Ok(out);
+    }
+    Ok(sorted_entries(dir)?)
+}
+
+fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
+/// Splits a Unix mbox stream into messages. A message starts at a `From `
+/// line at the start of the stream or after a blank line; `>From ` lines
+/// (mboxrd/mboxo quoting) lose one `>`.
+pub struct MboxReader<R> {
+    reader: R,
+    origin: String,
+    index: usize,
+    /// The `From ` line that starts the next message, once seen.
+    started: bool,
+    done: bool,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> MboxReader<R> {
+    pub fn new(reader: R, origin: String) -> Self {
+        Self {
+            reader,
+            origin,
+            index: 0,
+            started: false,
+            done: false,
+            line: Vec::new(),
+        }
+    }
+
+    fn read_line(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        // Bound a single line too: a 1 GB line without newline must not be
+        // buffered whole.
+        let n = (&mut self.reader)
+            .take(MAX_MESSAGE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut self.line)?;
+        Ok(n > 0)
+    }
+}
+
+impl<R: BufRead> Iterator for MboxReader<R> {
+    type Item = Result<RawMessage, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        // Find the first separator.
+        while !self.started {
+            match self.read_line() {
+                Ok(true) if self.line.starts_with(b"From ") => self.started = true,
+                Ok(true) => continue,
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(self.io_error(source)));
+                }
+            }
+        }
+        self.index += 1;
+        let origin = format!("{}#{}", self.origin, self.index);
+        let mut bytes = Vec::new();
+        let mut too_large = false;
+        let mut previous_blank = true;
+        loop {
+            match self.read_line() {
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(true) => {
+                    if previous_blank && self.line.starts_with(b"From ") {
+                        break;
+                    }
+                    previous_blank = self.line == b"\n" || self.line == b"\r\n";
+                    if too_large {
+                        continue;
+                    }
+                    let line: &[u8] = match self.line.iter().position(|&b| b != b'>') {
+                        Some(p) if p > 0 && self.line[p..].starts_with(b"From ") => &self.line[1..],
+                        _ => &self.line,
+                    };
+                    if bytes.len() + line.len() > MAX_MESSAGE_BYTES {
+                        too_large = true;
+                        bytes = Vec::new();
+                        continue;
+                    }
+                    bytes.extend_from_slice(line);
+                }
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(InputError::Io { origin, source }));
+                }
+            }
+        }
+        if too_large {
+            return Some(Err(InputError::TooLarge {
+                origin,
+                limit: MAX_MESSAGE_BYTES,
+            }));
+        }
+        // The blank line before the next separator belongs to the format.
+        if bytes.ends_with(b"\n\n") {
+            bytes.pop();
+        }
+        Some(Ok(RawMessage { origin, bytes }))
+    }
+}
+
+impl<R> MboxReader<R> {
+    fn io_error(&self, source: io::Error) -> InputError {
+        InputError::Io {
+            origin: self.origin.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(mbox: &str) -> Vec<String> {
+        MboxReader::new(mbox.as_bytes(), "m".into())
+            .map(|m| String::from_utf8(m.unwrap().bytes).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn mbox_splits_on_from_lines_after_blank_lines() {
+        let msgs = split(
+            "From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\nFrom inside body\n\n\
+From c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\n>From quoted\n",
+        );
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0], "Subject: one\n\nbody\nFrom inside body\n");
+        assert_eq!(msgs[1], "Subject: two\n\nFrom quoted\n");
+    }
+
+    #[test]
+    fn empty_mbox_has_no_messages() {
+        assert!(split("").is_empty());
+    }
+}

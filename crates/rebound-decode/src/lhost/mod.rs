@@ -1,0 +1,68 @@
+//! Format decoders: one module per bounce format (an MTA's NDR, a provider's
+//! notice, a standard), all behind the [`Decoder`] trait, tried in the order
+//! of [`registry`].
+//!
+//! To add a format: write a module with a unit struct implementing
+//! [`Decoder`], add it to [`registry`] before the generic fallbacks, and add
+//! a test that decodes a sample. `decode` must reject foreign messages
+//! cheaply (a header or a fixed marker) before any real parsing.
+
+use crate::mail::Mail;
+use rebound_core::{EnhancedStatus, Reason, ReplyCode};
+
+pub mod common;
+pub mod rfc3464;
+
+/// What a format decoder found about one recipient. Fields it cannot know
+/// stay empty; the record assembly fills them from the headers and the
+/// classifier.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// The failed (or delivered) recipient address.
+    pub recipient: String,
+    /// The address as the sender wrote it when the MTA rewrote it
+    /// (`Original-Recipient`, Postfix `expanded from`).
+    pub alias: String,
+    /// DSN `Action:` in lower case: failed, delayed, delivered, relayed, expanded.
+    pub action: String,
+    /// Enhanced status as stated by the report (`Status:`), if any.
+    pub status: Option<EnhancedStatus>,
+    /// Reply code as stated separately, if any (it is usually in `diagnostic`).
+    pub replycode: Option<ReplyCode>,
+    /// The remote server's reply or the MTA's diagnostic text.
+    pub diagnostic: String,
+    /// Type of the diagnostic (`SMTP`, `X-UNIX`, `X-POSTFIX`, …), upper-cased.
+    pub diagnostictype: String,
+    /// SMTP command that failed (`RCPT`, `DATA`, …).
+    pub command: String,
+    /// The host that refused (`Remote-MTA`), if known.
+    pub rhost: String,
+    /// The host that reports (`Reporting-MTA`), if known.
+    pub lhost: String,
+    /// Date of the attempt as written (`Last-Attempt-Date`, `Arrival-Date`).
+    pub date: String,
+    /// A reason the format itself states (e.g. feedback, vacation, expired).
+    pub reason: Option<Reason>,
+    /// ARF `Feedback-Type`.
+    pub feedbacktype: String,
+}
+
+/// A bounce format.
+pub trait Decoder: Sync {
+    /// Name written to `decodedby` (`Postfix`, `Exim`, `RFC3464`, …).
+    fn name(&self) -> &'static str;
+
+    /// The recipients this format reports, or `None` when the message is not
+    /// in this format.
+    fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>>;
+}
+
+/// Every decoder, in the order they are tried: specific formats first,
+/// standards-based fallbacks last.
+pub fn registry() -> &'static [&'static dyn Decoder] {
+    static REGISTRY: &[&dyn Decoder] = &[
+        // Generic fallbacks: keep these last.
+        &rfc3464::Rfc3464,
+    ];
+    REGISTRY
+}

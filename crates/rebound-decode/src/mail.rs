@@ -1,0 +1,452 @@
+//! A bounce email flattened into what decoders look at: the top headers,
+//! the human-readable text, the machine-readable report parts, and the
+//! returned original message.
+//!
+//! MIME decoding (transfer encodings, charsets, nesting) is mail-parser's job;
+//! this module only chooses which parts matter for a bounce and how they are
+//! laid out, so that every format decoder sees the same shape.
+
+use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use std::borrow::Cow;
+
+/// How deep nested `message/rfc822` parts are followed. Bounces of bounces
+/// exist; deeper nesting is an attack or a loop, not a bounce.
+const MAX_NESTING: usize = 4;
+
+/// Text parts larger than this are cut: the diagnostic is never that far in,
+/// and a 50 MB attachment must not be copied around.
+const MAX_TEXT_PART: usize = 256 * 1024;
+
+/// Header fields, names lower-cased, values unfolded, in message order.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    fields: Vec<(String, String)>,
+}
+
+impl Headers {
+    /// The first value of a field (`name` in lower case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a field, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a field, or "".
+    pub fn value(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        self.fields
+            .push((name.trim().to_ascii_lowercase(), unfold(value)));
+    }
+
+    /// Parses a header block written as text (`Name: value` lines with
+    /// continuation lines), stopping at the first blank line or at the first
+    /// line that is not a header. Returns the headers and the byte offset
+    /// where parsing stopped.
+    pub fn parse_block(text: &str) -> (Headers, usize) {
+        let mut headers = Headers::default();
+        let mut current: Option<(String, String)> = None;
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let bare = line.trim_end_matches(['\n', '\r']);
+            if bare.is_empty() {
+                offset += line.len();
+                break;
+            }
+            if bare.starts_with([' ', '\t']) {
+                if let Some((_, v)) = current.as_mut() {
+                    v.push(' ');
+                    v.push_str(bare.trim());
+                    offset += line.len();
+                    continue;
+                }
+                break;
+            }
+            match bare.split_once(':') {
+                Some((name, value))
+                    if !name.is_empty()
+                        && name.len() < 80
+                        && name.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    if let Some((n, v)) = current.take() {
+                        headers.fields.push((n, v));
+                    }
+                    current = Some((name.to_ascii_lowercase(), value.trim().to_string()));
+                }
+                _ => break,
+            }
+            offset += line.len();
+        }
+        if let Some((n, v)) = current {
+            headers.fields.push((n, v));
+        }
+        (headers, offset)
+    }
+}
+
+fn unfold(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, piece) in value.split(['\n', '\r']).enumerate() {
+        let piece = if i == 0 { piece } else { piece.trim_start() };
+        if piece.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(piece);
+    }
+    out.trim().to_string()
+}
+
+/// The message that bounced, as returned inside the bounce.
+#[derive(Debug, Clone, Default)]
+pub struct Original {
+    pub headers: Headers,
+    /// The original body as text, if it was included (often it is not).
+    pub body: String,
+}
+
+/// A bounce email laid out for decoders.
+#[derive(Debug, Clone, Default)]
+pub struct Mail {
+    /// The bounce's own top-level headers.
+    pub headers: Headers,
+    /// `Subject:` decoded from RFC 2047.
+    pub subject: String,
+    /// The human-readable text: every text part outside the returned message,
+    /// decoded to UTF-8, joined by blank lines (HTML turned into text when it
+    /// is all there is). Formats that embed the original message inline keep
+    /// it here; decoders cut it off at their marker.
+    pub text: String,
+    /// Machine-readable report parts, decoded: `message/delivery-status`,
+    /// `message/global-delivery-status`, `message/feedback-report`.
+    pub reports: Vec<Report>,
+    /// The returned original message (`message/rfc822`, `message/global`,
+    /// `text/rfc822-headers`, `message/rfc822-headers`).
+    pub original: Option<Original>,
+    /// The top-level Content-Type, lower-cased (e.g.
+    /// `multipart/report; report-type=delivery-status`).
+    pub content_type: String,
+}
+
+/// One machine-readable report part.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `delivery-status`, `global-delivery-status` or `feedback-report`.
+    pub kind: String,
+    pub text: String,
+}
+
+impl Mail {
+    /// Parses raw bytes (any line endings). Returns `None` only when the
+    /// input has no header at all.
+    pub fn parse(raw: &[u8]) -> Option<Mail> {
+        let normalised = normalise_line_endings(raw);
+        let message = MessageParser::default().parse(normalised.as_ref())?;
+        let mut mail = Mail::default();
+        for (name, value) in message.headers_raw() {
+            mail.headers.push(name, value);
+        }
+        if mail.headers.is_empty() {
+            return None;
+        }
+        mail.subject = message.subject().unwrap_or("").to_string();
+        mail.content_type = mail.headers.value("content-type").to_ascii_lowercase();
+        let mut html = String::new();
+        let mut walker = Walker {
+            mail: &mut mail,
+            html: &mut html,
+        };
+        walker.walk(&message, 0, 0);
+        if mail.text.trim().is_empty() && !html.is_empty() {
+            mail.text = html_to_text(&html);
+        }
+        Some(mail)
+    }
+
+    /// The text followed by every report part: for decoders that scan
+    /// everything the bounce says.
+    pub fn full_text(&self) -> String {
+        let mut out = self.text.clone();
+        for r in &self.reports {
+            out.push_str("\n\n");
+            out.push_str(&r.text);
+        }
+        out
+    }
+
+    /// The report of a kind (`delivery-status`, …), if present.
+    pub fn report(&self, kind: &str) -> Option<&str> {
+        self.reports
+            .iter()
+            .find(|r| r.kind == kind)
+            .map(|r| r.text.as_str())
+    }
+
+    /// Headers of the returned message, or empty headers.
+    pub fn original_headers(&self) -> &Headers {
+        static EMPTY: std::sync::OnceLock<Headers> = std::sync::OnceLock::new();
+        match &self.original {
+            Some(o) => &o.headers,
+            None => EMPTY.get_or_init(Headers::default),
+        }
+    }
+}
+
+struct Walker<'m> {
+    mail: &'m mut Mail,
+    html: &'m mut String,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, message: &mail_parser::Message<'_>, part_id: usize, depth: usize) {
+        let Some(part) = message.parts.get(part_id) else {
+            return;
+        };
+        let (ctype, subtype) = content_type(part);
+        match &part.body {
+            PartType::Multipart(children) => {
+                for &child in children {
+                    // A multipart part's children are ids into the same list.
+                    if child as usize != part_id {
+                        self.walk(message, child as usize, depth);
+                    }
+                }
+            }
+            PartType::Message(nested) => {
+                if self.mail.original.is_none() {
+                    self.mail.original = Some(original_from_message(nested));
+                } else if depth < MAX_NESTING && self.mail.text.trim().is_empty() {
+                    // A bounce wrapped in a message: read the inner one too.
+                    self.walk(nested, 0, depth + 1);
+                }
+            }
+            PartType::Text(text) => {
+                self.text_part(&ctype, &subtype, text);
+            }
+            PartType::Html(html) => {
+                if self.html.len() < MAX_TEXT_PART {
+                    self.html.push_str(cut(html));
+                    self.html.push('\n');
+                }
+            }
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+                if ctype == "message" || (ctype == "text" && bytes.len() < MAX_TEXT_PART) {
+                    let text = decode_bytes(bytes, part);
+                    self.text_part(&ctype, &subtype, &text);
+                }
+            }
+        }
+    }
+
+    fn text_part(&mut self, ctype: &str, subtype: &str, text: &str) {
+        let text = cut(text);
+        match (ctype, subtype) {
+            ("message", "delivery-status" | "global-delivery-status" | "feedback-report")
+            | ("text", "delivery-status") => {
+                self.mail.reports.push(Report {
+                    kind: subtype.trim_start_matches("global-").to_string(),
+                    text: text.to_string(),
+                });
+            }
+            ("message" | "text", "rfc822-headers" | "global-headers" | "rfc822")
+                if self.mail.original.is_none() =>
+            {
+                self.mail.original = Some(original_from_text(text));
+            }
+            ("message", _) => {
+                if self.mail.original.is_none() {
+                    self.mail.original = Some(original_from_text(text));
+                }
+            }
+            ("text", "plain" | "") | ("", _) => {
+                if !self.mail.text.is_empty() {
+                    self.mail.text.push_str("\n\n");
+                }
+                self.mail.text.push_str(text);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn content_type(part: &MessagePart<'_>) -> (String, String) {
+    match part.content_type() {
+        Some(ct) => (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+fn cut(text: &str) -> &str {
+    if text.len() <= MAX_TEXT_PART {
+        return text;
+    }
+    let mut end = MAX_TEXT_PART;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn decode_bytes<'a>(bytes: &'a [u8], part: &MessagePart<'_>) -> Cow<'a, str> {
+    let bytes = &bytes[..bytes.len().min(MAX_TEXT_PART)];
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|cs| encoding_rs::Encoding::for_label(cs.as_bytes()));
+    match charset {
+        Some(enc) => enc.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
+    }
+}
+
+fn original_from_message(nested: &mail_parser::Message<'_>) -> Original {
+    let mut headers = Headers::default();
+    for (name, value) in nested.headers_raw() {
+        headers.push(name, value);
+    }
+    let mut body = String::new();
+    if let Some(text) = nested.body_text(0) {
+        body.push_str(cut(&text));
+    }
+    Original { headers, body }
+}
+
+/// Reads an original message given as text: a header block, then the body.
+pub fn original_from_text(text: &str) -> Original {
+    let text = text.trim_start_matches(['\n', '\r', ' ']);
+    let (headers, offset) = Headers::parse_block(text);
+    Original {
+        headers,
+        body: text.get(offset..).unwrap_or("").to_string(),
+    }
+}
+
+/// Turns CRLF and bare CR into LF, without copying when there is no CR.
+pub fn normalise_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\r', raw).is_none() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(pos) = memchr::memchr(b'\r', &raw[i..]) {
+        out.extend_from_slice(&raw[i..i + pos]);
+        out.push(b'\n');
+        i += pos + 1;
+        if raw.get(i) == Some(&b'\n') {
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&raw[i..]);
+    Cow::Owned(out)
+}
+
+/// A crude but safe HTML-to-text: drops tags, scripts and styles, decodes the
+/// common entities, keeps line structure at block tags.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        rest = &rest[lt..];
+        let Some(gt) = rest.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[1..gt].trim().to_ascii_lowercase();
+        rest = &rest[gt + 1..];
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            let close = format!("</{name}");
+            match rest.to_ascii_lowercase().find(&close) {
+                Some(end) => rest = &rest[end..],
+                None => rest = "",
+            }
+            continue;
+        }
+        if matches!(
+            name,
+            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table" | "blockquote"
+        ) {
+            out.push('\n');
+        } else if matches!(name, "td" | "th") {
+            out.push(' ');
+        }
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_are_normalised() {
+        assert_eq!(normalise_line_endings(b"a\r\nb\rc\n").as_ref(), b"a\nb\nc\n");
+        assert!(matches!(normalise_line_endings(b"a\nb"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_blocks_unfold_and_stop_at_blank_line() {
+        let (h, off) = Headers::parse_block("A: 1\nB: two\n  lines\n\nbody");
+        assert_eq!(h.value("a"), "1");
+        assert_eq!(h.value("b"), "two lines");
+        assert_eq!(&"A: 1\nB: two\n  lines\n\nbody"[off..], "body");
+    }
+
+    #[test]
+    fn multipart_report_is_split_into_text_report_and_original() {
+        let raw = b"From: MAILER-DAEMON@example.org\nTo: a@example.com\nSubject: fail\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nhuman text\n--B\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nStatus: 5.1.1\n\
+--B\nContent-Type: message/rfc822\n\nFrom: a@example.com\nSubject: hi\n\nbody\n--B--\n";
+        let mail = Mail::parse(raw).unwrap();
+        assert!(mail.text.contains("human text"));
+        assert!(mail.report("delivery-status").unwrap().contains("Status: 5.1.1"));
+        assert_eq!(mail.original_headers().value("subject"), "hi");
+    }
+
+    #[test]
+    fn html_is_flattened() {
+        let t = html_to_text("<p>a&amp;b</p><script>x</script><br>c");
+        assert_eq!(t, "\na&b\n\nc");
+    }
+}

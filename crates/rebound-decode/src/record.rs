@@ -1,0 +1,225 @@
+//! A decoded bounce record, one per recipient, with Sisimai's field names
+//! plus Rebound's verdict, and its assembly from a format decoder's
+//! [`Delivery`].
+
+use crate::lhost::Delivery;
+use crate::lhost::common::find_address;
+use crate::mail::Mail;
+use rebound_classify::Classifier;
+use rebound_core::{Observation, Reason, StatusClass, Verdict};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// One recipient of one bounce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Where the message came from: the file path (`path#N` inside an mbox).
+    pub origin: String,
+    pub recipient: String,
+    /// The sender of the original message.
+    pub addresser: String,
+    pub senderdomain: String,
+    /// The recipient's domain.
+    pub destination: String,
+    /// The recipient as originally addressed, when the MTA rewrote it.
+    pub alias: String,
+    /// DSN action: failed, delayed, delivered, …
+    pub action: String,
+    pub diagnosticcode: String,
+    pub diagnostictype: String,
+    pub lhost: String,
+    /// Unix time of the failure (or of the bounce when the report has no date).
+    pub timestamp: i64,
+    /// The date's zone as `+hhmm`.
+    pub timezoneoffset: String,
+    pub messageid: String,
+    pub subject: String,
+    pub listid: String,
+    pub feedbacktype: String,
+    /// The format decoder that read the message.
+    pub decodedby: String,
+    /// Sisimai-compatible identity of (addresser, recipient, timestamp).
+    pub token: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+/// Fields of [`Verdict`] that Sisimai does not have; `--format sisimai`
+/// leaves them out.
+pub const REBOUND_ONLY_FIELDS: &[&str] = &[
+    "permanent",
+    "owner",
+    "remedy",
+    "provider",
+    "blocklist",
+    "pattern",
+    "explain",
+];
+
+impl Record {
+    /// The record as Sisimai would print it: without Rebound's extra verdict
+    /// fields.
+    pub fn to_sisimai_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("records always serialise");
+        if let Some(map) = v.as_object_mut() {
+            for f in REBOUND_ONLY_FIELDS {
+                map.remove(*f);
+            }
+        }
+        v
+    }
+}
+
+pub(crate) fn assemble(
+    mail: &Mail,
+    delivery: Delivery,
+    decodedby: &str,
+    origin: &str,
+    classifier: &Classifier,
+) -> Record {
+    let original = mail.original_headers();
+    let addresser = [
+        original.get("from"),
+        original.get("return-path"),
+        original.get("sender"),
+        mail.headers.get("to"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(find_address)
+    .unwrap_or_default();
+
+    let (timestamp, timezoneoffset) = parse_date(&delivery.date)
+        .or_else(|| parse_date(mail.headers.value("date")))
+        .unwrap_or((0, "+0000".to_string()));
+
+    let reason_hint = delivery.reason.or_else(|| action_hint(&delivery));
+    let observation = Observation {
+        text: delivery.diagnostic.clone(),
+        replycode: delivery.replycode,
+        status: delivery.status,
+        smtpcommand: (!delivery.command.is_empty()).then(|| delivery.command.clone()),
+        rhost: (!delivery.rhost.is_empty()).then(|| delivery.rhost.clone()),
+        lhost: (!delivery.lhost.is_empty()).then(|| delivery.lhost.clone()),
+        recipient: Some(delivery.recipient.clone()),
+        action: (!delivery.action.is_empty()).then(|| delivery.action.clone()),
+        reason_hint,
+        source: Some(decodedby.to_string()),
+    };
+    let verdict = classifier.classify(&observation);
+
+    let recipient = delivery.recipient;
+    let token = token(&addresser, &recipient, timestamp);
+    Record {
+        origin: origin.to_string(),
+        destination: domain_of(&recipient),
+        senderdomain: domain_of(&addresser),
+        recipient,
+        addresser,
+        alias: delivery.alias,
+        action: delivery.action,
+        diagnosticcode: delivery.diagnostic,
+        diagnostictype: delivery.diagnostictype,
+        lhost: delivery.lhost,
+        timestamp,
+        timezoneoffset,
+        messageid: original
+            .value("message-id")
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string(),
+        subject: original.value("subject").to_string(),
+        listid: original.value("list-id").to_string(),
+        feedbacktype: delivery.feedbacktype,
+        decodedby: decodedby.to_string(),
+        token,
+        verdict,
+    }
+}
+
+/// What the DSN action alone says: `delivered`/`relayed`/`expanded` with no
+/// failure status is a delivery; `delayed` means the MTA is still retrying
+/// and will give up when the queue lifetime expires.
+fn action_hint(d: &Delivery) -> Option<Reason> {
+    let failing_status = d
+        .status
+        .is_some_and(|s| matches!(s.class(), StatusClass::Transient | StatusClass::Permanent));
+    match d.action.as_str() {
+        "delivered" | "relayed" | "expanded" if !failing_status => Some(Reason::Delivered),
+        "delayed" => Some(Reason::Expired),
+        _ => None,
+    }
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Sisimai's record token: SHA-1 over STX addresser RS recipient RS time ETX.
+pub fn token(addresser: &str, recipient: &str, timestamp: i64) -> String {
+    let mut h = Sha1::new();
+    h.update(
+        format!(
+            "\x02{}\x1e{}\x1e{}\x03",
+            addresser.to_ascii_lowercase(),
+            recipient.to_ascii_lowercase(),
+            timestamp
+        )
+        .as_bytes(),
+    );
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses an RFC 5322 date into Unix time and a `+hhmm` offset.
+pub fn parse_date(value: &str) -> Option<(i64, String)> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    // DSN dates sometimes carry a `dns;`-style prefix or a trailing comment.
+    let value = value.split_once(';').map_or(value, |(a, b)| {
+        if a.len() < 10 { b.trim() } else { value }
+    });
+    let dt = mail_parser::DateTime::parse_rfc822(value)?;
+    if !dt.is_valid() {
+        return None;
+    }
+    let sign = if dt.tz_before_gmt { '-' } else { '+' };
+    Some((
+        dt.to_timestamp(),
+        format!("{sign}{:02}{:02}", dt.tz_hour, dt.tz_minute),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_matches_sisimai_formula() {
+        // Sisimai's documented token for this triple (from its own test data).
+        assert_eq!(
+            token(
+                "shironeko@mx.example.jp",
+                "r@p351355.pool.example.ne.jp",
+                1367246741
+            ),
+            "d82d8f0a231abc350228f3e3832194d9c11dc07c"
+        );
+    }
+
+    #[test]
+    fn dates_parse_with_zone() {
+        let (t, z) = parse_date("Thu, 29 Apr 2013 23:45:41 +0900 (JST)").unwrap();
+        assert_eq!(t, 1367246741);
+        assert_eq!(z, "+0900");
+        assert!(parse_date("not a date").is_none());
+    }
+}
