@@ -10,8 +10,11 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod appliances;
 pub mod common;
+pub mod providers;
 pub mod rfc3464;
+pub mod unix;
 
 /// What a format decoder found about one recipient. Fields it cannot know
 /// stay empty; the record assembly fills them from the headers and the
@@ -60,9 +63,16 @@ pub trait Decoder: Sync {
 /// Every decoder, in the order they are tried: specific formats first,
 /// standards-based fallbacks last.
 pub fn registry() -> &'static [&'static dyn Decoder] {
-    static REGISTRY: &[&dyn Decoder] = &[
-        // Generic fallbacks: keep these last.
-        &rfc3464::Rfc3464,
-    ];
-    REGISTRY
+    static REGISTRY: std::sync::OnceLock<Vec<&'static dyn Decoder>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut all: Vec<&'static dyn Decoder> = Vec::new();
+        all.extend_from_slice(appliances::FIRST);
+        all.extend_from_slice(providers::FIRST);
+        all.extend_from_slice(unix::FIRST);
+        all.push(&rfc3464::Rfc3464);
+        all.extend_from_slice(appliances::LAST);
+        all.extend_from_slice(providers::LAST);
+        all.extend_from_slice(unix::LAST);
+        all
+    })
 }

@@ -1,0 +1,11 @@
+//! Unix MTAs that write their own notices: Sendmail, Postfix, Exim, qmail,
+//! Courier, OpenSMTPD and kin, and the unknown-MTA shapes.
+
+use super::Decoder;
+
+/// Decoders of this group tried before the generic RFC 3464 fallback.
+pub static FIRST: &[&dyn Decoder] = &[];
+
+/// Decoders of this group tried after the RFC 3464 fallback (shapes too
+/// loose to be trusted over a standard report).
+pub static LAST: &[&dyn Decoder] = &[];
