@@ -22,6 +22,8 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Score the decoder against a labelled corpus (a directory with `expected.jsonl`).
     Conformance(cmd::conformance::Args),
+    /// Measure decoding throughput on one core, side by side with Perl Sisimai when installed.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,
