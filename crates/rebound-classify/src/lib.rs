@@ -389,6 +389,15 @@ impl Classifier {
             if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
                 break 'decide Decider::Hint(h);
             }
+            if matches!(
+                parsed.diagnostic_type.as_deref(),
+                Some("x-unix" | "x-postfix")
+            ) {
+                break 'decide Decider::Fallback(
+                    Reason::MailerError,
+                    "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
+                );
+            }
             if let Some((s, e)) = status_entry {
                 break 'decide Decider::Status {
                     status: s,
@@ -481,15 +490,6 @@ fn fallback<'a>(
             }
             _ => {}
         }
-    }
-    if matches!(
-        parsed.diagnostic_type.as_deref(),
-        Some("x-unix" | "x-postfix")
-    ) {
-        return Decider::Fallback(
-            Reason::MailerError,
-            "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
-        );
     }
     if replycode.is_some_and(|r| (500..=504).contains(&r.get())) {
         return Decider::Fallback(

@@ -239,17 +239,12 @@ impl Rule {
         if !self.requires.iter().all(has) || self.excludes.iter().any(has) {
             return false;
         }
-        if !self.commands.is_empty()
-            && !facts
-                .command
-                .is_some_and(|c| self.commands.iter().any(|x| x == c))
-        {
+        // "-" stands for "no command known".
+        let command = facts.command.unwrap_or("-");
+        if !self.commands.is_empty() && !self.commands.iter().any(|x| x == command) {
             return false;
         }
-        if facts
-            .command
-            .is_some_and(|c| self.not_commands.iter().any(|x| x == c))
-        {
+        if self.not_commands.iter().any(|x| x == command) {
             return false;
         }
         if !self.status.is_empty()
