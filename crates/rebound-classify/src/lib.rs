@@ -37,7 +37,7 @@
 //! 9. Fallbacks: `x.6.x` → contenterror, `x.7.x` → securityerror, an
 //!    `X-Unix`/`X-Postfix` diagnostic → mailererror, `500`–`504` →
 //!    syntaxerror, a refusal at connection or greeting → blocked, any other
-//!    failure → onhold, nothing at all → undefined.
+//!    failure code → onhold, no failure code at all → undefined.
 //!
 //! Like Sisimai, a "user unknown" phrase only proves a dead mailbox when it
 //! answered `RCPT` (or comes with a status such as `5.1.1`): said after the
@@ -405,7 +405,7 @@ impl Classifier {
                     explain: e.explain.as_deref(),
                 };
             }
-            fallback(status, replycode, &parsed, command.as_deref(), obs, text)
+            fallback(status, replycode, command.as_deref(), obs)
         };
 
         let reason = decider.reason();
@@ -434,7 +434,14 @@ impl Classifier {
             listed,
         });
 
-        let explain = explain(&decider, status, status_entry.map(|(_, e)| e.reason));
+        // What the status alone would have meant, to say when a rule
+        // overrode it.
+        let status_meaning = status_entry.map(|(_, e)| e.reason).or(match status {
+            Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
+            Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
+            _ => None,
+        });
+        let explain = explain(&decider, status, status_meaning);
         Verdict {
             replycode,
             deliverystatus: status,
@@ -469,10 +476,8 @@ fn first_phrase<'a>(rs: &'a RuleSet, rule: &rules::Rule, hits: &[u32]) -> Option
 fn fallback<'a>(
     status: Option<EnhancedStatus>,
     replycode: Option<rebound_core::ReplyCode>,
-    parsed: &reply::ParsedReply,
     command: Option<&str>,
     obs: &Observation,
-    text: &str,
 ) -> Decider<'a> {
     if let Some(s) = status.filter(|s| s.class_digit() != 2) {
         match s.subject() {
@@ -513,9 +518,11 @@ fn fallback<'a>(
             "refused at connection or greeting, before any address was given",
         );
     }
-    let says_something =
-        status.is_some() || replycode.is_some() || text.chars().any(|c| c.is_alphabetic());
-    if says_something {
+    // A failure code proves something failed; text alone (garbage, an
+    // unknown language) proves nothing.
+    let failed =
+        status.is_some_and(|s| s.class_digit() != 2) || replycode.is_some_and(|r| r.get() >= 400);
+    if failed {
         Decider::Fallback(Reason::OnHold, "a failure whose cause no rule recognises")
     } else {
         Decider::Fallback(Reason::Undefined, "the input holds no usable reply")
