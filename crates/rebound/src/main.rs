@@ -24,6 +24,12 @@ enum Command {
     Conformance(cmd::conformance::Args),
     /// Measure decoding throughput on one core, side by side with Perl Sisimai when installed.
     Bench(cmd::bench::Args),
+    /// Ingest MTA logs, ESP webhooks and bounce emails into the ledger (auto-detects the format).
+    Ingest(cmd::ingest::Args),
+    /// The suppression list: list, check, add, remove, show, export, import, audit.
+    Suppressions(cmd::suppressions::Args),
+    /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
+    Events(cmd::events::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,9 @@ fn main() -> ExitCode {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Suppressions(args) => cmd::suppressions::run(args),
+        Command::Events(args) => cmd::events::run(args),
     };
     match result {
         Ok(code) => code,

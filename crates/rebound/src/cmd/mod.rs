@@ -4,3 +4,6 @@ pub mod bench;
 pub mod classify;
 pub mod conformance;
 pub mod decode;
+pub mod events;
+pub mod ingest;
+pub mod suppressions;
