@@ -30,6 +30,8 @@ enum Command {
     Suppressions(cmd::suppressions::Args),
     /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
     Events(cmd::events::Args),
+    /// Delivery rates by provider, domain, IP, campaign, reason, owner or pattern; incidents; HTML charts.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Suppressions(args) => cmd::suppressions::run(args),
         Command::Events(args) => cmd::events::run(args),
+        Command::Report(args) => cmd::report::run(args),
     };
     match result {
         Ok(code) => code,

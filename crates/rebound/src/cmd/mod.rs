@@ -6,4 +6,5 @@ pub mod conformance;
 pub mod decode;
 pub mod events;
 pub mod ingest;
+pub mod report;
 pub mod suppressions;

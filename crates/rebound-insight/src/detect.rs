@@ -1,0 +1,852 @@
+//! Incident detection: one streaming pass over events in time order.
+//!
+//! Failed attempts are grouped by *signature*: the receiving provider, the
+//! code family (`5.7.x` from the enhanced status, else the reason) and the
+//! reply pattern. Dead-address bounces (userunknown, hostunknown, hasmoved,
+//! notaccept) instead go to one cross-provider *list quality* signature,
+//! since an import of bad addresses hits every provider at once.
+//!
+//! Time is cut into minutes. Each signature and each provider keeps a
+//! sliding window (default 60 minutes) of per-minute counts. After each
+//! minute, a signature whose window count `c` satisfies
+//!
+//! * `c >= min_events` (20), and
+//! * `c / provider attempts in the window >= min_share` (5%), or
+//!   `c >= spike_factor × max(baseline, baseline_floor)` (5× the trailing
+//!   baseline, an exponentially weighted average of the signature's own
+//!   per-window count, frozen while an incident is open)
+//!
+//! opens an incident (list quality: the share is of all attempts and must
+//! reach `list_quality_bounce_rate`, 2%). It closes when the same test with
+//! every threshold multiplied by `close_factor` (0.5) fails. Mailbox-level
+//! reasons (full, suspended) and successes never open one; neither does a
+//! single invalid recipient or a handful of 421s (fewer than `min_events`).
+//!
+//! Events may arrive slightly out of order: minutes are held back
+//! `lateness_minutes` after the newest event seen before being judged; an
+//! event older than that is counted in the oldest minute still open.
+
+use crate::model::{Flags, Row};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+const MINUTE: i64 = 60_000;
+const LIST_QUALITY_KEY: &str = "*\u{1f}recipient\u{1f}*";
+/// Entries kept per affected-asset counter.
+const MAX_ASSETS: usize = 64;
+
+/// Detection thresholds (`[incidents]` in a TOML file, or flags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Sliding window, minutes.
+    pub window_minutes: u32,
+    /// Events of one signature needed in the window.
+    pub min_events: u64,
+    /// Share of the provider's attempts in the window.
+    pub min_share: f64,
+    /// …or this many times the signature's trailing baseline.
+    pub spike_factor: f64,
+    /// Smallest baseline the spike test uses (events per window), so that a
+    /// signature never seen before needs `spike_factor × baseline_floor`.
+    pub baseline_floor: f64,
+    /// Half-life of the trailing baseline, hours.
+    pub baseline_half_life_hours: f64,
+    /// Overall dead-address bounce rate that makes a list-quality incident.
+    pub list_quality_bounce_rate: f64,
+    /// Thresholds are multiplied by this to decide that an incident is over.
+    pub close_factor: f64,
+    /// Minutes a minute is held back for late events.
+    pub lateness_minutes: u32,
+    /// Sample replies kept per incident.
+    pub samples: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            window_minutes: 60,
+            min_events: 20,
+            min_share: 0.05,
+            spike_factor: 5.0,
+            baseline_floor: 10.0,
+            baseline_half_life_hours: 12.0,
+            list_quality_bounce_rate: 0.02,
+            close_factor: 0.5,
+            lateness_minutes: 5,
+            samples: 3,
+        }
+    }
+}
+
+/// What kind of trouble an incident is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// The provider refuses on reputation or policy.
+    Reputation,
+    /// A DNS blocklist lists the sending IP or domain.
+    Blocklist,
+    /// SPF, DKIM, DMARC, PTR or TLS failures.
+    Authentication,
+    /// The provider throttles (too fast, too many connections).
+    RateLimiting,
+    /// The content is refused (spam, virus, links).
+    Content,
+    /// A wave of dead addresses (typically a list import).
+    ListQuality,
+    /// Anything else at volume (remote trouble, unknown).
+    Other,
+}
+
+impl IncidentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::Reputation => "reputation",
+            IncidentKind::Blocklist => "blocklist",
+            IncidentKind::Authentication => "authentication",
+            IncidentKind::RateLimiting => "rate_limiting",
+            IncidentKind::Content => "content",
+            IncidentKind::ListQuality => "list_quality",
+            IncidentKind::Other => "other",
+        }
+    }
+
+    /// The kind a failed attempt points to; `None` for failures that never
+    /// make an incident (mailbox full, suspended) or are not failures.
+    pub fn of(reason: &str, owner: &str, blocklist: bool) -> Option<IncidentKind> {
+        if blocklist {
+            return Some(IncidentKind::Blocklist);
+        }
+        Some(match reason {
+            "userunknown" | "hostunknown" | "hasmoved" | "notaccept" => IncidentKind::ListQuality,
+            "mailboxfull" | "suspend" | "delivered" | "feedback" | "vacation" | "suppressed" => {
+                return None;
+            }
+            "authfailure" | "requireptr" | "failedstarttls" => IncidentKind::Authentication,
+            "speeding" | "toomanyconn" => IncidentKind::RateLimiting,
+            "spamdetected" | "contenterror" | "virusdetected" => IncidentKind::Content,
+            "blocked" | "badreputation" | "policyviolation" | "rejected" => {
+                IncidentKind::Reputation
+            }
+            _ => match owner {
+                "sender_auth" => IncidentKind::Authentication,
+                "content" => IncidentKind::Content,
+                "sender_reputation" | "policy" => IncidentKind::Reputation,
+                "mailbox" | "recipient" | "none" => return None,
+                _ => IncidentKind::Other,
+            },
+        })
+    }
+}
+
+/// The blocklist an incident names, and what it lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedAsset {
+    /// Operator (`spamhaus`) and zone when known (`zen.spamhaus.org`).
+    pub list: String,
+    /// `ip`, `domain`, `url`, `unknown`.
+    pub listed: String,
+    /// The sending IP (or IPs) refused, when the list holds an IP.
+    pub assets: Vec<String>,
+}
+
+/// One incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub kind: IncidentKind,
+    /// Receiving provider; `*` for list quality (all providers).
+    pub provider: String,
+    /// `5.7.x`-style family, or the reason when there is no status.
+    pub family: String,
+    pub pattern: String,
+    pub reason: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// When the thresholds were crossed (end of that minute).
+    pub opened_ms: i64,
+    pub closed_ms: Option<i64>,
+    /// First and last matching event of the episode.
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// Matching events since the episode began.
+    pub events: u64,
+    /// Largest window count, and the share of attempts then.
+    pub peak_window_events: u64,
+    pub peak_share: f64,
+    /// Attempts (to the provider, or overall) in the window at opening.
+    pub window_attempts_at_open: u64,
+    /// Most affected assets, most frequent first, with their counts.
+    pub ips: Vec<(String, u64)>,
+    pub domains: Vec<(String, u64)>,
+    pub campaigns: Vec<(String, u64)>,
+    /// Providers affected (list quality).
+    pub providers: Vec<(String, u64)>,
+    pub blocklist: Option<ListedAsset>,
+    pub samples: Vec<String>,
+    /// The recommended first action.
+    pub action: String,
+}
+
+/// An incident opened or closed, as reported by [`Detector::drain_changes`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `opened` or `closed`.
+    pub change: String,
+    pub incident: Incident,
+}
+
+/// A sliding window of per-minute counts.
+#[derive(Debug, Clone)]
+struct Ring {
+    slots: Vec<u64>,
+    last: i64,
+    sum: u64,
+}
+
+impl Ring {
+    fn new(n: usize) -> Self {
+        Ring {
+            slots: vec![0; n.max(1)],
+            last: i64::MIN,
+            sum: 0,
+        }
+    }
+
+    fn advance(&mut self, minute: i64) {
+        let n = self.slots.len() as i64;
+        if self.last == i64::MIN || minute - self.last >= n {
+            self.slots.iter_mut().for_each(|s| *s = 0);
+            self.sum = 0;
+        } else {
+            for m in self.last + 1..=minute {
+                let i = m.rem_euclid(n) as usize;
+                self.sum -= self.slots[i];
+                self.slots[i] = 0;
+            }
+        }
+        if minute > self.last || self.last == i64::MIN {
+            self.last = minute;
+        }
+    }
+
+    fn add(&mut self, minute: i64, v: u64) {
+        self.advance(minute);
+        let i = minute.rem_euclid(self.slots.len() as i64) as usize;
+        self.slots[i] += v;
+        self.sum += v;
+    }
+
+    fn sum_at(&mut self, minute: i64) -> u64 {
+        self.advance(minute);
+        self.sum
+    }
+
+    /// The sum of the last `k` minutes up to `minute`.
+    fn sum_last(&mut self, minute: i64, k: i64) -> u64 {
+        self.advance(minute);
+        let n = self.slots.len() as i64;
+        if k >= n {
+            return self.sum;
+        }
+        (minute - k + 1..=minute)
+            .map(|m| self.slots[m.rem_euclid(n) as usize])
+            .sum()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counter(HashMap<String, u64>);
+
+impl Counter {
+    fn bump(&mut self, k: Option<&str>) {
+        let Some(k) = k.filter(|k| !k.is_empty()) else {
+            return;
+        };
+        if let Some(v) = self.0.get_mut(k) {
+            *v += 1;
+        } else if self.0.len() < MAX_ASSETS {
+            self.0.insert(k.to_string(), 1);
+        }
+    }
+
+    fn top(&self, n: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self.0.iter().map(|(k, c)| (k.clone(), *c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+#[derive(Debug)]
+struct Sig {
+    provider: String,
+    family: String,
+    pattern: String,
+    reason: String,
+    kind: IncidentKind,
+    blocklist: Option<String>,
+    ring: Ring,
+    /// Trailing baseline: EWMA of the per-minute count.
+    ewma: f64,
+    ewma_minute: i64,
+    /// The current episode (since the window was last empty).
+    episode_first_ms: i64,
+    episode_last_ms: i64,
+    episode_events: u64,
+    ips: Counter,
+    domains: Counter,
+    campaigns: Counter,
+    providers: Counter,
+    samples: Vec<String>,
+    open: Option<Incident>,
+}
+
+#[derive(Debug, Default)]
+struct Slice {
+    attempts: HashMap<String, u64>,
+    all_attempts: u64,
+    sigs: HashMap<String, u64>,
+}
+
+/// The streaming detector. Feed events in (roughly) time order with
+/// [`Detector::push`]; read [`Detector::open_incidents`],
+/// [`Detector::closed_incidents`] and [`Detector::drain_changes`] at any
+/// time; [`Detector::finish`] judges the minutes still held back.
+pub struct Detector {
+    cfg: DetectConfig,
+    decay: f64,
+    providers: HashMap<String, Ring>,
+    all: Ring,
+    sigs: HashMap<String, Sig>,
+    pending: BTreeMap<i64, Slice>,
+    /// Minutes up to this one (exclusive) are judged.
+    judged_until: i64,
+    max_seen_ms: i64,
+    closed: Vec<Incident>,
+    changes: Vec<Change>,
+    key: String,
+    minutes_judged: u64,
+    /// Events that arrived after their minute was judged.
+    pub late_events: u64,
+}
+
+impl Detector {
+    pub fn new(cfg: DetectConfig) -> Self {
+        let half_life_min = (cfg.baseline_half_life_hours * 60.0).max(1.0);
+        Detector {
+            decay: 0.5f64.powf(1.0 / half_life_min),
+            all: Ring::new(cfg.window_minutes as usize),
+            cfg,
+            providers: HashMap::new(),
+            sigs: HashMap::new(),
+            pending: BTreeMap::new(),
+            judged_until: i64::MIN,
+            max_seen_ms: i64::MIN,
+            closed: Vec::new(),
+            changes: Vec::new(),
+            key: String::new(),
+            minutes_judged: 0,
+            late_events: 0,
+        }
+    }
+
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+
+    /// Feeds one event.
+    pub fn push(&mut self, r: &Row<'_>) {
+        let f = Flags::of(r);
+        if !f.attempted {
+            return;
+        }
+        let mut minute = r.time_ms.div_euclid(MINUTE);
+        if minute < self.judged_until {
+            self.late_events += 1;
+            minute = self
+                .pending
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(self.judged_until);
+        }
+        let slice = self.pending.entry(minute).or_default();
+        slice.all_attempts += 1;
+        if let Some(v) = slice.attempts.get_mut(r.provider) {
+            *v += 1;
+        } else {
+            slice.attempts.insert(r.provider.to_string(), 1);
+        }
+        if f.failed() {
+            let kind = IncidentKind::of(r.reason, r.owner, r.blocklist.is_some());
+            if let Some(kind) = kind {
+                self.key.clear();
+                if kind == IncidentKind::ListQuality {
+                    // Only final dead-address bounces.
+                    if f.bounced {
+                        self.key.push_str(LIST_QUALITY_KEY);
+                    }
+                } else {
+                    self.key.push_str(r.provider);
+                    self.key.push('\u{1f}');
+                    push_family(&mut self.key, r.status, r.reason);
+                    self.key.push('\u{1f}');
+                    self.key.push_str(r.pattern);
+                }
+                if !self.key.is_empty() {
+                    if let Some(v) = slice.sigs.get_mut(self.key.as_str()) {
+                        *v += 1;
+                    } else {
+                        slice.sigs.insert(self.key.clone(), 1);
+                    }
+                    let cfg_samples = self.cfg.samples;
+                    let window = self.cfg.window_minutes as usize;
+                    let sig = match self.sigs.get_mut(self.key.as_str()) {
+                        Some(s) => s,
+                        None => {
+                            let s = new_sig(r, kind, window);
+                            self.sigs.entry(self.key.clone()).or_insert(s)
+                        }
+                    };
+                    if sig.episode_events == 0 {
+                        sig.episode_first_ms = r.time_ms;
+                    }
+                    sig.episode_first_ms = sig.episode_first_ms.min(r.time_ms);
+                    sig.episode_last_ms = sig.episode_last_ms.max(r.time_ms);
+                    sig.episode_events += 1;
+                    sig.ips.bump(r.ip);
+                    sig.domains.bump(Some(r.domain));
+                    sig.campaigns.bump(r.campaign);
+                    sig.providers.bump(Some(r.provider));
+                    if sig.samples.len() < cfg_samples
+                        && !r.text.is_empty()
+                        && !sig.samples.iter().any(|s| s == r.text)
+                    {
+                        sig.samples.push(r.text.to_string());
+                    }
+                    if sig.blocklist.is_none() {
+                        sig.blocklist = r.blocklist.map(str::to_string);
+                    }
+                }
+            }
+        }
+        self.max_seen_ms = self.max_seen_ms.max(r.time_ms);
+        let hold = (self.cfg.lateness_minutes as i64 + 1) * MINUTE;
+        while let Some((&m, _)) = self.pending.first_key_value() {
+            if m * MINUTE + hold > self.max_seen_ms {
+                break;
+            }
+            self.judge_next();
+        }
+    }
+
+    /// Judges every minute still held back (end of a batch).
+    pub fn finish(&mut self) {
+        while !self.pending.is_empty() {
+            self.judge_next();
+        }
+    }
+
+    /// Judges the minutes up to `now_ms` even without new events, so that
+    /// incidents close when traffic stops.
+    pub fn advance_to(&mut self, now_ms: i64) {
+        self.max_seen_ms = self.max_seen_ms.max(now_ms);
+        let hold = (self.cfg.lateness_minutes as i64 + 1) * MINUTE;
+        while let Some((&m, _)) = self.pending.first_key_value() {
+            if m * MINUTE + hold > self.max_seen_ms {
+                break;
+            }
+            self.judge_next();
+        }
+        let target = (now_ms - hold).div_euclid(MINUTE);
+        if self.judged_until != i64::MIN && target >= self.judged_until {
+            self.judge_gap(self.judged_until, target + 1);
+            self.judged_until = target + 1;
+        }
+    }
+
+    pub fn open_incidents(&self) -> Vec<Incident> {
+        let mut v: Vec<Incident> = self.sigs.values().filter_map(|s| s.open.clone()).collect();
+        v.sort_by(|a, b| {
+            a.opened_ms
+                .cmp(&b.opened_ms)
+                .then(a.provider.cmp(&b.provider))
+        });
+        v
+    }
+
+    pub fn closed_incidents(&self) -> &[Incident] {
+        &self.closed
+    }
+
+    /// Every incident, closed ones first then open ones, by opening time.
+    pub fn incidents(&self) -> Vec<Incident> {
+        let mut v = self.closed.clone();
+        v.extend(self.open_incidents());
+        v.sort_by(|a, b| {
+            a.opened_ms
+                .cmp(&b.opened_ms)
+                .then(a.provider.cmp(&b.provider))
+        });
+        v
+    }
+
+    /// Incidents opened or closed since the last call.
+    pub fn drain_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    fn judge_next(&mut self) {
+        let Some((m, slice)) = self.pending.pop_first() else {
+            return;
+        };
+        if self.judged_until != i64::MIN && m > self.judged_until {
+            self.judge_gap(self.judged_until, m);
+        }
+        self.judge_minute(m, Some(slice));
+        self.judged_until = self.judged_until.max(m + 1);
+    }
+
+    /// Minutes without events: only open incidents can change (close).
+    fn judge_gap(&mut self, from: i64, to: i64) {
+        let any_open = self.sigs.values().any(|s| s.open.is_some());
+        if !any_open {
+            return;
+        }
+        let to = to.min(from + self.cfg.window_minutes as i64 + 1);
+        for m in from..to {
+            self.judge_minute(m, None);
+        }
+    }
+
+    fn judge_minute(&mut self, m: i64, slice: Option<Slice>) {
+        let cfg = self.cfg.clone();
+        let mut touched: Vec<String> = Vec::new();
+        if let Some(slice) = slice {
+            self.all.add(m, slice.all_attempts);
+            for (p, n) in slice.attempts {
+                self.providers
+                    .entry(p)
+                    .or_insert_with(|| Ring::new(cfg.window_minutes as usize))
+                    .add(m, n);
+            }
+            for (k, n) in slice.sigs {
+                if let Some(s) = self.sigs.get_mut(&k) {
+                    s.ring.add(m, n);
+                }
+                touched.push(k);
+            }
+        }
+        for (k, s) in self.sigs.iter() {
+            if s.open.is_some() && !touched.contains(k) {
+                touched.push(k.clone());
+            }
+        }
+        let end_ms = (m + 1) * MINUTE;
+        let window = cfg.window_minutes as f64;
+        for k in touched {
+            let Some(s) = self.sigs.get_mut(&k) else {
+                continue;
+            };
+            let c = s.ring.sum_at(m);
+            // The share is taken over the episode so far (at least 5
+            // minutes, at most the window), so that a sudden refusal is not
+            // diluted by the quiet part of the window before it began.
+            let span = if s.episode_first_ms == i64::MAX {
+                window as i64
+            } else {
+                ((end_ms - s.episode_first_ms) / MINUTE + 1).clamp(5, window as i64)
+            };
+            let c_span = s.ring.sum_last(m, span);
+            let attempts = if k == LIST_QUALITY_KEY {
+                self.all.sum_last(m, span)
+            } else {
+                self.providers
+                    .get_mut(&s.provider)
+                    .map(|r| r.sum_last(m, span))
+                    .unwrap_or(0)
+            };
+            let share = if attempts == 0 {
+                0.0
+            } else {
+                c_span as f64 / attempts as f64
+            };
+            let min_share = if k == LIST_QUALITY_KEY {
+                cfg.list_quality_bounce_rate
+            } else {
+                cfg.min_share
+            };
+            // Bring the baseline up to the previous minute (no events in
+            // between means zeros).
+            if s.ewma_minute != i64::MIN && m > s.ewma_minute + 1 {
+                s.ewma *= self.decay.powi((m - s.ewma_minute - 1).min(100_000) as i32);
+            }
+            let baseline = (s.ewma * window).max(cfg.baseline_floor);
+            let test = |factor: f64| {
+                c as f64 >= cfg.min_events as f64 * factor
+                    && (share >= min_share * factor
+                        || c as f64 >= cfg.spike_factor * baseline * factor)
+            };
+            match &mut s.open {
+                None => {
+                    if test(1.0) {
+                        let inc = s.snapshot(IncidentKindState::Open, end_ms, c, share, attempts);
+                        self.changes.push(Change {
+                            change: "opened".into(),
+                            incident: inc.clone(),
+                        });
+                        s.open = Some(inc);
+                    }
+                }
+                Some(_) => {
+                    if test(cfg.close_factor) {
+                        let inc = s.snapshot(IncidentKindState::Open, end_ms, c, share, attempts);
+                        s.open = Some(inc);
+                    } else {
+                        let mut inc =
+                            s.snapshot(IncidentKindState::Closed, end_ms, c, share, attempts);
+                        inc.closed_ms = Some(end_ms);
+                        s.open = None;
+                        self.changes.push(Change {
+                            change: "closed".into(),
+                            incident: inc.clone(),
+                        });
+                        self.closed.push(inc);
+                        s.reset_episode();
+                    }
+                }
+            }
+            // The minute's own count enters the baseline unless an incident
+            // is open (the baseline is what is normal).
+            let this_minute = s.ring.slots[m.rem_euclid(s.ring.slots.len() as i64) as usize];
+            if s.open.is_none() {
+                s.ewma = s.ewma * self.decay + (1.0 - self.decay) * this_minute as f64;
+            }
+            s.ewma_minute = m;
+            if c == 0 && s.open.is_none() {
+                s.reset_episode();
+            }
+        }
+        self.minutes_judged += 1;
+        if self.minutes_judged.is_multiple_of(240) {
+            self.prune(m);
+        }
+    }
+
+    /// Forgets signatures that are quiet and have no baseline left.
+    fn prune(&mut self, m: i64) {
+        let decay = self.decay;
+        self.sigs.retain(|_, s| {
+            let age = (m - s.ewma_minute).max(0) as i32;
+            s.open.is_some() || s.ring.sum_at(m) > 0 || s.ewma * decay.powi(age) > 1e-4
+        });
+        let w = self.cfg.window_minutes as i64;
+        self.providers.retain(|_, r| r.last + w > m);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum IncidentKindState {
+    Open,
+    Closed,
+}
+
+impl Sig {
+    fn reset_episode(&mut self) {
+        self.episode_events = 0;
+        self.episode_first_ms = i64::MAX;
+        self.episode_last_ms = i64::MIN;
+        self.ips = Counter::default();
+        self.domains = Counter::default();
+        self.campaigns = Counter::default();
+        self.providers = Counter::default();
+        self.samples.clear();
+    }
+
+    fn snapshot(
+        &self,
+        state: IncidentKindState,
+        end_ms: i64,
+        c: u64,
+        share: f64,
+        attempts: u64,
+    ) -> Incident {
+        let prev = self.open.as_ref();
+        let (peak_c, peak_share) = match prev {
+            Some(p) if p.peak_window_events >= c => (p.peak_window_events, p.peak_share),
+            _ => (c, share),
+        };
+        let ips = self.ips.top(5);
+        let blocklist = self.blocklist.as_deref().and_then(|j| {
+            let b: rebound_core::Blocklist = serde_json::from_str(j).ok()?;
+            let list = if b.zone.is_empty() {
+                b.name.clone()
+            } else {
+                format!("{} ({})", b.name, b.zone)
+            };
+            let assets = match b.listed {
+                rebound_core::Listed::Domain => {
+                    self.domains.top(0).into_iter().map(|x| x.0).collect()
+                }
+                _ => ips.iter().map(|x| x.0.clone()).collect(),
+            };
+            Some(ListedAsset {
+                list,
+                listed: b.listed.as_str().to_string(),
+                assets,
+            })
+        });
+        let campaigns = self.campaigns.top(5);
+        let mut inc = Incident {
+            kind: self.kind,
+            provider: self.provider.clone(),
+            family: self.family.clone(),
+            pattern: self.pattern.clone(),
+            reason: self.reason.clone(),
+            state: match state {
+                IncidentKindState::Open => "open",
+                IncidentKindState::Closed => "closed",
+            }
+            .into(),
+            opened_ms: prev.map(|p| p.opened_ms).unwrap_or(end_ms),
+            closed_ms: None,
+            first_seen_ms: self.episode_first_ms,
+            last_seen_ms: self.episode_last_ms,
+            events: self.episode_events,
+            peak_window_events: peak_c,
+            peak_share,
+            window_attempts_at_open: prev.map(|p| p.window_attempts_at_open).unwrap_or(attempts),
+            ips,
+            domains: self.domains.top(5),
+            campaigns,
+            providers: self.providers.top(8),
+            blocklist,
+            samples: self.samples.clone(),
+            action: String::new(),
+        };
+        inc.action = action(&inc);
+        inc
+    }
+}
+
+fn new_sig(r: &Row<'_>, kind: IncidentKind, window: usize) -> Sig {
+    let list_quality = kind == IncidentKind::ListQuality;
+    let mut family = String::new();
+    push_family(&mut family, r.status, r.reason);
+    Sig {
+        provider: if list_quality {
+            "*".into()
+        } else {
+            r.provider.to_string()
+        },
+        family: if list_quality {
+            "recipient".into()
+        } else {
+            family
+        },
+        pattern: if list_quality {
+            "*".into()
+        } else {
+            r.pattern.to_string()
+        },
+        reason: if list_quality {
+            "userunknown".into()
+        } else {
+            r.reason.to_string()
+        },
+        kind,
+        blocklist: None,
+        ring: Ring::new(window),
+        ewma: 0.0,
+        ewma_minute: i64::MIN,
+        episode_first_ms: i64::MAX,
+        episode_last_ms: i64::MIN,
+        episode_events: 0,
+        ips: Counter::default(),
+        domains: Counter::default(),
+        campaigns: Counter::default(),
+        providers: Counter::default(),
+        samples: Vec::new(),
+        open: None,
+    }
+}
+
+/// `5.7.x` from `5.7.1`; the reason when there is no enhanced status.
+pub fn push_family(out: &mut String, status: Option<&str>, reason: &str) {
+    match status.and_then(|s| {
+        let mut it = s.split('.');
+        Some((it.next()?, it.next()?))
+    }) {
+        Some((class, subject)) => {
+            out.push_str(class);
+            out.push('.');
+            out.push_str(subject);
+            out.push_str(".x");
+        }
+        None => out.push_str(reason),
+    }
+}
+
+fn list(v: &[(String, u64)]) -> String {
+    if v.is_empty() {
+        return "the affected traffic".into();
+    }
+    v.iter()
+        .map(|x| x.0.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The recommended first action for an incident.
+pub fn action(i: &Incident) -> String {
+    match i.kind {
+        IncidentKind::Reputation => format!(
+            "Slow down or pause sending to {} from {}; check complaints and engagement targeting of {} and the provider's postmaster tools before resuming.",
+            i.provider,
+            list(&i.ips),
+            list(&i.campaigns)
+        ),
+        IncidentKind::Blocklist => match &i.blocklist {
+            Some(b) => format!(
+                "Look up {} on {} and request delisting once the cause is fixed; move traffic to {} off the listed {} meanwhile.",
+                if b.assets.is_empty() {
+                    "the sender".to_string()
+                } else {
+                    b.assets.join(", ")
+                },
+                b.list,
+                i.provider,
+                b.listed
+            ),
+            None => format!(
+                "Find which list {} uses to refuse {} and request delisting.",
+                i.provider,
+                list(&i.ips)
+            ),
+        },
+        IncidentKind::Authentication => format!(
+            "Check SPF, DKIM and DMARC alignment of the sending domain and the PTR of {}: {} is refusing unauthenticated mail.",
+            list(&i.ips),
+            i.provider
+        ),
+        IncidentKind::RateLimiting => format!(
+            "Lower the sending rate and concurrency to {} from {}; deferred mail will be retried.",
+            i.provider,
+            list(&i.ips)
+        ),
+        IncidentKind::Content => format!(
+            "Review the content of {} (links, URLs, attachments, spammy phrasing): {} refuses it.",
+            list(&i.campaigns),
+            i.provider
+        ),
+        IncidentKind::ListQuality => format!(
+            "Stop {} and validate the list it was sent to (a recent import?); the dead addresses are suppressed automatically.",
+            list(&i.campaigns)
+        ),
+        IncidentKind::Other => format!(
+            "Look at the sample replies from {}: failures at volume with no known sender-side cause.",
+            i.provider
+        ),
+    }
+}

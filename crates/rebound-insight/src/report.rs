@@ -1,0 +1,321 @@
+//! The report: one pass over the window's events feeds the rate counters
+//! (totals, groups, time series, reason mix, top patterns per provider) and
+//! the incident detector at once. Memory grows with the number of distinct
+//! groups, buckets and patterns, never with the number of events.
+
+use crate::detect::{DetectConfig, Detector, Incident};
+use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
+use crate::source::{self, Window};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Groups given their own time series; further groups share `(other)`.
+pub const MAX_SERIES_KEYS: usize = 200;
+/// Distinct patterns kept per provider; further ones count as `(other)`.
+pub const MAX_PATTERNS_PER_PROVIDER: usize = 2000;
+
+/// What to report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    pub window: Window,
+    pub by: Dimension,
+    pub bucket: Bucket,
+    /// Rows in the group table and series drawn (0: all groups).
+    pub top: usize,
+    /// Patterns listed per provider.
+    pub top_patterns: usize,
+    pub detect: DetectConfig,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            window: Window::default(),
+            by: Dimension::Provider,
+            bucket: Bucket::Hour,
+            top: 20,
+            top_patterns: 5,
+            detect: DetectConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub key: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub rates: Rates,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Bucket start, UTC ms.
+    pub t: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub rates: Rates,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub key: String,
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternRow {
+    pub pattern: String,
+    pub reason: String,
+    pub count: u64,
+    /// Share of the provider's failed attempts.
+    pub share: f64,
+    pub sample: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderPatterns {
+    pub provider: String,
+    pub failures: u64,
+    pub patterns: Vec<PatternRow>,
+}
+
+/// The whole report (`--json` prints it as is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub first_event_ms: Option<i64>,
+    pub last_event_ms: Option<i64>,
+    pub events: u64,
+    pub by: Dimension,
+    pub bucket: Bucket,
+    pub totals: Group,
+    /// Groups by `by`, most attempted first.
+    pub groups: Vec<Group>,
+    /// Time series of the top groups (the `by` dimension), buckets with no
+    /// events omitted.
+    pub series: Vec<Series>,
+    /// Failed attempts (bounces and deferrals) by reason, most first.
+    pub reasons: Vec<(String, u64)>,
+    pub top_patterns: Vec<ProviderPatterns>,
+    /// Incidents, by opening time (open ones have `state = "open"`).
+    pub incidents: Vec<Incident>,
+    pub detect: DetectConfig,
+}
+
+#[derive(Default)]
+struct PatternAgg {
+    reason: String,
+    count: u64,
+    sample: String,
+}
+
+/// Accumulates a report from rows fed in time order.
+pub struct Aggregator {
+    opts: ReportOptions,
+    events: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    totals: Counts,
+    groups: HashMap<String, Counts>,
+    series: HashMap<String, BTreeMap<i64, Counts>>,
+    reasons: HashMap<String, u64>,
+    patterns: HashMap<String, (u64, HashMap<String, PatternAgg>)>,
+    detector: Detector,
+}
+
+impl Aggregator {
+    pub fn new(opts: ReportOptions) -> Self {
+        Aggregator {
+            detector: Detector::new(opts.detect.clone()),
+            opts,
+            events: 0,
+            first: None,
+            last: None,
+            totals: Counts::default(),
+            groups: HashMap::new(),
+            series: HashMap::new(),
+            reasons: HashMap::new(),
+            patterns: HashMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: &Row<'_>) {
+        self.events += 1;
+        self.first = Some(self.first.map_or(r.time_ms, |f| f.min(r.time_ms)));
+        self.last = Some(self.last.map_or(r.time_ms, |l| l.max(r.time_ms)));
+        let f = Flags::of(r);
+        self.totals.add(f, 1);
+        let key = self.opts.by.key(r);
+        bump(&mut self.groups, key, f);
+        let series_key = if self.series.contains_key(key) || self.series.len() < MAX_SERIES_KEYS {
+            key
+        } else {
+            "(other)"
+        };
+        let b = self.opts.bucket.floor(r.time_ms);
+        match self.series.get_mut(series_key) {
+            Some(m) => m.entry(b).or_default().add(f, 1),
+            None => {
+                let mut m = BTreeMap::new();
+                m.entry(b).or_insert_with(Counts::default).add(f, 1);
+                self.series.insert(series_key.to_string(), m);
+            }
+        }
+        if f.failed() {
+            match self.reasons.get_mut(r.reason) {
+                Some(v) => *v += 1,
+                None => {
+                    self.reasons.insert(r.reason.to_string(), 1);
+                }
+            }
+            let (total, pats) = match self.patterns.get_mut(r.provider) {
+                Some(p) => p,
+                None => self
+                    .patterns
+                    .entry(r.provider.to_string())
+                    .or_insert_with(|| (0, HashMap::new())),
+            };
+            *total += 1;
+            let pkey = if pats.contains_key(r.pattern) || pats.len() < MAX_PATTERNS_PER_PROVIDER {
+                r.pattern
+            } else {
+                "(other)"
+            };
+            match pats.get_mut(pkey) {
+                Some(p) => p.count += 1,
+                None => {
+                    pats.insert(
+                        pkey.to_string(),
+                        PatternAgg {
+                            reason: r.reason.to_string(),
+                            count: 1,
+                            sample: r.text.to_string(),
+                        },
+                    );
+                }
+            }
+        }
+        self.detector.push(r);
+    }
+
+    pub fn finish(mut self) -> Report {
+        self.detector.finish();
+        let opts = &self.opts;
+        let mut groups: Vec<Group> = self
+            .groups
+            .into_iter()
+            .map(|(key, counts)| Group {
+                key,
+                rates: counts.rates(),
+                counts,
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            b.counts
+                .attempted
+                .cmp(&a.counts.attempted)
+                .then(b.counts.bounced.cmp(&a.counts.bounced))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        let keep = if opts.top == 0 { usize::MAX } else { opts.top };
+        let series_keys: Vec<String> = groups
+            .iter()
+            .take(keep.min(12))
+            .map(|g| g.key.clone())
+            .collect();
+        groups.truncate(keep);
+        let series = series_keys
+            .into_iter()
+            .filter_map(|k| {
+                let m = self.series.remove(&k)?;
+                Some(Series {
+                    key: k,
+                    points: m
+                        .into_iter()
+                        .map(|(t, counts)| Point {
+                            t,
+                            rates: counts.rates(),
+                            counts,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        let mut reasons: Vec<(String, u64)> = self.reasons.into_iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut top_patterns: Vec<ProviderPatterns> = self
+            .patterns
+            .into_iter()
+            .map(|(provider, (failures, pats))| {
+                let mut v: Vec<PatternRow> = pats
+                    .into_iter()
+                    .map(|(pattern, a)| PatternRow {
+                        pattern,
+                        reason: a.reason,
+                        count: a.count,
+                        share: a.count as f64 / failures.max(1) as f64,
+                        sample: a.sample,
+                    })
+                    .collect();
+                v.sort_by(|a, b| {
+                    b.count
+                        .cmp(&a.count)
+                        .then_with(|| a.pattern.cmp(&b.pattern))
+                });
+                v.truncate(opts.top_patterns);
+                ProviderPatterns {
+                    provider,
+                    failures,
+                    patterns: v,
+                }
+            })
+            .collect();
+        top_patterns.sort_by(|a, b| {
+            b.failures
+                .cmp(&a.failures)
+                .then_with(|| a.provider.cmp(&b.provider))
+        });
+        top_patterns.truncate(keep.min(10));
+        Report {
+            since_ms: opts.window.since_ms,
+            until_ms: opts.window.until_ms,
+            first_event_ms: self.first,
+            last_event_ms: self.last,
+            events: self.events,
+            by: opts.by,
+            bucket: opts.bucket,
+            totals: Group {
+                key: "all".into(),
+                rates: self.totals.rates(),
+                counts: self.totals,
+            },
+            groups,
+            series,
+            reasons,
+            top_patterns,
+            incidents: self.detector.incidents(),
+            detect: opts.detect.clone(),
+        }
+    }
+}
+
+fn bump(m: &mut HashMap<String, Counts>, key: &str, f: Flags) {
+    match m.get_mut(key) {
+        Some(c) => c.add(f, 1),
+        None => {
+            let mut c = Counts::default();
+            c.add(f, 1);
+            m.insert(key.to_string(), c);
+        }
+    }
+}
+
+/// Builds the report of a store (SQLite file or `postgres://` URL) in one
+/// streaming pass.
+pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
+    let mut agg = Aggregator::new(opts.clone());
+    source::scan(url, opts.window, &mut |r| agg.push(r))?;
+    Ok(agg.finish())
+}

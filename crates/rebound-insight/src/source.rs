@@ -1,0 +1,146 @@
+//! Reading the ledger's `events` table: one streaming, read-only query in
+//! time order, on SQLite or PostgreSQL, opened from the same URL as the
+//! ledger. Only the columns insight needs are read; the reply text and
+//! pattern only for failures. Nothing is kept: each row is handed to a
+//! callback and dropped.
+
+use crate::model::{Row, provider_key};
+
+/// The part of the timeline to read: `since_ms <= time_ms < until_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// A read error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("ledger: {0}")]
+    Ledger(#[from] rebound_ledger::Error),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+}
+
+const COLUMNS: &str = "time_ms, provider, recipient_domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, CASE WHEN outcome = 'delivered' THEN '' ELSE pattern END, blocklist, CASE WHEN outcome = 'delivered' THEN '' ELSE text END";
+
+/// Reads every event of the window in time order and hands it to `f`;
+/// returns the number of events read.
+pub fn scan(url: &str, w: Window, f: &mut dyn FnMut(&Row<'_>)) -> Result<u64, Error> {
+    // Through the ledger once, so the schema exists and is current.
+    drop(rebound_ledger::open(url)?);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        scan_postgres(url, w, f)
+    } else {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        scan_sqlite(path, w, f)
+    }
+}
+
+fn scan_sqlite(path: &str, w: Window, f: &mut dyn FnMut(&Row<'_>)) -> Result<u64, Error> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM events WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms"
+    ))?;
+    let mut rows = st.query(rusqlite::params![
+        w.since_ms.unwrap_or(i64::MIN),
+        w.until_ms.unwrap_or(i64::MAX)
+    ])?;
+    let mut n = 0u64;
+    fn s<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+        Ok(r.get_ref(i)?.as_str_or_null()?)
+    }
+    while let Some(r) = rows.next()? {
+        let domain = s(r, 2)?.unwrap_or("");
+        let row = Row {
+            time_ms: r.get(0)?,
+            provider: provider_key(s(r, 1)?, domain),
+            domain,
+            ip: s(r, 3)?,
+            campaign: s(r, 4)?,
+            outcome: s(r, 5)?.unwrap_or(""),
+            reason: s(r, 6)?.unwrap_or(""),
+            owner: s(r, 7)?.unwrap_or(""),
+            status: s(r, 8)?,
+            hardbounce: r.get(9)?,
+            pattern: s(r, 10)?.unwrap_or(""),
+            blocklist: s(r, 11)?,
+            text: s(r, 12)?.unwrap_or(""),
+        };
+        f(&row);
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn scan_postgres(url: &str, w: Window, f: &mut dyn FnMut(&Row<'_>)) -> Result<u64, Error> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let (url, schema) = match url.split_once('?') {
+        Some((base, q)) => {
+            let mut schema = None;
+            let rest: Vec<&str> = q
+                .split('&')
+                .filter(|kv| match kv.strip_prefix("schema=") {
+                    Some(s) => {
+                        schema = Some(s.to_string());
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            let url = if rest.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}?{}", rest.join("&"))
+            };
+            (url, schema)
+        }
+        None => (url.to_string(), None),
+    };
+    let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+    if let Some(s) = schema.filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+        client.batch_execute(&format!("SET search_path TO {s}"))?;
+    }
+    let since = w.since_ms.unwrap_or(i64::MIN);
+    let until = w.until_ms.unwrap_or(i64::MAX);
+    let mut it = client.query_raw(
+        &format!(
+            "SELECT {COLUMNS} FROM events WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms"
+        ),
+        [&since as &(dyn postgres::types::ToSql + Sync), &until],
+    )?;
+    let mut n = 0u64;
+    while let Some(r) = it.next()? {
+        let domain: &str = r.get(2);
+        let row = Row {
+            time_ms: r.get(0),
+            provider: provider_key(r.get(1), domain),
+            domain,
+            ip: r.get(3),
+            campaign: r.get(4),
+            outcome: r.get(5),
+            reason: r.get(6),
+            owner: r.get(7),
+            status: r.get(8),
+            hardbounce: r.get(9),
+            pattern: r.get::<_, Option<&str>>(10).unwrap_or(""),
+            blocklist: r.get(11),
+            text: r.get::<_, Option<&str>>(12).unwrap_or(""),
+        };
+        f(&row);
+        n += 1;
+    }
+    Ok(n)
+}
