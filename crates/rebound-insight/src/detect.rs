@@ -638,11 +638,11 @@ impl Detector {
     fn prune(&mut self, m: i64) {
         let decay = self.decay;
         self.sigs.retain(|_, s| {
-            let age = (m - s.ewma_minute).max(0) as i32;
+            let age = m.saturating_sub(s.ewma_minute).clamp(0, 1_000_000) as i32;
             s.open.is_some() || s.ring.sum_at(m) > 0 || s.ewma * decay.powi(age) > 1e-4
         });
         let w = self.cfg.window_minutes as i64;
-        self.providers.retain(|_, r| r.last + w > m);
+        self.providers.retain(|_, r| r.last.saturating_add(w) > m);
     }
 }
 
@@ -817,7 +817,11 @@ pub fn action(i: &Incident) -> String {
                 },
                 b.list,
                 i.provider,
-                b.listed
+                match b.listed.as_str() {
+                    "domain" => "domain",
+                    "url" => "URL",
+                    _ => "IP",
+                }
             ),
             None => format!(
                 "Find which list {} uses to refuse {} and request delisting.",

@@ -1,0 +1,218 @@
+//! `rebound report` end to end: a ledger filled by the seeded generator
+//! (real classifier, real SQLite store), the terminal and JSON reports, and
+//! the HTML page loaded in headless Chromium (rendered, charts present, no
+//! console errors, a non-blank screenshot of the right size).
+//!
+//! The Chromium tests print "SKIPPED: chromium not installed" when no
+//! browser is found, and fail instead when `CI=true`.
+
+use rebound_insight::synth::{Synth, SynthConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// 2026-11-02T00:00:00Z
+const T0: i64 = 1_793_577_600_000;
+
+fn ledger(dir: &Path) -> (String, u64, SynthConfig) {
+    let cfg = SynthConfig::with_incidents(11, T0, 30, 900.0, 3);
+    let url = dir.join("ledger.db").to_str().unwrap().to_string();
+    let mut store = rebound_ledger::open(&url).unwrap();
+    let events: Vec<_> = Synth::new(cfg.clone()).collect();
+    let n = store
+        .ingest_batch(&events, &rebound_ledger::Policy::default())
+        .unwrap()
+        .inserted as u64;
+    (url, n, cfg)
+}
+
+fn rebound(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rebound {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn chromium() -> Option<PathBuf> {
+    let names = [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ];
+    let from_env = std::env::var_os("CHROMIUM").map(PathBuf::from);
+    let found = from_env.into_iter().chain(names.iter().flat_map(|n| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(move |d| d.join(n))
+            .collect::<Vec<_>>()
+    }));
+    for p in found {
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("chromium not installed, and CI=true: the HTML report must be tested");
+    }
+    eprintln!("SKIPPED: chromium not installed");
+    None
+}
+
+/// Runs headless Chromium on a page with extra arguments; (stdout, stderr).
+fn run_chromium(bin: &Path, page: &Path, extra: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn report_in_text_json_and_html_and_the_page_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, n, cfg) = ledger(dir.path());
+    assert!(n > 15_000, "{n}");
+
+    let text = rebound(&["report", "--db", &url]);
+    assert!(
+        text.contains(&format!("Rebound report — {n} events")),
+        "{text}"
+    );
+    for p in ["google", "microsoft", "yahoo", "apple"] {
+        assert!(text.contains(p), "{p} missing from\n{text}");
+    }
+    assert!(text.contains("Top patterns per provider"));
+    assert!(text.contains("Incidents: "));
+
+    let html = dir.path().join("report.html");
+    let json = rebound(&[
+        "report",
+        "--db",
+        &url,
+        "--json",
+        "--by",
+        "ip",
+        "--bucket",
+        "hour",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["events"], n);
+    assert_eq!(v["by"], "ip");
+    assert_eq!(
+        v["groups"].as_array().unwrap().len(),
+        rebound_insight::synth::IPS.len()
+    );
+    let incidents = v["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), cfg.injections.len(), "{incidents:#?}");
+    for (i, inj) in incidents.iter().zip(&cfg.injections) {
+        assert_eq!(i["kind"], serde_json::to_value(inj.kind).unwrap());
+    }
+    // Stricter thresholds from a config file: nothing reaches 10 000 events.
+    let conf = dir.path().join("insight.toml");
+    std::fs::write(&conf, "[incidents]\nmin_events = 10000\n").unwrap();
+    let strict = rebound(&[
+        "report",
+        "--db",
+        &url,
+        "--json",
+        "--config",
+        conf.to_str().unwrap(),
+    ]);
+    let s: serde_json::Value = serde_json::from_str(&strict).unwrap();
+    assert_eq!(s["incidents"].as_array().unwrap().len(), 0);
+    assert_eq!(s["detect"]["min_events"], 10000);
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // Self-contained: no external resources.
+    for bad in ["src=\"http", "href=\"http", "<link ", "@import", "src=\"//"] {
+        assert!(
+            !page.contains(bad),
+            "page refers to an external resource: {bad}"
+        );
+    }
+
+    let Some(bin) = chromium() else { return };
+    let (dom, log) = run_chromium(&bin, &html, &["--dump-dom"]);
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "not rendered; log:\n{log}"
+    );
+    assert!(dom.contains(">rendered<"), "{log}");
+    // Charts: one line per series in the rates and volume charts, reason and
+    // pattern bars, incident bands.
+    let lines = dom.matches("class=\"series-line\"").count();
+    assert_eq!(
+        lines,
+        2 * rebound_insight::synth::IPS.len(),
+        "{lines} lines"
+    );
+    assert!(dom.matches("class=\"reason-bar\"").count() >= 3);
+    assert!(dom.matches("class=\"pattern-bar\"").count() >= 3);
+    assert!(dom.matches("class=\"incident-band\"").count() >= 2 * cfg.injections.len());
+    assert!(dom.contains("<svg"));
+    for line in log.lines() {
+        assert!(
+            !(line.contains("CONSOLE") || line.contains("Uncaught")),
+            "console output: {line}"
+        );
+    }
+
+    let shot = dir.path().join("report.png");
+    let (_, log) = run_chromium(
+        &bin,
+        &html,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000",
+        ],
+    );
+    assert!(shot.is_file(), "no screenshot; log:\n{log}");
+    if let Ok(keep) = std::env::var("REBOUND_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1280, 2000));
+    let px = info.line_size / info.width as usize;
+    let pixels = &buf[..info.buffer_size()];
+    let mut colours = std::collections::HashSet::new();
+    let mut not_white = 0usize;
+    for p in pixels.chunks(px) {
+        colours.insert((p[0], p[1], p[2]));
+        if p[..3].iter().any(|&c| c < 240) {
+            not_white += 1;
+        }
+    }
+    let share = not_white as f64 / (info.width * info.height) as f64;
+    assert!(colours.len() > 50, "{} colours: blank?", colours.len());
+    assert!(share > 0.05, "only {share:.3} of the pixels are not white");
+}
