@@ -52,6 +52,9 @@ pub struct DetectConfig {
     pub baseline_floor: f64,
     /// Half-life of the trailing baseline, hours.
     pub baseline_half_life_hours: f64,
+    /// Minutes of history the detector must have seen before the spike
+    /// test applies (until then only the share test can open an incident).
+    pub baseline_warmup_minutes: u32,
     /// Overall dead-address bounce rate that makes a list-quality incident.
     pub list_quality_bounce_rate: f64,
     /// Thresholds are multiplied by this to decide that an incident is over.
@@ -71,6 +74,7 @@ impl Default for DetectConfig {
             spike_factor: 5.0,
             baseline_floor: 10.0,
             baseline_half_life_hours: 12.0,
+            baseline_warmup_minutes: 60,
             list_quality_bounce_rate: 0.02,
             close_factor: 0.5,
             lateness_minutes: 5,
@@ -327,6 +331,7 @@ pub struct Detector {
     changes: Vec<Change>,
     key: String,
     minutes_judged: u64,
+    first_minute: i64,
     /// Events that arrived after their minute was judged.
     pub late_events: u64,
 }
@@ -347,6 +352,7 @@ impl Detector {
             changes: Vec::new(),
             key: String::new(),
             minutes_judged: 0,
+            first_minute: i64::MIN,
             late_events: 0,
         }
     }
@@ -545,6 +551,14 @@ impl Detector {
         }
         let end_ms = (m + 1) * MINUTE;
         let window = cfg.window_minutes as f64;
+        if self.first_minute == i64::MIN {
+            self.first_minute = m;
+        }
+        // Minutes of history before this one; the baseline is an EWMA
+        // started at zero, corrected for that start (as Adam's moments are).
+        let history = m - self.first_minute;
+        let spike_on = history >= cfg.baseline_warmup_minutes as i64;
+        let correction = 1.0 - self.decay.powi(history.clamp(1, 1_000_000) as i32);
         for k in touched {
             let Some(s) = self.sigs.get_mut(&k) else {
                 continue;
@@ -582,11 +596,11 @@ impl Detector {
             if s.ewma_minute != i64::MIN && m > s.ewma_minute + 1 {
                 s.ewma *= self.decay.powi((m - s.ewma_minute - 1).min(100_000) as i32);
             }
-            let baseline = (s.ewma * window).max(cfg.baseline_floor);
+            let baseline = (s.ewma / correction * window).max(cfg.baseline_floor);
             let test = |factor: f64| {
                 c as f64 >= cfg.min_events as f64 * factor
                     && (share >= min_share * factor
-                        || c as f64 >= cfg.spike_factor * baseline * factor)
+                        || (spike_on && c as f64 >= cfg.spike_factor * baseline * factor))
             };
             match &mut s.open {
                 None => {
@@ -852,5 +866,191 @@ pub fn action(i: &Incident) -> String {
             "Look at the sample replies from {}: failures at volume with no known sender-side cause.",
             i.provider
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_793_577_600_000;
+
+    fn row(
+        t: i64,
+        provider: &'static str,
+        outcome: &'static str,
+        reason: &'static str,
+    ) -> Row<'static> {
+        let (owner, status, pattern) = match reason {
+            "delivered" => ("none", None, ""),
+            "blocked" => ("sender_reputation", Some("5.7.1"), "550 5.7.1 blocked <ip>"),
+            "userunknown" => ("recipient", Some("5.1.1"), "550 5.1.1 user unknown"),
+            "toomanyconn" => (
+                "sender_reputation",
+                Some("4.7.0"),
+                "421 4.7.0 too many connections",
+            ),
+            _ => ("unknown", None, "?"),
+        };
+        Row {
+            time_ms: t,
+            provider,
+            domain: "example.net",
+            ip: Some("198.51.100.1"),
+            campaign: Some("c1"),
+            outcome,
+            reason,
+            owner,
+            status,
+            hardbounce: reason == "userunknown",
+            pattern,
+            blocklist: None,
+            text: pattern,
+        }
+    }
+
+    /// `per_min` deliveries a minute to `provider` for `minutes`, plus
+    /// `extra(minute)` failures of `reason` spread over that minute.
+    fn run(
+        d: &mut Detector,
+        provider: &'static str,
+        per_min: i64,
+        minutes: i64,
+        outcome: &'static str,
+        reason: &'static str,
+        extra: impl Fn(i64) -> i64,
+    ) {
+        for m in 0..minutes {
+            let t = T0 + m * MINUTE;
+            for i in 0..per_min {
+                d.push(&row(
+                    t + i * MINUTE / per_min.max(1),
+                    provider,
+                    "delivered",
+                    "delivered",
+                ));
+            }
+            for i in 0..extra(m) {
+                d.push(&row(t + 500 + i, provider, outcome, reason));
+            }
+        }
+        d.finish();
+    }
+
+    #[test]
+    fn a_burst_of_blocks_opens_and_then_closes() {
+        let mut d = Detector::new(DetectConfig::default());
+        // 20 a minute; 5 blocks a minute during minutes 60..66.
+        run(&mut d, "google", 20, 200, "bounced", "blocked", |m| {
+            if (60..66).contains(&m) { 5 } else { 0 }
+        });
+        let v = d.incidents();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        let i = &v[0];
+        assert_eq!(
+            (i.kind, i.provider.as_str(), i.family.as_str()),
+            (IncidentKind::Reputation, "google", "5.7.x")
+        );
+        assert_eq!(i.events, 30);
+        // 20 events reached during minute 63 (5 a minute from minute 60).
+        assert_eq!(i.opened_ms, T0 + 64 * MINUTE);
+        assert_eq!(i.first_seen_ms, T0 + 60 * MINUTE + 500);
+        // Stays open while the window holds at least 25 (half of 5× the
+        // baseline floor of 10); at minute 121 it holds minutes 62-65: 20,
+        // and 20/1220 is under half of 5%.
+        assert_eq!(i.closed_ms, Some(T0 + 122 * MINUTE));
+        assert_eq!(i.state, "closed");
+    }
+
+    #[test]
+    fn below_twenty_events_nothing_opens() {
+        let mut d = Detector::new(DetectConfig::default());
+        run(&mut d, "google", 20, 200, "bounced", "blocked", |m| {
+            if m == 60 { 19 } else { 0 }
+        });
+        assert!(d.incidents().is_empty());
+        // A handful of 421s at a small provider: high share, few events.
+        let mut d = Detector::new(DetectConfig::default());
+        run(
+            &mut d,
+            "tiny.example",
+            1,
+            120,
+            "deferred",
+            "toomanyconn",
+            |m| if m % 10 == 0 { 1 } else { 0 },
+        );
+        assert!(d.incidents().is_empty());
+        // A single invalid recipient.
+        let mut d = Detector::new(DetectConfig::default());
+        run(&mut d, "google", 20, 120, "bounced", "userunknown", |m| {
+            (m == 30) as i64
+        });
+        assert!(d.incidents().is_empty());
+    }
+
+    #[test]
+    fn a_spike_over_the_baseline_opens_below_the_share() {
+        let mut d = Detector::new(DetectConfig::default());
+        // 200 a minute; 1 deferral every 2 minutes for a day (30 an hour,
+        // 0.25%), then 4 a minute (240 an hour, 2%: below 5%, above 5× 30).
+        run(
+            &mut d,
+            "microsoft",
+            200,
+            26 * 60,
+            "deferred",
+            "toomanyconn",
+            |m| {
+                if m < 24 * 60 { (m % 2 == 0) as i64 } else { 4 }
+            },
+        );
+        let v = d.incidents();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].kind, IncidentKind::RateLimiting);
+        assert!(v[0].peak_share < 0.05);
+        assert!(v[0].opened_ms > T0 + 24 * 60 * MINUTE);
+    }
+
+    #[test]
+    fn list_quality_needs_two_percent_of_all_attempts() {
+        // 1.5% dead addresses: not a wave.
+        let mut d = Detector::new(DetectConfig::default());
+        run(&mut d, "google", 200, 180, "bounced", "userunknown", |_| 3);
+        assert!(d.incidents().is_empty(), "{:#?}", d.incidents());
+        // 3%: one list-quality incident for all providers.
+        let mut d = Detector::new(DetectConfig::default());
+        run(&mut d, "google", 200, 180, "bounced", "userunknown", |m| {
+            if m >= 60 { 6 } else { 0 }
+        });
+        let v = d.incidents();
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            (v[0].kind, v[0].provider.as_str()),
+            (IncidentKind::ListQuality, "*")
+        );
+        assert_eq!(v[0].state, "open");
+        assert_eq!(v[0].campaigns[0].0, "c1");
+    }
+
+    #[test]
+    fn late_events_within_the_lateness_count_in_their_minute() {
+        let mut d = Detector::new(DetectConfig::default());
+        for m in 0..30 {
+            for i in 0..10 {
+                d.push(&row(
+                    T0 + m * MINUTE + i * 1000,
+                    "yahoo",
+                    "delivered",
+                    "delivered",
+                ));
+            }
+        }
+        // Three minutes late: still counted in minute 27, nothing folded.
+        d.push(&row(T0 + 27 * MINUTE, "yahoo", "bounced", "blocked"));
+        assert_eq!(d.late_events, 0);
+        d.advance_to(T0 + 3 * 3_600_000);
+        d.push(&row(T0, "yahoo", "bounced", "blocked"));
+        assert_eq!(d.late_events, 1);
     }
 }
