@@ -7,9 +7,10 @@ use crate::detect::{DetectConfig, Detector, Incident};
 use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
 use crate::source::{self, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-/// Groups given their own time series; further groups share `(other)`.
+/// Groups given their own time series (the first seen); further groups
+/// have totals only.
 pub const MAX_SERIES_KEYS: usize = 200;
 /// Distinct patterns kept per provider; further ones count as `(other)`.
 pub const MAX_PATTERNS_PER_PROVIDER: usize = 2000;
@@ -118,8 +119,7 @@ pub struct Aggregator {
     first: Option<i64>,
     last: Option<i64>,
     totals: Counts,
-    groups: HashMap<String, Counts>,
-    series: HashMap<String, BTreeMap<i64, Counts>>,
+    groups: HashMap<String, GroupAgg>,
     reasons: HashMap<String, u64>,
     patterns: HashMap<String, (u64, HashMap<String, PatternAgg>)>,
     detector: Detector,
@@ -135,7 +135,6 @@ impl Aggregator {
             last: None,
             totals: Counts::default(),
             groups: HashMap::new(),
-            series: HashMap::new(),
             reasons: HashMap::new(),
             patterns: HashMap::new(),
         }
@@ -148,19 +147,37 @@ impl Aggregator {
         let f = Flags::of(r);
         self.totals.add(f, 1);
         let key = self.opts.by.key(r);
-        bump(&mut self.groups, key, f);
-        let series_key = if self.series.contains_key(key) || self.series.len() < MAX_SERIES_KEYS {
-            key
-        } else {
-            "(other)"
-        };
         let b = self.opts.bucket.floor(r.time_ms);
-        match self.series.get_mut(series_key) {
-            Some(m) => m.entry(b).or_default().add(f, 1),
+        let g = match self.groups.get_mut(key) {
+            Some(g) => g,
             None => {
-                let mut m = BTreeMap::new();
-                m.entry(b).or_insert_with(Counts::default).add(f, 1);
-                self.series.insert(series_key.to_string(), m);
+                let with_series = self.groups.len() < MAX_SERIES_KEYS;
+                self.groups.entry(key.to_string()).or_insert(GroupAgg {
+                    counts: Counts::default(),
+                    with_series,
+                    series: Vec::new(),
+                })
+            }
+        };
+        g.counts.add(f, 1);
+        if g.with_series {
+            // Rows come in time order: the bucket is the last one or a new
+            // one; anything else is found by binary search.
+            match g.series.last_mut() {
+                Some((t, c)) if *t == b => c.add(f, 1),
+                Some((t, _)) if *t > b => match g.series.binary_search_by_key(&b, |x| x.0) {
+                    Ok(i) => g.series[i].1.add(f, 1),
+                    Err(i) => {
+                        let mut c = Counts::default();
+                        c.add(f, 1);
+                        g.series.insert(i, (b, c));
+                    }
+                },
+                _ => {
+                    let mut c = Counts::default();
+                    c.add(f, 1);
+                    g.series.push((b, c));
+                }
             }
         }
         if f.failed() {
@@ -203,13 +220,19 @@ impl Aggregator {
     pub fn finish(mut self) -> Report {
         self.detector.finish();
         let opts = &self.opts;
+        let mut series_of: HashMap<String, Vec<(i64, Counts)>> = HashMap::new();
         let mut groups: Vec<Group> = self
             .groups
             .into_iter()
-            .map(|(key, counts)| Group {
-                key,
-                rates: counts.rates(),
-                counts,
+            .map(|(key, g)| {
+                if g.with_series {
+                    series_of.insert(key.clone(), g.series);
+                }
+                Group {
+                    key,
+                    rates: g.counts.rates(),
+                    counts: g.counts,
+                }
             })
             .collect();
         groups.sort_by(|a, b| {
@@ -229,7 +252,7 @@ impl Aggregator {
         let series = series_keys
             .into_iter()
             .filter_map(|k| {
-                let m = self.series.remove(&k)?;
+                let m = series_of.remove(&k)?;
                 Some(Series {
                     key: k,
                     points: m
@@ -301,15 +324,10 @@ impl Aggregator {
     }
 }
 
-fn bump(m: &mut HashMap<String, Counts>, key: &str, f: Flags) {
-    match m.get_mut(key) {
-        Some(c) => c.add(f, 1),
-        None => {
-            let mut c = Counts::default();
-            c.add(f, 1);
-            m.insert(key.to_string(), c);
-        }
-    }
+struct GroupAgg {
+    counts: Counts,
+    with_series: bool,
+    series: Vec<(i64, Counts)>,
 }
 
 /// Builds the report of a store (SQLite file or `postgres://` URL) in one
