@@ -132,6 +132,45 @@ fn main() {
         eprintln!("reusing {path} ({have} events)");
     }
 
+    if std::env::var("REBOUND_BENCH_PROFILE").is_ok() {
+        // Where the time goes: the scan alone, then the scan and detection.
+        let cpu = || {
+            let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let f: Vec<&str> = s
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            (f.get(11).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0)) / 100.0
+        };
+        let w = rebound_insight::Window::default();
+        let (t, c) = (Instant::now(), cpu());
+        let n = rebound_insight::source::scan(
+            &path,
+            w,
+            rebound_insight::Dimension::Provider,
+            &mut |_| {},
+        )
+        .unwrap();
+        println!(
+            "scan only: {n} rows, {:.2} s wall, {:.2} s cpu",
+            t.elapsed().as_secs_f64(),
+            cpu() - c
+        );
+        let (t, c) = (Instant::now(), cpu());
+        let mut d = rebound_insight::Detector::new(Default::default());
+        rebound_insight::source::scan(&path, w, rebound_insight::Dimension::Provider, &mut |r| {
+            d.push(r)
+        })
+        .unwrap();
+        d.finish();
+        println!(
+            "scan + detect: {:.2} s wall, {:.2} s cpu",
+            t.elapsed().as_secs_f64(),
+            cpu() - c
+        );
+    }
     let t = Instant::now();
     let report = rebound_insight::build(&path, ReportOptions::default()).expect("report");
     let secs = t.elapsed().as_secs_f64();

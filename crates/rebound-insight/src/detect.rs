@@ -26,9 +26,10 @@
 //! `lateness_minutes` after the newest event seen before being judged; an
 //! event older than that is counted in the oldest minute still open.
 
+use crate::model::Map;
 use crate::model::{Flags, Row};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const MINUTE: i64 = 60_000;
 const LIST_QUALITY_KEY: &str = "*\u{1f}recipient\u{1f}*";
@@ -260,7 +261,7 @@ impl Ring {
 }
 
 #[derive(Debug, Default)]
-struct Counter(HashMap<String, u64>);
+struct Counter(Map<String, u64>);
 
 impl Counter {
     fn bump(&mut self, k: Option<&str>) {
@@ -308,9 +309,9 @@ struct Sig {
 
 #[derive(Debug, Default)]
 struct Slice {
-    attempts: HashMap<String, u64>,
+    attempts: Map<String, u64>,
     all_attempts: u64,
-    sigs: HashMap<String, u64>,
+    sigs: Map<String, u64>,
 }
 
 /// The streaming detector. Feed events in (roughly) time order with
@@ -320,9 +321,9 @@ struct Slice {
 pub struct Detector {
     cfg: DetectConfig,
     decay: f64,
-    providers: HashMap<String, Ring>,
+    providers: Map<String, Ring>,
     all: Ring,
-    sigs: HashMap<String, Sig>,
+    sigs: Map<String, Sig>,
     pending: BTreeMap<i64, Slice>,
     /// Minutes up to this one (exclusive) are judged.
     judged_until: i64,
@@ -343,8 +344,8 @@ impl Detector {
             decay: 0.5f64.powf(1.0 / half_life_min),
             all: Ring::new(cfg.window_minutes as usize),
             cfg,
-            providers: HashMap::new(),
-            sigs: HashMap::new(),
+            providers: Map::default(),
+            sigs: Map::default(),
             pending: BTreeMap::new(),
             judged_until: i64::MIN,
             max_seen_ms: i64::MIN,

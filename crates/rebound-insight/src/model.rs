@@ -5,6 +5,10 @@
 use rebound_ingest::Event;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The hash map insight counts in (a fast, non-cryptographic hash: keys
+/// are provider names, domains and patterns, hashed once per event).
+pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::str::FromStr;
 
 /// One event as insight reads it: the few columns it needs, borrowed from a

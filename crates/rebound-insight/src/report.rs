@@ -4,10 +4,10 @@
 //! groups, buckets and patterns, never with the number of events.
 
 use crate::detect::{DetectConfig, Detector, Incident};
+use crate::model::Map;
 use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
 use crate::source::{self, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Groups given their own time series (the first seen); further groups
 /// have totals only.
@@ -119,9 +119,9 @@ pub struct Aggregator {
     first: Option<i64>,
     last: Option<i64>,
     totals: Counts,
-    groups: HashMap<String, GroupAgg>,
-    reasons: HashMap<String, u64>,
-    patterns: HashMap<String, (u64, HashMap<String, PatternAgg>)>,
+    groups: Map<String, GroupAgg>,
+    reasons: Map<String, u64>,
+    patterns: Map<String, (u64, Map<String, PatternAgg>)>,
     detector: Detector,
 }
 
@@ -134,9 +134,9 @@ impl Aggregator {
             first: None,
             last: None,
             totals: Counts::default(),
-            groups: HashMap::new(),
-            reasons: HashMap::new(),
-            patterns: HashMap::new(),
+            groups: Map::default(),
+            reasons: Map::default(),
+            patterns: Map::default(),
         }
     }
 
@@ -192,7 +192,7 @@ impl Aggregator {
                 None => self
                     .patterns
                     .entry(r.provider.to_string())
-                    .or_insert_with(|| (0, HashMap::new())),
+                    .or_insert_with(|| (0, Map::default())),
             };
             *total += 1;
             let pkey = if pats.contains_key(r.pattern) || pats.len() < MAX_PATTERNS_PER_PROVIDER {
@@ -220,7 +220,7 @@ impl Aggregator {
     pub fn finish(mut self) -> Report {
         self.detector.finish();
         let opts = &self.opts;
-        let mut series_of: HashMap<String, Vec<(i64, Counts)>> = HashMap::new();
+        let mut series_of: Map<String, Vec<(i64, Counts)>> = Map::default();
         let mut groups: Vec<Group> = self
             .groups
             .into_iter()
@@ -334,6 +334,6 @@ struct GroupAgg {
 /// streaming pass.
 pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
     let mut agg = Aggregator::new(opts.clone());
-    source::scan(url, opts.window, &mut |r| agg.push(r))?;
+    source::scan(url, opts.window, opts.by, &mut |r| agg.push(r))?;
     Ok(agg.finish())
 }
