@@ -331,9 +331,127 @@ struct GroupAgg {
 }
 
 /// Builds the report of a store (SQLite file or `postgres://` URL) in one
-/// streaming pass.
+/// streaming pass. Reading the database and counting run on two threads:
+/// the reader packs rows into batches (one string buffer each, reused) that
+/// the counting thread unpacks, so memory stays at a few batches.
 pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
+    use std::sync::mpsc::sync_channel;
+    const BATCH: usize = 8192;
+    let (full_tx, full_rx) = sync_channel::<Batch>(4);
+    let (empty_tx, empty_rx) = sync_channel::<Batch>(6);
+    for _ in 0..6 {
+        let _ = empty_tx.send(Batch::default());
+    }
     let mut agg = Aggregator::new(opts.clone());
-    source::scan(url, opts.window, opts.by, &mut |r| agg.push(r))?;
+    let scanned = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut batch = Batch::default();
+            let r = source::scan(url, opts.window, opts.by, &mut |r| {
+                batch.push(r);
+                if batch.rows.len() >= BATCH {
+                    let next = empty_rx.recv().unwrap_or_default();
+                    let full = std::mem::replace(&mut batch, next);
+                    let _ = full_tx.send(full);
+                }
+            });
+            if !batch.rows.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            r
+        });
+        for mut b in full_rx.iter() {
+            for i in 0..b.rows.len() {
+                agg.push(&b.row(i));
+            }
+            b.clear();
+            let _ = empty_tx.send(b);
+        }
+        reader.join().expect("the reader thread does not panic")
+    });
+    scanned?;
     Ok(agg.finish())
+}
+
+/// Rows packed for the trip between threads: strings copied into one
+/// buffer, fields as spans of it.
+#[derive(Default)]
+struct Batch {
+    buf: String,
+    rows: Vec<Packed>,
+}
+
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
+const NO_SPAN: Span = Span(u32::MAX, 0);
+
+struct Packed {
+    time_ms: i64,
+    hardbounce: bool,
+    /// provider, domain, ip, campaign, outcome, reason, owner, status,
+    /// pattern, blocklist, text
+    f: [Span; 11],
+}
+
+impl Batch {
+    fn span(&mut self, s: Option<&str>) -> Span {
+        match s {
+            None => NO_SPAN,
+            Some(s) => {
+                let start = self.buf.len() as u32;
+                self.buf.push_str(s);
+                Span(start, s.len() as u32)
+            }
+        }
+    }
+
+    fn push(&mut self, r: &Row<'_>) {
+        let f = [
+            self.span(Some(r.provider)),
+            self.span(Some(r.domain)),
+            self.span(r.ip),
+            self.span(r.campaign),
+            self.span(Some(r.outcome)),
+            self.span(Some(r.reason)),
+            self.span(Some(r.owner)),
+            self.span(r.status),
+            self.span(Some(r.pattern)),
+            self.span(r.blocklist),
+            self.span(Some(r.text)),
+        ];
+        self.rows.push(Packed {
+            time_ms: r.time_ms,
+            hardbounce: r.hardbounce,
+            f,
+        });
+    }
+
+    fn get(&self, s: Span) -> Option<&str> {
+        (s.0 != u32::MAX).then(|| &self.buf[s.0 as usize..(s.0 + s.1) as usize])
+    }
+
+    fn row(&self, i: usize) -> Row<'_> {
+        let p = &self.rows[i];
+        let g = |k: usize| self.get(p.f[k]);
+        Row {
+            time_ms: p.time_ms,
+            provider: g(0).unwrap_or(""),
+            domain: g(1).unwrap_or(""),
+            ip: g(2),
+            campaign: g(3),
+            outcome: g(4).unwrap_or(""),
+            reason: g(5).unwrap_or(""),
+            owner: g(6).unwrap_or(""),
+            status: g(7),
+            hardbounce: p.hardbounce,
+            pattern: g(8).unwrap_or(""),
+            blocklist: g(9),
+            text: g(10).unwrap_or(""),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.rows.clear();
+    }
 }
