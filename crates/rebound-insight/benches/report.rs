@@ -176,15 +176,25 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     let text = render::text(&report);
     println!("{}", text.lines().take(16).collect::<Vec<_>>().join("\n"));
-    let s = score(&config(events).injections, &report.incidents);
+    // The generated volume of each injection (the same seed regenerates
+    // the same stream).
+    let mut synth = Synth::new(config(events));
+    for _ in synth.by_ref() {}
+    let s = score(
+        &synth.injections(),
+        &report.incidents,
+        report.detect.min_events,
+    );
     let mut ttd = s.minutes_to_detect.clone();
     ttd.sort_by(f64::total_cmp);
     println!(
-        "\nreport over {} events: {:.2} s ({:.1} M events/s); {} incidents, precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
+        "\nreport over {} events: {:.2} s ({:.1} M events/s); {} incidents for {} injected ({} below the floor), precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
         report.events,
         secs,
         report.events as f64 / secs / 1e6,
         report.incidents.len(),
+        s.injected,
+        s.below_floor,
         s.precision,
         s.recall,
         ttd.get(ttd.len() / 2).copied().unwrap_or(f64::NAN),

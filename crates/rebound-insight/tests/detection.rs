@@ -10,12 +10,15 @@ use rebound_ledger::Policy;
 /// 2026-11-02T00:00:00Z
 const T0: i64 = 1_793_577_600_000;
 
-fn store_events(path: &str, cfg: SynthConfig) -> u64 {
+/// Stores the stream; returns the events stored and the injections with
+/// their generated volume.
+fn store_events(path: &str, cfg: SynthConfig) -> (u64, Vec<rebound_insight::synth::Injection>) {
     let mut store = rebound_ledger::open(path).unwrap();
     let policy = Policy::default();
     let mut batch = Vec::with_capacity(5000);
     let mut n = 0;
-    for e in Synth::new(cfg) {
+    let mut synth = Synth::new(cfg);
+    for e in synth.by_ref() {
         batch.push(e);
         if batch.len() == 5000 {
             n += store.ingest_batch(&batch, &policy).unwrap().inserted as u64;
@@ -23,13 +26,13 @@ fn store_events(path: &str, cfg: SynthConfig) -> u64 {
         }
     }
     n += store.ingest_batch(&batch, &policy).unwrap().inserted as u64;
-    n
+    (n, synth.injections())
 }
 
 #[test]
 fn injected_incidents_are_found_in_batch_and_incrementally() {
     let cfg = SynthConfig::with_incidents(42, T0, 72, 1200.0, 12);
-    let injected = cfg.injections.clone();
+    let planned = cfg.injections.clone();
     // Every kind is injected twice.
     for k in [
         IncidentKind::Reputation,
@@ -39,18 +42,22 @@ fn injected_incidents_are_found_in_batch_and_incrementally() {
         IncidentKind::Content,
         IncidentKind::ListQuality,
     ] {
-        assert_eq!(injected.iter().filter(|i| i.kind == k).count(), 2, "{k:?}");
+        assert_eq!(planned.iter().filter(|i| i.kind == k).count(), 2, "{k:?}");
     }
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eval.db");
     let path = path.to_str().unwrap();
-    let stored = store_events(path, cfg.clone());
+    let (stored, injected) = store_events(path, cfg.clone());
     assert!(stored > 50_000, "{stored} events");
 
     let report = rebound_insight::build(path, ReportOptions::default()).unwrap();
     assert_eq!(report.events, stored);
-    let s = score(&injected, &report.incidents);
+    let s = score(&injected, &report.incidents, 20);
+    assert_eq!(
+        s.below_floor, 0,
+        "this seed injects only incidents of meaningful volume"
+    );
     println!("batch: {s:#?}");
     let mut ttd = s.minutes_to_detect.clone();
     ttd.sort_by(f64::total_cmp);
@@ -149,4 +156,43 @@ fn a_clean_stream_opens_no_incident() {
         assert!(n > 50_000);
         assert_eq!(d.incidents(), vec![], "seed {seed}");
     }
+}
+
+/// More seeds, for the figures in ARCHITECTURE.md (slow in debug builds:
+/// `cargo test -p rebound-insight --test detection -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn many_seeds() {
+    let (mut inj, mut det, mut tp, mut found, mut below) = (0, 0, 0, 0, 0);
+    let mut ttd = Vec::new();
+    for seed in 100..110 {
+        let cfg = SynthConfig::with_incidents(seed, T0, 72, 1200.0, 12);
+        let mut d = Detector::new(DetectConfig::default());
+        let mut synth = Synth::new(cfg);
+        for e in synth.by_ref() {
+            d.push(&OwnedRow::from_event(&e).as_row());
+        }
+        d.finish();
+        let s = score(&synth.injections(), &d.incidents(), 20);
+        println!(
+            "seed {seed}: precision {:.3} recall {:.3} below floor {} {:?} {:?}",
+            s.precision, s.recall, s.below_floor, s.unmatched_detections, s.missed_injections
+        );
+        below += s.below_floor;
+        inj += s.injected;
+        det += s.detected;
+        tp += s.true_positives;
+        found += s.found;
+        ttd.extend(s.minutes_to_detect);
+    }
+    ttd.sort_by(f64::total_cmp);
+    println!(
+        "10 seeds: {inj} injected ({below} below 20 events an hour), {det} detected; precision {:.3} recall {:.3}; minutes to detect median {:.0} p90 {:.0} max {:.0}",
+        tp as f64 / det as f64,
+        found as f64 / (inj - below) as f64,
+        ttd[ttd.len() / 2],
+        ttd[ttd.len() * 9 / 10],
+        ttd[ttd.len() - 1]
+    );
+    assert!(tp as f64 / det as f64 >= 0.95 && found as f64 / (inj - below) as f64 >= 0.95);
 }
