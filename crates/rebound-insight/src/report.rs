@@ -330,45 +330,109 @@ struct GroupAgg {
     series: Vec<(i64, Counts)>,
 }
 
+/// Readers working ahead of the counting thread.
+pub const READERS: usize = 3;
+/// The window is cut into this many time chunks, read in turn by the
+/// readers.
+const CHUNKS: i64 = 256;
+/// Rows per batch handed from a reader to the counting thread.
+const BATCH: usize = 8192;
+/// Batches a reader may hold ready before it waits.
+const AHEAD: usize = 8;
+
+enum Msg {
+    Batch(Batch),
+    End,
+    Failed(source::Error),
+}
+
 /// Builds the report of a store (SQLite file or `postgres://` URL) in one
-/// streaming pass. Reading the database and counting run on two threads:
-/// the reader packs rows into batches (one string buffer each, reused) that
-/// the counting thread unpacks, so memory stays at a few batches.
+/// streaming pass in time order.
+///
+/// The window is cut into time chunks; [`READERS`] threads, each with its
+/// own read-only connection, read the chunks round-robin (reader `j` takes
+/// chunks `j`, `j + READERS`, …) and pack rows into batches; the calling
+/// thread counts the chunks in order. A reader holds at most `AHEAD`
+/// batches (a few MB), so memory stays bounded whatever the number of
+/// events, and the counting sees events exactly in time order.
 pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
     use std::sync::mpsc::sync_channel;
-    const BATCH: usize = 8192;
-    let (full_tx, full_rx) = sync_channel::<Batch>(4);
-    let (empty_tx, empty_rx) = sync_channel::<Batch>(6);
-    for _ in 0..6 {
-        let _ = empty_tx.send(Batch::default());
-    }
+    source::ensure_schema(url)?;
+    let mut first = source::Reader::open(url)?;
+    let Some((lo, hi)) = first.time_range(opts.window)? else {
+        return Ok(Aggregator::new(opts).finish());
+    };
+    let step = ((hi + 1 - lo) / CHUNKS + 1).max(60_000);
+    let chunks: Vec<Window> = (0..)
+        .map(|k| lo + k * step)
+        .take_while(|s| *s <= hi)
+        .map(|s| Window {
+            since_ms: Some(s),
+            until_ms: Some((s + step).min(hi + 1)),
+        })
+        .collect();
+    let readers = READERS.min(chunks.len()).max(1);
     let mut agg = Aggregator::new(opts.clone());
-    let scanned = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut batch = Batch::default();
-            let r = source::scan(url, opts.window, opts.by, &mut |r| {
-                batch.push(r);
-                if batch.rows.len() >= BATCH {
-                    let next = empty_rx.recv().unwrap_or_default();
-                    let full = std::mem::replace(&mut batch, next);
-                    let _ = full_tx.send(full);
+    let mut first = Some(first);
+    std::thread::scope(|scope| {
+        let mut inboxes = Vec::new();
+        for j in 0..readers {
+            let (tx, rx) = sync_channel::<Msg>(AHEAD);
+            inboxes.push(rx);
+            let mine: Vec<Window> = chunks.iter().skip(j).step_by(readers).copied().collect();
+            let reader = if j == 0 { first.take() } else { None };
+            let by = opts.by;
+            scope.spawn(move || {
+                let mut rd = match reader.map(Ok).unwrap_or_else(|| source::Reader::open(url)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Msg::Failed(e));
+                        return;
+                    }
+                };
+                for w in mine {
+                    let mut batch = Batch::default();
+                    let mut gone = false;
+                    let r = rd.scan(w, by, &mut |r| {
+                        if gone {
+                            return;
+                        }
+                        batch.push(r);
+                        if batch.rows.len() >= BATCH {
+                            let full = std::mem::take(&mut batch);
+                            gone = tx.send(Msg::Batch(full)).is_err();
+                        }
+                    });
+                    if let Err(e) = r {
+                        let _ = tx.send(Msg::Failed(e));
+                        return;
+                    }
+                    if !batch.rows.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                        return;
+                    }
+                    if gone || tx.send(Msg::End).is_err() {
+                        return;
+                    }
                 }
             });
-            if !batch.rows.is_empty() {
-                let _ = full_tx.send(batch);
-            }
-            r
-        });
-        for mut b in full_rx.iter() {
-            for i in 0..b.rows.len() {
-                agg.push(&b.row(i));
-            }
-            b.clear();
-            let _ = empty_tx.send(b);
         }
-        reader.join().expect("the reader thread does not panic")
-    });
-    scanned?;
+        for k in 0..chunks.len() {
+            let inbox = &inboxes[k % readers];
+            loop {
+                match inbox.recv() {
+                    Ok(Msg::Batch(b)) => {
+                        for i in 0..b.rows.len() {
+                            agg.push(&b.row(i));
+                        }
+                    }
+                    Ok(Msg::End) => break,
+                    Ok(Msg::Failed(e)) => return Err(e),
+                    Err(_) => unreachable!("a reader ends each chunk or reports its failure"),
+                }
+            }
+        }
+        Ok(())
+    })?;
     Ok(agg.finish())
 }
 
@@ -448,10 +512,5 @@ impl Batch {
             blocklist: g(9),
             text: g(10).unwrap_or(""),
         }
-    }
-
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.rows.clear();
     }
 }

@@ -26,6 +26,13 @@ pub enum Error {
 
 const COLUMNS: &str = "time_ms, provider, recipient_domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, CASE WHEN outcome = 'delivered' THEN '' ELSE pattern END, blocklist, CASE WHEN outcome = 'delivered' THEN '' ELSE text END";
 
+/// Creates or migrates the ledger's schema at `url` (through the ledger),
+/// so that reading an empty or new store works.
+pub fn ensure_schema(url: &str) -> Result<(), Error> {
+    drop(rebound_ledger::open(url)?);
+    Ok(())
+}
+
 /// Reads every event of the window in time order and hands it to `f`;
 /// returns the number of events read. `by` says which grouping column the
 /// caller needs for every event (the others are read for failures only).
@@ -35,16 +42,77 @@ pub fn scan(
     by: Dimension,
     f: &mut dyn FnMut(&Row<'_>),
 ) -> Result<u64, Error> {
-    // Through the ledger once, so the schema exists and is current.
-    drop(rebound_ledger::open(url)?);
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        scan_postgres(url, w, f)
-    } else {
+    ensure_schema(url)?;
+    Reader::open(url)?.scan(w, by, f)
+}
+
+/// A read-only connection to the ledger's events (several can read at
+/// once).
+pub enum Reader {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+impl Reader {
+    /// Opens a connection; the schema must exist ([`ensure_schema`]).
+    pub fn open(url: &str) -> Result<Reader, Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Reader::Postgres(Box::new(connect_postgres(url)?)));
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        scan_sqlite(path, w, by, f)
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        conn.pragma_update(None, "cache_size", -131_072)?;
+        // No mmap: on a 5 GB ledger the page faults cost more than reads.
+        Ok(Reader::Sqlite(conn))
+    }
+
+    /// The first and last event times in the window, if any.
+    pub fn time_range(&mut self, w: Window) -> Result<Option<(i64, i64)>, Error> {
+        let since = w.since_ms.unwrap_or(i64::MIN);
+        let until = w.until_ms.unwrap_or(i64::MAX);
+        let q = |order: &str| {
+            format!(
+                "SELECT time_ms FROM events WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms {order} LIMIT 1"
+            )
+        };
+        match self {
+            Reader::Sqlite(c) => {
+                use rusqlite::OptionalExtension;
+                let lo: Option<i64> = c
+                    .query_row(&q("ASC"), [since, until], |r| r.get(0))
+                    .optional()?;
+                let hi: Option<i64> = c
+                    .query_row(&q("DESC"), [since, until], |r| r.get(0))
+                    .optional()?;
+                Ok(lo.zip(hi))
+            }
+            Reader::Postgres(c) => {
+                let lo = c.query_opt(&q("ASC"), &[&since, &until])?;
+                let hi = c.query_opt(&q("DESC"), &[&since, &until])?;
+                Ok(lo.zip(hi).map(|(a, b)| (a.get(0), b.get(0))))
+            }
+        }
+    }
+
+    /// Reads the window's events in time order (see [`scan`]).
+    pub fn scan(
+        &mut self,
+        w: Window,
+        by: Dimension,
+        f: &mut dyn FnMut(&Row<'_>),
+    ) -> Result<u64, Error> {
+        match self {
+            Reader::Sqlite(c) => scan_sqlite(c, w, by, f),
+            Reader::Postgres(c) => scan_postgres(c, w, f),
+        }
     }
 }
 
@@ -53,28 +121,20 @@ pub fn scan(
 /// are read by row id for the events that are not deliveries (a few
 /// percent), which halves the work per row.
 fn scan_sqlite(
-    path: &str,
+    conn: &rusqlite::Connection,
     w: Window,
     by: Dimension,
     f: &mut dyn FnMut(&Row<'_>),
 ) -> Result<u64, Error> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(60))?;
-    conn.pragma_update(None, "cache_size", -262_144)?;
-    // No mmap: on a 5 GB ledger the page faults cost more than reads.
     let extra = match by {
         Dimension::Ip => "sending_ip",
         Dimension::Campaign => "campaign",
         _ => "NULL",
     };
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "SELECT id, time_ms, provider, recipient_domain, outcome, {extra} FROM events WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms"
     ))?;
-    let mut detail = conn.prepare(
+    let mut detail = conn.prepare_cached(
         "SELECT sending_ip, campaign, reason, owner, status, hardbounce, pattern, blocklist, text FROM events WHERE id = ?1",
     )?;
     let mut rows = st.query(rusqlite::params![
@@ -133,8 +193,7 @@ fn scan_sqlite(
     Ok(n)
 }
 
-fn scan_postgres(url: &str, w: Window, f: &mut dyn FnMut(&Row<'_>)) -> Result<u64, Error> {
-    use postgres::fallible_iterator::FallibleIterator;
+fn connect_postgres(url: &str) -> Result<postgres::Client, Error> {
     let (url, schema) = match url.split_once('?') {
         Some((base, q)) => {
             let mut schema = None;
@@ -161,6 +220,15 @@ fn scan_postgres(url: &str, w: Window, f: &mut dyn FnMut(&Row<'_>)) -> Result<u6
     if let Some(s) = schema.filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
         client.batch_execute(&format!("SET search_path TO {s}"))?;
     }
+    Ok(client)
+}
+
+fn scan_postgres(
+    client: &mut postgres::Client,
+    w: Window,
+    f: &mut dyn FnMut(&Row<'_>),
+) -> Result<u64, Error> {
+    use postgres::fallible_iterator::FallibleIterator;
     let since = w.since_ms.unwrap_or(i64::MIN);
     let until = w.until_ms.unwrap_or(i64::MAX);
     let mut it = client.query_raw(
