@@ -171,15 +171,42 @@ fn main() {
             cpu() - c
         );
     }
-    let t = Instant::now();
-    let report = rebound_insight::build(&path, ReportOptions::default()).expect("report");
+    let cpu = || {
+        // utime + stime of the whole process (all threads), in seconds.
+        let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let f: Vec<f64> = s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0.0))
+            .collect();
+        (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+    };
+    let readers = std::env::var("REBOUND_BENCH_READERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(rebound_insight::report::READERS);
+    let (t, c) = (Instant::now(), cpu());
+    let report = rebound_insight::build(
+        &path,
+        ReportOptions {
+            readers,
+            ..ReportOptions::default()
+        },
+    )
+    .expect("report");
     let secs = t.elapsed().as_secs_f64();
+    let cpu_secs = cpu() - c;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let text = render::text(&report);
     println!("{}", text.lines().take(16).collect::<Vec<_>>().join("\n"));
     // The generated volume of each injection (the same seed regenerates
     // the same stream).
     let mut synth = Synth::new(config(events));
-    for _ in synth.by_ref() {}
+    if std::env::var("REBOUND_BENCH_NO_SCORE").is_err() {
+        for _ in synth.by_ref() {}
+    }
     let s = score(
         &synth.injections(),
         &report.incidents,
@@ -188,9 +215,12 @@ fn main() {
     let mut ttd = s.minutes_to_detect.clone();
     ttd.sort_by(f64::total_cmp);
     println!(
-        "\nreport over {} events: {:.2} s ({:.1} M events/s); {} incidents for {} injected ({} below the floor), precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
+        "\nreport over {} events: {:.2} s wall, {:.2} s CPU, {} reader thread(s), load average {} ({:.1} M events/s); {} incidents for {} injected ({} below the floor), precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
         report.events,
         secs,
+        cpu_secs,
+        readers,
+        load.split_whitespace().next().unwrap_or("?"),
         report.events as f64 / secs / 1e6,
         report.incidents.len(),
         s.injected,

@@ -364,6 +364,11 @@ impl Detector {
 
     /// Feeds one event.
     pub fn push(&mut self, r: &Row<'_>) {
+        self.push_n(r, 1);
+    }
+
+    /// Feeds `n` events like `r`.
+    pub fn push_n(&mut self, r: &Row<'_>, n: u64) {
         let f = Flags::of(r);
         if !f.attempted {
             return;
@@ -379,11 +384,11 @@ impl Detector {
                 .unwrap_or(self.judged_until);
         }
         let slice = self.pending.entry(minute).or_default();
-        slice.all_attempts += 1;
+        slice.all_attempts += n;
         if let Some(v) = slice.attempts.get_mut(r.provider) {
-            *v += 1;
+            *v += n;
         } else {
-            slice.attempts.insert(r.provider.to_string(), 1);
+            slice.attempts.insert(r.provider.to_string(), n);
         }
         if f.failed() {
             let kind = IncidentKind::of(r.reason, r.owner, r.blocklist.is_some());
@@ -403,9 +408,9 @@ impl Detector {
                 }
                 if !self.key.is_empty() {
                     if let Some(v) = slice.sigs.get_mut(self.key.as_str()) {
-                        *v += 1;
+                        *v += n;
                     } else {
-                        slice.sigs.insert(self.key.clone(), 1);
+                        slice.sigs.insert(self.key.clone(), n);
                     }
                     let cfg_samples = self.cfg.samples;
                     let window = self.cfg.window_minutes as usize;
@@ -421,7 +426,7 @@ impl Detector {
                     }
                     sig.episode_first_ms = sig.episode_first_ms.min(r.time_ms);
                     sig.episode_last_ms = sig.episode_last_ms.max(r.time_ms);
-                    sig.episode_events += 1;
+                    sig.episode_events += n;
                     sig.ips.bump(r.ip);
                     sig.domains.bump(Some(r.domain));
                     sig.campaigns.bump(r.campaign);

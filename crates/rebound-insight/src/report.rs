@@ -26,6 +26,8 @@ pub struct ReportOptions {
     /// Patterns listed per provider.
     pub top_patterns: usize,
     pub detect: DetectConfig,
+    /// Reader threads (each with its own connection).
+    pub readers: usize,
 }
 
 impl Default for ReportOptions {
@@ -37,6 +39,7 @@ impl Default for ReportOptions {
             top: 20,
             top_patterns: 5,
             detect: DetectConfig::default(),
+            readers: READERS,
         }
     }
 }
@@ -141,11 +144,17 @@ impl Aggregator {
     }
 
     pub fn push(&mut self, r: &Row<'_>) {
-        self.events += 1;
+        self.push_n(r, 1);
+    }
+
+    /// Counts `n` events like `r` (the same minute, provider, domain and
+    /// grouping value; deliveries pre-counted by a reader).
+    pub fn push_n(&mut self, r: &Row<'_>, n: u64) {
+        self.events += n;
         self.first = Some(self.first.map_or(r.time_ms, |f| f.min(r.time_ms)));
         self.last = Some(self.last.map_or(r.time_ms, |l| l.max(r.time_ms)));
         let f = Flags::of(r);
-        self.totals.add(f, 1);
+        self.totals.add(f, n);
         let key = self.opts.by.key(r);
         let b = self.opts.bucket.floor(r.time_ms);
         let g = match self.groups.get_mut(key) {
@@ -159,23 +168,23 @@ impl Aggregator {
                 })
             }
         };
-        g.counts.add(f, 1);
+        g.counts.add(f, n);
         if g.with_series {
             // Rows come in time order: the bucket is the last one or a new
             // one; anything else is found by binary search.
             match g.series.last_mut() {
-                Some((t, c)) if *t == b => c.add(f, 1),
+                Some((t, c)) if *t == b => c.add(f, n),
                 Some((t, _)) if *t > b => match g.series.binary_search_by_key(&b, |x| x.0) {
-                    Ok(i) => g.series[i].1.add(f, 1),
+                    Ok(i) => g.series[i].1.add(f, n),
                     Err(i) => {
                         let mut c = Counts::default();
-                        c.add(f, 1);
+                        c.add(f, n);
                         g.series.insert(i, (b, c));
                     }
                 },
                 _ => {
                     let mut c = Counts::default();
-                    c.add(f, 1);
+                    c.add(f, n);
                     g.series.push((b, c));
                 }
             }
@@ -214,7 +223,7 @@ impl Aggregator {
                 }
             }
         }
-        self.detector.push(r);
+        self.detector.push_n(r, n);
     }
 
     pub fn finish(mut self) -> Report {
@@ -330,7 +339,7 @@ struct GroupAgg {
     series: Vec<(i64, Counts)>,
 }
 
-/// Readers working ahead of the counting thread.
+/// Reader threads working ahead of the counting thread, by default.
 pub const READERS: usize = 3;
 /// The window is cut into this many time chunks, read in turn by the
 /// readers.
@@ -371,7 +380,7 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
             until_ms: Some((s + step).min(hi + 1)),
         })
         .collect();
-    let readers = READERS.min(chunks.len()).max(1);
+    let readers = opts.readers.min(chunks.len()).max(1);
     let mut agg = Aggregator::new(opts.clone());
     let mut first = Some(first);
     std::thread::scope(|scope| {
@@ -390,14 +399,43 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
                         return;
                     }
                 };
+                // Deliveries of the current minute, counted here by
+                // provider, domain and grouping value; failures go as they
+                // are.
+                let mut delivered: Map<String, (u64, i64)> = Map::default();
+                let mut key = String::new();
                 for w in mine {
                     let mut batch = Batch::default();
                     let mut gone = false;
+                    let mut minute = i64::MIN;
                     let r = rd.scan(w, by, &mut |r| {
                         if gone {
                             return;
                         }
-                        batch.push(r);
+                        let m = r.time_ms.div_euclid(60_000);
+                        if m != minute {
+                            flush_delivered(&mut delivered, &mut batch, by);
+                            minute = m;
+                        }
+                        if r.outcome == "delivered" {
+                            key.clear();
+                            key.push_str(r.provider);
+                            key.push('\u{1f}');
+                            key.push_str(r.domain);
+                            key.push('\u{1f}');
+                            match r.ip.or(r.campaign) {
+                                Some(x) => key.push_str(x),
+                                None => key.push('\u{1e}'),
+                            }
+                            match delivered.get_mut(key.as_str()) {
+                                Some(v) => v.0 += 1,
+                                None => {
+                                    delivered.insert(key.clone(), (1, r.time_ms));
+                                }
+                            }
+                        } else {
+                            batch.push(r, 1);
+                        }
                         if batch.rows.len() >= BATCH {
                             let full = std::mem::take(&mut batch);
                             gone = tx.send(Msg::Batch(full)).is_err();
@@ -407,6 +445,7 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
                         let _ = tx.send(Msg::Failed(e));
                         return;
                     }
+                    flush_delivered(&mut delivered, &mut batch, by);
                     if !batch.rows.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                         return;
                     }
@@ -422,7 +461,7 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
                 match inbox.recv() {
                     Ok(Msg::Batch(b)) => {
                         for i in 0..b.rows.len() {
-                            agg.push(&b.row(i));
+                            agg.push_n(&b.row(i), b.rows[i].n);
                         }
                     }
                     Ok(Msg::End) => break,
@@ -433,7 +472,40 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
         }
         Ok(())
     })?;
-    Ok(agg.finish())
+    let mut report = agg.finish();
+    // Deliveries are counted per minute by the readers: the exact first
+    // and last times come from the database.
+    report.first_event_ms = Some(lo);
+    report.last_event_ms = Some(hi);
+    Ok(report)
+}
+
+/// Hands the minute's counted deliveries on as weighted rows.
+fn flush_delivered(delivered: &mut Map<String, (u64, i64)>, batch: &mut Batch, by: Dimension) {
+    for (k, (n, t)) in delivered.drain() {
+        let mut parts = k.split('\u{1f}');
+        let provider = parts.next().unwrap_or("");
+        let domain = parts.next().unwrap_or("");
+        let x = parts.next().filter(|x| *x != "\u{1e}");
+        batch.push(
+            &Row {
+                time_ms: t,
+                provider,
+                domain,
+                ip: if by == Dimension::Ip { x } else { None },
+                campaign: if by == Dimension::Campaign { x } else { None },
+                outcome: "delivered",
+                reason: "delivered",
+                owner: "none",
+                status: None,
+                hardbounce: false,
+                pattern: "",
+                blocklist: None,
+                text: "",
+            },
+            n,
+        );
+    }
 }
 
 /// Rows packed for the trip between threads: strings copied into one
@@ -451,6 +523,8 @@ const NO_SPAN: Span = Span(u32::MAX, 0);
 
 struct Packed {
     time_ms: i64,
+    /// Events this row stands for.
+    n: u64,
     hardbounce: bool,
     /// provider, domain, ip, campaign, outcome, reason, owner, status,
     /// pattern, blocklist, text
@@ -469,7 +543,7 @@ impl Batch {
         }
     }
 
-    fn push(&mut self, r: &Row<'_>) {
+    fn push(&mut self, r: &Row<'_>, n: u64) {
         let f = [
             self.span(Some(r.provider)),
             self.span(Some(r.domain)),
@@ -485,6 +559,7 @@ impl Batch {
         ];
         self.rows.push(Packed {
             time_ms: r.time_ms,
+            n,
             hardbounce: r.hardbounce,
             f,
         });
