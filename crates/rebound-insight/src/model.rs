@@ -18,6 +18,8 @@ pub struct Row<'a> {
     pub time_ms: i64,
     /// The receiving provider ([`provider_key`]).
     pub provider: &'a str,
+    /// The recipient domain (for deliveries read by [`crate::report::build`]
+    /// from SQLite: only when grouping by domain, else empty).
     pub domain: &'a str,
     pub ip: Option<&'a str>,
     pub campaign: Option<&'a str>,

@@ -129,13 +129,15 @@ fn scan_sqlite(
     let extra = match by {
         Dimension::Ip => "sending_ip",
         Dimension::Campaign => "campaign",
+        Dimension::Domain => "recipient_domain",
         _ => "NULL",
     };
+    // The provider key (see `provider_key`) computed in SQL: one column.
     let mut st = conn.prepare_cached(&format!(
-        "SELECT id, time_ms, provider, recipient_domain, outcome, {extra} FROM events WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms"
+        "SELECT id, time_ms, COALESCE(NULLIF(provider, ''), recipient_domain), outcome, {extra} FROM events WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms"
     ))?;
     let mut detail = conn.prepare_cached(
-        "SELECT sending_ip, campaign, reason, owner, status, hardbounce, pattern, blocklist, text FROM events WHERE id = ?1",
+        "SELECT sending_ip, campaign, reason, owner, status, hardbounce, pattern, blocklist, text, recipient_domain FROM events WHERE id = ?1",
     )?;
     let mut rows = st.query(rusqlite::params![
         w.since_ms.unwrap_or(i64::MIN),
@@ -146,16 +148,20 @@ fn scan_sqlite(
         Ok(r.get_ref(i)?.as_str_or_null()?)
     }
     while let Some(r) = rows.next()? {
-        let domain = s(r, 3)?.unwrap_or("");
-        let provider = provider_key(s(r, 2)?, domain);
-        let outcome = s(r, 4)?.unwrap_or("");
+        let provider = s(r, 2)?.unwrap_or("");
+        let outcome = s(r, 3)?.unwrap_or("");
         let time_ms = r.get(1)?;
         if outcome == "delivered" {
-            let x = s(r, 5)?;
+            let x = s(r, 4)?;
             f(&Row {
                 time_ms,
                 provider,
-                domain,
+                // Deliveries carry their domain only when grouping by it.
+                domain: if by == Dimension::Domain {
+                    x.unwrap_or("")
+                } else {
+                    ""
+                },
                 ip: if by == Dimension::Ip { x } else { None },
                 campaign: if by == Dimension::Campaign { x } else { None },
                 outcome,
@@ -174,7 +180,7 @@ fn scan_sqlite(
                 f(&Row {
                     time_ms,
                     provider,
-                    domain,
+                    domain: s(d, 9)?.unwrap_or(""),
                     ip: s(d, 0)?,
                     campaign: s(d, 1)?,
                     outcome,

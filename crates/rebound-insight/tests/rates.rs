@@ -254,6 +254,31 @@ fn check(url: &str) {
     assert_eq!(ip, [(A, 120, 0), (B, 50, 5)]);
     assert!(by_ip.series[0].points.iter().all(|p| p.t % MIN == 0));
 
+    // By recipient domain.
+    let by_domain = rebound_insight::build(
+        url,
+        ReportOptions {
+            window,
+            by: Dimension::Domain,
+            ..ReportOptions::default()
+        },
+    )
+    .unwrap();
+    let d: Vec<(&str, u64, u64)> = by_domain
+        .groups
+        .iter()
+        .map(|g| (g.key.as_str(), g.counts.attempted, g.counts.delivered))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            ("gmail.com", 100, 90),
+            ("outlook.com", 50, 45),
+            ("yahoo.com", 20, 18),
+            ("example.org", 0, 0)
+        ]
+    );
+
     // No window: yesterday's deliveries count too.
     let all = rebound_insight::build(
         url,
