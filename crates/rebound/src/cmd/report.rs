@@ -124,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.spike_factor,
             args.window_minutes,
         )?,
+        readers: rebound_insight::report::READERS,
     };
     let report = rebound_insight::build(&url, opts).with_context(|| format!("reading {url}"))?;
     if let Some(path) = &args.html {
