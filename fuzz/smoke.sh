@@ -16,9 +16,13 @@ for target in decode_message classify_reply mbox_split; do
   echo "== fuzz $target for ${seconds}s"
   # The project builds on the stable toolchain; cargo-fuzz needs nightly
   # flags, which RUSTC_BOOTSTRAP allows.
-  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "$work/$target" "${extra[@]}" -- \
+  log="$work/$target.log"
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "$work/$target" "${extra[@]}" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
-    -print_final_stats=1 2>&1 | grep -E '^(Done|stat::number_of_executed_units|==|thread)|panicked|ERROR' || true
-  # cargo fuzz exits non-zero on a crash; grep above hides its status.
-  test "${PIPESTATUS[0]}" -eq 0
+    -print_final_stats=1 >"$log" 2>&1; then
+    echo "fuzz target $target failed:"
+    grep -v '^#' "$log" | tail -60
+    exit 1
+  fi
+  grep -E '^(Done|stat::number_of_executed_units)' "$log" || tail -5 "$log"
 done
