@@ -166,7 +166,7 @@ impl Mail {
     /// input has no header at all.
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
-        let message = MessageParser::default().parse(normalised.as_ref())?;
+        let message = parser().parse(normalised.as_ref())?;
         let mut mail = Mail::default();
         for (name, value) in message.headers_raw() {
             mail.headers.push(name, value);
@@ -215,6 +215,18 @@ impl Mail {
             None => EMPTY.get_or_init(Headers::default),
         }
     }
+}
+
+/// A parser that reads only the headers decoding needs: MIME headers to
+/// walk the parts and `Subject` for RFC 2047. Everything else stays raw;
+/// parsing every `Received:` line was a tenth of all decoding time.
+fn parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+    })
 }
 
 struct Walker<'m> {
@@ -419,7 +431,10 @@ mod tests {
 
     #[test]
     fn line_endings_are_normalised() {
-        assert_eq!(normalise_line_endings(b"a\r\nb\rc\n").as_ref(), b"a\nb\nc\n");
+        assert_eq!(
+            normalise_line_endings(b"a\r\nb\rc\n").as_ref(),
+            b"a\nb\nc\n"
+        );
         assert!(matches!(normalise_line_endings(b"a\nb"), Cow::Borrowed(_)));
     }
 
@@ -440,7 +455,11 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
 --B\nContent-Type: message/rfc822\n\nFrom: a@example.com\nSubject: hi\n\nbody\n--B--\n";
         let mail = Mail::parse(raw).unwrap();
         assert!(mail.text.contains("human text"));
-        assert!(mail.report("delivery-status").unwrap().contains("Status: 5.1.1"));
+        assert!(
+            mail.report("delivery-status")
+                .unwrap()
+                .contains("Status: 5.1.1")
+        );
         assert_eq!(mail.original_headers().value("subject"), "hi");
     }
 
