@@ -442,7 +442,7 @@ fn manual_add_and_events_query(s: &mut dyn Store) {
     s.ingest_batch(&batch, &p).unwrap();
     let q = |s: &mut dyn Store, q: EventQuery| {
         s.events(&EventQuery {
-            limit: q.limit.max(1).min(100),
+            limit: q.limit.clamp(1, 100),
             ..q
         })
         .unwrap()
