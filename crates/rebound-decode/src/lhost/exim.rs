@@ -5,7 +5,7 @@
 //! RFC 3464 report, which gives the status when the text has none.
 
 use super::common::{contains_ignore_case, deliveries_from_report, find_address, text_before};
-use super::unix::{better_status, command_in, join_reply, reply_code_in, status_in};
+use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
 use crate::mail::Mail;
@@ -51,10 +51,9 @@ impl Decoder for Exim {
         if !header_gate {
             return None;
         }
-        if !mail
-            .text
-            .contains("This message was created automatically by")
-            && !mail.text.contains("address(es) failed")
+        let top = head(&mail.text, 8192);
+        if !top.contains("This message was created automatically by")
+            && !ANCHORS.iter().any(|a| top.contains(a))
         {
             return None;
         }

@@ -7,7 +7,9 @@
 //! which is a transcript of the session.
 
 use super::common::{contains_ignore_case, find_address, first_status};
-use super::unix::{better_status, command_in, head, reply_code_in, squeeze, status_in};
+use super::unix::{
+    better_status, command_in, head, reply_code_in, squeeze, status_in, unfold_reply,
+};
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
 use crate::mail::Mail;
@@ -82,7 +84,7 @@ impl Decoder for Postfix {
                     recipient,
                     action: block.value("action").trim().to_ascii_lowercase(),
                     status: first_status(block.value("status")),
-                    diagnostic: squeeze(diag),
+                    diagnostic: unfold_reply(diag),
                     diagnostictype: dtype,
                     rhost: typed_value(block.value("remote-mta")).1.to_string(),
                     lhost: lhost.clone(),
@@ -180,6 +182,16 @@ fn finish(d: &mut Delivery, delayed: bool) {
         // Postfix's local or pipe delivery agent failed.
         d.reason = Some(Reason::MailerError);
     }
+    // Postfix returns a message with a temporary status only when it gave
+    // up retrying: the queue lifetime expired. When no server replied (a
+    // connection or lookup failure), that expiry is all there is to say.
+    if d.action == "failed"
+        && d.reason.is_none()
+        && d.status.is_some_and(|s| s.class_digit() == 4)
+        && d.replycode.is_none()
+    {
+        d.reason = Some(Reason::Expired);
+    }
 }
 
 /// `host NAME[IP] said:` or `connect to NAME[IP]`.
@@ -207,6 +219,16 @@ fn text_entries(text: &str) -> Vec<TextEntry> {
                 open = false;
                 continue;
             };
+            let is_entry = line.get(close + 1..).is_some_and(|r| {
+                r.starts_with(':') || r.trim_start().starts_with("(expanded from")
+            });
+            if !is_entry && open {
+                if let Some(e) = out.last_mut() {
+                    e.body.push(' ');
+                    e.body.push_str(line.trim());
+                }
+                continue;
+            }
             let addr = line.get(1..close).unwrap_or("").trim();
             let rest = line.get(close + 1..).unwrap_or("");
             let (alias, rest) = match rest.trim_start().strip_prefix("(expanded from ") {
@@ -237,7 +259,7 @@ fn text_entries(text: &str) -> Vec<TextEntry> {
             open = true;
             continue;
         }
-        if open && line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+        if open && !line.trim().is_empty() {
             if let Some(e) = out.last_mut() {
                 e.body.push(' ');
                 e.body.push_str(line.trim());

@@ -6,7 +6,9 @@
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
 use super::common::{contains_ignore_case, find_address, first_status};
-use super::unix::{command_in, head, leading_reply_code, reply_code_in, squeeze, status_in};
+use super::unix::{
+    command_in, head, leading_reply_code, reply_code_in, squeeze, status_in, unfold_reply,
+};
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
 use crate::mail::Mail;
@@ -25,6 +27,9 @@ struct Session {
     exchanges: Vec<(String, Vec<String>)>,
     /// `NNN x.y.z <address>... text` lines sendmail wrote itself.
     own: Vec<String>,
+    /// Every line sendmail wrote itself (not `>>>`/`<<<`), for notices
+    /// without a reply (`<address>... Deferred: ...`).
+    notes: Vec<String>,
 }
 
 impl Session {
@@ -127,7 +132,7 @@ impl Decoder for Sendmail {
                 recipient,
                 action: block.value("action").trim().to_ascii_lowercase(),
                 status: first_status(block.value("status")),
-                diagnostic: squeeze(diag),
+                diagnostic: unfold_reply(diag),
                 diagnostictype: dtype,
                 rhost: typed_value(block.value("remote-mta")).1.to_string(),
                 lhost: lhost.clone(),
@@ -183,6 +188,19 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
         } else if let Some((_, reply)) = &failure {
             d.diagnostic = reply.clone();
         }
+    }
+    if d.diagnostic.is_empty()
+        && let Some(s) = session
+    {
+        let notes: Vec<&str> = s
+            .notes
+            .iter()
+            .map(|l| match l.split_once("... ") {
+                Some((who, what)) if who.contains('@') => what,
+                _ => l.as_str(),
+            })
+            .collect();
+        d.diagnostic = squeeze(&notes.join(" "));
     }
     if d.rhost.is_empty()
         && let Some(s) = session
@@ -291,8 +309,11 @@ fn read_transcript(text: &str) -> Vec<Session> {
                 Some((_, r)) => r.push(reply.to_string()),
                 None => s.exchanges.push((String::new(), vec![reply.to_string()])),
             }
-        } else if leading_reply_code(t).is_some() {
-            s.own.push(t.to_string());
+        } else if !t.is_empty() {
+            if leading_reply_code(t).is_some() {
+                s.own.push(t.to_string());
+            }
+            s.notes.push(t.to_string());
         }
     }
     sessions

@@ -237,6 +237,58 @@ pub(crate) fn head(text: &str, n: usize) -> &str {
     text.get(..end).unwrap_or("")
 }
 
+/// Removes the code prefixes a folded multi-line reply keeps inside its
+/// text: `550-5.7.1 a 550-5.7.1 b 550 5.7.1 c` becomes `550 5.7.1 a b c`.
+/// Text that does not start with a reply code is only squeezed.
+pub(crate) fn unfold_reply(text: &str) -> String {
+    let toks: Vec<&str> = text.split_whitespace().collect();
+    let Some(first) = toks.first() else {
+        return String::new();
+    };
+    let Some(code) = first
+        .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|_| matches!(first.as_bytes().get(3), None | Some(b'-')))
+    else {
+        return toks.join(" ");
+    };
+    let glued = first.get(4..).unwrap_or("");
+    let status = if !glued.is_empty() {
+        glued
+    } else {
+        toks.get(1)
+            .copied()
+            .filter(|t| status_in(t).is_some_and(|s| s.to_string() == *t))
+            .unwrap_or("")
+    };
+    let mut out: Vec<&str> = vec![code];
+    if !glued.is_empty() {
+        out.push(glued);
+    }
+    let mut i = 1;
+    while i < toks.len() {
+        let t = toks[i];
+        if t == code {
+            i += if !status.is_empty() && toks.get(i + 1) == Some(&status) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix(code).and_then(|r| r.strip_prefix('-')) {
+            if !rest.is_empty() && rest != status {
+                out.push(rest);
+            }
+            i += 1;
+            continue;
+        }
+        out.push(t);
+        i += 1;
+    }
+    out.join(" ")
+}
+
 /// Collapses runs of whitespace into single spaces.
 pub(crate) fn squeeze(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -306,6 +358,14 @@ mod tests {
                 "550 5.7.26 end"
             ]),
             "550 5.7.26 first part second end"
+        );
+        assert_eq!(
+            unfold_reply("550-5.7.1 [a 13] Messages with multiple 550 5.7.1 addresses in From:"),
+            "550 5.7.1 [a 13] Messages with multiple addresses in From:"
+        );
+        assert_eq!(
+            unfold_reply("550 5.1.1 <a@b>... User Unknown"),
+            "550 5.1.1 <a@b>... User Unknown"
         );
     }
 }
