@@ -10,11 +10,29 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod apachejames;
 pub mod appliances;
 pub mod common;
+pub mod courier;
+pub mod dragonfly;
+pub mod exim;
+pub mod fml;
+pub mod imailserver;
+pub mod messagingserver;
+pub mod opensmtpd;
+pub mod postfix;
 pub mod providers;
+pub mod qmail;
 pub mod rfc3464;
+pub mod sendmail;
 pub mod unix;
+pub mod v5sendmail;
+pub mod x1;
+pub mod x2;
+pub mod x3;
+pub mod x4;
+pub mod x5;
+pub mod x6;
 
 /// What a format decoder found about one recipient. Fields it cannot know
 /// stay empty; the record assembly fills them from the headers and the
