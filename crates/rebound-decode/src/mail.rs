@@ -419,7 +419,10 @@ mod tests {
 
     #[test]
     fn line_endings_are_normalised() {
-        assert_eq!(normalise_line_endings(b"a\r\nb\rc\n").as_ref(), b"a\nb\nc\n");
+        assert_eq!(
+            normalise_line_endings(b"a\r\nb\rc\n").as_ref(),
+            b"a\nb\nc\n"
+        );
         assert!(matches!(normalise_line_endings(b"a\nb"), Cow::Borrowed(_)));
     }
 
@@ -440,7 +443,11 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
 --B\nContent-Type: message/rfc822\n\nFrom: a@example.com\nSubject: hi\n\nbody\n--B--\n";
         let mail = Mail::parse(raw).unwrap();
         assert!(mail.text.contains("human text"));
-        assert!(mail.report("delivery-status").unwrap().contains("Status: 5.1.1"));
+        assert!(
+            mail.report("delivery-status")
+                .unwrap()
+                .contains("Status: 5.1.1")
+        );
         assert_eq!(mail.original_headers().value("subject"), "hi");
     }
 

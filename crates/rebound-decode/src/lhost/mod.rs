@@ -10,11 +10,30 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod amazonses;
+pub mod amazonworkmail;
+pub mod aol;
 pub mod appliances;
+pub mod bigfoot;
 pub mod common;
+pub mod exchange2003;
+pub mod exchange2007;
+pub mod gmail;
+pub mod gmx;
+pub mod googlegroups;
+pub mod googleworkspace;
+pub mod mailru;
+pub mod office365;
+pub mod outlook;
 pub mod providers;
+pub mod receivingses;
 pub mod rfc3464;
+pub mod sendgrid;
 pub mod unix;
+pub mod verizon;
+pub mod yahoo;
+pub mod yandex;
+pub mod zoho;
 
 /// What a format decoder found about one recipient. Fields it cannot know
 /// stay empty; the record assembly fills them from the headers and the
