@@ -58,11 +58,9 @@ pub(crate) fn refine_ses(d: &mut Delivery) {
         let inner = rebound_classify::reply::parse(quoted).status;
         d.status = inner.or(leading).or(d.status);
         d.replycode = replycode.or(d.replycode);
-        d.diagnostic = format!(
-            "{}{}",
-            d.diagnostic.get(..p - 3).unwrap_or(""),
-            d.diagnostic.get(p + 1..).unwrap_or("")
-        );
+        // SES's own label of the status ("Unknown address error") is not
+        // what the remote server said: keep the quoted reply.
+        d.diagnostic = quoted.trim().to_string();
         return;
     }
     // "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>"
@@ -208,7 +206,7 @@ mod tests {
         refine_ses(&mut d);
         assert_eq!(d.status.unwrap().to_string(), "5.2.2");
         assert_eq!(d.replycode.unwrap().get(), 550);
-        assert!(d.diagnostic.contains("error '5.2.2 <a@b.example>"));
+        assert_eq!(d.diagnostic, "5.2.2 <a@b.example>... Mailbox Full");
 
         let mut e = Delivery {
             diagnostic: "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>".into(),

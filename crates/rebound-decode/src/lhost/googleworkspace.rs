@@ -9,11 +9,13 @@
 
 use super::common::{deliveries_from_report, starts_with_ignore_case};
 use super::providers::{
-    MAX_LINES, failed_recipients, from_lower, join_lines, original_to, refine_status,
+    MAX_LINES, failed_recipients, from_lower, gave_up_on_temporary, join_lines, original_to,
+    refine_status,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct GSuite;
 pub struct GoogleWorkspace;
@@ -111,20 +113,20 @@ fn is_header_line(t: &str) -> bool {
     }
 }
 
-/// The diagnostic for one recipient: the quoted reply when the text has
-/// one (the report's field is often cut), else the report's, else the
-/// notice's own explanation.
+/// The diagnostic for one recipient: Google's explanation followed by the
+/// quoted reply when the text has one (the report's field is often cut),
+/// else the report's, else the explanation alone.
 fn diagnostic_for(notice: &Notice, report: &str) -> String {
-    if !notice.response.is_empty() {
-        if notice.response.len() >= report.len() {
-            return notice.response.clone();
-        }
-        return report.to_string();
+    let reply = if notice.response.len() >= report.len() {
+        notice.response.as_str()
+    } else {
+        report
+    };
+    match (notice.explanation.is_empty(), reply.is_empty()) {
+        (_, true) => notice.explanation.clone(),
+        (true, false) => reply.to_string(),
+        (false, false) => format!("{} The response was: {}", notice.explanation, reply),
     }
-    if !report.is_empty() {
-        return report.to_string();
-    }
-    notice.explanation.clone()
 }
 
 impl Decoder for GSuite {
@@ -145,6 +147,10 @@ impl Decoder for GSuite {
         for d in &mut found {
             d.diagnostic = diagnostic_for(&notice, &d.diagnostic);
             d.status = refine_status(d.status, &d.diagnostic);
+            if gave_up_on_temporary(d) && notice.explanation.contains("** Message not delivered **")
+            {
+                d.reason = Some(Reason::Expired);
+            }
             if d.rhost.contains(' ') {
                 // `Remote-MTA: dns; mx.example.org. (192.0.2.1, the server ...)`
                 let host = d.rhost.split_whitespace().next().unwrap_or("");
@@ -217,7 +223,10 @@ Reporting-MTA: dns; googlemail.com\n\n{report}\n\
         let mail = Mail::parse(raw.as_bytes()).unwrap();
         let d = GSuite.decode(&mail).unwrap();
         assert_eq!(d[0].recipient, "gone@example.net");
-        assert_eq!(d[0].diagnostic, "550 #5.1.1 mailbox gone");
+        assert!(
+            d[0].diagnostic
+                .ends_with("The response was: 550 #5.1.1 mailbox gone")
+        );
         assert_eq!(d[0].status.unwrap().to_string(), "5.1.1");
         assert!(GoogleWorkspace.decode(&mail).is_none());
     }

@@ -100,8 +100,8 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
     }
     for d in &mut found {
         d.status = refine_status(d.status, &d.diagnostic);
-        // Exchange's own queue-expiry code.
-        if d.diagnostic.contains("QUEUE.Expired") {
+        // Exchange's own queue-expiry code and wording.
+        if d.diagnostic.contains("QUEUE.Expired") || d.diagnostic.contains("Message expired,") {
             d.reason = Some(Reason::Expired);
         }
     }

@@ -79,6 +79,7 @@ fn decode_sms(mail: &Mail) -> Option<Vec<Delivery>> {
         return None;
     }
     let mut diagnostic = String::new();
+    let mut summary = String::new();
     let mut recipient = None;
     let mut take_next = false;
     for line in mail.text.lines().take(MAX_LINES) {
@@ -92,12 +93,21 @@ fn decode_sms(mail: &Mail) -> Option<Vec<Delivery>> {
             take_next = true;
             continue;
         }
+        if let Some(v) = field_after(line, "Error:")
+            && summary.is_empty()
+        {
+            summary = v.to_string();
+        }
         if let Some(v) = field_after(line, "RCPT TO:") {
             let a = clean_address(v);
             if looks_like_address(&a) {
                 recipient = Some(a);
             }
         }
+    }
+    // The gateway's own summary ("Invalid user address") before the reply.
+    if !summary.is_empty() {
+        diagnostic = format!("{summary}: {diagnostic}");
     }
     Some(vec![Delivery {
         recipient: recipient?,
@@ -129,6 +139,9 @@ Message details:\n  MAIL FROM: s@example.org\n  RCPT TO: gone@vtext.com\n";
             .decode(&Mail::parse(sms.as_bytes()).unwrap())
             .unwrap();
         assert_eq!(d[0].recipient, "gone@vtext.com");
-        assert!(d[0].diagnostic.starts_with("550 - Requested"));
+        assert!(
+            d[0].diagnostic
+                .starts_with("Invalid user address: 550 - Requested")
+        );
     }
 }
