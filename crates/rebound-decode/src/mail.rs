@@ -166,6 +166,7 @@ impl Mail {
     /// input has no header at all.
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
+        let normalised = refold_boundary_parameters(normalised);
         let message = parser().parse(normalised.as_ref())?;
         let mut mail = Mail::default();
         for (name, value) in message.headers_raw() {
@@ -380,6 +381,39 @@ pub fn normalise_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Some MTAs (Exchange among them) break a `Content-Type` header before its
+/// `boundary=` parameter without indenting the continuation line, which
+/// hides the boundary from a MIME parser. Indents such lines; copies only
+/// when one is found.
+pub fn refold_boundary_parameters(raw: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    const NEEDLES: [&[u8]; 2] = [b";\nboundary=", b";\nBoundary="];
+    let found = |hay: &[u8]| {
+        NEEDLES
+            .iter()
+            .any(|n| memchr::memmem::find(hay, n).is_some())
+    };
+    if !found(raw.as_ref()) {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let bytes = raw.as_ref();
+    let mut i = 0;
+    while i < bytes.len() {
+        out.push(bytes[i]);
+        if bytes[i] == b'\n'
+            && i > 0
+            && bytes[i - 1] == b';'
+            && bytes
+                .get(i + 1..i + 10)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"boundary="))
+        {
+            out.push(b'\t');
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
 /// A crude but safe HTML-to-text: drops tags, scripts and styles, decodes the
 /// common entities, keeps line structure at block tags.
 pub fn html_to_text(html: &str) -> String {
@@ -467,5 +501,21 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
     fn html_is_flattened() {
         let t = html_to_text("<p>a&amp;b</p><script>x</script><br>c");
         assert_eq!(t, "\na&b\n\nc");
+    }
+
+    #[test]
+    fn unindented_boundary_parameters_are_refolded() {
+        let raw = b"Content-Type: multipart/alternative;\nboundary=\"X\"\n\n--X\nContent-Type: text/plain\n\nhi\n--X--\n";
+        let fixed = refold_boundary_parameters(Cow::Borrowed(raw));
+        assert!(
+            fixed
+                .as_ref()
+                .starts_with(b"Content-Type: multipart/alternative;\n\tboundary=")
+        );
+        let plain = b"Subject: a\n\nbody";
+        assert!(matches!(
+            refold_boundary_parameters(Cow::Borrowed(plain)),
+            Cow::Borrowed(_)
+        ));
     }
 }

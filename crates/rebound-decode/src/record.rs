@@ -181,10 +181,9 @@ pub fn parse_date(value: &str) -> Option<(i64, String)> {
         return None;
     }
     // DSN dates sometimes carry a `dns;`-style prefix or a trailing comment.
-    let value =
-        value
-            .split_once(';')
-            .map_or(value, |(a, b)| if a.len() < 10 { b.trim() } else { value });
+    let value = value
+        .split_once(';')
+        .map_or(value, |(a, b)| if a.len() < 10 { b.trim() } else { value });
     let dt = mail_parser::DateTime::parse_rfc822(value)?;
     if !dt.is_valid() {
         return None;

@@ -10,11 +10,48 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod amazonses;
+pub mod amazonworkmail;
+pub mod aol;
+pub mod apachejames;
 pub mod appliances;
+pub mod bigfoot;
 pub mod common;
+pub mod courier;
+pub mod dragonfly;
+pub mod exchange2003;
+pub mod exchange2007;
+pub mod exim;
+pub mod fml;
+pub mod gmail;
+pub mod gmx;
+pub mod googlegroups;
+pub mod googleworkspace;
+pub mod imailserver;
+pub mod mailru;
+pub mod messagingserver;
+pub mod office365;
+pub mod opensmtpd;
+pub mod outlook;
+pub mod postfix;
 pub mod providers;
+pub mod qmail;
+pub mod receivingses;
 pub mod rfc3464;
+pub mod sendgrid;
+pub mod sendmail;
 pub mod unix;
+pub mod v5sendmail;
+pub mod verizon;
+pub mod x1;
+pub mod x2;
+pub mod x3;
+pub mod x4;
+pub mod x5;
+pub mod x6;
+pub mod yahoo;
+pub mod yandex;
+pub mod zoho;
 
 /// What a format decoder found about one recipient. Fields it cannot know
 /// stay empty; the record assembly fills them from the headers and the
