@@ -42,8 +42,19 @@ const TEMPLATES: &[&str] = &[
 ];
 
 const USERS: &[&str] = &["kijitora", "john.smith", "a", "info", "no-reply+tag", "x_y"];
-const DOMAINS: &[&str] = &["example.com", "example.co.jp", "mail.example.org", "gmail.com", "outlook.com"];
-const IDS: &[&str] = &["x1si1584129pfn", "98e67ed59e1d1-2c2d0e28189si64", "MW4PR04CA0381", "a2b3c4d5e6f7"];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "example.co.jp",
+    "mail.example.org",
+    "gmail.com",
+    "outlook.com",
+];
+const IDS: &[&str] = &[
+    "x1si1584129pfn",
+    "98e67ed59e1d1-2c2d0e28189si64",
+    "MW4PR04CA0381",
+    "a2b3c4d5e6f7",
+];
 
 fn replies() -> Vec<String> {
     let mut out = Vec::new();
@@ -96,7 +107,11 @@ fn plain_rate() {
     }
     let secs = start.elapsed().as_secs_f64();
     let n = (rounds * replies.len()) as f64;
-    println!("classify: {:.0} replies/s ({} distinct replies)", n / secs, replies.len());
+    println!(
+        "classify: {:.0} replies/s ({} distinct replies)",
+        n / secs,
+        replies.len()
+    );
 }
 
 criterion_group!(benches, bench);

@@ -300,8 +300,33 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
+/// FNV-1a: host names are short and trusted (our own rule files), so a
+/// fast non-keyed hash is the right trade for this per-reply lookup.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type SuffixIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Looks `name` and each of its parent domains up, longest first.
-fn lookup_suffix(index: &HashMap<String, usize>, name: &str) -> Option<usize> {
+fn lookup_suffix(index: &SuffixIndex, name: &str) -> Option<usize> {
     let mut rest = name.trim_end_matches('.');
     loop {
         if let Some(&p) = index.get(rest) {
@@ -347,8 +372,8 @@ pub(crate) struct RuleSet {
     pub statuses: Vec<StatusEntry>,
     pub providers: Vec<Provider>,
     /// Host suffix → provider, and recipient domain suffix → provider.
-    host_index: HashMap<String, usize>,
-    domain_index: HashMap<String, usize>,
+    host_index: SuffixIndex,
+    domain_index: SuffixIndex,
     pub blocklists: Vec<BlocklistDef>,
 }
 
@@ -664,14 +689,18 @@ impl RuleSet {
             .filter(|(_, r)| r.is_unanchored())
             .map(|(i, _)| i as u32)
             .collect();
-        let mut host_index = HashMap::new();
-        let mut domain_index = HashMap::new();
+        let mut host_index = SuffixIndex::default();
+        let mut domain_index = SuffixIndex::default();
         for (i, p) in providers.iter().enumerate() {
             for h in &p.rhosts {
-                host_index.entry(h.trim_matches('.').to_string()).or_insert(i);
+                host_index
+                    .entry(h.trim_matches('.').to_string())
+                    .or_insert(i);
             }
             for d in &p.domains {
-                domain_index.entry(d.trim_matches('.').to_string()).or_insert(i);
+                domain_index
+                    .entry(d.trim_matches('.').to_string())
+                    .or_insert(i);
             }
         }
         Ok(RuleSet {
