@@ -4,8 +4,8 @@
 use super::Decoder;
 
 /// Decoders of this group tried before the generic RFC 3464 fallback.
-pub static FIRST: &[&dyn Decoder] = &[];
+pub static FIRST: &[&dyn Decoder] = &[&super::arf::Arf];
 
 /// Decoders of this group tried after the RFC 3464 fallback (shapes too
 /// loose to be trusted over a standard report).
-pub static LAST: &[&dyn Decoder] = &[];
+pub static LAST: &[&dyn Decoder] = &[&super::rfc3834::Rfc3834, &super::rfc3464::Rfc3464Loose];

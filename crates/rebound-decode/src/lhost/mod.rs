@@ -11,9 +11,11 @@ use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
 pub mod appliances;
+pub mod arf;
 pub mod common;
 pub mod providers;
 pub mod rfc3464;
+pub mod rfc3834;
 pub mod unix;
 
 /// What a format decoder found about one recipient. Fields it cannot know
