@@ -258,6 +258,36 @@ fn command_word(s: &str) -> Option<&'static str> {
     COMMANDS.iter().find(|(w, _)| *w == word).map(|(_, c)| *c)
 }
 
+/// The lines after the first line containing `marker` (ASCII
+/// case-insensitive), trimmed, from the first non-blank one up to the next
+/// blank line; at most 50 lines. Empty when the marker is absent.
+pub fn section<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    let mut lines = text.lines().take(2000);
+    if !lines.any(|l| contains_ignore_case(l, marker)) {
+        return Vec::new();
+    }
+    lines
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .take(50)
+        .collect()
+}
+
+/// A delivery for a notice that states a recipient and a reply: the reply
+/// code and enhanced status are read from the reply itself.
+pub fn delivery_from_reply(recipient: String, reply: &str) -> Delivery {
+    let diagnostic = squash(reply);
+    Delivery {
+        recipient,
+        action: "failed".to_string(),
+        status: status_in(&diagnostic),
+        replycode: leading_reply_code(&diagnostic),
+        diagnostic,
+        ..Delivery::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +335,15 @@ mod tests {
             "A b c"
         );
         assert_eq!(squash(" a \n b  c "), "a b c");
+    }
+    #[test]
+    fn sections_and_replies() {
+        let t = "head\n--- Reasons ---\n\n  first\n  second\n\nafter\n";
+        assert_eq!(section(t, "reasons"), vec!["first", "second"]);
+        assert!(section(t, "absent").is_empty());
+        let d = delivery_from_reply("a@b.example".into(), "552 over  quota (#5.2.2)");
+        assert_eq!(d.replycode.unwrap().get(), 552);
+        assert_eq!(d.status.unwrap().to_string(), "5.2.2");
+        assert_eq!(d.diagnostic, "552 over quota (#5.2.2)");
     }
 }

@@ -10,12 +10,29 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod activehunter;
+pub mod amavis;
 pub mod appliances;
 pub mod arf;
+pub mod barracuda;
+pub mod biglobe;
 pub mod common;
+pub mod domino;
+pub mod ezweb;
+pub mod facebook;
+pub mod kddi;
+pub mod mailfoundry;
+pub mod mailmarshal;
+pub mod mcafee;
+pub mod mfilter;
+pub mod mxlogic;
+pub mod notes;
+pub mod powermta;
 pub mod providers;
 pub mod rfc3464;
 pub mod rfc3834;
+pub mod surfcontrol;
+pub mod trendmicro;
 pub mod unix;
 
 /// What a format decoder found about one recipient. Fields it cannot know
@@ -75,6 +92,7 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
         all.extend_from_slice(appliances::LAST);
         all.extend_from_slice(providers::LAST);
         all.extend_from_slice(unix::LAST);
+        all.push(&rfc3464::Rfc3464Loose);
         all
     })
 }
