@@ -1,45 +1,570 @@
 //! The SMTP reply classifier: turns an [`Observation`] (a reply text plus
-//! whatever the input knew) into a [`Verdict`].
+//! whatever the input knew) into a [`Verdict`]: Sisimai's reason, hard or
+//! soft, who owns the problem, what to do, the provider, the blocklist, a
+//! grouping pattern, and one sentence saying which rule decided.
 //!
-//! PLACEHOLDER API, to be filled by the classifier work (issue 2): the
-//! signatures below are what the other crates call.
+//! This crate owns two things: the reply parser ([`reply`]) and the
+//! classification knowledge, which lives as data in the TOML files under
+//! `rules/` (phrases per reason, provider conventions, blocklists, the status
+//! table), embedded at build time and compiled once into one Aho-Corasick
+//! automaton. Users add their own file ([`Classifier::from_user_file`]),
+//! which takes precedence over the built-in rules.
+//!
+//! # How a reason is decided
+//!
+//! Facts first: the observation's own fields (reply code, status, command,
+//! host) outrank what [`reply::parse`] finds in the text. Then, in order, the
+//! first step that applies decides:
+//!
+//! 1. A `feedback`, `vacation` or `delivered` hint: the input's format says
+//!    so (an ARF report, an auto-reply, a success DSN) and no text changes it.
+//! 2. A 2xx class: delivered.
+//! 3. A rule from a user file.
+//! 4. A rule of the provider the reply comes from (recognised by a text
+//!    marker, the remote host, or the recipient's domain). Providers'
+//!    conventions beat generic phrases and status codes: Vade's
+//!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist.
+//! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
+//!    when a generic phrase rule of it matches, or when the status table
+//!    says the enhanced status alone decides it (`5.1.1` → userunknown,
+//!    `5.2.2` → mailboxfull) and no phrase of a reason listed in the entry's
+//!    `unless` contradicts it. A named blocklist counts as a `blocked` phrase.
+//! 6. Other phrase rules ([`SECONDARY_ORDER`]).
+//! 7. Any other hint (`expired`, `onhold`, …): a hint only says what the
+//!    input's format implies, so a specific text or status beats it, as in
+//!    Sisimai.
+//! 8. The status table's weaker entries (`5.7.1`, `5.2.1`, `4.4.7`…).
+//! 9. Fallbacks: `x.6.x` → contenterror, `x.7.x` → securityerror, an
+//!    `X-Unix`/`X-Postfix` diagnostic → mailererror, `500`–`504` →
+//!    syntaxerror, a refusal at connection or greeting → blocked, any other
+//!    failure code → onhold, no failure code at all → undefined.
+//!
+//! Like Sisimai, a "user unknown" phrase only proves a dead mailbox when it
+//! answered `RCPT` (or comes with a status such as `5.1.1`): said after the
+//! message was sent, or with no command known, it is how filters disguise a
+//! refusal, and the reason is `filtered`.
+//!
+//! Generic `x.0.0` statuses never decide anything.
 
 pub mod reply;
 
-use rebound_core::{Observation, Owner, Reason, Remedy, Verdict};
+mod advice;
+mod pattern;
+mod rules;
+
+pub use rules::RuleError;
+
+use rebound_core::{Blocklist, EnhancedStatus, Observation, Reason, Verdict};
+use rules::{Facts, RuleSet, Source, Target, Tier};
+use std::cell::RefCell;
+use std::path::Path;
+
+/// Reasons tried first, in this order, by phrase or by deciding status.
+pub const PRIMARY_ORDER: &[Reason] = &[
+    Reason::MailboxFull,
+    Reason::MesgTooBig,
+    Reason::ExceedLimit,
+    Reason::Suspend,
+    Reason::HasMoved,
+    Reason::NoRelaying,
+    Reason::AuthFailure,
+    Reason::UserUnknown,
+    Reason::Filtered,
+    Reason::RequirePtr,
+    Reason::NotCompliantRfc,
+    Reason::BadReputation,
+    Reason::Rejected,
+    Reason::HostUnknown,
+    Reason::SpamDetected,
+    Reason::Speeding,
+    Reason::TooManyConn,
+    Reason::Blocked,
+];
+
+/// Reasons tried next, by phrase only.
+pub const SECONDARY_ORDER: &[Reason] = &[
+    Reason::VirusDetected,
+    Reason::PolicyViolation,
+    Reason::SystemError,
+    Reason::NetworkError,
+    Reason::ContentError,
+    Reason::SystemFull,
+    Reason::NotAccept,
+    Reason::Expired,
+    Reason::FailedStartTls,
+    Reason::SecurityError,
+    Reason::Suppressed,
+    Reason::MailerError,
+    Reason::SyntaxError,
+    Reason::OnHold,
+    Reason::Delivered,
+    Reason::Feedback,
+    Reason::Vacation,
+    Reason::Undefined,
+];
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
-pub struct Classifier {}
+pub struct Classifier {
+    rules: RuleSet,
+}
+
+/// Per-thread buffers, so that classifying allocates nothing but the
+/// verdict's own strings.
+#[derive(Default)]
+struct Scratch {
+    lower: String,
+    hits: Vec<u32>,
+    candidates: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// What decided, for `explain`.
+enum Decider<'a> {
+    Hint(Reason),
+    Success,
+    Rule {
+        rule: &'a rules::Rule,
+        phrase: Option<&'a str>,
+    },
+    Status {
+        status: EnhancedStatus,
+        reason: Reason,
+        explain: Option<&'a str>,
+    },
+    Blocklist(Reason),
+    Fallback(Reason, &'static str),
+}
+
+impl Decider<'_> {
+    fn reason(&self) -> Reason {
+        match self {
+            Decider::Hint(r) | Decider::Blocklist(r) | Decider::Fallback(r, _) => *r,
+            Decider::Success => Reason::Delivered,
+            Decider::Rule { rule, .. } => rule.reason,
+            Decider::Status { reason, .. } => *reason,
+        }
+    }
+}
 
 impl Classifier {
     /// The built-in rules, compiled on first use.
     pub fn builtin() -> &'static Classifier {
         static BUILTIN: std::sync::OnceLock<Classifier> = std::sync::OnceLock::new();
-        BUILTIN.get_or_init(|| Classifier {})
+        BUILTIN.get_or_init(|| {
+            Self::with_rules(&[]).expect("built-in rules compile (checked by the crate's tests)")
+        })
     }
 
-    /// Judge one observation.
-    pub fn classify(&self, obs: &Observation) -> Verdict {
-        let parsed = reply::parse(&obs.text);
-        Verdict {
-            replycode: obs.replycode.or(parsed.replycode),
-            deliverystatus: obs.status.or(parsed.status),
-            smtpcommand: obs.smtpcommand.clone().unwrap_or_default(),
-            rhost: obs.rhost.clone().unwrap_or_default(),
-            reason: obs.reason_hint.unwrap_or(Reason::Undefined),
-            hardbounce: false,
-            permanent: None,
-            owner: Owner::Unknown,
-            remedy: Remedy::Investigate,
-            provider: None,
-            blocklist: None,
-            pattern: String::new(),
-            explain: String::new(),
-        }
+    /// The built-in rules plus user rule files given as `(name, toml text)`;
+    /// the user's rules and status entries take precedence.
+    pub fn with_rules(user_files: &[(&str, &str)]) -> Result<Classifier, RuleError> {
+        let mut sources: Vec<Source<'_>> = user_files
+            .iter()
+            .map(|(name, text)| Source {
+                name,
+                text,
+                tier: Tier::User,
+            })
+            .collect();
+        sources.extend(BUILTIN_RULES.iter().map(|(name, text)| Source {
+            name,
+            text,
+            tier: if name.starts_with("providers/") {
+                Tier::Provider
+            } else {
+                Tier::Generic
+            },
+        }));
+        Ok(Classifier {
+            rules: RuleSet::compile(&sources)?,
+        })
+    }
+
+    /// The built-in rules plus one user rule file.
+    pub fn from_user_file(path: impl AsRef<Path>) -> Result<Classifier, RuleError> {
+        let path = path.as_ref();
+        let text = rules::read_user_file(path)?;
+        let name = path.display().to_string();
+        Self::with_rules(&[(&name, &text)])
     }
 
     /// Judge a bare reply text.
     pub fn classify_text(&self, text: &str) -> Verdict {
         self.classify(&Observation::from_text(text))
+    }
+
+    /// Judge one observation.
+    pub fn classify(&self, obs: &Observation) -> Verdict {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut scratch) => self.classify_with(obs, &mut scratch),
+            // Only reachable through re-entrancy; stay correct regardless.
+            Err(_) => self.classify_with(obs, &mut Scratch::default()),
+        })
+    }
+
+    fn classify_with(&self, obs: &Observation, scratch: &mut Scratch) -> Verdict {
+        let rs = &self.rules;
+        let text = reply::capped(&obs.text);
+        let parsed = reply::parse(text);
+
+        let replycode = obs.replycode.or(parsed.replycode);
+        let status = obs.status.or(parsed.status);
+        let command = obs
+            .smtpcommand
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_ascii_uppercase)
+            .or_else(|| parsed.smtpcommand.clone());
+        let rhost = obs
+            .rhost
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_ascii_lowercase)
+            .or_else(|| parsed.rhost.clone());
+        // The class that decides permanence: a separately stated status (a
+        // DSN's `Status:` field) is the reporting MTA's own judgement; else
+        // the reply code, which is what the SMTP client acted on.
+        let class = obs
+            .status
+            .map(EnhancedStatus::class_digit)
+            .or(replycode.map(|r| (r.get() / 100) as u8))
+            .or(status.map(EnhancedStatus::class_digit));
+
+        // One pass of the automaton over the lower-cased text.
+        scratch.lower.clear();
+        scratch.lower.push_str(text);
+        scratch.lower.make_ascii_lowercase();
+        scratch.hits.clear();
+        for m in rs.automaton.find_overlapping_iter(scratch.lower.as_str()) {
+            scratch.hits.push(m.pattern().as_u32());
+        }
+        scratch.hits.sort_unstable();
+        scratch.hits.dedup();
+        let hits = &scratch.hits;
+
+        // Provider: text marker first (most specific), then host, then the
+        // recipient's domain.
+        let mut provider: Option<usize> = None;
+        let mut blocklist: Option<(u32, u32, rebound_core::Listed, bool)> = None;
+        scratch.candidates.clear();
+        for &pid in hits {
+            for t in &rs.targets[pid as usize] {
+                match *t {
+                    Target::Rule(r) => scratch.candidates.push(r),
+                    Target::ProviderMarker(p) => {
+                        provider.get_or_insert(p as usize);
+                    }
+                    Target::Blocklist {
+                        list,
+                        listed,
+                        is_zone,
+                    } => {
+                        // A zone beats an operator's bare name.
+                        let better = match blocklist {
+                            None => true,
+                            Some((_, _, _, was_zone)) => is_zone && !was_zone,
+                        };
+                        if better {
+                            blocklist = Some((list, pid, listed, is_zone));
+                        }
+                    }
+                }
+            }
+        }
+        let host_provider = rhost
+            .as_deref()
+            .and_then(|h| rs.providers.iter().position(|p| p.owns_host(h)));
+        let domain = obs.recipient_domain();
+        let domain_provider = domain
+            .as_deref()
+            .and_then(|d| rs.providers.iter().position(|p| p.owns_domain(d)));
+        let provider = provider.or(host_provider).or(domain_provider);
+        let provider_applies = |p: usize| {
+            Some(p) == provider || Some(p) == host_provider || Some(p) == domain_provider
+        };
+
+        scratch.candidates.extend_from_slice(&rs.unanchored);
+        scratch.candidates.sort_unstable();
+        scratch.candidates.dedup();
+
+        let facts = Facts {
+            command: command.as_deref(),
+            status,
+            replycode,
+            class,
+            text,
+        };
+
+        // The best holding rule of each tier, and of each reason for the
+        // generic tier.
+        let mut best_user: Option<&rules::Rule> = None;
+        let mut best_provider: Option<&rules::Rule> = None;
+        let mut generic_by_reason: [Option<&rules::Rule>; Reason::ALL.len()] =
+            [None; Reason::ALL.len()];
+        for &ri in &scratch.candidates {
+            let rule = &rs.rules[ri as usize];
+            if rule.provider.is_some_and(|p| !provider_applies(p)) {
+                continue;
+            }
+            let slot = match rule.tier {
+                Tier::User => &mut best_user,
+                Tier::Provider => &mut best_provider,
+                Tier::Generic => &mut generic_by_reason[rule.reason as usize],
+            };
+            if slot.is_some_and(|b| b.order < rule.order) {
+                continue;
+            }
+            if rule.holds(hits, &facts) {
+                *slot = Some(rule);
+            }
+        }
+        let text_says = |r: Reason| {
+            generic_by_reason[r as usize].is_some() || (r == Reason::Blocked && blocklist.is_some())
+        };
+
+        let status_entry = status
+            .filter(|s| !s.is_generic())
+            .and_then(|s| rs.status_entry(s).map(|e| (s, e)));
+        let hint = obs.reason_hint;
+
+        let decider = 'decide: {
+            if let Some(h @ (Reason::Feedback | Reason::Vacation | Reason::Delivered)) = hint {
+                break 'decide Decider::Hint(h);
+            }
+            if class == Some(2) {
+                break 'decide Decider::Success;
+            }
+            for rule in [best_user, best_provider].into_iter().flatten() {
+                break 'decide Decider::Rule {
+                    rule,
+                    phrase: first_phrase(rs, rule, hits),
+                };
+            }
+            if let Some((s, e)) = status_entry
+                && e.tier == Tier::User
+            {
+                break 'decide Decider::Status {
+                    status: s,
+                    reason: e.reason,
+                    explain: e.explain.as_deref(),
+                };
+            }
+            for &r in PRIMARY_ORDER {
+                if let Some(rule) = generic_by_reason[r as usize] {
+                    break 'decide Decider::Rule {
+                        rule,
+                        phrase: first_phrase(rs, rule, hits),
+                    };
+                }
+                if let Some((s, e)) = status_entry
+                    && e.decides
+                    && e.reason == r
+                    && !e.unless.iter().any(|u| text_says(*u))
+                {
+                    break 'decide Decider::Status {
+                        status: s,
+                        reason: r,
+                        explain: e.explain.as_deref(),
+                    };
+                }
+                if r == Reason::Blocked && blocklist.is_some() {
+                    break 'decide Decider::Blocklist(r);
+                }
+            }
+            for &r in SECONDARY_ORDER {
+                if let Some(rule) = generic_by_reason[r as usize] {
+                    break 'decide Decider::Rule {
+                        rule,
+                        phrase: first_phrase(rs, rule, hits),
+                    };
+                }
+            }
+            if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
+                break 'decide Decider::Hint(h);
+            }
+            if matches!(
+                parsed.diagnostic_type.as_deref(),
+                Some("x-unix" | "x-postfix")
+            ) {
+                break 'decide Decider::Fallback(
+                    Reason::MailerError,
+                    "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
+                );
+            }
+            if let Some((s, e)) = status_entry {
+                break 'decide Decider::Status {
+                    status: s,
+                    reason: e.reason,
+                    explain: e.explain.as_deref(),
+                };
+            }
+            fallback(status, replycode, command.as_deref(), obs)
+        };
+
+        let reason = decider.reason();
+        let transient = class == Some(4);
+        let (owner, remedy) = advice::advise(reason, transient, blocklist.is_some());
+        let permanent = match class {
+            Some(5) => Some(true),
+            Some(4) => Some(false),
+            Some(_) => None,
+            None => match obs.action.as_deref().map(str::trim) {
+                Some(a) if a.eq_ignore_ascii_case("failed") => Some(true),
+                Some(a) if a.eq_ignore_ascii_case("delayed") => Some(false),
+                _ => None,
+            },
+        };
+        let hard_class = status.map(EnhancedStatus::class_digit).or(class);
+        let hardbounce = !transient && advice::is_hard(reason, hard_class);
+
+        let blocklist = blocklist.map(|(list, pid, listed, is_zone)| Blocklist {
+            name: rs.blocklists[list as usize].name.clone(),
+            zone: if is_zone {
+                rs.patterns[pid as usize].clone()
+            } else {
+                String::new()
+            },
+            listed,
+        });
+
+        // What the status alone would have meant, to say when a rule
+        // overrode it.
+        let status_meaning = status_entry.map(|(_, e)| e.reason).or(match status {
+            Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
+            Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
+            _ => None,
+        });
+        let explain = explain(&decider, status, status_meaning);
+        Verdict {
+            replycode,
+            deliverystatus: status,
+            smtpcommand: command.unwrap_or_default(),
+            rhost: rhost.unwrap_or_default(),
+            reason,
+            hardbounce,
+            permanent,
+            owner,
+            remedy,
+            provider: provider.map(|p| rs.providers[p].name.clone()),
+            blocklist,
+            pattern: pattern::pattern(replycode, status, &parsed.text),
+            explain,
+        }
+    }
+}
+
+/// The first of the rule's own phrases found in the text, for `explain`.
+fn first_phrase<'a>(rs: &'a RuleSet, rule: &rules::Rule, hits: &[u32]) -> Option<&'a str> {
+    hits.iter()
+        .find(|&&pid| {
+            rs.targets[pid as usize]
+                .iter()
+                .any(|t| matches!(t, Target::Rule(r) if std::ptr::eq(&rs.rules[*r as usize], rule)))
+        })
+        .map(|&pid| rs.patterns[pid as usize].as_str())
+}
+
+/// Step 9 of the decision: what is left when no rule and no table entry
+/// spoke.
+fn fallback<'a>(
+    status: Option<EnhancedStatus>,
+    replycode: Option<rebound_core::ReplyCode>,
+    command: Option<&str>,
+    obs: &Observation,
+) -> Decider<'a> {
+    if let Some(s) = status.filter(|s| s.class_digit() != 2) {
+        match s.subject() {
+            6 => {
+                return Decider::Fallback(
+                    Reason::ContentError,
+                    "status x.6.x (media error) and no phrase says more",
+                );
+            }
+            7 => {
+                return Decider::Fallback(
+                    Reason::SecurityError,
+                    "status x.7.x (security or policy status) and no phrase says more",
+                );
+            }
+            _ => {}
+        }
+    }
+    if replycode.is_some_and(|r| (500..=504).contains(&r.get())) {
+        return Decider::Fallback(
+            Reason::SyntaxError,
+            "reply code 500-504 means the server did not understand the command",
+        );
+    }
+    if obs
+        .action
+        .as_deref()
+        .is_some_and(|a| a.trim().eq_ignore_ascii_case("delayed"))
+    {
+        return Decider::Fallback(
+            Reason::Expired,
+            "the message was still delayed when the report was written",
+        );
+    }
+    if matches!(command, Some("CONN" | "HELO" | "EHLO")) {
+        return Decider::Fallback(
+            Reason::Blocked,
+            "refused at connection or greeting, before any address was given",
+        );
+    }
+    // A failure code proves something failed; text alone (garbage, an
+    // unknown language) proves nothing.
+    let failed =
+        status.is_some_and(|s| s.class_digit() != 2) || replycode.is_some_and(|r| r.get() >= 400);
+    if failed {
+        Decider::Fallback(Reason::OnHold, "a failure whose cause no rule recognises")
+    } else {
+        Decider::Fallback(Reason::Undefined, "the input holds no usable reply")
+    }
+}
+
+fn explain(
+    decider: &Decider<'_>,
+    status: Option<EnhancedStatus>,
+    status_reason: Option<Reason>,
+) -> String {
+    let reason = decider.reason();
+    let overriding = match (status, status_reason) {
+        (Some(s), Some(sr)) if sr != reason => format!(", overriding {s}"),
+        _ => String::new(),
+    };
+    match decider {
+        Decider::Hint(r) => format!(
+            "hint {r}: the input's format says {}; nothing in the text says otherwise",
+            advice::meaning(*r)
+        ),
+        Decider::Success => "class 2: the server accepted the message".to_string(),
+        Decider::Rule { rule, phrase } => {
+            let why = match (&rule.explain, phrase) {
+                (Some(e), _) => e.clone(),
+                (None, Some(p)) => format!("{p:?} means {}", advice::meaning(reason)),
+                (None, None) => advice::meaning(reason).to_string(),
+            };
+            format!("rule {}: {why}{overriding}", rule.id)
+        }
+        Decider::Status {
+            status, explain, ..
+        } => match explain {
+            Some(e) => format!("status {status}: {e}"),
+            None => format!("status {status}: {}", advice::meaning(reason)),
+        },
+        Decider::Blocklist(_) => {
+            format!(
+                "blocklist: the reply names a DNS blocklist, so {}",
+                advice::meaning(reason)
+            )
+        }
+        Decider::Fallback(_, why) => format!("fallback {reason}: {why}"),
     }
 }

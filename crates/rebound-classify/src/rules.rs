@@ -1,0 +1,684 @@
+//! Rule files: their TOML schema (documented for users in `rules/README.md`)
+//! and their compilation into one Aho-Corasick automaton plus small tables.
+//!
+//! Every phrase, provider marker and blocklist zone of every file goes into a
+//! single automaton over lower-cased text, so classifying a reply costs one
+//! pass over it whatever the number of rules. Regular expressions are only
+//! run to confirm a rule whose phrases already hit.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rebound_core::{EnhancedStatus, Listed, Reason, ReplyCode};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Why a rule file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("cannot read rule file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rule file {file}: {source}")]
+    Toml {
+        file: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("rule file {file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// Where a rule comes from; decides precedence (lower wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Tier {
+    /// A file the user passed (`--rules`): overrides everything built in.
+    User = 0,
+    /// A provider's own conventions: override the generic phrases.
+    Provider = 1,
+    /// Generic phrases, valid whoever the receiver is.
+    Generic = 2,
+}
+
+// ---------------------------------------------------------------------------
+// The TOML schema.
+
+/// One rule file. Every section is optional, so a file can describe one
+/// reason, one provider, the status table, the blocklists, or a user's mix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    /// Default `reason` for the file's `[[rule]]`s.
+    reason: Option<String>,
+    /// The provider this file describes; its rules only apply to replies
+    /// recognised as coming from it.
+    provider: Option<String>,
+    /// Text markers that recognise the provider (`gsmtp`, a support URL).
+    #[serde(default)]
+    markers: Vec<String>,
+    /// Host name suffixes of the provider's servers (`google.com`).
+    #[serde(default)]
+    rhosts: Vec<String>,
+    /// Recipient domains the provider hosts (`gmail.com`).
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+    #[serde(default)]
+    status: Vec<StatusSpec>,
+    #[serde(default)]
+    blocklist: Vec<BlocklistSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    reason: Option<String>,
+    /// Case-insensitive substrings; any one of them makes the rule a
+    /// candidate.
+    #[serde(default)]
+    phrases: Vec<String>,
+    /// Reuse the `phrases` of another rule, by id.
+    phrases_from: Option<String>,
+    /// Substrings that must all be present too.
+    #[serde(default)]
+    requires: Vec<String>,
+    /// Substrings that veto the rule.
+    #[serde(default)]
+    excludes: Vec<String>,
+    /// A regular expression (case-insensitive) the text must also match.
+    regex: Option<String>,
+    /// Only when the reply answered one of these commands.
+    #[serde(default)]
+    commands: Vec<String>,
+    /// Never when the reply answered one of these commands.
+    #[serde(default)]
+    not_commands: Vec<String>,
+    /// Only when the enhanced status matches one of these (`5.7.1`,
+    /// `x.7.1` for any class, `5.7` for a subject).
+    #[serde(default)]
+    status: Vec<String>,
+    /// Never when the enhanced status matches one of these.
+    #[serde(default)]
+    not_status: Vec<String>,
+    /// Only with one of these reply codes.
+    #[serde(default)]
+    replycodes: Vec<u16>,
+    /// Only with this class (`4` temporary, `5` permanent).
+    class: Option<u8>,
+    /// Why, in words, for `explain`.
+    explain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusSpec {
+    /// `5.1.1`, or `x.1.1` for both 4 and 5.
+    code: String,
+    reason: String,
+    /// Whether the status alone decides the reason (a specific code such as
+    /// `5.1.1`), or only applies when no phrase matched (an ambiguous one
+    /// such as `5.7.1`).
+    #[serde(default)]
+    decides: bool,
+    /// Reasons whose phrases, when present, win over this status.
+    #[serde(default)]
+    unless: Vec<String>,
+    explain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlocklistSpec {
+    name: String,
+    /// Text that names the operator without a zone (`spamhaus`).
+    #[serde(default)]
+    markers: Vec<String>,
+    /// What the operator lists when only its name is known.
+    listed: Option<String>,
+    /// Zones by what they list.
+    #[serde(default)]
+    zones: ZoneSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneSpec {
+    #[serde(default)]
+    ip: Vec<String>,
+    #[serde(default)]
+    domain: Vec<String>,
+    #[serde(default)]
+    url: Vec<String>,
+    #[serde(default)]
+    unknown: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------
+// The compiled form.
+
+/// A status condition: class 0 means "any class"; `detail` None means any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusMatch {
+    class: u8,
+    subject: u16,
+    detail: Option<u16>,
+}
+
+impl StatusMatch {
+    fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.trim().split('.');
+        let class = match parts.next()? {
+            "x" | "X" | "*" => 0,
+            c => c.parse::<u8>().ok().filter(|c| matches!(c, 2 | 4 | 5))?,
+        };
+        let subject = parts.next()?.parse().ok()?;
+        let detail = match parts.next() {
+            None => None,
+            Some(d) => Some(d.parse().ok()?),
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            class,
+            subject,
+            detail,
+        })
+    }
+
+    pub(crate) fn matches(&self, s: EnhancedStatus) -> bool {
+        (self.class == 0 || self.class == s.class_digit())
+            && self.subject == s.subject()
+            && self.detail.is_none_or(|d| d == s.detail())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub id: String,
+    pub reason: Reason,
+    pub tier: Tier,
+    /// Index into `RuleSet::providers` when the rule is a provider's.
+    pub provider: Option<usize>,
+    /// Order of definition, the last tie-breaker.
+    pub order: usize,
+    any: Vec<u32>,
+    requires: Vec<u32>,
+    excludes: Vec<u32>,
+    regex: Option<Regex>,
+    commands: Vec<String>,
+    not_commands: Vec<String>,
+    status: Vec<StatusMatch>,
+    not_status: Vec<StatusMatch>,
+    replycodes: Vec<u16>,
+    class: Option<u8>,
+    pub explain: Option<String>,
+}
+
+/// What a reply looks like to the constraint checks.
+pub(crate) struct Facts<'a> {
+    pub command: Option<&'a str>,
+    pub status: Option<EnhancedStatus>,
+    pub replycode: Option<ReplyCode>,
+    pub class: Option<u8>,
+    pub text: &'a str,
+}
+
+impl Rule {
+    /// Whether the rule holds, given the automaton's hits (sorted).
+    pub(crate) fn holds(&self, hits: &[u32], facts: &Facts<'_>) -> bool {
+        let has = |p: &u32| hits.binary_search(p).is_ok();
+        if !self.any.is_empty() && !self.any.iter().any(has) {
+            return false;
+        }
+        if !self.requires.iter().all(has) || self.excludes.iter().any(has) {
+            return false;
+        }
+        // "-" stands for "no command known".
+        let command = facts.command.unwrap_or("-");
+        if !self.commands.is_empty() && !self.commands.iter().any(|x| x == command) {
+            return false;
+        }
+        if self.not_commands.iter().any(|x| x == command) {
+            return false;
+        }
+        if !self.status.is_empty()
+            && !facts
+                .status
+                .is_some_and(|s| self.status.iter().any(|m| m.matches(s)))
+        {
+            return false;
+        }
+        if facts
+            .status
+            .is_some_and(|s| self.not_status.iter().any(|m| m.matches(s)))
+        {
+            return false;
+        }
+        if !self.replycodes.is_empty()
+            && !facts
+                .replycode
+                .is_some_and(|r| self.replycodes.contains(&r.get()))
+        {
+            return false;
+        }
+        if self.class.is_some() && self.class != facts.class {
+            return false;
+        }
+        match &self.regex {
+            Some(re) => re.is_match(facts.text),
+            None => true,
+        }
+    }
+
+    /// Rules without phrases cannot be found through the automaton and are
+    /// checked on every reply.
+    pub(crate) fn is_unanchored(&self) -> bool {
+        self.any.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct StatusEntry {
+    pub matcher: StatusMatch,
+    pub reason: Reason,
+    pub decides: bool,
+    pub unless: Vec<Reason>,
+    pub explain: Option<String>,
+    pub tier: Tier,
+}
+
+#[derive(Debug)]
+pub(crate) struct Provider {
+    pub name: String,
+    rhosts: Vec<String>,
+    domains: Vec<String>,
+}
+
+impl Provider {
+    pub(crate) fn owns_host(&self, host: &str) -> bool {
+        self.rhosts
+            .iter()
+            .any(|suffix| host_has_suffix(host, suffix))
+    }
+
+    pub(crate) fn owns_domain(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| host_has_suffix(domain, d))
+    }
+}
+
+fn host_has_suffix(host: &str, suffix: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.len() >= suffix.len()
+        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        && (host.len() == suffix.len()
+            || host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            || suffix.starts_with('.'))
+}
+
+#[derive(Debug)]
+pub(crate) struct BlocklistDef {
+    pub name: String,
+}
+
+/// What one automaton pattern stands for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// A phrase of a rule (any of, requires or excludes: the rule checks).
+    Rule(u32),
+    ProviderMarker(u32),
+    /// A blocklist zone (the pattern's text is the zone) or a marker that
+    /// names the operator only.
+    Blocklist {
+        list: u32,
+        listed: Listed,
+        is_zone: bool,
+    },
+}
+
+/// All rules, compiled.
+pub(crate) struct RuleSet {
+    pub automaton: AhoCorasick,
+    /// Targets of each pattern id.
+    pub targets: Vec<Vec<Target>>,
+    /// The lower-cased text of each pattern (zones are reported from it).
+    pub patterns: Vec<String>,
+    pub rules: Vec<Rule>,
+    /// Rules checked on every reply (no phrase to find them by).
+    pub unanchored: Vec<u32>,
+    pub statuses: Vec<StatusEntry>,
+    pub providers: Vec<Provider>,
+    pub blocklists: Vec<BlocklistDef>,
+}
+
+/// One source file: its name (for errors) and text.
+pub(crate) struct Source<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+    pub tier: Tier,
+}
+
+fn invalid(file: &str, message: impl Into<String>) -> RuleError {
+    RuleError::Invalid {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+fn parse_reason(file: &str, what: &str, s: &str) -> Result<Reason, RuleError> {
+    s.parse()
+        .map_err(|e: String| invalid(file, format!("{what}: {e}")))
+}
+
+#[derive(Default)]
+struct Builder {
+    pattern_ids: HashMap<String, u32>,
+    patterns: Vec<String>,
+    targets: Vec<Vec<Target>>,
+}
+
+impl Builder {
+    fn pattern(&mut self, text: &str, target: Target) -> Result<u32, String> {
+        let key = text.to_ascii_lowercase();
+        if key.trim().is_empty() {
+            return Err("empty phrase".into());
+        }
+        let id = match self.pattern_ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.patterns.len() as u32;
+                self.pattern_ids.insert(key.clone(), id);
+                self.patterns.push(key);
+                self.targets.push(Vec::new());
+                id
+            }
+        };
+        self.targets[id as usize].push(target);
+        Ok(id)
+    }
+}
+
+fn normalize_command(c: &str) -> String {
+    c.trim().to_ascii_uppercase()
+}
+
+/// Reads the user's rule file.
+pub(crate) fn read_user_file(path: &Path) -> Result<String, RuleError> {
+    std::fs::read_to_string(path).map_err(|source| RuleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl RuleSet {
+    pub(crate) fn compile(sources: &[Source<'_>]) -> Result<Self, RuleError> {
+        let mut b = Builder::default();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut statuses = Vec::new();
+        let mut providers: Vec<Provider> = Vec::new();
+        let mut blocklists: Vec<BlocklistDef> = Vec::new();
+        let mut phrases_by_id: HashMap<String, Vec<String>> = HashMap::new();
+        let mut deferred_refs: Vec<(usize, String, String)> = Vec::new();
+
+        for src in sources {
+            let file: RuleFile = toml::from_str(src.text).map_err(|e| RuleError::Toml {
+                file: src.name.to_string(),
+                source: Box::new(e),
+            })?;
+            let file_reason = file
+                .reason
+                .as_deref()
+                .map(|r| parse_reason(src.name, "reason", r))
+                .transpose()?;
+
+            let provider = match &file.provider {
+                None => None,
+                Some(name) => {
+                    let idx = match providers.iter().position(|p| &p.name == name) {
+                        Some(i) => i,
+                        None => {
+                            providers.push(Provider {
+                                name: name.clone(),
+                                rhosts: Vec::new(),
+                                domains: Vec::new(),
+                            });
+                            providers.len() - 1
+                        }
+                    };
+                    let p = &mut providers[idx];
+                    p.rhosts
+                        .extend(file.rhosts.iter().map(|h| h.to_ascii_lowercase()));
+                    p.domains
+                        .extend(file.domains.iter().map(|d| d.to_ascii_lowercase()));
+                    for m in &file.markers {
+                        b.pattern(m, Target::ProviderMarker(idx as u32))
+                            .map_err(|e| invalid(src.name, format!("marker: {e}")))?;
+                    }
+                    Some(idx)
+                }
+            };
+            if provider.is_none()
+                && !(file.markers.is_empty() && file.rhosts.is_empty() && file.domains.is_empty())
+            {
+                return Err(invalid(
+                    src.name,
+                    "markers/rhosts/domains need a `provider = \"…\"`",
+                ));
+            }
+
+            for spec in file.rule {
+                let reason = match (&spec.reason, file_reason) {
+                    (Some(r), _) => parse_reason(src.name, &spec.id, r)?,
+                    (None, Some(r)) => r,
+                    (None, None) => {
+                        return Err(invalid(src.name, format!("rule {}: no reason", spec.id)));
+                    }
+                };
+                if rules.iter().any(|r| r.id == spec.id && r.tier == src.tier) {
+                    return Err(invalid(src.name, format!("duplicate rule id {}", spec.id)));
+                }
+                let idx = rules.len();
+                let target = Target::Rule(idx as u32);
+                let mut any = Vec::new();
+                for p in &spec.phrases {
+                    any.push(
+                        b.pattern(p, target)
+                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
+                    );
+                }
+                let mut requires = Vec::new();
+                for p in &spec.requires {
+                    requires.push(
+                        b.pattern(p, target)
+                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
+                    );
+                }
+                let mut excludes = Vec::new();
+                for p in &spec.excludes {
+                    excludes.push(
+                        b.pattern(p, target)
+                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
+                    );
+                }
+                if let Some(from) = &spec.phrases_from {
+                    deferred_refs.push((idx, from.clone(), src.name.to_string()));
+                }
+                let regex = spec
+                    .regex
+                    .as_deref()
+                    .map(|r| {
+                        Regex::new(&format!("(?i){r}"))
+                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))
+                    })
+                    .transpose()?;
+                let parse_statuses = |list: &[String]| {
+                    list.iter()
+                        .map(|s| {
+                            StatusMatch::parse(s).ok_or_else(|| {
+                                invalid(src.name, format!("rule {}: bad status {s:?}", spec.id))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                let status = parse_statuses(&spec.status)?;
+                let not_status = parse_statuses(&spec.not_status)?;
+                if any.is_empty()
+                    && spec.phrases_from.is_none()
+                    && regex.is_none()
+                    && status.is_empty()
+                    && spec.replycodes.is_empty()
+                {
+                    return Err(invalid(
+                        src.name,
+                        format!(
+                            "rule {}: needs phrases, phrases_from, regex, status or replycodes",
+                            spec.id
+                        ),
+                    ));
+                }
+                if let Some(c) = spec.class
+                    && !matches!(c, 2 | 4 | 5)
+                {
+                    return Err(invalid(
+                        src.name,
+                        format!("rule {}: class must be 2, 4 or 5", spec.id),
+                    ));
+                }
+                phrases_by_id.insert(spec.id.clone(), spec.phrases.clone());
+                rules.push(Rule {
+                    id: spec.id,
+                    reason,
+                    tier: src.tier,
+                    provider,
+                    order: idx,
+                    any,
+                    requires,
+                    excludes,
+                    regex,
+                    commands: spec.commands.iter().map(|c| normalize_command(c)).collect(),
+                    not_commands: spec
+                        .not_commands
+                        .iter()
+                        .map(|c| normalize_command(c))
+                        .collect(),
+                    status,
+                    not_status,
+                    replycodes: spec.replycodes,
+                    class: spec.class,
+                    explain: spec.explain,
+                });
+            }
+
+            for spec in file.status {
+                let matcher = StatusMatch::parse(&spec.code)
+                    .filter(|m| m.detail.is_some())
+                    .ok_or_else(|| invalid(src.name, format!("bad status code {:?}", spec.code)))?;
+                statuses.push(StatusEntry {
+                    matcher,
+                    reason: parse_reason(src.name, &spec.code, &spec.reason)?,
+                    decides: spec.decides,
+                    unless: spec
+                        .unless
+                        .iter()
+                        .map(|r| parse_reason(src.name, &spec.code, r))
+                        .collect::<Result<_, _>>()?,
+                    explain: spec.explain,
+                    tier: src.tier,
+                });
+            }
+
+            for spec in file.blocklist {
+                let list = blocklists.len() as u32;
+                let default_listed = match &spec.listed {
+                    Some(l) => l
+                        .parse()
+                        .map_err(|e: String| invalid(src.name, format!("{}: {e}", spec.name)))?,
+                    None => Listed::Unknown,
+                };
+                let zones = [
+                    (&spec.zones.ip, Listed::Ip),
+                    (&spec.zones.domain, Listed::Domain),
+                    (&spec.zones.url, Listed::Url),
+                    (&spec.zones.unknown, Listed::Unknown),
+                ];
+                for (list_zones, listed) in zones {
+                    for z in list_zones {
+                        b.pattern(
+                            z,
+                            Target::Blocklist {
+                                list,
+                                listed,
+                                is_zone: true,
+                            },
+                        )
+                        .map_err(|e| invalid(src.name, format!("{}: {e}", spec.name)))?;
+                    }
+                }
+                for m in &spec.markers {
+                    b.pattern(
+                        m,
+                        Target::Blocklist {
+                            list,
+                            listed: default_listed,
+                            is_zone: false,
+                        },
+                    )
+                    .map_err(|e| invalid(src.name, format!("{}: {e}", spec.name)))?;
+                }
+                blocklists.push(BlocklistDef { name: spec.name });
+            }
+        }
+
+        for (idx, from, file) in deferred_refs {
+            let phrases = phrases_by_id
+                .get(&from)
+                .ok_or_else(|| invalid(&file, format!("phrases_from: no rule {from:?}")))?
+                .clone();
+            for p in phrases {
+                let id = b
+                    .pattern(&p, Target::Rule(idx as u32))
+                    .map_err(|e| invalid(&file, e))?;
+                rules[idx].any.push(id);
+            }
+        }
+        for r in &mut rules {
+            r.any.sort_unstable();
+            r.any.dedup();
+        }
+
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(&b.patterns)
+            .map_err(|e| invalid("(all rules)", e.to_string()))?;
+        let unanchored = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_unanchored())
+            .map(|(i, _)| i as u32)
+            .collect();
+        Ok(RuleSet {
+            automaton,
+            targets: b.targets,
+            patterns: b.patterns,
+            rules,
+            unanchored,
+            statuses,
+            providers,
+            blocklists,
+        })
+    }
+
+    /// The status table's entry for `s`, user entries first, exact codes
+    /// before any-class ones.
+    pub(crate) fn status_entry(&self, s: EnhancedStatus) -> Option<&StatusEntry> {
+        self.statuses
+            .iter()
+            .filter(|e| e.matcher.matches(s))
+            .min_by_key(|e| (e.tier, e.matcher.class == 0))
+    }
+}

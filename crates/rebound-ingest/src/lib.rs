@@ -1,0 +1,585 @@
+//! Rebound's input parsers for machine-written delivery records: MTA logs
+//! (Postfix maillog, Exim main log, PowerMTA accounting CSV) and ESP webhook
+//! JSON (Amazon SES, SendGrid, Mailgun, Postmark, SparkPost), turned into
+//! normalised [`Event`]s.
+//!
+//! This crate owns parsing, format detection and normalisation (addresses,
+//! times, dedupe keys) and asks the shared classifier for every verdict; it
+//! stores nothing (that is `rebound-ledger`'s job) and it does not read bounce
+//! emails itself: `rebound-decode` does, and [`from_decoded`] turns its
+//! records into events.
+//!
+//! Everything streams: a log is read line by line, a JSON Lines file record by
+//! record; a JSON document that is not line-delimited is read whole up to
+//! [`MAX_JSON_DOCUMENT`] bytes, and bigger ones are refused.
+
+mod detect;
+mod email;
+mod exim;
+mod pmta;
+mod postfix;
+mod reader;
+pub mod time;
+mod webhook;
+
+pub use detect::detect;
+pub use email::from_decoded;
+pub use reader::{EventReader, ReaderOptions};
+
+use rebound_classify::Classifier;
+use rebound_core::{EnhancedStatus, Observation, Reason, ReplyCode, Verdict};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// JSON documents that are not JSON Lines are read whole; this is the most we
+/// read.
+pub const MAX_JSON_DOCUMENT: u64 = 256 * 1024 * 1024;
+
+/// Longest line we accept in a log; longer lines are reported and skipped.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// An input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Auto,
+    Eml,
+    Mbox,
+    Maildir,
+    Postfix,
+    Exim,
+    Pmta,
+    Ses,
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Sparkpost,
+}
+
+impl Format {
+    pub const ALL: &'static [Format] = &[
+        Format::Auto,
+        Format::Eml,
+        Format::Mbox,
+        Format::Maildir,
+        Format::Postfix,
+        Format::Exim,
+        Format::Pmta,
+        Format::Ses,
+        Format::Sendgrid,
+        Format::Mailgun,
+        Format::Postmark,
+        Format::Sparkpost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Eml => "eml",
+            Format::Mbox => "mbox",
+            Format::Maildir => "maildir",
+            Format::Postfix => "postfix",
+            Format::Exim => "exim",
+            Format::Pmta => "pmta",
+            Format::Ses => "ses",
+            Format::Sendgrid => "sendgrid",
+            Format::Mailgun => "mailgun",
+            Format::Postmark => "postmark",
+            Format::Sparkpost => "sparkpost",
+        }
+    }
+
+    /// Bounce emails, read through the decoder rather than this crate.
+    pub fn is_email(self) -> bool {
+        matches!(self, Format::Eml | Format::Mbox | Format::Maildir)
+    }
+
+    /// ESP webhook JSON.
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            Format::Ses | Format::Sendgrid | Format::Mailgun | Format::Postmark | Format::Sparkpost
+        )
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .iter()
+            .copied()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                format!("unknown format {s:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// What the source says happened to the message, before any judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Accepted by the receiving server.
+    Delivered,
+    /// A final failure: the sender gave up (or the receiver refused for good).
+    Bounced,
+    /// A temporary failure: the sender will retry.
+    Deferred,
+    /// Retries ran out.
+    Expired,
+    /// A feedback-loop complaint.
+    Complained,
+    /// Not attempted: the ESP dropped it (its own suppression list, policy).
+    Dropped,
+    /// An auto-reply.
+    AutoReply,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Bounced => "bounced",
+            Outcome::Deferred => "deferred",
+            Outcome::Expired => "expired",
+            Outcome::Complained => "complained",
+            Outcome::Dropped => "dropped",
+            Outcome::AutoReply => "autoreply",
+        }
+    }
+
+    /// The DSN `Action:` equivalent handed to the classifier.
+    fn action(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "delayed",
+            _ => "failed",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "delivered" => Outcome::Delivered,
+            "bounced" => Outcome::Bounced,
+            "deferred" => Outcome::Deferred,
+            "expired" => Outcome::Expired,
+            "complained" => Outcome::Complained,
+            "dropped" => Outcome::Dropped,
+            "autoreply" => Outcome::AutoReply,
+            _ => return Err(format!("unknown outcome {s:?}")),
+        })
+    }
+}
+
+/// One normalised delivery event, ready to store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened, UTC milliseconds since the epoch.
+    pub time_ms: i64,
+    /// The recipient, normalised by [`normalize_address`].
+    pub recipient: String,
+    /// The recipient's domain, lower-case.
+    pub recipient_domain: String,
+    /// The envelope sender, normalised; `None` when unknown or null (`<>`).
+    pub sender: Option<String>,
+    /// The IP address the message was sent from.
+    pub sending_ip: Option<String>,
+    /// Campaign: `X-Campaign`, `List-ID`, ESP campaign/category/tag.
+    pub campaign: Option<String>,
+    /// Message-ID (or the ESP's message id, or the MTA queue id).
+    pub message_id: Option<String>,
+    pub outcome: Outcome,
+    /// The raw reply or diagnostic text.
+    pub text: String,
+    /// The format name (`postfix`, `ses`, …).
+    pub format: String,
+    /// Where it was read: `file:line` (or `file#n` for the n-th record of a
+    /// JSON document).
+    pub source: String,
+    /// Stable identity for deduplication: xxh3-128 of a source-specific
+    /// identity string (an ESP event id, or message + recipient + time +
+    /// outcome + text).
+    #[serde(with = "hex16")]
+    pub dedupe_key: [u8; 16],
+    /// The shared classifier's judgement.
+    pub verdict: Verdict,
+}
+
+mod hex16 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&super::hex(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let s = String::deserialize(d)?;
+        super::unhex16(&s).ok_or_else(|| serde::de::Error::custom("bad dedupe key"))
+    }
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(b: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(H[(x >> 4) as usize] as char);
+        s.push(H[(x & 15) as usize] as char);
+    }
+    s
+}
+
+/// Parses 32 hex digits.
+pub fn unhex16(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for i in 0..16 {
+        let d = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        out[i] = d(b[2 * i])? << 4 | d(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// The dedupe key of an identity string.
+pub fn dedupe_key(identity: &str) -> [u8; 16] {
+    xxhash_rust::xxh3::xxh3_128(identity.as_bytes()).to_be_bytes()
+}
+
+/// Normalises an address for storage and lookup: trims blanks and angle
+/// brackets, strips a `mailto:` and a display name, lower-cases the whole
+/// address and drops a trailing dot from the domain.
+///
+/// The local part is lower-cased too. RFC 5321 lets a server treat it as
+/// case-sensitive, but no mailbox provider of note does, and ESPs match their
+/// suppression lists case-insensitively: keeping case would let `John@x`
+/// slip past a suppression of `john@x`. Sub-addresses (`+tag`) are kept, as
+/// they may be different mailboxes.
+///
+/// Returns `None` for anything that is not `local@domain`.
+pub fn normalize_address(raw: &str) -> Option<String> {
+    let mut s = raw.trim();
+    // "Name <addr>"
+    if let (Some(l), Some(r)) = (s.rfind('<'), s.rfind('>'))
+        && l < r
+    {
+        s = &s[l + 1..r];
+    }
+    let s = s
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>' || c == '"' || c == '\'');
+    let s = s
+        .strip_prefix("mailto:")
+        .or_else(|| s.strip_prefix("MAILTO:"))
+        .unwrap_or(s)
+        .trim();
+    let (local, domain) = s.rsplit_once('@')?;
+    let domain = domain.trim_end_matches('.');
+    if local.is_empty()
+        || domain.is_empty()
+        || s.len() > 320
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(local.len() + domain.len() + 1);
+    for c in local.chars() {
+        out.extend(c.to_lowercase());
+    }
+    out.push('@');
+    out.push_str(&domain.to_ascii_lowercase());
+    Some(out)
+}
+
+/// The domain of a normalised address.
+pub fn domain_of(addr: &str) -> &str {
+    addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+/// A record that could not be read: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct ParseError {
+    /// `file:line` (or `file#n`).
+    pub location: String,
+    pub message: String,
+}
+
+/// What a parser extracted from one record, before classification.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Draft {
+    pub time_ms: i64,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub sending_ip: Option<String>,
+    pub campaign: Option<String>,
+    pub message_id: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub text: String,
+    pub replycode: Option<ReplyCode>,
+    pub status: Option<EnhancedStatus>,
+    pub smtpcommand: Option<String>,
+    pub rhost: Option<String>,
+    pub hint: Option<Reason>,
+    /// Source-specific identity; empty means "derive from the fields".
+    pub identity: String,
+}
+
+impl Draft {
+    pub(crate) fn set_status(&mut self, s: &str) {
+        let s = s.trim();
+        let tok = s
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .next()
+            .unwrap_or("");
+        if let Ok(st) = tok.parse() {
+            self.status = Some(st);
+        }
+    }
+}
+
+/// Turns drafts into events: normalises, classifies (with a bounded cache of
+/// verdicts) and computes dedupe keys.
+pub struct Normaliser {
+    classifier: &'static Classifier,
+    cache: HashMap<String, Verdict>,
+    /// Entries kept before the cache is emptied.
+    pub cache_limit: usize,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+}
+
+impl Default for Normaliser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Normaliser {
+    pub fn new() -> Self {
+        Self {
+            classifier: Classifier::builtin(),
+            cache: HashMap::new(),
+            cache_limit: 200_000,
+            cache_hits: 0,
+            cache_misses: 0,
+        }
+    }
+
+    /// Classifies an observation. Verdicts are cached by everything the
+    /// classifier reads, with the recipient address in the text replaced by a
+    /// placeholder (so `550 <a@x> unknown` and `550 <b@x> unknown` share one
+    /// entry).
+    pub fn classify(&mut self, obs: &Observation) -> Verdict {
+        let mut key = String::with_capacity(obs.text.len() + 64);
+        match obs.recipient.as_deref() {
+            Some(r) if !r.is_empty() && obs.text.contains(r) => {
+                key.push_str(&obs.text.replace(r, "\u{1}"))
+            }
+            _ => key.push_str(&obs.text),
+        }
+        use std::fmt::Write;
+        let _ = write!(
+            key,
+            "\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            obs.replycode,
+            obs.status,
+            obs.smtpcommand,
+            obs.rhost,
+            obs.recipient_domain(),
+            obs.action,
+            obs.reason_hint,
+            obs.source
+        );
+        if let Some(v) = self.cache.get(&key) {
+            self.cache_hits += 1;
+            return v.clone();
+        }
+        self.cache_misses += 1;
+        let v = self.classifier.classify(obs);
+        if self.cache.len() >= self.cache_limit {
+            self.cache.clear();
+        }
+        self.cache.insert(key, v.clone());
+        v
+    }
+
+    pub(crate) fn finish(
+        &mut self,
+        d: Draft,
+        format: Format,
+        source: String,
+    ) -> Result<Event, String> {
+        let recipient = normalize_address(&d.recipient)
+            .ok_or_else(|| format!("not a recipient address: {:?}", d.recipient))?;
+        let outcome = d.outcome.ok_or("no outcome")?;
+        let hint = d.hint.or(match outcome {
+            Outcome::Delivered => Some(Reason::Delivered),
+            Outcome::Complained => Some(Reason::Feedback),
+            Outcome::Expired => Some(Reason::Expired),
+            Outcome::AutoReply => Some(Reason::Vacation),
+            _ => None,
+        });
+        let obs = Observation {
+            text: d.text.clone(),
+            replycode: d.replycode,
+            status: d.status,
+            smtpcommand: d.smtpcommand.clone(),
+            rhost: d.rhost.clone(),
+            lhost: None,
+            recipient: Some(recipient.clone()),
+            action: Some(outcome.action().to_string()),
+            reason_hint: hint,
+            source: Some(format.as_str().to_string()),
+        };
+        let verdict = self.classify(&obs);
+        let identity = if d.identity.is_empty() {
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                format.as_str(),
+                d.message_id.as_deref().unwrap_or(""),
+                recipient,
+                d.time_ms,
+                outcome.as_str(),
+                d.text
+            )
+        } else {
+            format!("{}\u{1f}{}\u{1f}{}", format.as_str(), d.identity, recipient)
+        };
+        Ok(Event {
+            time_ms: d.time_ms,
+            recipient_domain: domain_of(&recipient).to_string(),
+            recipient,
+            sender: d.sender.as_deref().and_then(normalize_address),
+            sending_ip: d.sending_ip.filter(|s| !s.is_empty()),
+            campaign: d.campaign.filter(|s| !s.is_empty()),
+            message_id: d.message_id.filter(|s| !s.is_empty()),
+            outcome,
+            text: d.text,
+            format: format.as_str().to_string(),
+            source,
+            dedupe_key: dedupe_key(&identity),
+            verdict,
+        })
+    }
+}
+
+/// Extracts the command a reply answered from the usual phrasings
+/// (`(in reply to RCPT TO command)`, `after RCPT TO:<…>`, `after end of data`).
+pub(crate) fn smtp_command_in(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    for (needle, cmd) in [
+        ("in reply to rcpt to", "RCPT"),
+        ("after rcpt to", "RCPT"),
+        ("in reply to mail from", "MAIL"),
+        ("after mail from", "MAIL"),
+        ("in reply to end of data", "DATA"),
+        ("after end of data", "DATA"),
+        ("in reply to data", "DATA"),
+        ("after data", "DATA"),
+        ("in reply to starttls", "STARTTLS"),
+        ("in reply to ehlo", "EHLO"),
+        ("in reply to helo", "HELO"),
+        ("after initial connection", "CONN"),
+        ("in reply to initial", "CONN"),
+    ] {
+        if lower.contains(needle) {
+            return Some(cmd.to_string());
+        }
+    }
+    None
+}
+
+/// The first reply code and enhanced status in a text like
+/// `550 5.1.1 <a@b>: User unknown` or `smtp; 550-5.1.1 ...`.
+pub(crate) fn codes_in(text: &str) -> (Option<ReplyCode>, Option<EnhancedStatus>) {
+    let b = text.as_bytes();
+    let mut code = None;
+    let mut status = None;
+    let mut i = 0;
+    while i < b.len() && (code.is_none() || status.is_none()) {
+        if b[i].is_ascii_digit()
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'.')
+        {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                j += 1;
+            }
+            let tok = text[i..j].trim_end_matches('.');
+            let boundary = j >= b.len() || !b[j].is_ascii_alphanumeric();
+            if boundary {
+                if tok.len() == 3 && !tok.contains('.') && code.is_none() && status.is_none() {
+                    code = tok.parse().ok();
+                } else if tok.matches('.').count() == 2 && status.is_none() {
+                    status = tok.parse().ok();
+                }
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    (code, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_normalise() {
+        assert_eq!(
+            normalize_address("  <John.Doe@Example.COM.> ").as_deref(),
+            Some("john.doe@example.com")
+        );
+        assert_eq!(
+            normalize_address("\"Doe, John\" <j+tag@X.org>").as_deref(),
+            Some("j+tag@x.org")
+        );
+        assert_eq!(normalize_address("mailto:a@b").as_deref(), Some("a@b"));
+        assert_eq!(normalize_address("no-at-sign"), None);
+        assert_eq!(normalize_address("@x.org"), None);
+        assert_eq!(normalize_address("a b@x.org"), None);
+        assert_eq!(normalize_address("<>"), None);
+    }
+
+    #[test]
+    fn codes_are_found_in_texts() {
+        let (c, s) = codes_in("host mx[1.2.3.4] said: 550 5.1.1 <a@b>: User unknown");
+        assert_eq!(c.map(|c| c.get()), Some(550));
+        assert_eq!(s.map(|s| s.to_string()).as_deref(), Some("5.1.1"));
+        let (c, s) = codes_in("smtp; 452-4.2.2 The email account is over quota");
+        assert_eq!(c.map(|c| c.get()), Some(452));
+        assert_eq!(s.map(|s| s.to_string()).as_deref(), Some("4.2.2"));
+        let (c, s) = codes_in("connect to mx[10.0.0.1]:25: Connection timed out");
+        assert_eq!((c, s), (None, None));
+    }
+
+    #[test]
+    fn formats_parse_by_name() {
+        assert_eq!("SES".parse::<Format>().unwrap(), Format::Ses);
+        assert!("nope".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn dedupe_keys_are_stable() {
+        // Fixed value: changing the hash would re-insert every stored event.
+        assert_eq!(hex(&dedupe_key("abc")), "06b05ab6733a618578af5f94892f3950");
+        assert_eq!(unhex16(&hex(&dedupe_key("x"))), Some(dedupe_key("x")));
+    }
+}

@@ -1,0 +1,320 @@
+//! Postfix maillog lines.
+//!
+//! Delivery lines (`postfix/smtp[123]: QID: to=<a@b>, relay=…, dsn=5.1.1,
+//! status=bounced (…)`) give one event each; `status=expired` lines from
+//! qmgr give one event per recipient last seen deferred in that queue. The
+//! envelope sender (qmgr `from=<…>`) and Message-ID (cleanup
+//! `message-id=<…>`) are joined by queue id from earlier lines; the join
+//! table is bounded (two generations of [`GENERATION`] queue ids).
+
+use crate::{Draft, Outcome, codes_in, smtp_command_in, time};
+use std::collections::HashMap;
+
+const GENERATION: usize = 100_000;
+
+#[derive(Default)]
+struct Queue {
+    from: Option<String>,
+    message_id: Option<String>,
+    /// Recipients whose last attempt was deferred: (rcpt, text, dsn, relay host).
+    deferred: Vec<(String, String, Option<String>, Option<String>)>,
+}
+
+pub(crate) struct Postfix {
+    year: i64,
+    current: HashMap<String, Queue>,
+    previous: HashMap<String, Queue>,
+}
+
+impl Postfix {
+    pub fn new(year: i64) -> Self {
+        Self {
+            year,
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+
+    fn queue(&mut self, qid: &str) -> &mut Queue {
+        if !self.current.contains_key(qid) {
+            let q = self.previous.remove(qid).unwrap_or_default();
+            if self.current.len() >= GENERATION {
+                self.previous = std::mem::take(&mut self.current);
+            }
+            self.current.insert(qid.to_string(), q);
+        }
+        self.current.get_mut(qid).expect("just inserted")
+    }
+
+    fn known(&self, qid: &str) -> Option<&Queue> {
+        self.current.get(qid).or_else(|| self.previous.get(qid))
+    }
+
+    /// Whether a line looks like a Postfix log line (for format detection).
+    pub fn looks_like(line: &str) -> bool {
+        split_prefix(line, 2026).is_some_and(|(_, prog, _)| prog.contains("postfix"))
+    }
+
+    /// Parses one line. Lines of other programs and Postfix lines that carry
+    /// no delivery outcome give nothing; a delivery line that cannot be read
+    /// is an error.
+    pub fn line(&mut self, line: &str) -> Result<Vec<Draft>, String> {
+        let Some((time_ms, prog, msg)) = split_prefix(line, self.year) else {
+            return Ok(Vec::new());
+        };
+        if !prog.contains("postfix") {
+            return Ok(Vec::new());
+        }
+        let service = prog.rsplit('/').next().unwrap_or(prog);
+        let Some((qid, body)) = msg.split_once(": ") else {
+            return Ok(Vec::new());
+        };
+        if qid.is_empty() || !qid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(Vec::new());
+        }
+        if body.starts_with("to=<") {
+            return self
+                .delivery(time_ms, qid, body)
+                .map(|d| d.into_iter().collect());
+        }
+        if let Some(rest) = body.strip_prefix("message-id=") {
+            let id = rest.split([' ', ',']).next().unwrap_or("").trim();
+            if !id.is_empty() {
+                self.queue(qid).message_id = Some(id.trim_matches(['<', '>']).to_string());
+            }
+            return Ok(Vec::new());
+        }
+        if body == "removed" {
+            self.current.remove(qid);
+            self.previous.remove(qid);
+            return Ok(Vec::new());
+        }
+        if let Some(from) = field(body, "from=<") {
+            let from = from.to_string();
+            if body.contains("status=expired") {
+                return Ok(self.expired(time_ms, qid, &from, body));
+            }
+            if service == "qmgr" || service == "pickup" || !from.is_empty() {
+                self.queue(qid).from = Some(from);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn delivery(&mut self, time_ms: i64, qid: &str, body: &str) -> Result<Option<Draft>, String> {
+        let rcpt = field(body, "to=<").ok_or("to=<…> not closed")?;
+        let st_at = body
+            .find(" status=")
+            .ok_or("delivery line without status=")?;
+        let after = &body[st_at + 8..];
+        let word_end = after.find([' ', ',']).unwrap_or(after.len());
+        let status_word = &after[..word_end];
+        let text = match (after.find('('), after.rfind(')')) {
+            (Some(l), Some(r)) if l < r => &after[l + 1..r],
+            _ => after[word_end..].trim_start_matches([',', ' ']),
+        };
+        let outcome = match status_word {
+            "sent" => Outcome::Delivered,
+            "bounced" => Outcome::Bounced,
+            "deferred" => Outcome::Deferred,
+            "expired" => Outcome::Expired,
+            // Address verification probes and the like: not deliveries.
+            "deliverable" | "undeliverable" | "SOFTBOUNCE" => return Ok(None),
+            other => return Err(format!("unknown status={other}")),
+        };
+        if rcpt.is_empty() {
+            return Err("empty to=<>".into());
+        }
+        let mut relay = None;
+        let mut dsn = None;
+        for kv in body[..st_at].split(", ") {
+            if let Some(v) = kv.strip_prefix("relay=") {
+                relay = Some(v);
+            } else if let Some(v) = kv.strip_prefix("dsn=") {
+                dsn = Some(v.trim_end_matches(','));
+            }
+        }
+        let rhost = relay
+            .map(|r| r.split(['[', ':']).next().unwrap_or(r))
+            .filter(|h| !h.is_empty() && *h != "none" && *h != "local")
+            .map(str::to_string);
+        let mut d = Draft {
+            time_ms,
+            recipient: rcpt.to_string(),
+            outcome: Some(outcome),
+            text: text.to_string(),
+            rhost: rhost.clone(),
+            smtpcommand: smtp_command_in(text),
+            ..Draft::default()
+        };
+        if let Some(dsn) = dsn {
+            d.set_status(dsn);
+        }
+        let (code, status) = codes_in(text);
+        d.replycode = code;
+        if d.status.is_none() {
+            d.status = status;
+        }
+        let queue = self.known(qid);
+        d.sender = queue.and_then(|q| q.from.clone()).filter(|s| !s.is_empty());
+        d.message_id = queue
+            .and_then(|q| q.message_id.clone())
+            .or_else(|| Some(qid.to_string()));
+        d.identity = format!("{qid}\u{1f}{time_ms}\u{1f}{status_word}\u{1f}{text}");
+        if outcome == Outcome::Deferred {
+            let q = self.queue(qid);
+            q.deferred.retain(|(r, ..)| r != rcpt);
+            if q.deferred.len() < 1000 {
+                q.deferred.push((
+                    rcpt.to_string(),
+                    text.to_string(),
+                    dsn.map(str::to_string),
+                    rhost,
+                ));
+            }
+        } else if let Some(q) = self.current.get_mut(qid) {
+            q.deferred.retain(|(r, ..)| r != rcpt);
+        }
+        Ok(Some(d))
+    }
+
+    fn expired(&mut self, time_ms: i64, qid: &str, from: &str, body: &str) -> Vec<Draft> {
+        let q = self.queue(qid);
+        let deferred = std::mem::take(&mut q.deferred);
+        let message_id = q.message_id.clone().unwrap_or_else(|| qid.to_string());
+        deferred
+            .into_iter()
+            .map(|(rcpt, last, dsn, rhost)| {
+                let text = if last.is_empty() {
+                    body.to_string()
+                } else {
+                    last
+                };
+                let mut d = Draft {
+                    time_ms,
+                    recipient: rcpt,
+                    sender: (!from.is_empty()).then(|| from.to_string()),
+                    message_id: Some(message_id.clone()),
+                    outcome: Some(Outcome::Expired),
+                    smtpcommand: smtp_command_in(&text),
+                    rhost,
+                    identity: format!("{qid}\u{1f}{time_ms}\u{1f}expired"),
+                    ..Draft::default()
+                };
+                if let Some(dsn) = dsn {
+                    d.set_status(&dsn);
+                }
+                d.replycode = codes_in(&text).0;
+                d.text = text;
+                d
+            })
+            .collect()
+    }
+}
+
+/// The value of `key<…>` (e.g. `to=<a@b>`), without the brackets.
+fn field<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    let at = body.find(key)? + key.len();
+    let end = body[at..].find('>')?;
+    Some(&body[at..at + end])
+}
+
+/// Splits `TIME HOST PROGRAM[PID]: MESSAGE` into (time, program, message).
+/// TIME is classic syslog (`Nov 23 15:30:03`, year given) or RFC 3339.
+fn split_prefix(line: &str, year: i64) -> Option<(i64, &str, &str)> {
+    let (ms, rest) = if line.as_bytes().first()?.is_ascii_digit() {
+        let (ts, rest) = line.split_once(' ')?;
+        (time::parse_iso(ts)?, rest)
+    } else {
+        let (ms, rest) = time::parse_syslog(line, year)?;
+        (ms, rest.strip_prefix(' ')?)
+    };
+    let (_host, rest) = rest.split_once(' ')?;
+    let (prog, msg) = rest.split_once(": ")?;
+    let prog = prog.split('[').next().unwrap_or(prog);
+    Some((ms, prog, msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rebound_core::Reason;
+
+    #[test]
+    fn joins_sender_and_message_id_and_reads_bounces() {
+        let mut p = Postfix::new(2026);
+        let lines = [
+            "Nov 23 10:00:00 mx1 postfix/cleanup[10]: 4ABC123: message-id=<m1@example.org>",
+            "Nov 23 10:00:00 mx1 postfix/qmgr[11]: 4ABC123: from=<news@example.org>, size=1234, nrcpt=2 (queue active)",
+        ];
+        for l in lines {
+            assert!(p.line(l).unwrap().is_empty());
+        }
+        let d = p.line("Nov 23 10:00:01 mx1 postfix/smtp[12]: 4ABC123: to=<Bob@Example.NET>, relay=mx.example.net[192.0.2.1]:25, delay=1.1, delays=0.1/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.example.net[192.0.2.1] said: 550 5.1.1 <Bob@Example.NET>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))").unwrap();
+        assert_eq!(d.len(), 1);
+        let d = &d[0];
+        assert_eq!(d.recipient, "Bob@Example.NET");
+        assert_eq!(d.sender.as_deref(), Some("news@example.org"));
+        assert_eq!(d.message_id.as_deref(), Some("m1@example.org"));
+        assert_eq!(d.outcome, Some(Outcome::Bounced));
+        assert_eq!(d.rhost.as_deref(), Some("mx.example.net"));
+        assert_eq!(d.status.unwrap().to_string(), "5.1.1");
+        assert_eq!(d.replycode.unwrap().get(), 550);
+        assert_eq!(d.smtpcommand.as_deref(), Some("RCPT"));
+        assert!(
+            d.text
+                .starts_with("host mx.example.net[192.0.2.1] said: 550")
+        );
+        assert!(d.text.ends_with("(in reply to RCPT TO command)"));
+        assert_eq!(d.time_ms, time::parse_iso("2026-11-23T10:00:01Z").unwrap());
+    }
+
+    #[test]
+    fn sent_deferred_then_expired() {
+        let mut p = Postfix::new(2026);
+        let sent = p.line("2026-11-23T10:00:01.500+00:00 mx1 postfix/smtp[12]: 5DEF: to=<a@x.org>, relay=mx.x.org[1.2.3.4]:25, delay=0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 99)").unwrap();
+        assert_eq!(sent[0].outcome, Some(Outcome::Delivered));
+        assert_eq!(sent[0].time_ms % 1000, 500);
+        let def = p.line("Nov 23 10:00:02 mx1 postfix/smtp[12]: 5DEF: to=<c@y.org>, relay=none, delay=3, dsn=4.4.1, status=deferred (connect to mx.y.org[5.6.7.8]:25: Connection timed out)").unwrap();
+        assert_eq!(def[0].outcome, Some(Outcome::Deferred));
+        assert_eq!(def[0].rhost, None);
+        let exp = p
+            .line("Nov 28 10:00:02 mx1 postfix/qmgr[11]: 5DEF: from=<s@me.org>, status=expired, returned to sender")
+            .unwrap();
+        assert_eq!(exp.len(), 1);
+        assert_eq!(exp[0].recipient, "c@y.org");
+        assert_eq!(exp[0].outcome, Some(Outcome::Expired));
+        assert_eq!(exp[0].sender.as_deref(), Some("s@me.org"));
+        assert!(exp[0].text.contains("Connection timed out"));
+        // The hint the classifier gets for it.
+        let mut n = crate::Normaliser::new();
+        let e = n
+            .finish(exp[0].clone(), crate::Format::Postfix, "x:1".into())
+            .unwrap();
+        assert_eq!(e.verdict.reason, Reason::Expired);
+    }
+
+    #[test]
+    fn other_lines_are_ignored_and_broken_ones_reported() {
+        let mut p = Postfix::new(2026);
+        assert!(
+            p.line("Nov 23 10:00:00 mx1 dovecot: imap-login: Login")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            p.line("Nov 23 10:00:00 mx1 postfix/smtpd[1]: connect from x[1.1.1.1]")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(p.line("garbage").unwrap().is_empty());
+        assert!(
+            p.line("Nov 23 10:00:00 mx1 postfix/smtp[1]: 4AB: to=<a@b.c>, relay=x, dsn=5.0.0")
+                .is_err()
+        );
+        assert!(
+            p.line("Nov 23 10:00:00 mx1 postfix/smtp[1]: 4AB: to=<a@b.c, relay=x")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! [`EventReader`]: a stream of events from one input.
+
+use crate::{
+    Draft, Event, Format, MAX_JSON_DOCUMENT, MAX_LINE, Normaliser, ParseError, detect, exim::Exim,
+    pmta::Pmta, postfix::Postfix, time, webhook,
+};
+use std::collections::VecDeque;
+use std::io::{BufRead, Read};
+
+/// How to read an input.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderOptions {
+    /// The format, or [`Format::Auto`] to detect it.
+    pub format: Format,
+    /// The year for syslog timestamps that have none (Postfix); default: the
+    /// current year, or the one before for dates that would lie in the future.
+    pub year: Option<i64>,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        Self {
+            format: Format::Auto,
+            year: None,
+        }
+    }
+}
+
+enum Parser {
+    Postfix(Box<Postfix>),
+    Exim(Box<Exim>),
+    Pmta(Box<Pmta>),
+    /// JSON webhook records; the format may be Auto (decided per record).
+    Json(Format),
+}
+
+/// Reads one input record by record and yields events, or a [`ParseError`]
+/// for each record that cannot be read (the caller decides whether to skip
+/// it or stop). Memory stays bounded: lines are capped at [`MAX_LINE`] and
+/// join tables are bounded.
+pub struct EventReader<R: BufRead> {
+    input: R,
+    name: String,
+    format: Format,
+    parser: Parser,
+    normaliser: Normaliser,
+    line_no: u64,
+    queue: VecDeque<Result<Event, ParseError>>,
+    buf: Vec<u8>,
+    done: bool,
+    /// For syslog years: events more than a day ahead of now move back a year.
+    now_ms: i64,
+    explicit_year: bool,
+}
+
+impl<R: BufRead> EventReader<R> {
+    /// Prepares to read `input`, detecting the format from its first bytes if
+    /// `opts.format` is `Auto`. Bounce-email formats are refused: read those
+    /// through the decoder.
+    pub fn new(mut input: R, name: &str, opts: ReaderOptions) -> Result<Self, ParseError> {
+        let err = |m: String| ParseError {
+            location: name.to_string(),
+            message: m,
+        };
+        let mut format = opts.format;
+        let mut json_auto = false;
+        if format == Format::Auto {
+            let head = input.fill_buf().map_err(|e| err(e.to_string()))?;
+            format = detect(head)
+                .ok_or_else(|| err("cannot tell the format (use --format)".to_string()))?;
+            json_auto = format.is_json();
+        }
+        if format.is_email() {
+            return Err(err(format!(
+                "{format} input is read by the bounce decoder, not the log/webhook reader"
+            )));
+        }
+        let now_ms = time::now_ms();
+        let year = opts.year.unwrap_or_else(|| time::year_of(now_ms));
+        let parser = match format {
+            Format::Postfix => Parser::Postfix(Box::new(Postfix::new(year))),
+            Format::Exim => Parser::Exim(Box::new(Exim::new())),
+            Format::Pmta => Parser::Pmta(Box::new(Pmta::new())),
+            f if json_auto => Parser::Json(if f.is_json() { Format::Auto } else { f }),
+            f => Parser::Json(f),
+        };
+        Ok(Self {
+            input,
+            name: name.to_string(),
+            format,
+            parser,
+            normaliser: Normaliser::new(),
+            line_no: 0,
+            queue: VecDeque::new(),
+            buf: Vec::new(),
+            done: false,
+            now_ms,
+            explicit_year: opts.year.is_some(),
+        })
+    }
+
+    /// The format read (the first record's provider for JSON under Auto).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Lines read so far.
+    pub fn line_no(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Verdict cache statistics: (hits, misses).
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (self.normaliser.cache_hits, self.normaliser.cache_misses)
+    }
+
+    fn error(&self, location: String, message: impl Into<String>) -> ParseError {
+        ParseError {
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// Reads one line into `self.buf` (without the newline), capped at
+    /// MAX_LINE. Returns Ok(None) at the end, Ok(Some(truncated)).
+    fn read_line(&mut self) -> std::io::Result<Option<bool>> {
+        self.buf.clear();
+        let mut truncated = false;
+        let mut any = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, found) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = MAX_LINE.saturating_sub(self.buf.len());
+            if room < take {
+                truncated = true;
+            }
+            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            self.input.consume(take);
+            if found {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        Ok(Some(truncated))
+    }
+
+    fn push_drafts(&mut self, drafts: Vec<Draft>, format: Format, location: &str) {
+        for mut d in drafts {
+            if !self.explicit_year
+                && matches!(self.parser, Parser::Postfix(_))
+                && d.time_ms > self.now_ms + 86_400_000
+            {
+                // A syslog date without a year that would lie in the future
+                // belongs to last year.
+                let y = time::year_of(d.time_ms);
+                d.time_ms -= (time::days_from_civil(y, 1, 1) - time::days_from_civil(y - 1, 1, 1))
+                    * 86_400_000;
+            }
+            let item = self
+                .normaliser
+                .finish(d, format, location.to_string())
+                .map_err(|m| self.error(location.to_string(), m));
+            self.queue.push_back(item);
+        }
+    }
+
+    fn json_value(&mut self, v: serde_json::Value, location: String) {
+        let Parser::Json(fmt) = self.parser else {
+            return;
+        };
+        let recs = webhook::records(v);
+        let many = recs.len() > 1;
+        for (i, rec) in recs.iter().enumerate() {
+            let loc = if many {
+                format!("{location}#{}", i + 1)
+            } else {
+                location.clone()
+            };
+            match webhook::record(rec, fmt) {
+                Ok((f, drafts)) => self.push_drafts(drafts, f, &loc),
+                Err(m) => {
+                    let e = self.error(loc, m);
+                    self.queue.push_back(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Reads the next record(s) into the queue.
+    fn advance(&mut self) {
+        let truncated = match self.read_line() {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                self.done = true;
+                return;
+            }
+            Err(e) => {
+                self.done = true;
+                let e = self.error(format!("{}:{}", self.name, self.line_no + 1), e.to_string());
+                self.queue.push_back(Err(e));
+                return;
+            }
+        };
+        self.line_no += 1;
+        let location = format!("{}:{}", self.name, self.line_no);
+        if truncated {
+            let e = self.error(location, format!("line longer than {MAX_LINE} bytes"));
+            self.queue.push_back(Err(e));
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.buf).into_owned();
+        let result = match &mut self.parser {
+            Parser::Postfix(p) => p.line(&line),
+            Parser::Exim(p) => p.line(&line),
+            Parser::Pmta(p) => p.line(&line),
+            Parser::Json(_) => {
+                let t = line.trim();
+                if t.is_empty() {
+                    return;
+                }
+                match serde_json::from_str::<serde_json::Value>(t) {
+                    Ok(v) => {
+                        self.json_value(v, location);
+                        return;
+                    }
+                    Err(e) if self.line_no == 1 && e.is_eof() => {
+                        // Not JSON Lines: one (pretty-printed) document.
+                        self.read_document(line);
+                        return;
+                    }
+                    Err(e) => Err(format!("invalid JSON: {e}")),
+                }
+            }
+        };
+        let format = self.format;
+        match result {
+            Ok(drafts) => self.push_drafts(drafts, format, &location),
+            Err(m) => {
+                let e = self.error(location, m);
+                self.queue.push_back(Err(e));
+            }
+        }
+    }
+
+    fn read_document(&mut self, first: String) {
+        self.done = true;
+        let mut text = first.into_bytes();
+        text.push(b'\n');
+        let mut rest = Vec::new();
+        let limit = MAX_JSON_DOCUMENT.saturating_sub(text.len() as u64);
+        if let Err(e) = (&mut self.input).take(limit + 1).read_to_end(&mut rest) {
+            let e = self.error(self.name.clone(), e.to_string());
+            self.queue.push_back(Err(e));
+            return;
+        }
+        if rest.len() as u64 > limit {
+            let e = self.error(
+                self.name.clone(),
+                format!("JSON document larger than {MAX_JSON_DOCUMENT} bytes; use JSON Lines"),
+            );
+            self.queue.push_back(Err(e));
+            return;
+        }
+        text.extend_from_slice(&rest);
+        match serde_json::from_slice::<serde_json::Value>(&text) {
+            Ok(v) => self.json_value(v, self.name.clone()),
+            Err(e) => {
+                let e = self.error(
+                    format!("{}:{}", self.name, e.line()),
+                    format!("invalid JSON: {e}"),
+                );
+                self.queue.push_back(Err(e));
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for EventReader<R> {
+    type Item = Result<Event, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.queue.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            self.advance();
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! PostgreSQL backend (the synchronous `postgres` crate): several Rebound
+//! instances share one store. Batches are multi-row `INSERT … ON CONFLICT
+//! DO NOTHING RETURNING` in one transaction; a batch that loses a deadlock
+//! or serialization race is retried whole.
+
+use crate::engine::{self, TxOps};
+use crate::schema::{self, EVENT_COLUMNS, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam};
+use crate::{
+    AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, Policy, Result, SenderIssue,
+    Store, StoredEvent, Suppression, now_ms,
+};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+use rebound_ingest::Event;
+use std::collections::HashMap;
+
+/// Rows per multi-row INSERT (27 parameters each; PostgreSQL allows 65535).
+const ROWS_PER_INSERT: usize = 1000;
+
+pub struct PgStore {
+    client: Client,
+    inserts: HashMap<usize, Statement>,
+}
+
+/// Splits a `schema=NAME` parameter off a URL (the driver does not know it).
+fn split_schema(url: &str) -> Result<(String, Option<String>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), None));
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for kv in query.split('&') {
+        match kv.strip_prefix("schema=") {
+            Some(s) => schema = Some(s.to_string()),
+            None => rest.push(kv),
+        }
+    }
+    if let Some(s) = &schema
+        && (s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return Err(Error::Other(format!("bad schema name {s:?}")));
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, schema))
+}
+
+fn is_retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    )
+}
+
+impl PgStore {
+    /// Connects, selects the URL's `schema=` (creating it) and brings the
+    /// schema up to date.
+    pub fn connect(url: &str) -> Result<Self> {
+        let (url, schema) = split_schema(url)?;
+        let mut client = Client::connect(&url, NoTls)?;
+        if let Some(s) = &schema {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock(720715)", &[])?;
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
+            tx.commit()?;
+            client.batch_execute(&format!("SET search_path TO {s}"))?;
+        }
+        client.batch_execute("SET synchronous_commit TO on")?;
+        let mut s = Self {
+            client,
+            inserts: HashMap::new(),
+        };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock(720716)", &[])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
+                &[],
+            )?
+            .get(0);
+        for (v, sql) in schema::MIGRATIONS {
+            if *v > current {
+                tx.batch_execute(&schema::ddl(sql, true))?;
+                tx.execute(
+                    "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+                    &[&(*v as i32), &now_ms()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert_statement(&mut self, rows: usize) -> Result<Statement> {
+        if let Some(s) = self.inserts.get(&rows) {
+            return Ok(s.clone());
+        }
+        let values: Vec<String> = (0..rows)
+            .map(|r| schema::placeholders(r * EVENT_NCOLS + 1, EVENT_NCOLS))
+            .collect();
+        let sql = format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+            values.join(", ")
+        );
+        let st = self.client.prepare(&sql)?;
+        self.inserts.insert(rows, st.clone());
+        Ok(st)
+    }
+
+    fn try_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
+        let mut statements = Vec::new();
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            statements.push(self.insert_statement(chunk.len())?);
+        }
+        let mut out = BatchOutcome::default();
+        let now = now_ms();
+        let mut tx = self.client.transaction()?;
+        let classes: Vec<_> = events.iter().map(|e| policy.class(e)).collect();
+        let mut ids: HashMap<[u8; 16], i64> = HashMap::new();
+        for (ci, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
+            let mut owned: Vec<Box<dyn ToSql + Sync>> =
+                Vec::with_capacity(chunk.len() * EVENT_NCOLS);
+            for (i, e) in chunk.iter().enumerate() {
+                let class = classes[ci * ROWS_PER_INSERT + i];
+                let v = &e.verdict;
+                owned.push(Box::new(e.dedupe_key.to_vec()));
+                owned.push(Box::new(e.time_ms));
+                owned.push(Box::new(e.recipient.clone()));
+                owned.push(Box::new(e.recipient_domain.clone()));
+                owned.push(Box::new(e.sender.clone()));
+                owned.push(Box::new(e.sending_ip.clone()));
+                owned.push(Box::new(e.campaign.clone()));
+                owned.push(Box::new(e.message_id.clone()));
+                owned.push(Box::new(e.outcome.as_str()));
+                owned.push(Box::new(v.replycode.map(|c| c.get() as i32)));
+                owned.push(Box::new(v.deliverystatus.map(|s| s.to_string())));
+                owned.push(Box::new(e.text.clone()));
+                owned.push(Box::new(e.format.clone()));
+                owned.push(Box::new(e.source.clone()));
+                owned.push(Box::new(v.reason.as_str()));
+                owned.push(Box::new(v.hardbounce));
+                owned.push(Box::new(v.permanent));
+                owned.push(Box::new(v.owner.as_str()));
+                owned.push(Box::new(v.remedy.as_str()));
+                owned.push(Box::new(v.provider.clone()));
+                owned.push(Box::new(schema::blocklist_json(&v.blocklist)));
+                owned.push(Box::new(v.rhost.clone()));
+                owned.push(Box::new(v.smtpcommand.clone()));
+                owned.push(Box::new(v.pattern.clone()));
+                owned.push(Box::new(v.explain.clone()));
+                owned.push(Box::new(class.as_str()));
+                owned.push(Box::new(now));
+            }
+            let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+            for row in tx.query(&statements[ci], &refs)? {
+                let key: Vec<u8> = row.get(1);
+                let mut k = [0u8; 16];
+                if key.len() == 16 {
+                    k.copy_from_slice(&key);
+                }
+                ids.insert(k, row.get(0));
+            }
+        }
+        let mut inserted = Vec::new();
+        for (e, class) in events.iter().zip(classes) {
+            // A key repeated inside one batch: only its first event is new.
+            match ids.remove(&e.dedupe_key) {
+                Some(id) => inserted.push((id, e, class)),
+                None => out.duplicates += 1,
+            }
+        }
+        out.inserted = inserted.len();
+        engine::apply(&mut Tx(&mut tx), policy, &mut inserted, &mut out)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+struct Tx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+
+impl TxOps for Tx<'_, '_> {
+    fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .query_one(
+                "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
+                &[&address],
+            )?
+            .get(0))
+    }
+
+    fn reset_ms(&mut self, address: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .query_opt(
+                "SELECT reset_ms FROM recipient_resets WHERE address = $1",
+                &[&address],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn soft_events(
+        &mut self,
+        address: &str,
+        after_ms: i64,
+    ) -> Result<Vec<(i64, i64, Option<String>)>> {
+        Ok(self
+            .0
+            .query(
+                "SELECT id, time_ms, message_id FROM events WHERE recipient = $1 AND time_ms > $2 AND policy_class = 'soft'",
+                &[&address, &after_ms],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn insert_suppression(
+        &mut self,
+        address: &str,
+        domain: &str,
+        reason: &str,
+        detail: &str,
+        at_ms: i64,
+        by: &str,
+    ) -> Result<bool> {
+        Ok(self.0.execute(
+            "INSERT INTO suppressions (address, domain, reason, detail, created_ms, updated_ms, created_by, event_count) VALUES ($1, $2, $3, $4, $5, $5, $6, 0) ON CONFLICT (address) DO NOTHING",
+            &[&address, &domain, &reason, &detail, &at_ms, &by],
+        )? == 1)
+    }
+
+    fn link(&mut self, address: &str, event_id: i64, at_ms: i64) -> Result<()> {
+        if self.0.execute(
+            "INSERT INTO suppression_events (address, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&address, &event_id],
+        )? == 1
+        {
+            self.0.execute(
+                "UPDATE suppressions SET event_count = event_count + 1, updated_ms = $2 WHERE address = $1",
+                &[&address, &at_ms],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn audit(
+        &mut self,
+        address: &str,
+        action: &str,
+        actor: &str,
+        reason: &str,
+        note: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO suppression_audit (address, action, actor, at_ms, reason, note) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&address, &action, &actor, &at_ms, &reason, &note],
+        )?;
+        Ok(())
+    }
+
+    fn sender_issue(&mut self, event_id: i64, e: &Event) -> Result<()> {
+        let provider = e
+            .verdict
+            .provider
+            .clone()
+            .unwrap_or_else(|| e.recipient_domain.clone());
+        let blocklist = e.verdict.blocklist.as_ref().map(|b| {
+            if b.zone.is_empty() {
+                b.name.clone()
+            } else {
+                b.zone.clone()
+            }
+        });
+        self.0.execute(
+            "INSERT INTO sender_issues (event_id, time_ms, sending_ip, sender_domain, provider, reason, owner, blocklist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &event_id,
+                &e.time_ms,
+                &e.sending_ip,
+                &schema::sender_domain(e),
+                &provider,
+                &e.verdict.reason.as_str(),
+                &e.verdict.owner.as_str(),
+                &blocklist,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+fn row_to_event(r: &Row) -> EventRow {
+    EventRow {
+        id: r.get(0),
+        dedupe_key: r.get(1),
+        time_ms: r.get(2),
+        recipient: r.get(3),
+        recipient_domain: r.get(4),
+        sender: r.get(5),
+        sending_ip: r.get(6),
+        campaign: r.get(7),
+        message_id: r.get(8),
+        outcome: r.get(9),
+        replycode: r.get(10),
+        status: r.get(11),
+        text: r.get(12),
+        format: r.get(13),
+        source: r.get(14),
+        reason: r.get(15),
+        hardbounce: r.get(16),
+        permanent: r.get(17),
+        owner: r.get(18),
+        remedy: r.get(19),
+        provider: r.get(20),
+        blocklist: r.get(21),
+        rhost: r.get(22),
+        smtpcommand: r.get(23),
+        pattern: r.get(24),
+        explain: r.get(25),
+        policy_class: r.get(26),
+    }
+}
+
+fn row_to_suppression(r: &Row) -> Suppression {
+    Suppression {
+        address: r.get(0),
+        domain: r.get(1),
+        reason: r.get(2),
+        detail: r.get(3),
+        created_ms: r.get(4),
+        updated_ms: r.get(5),
+        created_by: r.get(6),
+        event_count: r.get(7),
+    }
+}
+
+const SUPPRESSION_SELECT: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions";
+
+/// Addresses per `= ANY($1)` lookup.
+const CHECK_CHUNK: usize = 1000;
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
+        let mut attempt = 0;
+        loop {
+            match self.try_batch(events, policy) {
+                Err(Error::Postgres(e)) if is_retryable(&e) && attempt < 8 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
+        let st = self
+            .client
+            .prepare(&format!("{SUPPRESSION_SELECT} WHERE address = ANY($1)"))?;
+        let mut out = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(CHECK_CHUNK) {
+            let list: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let found: HashMap<String, Suppression> = self
+                .client
+                .query(&st, &[&list])?
+                .iter()
+                .map(|r| {
+                    let s = row_to_suppression(r);
+                    (s.address.clone(), s)
+                })
+                .collect();
+            out.extend(chunk.iter().map(|a| found.get(a).cloned()));
+        }
+        Ok(out)
+    }
+
+    fn suppressions(&mut self, limit: Option<usize>) -> Result<Vec<Suppression>> {
+        let sql = match limit {
+            Some(l) => format!("{SUPPRESSION_SELECT} ORDER BY address LIMIT {l}"),
+            None => format!("{SUPPRESSION_SELECT} ORDER BY address"),
+        };
+        Ok(self
+            .client
+            .query(&sql, &[])?
+            .iter()
+            .map(row_to_suppression)
+            .collect())
+    }
+
+    fn suppression_events(&mut self, address: &str) -> Result<Vec<StoredEvent>> {
+        Ok(self
+            .client
+            .query(
+                &format!(
+                    "SELECT {EVENT_SELECT} FROM events WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
+                ),
+                &[&address],
+            )?
+            .iter()
+            .map(|r| row_to_event(r).into_stored())
+            .collect())
+    }
+
+    fn add_suppressions(&mut self, items: &[ManualSuppression], actor: &str) -> Result<usize> {
+        let mut tx = self.client.transaction()?;
+        let now = now_ms();
+        let mut added = 0;
+        {
+            let mut t = Tx(&mut tx);
+            for m in items {
+                let domain = rebound_ingest::domain_of(&m.address);
+                if t.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
+                    t.audit(&m.address, "add", actor, &m.reason, &m.detail, now)?;
+                    added += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    fn remove_suppression(&mut self, address: &str, actor: &str, note: &str) -> Result<bool> {
+        let mut tx = self.client.transaction()?;
+        let now = now_ms();
+        let Some(row) = tx.query_opt(
+            "DELETE FROM suppressions WHERE address = $1 RETURNING reason",
+            &[&address],
+        )?
+        else {
+            return Ok(false);
+        };
+        let reason: String = row.get(0);
+        tx.execute(
+            "DELETE FROM suppression_events WHERE address = $1",
+            &[&address],
+        )?;
+        tx.execute(
+            "INSERT INTO recipient_resets (address, reset_ms) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET reset_ms = excluded.reset_ms",
+            &[&address, &now],
+        )?;
+        Tx(&mut tx).audit(address, "remove", actor, &reason, note, now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn audit(&mut self, address: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>> {
+        let base = "SELECT address, action, actor, at_ms, reason, note FROM suppression_audit";
+        let rows = match address {
+            Some(a) => self.client.query(
+                &format!("{base} WHERE address = $1 ORDER BY at_ms DESC, id DESC LIMIT {limit}"),
+                &[&a],
+            )?,
+            None => self.client.query(
+                &format!("{base} ORDER BY at_ms DESC, id DESC LIMIT {limit}"),
+                &[],
+            )?,
+        };
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                address: r.get(0),
+                action: r.get(1),
+                actor: r.get(2),
+                at_ms: r.get(3),
+                reason: r.get(4),
+                note: r.get(5),
+            })
+            .collect())
+    }
+
+    fn events(&mut self, q: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let (w, params) = schema::event_filter(q);
+        let sql = format!(
+            "SELECT {EVENT_SELECT} FROM events {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
+            q.limit
+        );
+        let owned: Vec<Box<dyn ToSql + Sync>> = params
+            .into_iter()
+            .map(|p| -> Box<dyn ToSql + Sync> {
+                match p {
+                    QueryParam::Int(i) => Box::new(i),
+                    QueryParam::Text(s) => Box::new(s),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        Ok(self
+            .client
+            .query(&sql, &refs)?
+            .iter()
+            .map(|r| row_to_event(r).into_stored())
+            .collect())
+    }
+
+    fn sender_issues(&mut self, since_ms: Option<i64>) -> Result<Vec<SenderIssue>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT sending_ip, sender_domain, provider, reason, blocklist, COUNT(*), MIN(time_ms), MAX(time_ms) FROM sender_issues WHERE time_ms >= $1 GROUP BY sending_ip, sender_domain, provider, reason, blocklist ORDER BY COUNT(*) DESC, MAX(time_ms) DESC",
+                &[&since_ms.unwrap_or(i64::MIN)],
+            )?
+            .iter()
+            .map(|r| SenderIssue {
+                sending_ip: r.get(0),
+                sender_domain: r.get(1),
+                provider: r.get(2),
+                reason: r.get(3),
+                blocklist: r.get(4),
+                count: r.get(5),
+                first_ms: r.get(6),
+                last_ms: r.get(7),
+            })
+            .collect())
+    }
+
+    fn count_events(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .client
+            .query_one("SELECT COUNT(*) FROM events", &[])?
+            .get(0);
+        Ok(n as u64)
+    }
+}

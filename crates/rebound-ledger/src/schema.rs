@@ -1,0 +1,250 @@
+//! The schema, shared by both backends, and versioned migrations.
+//!
+//! SQL here is written once for both: `$1`-style parameters (SQLite reads
+//! them as positional when they first appear in order), and the few type
+//! names that differ are placeholders (`{ID}`, `{BLOB}`).
+
+use crate::StoredEvent;
+use rebound_core::{Blocklist, Verdict};
+use rebound_ingest::Event;
+
+/// Migrations, in order; each runs once, in a transaction, and bumps
+/// `schema_version`.
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE events (
+    id {ID},
+    dedupe_key {BLOB} NOT NULL,
+    time_ms BIGINT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_domain TEXT NOT NULL,
+    sender TEXT,
+    sending_ip TEXT,
+    campaign TEXT,
+    message_id TEXT,
+    outcome TEXT NOT NULL,
+    replycode INTEGER,
+    status TEXT,
+    text TEXT NOT NULL,
+    format TEXT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    hardbounce BOOLEAN NOT NULL,
+    permanent BOOLEAN,
+    owner TEXT NOT NULL,
+    remedy TEXT NOT NULL,
+    provider TEXT,
+    blocklist TEXT,
+    rhost TEXT NOT NULL,
+    smtpcommand TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    explain TEXT NOT NULL,
+    policy_class TEXT NOT NULL,
+    ingested_ms BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX events_dedupe ON events (dedupe_key);
+CREATE INDEX events_recipient_time ON events (recipient, time_ms);
+CREATE INDEX events_time ON events (time_ms);
+
+CREATE TABLE suppressions (
+    address TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    event_count BIGINT NOT NULL
+);
+CREATE TABLE suppression_events (
+    address TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    PRIMARY KEY (address, event_id)
+);
+CREATE TABLE suppression_audit (
+    id {ID},
+    address TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX suppression_audit_address ON suppression_audit (address, at_ms);
+CREATE TABLE recipient_resets (
+    address TEXT PRIMARY KEY,
+    reset_ms BIGINT NOT NULL
+);
+CREATE TABLE sender_issues (
+    id {ID},
+    event_id BIGINT NOT NULL UNIQUE,
+    time_ms BIGINT NOT NULL,
+    sending_ip TEXT,
+    sender_domain TEXT,
+    provider TEXT,
+    reason TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    blocklist TEXT
+);
+CREATE INDEX sender_issues_time ON sender_issues (time_ms);
+"#,
+)];
+
+pub fn ddl(sql: &str, postgres: bool) -> String {
+    if postgres {
+        sql.replace("{ID}", "BIGSERIAL PRIMARY KEY")
+            .replace("{BLOB}", "BYTEA")
+    } else {
+        sql.replace("{ID}", "INTEGER PRIMARY KEY")
+            .replace("{BLOB}", "BLOB")
+    }
+}
+
+/// Columns of `events` in insert order (27 after `id`).
+pub const EVENT_COLUMNS: &str = "dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, pattern, explain, policy_class, ingested_ms";
+pub const EVENT_NCOLS: usize = 27;
+
+/// `SELECT` list for reading events back (id first).
+pub const EVENT_SELECT: &str = "id, dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, pattern, explain, policy_class";
+
+pub fn placeholders(start: usize, n: usize) -> String {
+    let v: Vec<String> = (start..start + n).map(|i| format!("${i}")).collect();
+    format!("({})", v.join(", "))
+}
+
+/// The blocklist as stored (JSON).
+pub fn blocklist_json(b: &Option<Blocklist>) -> Option<String> {
+    b.as_ref().and_then(|b| serde_json::to_string(b).ok())
+}
+
+/// A row read back, as plain values (both backends fill this).
+pub struct EventRow {
+    pub id: i64,
+    pub dedupe_key: Vec<u8>,
+    pub time_ms: i64,
+    pub recipient: String,
+    pub recipient_domain: String,
+    pub sender: Option<String>,
+    pub sending_ip: Option<String>,
+    pub campaign: Option<String>,
+    pub message_id: Option<String>,
+    pub outcome: String,
+    pub replycode: Option<i32>,
+    pub status: Option<String>,
+    pub text: String,
+    pub format: String,
+    pub source: String,
+    pub reason: String,
+    pub hardbounce: bool,
+    pub permanent: Option<bool>,
+    pub owner: String,
+    pub remedy: String,
+    pub provider: Option<String>,
+    pub blocklist: Option<String>,
+    pub rhost: String,
+    pub smtpcommand: String,
+    pub pattern: String,
+    pub explain: String,
+    pub policy_class: String,
+}
+
+impl EventRow {
+    pub fn into_stored(self) -> StoredEvent {
+        let mut key = [0u8; 16];
+        if self.dedupe_key.len() == 16 {
+            key.copy_from_slice(&self.dedupe_key);
+        }
+        StoredEvent {
+            id: self.id,
+            policy_class: self.policy_class,
+            event: Event {
+                time_ms: self.time_ms,
+                recipient: self.recipient,
+                recipient_domain: self.recipient_domain,
+                sender: self.sender,
+                sending_ip: self.sending_ip,
+                campaign: self.campaign,
+                message_id: self.message_id,
+                outcome: self
+                    .outcome
+                    .parse()
+                    .unwrap_or(rebound_ingest::Outcome::Bounced),
+                text: self.text,
+                format: self.format,
+                source: self.source,
+                dedupe_key: key,
+                verdict: Verdict {
+                    replycode: self
+                        .replycode
+                        .and_then(|c| u16::try_from(c).ok())
+                        .and_then(rebound_core::ReplyCode::new),
+                    deliverystatus: self.status.and_then(|s| s.parse().ok()),
+                    smtpcommand: self.smtpcommand,
+                    rhost: self.rhost,
+                    reason: self
+                        .reason
+                        .parse()
+                        .unwrap_or(rebound_core::Reason::Undefined),
+                    hardbounce: self.hardbounce,
+                    permanent: self.permanent,
+                    owner: self.owner.parse().unwrap_or(rebound_core::Owner::Unknown),
+                    remedy: self
+                        .remedy
+                        .parse()
+                        .unwrap_or(rebound_core::Remedy::Investigate),
+                    provider: self.provider,
+                    blocklist: self.blocklist.and_then(|b| serde_json::from_str(&b).ok()),
+                    pattern: self.pattern,
+                    explain: self.explain,
+                },
+            },
+        }
+    }
+}
+
+/// The WHERE clause and parameters of an event query, `$1`-numbered.
+pub fn event_filter(q: &crate::EventQuery) -> (String, Vec<QueryParam>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(s) = q.since_ms {
+        params.push(QueryParam::Int(s));
+        clauses.push(format!("time_ms >= ${}", params.len()));
+    }
+    if let Some(r) = &q.recipient {
+        params.push(QueryParam::Text(r.clone()));
+        clauses.push(format!("recipient = ${}", params.len()));
+    }
+    if let Some(p) = &q.provider {
+        params.push(QueryParam::Text(p.to_ascii_lowercase()));
+        let n = params.len();
+        clauses.push(format!("(provider = ${n} OR recipient_domain = ${n})"));
+    }
+    if let Some(r) = &q.reason {
+        params.push(QueryParam::Text(r.to_ascii_lowercase()));
+        let n = params.len();
+        clauses.push(format!(
+            "(reason = ${n} OR policy_class = ${n} OR outcome = ${n})"
+        ));
+    }
+    let w = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (w, params)
+}
+
+pub enum QueryParam {
+    Int(i64),
+    Text(String),
+}
+
+/// The sender's domain from an address.
+pub fn sender_domain(e: &Event) -> Option<String> {
+    e.sender
+        .as_deref()
+        .map(rebound_ingest::domain_of)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+}

@@ -1,0 +1,430 @@
+//! SQLite backend: one file, WAL, `busy_timeout` so that several processes
+//! can write (one at a time), batches in `BEGIN IMMEDIATE` transactions with
+//! cached prepared statements.
+//!
+//! `synchronous=NORMAL`: in WAL mode a committed transaction survives the
+//! process being killed (the WAL is in the OS's hands); only a power cut can
+//! lose the last commits.
+
+use crate::engine::{self, TxOps};
+use crate::schema::{self, EVENT_COLUMNS, EVENT_SELECT, EventRow, QueryParam};
+use crate::{
+    AuditEntry, BatchOutcome, EventQuery, ManualSuppression, Policy, Result, SenderIssue, Store,
+    StoredEvent, Suppression, now_ms,
+};
+use rebound_ingest::Event;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file and brings the schema up to date.
+    pub fn open(path: &str) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut s = Self { conn };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?;
+        for (v, sql) in schema::MIGRATIONS {
+            if *v > current {
+                tx.execute_batch(&schema::ddl(sql, false))?;
+                tx.execute(
+                    "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+                    params![v, now_ms()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version in the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
+    }
+}
+
+struct Tx<'a>(&'a rusqlite::Transaction<'a>);
+
+impl TxOps for Tx<'_> {
+    fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
+        let mut st = self.0.prepare_cached(
+            "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
+        )?;
+        Ok(st.query_row([address], |r| r.get(0))?)
+    }
+
+    fn reset_ms(&mut self, address: &str) -> Result<Option<i64>> {
+        let mut st = self
+            .0
+            .prepare_cached("SELECT reset_ms FROM recipient_resets WHERE address = $1")?;
+        Ok(st.query_row([address], |r| r.get(0)).optional()?)
+    }
+
+    fn soft_events(
+        &mut self,
+        address: &str,
+        after_ms: i64,
+    ) -> Result<Vec<(i64, i64, Option<String>)>> {
+        let mut st = self.0.prepare_cached(
+            "SELECT id, time_ms, message_id FROM events WHERE recipient = $1 AND time_ms > $2 AND policy_class = 'soft'",
+        )?;
+        let rows = st.query_map(params![address, after_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_suppression(
+        &mut self,
+        address: &str,
+        domain: &str,
+        reason: &str,
+        detail: &str,
+        at_ms: i64,
+        by: &str,
+    ) -> Result<bool> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO suppressions (address, domain, reason, detail, created_ms, updated_ms, created_by, event_count) VALUES ($1, $2, $3, $4, $5, $5, $6, 0) ON CONFLICT (address) DO NOTHING",
+        )?;
+        Ok(st.execute(params![address, domain, reason, detail, at_ms, by])? == 1)
+    }
+
+    fn link(&mut self, address: &str, event_id: i64, at_ms: i64) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO suppression_events (address, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )?;
+        if st.execute(params![address, event_id])? == 1 {
+            let mut up = self.0.prepare_cached(
+                "UPDATE suppressions SET event_count = event_count + 1, updated_ms = $1 WHERE address = $2",
+            )?;
+            up.execute(params![at_ms, address])?;
+        }
+        Ok(())
+    }
+
+    fn audit(
+        &mut self,
+        address: &str,
+        action: &str,
+        actor: &str,
+        reason: &str,
+        note: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO suppression_audit (address, action, actor, at_ms, reason, note) VALUES ($1, $2, $3, $4, $5, $6)",
+        )?;
+        st.execute(params![address, action, actor, at_ms, reason, note])?;
+        Ok(())
+    }
+
+    fn sender_issue(&mut self, event_id: i64, e: &Event) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO sender_issues (event_id, time_ms, sending_ip, sender_domain, provider, reason, owner, blocklist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )?;
+        st.execute(params![
+            event_id,
+            e.time_ms,
+            e.sending_ip,
+            schema::sender_domain(e),
+            e.verdict
+                .provider
+                .clone()
+                .unwrap_or_else(|| e.recipient_domain.clone()),
+            e.verdict.reason.as_str(),
+            e.verdict.owner.as_str(),
+            e.verdict.blocklist.as_ref().map(|b| if b.zone.is_empty() {
+                b.name.clone()
+            } else {
+                b.zone.clone()
+            }),
+        ])?;
+        Ok(())
+    }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        dedupe_key: r.get(1)?,
+        time_ms: r.get(2)?,
+        recipient: r.get(3)?,
+        recipient_domain: r.get(4)?,
+        sender: r.get(5)?,
+        sending_ip: r.get(6)?,
+        campaign: r.get(7)?,
+        message_id: r.get(8)?,
+        outcome: r.get(9)?,
+        replycode: r.get(10)?,
+        status: r.get(11)?,
+        text: r.get(12)?,
+        format: r.get(13)?,
+        source: r.get(14)?,
+        reason: r.get(15)?,
+        hardbounce: r.get(16)?,
+        permanent: r.get(17)?,
+        owner: r.get(18)?,
+        remedy: r.get(19)?,
+        provider: r.get(20)?,
+        blocklist: r.get(21)?,
+        rhost: r.get(22)?,
+        smtpcommand: r.get(23)?,
+        pattern: r.get(24)?,
+        explain: r.get(25)?,
+        policy_class: r.get(26)?,
+    })
+}
+
+fn row_to_suppression(r: &rusqlite::Row<'_>) -> rusqlite::Result<Suppression> {
+    Ok(Suppression {
+        address: r.get(0)?,
+        domain: r.get(1)?,
+        reason: r.get(2)?,
+        detail: r.get(3)?,
+        created_ms: r.get(4)?,
+        updated_ms: r.get(5)?,
+        created_by: r.get(6)?,
+        event_count: r.get(7)?,
+    })
+}
+
+const SUPPRESSION_SELECT: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions";
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
+        let mut out = BatchOutcome::default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let mut inserted = Vec::new();
+        {
+            let mut st = tx.prepare_cached(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+                schema::placeholders(1, schema::EVENT_NCOLS)
+            ))?;
+            for e in events {
+                let class = policy.class(e);
+                let v = &e.verdict;
+                let n = st.execute(params![
+                    &e.dedupe_key[..],
+                    e.time_ms,
+                    e.recipient,
+                    e.recipient_domain,
+                    e.sender,
+                    e.sending_ip,
+                    e.campaign,
+                    e.message_id,
+                    e.outcome.as_str(),
+                    v.replycode.map(|c| c.get() as i32),
+                    v.deliverystatus.map(|s| s.to_string()),
+                    e.text,
+                    e.format,
+                    e.source,
+                    v.reason.as_str(),
+                    v.hardbounce,
+                    v.permanent,
+                    v.owner.as_str(),
+                    v.remedy.as_str(),
+                    v.provider,
+                    schema::blocklist_json(&v.blocklist),
+                    v.rhost,
+                    v.smtpcommand,
+                    v.pattern,
+                    v.explain,
+                    class.as_str(),
+                    now,
+                ])?;
+                if n == 1 {
+                    out.inserted += 1;
+                    inserted.push((tx.last_insert_rowid(), e, class));
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+        }
+        engine::apply(&mut Tx(&tx), policy, &mut inserted, &mut out)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            out.push(st.query_row([a], row_to_suppression).optional()?);
+        }
+        Ok(out)
+    }
+
+    fn suppressions(&mut self, limit: Option<usize>) -> Result<Vec<Suppression>> {
+        let mut st = self.conn.prepare(&format!(
+            "{SUPPRESSION_SELECT} ORDER BY address LIMIT {}",
+            limit.map(|l| l as i64).unwrap_or(-1)
+        ))?;
+        let rows = st.query_map([], row_to_suppression)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn suppression_events(&mut self, address: &str) -> Result<Vec<StoredEvent>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {EVENT_SELECT} FROM events WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
+        ))?;
+        let rows = st.query_map([address], row_to_event)?;
+        Ok(rows
+            .map(|r| r.map(EventRow::into_stored))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_suppressions(&mut self, items: &[ManualSuppression], actor: &str) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let mut added = 0;
+        {
+            let mut t = Tx(&tx);
+            for m in items {
+                let domain = rebound_ingest::domain_of(&m.address);
+                if t.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
+                    t.audit(&m.address, "add", actor, &m.reason, &m.detail, now)?;
+                    added += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    fn remove_suppression(&mut self, address: &str, actor: &str, note: &str) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let reason: Option<String> = tx
+            .query_row(
+                "DELETE FROM suppressions WHERE address = $1 RETURNING reason",
+                [address],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(reason) = reason else {
+            return Ok(false);
+        };
+        tx.execute(
+            "DELETE FROM suppression_events WHERE address = $1",
+            [address],
+        )?;
+        tx.execute(
+            "INSERT INTO recipient_resets (address, reset_ms) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET reset_ms = excluded.reset_ms",
+            params![address, now],
+        )?;
+        Tx(&tx).audit(address, "remove", actor, &reason, note, now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn audit(&mut self, address: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT address, action, actor, at_ms, reason, note FROM suppression_audit {} ORDER BY at_ms DESC, id DESC LIMIT {}",
+            if address.is_some() {
+                "WHERE address = $1"
+            } else {
+                ""
+            },
+            limit as i64
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(AuditEntry {
+                address: r.get(0)?,
+                action: r.get(1)?,
+                actor: r.get(2)?,
+                at_ms: r.get(3)?,
+                reason: r.get(4)?,
+                note: r.get(5)?,
+            })
+        };
+        let rows = match address {
+            Some(a) => st.query_map([a], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+        };
+        Ok(rows)
+    }
+
+    fn events(&mut self, q: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let (w, params) = schema::event_filter(q);
+        let sql = format!(
+            "SELECT {EVENT_SELECT} FROM events {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
+            q.limit as i64
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let values: Vec<rusqlite::types::Value> = params
+            .into_iter()
+            .map(|p| match p {
+                QueryParam::Int(i) => rusqlite::types::Value::Integer(i),
+                QueryParam::Text(s) => rusqlite::types::Value::Text(s),
+            })
+            .collect();
+        let rows = st.query_map(rusqlite::params_from_iter(values), row_to_event)?;
+        Ok(rows
+            .map(|r| r.map(EventRow::into_stored))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn sender_issues(&mut self, since_ms: Option<i64>) -> Result<Vec<SenderIssue>> {
+        let mut st = self.conn.prepare(
+            "SELECT sending_ip, sender_domain, provider, reason, blocklist, COUNT(*), MIN(time_ms), MAX(time_ms) FROM sender_issues WHERE time_ms >= $1 GROUP BY sending_ip, sender_domain, provider, reason, blocklist ORDER BY COUNT(*) DESC, MAX(time_ms) DESC",
+        )?;
+        let rows = st.query_map([since_ms.unwrap_or(i64::MIN)], |r| {
+            Ok(SenderIssue {
+                sending_ip: r.get(0)?,
+                sender_domain: r.get(1)?,
+                provider: r.get(2)?,
+                reason: r.get(3)?,
+                blocklist: r.get(4)?,
+                count: r.get(5)?,
+                first_ms: r.get(6)?,
+                last_ms: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn count_events(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
