@@ -370,6 +370,9 @@ pub(crate) struct RuleSet {
     /// Rules checked on every reply (no phrase to find them by).
     pub unanchored: Vec<u32>,
     pub statuses: Vec<StatusEntry>,
+    /// (class, subject, detail) → the winning entry of `statuses`, for
+    /// every code the table mentions, resolved once at compile time.
+    status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>>,
     pub providers: Vec<Provider>,
     /// Host suffix → provider, and recipient domain suffix → provider.
     host_index: SuffixIndex,
@@ -703,7 +706,32 @@ impl RuleSet {
                     .or_insert(i);
             }
         }
+        // Resolve precedence once: user entries first, then exact class
+        // before any-class, then order of definition.
+        let mut status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, e) in statuses.iter().enumerate() {
+            let Some(detail) = e.matcher.detail else {
+                continue;
+            };
+            let classes: &[u8] = if e.matcher.class == 0 {
+                &[2, 4, 5]
+            } else {
+                &[e.matcher.class]
+            };
+            for &class in classes {
+                let key = (class, e.matcher.subject, detail);
+                let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
+                match status_index.get(&key) {
+                    Some(&j) if rank(&statuses[j]) <= rank(e) => {}
+                    _ => {
+                        status_index.insert(key, i);
+                    }
+                }
+            }
+        }
         Ok(RuleSet {
+            status_index,
             host_index,
             domain_index,
             automaton,
@@ -731,9 +759,8 @@ impl RuleSet {
     /// The status table's entry for `s`, user entries first, exact codes
     /// before any-class ones.
     pub(crate) fn status_entry(&self, s: EnhancedStatus) -> Option<&StatusEntry> {
-        self.statuses
-            .iter()
-            .filter(|e| e.matcher.matches(s))
-            .min_by_key(|e| (e.tier, e.matcher.class == 0))
+        self.status_index
+            .get(&(s.class_digit(), s.subject(), s.detail()))
+            .map(|&i| &self.statuses[i])
     }
 }
