@@ -389,7 +389,7 @@ impl Classifier {
             if class == Some(2) {
                 break 'decide Decider::Success;
             }
-            for rule in [best_user, best_provider].into_iter().flatten() {
+            if let Some(rule) = best_user.or(best_provider) {
                 break 'decide Decider::Rule {
                     rule,
                     phrase: first_phrase(rs, rule, hits),
