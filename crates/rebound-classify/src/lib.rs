@@ -37,7 +37,7 @@
 //! 9. Fallbacks: `x.6.x` → contenterror, `x.7.x` → securityerror, an
 //!    `X-Unix`/`X-Postfix` diagnostic → mailererror, `500`–`504` →
 //!    syntaxerror, a refusal at connection or greeting → blocked, any other
-//!    failure → onhold, nothing at all → undefined.
+//!    failure code → onhold, no failure code at all → undefined.
 //!
 //! Like Sisimai, a "user unknown" phrase only proves a dead mailbox when it
 //! answered `RCPT` (or comes with a status such as `5.1.1`): said after the
@@ -108,6 +108,19 @@ include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
 pub struct Classifier {
     rules: RuleSet,
+}
+
+/// The observation's fields, borrowed, so that a bare text needs no copy.
+#[derive(Default)]
+struct Input<'a> {
+    text: &'a str,
+    replycode: Option<rebound_core::ReplyCode>,
+    status: Option<EnhancedStatus>,
+    smtpcommand: Option<&'a str>,
+    rhost: Option<&'a str>,
+    recipient: Option<&'a str>,
+    action: Option<&'a str>,
+    reason_hint: Option<Reason>,
 }
 
 /// Per-thread buffers, so that classifying allocates nothing but the
@@ -195,35 +208,43 @@ impl Classifier {
 
     /// Judge a bare reply text.
     pub fn classify_text(&self, text: &str) -> Verdict {
-        self.classify(&Observation::from_text(text))
+        self.classify_input(&Input {
+            text,
+            ..Input::default()
+        })
     }
 
     /// Judge one observation.
     pub fn classify(&self, obs: &Observation) -> Verdict {
-        SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => self.classify_with(obs, &mut scratch),
-            // Only reachable through re-entrancy; stay correct regardless.
-            Err(_) => self.classify_with(obs, &mut Scratch::default()),
+        self.classify_input(&Input {
+            text: &obs.text,
+            replycode: obs.replycode,
+            status: obs.status,
+            smtpcommand: obs.smtpcommand.as_deref(),
+            rhost: obs.rhost.as_deref(),
+            recipient: obs.recipient.as_deref(),
+            action: obs.action.as_deref(),
+            reason_hint: obs.reason_hint,
         })
     }
 
-    fn classify_with(&self, obs: &Observation, scratch: &mut Scratch) -> Verdict {
+    fn classify_input(&self, input: &Input<'_>) -> Verdict {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut scratch) => self.classify_with(input, &mut scratch),
+            // Only reachable through re-entrancy; stay correct regardless.
+            Err(_) => self.classify_with(input, &mut Scratch::default()),
+        })
+    }
+
+    fn classify_with(&self, obs: &Input<'_>, scratch: &mut Scratch) -> Verdict {
         let rs = &self.rules;
-        let text = reply::capped(&obs.text);
-        let parsed = reply::parse(text);
+        let text = reply::capped(obs.text);
+        let parsed = reply::parse_except_command(text);
 
         let replycode = obs.replycode.or(parsed.replycode);
         let status = obs.status.or(parsed.status);
-        let command = obs
-            .smtpcommand
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_ascii_uppercase)
-            .or_else(|| parsed.smtpcommand.clone());
         let rhost = obs
             .rhost
-            .as_deref()
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .map(str::to_ascii_lowercase)
@@ -242,9 +263,28 @@ impl Classifier {
         scratch.lower.push_str(text);
         scratch.lower.make_ascii_lowercase();
         scratch.hits.clear();
+        // The leftmost (then longest) command marker names the command.
+        let mut command_marker: Option<(usize, usize, u32)> = None;
         for m in rs.automaton.find_overlapping_iter(scratch.lower.as_str()) {
-            scratch.hits.push(m.pattern().as_u32());
+            let pid = m.pattern().as_u32();
+            scratch.hits.push(pid);
+            for t in &rs.targets[pid as usize] {
+                if let Target::Command(c) = *t {
+                    let key = (m.start(), usize::MAX - m.len(), c);
+                    if command_marker.is_none_or(|best| key < best) {
+                        command_marker = Some(key);
+                    }
+                }
+            }
         }
+        let command = obs
+            .smtpcommand
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_ascii_uppercase)
+            .or_else(|| {
+                command_marker.map(|(_, _, c)| reply::COMMAND_MARKERS[c as usize].1.to_string())
+            });
         scratch.hits.sort_unstable();
         scratch.hits.dedup();
         let hits = &scratch.hits;
@@ -261,6 +301,7 @@ impl Classifier {
                     Target::ProviderMarker(p) => {
                         provider.get_or_insert(p as usize);
                     }
+                    Target::Command(_) => {}
                     Target::Blocklist {
                         list,
                         listed,
@@ -278,13 +319,13 @@ impl Classifier {
                 }
             }
         }
-        let host_provider = rhost
-            .as_deref()
-            .and_then(|h| rs.providers.iter().position(|p| p.owns_host(h)));
-        let domain = obs.recipient_domain();
-        let domain_provider = domain
-            .as_deref()
-            .and_then(|d| rs.providers.iter().position(|p| p.owns_domain(d)));
+        let host_provider = rhost.as_deref().and_then(|h| rs.provider_of_host(h));
+        let domain = obs
+            .recipient
+            .and_then(|r| r.rsplit_once('@'))
+            .map(|(_, d)| d.trim_end_matches('>').trim())
+            .filter(|d| !d.is_empty());
+        let domain_provider = domain.and_then(|d| rs.provider_of_domain(&d.to_ascii_lowercase()));
         let provider = provider.or(host_provider).or(domain_provider);
         let provider_applies = |p: usize| {
             Some(p) == provider || Some(p) == host_provider || Some(p) == domain_provider
@@ -389,6 +430,15 @@ impl Classifier {
             if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
                 break 'decide Decider::Hint(h);
             }
+            if matches!(
+                parsed.diagnostic_type.as_deref(),
+                Some("x-unix" | "x-postfix")
+            ) {
+                break 'decide Decider::Fallback(
+                    Reason::MailerError,
+                    "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
+                );
+            }
             if let Some((s, e)) = status_entry {
                 break 'decide Decider::Status {
                     status: s,
@@ -396,7 +446,7 @@ impl Classifier {
                     explain: e.explain.as_deref(),
                 };
             }
-            fallback(status, replycode, &parsed, command.as_deref(), obs, text)
+            fallback(status, replycode, command.as_deref(), obs)
         };
 
         let reason = decider.reason();
@@ -406,7 +456,7 @@ impl Classifier {
             Some(5) => Some(true),
             Some(4) => Some(false),
             Some(_) => None,
-            None => match obs.action.as_deref().map(str::trim) {
+            None => match obs.action.map(str::trim) {
                 Some(a) if a.eq_ignore_ascii_case("failed") => Some(true),
                 Some(a) if a.eq_ignore_ascii_case("delayed") => Some(false),
                 _ => None,
@@ -425,7 +475,14 @@ impl Classifier {
             listed,
         });
 
-        let explain = explain(&decider, status, status_entry.map(|(_, e)| e.reason));
+        // What the status alone would have meant, to say when a rule
+        // overrode it.
+        let status_meaning = status_entry.map(|(_, e)| e.reason).or(match status {
+            Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
+            Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
+            _ => None,
+        });
+        let explain = explain(&decider, status, status_meaning);
         Verdict {
             replycode,
             deliverystatus: status,
@@ -460,10 +517,8 @@ fn first_phrase<'a>(rs: &'a RuleSet, rule: &rules::Rule, hits: &[u32]) -> Option
 fn fallback<'a>(
     status: Option<EnhancedStatus>,
     replycode: Option<rebound_core::ReplyCode>,
-    parsed: &reply::ParsedReply,
     command: Option<&str>,
-    obs: &Observation,
-    text: &str,
+    obs: &Input<'_>,
 ) -> Decider<'a> {
     if let Some(s) = status.filter(|s| s.class_digit() != 2) {
         match s.subject() {
@@ -482,15 +537,6 @@ fn fallback<'a>(
             _ => {}
         }
     }
-    if matches!(
-        parsed.diagnostic_type.as_deref(),
-        Some("x-unix" | "x-postfix")
-    ) {
-        return Decider::Fallback(
-            Reason::MailerError,
-            "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
-        );
-    }
     if replycode.is_some_and(|r| (500..=504).contains(&r.get())) {
         return Decider::Fallback(
             Reason::SyntaxError,
@@ -499,7 +545,6 @@ fn fallback<'a>(
     }
     if obs
         .action
-        .as_deref()
         .is_some_and(|a| a.trim().eq_ignore_ascii_case("delayed"))
     {
         return Decider::Fallback(
@@ -513,9 +558,11 @@ fn fallback<'a>(
             "refused at connection or greeting, before any address was given",
         );
     }
-    let says_something =
-        status.is_some() || replycode.is_some() || text.chars().any(|c| c.is_alphabetic());
-    if says_something {
+    // A failure code proves something failed; text alone (garbage, an
+    // unknown language) proves nothing.
+    let failed =
+        status.is_some_and(|s| s.class_digit() != 2) || replycode.is_some_and(|r| r.get() >= 400);
+    if failed {
         Decider::Fallback(Reason::OnHold, "a failure whose cause no rule recognises")
     } else {
         Decider::Fallback(Reason::Undefined, "the input holds no usable reply")

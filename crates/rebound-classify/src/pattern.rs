@@ -45,8 +45,9 @@ fn push_token(out: &mut String, token: &str) {
         out.push_str(token);
         return;
     }
-    // Keep the punctuation around the core as it was.
-    let start = token.find(core).unwrap_or(0);
+    // Keep the punctuation around the core as it was. `core` is a
+    // subslice of `token`, so its offset is a pointer difference.
+    let start = core.as_ptr() as usize - token.as_ptr() as usize;
     out.push_str(&token[..start]);
     push_core(out, core);
     out.push_str(&token[start + core.len()..]);
@@ -98,7 +99,7 @@ fn classify_word(w: &str) -> Option<&'static str> {
         return Some("<num>");
     }
     // Enhanced status codes stay: they are the constant part.
-    if w.parse::<EnhancedStatus>().is_ok() {
+    if letters == 0 && dots == 2 && w.parse::<EnhancedStatus>().is_ok() {
         return None;
     }
     if dots == 3

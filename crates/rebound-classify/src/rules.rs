@@ -239,17 +239,12 @@ impl Rule {
         if !self.requires.iter().all(has) || self.excludes.iter().any(has) {
             return false;
         }
-        if !self.commands.is_empty()
-            && !facts
-                .command
-                .is_some_and(|c| self.commands.iter().any(|x| x == c))
-        {
+        // "-" stands for "no command known".
+        let command = facts.command.unwrap_or("-");
+        if !self.commands.is_empty() && !self.commands.iter().any(|x| x == command) {
             return false;
         }
-        if facts
-            .command
-            .is_some_and(|c| self.not_commands.iter().any(|x| x == c))
-        {
+        if self.not_commands.iter().any(|x| x == command) {
             return false;
         }
         if !self.status.is_empty()
@@ -305,25 +300,15 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
-impl Provider {
-    pub(crate) fn owns_host(&self, host: &str) -> bool {
-        self.rhosts
-            .iter()
-            .any(|suffix| host_has_suffix(host, suffix))
+/// Looks `name` and each of its parent domains up, longest first.
+fn lookup_suffix(index: &HashMap<String, usize>, name: &str) -> Option<usize> {
+    let mut rest = name.trim_end_matches('.');
+    loop {
+        if let Some(&p) = index.get(rest) {
+            return Some(p);
+        }
+        rest = rest.split_once('.')?.1;
     }
-
-    pub(crate) fn owns_domain(&self, domain: &str) -> bool {
-        self.domains.iter().any(|d| host_has_suffix(domain, d))
-    }
-}
-
-fn host_has_suffix(host: &str, suffix: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    host.len() >= suffix.len()
-        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-        && (host.len() == suffix.len()
-            || host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            || suffix.starts_with('.'))
 }
 
 #[derive(Debug)]
@@ -337,6 +322,9 @@ pub(crate) enum Target {
     /// A phrase of a rule (any of, requires or excludes: the rule checks).
     Rule(u32),
     ProviderMarker(u32),
+    /// A phrase naming the SMTP command answered (index into
+    /// `reply::COMMAND_MARKERS`).
+    Command(u32),
     /// A blocklist zone (the pattern's text is the zone) or a marker that
     /// names the operator only.
     Blocklist {
@@ -358,6 +346,9 @@ pub(crate) struct RuleSet {
     pub unanchored: Vec<u32>,
     pub statuses: Vec<StatusEntry>,
     pub providers: Vec<Provider>,
+    /// Host suffix → provider, and recipient domain suffix → provider.
+    host_index: HashMap<String, usize>,
+    domain_index: HashMap<String, usize>,
     pub blocklists: Vec<BlocklistDef>,
 }
 
@@ -639,6 +630,10 @@ impl RuleSet {
             }
         }
 
+        for (i, (marker, _)) in crate::reply::COMMAND_MARKERS.iter().enumerate() {
+            b.pattern(marker, Target::Command(i as u32))
+                .map_err(|e| invalid("(command markers)", e))?;
+        }
         for (idx, from, file) in deferred_refs {
             let phrases = phrases_by_id
                 .get(&from)
@@ -656,8 +651,11 @@ impl RuleSet {
             r.any.dedup();
         }
 
+        // A DFA: more memory (a few MB for the built-in rules), the fastest
+        // overlapping search.
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&b.patterns)
             .map_err(|e| invalid("(all rules)", e.to_string()))?;
         let unanchored = rules
@@ -666,7 +664,19 @@ impl RuleSet {
             .filter(|(_, r)| r.is_unanchored())
             .map(|(i, _)| i as u32)
             .collect();
+        let mut host_index = HashMap::new();
+        let mut domain_index = HashMap::new();
+        for (i, p) in providers.iter().enumerate() {
+            for h in &p.rhosts {
+                host_index.entry(h.trim_matches('.').to_string()).or_insert(i);
+            }
+            for d in &p.domains {
+                domain_index.entry(d.trim_matches('.').to_string()).or_insert(i);
+            }
+        }
         Ok(RuleSet {
+            host_index,
+            domain_index,
             automaton,
             targets: b.targets,
             patterns: b.patterns,
@@ -676,6 +686,17 @@ impl RuleSet {
             providers,
             blocklists,
         })
+    }
+
+    /// The provider owning `host` (a lower-cased host name), by its
+    /// longest registered suffix.
+    pub(crate) fn provider_of_host(&self, host: &str) -> Option<usize> {
+        lookup_suffix(&self.host_index, host)
+    }
+
+    /// The provider hosting the (lower-cased) recipient domain.
+    pub(crate) fn provider_of_domain(&self, domain: &str) -> Option<usize> {
+        lookup_suffix(&self.domain_index, domain)
     }
 
     /// The status table's entry for `s`, user entries first, exact codes

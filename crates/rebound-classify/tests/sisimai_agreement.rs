@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// Agreement required on the meaningful rows, in percent. Set at the level
 /// reached so that regressions fail.
-const FLOOR_PERCENT: f64 = 90.0;
+const FLOOR_PERCENT: f64 = 93.0;
 
 fn corpus_dir() -> PathBuf {
     match std::env::var_os("REBOUND_SISIMAI_CORPUS") {
@@ -62,8 +62,14 @@ fn observation(rec: &Value) -> Observation {
         None
     };
     let opt = |k: &str| Some(s(rec, k).to_string()).filter(|v| !v.is_empty());
+    // The DSN field as it was written: `Diagnostic-Code: <type>; <text>`.
+    let text = match (s(rec, "diagnostictype"), s(rec, "diagnosticcode")) {
+        (_, "") => String::new(),
+        ("", code) => code.to_string(),
+        (kind, code) => format!("{kind}; {code}"),
+    };
     Observation {
-        text: s(rec, "diagnosticcode").to_string(),
+        text,
         replycode: s(rec, "replycode").parse().ok(),
         status: real_status(s(rec, "deliverystatus")),
         smtpcommand: opt("smtpcommand"),

@@ -167,7 +167,7 @@ impl Mail {
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
         let normalised = refold_boundary_parameters(normalised);
-        let message = MessageParser::default().parse(normalised.as_ref())?;
+        let message = parser().parse(normalised.as_ref())?;
         let mut mail = Mail::default();
         for (name, value) in message.headers_raw() {
             mail.headers.push(name, value);
@@ -216,6 +216,18 @@ impl Mail {
             None => EMPTY.get_or_init(Headers::default),
         }
     }
+}
+
+/// A parser that reads only the headers decoding needs: MIME headers to
+/// walk the parts and `Subject` for RFC 2047. Everything else stays raw;
+/// parsing every `Received:` line was a tenth of all decoding time.
+fn parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+    })
 }
 
 struct Walker<'m> {
@@ -375,29 +387,23 @@ pub fn normalise_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
 /// when one is found.
 pub fn refold_boundary_parameters(raw: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     const NEEDLES: [&[u8]; 2] = [b";\nboundary=", b";\nBoundary="];
-    let found = |hay: &[u8]| {
-        NEEDLES
-            .iter()
-            .any(|n| memchr::memmem::find(hay, n).is_some())
-    };
+    let found = |hay: &[u8]| NEEDLES.iter().any(|n| memchr::memmem::find(hay, n).is_some());
     if !found(raw.as_ref()) {
         return raw;
     }
-    let mut out = Vec::with_capacity(raw.len() + 16);
     let bytes = raw.as_ref();
-    let mut i = 0;
-    while i < bytes.len() {
-        out.push(bytes[i]);
-        if bytes[i] == b'\n'
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for (i, &b) in bytes.iter().enumerate() {
+        out.push(b);
+        if b == b'\n'
             && i > 0
-            && bytes[i - 1] == b';'
+            && bytes.get(i - 1) == Some(&b';')
             && bytes
                 .get(i + 1..i + 10)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"boundary="))
         {
             out.push(b'\t');
         }
-        i += 1;
     }
     Cow::Owned(out)
 }

@@ -6,13 +6,15 @@
 //! This crate owns parsing, format detection and normalisation (addresses,
 //! times, dedupe keys) and asks the shared classifier for every verdict; it
 //! stores nothing (that is `rebound-ledger`'s job) and it does not read bounce
-//! emails itself: [`from_decoded`] turns the decoder's records into events.
+//! emails itself: `rebound-decode` does, and [`from_decoded`] turns its
+//! records into events.
 //!
 //! Everything streams: a log is read line by line, a JSON Lines file record by
 //! record; a JSON document that is not line-delimited is read whole up to
 //! [`MAX_JSON_DOCUMENT`] bytes, and bigger ones are refused.
 
 mod detect;
+mod email;
 mod exim;
 mod pmta;
 mod postfix;
@@ -21,6 +23,7 @@ pub mod time;
 mod webhook;
 
 pub use detect::detect;
+pub use email::from_decoded;
 pub use reader::{EventReader, ReaderOptions};
 
 use rebound_classify::Classifier;

@@ -48,7 +48,8 @@ pub enum IngestError {
 }
 
 /// Reads `events` to the end, committing a transaction every
-/// `batch_size` events. `on_error` sees each unreadable record;
+/// `batch_size` events. `on_error` sees each unreadable record skipped
+/// (under `strict` the first one is returned instead);
 /// `on_commit` runs after each commit with the totals and the batch's
 /// outcome — anything it reports is durable.
 pub fn ingest<I>(
@@ -91,10 +92,10 @@ where
             }
             Err(e) => {
                 stats.errors += 1;
-                on_error(&e);
                 if opts.strict {
                     return Err(IngestError::Strict(e));
                 }
+                on_error(&e);
             }
         }
     }

@@ -57,6 +57,21 @@ fn is_retryable(e: &postgres::Error) -> bool {
 }
 
 impl PgStore {
+    /// Drops a schema and everything in it (test clean-up).
+    pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let (url, _) = split_schema(url)?;
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(Error::Other(format!("bad schema name {schema:?}")));
+        }
+        let mut client = Client::connect(&url, NoTls)?;
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
+        Ok(())
+    }
+
     /// Connects, selects the URL's `schema=` (creating it) and brings the
     /// schema up to date.
     pub fn connect(url: &str) -> Result<Self> {

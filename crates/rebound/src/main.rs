@@ -22,6 +22,14 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Score the decoder against a labelled corpus (a directory with `expected.jsonl`).
     Conformance(cmd::conformance::Args),
+    /// Measure decoding throughput on one core, side by side with Perl Sisimai when installed.
+    Bench(cmd::bench::Args),
+    /// Ingest MTA logs, ESP webhooks and bounce emails into the ledger (auto-detects the format).
+    Ingest(cmd::ingest::Args),
+    /// The suppression list: list, check, add, remove, show, export, import, audit.
+    Suppressions(cmd::suppressions::Args),
+    /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
+    Events(cmd::events::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +38,10 @@ fn main() -> ExitCode {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Suppressions(args) => cmd::suppressions::run(args),
+        Command::Events(args) => cmd::events::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,318 @@
+//! Verdicts for representative replies. Expected values come from
+//! deliverability practice (what a sender must do), not from the output.
+
+use rebound_classify::Classifier;
+use rebound_core::{Listed, Observation, Owner, Reason, Remedy, Verdict};
+
+fn classify(text: &str) -> Verdict {
+    Classifier::builtin().classify_text(text)
+}
+
+#[test]
+fn user_unknown_is_a_hard_bounce_to_suppress() {
+    let v = classify("550 5.1.1 User unknown");
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert!(v.hardbounce);
+    assert_eq!(v.permanent, Some(true));
+    assert_eq!(v.owner, Owner::Recipient);
+    assert_eq!(v.remedy, Remedy::Suppress);
+    assert_eq!(v.replycode.unwrap().get(), 550);
+    assert_eq!(v.deliverystatus.unwrap().to_string(), "5.1.1");
+}
+
+#[test]
+fn relaying_denied_is_the_senders_configuration() {
+    let v = classify("550 5.7.1 Relaying denied");
+    assert_eq!(v.reason, Reason::NoRelaying);
+    assert!(!v.hardbounce);
+    assert_eq!(v.owner, Owner::SenderConfig);
+    assert_eq!(v.remedy, Remedy::FixConfig);
+}
+
+#[test]
+fn vade_oxsus001_403_means_no_mailbox_despite_5_7_1() {
+    let v = classify("550 5.7.1 Service unavailable, mailbox does not exist OXSUS001_403");
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert!(v.hardbounce);
+    assert_eq!(v.remedy, Remedy::Suppress);
+    assert_eq!(v.provider.as_deref(), Some("vade"));
+    assert!(v.explain.contains("vade/OXSUS001"), "{}", v.explain);
+    assert!(v.explain.contains("5.7.1"), "{}", v.explain);
+}
+
+#[test]
+fn temporary_failure_is_never_suppressed() {
+    let v = classify("421 4.7.0 Try again later");
+    assert!(!v.hardbounce);
+    assert_eq!(v.permanent, Some(false));
+    assert!(
+        matches!(v.remedy, Remedy::Retry | Remedy::SlowDown),
+        "{:?}",
+        v.remedy
+    );
+}
+
+#[test]
+fn gmail_unauthenticated_is_authfailure() {
+    let v = classify(
+        "550-5.7.26 This mail is unauthenticated, which poses a security risk to the\n\
+         550-5.7.26 sender and Gmail users, and has been blocked. The sender must\n\
+         550 5.7.26 authenticate with at least one of SPF or DKIM. x1si123abc.45 - gsmtp",
+    );
+    assert_eq!(v.reason, Reason::AuthFailure);
+    assert_eq!(v.owner, Owner::SenderAuth);
+    assert_eq!(v.remedy, Remedy::Investigate);
+    assert_eq!(v.provider.as_deref(), Some("google"));
+    assert!(!v.hardbounce);
+}
+
+#[test]
+fn spamhaus_listing_is_blocked_with_the_zone() {
+    let v = classify(
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1",
+    );
+    assert_eq!(v.reason, Reason::Blocked);
+    assert_eq!(v.owner, Owner::SenderReputation);
+    assert_eq!(v.remedy, Remedy::Investigate);
+    let bl = v.blocklist.expect("blocklist");
+    assert_eq!(bl.name, "spamhaus");
+    assert_eq!(bl.zone, "zen.spamhaus.org");
+    assert_eq!(bl.listed, Listed::Ip);
+}
+
+#[test]
+fn other_blocklists_are_named() {
+    let cases = [
+        (
+            "554 Rejected: 192.0.2.1 listed at bl.spamcop.net",
+            "spamcop",
+            "bl.spamcop.net",
+        ),
+        (
+            "550 5.7.1 blocked using b.barracudacentral.org",
+            "barracuda",
+            "b.barracudacentral.org",
+        ),
+        (
+            "554 5.7.1 rejected because 192.0.2.1 is in dnsbl-1.uceprotect.net",
+            "uceprotect",
+            "dnsbl-1.uceprotect.net",
+        ),
+        (
+            "550 5.7.1 URL in message listed at dbl.spamhaus.org",
+            "spamhaus",
+            "dbl.spamhaus.org",
+        ),
+    ];
+    for (text, name, zone) in cases {
+        let v = classify(text);
+        let bl = v
+            .blocklist
+            .unwrap_or_else(|| panic!("no blocklist for {text}"));
+        assert_eq!((bl.name.as_str(), bl.zone.as_str()), (name, zone), "{text}");
+        assert_eq!(v.reason, Reason::Blocked, "{text}");
+    }
+    assert_eq!(
+        classify("550 5.7.1 URL in message listed at dbl.spamhaus.org")
+            .blocklist
+            .unwrap()
+            .listed,
+        Listed::Domain
+    );
+}
+
+#[test]
+fn mailbox_full_is_retried_then_suppressed() {
+    let v = classify("552 5.2.2 Mailbox full");
+    assert_eq!(v.reason, Reason::MailboxFull);
+    assert_eq!(v.owner, Owner::Mailbox);
+    assert_eq!(v.remedy, Remedy::RetryThenSuppress);
+    assert!(!v.hardbounce);
+    // The same over quota, temporarily: retry only.
+    let v = classify("452 4.2.2 Mailbox full");
+    assert_eq!(v.reason, Reason::MailboxFull);
+    assert_eq!(v.remedy, Remedy::Retry);
+}
+
+#[test]
+fn rate_limits_slow_down() {
+    let v = classify(
+        "451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation. (S3113)",
+    );
+    assert_eq!(v.reason, Reason::BadReputation);
+    assert_eq!(v.remedy, Remedy::SlowDown);
+    assert_eq!(v.provider.as_deref(), Some("microsoft"));
+    let v = classify(
+        "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+    );
+    assert_eq!(v.provider.as_deref(), Some("yahoo"));
+    assert_eq!(v.remedy, Remedy::SlowDown);
+    let v = classify("452 4.3.2 Connection rate limit exceeded.");
+    assert_eq!(v.reason, Reason::TooManyConn);
+    assert_eq!(v.remedy, Remedy::SlowDown);
+}
+
+#[test]
+fn microsoft_codes() {
+    let v = classify(
+        "550 5.7.606 Access denied, banned sending IP [192.0.2.1]. To request removal from this list please visit https://sender.office.com/",
+    );
+    assert_eq!(v.reason, Reason::Blocked);
+    assert_eq!(v.provider.as_deref(), Some("microsoft"));
+    let v = Classifier::builtin().classify(&Observation {
+        text: "host example-com.mail.protection.outlook.com[192.0.2.1] said: 550 5.4.1 Recipient address rejected: Access denied. AS(201806281) (in reply to RCPT TO command)".into(),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert_eq!(v.smtpcommand, "RCPT");
+    assert_eq!(v.rhost, "example-com.mail.protection.outlook.com");
+}
+
+#[test]
+fn sisimai_user_unknown_after_data_is_filtered() {
+    let obs = Observation {
+        text: "550 Unknown user kijitora@example.jp".into(),
+        smtpcommand: Some("DATA".into()),
+        ..Observation::default()
+    };
+    assert_eq!(
+        Classifier::builtin().classify(&obs).reason,
+        Reason::Filtered
+    );
+    let obs = Observation {
+        smtpcommand: Some("RCPT".into()),
+        ..obs
+    };
+    let v = Classifier::builtin().classify(&obs);
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert!(v.hardbounce);
+}
+
+#[test]
+fn hints_interact_with_text() {
+    let c = Classifier::builtin();
+    // Format-only facts stay whatever the text says.
+    let obs = Observation {
+        text: "550 5.1.1 User unknown".into(),
+        reason_hint: Some(Reason::Feedback),
+        ..Observation::default()
+    };
+    assert_eq!(c.classify(&obs).reason, Reason::Feedback);
+    // A generic hint yields to a specific text.
+    let obs = Observation {
+        text: "552 5.2.2 Mailbox full".into(),
+        reason_hint: Some(Reason::Expired),
+        ..Observation::default()
+    };
+    assert_eq!(c.classify(&obs).reason, Reason::MailboxFull);
+    // ... and decides when the text says nothing specific.
+    let obs = Observation {
+        text: "Connection timed out".into(),
+        reason_hint: Some(Reason::Expired),
+        action: Some("delayed".into()),
+        ..Observation::default()
+    };
+    let v = c.classify(&obs);
+    assert_eq!(v.reason, Reason::Expired);
+    assert_eq!(v.permanent, Some(false));
+}
+
+#[test]
+fn success_is_delivered() {
+    let v = classify("250 2.0.0 OK 1700000000 x1si123 - gsmtp");
+    assert_eq!(v.reason, Reason::Delivered);
+    assert_eq!(v.remedy, Remedy::None);
+    assert_eq!(v.permanent, None);
+}
+
+#[test]
+fn garbage_and_empty_input_are_undefined() {
+    for text in [
+        "",
+        "   ",
+        "\u{fffd}\u{fffd} garbage \u{0}\u{1}",
+        &"x".repeat(1 << 20),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            v.reason,
+            Reason::Undefined,
+            "{:?}",
+            &text[..text.len().min(20)]
+        );
+        assert_eq!(v.owner, Owner::Unknown);
+    }
+}
+
+#[test]
+fn patterns_group_replies_of_one_kind() {
+    let a = classify(
+        "host mx1.example.com[192.0.2.1] said: 550 5.1.1 <alice@example.com>: Recipient address rejected: User unknown in virtual mailbox table; id=3f9a8b7c6d5e (in reply to RCPT TO command)",
+    );
+    let b = classify(
+        "host mx9.other.net[203.0.113.77] said: 550 5.1.1 <bob.smith@other.net>: Recipient address rejected: User unknown in virtual mailbox table; id=0a1b2c3d4e5f (in reply to RCPT TO command)",
+    );
+    assert_eq!(a.pattern, b.pattern);
+    assert_eq!(
+        a.pattern,
+        "550 5.1.1 <<email>>: Recipient address rejected: User unknown in virtual mailbox table; id=<id>"
+    );
+    let c = classify(
+        "550 5.7.1 [192.0.2.1 18] Our system has detected that this message is likely suspicious. x1si1584129pfn.61 - gsmtp",
+    );
+    let d = classify(
+        "550 5.7.1 [198.51.100.7 18] Our system has detected that this message is likely suspicious. 98e67ed59e1d1-2c2d0e28189si6418580a91.13 - gsmtp",
+    );
+    assert_eq!(c.pattern, d.pattern);
+}
+
+#[test]
+fn user_rules_take_precedence() {
+    let user = r#"
+[[rule]]
+id = "acme/quota-means-gone"
+reason = "userunknown"
+phrases = ["mailbox full"]
+explain = "Acme's MX says 'mailbox full' for deleted accounts"
+"#;
+    let c = Classifier::with_rules(&[("acme.toml", user)]).expect("valid user rules");
+    let v = c.classify_text("552 5.2.2 Mailbox full");
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert!(
+        v.explain.starts_with("rule acme/quota-means-gone:"),
+        "{}",
+        v.explain
+    );
+    // The built-ins are untouched.
+    assert_eq!(
+        classify("552 5.2.2 Mailbox full").reason,
+        Reason::MailboxFull
+    );
+}
+
+#[test]
+fn bad_user_rules_are_clear_errors() {
+    let err = Classifier::with_rules(&[(
+        "bad.toml",
+        "[[rule]]\nid = \"x\"\nreason = \"nonsense\"\nphrases = [\"a\"]\n",
+    )])
+    .err()
+    .expect("error");
+    assert!(err.to_string().contains("bad.toml"), "{err}");
+    let err = Classifier::with_rules(&[(
+        "typo.toml",
+        "[[rule]]\nid = \"x\"\nreason = \"blocked\"\nphrase = [\"a\"]\n",
+    )])
+    .err()
+    .expect("error");
+    assert!(err.to_string().contains("typo.toml"), "{err}");
+    assert!(Classifier::from_user_file("/nonexistent/rules.toml").is_err());
+}
+
+#[test]
+fn explain_names_the_rule() {
+    let v = classify("550 5.7.1 Relaying denied");
+    assert!(v.explain.starts_with("rule norelaying/"), "{}", v.explain);
+    let v = classify("550 5.1.1 Sorry");
+    assert!(v.explain.starts_with("status 5.1.1"), "{}", v.explain);
+}

@@ -1,0 +1,289 @@
+//! `rebound ingest`: read MTA logs, ESP webhooks and bounce emails into the
+//! ledger, applying the suppression policy.
+//!
+//! Progress goes to stderr: one `committed batch` line per transaction, so
+//! whatever a line reports is durable. A summary per input goes to stdout as
+//! JSON.
+
+use anyhow::Context;
+use rebound_ingest::{EventReader, Format, ParseError, ReaderOptions, detect, from_decoded};
+use rebound_ledger::pipeline::IngestError;
+use rebound_ledger::{IngestOptions, IngestStats, Policy, Store};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The store: a SQLite file or `postgres://…` (default:
+    /// $REBOUND_DATABASE_URL, else ./rebound.db).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Input format: auto, eml, mbox, maildir, postfix, exim, pmta, ses,
+    /// sendgrid, mailgun, postmark, sparkpost.
+    #[arg(long, default_value = "auto")]
+    pub format: Format,
+    /// Suppression policy (TOML); defaults from deliverability practice.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Stop at the first unreadable record (exit 1) instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Events per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch_size: usize,
+    /// Year for syslog dates that have none (default: this year, or last
+    /// year for dates that would lie in the future).
+    #[arg(long)]
+    pub year: Option<i64>,
+    /// No per-batch progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Files, directories (bounce emails, Maildirs) or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+}
+
+/// Reads `--policy FILE` or the defaults.
+pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+    match path {
+        None => Ok(Policy::default()),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let url = rebound_ledger::resolve_url(args.db.as_deref());
+    let policy = load_policy(args.policy.as_deref())?;
+    let mut store = rebound_ledger::open(&url).with_context(|| format!("opening {url}"))?;
+    let opts = IngestOptions {
+        batch_size: args.batch_size,
+        strict: args.strict,
+    };
+    let mut failed = false;
+    for path in &args.paths {
+        let mut stats = IngestStats::default();
+        let started = std::time::Instant::now();
+        let result = ingest_path(&mut *store, &policy, path, &args, opts, &mut stats);
+        let format = match &result {
+            Ok(f) => f.as_str().to_string(),
+            Err(_) => String::new(),
+        };
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({
+                "path": path,
+                "format": format,
+                "events": stats.read,
+                "inserted": stats.inserted,
+                "duplicates": stats.duplicates,
+                "skipped": stats.errors,
+                "suppressed": stats.suppressed,
+                "sender_issues": stats.sender_issues,
+                "batches": stats.batches,
+                "seconds": (secs * 1000.0).round() / 1000.0,
+                "ok": result.is_ok(),
+            })
+        );
+        match result {
+            Ok(_) => {}
+            Err(IngestFailure::Strict(e)) => {
+                eprintln!("rebound: {e} (stopped: --strict)");
+                return Ok(ExitCode::from(1));
+            }
+            Err(IngestFailure::Other(e)) => {
+                eprintln!("rebound: {path}: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+enum IngestFailure {
+    Strict(ParseError),
+    Other(anyhow::Error),
+}
+
+impl From<IngestError> for IngestFailure {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Strict(p) => IngestFailure::Strict(p),
+            IngestError::Store(s) => IngestFailure::Other(s.into()),
+        }
+    }
+}
+
+fn report_error(e: &ParseError) {
+    eprintln!("rebound: {e} (skipped)");
+}
+
+fn progress(quiet: bool) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutcome) {
+    move |s, b| {
+        if !quiet {
+            eprintln!(
+                "rebound: committed batch {}: committed={} new={} duplicates={} (+{} new in this batch)",
+                s.batches, s.committed, s.inserted, s.duplicates, b.inserted
+            );
+        }
+    }
+}
+
+/// Ingests one path; returns the format read.
+fn ingest_path(
+    store: &mut dyn Store,
+    policy: &Policy,
+    path: &str,
+    args: &Args,
+    opts: IngestOptions,
+    stats: &mut IngestStats,
+) -> Result<Format, IngestFailure> {
+    let other = |e: anyhow::Error| IngestFailure::Other(e);
+    let is_dir = path != "-" && Path::new(path).is_dir();
+    let mut input: Box<dyn BufRead> = if path == "-" {
+        Box::new(BufReader::with_capacity(1 << 16, std::io::stdin()))
+    } else if is_dir {
+        Box::new(std::io::empty())
+    } else {
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("opening {path}"))
+            .map_err(other)?;
+        Box::new(BufReader::with_capacity(1 << 16, f))
+    };
+    let format = if is_dir {
+        if args.format == Format::Auto || args.format.is_email() {
+            Format::Maildir
+        } else {
+            return Err(other(anyhow::anyhow!(
+                "{path} is a directory: only bounce emails are read from directories"
+            )));
+        }
+    } else if args.format == Format::Auto {
+        let head = input.fill_buf().context("reading").map_err(other)?;
+        match detect(head) {
+            Some(f) if f.is_email() => f,
+            _ => Format::Auto,
+        }
+    } else {
+        args.format
+    };
+    if format.is_email() {
+        ingest_emails(store, policy, path, input, format, opts, args.quiet, stats)?;
+        return Ok(format);
+    }
+    let reader = EventReader::new(
+        input,
+        path,
+        ReaderOptions {
+            format,
+            year: args.year,
+        },
+    )
+    .map_err(|e| other(anyhow::anyhow!("{e}")))?;
+    let detected = reader.format();
+    rebound_ledger::ingest(
+        store,
+        policy,
+        reader,
+        opts,
+        stats,
+        report_error,
+        progress(args.quiet),
+    )?;
+    Ok(detected)
+}
+
+/// Bounce emails through the decoder: files, Maildirs, directories, mboxes
+/// and stdin, streamed message by message.
+#[allow(clippy::too_many_arguments)]
+fn ingest_emails(
+    store: &mut dyn Store,
+    policy: &Policy,
+    path: &str,
+    input: Box<dyn BufRead>,
+    format: Format,
+    opts: IngestOptions,
+    quiet: bool,
+    stats: &mut IngestStats,
+) -> Result<(), IngestFailure> {
+    let decode_opts = rebound_decode::DecodeOptions {
+        delivered: true,
+        vacation: true,
+    };
+    let fmt = format.as_str();
+    let events = std::iter::from_fn({
+        let mut queue: std::collections::VecDeque<Result<rebound_ingest::Event, ParseError>> =
+            Default::default();
+        // stdin: one message (or an mbox) read from the already-open input.
+        let mut messages: Box<dyn Iterator<Item = Result<rebound_decode::RawMessage, String>>> =
+            if path == "-" {
+                let mut bytes = Vec::new();
+                let limit = rebound_decode::input::MAX_MESSAGE_BYTES as u64;
+                let read = input.take(limit + 1).read_to_end(&mut bytes);
+                let item = match read {
+                    Err(e) => Err(format!("-: {e}")),
+                    Ok(_) if bytes.len() as u64 > limit => {
+                        Err(format!("-: message larger than {limit} bytes, skipped"))
+                    }
+                    Ok(_) => Ok(rebound_decode::RawMessage {
+                        origin: "-".into(),
+                        bytes,
+                    }),
+                };
+                Box::new(std::iter::once(item))
+            } else {
+                drop(input);
+                Box::new(
+                    rebound_decode::messages(&[PathBuf::from(path)])
+                        .map(|m| m.map_err(|e| e.to_string())),
+                )
+            };
+        move || loop {
+            if let Some(item) = queue.pop_front() {
+                return Some(item);
+            }
+            match messages.next()? {
+                Err(e) => queue.push_back(Err(ParseError {
+                    location: path.to_string(),
+                    message: e,
+                })),
+                Ok(m) => match rebound_decode::decode_message(&m.bytes, &m.origin, &decode_opts) {
+                    Err(e) => queue.push_back(Err(ParseError {
+                        location: m.origin.clone(),
+                        message: e.to_string(),
+                    })),
+                    Ok(records) => {
+                        for r in &records {
+                            match from_decoded(r, fmt) {
+                                Some(e) => queue.push_back(Ok(e)),
+                                None => queue.push_back(Err(ParseError {
+                                    location: m.origin.clone(),
+                                    message: format!("no usable recipient in {:?}", r.recipient),
+                                })),
+                            }
+                        }
+                    }
+                },
+            }
+        }
+    });
+    rebound_ledger::ingest(
+        store,
+        policy,
+        events,
+        opts,
+        stats,
+        report_error,
+        progress(quiet),
+    )?;
+    Ok(())
+}
