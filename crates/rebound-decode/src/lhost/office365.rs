@@ -30,15 +30,16 @@ impl Decoder for Office365 {
 /// An Exchange NDR: Exchange's own NDR marker, or an "Undeliverable:"
 /// subject, from the postmaster or mailer-daemon.
 pub(crate) fn is_exchange_ndr(mail: &Mail) -> bool {
-    let from = mail.headers.value("from").to_ascii_lowercase();
-    if !from.contains("postmaster@") && !from.contains("mailer-daemon@") {
+    let marked = mail.subject.starts_with("Undeliverable:")
+        || mail.headers.contains("x-ms-exchange-message-is-ndr")
+        || (mail.content_type.starts_with("multipart/report")
+            && mail.headers.contains("content-language")
+            && !mail.headers.value("thread-topic").is_empty());
+    if !marked {
         return false;
     }
-    mail.headers.contains("x-ms-exchange-message-is-ndr")
-        || mail.subject.starts_with("Undeliverable:")
-        || (mail.headers.contains("content-language")
-            && mail.content_type.starts_with("multipart/report")
-            && !mail.headers.value("thread-topic").is_empty())
+    let from = mail.headers.value("from").to_ascii_lowercase();
+    from.contains("postmaster@") || from.contains("mailer-daemon@")
 }
 
 /// Exchange Online (Microsoft 365) rather than an on-premises Exchange:

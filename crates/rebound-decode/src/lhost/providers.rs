@@ -169,7 +169,12 @@ pub(crate) fn original_to(mail: &Mail) -> Option<String> {
 /// fixed marker of a notice is near its top, and a bounded substring search
 /// keeps detectors fast on large messages.
 pub(crate) fn mentions(text: &str, needle: &str) -> bool {
-    let mut end = text.len().min(16 * 1024);
+    mentions_within(text, needle, 16 * 1024)
+}
+
+/// Whether the first `limit` bytes of `text` contain `needle` (exact case).
+pub(crate) fn mentions_within(text: &str, needle: &str, limit: usize) -> bool {
+    let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
