@@ -387,7 +387,11 @@ pub fn normalise_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
 /// when one is found.
 pub fn refold_boundary_parameters(raw: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     const NEEDLES: [&[u8]; 2] = [b";\nboundary=", b";\nBoundary="];
-    let found = |hay: &[u8]| NEEDLES.iter().any(|n| memchr::memmem::find(hay, n).is_some());
+    let found = |hay: &[u8]| {
+        NEEDLES
+            .iter()
+            .any(|n| memchr::memmem::find(hay, n).is_some())
+    };
     if !found(raw.as_ref()) {
         return raw;
     }
