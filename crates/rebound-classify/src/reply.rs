@@ -64,7 +64,11 @@ fn parse_inner(text: &str, find_command: bool) -> ParsedReply {
 
     let diagnostic_type = strip_diagnostic_type(&mut s);
     let bytes = s.as_bytes();
-    let smtpcommand = if find_command { find_command_marker(s) } else { None };
+    let smtpcommand = if find_command {
+        find_command_marker(s)
+    } else {
+        None
+    };
     let rhost = find_rhost(s);
 
     let (replycode, status, reply_end) = find_codes(bytes);
@@ -90,7 +94,7 @@ fn parse_inner(text: &str, find_command: bool) -> ParsedReply {
 /// (`550-5.1.1 `) on the lines after the first are dropped so that the text
 /// reads as one sentence; the first line keeps its code for [`find_codes`].
 fn join_continuation_lines(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -428,7 +432,8 @@ fn strip_wrapping_prefix(s: &str) -> &str {
         if head.len() < m.len() {
             continue;
         }
-        let found = (0..=head.len() - m.len()).find(|&i| head[i..i + m.len()].eq_ignore_ascii_case(m));
+        let found =
+            (0..=head.len() - m.len()).find(|&i| head[i..i + m.len()].eq_ignore_ascii_case(m));
         if let Some(pos) = found {
             let cut = pos + m.len();
             if s.is_char_boundary(cut) {
@@ -460,10 +465,8 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
     });
     let b = s.as_bytes();
     // Fast path, the common case: nothing to squeeze or drop.
-    let has_continuation = code_digits.is_some_and(|cd| {
-        b.windows(4)
-            .any(|w| w[3] == b'-' && w[..3] == cd)
-    });
+    let has_continuation =
+        code_digits.is_some_and(|cd| b.windows(4).any(|w| w[3] == b'-' && w[..3] == cd));
     let has_odd_space = memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
         || b.windows(2).any(|w| w == b"  ")
         || !s.is_ascii();

@@ -300,8 +300,33 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
+/// FNV-1a: host names are short and trusted (our own rule files), so a
+/// fast non-keyed hash is the right trade for this per-reply lookup.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type SuffixIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Looks `name` and each of its parent domains up, longest first.
-fn lookup_suffix(index: &HashMap<String, usize>, name: &str) -> Option<usize> {
+fn lookup_suffix(index: &SuffixIndex, name: &str) -> Option<usize> {
     let mut rest = name.trim_end_matches('.');
     loop {
         if let Some(&p) = index.get(rest) {
@@ -345,10 +370,13 @@ pub(crate) struct RuleSet {
     /// Rules checked on every reply (no phrase to find them by).
     pub unanchored: Vec<u32>,
     pub statuses: Vec<StatusEntry>,
+    /// (class, subject, detail) → the winning entry of `statuses`, for
+    /// every code the table mentions, resolved once at compile time.
+    status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>>,
     pub providers: Vec<Provider>,
     /// Host suffix → provider, and recipient domain suffix → provider.
-    host_index: HashMap<String, usize>,
-    domain_index: HashMap<String, usize>,
+    host_index: SuffixIndex,
+    domain_index: SuffixIndex,
     pub blocklists: Vec<BlocklistDef>,
 }
 
@@ -664,17 +692,46 @@ impl RuleSet {
             .filter(|(_, r)| r.is_unanchored())
             .map(|(i, _)| i as u32)
             .collect();
-        let mut host_index = HashMap::new();
-        let mut domain_index = HashMap::new();
+        let mut host_index = SuffixIndex::default();
+        let mut domain_index = SuffixIndex::default();
         for (i, p) in providers.iter().enumerate() {
             for h in &p.rhosts {
-                host_index.entry(h.trim_matches('.').to_string()).or_insert(i);
+                host_index
+                    .entry(h.trim_matches('.').to_string())
+                    .or_insert(i);
             }
             for d in &p.domains {
-                domain_index.entry(d.trim_matches('.').to_string()).or_insert(i);
+                domain_index
+                    .entry(d.trim_matches('.').to_string())
+                    .or_insert(i);
+            }
+        }
+        // Resolve precedence once: user entries first, then exact class
+        // before any-class, then order of definition.
+        let mut status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, e) in statuses.iter().enumerate() {
+            let Some(detail) = e.matcher.detail else {
+                continue;
+            };
+            let classes: &[u8] = if e.matcher.class == 0 {
+                &[2, 4, 5]
+            } else {
+                &[e.matcher.class]
+            };
+            for &class in classes {
+                let key = (class, e.matcher.subject, detail);
+                let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
+                match status_index.get(&key) {
+                    Some(&j) if rank(&statuses[j]) <= rank(e) => {}
+                    _ => {
+                        status_index.insert(key, i);
+                    }
+                }
             }
         }
         Ok(RuleSet {
+            status_index,
             host_index,
             domain_index,
             automaton,
@@ -702,9 +759,8 @@ impl RuleSet {
     /// The status table's entry for `s`, user entries first, exact codes
     /// before any-class ones.
     pub(crate) fn status_entry(&self, s: EnhancedStatus) -> Option<&StatusEntry> {
-        self.statuses
-            .iter()
-            .filter(|e| e.matcher.matches(s))
-            .min_by_key(|e| (e.tier, e.matcher.class == 0))
+        self.status_index
+            .get(&(s.class_digit(), s.subject(), s.detail()))
+            .map(|&i| &self.statuses[i])
     }
 }

@@ -186,6 +186,19 @@ impl Mail {
         if mail.text.trim().is_empty() && !html.is_empty() {
             mail.text = html_to_text(&html);
         }
+        if mail.text.trim().is_empty()
+            && mail.reports.is_empty()
+            && mail.original.is_none()
+            && mail.content_type.starts_with("multipart/")
+        {
+            // Declared multipart but no boundary ever appears (old Sendmail
+            // writes such DSNs): the body is plain text.
+            let raw = normalised.as_ref();
+            if let Some(end) = memchr::memmem::find(raw, b"\n\n") {
+                let body = &raw[end + 2..raw.len().min(end + 2 + MAX_TEXT_PART)];
+                mail.text = String::from_utf8_lossy(body).into_owned();
+            }
+        }
         Some(mail)
     }
 
@@ -291,10 +304,8 @@ impl Walker<'_> {
             {
                 self.mail.original = Some(original_from_text(text));
             }
-            ("message", _) => {
-                if self.mail.original.is_none() {
-                    self.mail.original = Some(original_from_text(text));
-                }
+            ("message", _) if self.mail.original.is_none() => {
+                self.mail.original = Some(original_from_text(text));
             }
             ("text", "plain" | "") | ("", _) => {
                 if !self.mail.text.is_empty() {
