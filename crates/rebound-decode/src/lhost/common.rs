@@ -12,10 +12,7 @@ pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if markers
-            .iter()
-            .any(|m| starts_with_ignore_case(trimmed, m))
-        {
+        if markers.iter().any(|m| starts_with_ignore_case(trimmed, m)) {
             return &text[..offset];
         }
         offset += line.len();
@@ -25,8 +22,7 @@ pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
 
 /// Case-insensitive (ASCII) `starts_with`.
 pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len()
-        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// Case-insensitive (ASCII) `contains`.
@@ -295,16 +291,16 @@ mod tests {
     #[test]
     fn cuts_at_markers() {
         let t = "notice\nmore\n--- Below this line is a copy of the message.\nheaders";
-        assert_eq!(
-            text_before(t, &["--- below this line"]),
-            "notice\nmore\n"
-        );
+        assert_eq!(text_before(t, &["--- below this line"]), "notice\nmore\n");
     }
 
     #[test]
     fn finds_addresses() {
         assert_eq!(find_address("to <a@b.example>:").unwrap(), "a@b.example");
-        assert_eq!(find_address("user a@b.example, said").unwrap(), "a@b.example");
+        assert_eq!(
+            find_address("user a@b.example, said").unwrap(),
+            "a@b.example"
+        );
         assert!(find_address("no address here").is_none());
     }
 
