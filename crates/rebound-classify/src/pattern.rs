@@ -19,11 +19,7 @@ pub(crate) fn pattern(
         out.push(' ');
     }
     if let Some(s) = status {
-        push_number(&mut out, u16::from(s.class_digit()));
-        out.push('.');
-        push_number(&mut out, s.subject());
-        out.push('.');
-        push_number(&mut out, s.detail());
+        push_status(&mut out, s);
         out.push(' ');
     }
     for token in text.split_ascii_whitespace() {
@@ -38,6 +34,15 @@ pub(crate) fn pattern(
         out.pop();
     }
     out
+}
+
+/// Appends `5.1.1` without going through `fmt` (this is the hot path).
+pub(crate) fn push_status(out: &mut String, s: EnhancedStatus) {
+    push_number(out, u16::from(s.class_digit()));
+    out.push('.');
+    push_number(out, s.subject());
+    out.push('.');
+    push_number(out, s.detail());
 }
 
 /// Appends a number without going through `fmt` (this is the hot path).
