@@ -25,6 +25,7 @@ pub mod mailfoundry;
 pub mod mailmarshal;
 pub mod mcafee;
 pub mod mfilter;
+pub mod mimecast;
 pub mod mxlogic;
 pub mod notes;
 pub mod powermta;
