@@ -171,10 +171,7 @@ pub fn token(addresser: &str, recipient: &str, timestamp: i64) -> String {
         )
         .as_bytes(),
     );
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses an RFC 5322 date into Unix time and a `+hhmm` offset.
@@ -184,9 +181,9 @@ pub fn parse_date(value: &str) -> Option<(i64, String)> {
         return None;
     }
     // DSN dates sometimes carry a `dns;`-style prefix or a trailing comment.
-    let value = value.split_once(';').map_or(value, |(a, b)| {
-        if a.len() < 10 { b.trim() } else { value }
-    });
+    let value = value
+        .split_once(';')
+        .map_or(value, |(a, b)| if a.len() < 10 { b.trim() } else { value });
     let dt = mail_parser::DateTime::parse_rfc822(value)?;
     if !dt.is_valid() {
         return None;

@@ -112,7 +112,11 @@ fn crlf_and_cr_copies_decode_like_their_lf_twins() {
             };
             let bytes = std::fs::read(&path).unwrap();
             // Only true twins: the same text once line endings are equal.
-            let norm = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n").replace('\r', "\n");
+            let norm = |b: &[u8]| {
+                String::from_utf8_lossy(b)
+                    .replace("\r\n", "\n")
+                    .replace('\r', "\n")
+            };
             if norm(&bytes) != norm(&twin_bytes) {
                 continue;
             }
@@ -120,7 +124,10 @@ fn crlf_and_cr_copies_decode_like_their_lf_twins() {
             let a = comparable(decode_message(&bytes, "x", &all_options()).unwrap());
             let b = comparable(decode_message(&twin_bytes, "x", &all_options()).unwrap());
             if a != b {
-                differ.push(format!("{kind}/{}", path.file_name().unwrap().to_string_lossy()));
+                differ.push(format!(
+                    "{kind}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
             }
         }
     }
@@ -155,5 +162,8 @@ fn mboxes_split_into_their_messages() {
                 .is_empty()
         })
         .count();
-    assert!(with_records >= 30, "only {with_records} of 37 mbox messages gave records");
+    assert!(
+        with_records >= 30,
+        "only {with_records} of 37 mbox messages gave records"
+    );
 }

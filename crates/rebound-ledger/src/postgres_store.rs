@@ -4,7 +4,9 @@
 //! or serialization race is retried whole.
 
 use crate::engine::{self, TxOps};
-use crate::schema::{self, EVENT_COLUMNS, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam};
+use crate::schema::{
+    self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
+};
 use crate::{
     AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, Policy, Result, SenderIssue,
     Store, StoredEvent, Suppression, now_ms,
@@ -20,6 +22,8 @@ const ROWS_PER_INSERT: usize = 1000;
 pub struct PgStore {
     client: Client,
     inserts: HashMap<usize, Statement>,
+    /// Verdict-detail keys known to be stored (bounded).
+    details: std::collections::HashSet<i64>,
 }
 
 /// Splits a `schema=NAME` parameter off a URL (the driver does not know it).
@@ -57,6 +61,21 @@ fn is_retryable(e: &postgres::Error) -> bool {
 }
 
 impl PgStore {
+    /// Drops a schema and everything in it (test clean-up).
+    pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let (url, _) = split_schema(url)?;
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(Error::Other(format!("bad schema name {schema:?}")));
+        }
+        let mut client = Client::connect(&url, NoTls)?;
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
+        Ok(())
+    }
+
     /// Connects, selects the URL's `schema=` (creating it) and brings the
     /// schema up to date.
     pub fn connect(url: &str) -> Result<Self> {
@@ -73,6 +92,7 @@ impl PgStore {
         let mut s = Self {
             client,
             inserts: HashMap::new(),
+            details: Default::default(),
         };
         s.migrate()?;
         Ok(s)
@@ -128,12 +148,28 @@ impl PgStore {
         let now = now_ms();
         let mut tx = self.client.transaction()?;
         let classes: Vec<_> = events.iter().map(|e| policy.class(e)).collect();
+        let keys: Vec<i64> = events
+            .iter()
+            .map(|e| schema::detail_key(&e.verdict))
+            .collect();
+        let mut new_details = Vec::new();
+        for (e, &dk) in events.iter().zip(&keys) {
+            if !self.details.contains(&dk) && !new_details.contains(&dk) {
+                let v = &e.verdict;
+                tx.execute(
+                    "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&dk, &schema::blocklist_json(&v.blocklist), &v.pattern, &v.explain],
+                )?;
+                new_details.push(dk);
+            }
+        }
         let mut ids: HashMap<[u8; 16], i64> = HashMap::new();
         for (ci, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
             let mut owned: Vec<Box<dyn ToSql + Sync>> =
                 Vec::with_capacity(chunk.len() * EVENT_NCOLS);
             for (i, e) in chunk.iter().enumerate() {
                 let class = classes[ci * ROWS_PER_INSERT + i];
+                let dk = keys[ci * ROWS_PER_INSERT + i];
                 let v = &e.verdict;
                 owned.push(Box::new(e.dedupe_key.to_vec()));
                 owned.push(Box::new(e.time_ms));
@@ -155,11 +191,9 @@ impl PgStore {
                 owned.push(Box::new(v.owner.as_str()));
                 owned.push(Box::new(v.remedy.as_str()));
                 owned.push(Box::new(v.provider.clone()));
-                owned.push(Box::new(schema::blocklist_json(&v.blocklist)));
+                owned.push(Box::new(dk));
                 owned.push(Box::new(v.rhost.clone()));
                 owned.push(Box::new(v.smtpcommand.clone()));
-                owned.push(Box::new(v.pattern.clone()));
-                owned.push(Box::new(v.explain.clone()));
                 owned.push(Box::new(class.as_str()));
                 owned.push(Box::new(now));
             }
@@ -184,6 +218,10 @@ impl PgStore {
         out.inserted = inserted.len();
         engine::apply(&mut Tx(&mut tx), policy, &mut inserted, &mut out)?;
         tx.commit()?;
+        if self.details.len() > 100_000 {
+            self.details.clear();
+        }
+        self.details.extend(new_details);
         Ok(out)
     }
 }
@@ -409,7 +447,7 @@ impl Store for PgStore {
             .client
             .query(
                 &format!(
-                    "SELECT {EVENT_SELECT} FROM events WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
+                    "SELECT {EVENT_SELECT} FROM {EVENT_FROM} WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
                 ),
                 &[&address],
             )?
@@ -488,7 +526,7 @@ impl Store for PgStore {
     fn events(&mut self, q: &EventQuery) -> Result<Vec<StoredEvent>> {
         let (w, params) = schema::event_filter(q);
         let sql = format!(
-            "SELECT {EVENT_SELECT} FROM events {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
+            "SELECT {EVENT_SELECT} FROM {EVENT_FROM} {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
             q.limit
         );
         let owned: Vec<Box<dyn ToSql + Sync>> = params
