@@ -37,7 +37,8 @@
 //! 9. Fallbacks: `x.6.x` → contenterror, `x.7.x` → securityerror, an
 //!    `X-Unix`/`X-Postfix` diagnostic → mailererror, `500`–`504` →
 //!    syntaxerror, a refusal at connection or greeting → blocked, any other
-//!    failure code → onhold, no failure code at all → undefined.
+//!    failure (a failure code, or `Action: failed`) → onhold, nothing that
+//!    says a failure → undefined.
 //!
 //! Like Sisimai, a "user unknown" phrase only proves a dead mailbox when it
 //! answered `RCPT` (or comes with a status such as `5.1.1`): said after the
@@ -319,16 +320,22 @@ impl Classifier {
                 }
             }
         }
-        let host_provider = rhost.as_deref().and_then(|h| rs.provider_of_host(h));
+        // Looked up only when needed: no marker named the provider, or a
+        // provider rule asks whether it applies.
+        let host_provider_cell = std::cell::OnceCell::new();
+        let host_provider = || {
+            *host_provider_cell
+                .get_or_init(|| rhost.as_deref().and_then(|h| rs.provider_of_host(h)))
+        };
         let domain = obs
             .recipient
             .and_then(|r| r.rsplit_once('@'))
             .map(|(_, d)| d.trim_end_matches('>').trim())
             .filter(|d| !d.is_empty());
         let domain_provider = domain.and_then(|d| rs.provider_of_domain(&d.to_ascii_lowercase()));
-        let provider = provider.or(host_provider).or(domain_provider);
+        let provider = provider.or_else(host_provider).or(domain_provider);
         let provider_applies = |p: usize| {
-            Some(p) == provider || Some(p) == host_provider || Some(p) == domain_provider
+            Some(p) == provider || Some(p) == domain_provider || Some(p) == host_provider()
         };
 
         scratch.candidates.extend_from_slice(&rs.unanchored);
@@ -382,7 +389,7 @@ impl Classifier {
             if class == Some(2) {
                 break 'decide Decider::Success;
             }
-            for rule in [best_user, best_provider].into_iter().flatten() {
+            if let Some(rule) = best_user.or(best_provider) {
                 break 'decide Decider::Rule {
                     rule,
                     phrase: first_phrase(rs, rule, hits),
@@ -558,10 +565,14 @@ fn fallback<'a>(
             "refused at connection or greeting, before any address was given",
         );
     }
-    // A failure code proves something failed; text alone (garbage, an
-    // unknown language) proves nothing.
-    let failed =
-        status.is_some_and(|s| s.class_digit() != 2) || replycode.is_some_and(|r| r.get() >= 400);
+    // A failure code, or the input's own `Action: failed`, proves something
+    // failed; text alone (garbage, an unknown language) proves nothing.
+    let failed = status.is_some_and(|s| s.class_digit() != 2)
+        || replycode.is_some_and(|r| r.get() >= 400)
+        || (!obs.text.trim().is_empty()
+            && obs
+                .action
+                .is_some_and(|a| a.trim().eq_ignore_ascii_case("failed")));
     if failed {
         Decider::Fallback(Reason::OnHold, "a failure whose cause no rule recognises")
     } else {

@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 /// Why a rule file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("cannot read rule file {path}: {source}")]
+    // The source error is not repeated in the message: error reporters
+    // (anyhow's `{:#}`) print the chain.
+    #[error("cannot read rule file {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("rule file {file}: {source}")]
+    #[error("rule file {file}: invalid TOML")]
     Toml {
         file: String,
         #[source]
@@ -110,6 +112,10 @@ struct RuleSpec {
     replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
+    /// Only when no reply code is known: the text is the reporting
+    /// system's own words, not a remote server's reply.
+    #[serde(default)]
+    no_replycode: bool,
     /// Why, in words, for `explain`.
     explain: Option<String>,
 }
@@ -217,6 +223,7 @@ pub(crate) struct Rule {
     not_status: Vec<StatusMatch>,
     replycodes: Vec<u16>,
     class: Option<u8>,
+    no_replycode: bool,
     pub explain: Option<String>,
 }
 
@@ -265,6 +272,9 @@ impl Rule {
                 .replycode
                 .is_some_and(|r| self.replycodes.contains(&r.get()))
         {
+            return false;
+        }
+        if self.no_replycode && facts.replycode.is_some() {
             return false;
         }
         if self.class.is_some() && self.class != facts.class {
@@ -370,6 +380,9 @@ pub(crate) struct RuleSet {
     /// Rules checked on every reply (no phrase to find them by).
     pub unanchored: Vec<u32>,
     pub statuses: Vec<StatusEntry>,
+    /// (class, subject, detail) → the winning entry of `statuses`, for
+    /// every code the table mentions, resolved once at compile time.
+    status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>>,
     pub providers: Vec<Provider>,
     /// Host suffix → provider, and recipient domain suffix → provider.
     host_index: SuffixIndex,
@@ -591,6 +604,7 @@ impl RuleSet {
                     not_status,
                     replycodes: spec.replycodes,
                     class: spec.class,
+                    no_replycode: spec.no_replycode,
                     explain: spec.explain,
                 });
             }
@@ -703,7 +717,32 @@ impl RuleSet {
                     .or_insert(i);
             }
         }
+        // Resolve precedence once: user entries first, then exact class
+        // before any-class, then order of definition.
+        let mut status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, e) in statuses.iter().enumerate() {
+            let Some(detail) = e.matcher.detail else {
+                continue;
+            };
+            let classes: &[u8] = if e.matcher.class == 0 {
+                &[2, 4, 5]
+            } else {
+                &[e.matcher.class]
+            };
+            for &class in classes {
+                let key = (class, e.matcher.subject, detail);
+                let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
+                match status_index.get(&key) {
+                    Some(&j) if rank(&statuses[j]) <= rank(e) => {}
+                    _ => {
+                        status_index.insert(key, i);
+                    }
+                }
+            }
+        }
         Ok(RuleSet {
+            status_index,
             host_index,
             domain_index,
             automaton,
@@ -731,9 +770,8 @@ impl RuleSet {
     /// The status table's entry for `s`, user entries first, exact codes
     /// before any-class ones.
     pub(crate) fn status_entry(&self, s: EnhancedStatus) -> Option<&StatusEntry> {
-        self.statuses
-            .iter()
-            .filter(|e| e.matcher.matches(s))
-            .min_by_key(|e| (e.tier, e.matcher.class == 0))
+        self.status_index
+            .get(&(s.class_digit(), s.subject(), s.detail()))
+            .map(|&i| &self.statuses[i])
     }
 }
