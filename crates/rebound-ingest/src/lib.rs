@@ -210,9 +210,9 @@ pub struct Event {
     /// Where it was read: `file:line` (or `file#n` for the n-th record of a
     /// JSON document).
     pub source: String,
-    /// Stable identity for deduplication: xxh3-128 of a source-specific
-    /// identity string (an ESP event id, or message + recipient + time +
-    /// outcome + text).
+    /// Stable identity for deduplication: the event time and xxh3-128 of a
+    /// source-specific identity string (an ESP event id, or message +
+    /// recipient + time + outcome + text); see [`time_ordered_key`].
     #[serde(with = "hex16")]
     pub dedupe_key: [u8; 16],
     /// The shared classifier's judgement.
@@ -258,6 +258,18 @@ pub fn unhex16(s: &str) -> Option<[u8; 16]> {
 /// The dedupe key of an identity string.
 pub fn dedupe_key(identity: &str) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(identity.as_bytes()).to_be_bytes()
+}
+
+/// An event's stored key: the event time (48-bit big-endian milliseconds)
+/// followed by the first 10 bytes of its identity hash. The time is part of
+/// every identity, so the key is as unique as the hash, and a time-ordered
+/// input inserts in index order instead of at random places.
+pub fn time_ordered_key(time_ms: i64, hash: [u8; 16]) -> [u8; 16] {
+    let t = time_ms.clamp(0, (1 << 48) - 1) as u64;
+    let mut k = [0u8; 16];
+    k[..6].copy_from_slice(&t.to_be_bytes()[2..]);
+    k[6..].copy_from_slice(&hash[..10]);
+    k
 }
 
 /// Normalises an address for storage and lookup: trims blanks and angle
@@ -482,7 +494,7 @@ impl Normaliser {
             sep(&mut h, d.identity.as_bytes());
             sep(&mut h, recipient.as_bytes());
         }
-        let key = h.digest128().to_be_bytes();
+        let key = time_ordered_key(d.time_ms, h.digest128().to_be_bytes());
         Ok(Event {
             time_ms: d.time_ms,
             recipient_domain: domain_of(&recipient).to_string(),
@@ -663,8 +675,12 @@ mod tests {
         let e = n.finish(d.clone(), Format::Exim, "f:1".into()).unwrap();
         assert_eq!(
             e.dedupe_key,
-            dedupe_key("exim\u{1f}m@x\u{1f}a@b.c\u{1f}5\u{1f}bounced\u{1f}550 x")
+            time_ordered_key(
+                5,
+                dedupe_key("exim\u{1f}m@x\u{1f}a@b.c\u{1f}5\u{1f}bounced\u{1f}550 x")
+            )
         );
+        assert_eq!(&e.dedupe_key[..6], &[0, 0, 0, 0, 0, 5]);
         let e = n
             .finish(
                 Draft {
@@ -675,7 +691,10 @@ mod tests {
                 "f:2".into(),
             )
             .unwrap();
-        assert_eq!(e.dedupe_key, dedupe_key("ses\u{1f}ID1\u{1f}a@b.c"));
+        assert_eq!(
+            e.dedupe_key,
+            time_ordered_key(5, dedupe_key("ses\u{1f}ID1\u{1f}a@b.c"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! suppression checks. One thread throughout.
 //!
 //! ```sh
-//! cargo bench -p rebound-ledger --bench ingest -- [--events N] [--db URL] [--pg URL]
+//! cargo bench -p rebound-ledger --bench ingest -- [--events N] [--batch N] [--db URL] [--pg URL|--no-pg]
 //! ```
 //! `--pg` defaults to `$REBOUND_TEST_POSTGRES_URL`; each run uses a fresh
 //! schema there, dropped afterwards.
@@ -16,6 +16,7 @@ use std::time::Instant;
 
 fn main() {
     let mut events: u64 = 1_000_000;
+    let mut batch: usize = IngestOptions::default().batch_size;
     let mut db: Option<String> = None;
     let mut pg: Option<String> = std::env::var("REBOUND_TEST_POSTGRES_URL")
         .ok()
@@ -30,6 +31,7 @@ fn main() {
                     .expect("--events N")
             }
             "--db" => db = args.next(),
+            "--batch" => batch = args.next().and_then(|v| v.parse().ok()).expect("--batch N"),
             "--pg" => pg = args.next(),
             "--no-pg" => pg = None,
             // cargo bench passes --bench; ignore it and anything unknown.
@@ -70,7 +72,8 @@ fn main() {
 
     let sqlite_url =
         db.unwrap_or_else(|| dir.path().join("bench.db").to_str().unwrap().to_string());
-    run("sqlite", &sqlite_url, &log, events);
+    println!("batch size: {batch} events per transaction");
+    run("sqlite", &sqlite_url, &log, events, batch);
     if let Some(base) = pg {
         let schema = format!("rebound_bench_{}", std::process::id());
         let sep = if base.contains('?') { '&' } else { '?' };
@@ -79,6 +82,7 @@ fn main() {
             &format!("{base}{sep}schema={schema}"),
             &log,
             events,
+            batch,
         );
         let _ = rebound_ledger::PgStore::drop_schema(&base, &schema);
     } else {
@@ -108,7 +112,7 @@ fn open_reader(log: &std::path::Path) -> EventReader<BufReader<std::fs::File>> {
     .unwrap()
 }
 
-fn run(name: &str, url: &str, log: &std::path::Path, events: u64) {
+fn run(name: &str, url: &str, log: &std::path::Path, events: u64, batch: usize) {
     let mut store = rebound_ledger::open(url).unwrap();
     let policy = Policy::default();
     let mut stats = IngestStats::default();
@@ -119,7 +123,7 @@ fn run(name: &str, url: &str, log: &std::path::Path, events: u64) {
         &policy,
         open_reader(log),
         IngestOptions {
-            batch_size: 10_000,
+            batch_size: batch,
             strict: true,
         },
         &mut stats,
