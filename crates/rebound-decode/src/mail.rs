@@ -227,7 +227,11 @@ impl Walker<'_> {
         let Some(part) = message.parts.get(part_id) else {
             return;
         };
-        let (ctype, subtype) = content_type(part);
+        let (mut ctype, mut subtype) = content_type(part);
+        if ctype == "multipart" && !matches!(part.body, PartType::Multipart(_)) {
+            // A multipart whose boundary never appears: its body is text.
+            (ctype, subtype) = ("text".to_string(), "plain".to_string());
+        }
         match &part.body {
             PartType::Multipart(children) => {
                 for &child in children {
