@@ -4,7 +4,9 @@
 //! dialogue (`>>> RCPT TO:<...>`, `<<< 550 ...`), and an RFC 3464 report.
 
 use super::common::{find_address, first_status};
-use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
+use super::unix::{
+    MAX_RECIPIENTS, better_status, command_in, head, join_reply, reply_code_in, status_in,
+};
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
 use crate::mail::Mail;
@@ -75,13 +77,22 @@ impl Decoder for Courier {
             .unwrap_or_default();
         let lhost = typed_value(ds.message.value("reporting-mta")).1.to_string();
         let mut out = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            let block = ds
-                .recipients
-                .iter()
-                .find(|b| {
-                    clean_address(b.value("final-recipient")).eq_ignore_ascii_case(&e.recipient)
-                })
+        let by_address: std::collections::HashMap<String, usize> = ds
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                (
+                    clean_address(b.value("final-recipient")).to_ascii_lowercase(),
+                    i,
+                )
+            })
+            .rev()
+            .collect();
+        for (i, e) in entries.iter().enumerate().take(MAX_RECIPIENTS) {
+            let block = by_address
+                .get(&e.recipient.to_ascii_lowercase())
+                .and_then(|&j| ds.recipients.get(j))
                 .or_else(|| ds.recipients.get(i));
             let reply = join_reply(e.reply.iter().map(String::as_str));
             let diagnostic = if reply.is_empty() {

@@ -4,9 +4,10 @@
 //! `host mx.example.net [192.0.2.1]: 550 ...`). Newer versions append an
 //! RFC 3464 report, which gives the status when the text has none.
 
-use super::common::{contains_ignore_case, deliveries_from_report, find_address, text_before};
+use super::common::{contains_ignore_case, find_address, first_status, text_before};
 use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
+use crate::dsn::DeliveryStatus;
 use crate::dsn::looks_like_address;
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -72,7 +73,6 @@ impl Decoder for Exim {
             .collect();
 
         let blocks = read_blocks(&lines[start + 1..]);
-        let report = deliveries_from_report(mail);
         let lhost = mail
             .headers
             .value("from")
@@ -87,9 +87,17 @@ impl Decoder for Exim {
             };
             out.push(d);
         }
-        // Statuses of the appended report, matched by position.
+        // Statuses of the appended report, matched by position (its
+        // recipients may be pipes or files, so read the blocks as they are).
+        let blocks = mail
+            .report("delivery-status")
+            .map(DeliveryStatus::parse)
+            .unwrap_or_default();
         for (i, d) in out.iter_mut().enumerate() {
-            let r = report.get(i).and_then(|r| r.status);
+            let r = blocks
+                .recipients
+                .get(i)
+                .and_then(|b| first_status(b.value("status")));
             d.status = better_status(r, d.status);
         }
         if out.is_empty() {

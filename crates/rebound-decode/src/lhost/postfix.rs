@@ -8,7 +8,8 @@
 
 use super::common::{contains_ignore_case, find_address, first_status};
 use super::unix::{
-    better_status, command_in, head, reply_code_in, squeeze, status_in, unfold_reply,
+    MAX_RECIPIENTS, better_status, command_in, head, reply_code_in, squeeze, status_in,
+    unfold_reply,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
@@ -68,7 +69,19 @@ impl Decoder for Postfix {
             let ds = DeliveryStatus::parse(report);
             let lhost = typed_value(ds.message.value("reporting-mta")).1.to_string();
             let date = ds.message.value("arrival-date").to_string();
-            for block in &ds.recipients {
+            let by_address: std::collections::HashMap<String, usize> = entries
+                .iter()
+                .enumerate()
+                .flat_map(|(i, e)| {
+                    [
+                        (e.recipient.to_ascii_lowercase(), i),
+                        (e.alias.to_ascii_lowercase(), i),
+                    ]
+                })
+                .filter(|(k, _)| !k.is_empty())
+                .rev()
+                .collect();
+            for block in ds.recipients.iter().take(MAX_RECIPIENTS) {
                 let Some(recipient) = block_recipient(block.value("final-recipient"))
                     .or_else(|| block_recipient(block.value("original-recipient")))
                 else {
@@ -76,10 +89,10 @@ impl Decoder for Postfix {
                 };
                 let original = clean_address(block.value("original-recipient"));
                 let (dtype, diag) = typed_value(block.value("diagnostic-code"));
-                let entry = entries.iter().find(|e| {
-                    e.recipient.eq_ignore_ascii_case(&recipient)
-                        || (!original.is_empty() && e.alias.eq_ignore_ascii_case(&original))
-                });
+                let entry = by_address
+                    .get(&recipient.to_ascii_lowercase())
+                    .or_else(|| by_address.get(&original.to_ascii_lowercase()))
+                    .and_then(|&i| entries.get(i));
                 let mut d = Delivery {
                     recipient,
                     action: block.value("action").trim().to_ascii_lowercase(),
@@ -108,7 +121,7 @@ impl Decoder for Postfix {
             }
         }
         if out.is_empty() {
-            for e in &entries {
+            for e in entries.iter().take(MAX_RECIPIENTS) {
                 let mut d = Delivery {
                     recipient: e.recipient.clone(),
                     diagnostictype: "SMTP".into(),
