@@ -56,7 +56,13 @@ impl Decoder for Postfix {
         }
         let top = head(&mail.text, 4096);
         let has_intro = INTROS.iter().any(|m| top.contains(m));
-        let report = mail.report("delivery-status");
+        // The report part, or the same fields written inline when the MIME
+        // structure was lost.
+        let report = mail.report("delivery-status").or_else(|| {
+            let p = mail.text.find("\nFinal-Recipient:")?;
+            let start = mail.text.get(..p)?.rfind("Reporting-MTA:").unwrap_or(p + 1);
+            mail.text.get(start..)
+        });
         let postfix_report = report.is_some_and(|r| r.contains("X-Postfix-"));
         if !has_intro && !postfix_report {
             return None;
@@ -190,7 +196,18 @@ fn finish(d: &mut Delivery, delayed: bool) {
     if d.replycode.is_none() {
         d.replycode = reply_code_in(&d.diagnostic);
     }
-    d.status = better_status(d.status, status_in(&d.diagnostic));
+    let text_status = status_in(&d.diagnostic);
+    d.status = match (d.status, text_status, d.replycode) {
+        // The report's class contradicts the server's reply, which carries
+        // its own status: the server's words win.
+        (Some(r), Some(t), Some(code))
+            if r.class_digit() as u16 != code.get() / 100
+                && t.class_digit() as u16 == code.get() / 100 =>
+        {
+            Some(t)
+        }
+        (r, t, _) => better_status(r, t),
+    };
     if d.diagnostictype.eq_ignore_ascii_case("X-UNIX") && d.reason.is_none() {
         // Postfix's local or pipe delivery agent failed.
         d.reason = Some(Reason::MailerError);
