@@ -141,6 +141,15 @@ impl Decoder for Sendmail {
             if looks_like_address(&original) && !original.eq_ignore_ascii_case(&d.recipient) {
                 d.alias = original;
             }
+            if d.diagnostic.is_empty() {
+                // `Status: 4.0.0 (host: host name lookup failure)`.
+                let status = block.value("status");
+                if let (Some(open), Some(close)) = (status.find('('), status.rfind(')'))
+                    && open < close
+                {
+                    d.diagnostic = status.get(open + 1..close).unwrap_or("").trim().to_string();
+                }
+            }
             enrich(&mut d, &listed, &sessions, delayed);
             out.push(d);
         }
