@@ -166,7 +166,8 @@ impl Mail {
     /// input has no header at all.
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
-        let message = MessageParser::default().parse(normalised.as_ref())?;
+        let normalised = refold_boundary_parameters(normalised);
+        let message = parser().parse(normalised.as_ref())?;
         let mut mail = Mail::default();
         for (name, value) in message.headers_raw() {
             mail.headers.push(name, value);
@@ -184,6 +185,19 @@ impl Mail {
         walker.walk(&message, 0, 0);
         if mail.text.trim().is_empty() && !html.is_empty() {
             mail.text = html_to_text(&html);
+        }
+        if mail.text.trim().is_empty()
+            && mail.reports.is_empty()
+            && mail.original.is_none()
+            && mail.content_type.starts_with("multipart/")
+        {
+            // Declared multipart but no boundary ever appears (old Sendmail
+            // writes such DSNs): the body is plain text.
+            let raw = normalised.as_ref();
+            if let Some(end) = memchr::memmem::find(raw, b"\n\n") {
+                let body = &raw[end + 2..raw.len().min(end + 2 + MAX_TEXT_PART)];
+                mail.text = String::from_utf8_lossy(body).into_owned();
+            }
         }
         Some(mail)
     }
@@ -215,6 +229,18 @@ impl Mail {
             None => EMPTY.get_or_init(Headers::default),
         }
     }
+}
+
+/// A parser that reads only the headers decoding needs: MIME headers to
+/// walk the parts and `Subject` for RFC 2047. Everything else stays raw;
+/// parsing every `Received:` line was a tenth of all decoding time.
+fn parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+    })
 }
 
 struct Walker<'m> {
@@ -282,10 +308,8 @@ impl Walker<'_> {
             {
                 self.mail.original = Some(original_from_text(text));
             }
-            ("message", _) => {
-                if self.mail.original.is_none() {
-                    self.mail.original = Some(original_from_text(text));
-                }
+            ("message", _) if self.mail.original.is_none() => {
+                self.mail.original = Some(original_from_text(text));
             }
             ("text", "plain" | "") | ("", _) => {
                 if !self.mail.text.is_empty() {
@@ -369,6 +393,39 @@ pub fn normalise_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
         }
     }
     out.extend_from_slice(&raw[i..]);
+    Cow::Owned(out)
+}
+
+/// Some MTAs (Exchange among them) break a `Content-Type` header before its
+/// `boundary=` parameter without indenting the continuation line, which
+/// hides the boundary from a MIME parser. Indents such lines; copies only
+/// when one is found.
+pub fn refold_boundary_parameters(raw: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    const NEEDLES: [&[u8]; 2] = [b";\nboundary=", b";\nBoundary="];
+    let found = |hay: &[u8]| {
+        NEEDLES
+            .iter()
+            .any(|n| memchr::memmem::find(hay, n).is_some())
+    };
+    if !found(raw.as_ref()) {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let bytes = raw.as_ref();
+    let mut i = 0;
+    while i < bytes.len() {
+        out.push(bytes[i]);
+        if bytes[i] == b'\n'
+            && i > 0
+            && bytes[i - 1] == b';'
+            && bytes
+                .get(i + 1..i + 10)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"boundary="))
+        {
+            out.push(b'\t');
+        }
+        i += 1;
+    }
     Cow::Owned(out)
 }
 
@@ -459,5 +516,21 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
     fn html_is_flattened() {
         let t = html_to_text("<p>a&amp;b</p><script>x</script><br>c");
         assert_eq!(t, "\na&b\n\nc");
+    }
+
+    #[test]
+    fn unindented_boundary_parameters_are_refolded() {
+        let raw = b"Content-Type: multipart/alternative;\nboundary=\"X\"\n\n--X\nContent-Type: text/plain\n\nhi\n--X--\n";
+        let fixed = refold_boundary_parameters(Cow::Borrowed(raw));
+        assert!(
+            fixed
+                .as_ref()
+                .starts_with(b"Content-Type: multipart/alternative;\n\tboundary=")
+        );
+        let plain = b"Subject: a\n\nbody";
+        assert!(matches!(
+            refold_boundary_parameters(Cow::Borrowed(plain)),
+            Cow::Borrowed(_)
+        ));
     }
 }

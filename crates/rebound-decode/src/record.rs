@@ -6,7 +6,7 @@ use crate::lhost::Delivery;
 use crate::lhost::common::find_address;
 use crate::mail::Mail;
 use rebound_classify::Classifier;
-use rebound_core::{Observation, Reason, StatusClass, Verdict};
+use rebound_core::{EnhancedStatus, Observation, Reason, StatusClass, Verdict};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
@@ -106,7 +106,10 @@ pub(crate) fn assemble(
         reason_hint,
         source: Some(decodedby.to_string()),
     };
-    let verdict = classifier.classify(&observation);
+    let mut verdict = classifier.classify(&observation);
+    if verdict.deliverystatus.is_none() {
+        verdict.deliverystatus = pseudo_status(&verdict, &delivery.action);
+    }
 
     let recipient = delivery.recipient;
     let token = token(&addresser, &recipient, timestamp);
@@ -150,6 +153,50 @@ fn action_hint(d: &Delivery) -> Option<Reason> {
         "delayed" => Some(Reason::Expired),
         _ => None,
     }
+}
+
+/// The detail numbers Sisimai writes in `x.0.9xx` when a bounce states no
+/// enhanced status, so that records stay comparable with Sisimai's. Reasons
+/// without a number here get no status.
+const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
+    (Reason::Undefined, 900),
+    (Reason::OnHold, 901),
+    (Reason::SyntaxError, 902),
+    (Reason::NoRelaying, 909),
+    (Reason::Filtered, 910),
+    (Reason::UserUnknown, 911),
+    (Reason::HostUnknown, 912),
+    (Reason::Rejected, 918),
+    (Reason::Suspend, 921),
+    (Reason::MailboxFull, 922),
+    (Reason::SystemError, 930),
+    (Reason::NotAccept, 932),
+    (Reason::MesgTooBig, 934),
+    (Reason::MailerError, 939),
+    (Reason::NetworkError, 944),
+    (Reason::Expired, 947),
+    (Reason::Blocked, 971),
+    (Reason::RequirePtr, 973),
+    (Reason::FailedStartTls, 976),
+    (Reason::SpamDetected, 980),
+];
+
+/// A stand-in enhanced status for a record whose bounce stated none, as
+/// Sisimai writes it: the class from the reply code, or 4 for a delay or a
+/// temporary failure, else 5; the detail from the reason.
+fn pseudo_status(verdict: &Verdict, action: &str) -> Option<EnhancedStatus> {
+    let detail = PSEUDO_STATUS_DETAIL
+        .iter()
+        .find(|(r, _)| *r == verdict.reason)?
+        .1;
+    let class = match verdict.replycode.map(|c| c.class()) {
+        Some(StatusClass::Transient) => 4,
+        Some(StatusClass::Permanent) => 5,
+        Some(_) => return None,
+        None if action == "delayed" || verdict.permanent == Some(false) => 4,
+        None => 5,
+    };
+    EnhancedStatus::new(class, 0, detail)
 }
 
 fn domain_of(address: &str) -> String {
