@@ -141,12 +141,11 @@ impl Decoder for Postfix {
         if out.is_empty() && mail.text.contains("Delivery report unavailable") {
             // The report lost its recipients: the returned message names them.
             if let Some(to) = mail.original_headers().get("to").and_then(find_address) {
-                let mut d = Delivery {
+                // Nothing is known about the attempt, not even its outcome.
+                out.push(Delivery {
                     recipient: to,
                     ..Delivery::default()
-                };
-                finish(&mut d, delayed);
-                out.push(d);
+                });
             }
         }
         (!out.is_empty()).then_some(out)

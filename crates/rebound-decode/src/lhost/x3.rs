@@ -68,7 +68,7 @@ impl Decoder for X3 {
             let expired = aborted && reply_code_in(&diagnostic).is_none();
             out.push(Delivery {
                 recipient,
-                action: if expired { "delayed" } else { "failed" }.into(),
+                action: "failed".into(),
                 status: better_status(r.and_then(|d| d.status), status_in(&diagnostic)),
                 replycode: reply_code_in(&diagnostic),
                 command,
