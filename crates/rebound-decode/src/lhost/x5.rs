@@ -63,4 +63,44 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn reads_the_report_of_a_forwarded_bounce() {
+        let raw = "From: MAILER-DAEMON@gw.example.org
+Subject: Returned mail
+Content-Type: multipart/mixed; boundary=\"O\"
+
+--O
+Content-Type: text/plain
+
+   ----- The following addresses had permanent delivery errors -----
+
+--O
+Content-Type: message/rfc822
+
+From: MAILER-DAEMON@mx.example.org
+Subject: Returned mail
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"I\"
+
+--I
+Content-Type: text/plain
+
+failed
+--I
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; a@example.net
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+--I--
+--O--
+";
+        let mail = Mail::parse(raw.as_bytes()).unwrap();
+        let found = X5.decode(&mail).unwrap();
+        assert_eq!(found[0].recipient, "a@example.net");
+        assert_eq!(found[0].replycode.unwrap().get(), 550);
+    }
 }
