@@ -389,7 +389,7 @@ impl Classifier {
             if class == Some(2) {
                 break 'decide Decider::Success;
             }
-            for rule in [best_user, best_provider].into_iter().flatten() {
+            if let Some(rule) = best_user.or(best_provider) {
                 break 'decide Decider::Rule {
                     rule,
                     phrase: first_phrase(rs, rule, hits),
@@ -569,9 +569,10 @@ fn fallback<'a>(
     // failed; text alone (garbage, an unknown language) proves nothing.
     let failed = status.is_some_and(|s| s.class_digit() != 2)
         || replycode.is_some_and(|r| r.get() >= 400)
-        || obs
-            .action
-            .is_some_and(|a| a.trim().eq_ignore_ascii_case("failed"));
+        || (!obs.text.trim().is_empty()
+            && obs
+                .action
+                .is_some_and(|a| a.trim().eq_ignore_ascii_case("failed")));
     if failed {
         Decider::Fallback(Reason::OnHold, "a failure whose cause no rule recognises")
     } else {

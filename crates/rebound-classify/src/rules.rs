@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 /// Why a rule file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("cannot read rule file {path}: {source}")]
+    // The source error is not repeated in the message: error reporters
+    // (anyhow's `{:#}`) print the chain.
+    #[error("cannot read rule file {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("rule file {file}: {source}")]
+    #[error("rule file {file}: invalid TOML")]
     Toml {
         file: String,
         #[source]
@@ -110,6 +112,10 @@ struct RuleSpec {
     replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
+    /// Only when no reply code is known: the text is the reporting
+    /// system's own words, not a remote server's reply.
+    #[serde(default)]
+    no_replycode: bool,
     /// Why, in words, for `explain`.
     explain: Option<String>,
 }
@@ -217,6 +223,7 @@ pub(crate) struct Rule {
     not_status: Vec<StatusMatch>,
     replycodes: Vec<u16>,
     class: Option<u8>,
+    no_replycode: bool,
     pub explain: Option<String>,
 }
 
@@ -265,6 +272,9 @@ impl Rule {
                 .replycode
                 .is_some_and(|r| self.replycodes.contains(&r.get()))
         {
+            return false;
+        }
+        if self.no_replycode && facts.replycode.is_some() {
             return false;
         }
         if self.class.is_some() && self.class != facts.class {
@@ -594,6 +604,7 @@ impl RuleSet {
                     not_status,
                     replycodes: spec.replycodes,
                     class: spec.class,
+                    no_replycode: spec.no_replycode,
                     explain: spec.explain,
                 });
             }

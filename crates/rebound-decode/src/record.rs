@@ -108,7 +108,7 @@ pub(crate) fn assemble(
     };
     let mut verdict = classifier.classify(&observation);
     if verdict.deliverystatus.is_none() {
-        verdict.deliverystatus = pseudo_status(&verdict, &delivery.action);
+        verdict.deliverystatus = pseudo_status(&verdict, &delivery.diagnostic);
     }
 
     let recipient = delivery.recipient;
@@ -181,10 +181,14 @@ const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
     (Reason::SpamDetected, 980),
 ];
 
+/// Words by which an MTA says a failure was temporary when it gives no code.
+const TEMPORARY_WORDS: &[&str] = &["temporar", "persistent", "retry timeout exceeded"];
+
 /// A stand-in enhanced status for a record whose bounce stated none, as
-/// Sisimai writes it: the class from the reply code, or 4 for a delay or a
-/// temporary failure, else 5; the detail from the reason.
-fn pseudo_status(verdict: &Verdict, action: &str) -> Option<EnhancedStatus> {
+/// Sisimai writes it: the class from the reply code, or 4 when the text says
+/// the failure was temporary, else 5 (a delivery that was given up on after
+/// retries is final); the detail from the reason.
+fn pseudo_status(verdict: &Verdict, diagnostic: &str) -> Option<EnhancedStatus> {
     let detail = PSEUDO_STATUS_DETAIL
         .iter()
         .find(|(r, _)| *r == verdict.reason)?
@@ -193,8 +197,14 @@ fn pseudo_status(verdict: &Verdict, action: &str) -> Option<EnhancedStatus> {
         Some(StatusClass::Transient) => 4,
         Some(StatusClass::Permanent) => 5,
         Some(_) => return None,
-        None if action == "delayed" || verdict.permanent == Some(false) => 4,
-        None => 5,
+        None => {
+            let lower = diagnostic.to_ascii_lowercase();
+            if TEMPORARY_WORDS.iter().any(|w| lower.contains(w)) {
+                4
+            } else {
+                5
+            }
+        }
     };
     EnhancedStatus::new(class, 0, detail)
 }

@@ -468,3 +468,113 @@ fn suppression_commands_round_trip() {
     );
     assert!(issues.iter().all(|i| i["reason"] != "userunknown"));
 }
+
+// ------------------------------------------------------------ bounce emails
+
+const DSN: &str = "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r
+To: news@example.org\r
+Subject: Undelivered Mail Returned to Sender\r
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"BOUNDARY\"\r
+Message-Id: <bounce1@mx.example.org>\r
+\r
+--BOUNDARY\r
+Content-Type: text/plain\r
+\r
+This is the mail system at host mx.example.org.\r
+\r
+<gone@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1\r
+    <gone@example.net>: Recipient address rejected: User unknown (in reply to\r
+    RCPT TO command)\r
+\r
+--BOUNDARY\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.example.org\r
+Arrival-Date: Mon, 23 Nov 2026 09:59:58 +0000\r
+\r
+Final-Recipient: rfc822; gone@example.net\r
+Original-Recipient: rfc822;gone@example.net\r
+Action: failed\r
+Status: 5.1.1\r
+Remote-MTA: dns; mx.example.net\r
+Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address\r
+    rejected: User unknown\r
+\r
+--BOUNDARY\r
+Content-Type: message/rfc822\r
+\r
+From: news@example.org\r
+To: gone@example.net\r
+Subject: Spring sale\r
+Message-Id: <orig1@example.org>\r
+List-Id: <spring.example.org>\r
+Date: Mon, 23 Nov 2026 09:59:00 +0000\r
+\r
+Hello\r
+--BOUNDARY--\r
+";
+
+#[test]
+fn bounce_emails_go_through_the_decoder() {
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("bounce.eml");
+    std::fs::write(&eml, DSN).unwrap();
+    let out = rebound(&["ingest", "--db", &db.url, eml.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json_lines(&out.stdout);
+    assert_eq!(summary[0]["format"], "eml");
+    assert_eq!(summary[0]["inserted"], 1);
+    let check = rebound(&["suppressions", "--db", &db.url, "check", "gone@example.net"]);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "gone@example.net\tsuppressed\thardbounce\tuserunknown\n"
+    );
+    let ev = json_lines(&rebound(&["events", "--db", &db.url]).stdout);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["sender"], "news@example.org");
+    assert_eq!(ev[0]["message_id"], "orig1@example.org");
+    assert_eq!(ev[0]["verdict"]["deliverystatus"], "5.1.1");
+    assert_eq!(ev[0]["outcome"], "bounced");
+
+    // The same bounce in an mbox and in a Maildir: recognised, and already stored.
+    let mbox = dir.path().join("bounces.mbox");
+    std::fs::write(
+        &mbox,
+        format!(
+            "From MAILER-DAEMON Mon Nov 23 10:00:00 2026\n{}\n",
+            DSN.replace("\r\n", "\n")
+        ),
+    )
+    .unwrap();
+    let maildir = dir.path().join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::write(maildir.join("new").join("1700000000.1.host"), DSN).unwrap();
+    let out = rebound(&[
+        "ingest",
+        "--db",
+        &db.url,
+        mbox.to_str().unwrap(),
+        maildir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json_lines(&out.stdout);
+    assert_eq!(summary[0]["format"], "mbox");
+    assert_eq!(summary[1]["format"], "maildir");
+    for s in &summary {
+        assert_eq!(s["events"], 1, "{s}");
+        assert_eq!(s["inserted"], 0, "{s}");
+    }
+}
