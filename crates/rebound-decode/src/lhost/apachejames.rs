@@ -14,7 +14,7 @@ impl Decoder for ApacheJames {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 4096);
+        let top = head(&mail.text, 2048);
         if !top.contains("Error message below:") || !top.contains("Message details:") {
             return None;
         }

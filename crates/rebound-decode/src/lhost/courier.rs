@@ -26,7 +26,7 @@ impl Decoder for Courier {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 4096);
+        let top = head(&mail.text, 1024);
         if !top.contains("running the Courier mail server") {
             return None;
         }

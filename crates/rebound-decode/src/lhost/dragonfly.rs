@@ -20,7 +20,7 @@ impl Decoder for DragonFly {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 2048);
+        let top = head(&mail.text, 512);
         if !top.contains(INTRO) {
             return None;
         }

@@ -47,7 +47,7 @@ impl Decoder for Postfix {
             || subject.starts_with("Postfix SMTP server: errors from")
             || mail
                 .report("delivery-status")
-                .is_some_and(|r| r.contains("X-Postfix-Queue-ID"));
+                .is_some_and(|r| head(r, 1024).contains("X-Postfix-Queue-ID"));
         if !gate {
             return None;
         }

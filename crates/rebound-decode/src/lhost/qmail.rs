@@ -38,7 +38,7 @@ impl Decoder for Qmail {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 4096);
+        let top = head(&mail.text, 1024);
         if !mail.subject.eq_ignore_ascii_case("failure notice")
             && !INTRO.iter().any(|m| top.contains(m))
         {

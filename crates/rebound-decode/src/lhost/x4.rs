@@ -18,7 +18,9 @@ impl Decoder for X4 {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !head(&mail.text, 2048).contains(INTRO) {
+        if !mail.subject.eq_ignore_ascii_case("failure notice")
+            || !head(&mail.text, 2048).contains(INTRO)
+        {
             return None;
         }
         let text = text_before(

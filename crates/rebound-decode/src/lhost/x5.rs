@@ -17,6 +17,9 @@ impl Decoder for X5 {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        if !super::common::starts_with_ignore_case(&mail.subject, "Returned mail") {
+            return None;
+        }
         let top = head(&mail.text, 4096);
         let start = top.find(MARKER)?;
         let mut out = deliveries_from_report(mail);

@@ -20,7 +20,11 @@ impl Decoder for X6 {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !head(&mail.text, 2048).contains(INTRO) {
+        if !mail
+            .subject
+            .starts_with("There was an error sending your mail")
+            || !head(&mail.text, 2048).contains(INTRO)
+        {
             return None;
         }
         let mut out = Vec::new();
