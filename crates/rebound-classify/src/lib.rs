@@ -608,7 +608,7 @@ fn explain(
                 && sr != reason
             {
                 out.push_str(", overriding ");
-                out.push_str(&s.to_string());
+                pattern::push_status(&mut out, s);
             }
             return out;
         }
@@ -616,7 +616,7 @@ fn explain(
             status, explain, ..
         } => {
             out.push_str("status ");
-            out.push_str(&status.to_string());
+            pattern::push_status(&mut out, *status);
             out.push_str(": ");
             out.push_str(explain.unwrap_or(advice::meaning(reason)));
             return out;

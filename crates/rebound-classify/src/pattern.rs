@@ -19,25 +19,60 @@ pub(crate) fn pattern(
         out.push(' ');
     }
     if let Some(s) = status {
-        push_number(&mut out, u16::from(s.class_digit()));
-        out.push('.');
-        push_number(&mut out, s.subject());
-        out.push('.');
-        push_number(&mut out, s.detail());
+        push_status(&mut out, s);
         out.push(' ');
     }
+    // Plain words (no digit, `@`, `=`, `.` or `:`) are copied as they are;
+    // runs of them are copied in one go, only the other tokens are looked at.
+    let base = text.as_ptr() as usize;
+    let mut run_start: Option<usize> = None;
+    let mut truncated = false;
     for token in text.split_ascii_whitespace() {
+        let start = token.as_ptr() as usize - base;
+        let is_plain = !token
+            .bytes()
+            .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'=' | b'.' | b':'));
+        if is_plain {
+            run_start.get_or_insert(start);
+            continue;
+        }
+        if let Some(rs) = run_start.take() {
+            out.push_str(&text[rs..start]);
+        }
         if out.len() >= MAX_PATTERN_BYTES {
-            out.push('…');
+            truncated = true;
             break;
         }
         push_token(&mut out, token);
         out.push(' ');
     }
+    if let Some(rs) = run_start {
+        out.push_str(text[rs..].trim_end());
+    }
+    if out.len() > MAX_PATTERN_BYTES {
+        let mut end = MAX_PATTERN_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        truncated = true;
+    }
     while out.ends_with(' ') {
         out.pop();
     }
+    if truncated {
+        out.push('…');
+    }
     out
+}
+
+/// Appends `5.1.1` without going through `fmt` (this is the hot path).
+pub(crate) fn push_status(out: &mut String, s: EnhancedStatus) {
+    push_number(out, u16::from(s.class_digit()));
+    out.push('.');
+    push_number(out, s.subject());
+    out.push('.');
+    push_number(out, s.detail());
 }
 
 /// Appends a number without going through `fmt` (this is the hot path).

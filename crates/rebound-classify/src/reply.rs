@@ -384,10 +384,10 @@ fn find_codes(b: &[u8]) -> (Option<ReplyCode>, Option<EnhancedStatus>, Option<us
     let mut first_status: Option<(EnhancedStatus, usize, usize)> = None;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if !matches!(c, b'2' | b'4' | b'5') {
-            i += 1;
-            continue;
+        // Jump to the next byte that can start a code.
+        match memchr::memchr3(b'2', b'4', b'5', &b[i..]) {
+            Some(off) => i += off,
+            None => break,
         }
         if let Some(code) = reply_code_at(b, i) {
             let mut j = i + 3;
@@ -465,10 +465,11 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
     });
     let b = s.as_bytes();
     // Fast path, the common case: nothing to squeeze or drop.
-    let has_continuation =
-        code_digits.is_some_and(|cd| b.windows(4).any(|w| w[3] == b'-' && w[..3] == cd));
+    // memchr-based probes: this runs on every reply.
+    let has_continuation = code_digits
+        .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
     let has_odd_space = memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
-        || b.windows(2).any(|w| w == b"  ")
+        || memchr::memchr_iter(b' ', b).any(|i| b.get(i + 1) == Some(&b' '))
         || !s.is_ascii();
     if !has_continuation && !has_odd_space {
         return s.to_string();

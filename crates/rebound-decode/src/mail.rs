@@ -425,21 +425,19 @@ pub fn refold_boundary_parameters(raw: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     if !found(raw.as_ref()) {
         return raw;
     }
-    let mut out = Vec::with_capacity(raw.len() + 16);
     let bytes = raw.as_ref();
-    let mut i = 0;
-    while i < bytes.len() {
-        out.push(bytes[i]);
-        if bytes[i] == b'\n'
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for (i, &b) in bytes.iter().enumerate() {
+        out.push(b);
+        if b == b'\n'
             && i > 0
-            && bytes[i - 1] == b';'
+            && bytes.get(i - 1) == Some(&b';')
             && bytes
                 .get(i + 1..i + 10)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"boundary="))
         {
             out.push(b'\t');
         }
-        i += 1;
     }
     Cow::Owned(out)
 }

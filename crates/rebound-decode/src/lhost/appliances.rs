@@ -24,6 +24,7 @@ pub static FIRST: &[&dyn Decoder] = &[
     &super::mcafee::McAfee,
     &super::mxlogic::MxLogic,
     &super::facebook::Facebook,
+    &super::mimecast::Mimecast,
 ];
 
 /// Decoders of this group tried after the RFC 3464 fallback (shapes too

@@ -3,7 +3,9 @@
 //! forwards, with the complained-about address in the returned message's
 //! `X-HmXmrOriginalRecipient`, and Apple Mail's one-click unsubscribe mails).
 
-use super::common::{contains_ignore_case, find_address, first_paragraph, starts_with_ignore_case};
+use super::common::{
+    contains_ignore_case, find_address, first_paragraph, squash, starts_with_ignore_case,
+};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::{Headers, Mail};
@@ -24,12 +26,21 @@ impl Decoder for Arf {
         if let Some(report) = mail.report("feedback-report") {
             return Some(from_report(mail, report));
         }
-        if contains_ignore_case(&mail.content_type, "feedback-report") {
-            // Declared as a feedback report but the part could not be read
-            // as one: look for its fields in the text.
+        let subject = mail.subject.to_ascii_lowercase();
+        let declared = contains_ignore_case(&mail.content_type, "feedback-report");
+        let complaint_subject = ["abuse", "complaint", "feedback"]
+            .iter()
+            .any(|w| subject.contains(w));
+        if declared || complaint_subject {
+            // A report whose fields are not in a feedback-report part (the
+            // part could not be read as one, or the report is plain text):
+            // look for them in the text.
             if let Some(at) = find_field_start(&mail.text, "feedback-type:") {
                 let report = mail.text.get(at..).unwrap_or("");
-                return Some(from_report(mail, report));
+                let (fields, _) = Headers::parse_block(report);
+                if declared || fields.contains("user-agent") || fields.contains("version") {
+                    return Some(from_report(mail, report));
+                }
             }
         }
         if mail
@@ -115,9 +126,11 @@ fn recipient_from_original(original: &Headers) -> String {
 
 /// The first paragraph of the human-readable part, skipping a greeting line.
 fn complaint_summary(text: &str) -> String {
-    first_paragraph(text, |p| {
-        !(p.len() < 40 && p.ends_with(',') && !p.contains(char::is_whitespace))
-    })
+    squash(&first_paragraph(text, |p| {
+        let greeting = p.len() < 40 && p.ends_with(',') && !p.contains(char::is_whitespace);
+        let fields = starts_with_ignore_case(p, "feedback-type:");
+        !greeting && !fields
+    }))
 }
 
 /// Microsoft's Junk Mail Reporting Program: a plain forward of the reported
@@ -199,6 +212,18 @@ Source-IP: 192.0.2.7\nOriginal-Rcpt-To: one@isp.example\nOriginal-Rcpt-To: two@i
         let raw = raw.replace("To: one@isp.example\n", "To: \"undisclosed\"\n");
         let found = Arf.decode(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
         assert_eq!(found[0].recipient, UNDISCLOSED_RECIPIENT);
+    }
+
+    #[test]
+    fn plain_text_report() {
+        let raw = "From: fbl@isp.example\nTo: abuse@sender.example\nSubject: Abuse report\n\n\
+A complaint about a message.\n\nFeedback-Type: abuse\nUser-Agent: fbl/1.0\nVersion: 1\n\
+Original-Rcpt-To: one@isp.example\n\nFrom: news@sender.example\n";
+        let found = Arf.decode(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
+        assert_eq!(found[0].recipient, "one@isp.example");
+        assert_eq!(found[0].diagnostic, "A complaint about a message.");
+        let chat = raw.replace("User-Agent: fbl/1.0\nVersion: 1\n", "");
+        assert!(Arf.decode(&Mail::parse(chat.as_bytes()).unwrap()).is_none());
     }
 
     #[test]

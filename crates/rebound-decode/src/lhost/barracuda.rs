@@ -14,11 +14,13 @@ impl Decoder for Barracuda {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let marked = contains_ignore_case(&mail.subject, "blocked by our bulk email filter")
-            || (mail
-                .headers
-                .get_all("received")
-                .any(|r| contains_ignore_case(r, "barracuda"))
-                && contains_ignore_case(&mail.text, "Spam Firewall"));
+            || (mail.report("delivery-status").is_some()
+                && mail
+                    .headers
+                    .get_all("received")
+                    .take(4)
+                    .any(|r| r.contains("barracuda") || r.contains("Barracuda"))
+                && mail.text.contains("blocked by our Spam"));
         if !marked {
             return None;
         }

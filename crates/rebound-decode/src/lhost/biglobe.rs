@@ -5,6 +5,7 @@
 use super::common::{contains_ignore_case, find_address, section, squash};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct Biglobe;
 
@@ -38,6 +39,7 @@ impl Decoder for Biglobe {
                     recipient,
                     action: "failed".to_string(),
                     diagnostic: cause.clone(),
+                    reason: Some(Reason::OnHold),
                     ..Delivery::default()
                 })
                 .collect();

@@ -87,13 +87,31 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
         } else {
             String::new()
         };
+        let status_field = block.value("status");
+        let mut status = first_status(status_field);
+        // A catch-all `Status: 5.0.0` says less than the status the remote
+        // server itself wrote (`550 #5.1.0 Address rejected`).
+        if let (Some(s), Some(inner)) = (status, status_in(diagnostic))
+            && s.is_generic()
+            && !inner.is_generic()
+            && inner.class_digit() == s.class_digit()
+        {
+            status = Some(inner);
+        }
+        // Without a Diagnostic-Code, the comment of the Status field is the
+        // reporting MTA's only explanation (`4.0.0 (host name lookup failure)`).
+        let diagnostic = if diagnostic.is_empty() {
+            status_comment(status_field).to_string()
+        } else {
+            diagnostic.to_string()
+        };
         out.push(Delivery {
             recipient,
             alias,
             action: normalise_action(block.value("action")),
-            status: first_status(block.value("status")),
+            status,
             replycode: None,
-            diagnostic: diagnostic.to_string(),
+            diagnostic,
             diagnostictype,
             command: String::new(),
             rhost: typed_value(block.value("remote-mta")).1.to_string(),
@@ -107,6 +125,14 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
         });
     }
     out
+}
+
+/// The parenthesised comment after a `Status:` value, if any.
+pub fn status_comment(value: &str) -> &str {
+    match (value.find('('), value.rfind(')')) {
+        (Some(start), Some(end)) if start < end => value.get(start + 1..end).unwrap_or("").trim(),
+        _ => "",
+    }
 }
 
 /// A DSN `Action:` value in lower case, with the variants some MTAs write
@@ -332,6 +358,19 @@ mod tests {
         );
         assert_eq!(squash(" a \n b  c "), "a b c");
     }
+    #[test]
+    fn status_details_from_the_report() {
+        let ds = DeliveryStatus::parse(
+            "Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; a@x.example\nAction: failed\n\
+Status: 5.0.0\nDiagnostic-Code: smtp; 550 #5.1.0 Address rejected.\n\n\
+Final-Recipient: rfc822; b@x.example\nAction: delayed\nStatus: 4.0.0 (x.example: host name lookup failure)\n",
+        );
+        let found = deliveries_from_status(&ds);
+        assert_eq!(found[0].status.unwrap().to_string(), "5.1.0");
+        assert_eq!(found[1].status.unwrap().to_string(), "4.0.0");
+        assert_eq!(found[1].diagnostic, "x.example: host name lookup failure");
+    }
+
     #[test]
     fn sections_and_replies() {
         let t = "head\n--- Reasons ---\n\n  first\n  second\n\nafter\n";

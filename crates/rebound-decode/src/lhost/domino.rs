@@ -7,6 +7,7 @@ use super::common::{
 };
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct Domino;
 
@@ -34,6 +35,11 @@ impl Decoder for Domino {
                     ..Delivery::default()
                 })
                 .collect();
+        }
+        for d in &mut found {
+            // A definite failure explained in words: on hold unless the
+            // classifier recognises them.
+            d.reason = d.reason.or(Some(Reason::OnHold));
         }
         if !cause.is_empty() {
             // The report's Diagnostic-Code is often cut or in raw ISO-2022-JP.

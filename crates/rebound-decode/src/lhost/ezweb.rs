@@ -70,6 +70,9 @@ fn apply(d: &mut Delivery, rcpt: &Recipient, summary: &str) {
             // The rejection notice without any SMTP reply is what the
             // carrier sends when the recipient's domain filter refused.
             d.reason = Some(Reason::Filtered);
+        } else {
+            // A failure explained only by the carrier's summary sentence.
+            d.reason = d.reason.or(Some(Reason::OnHold));
         }
     }
 }

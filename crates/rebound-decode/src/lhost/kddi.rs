@@ -4,6 +4,7 @@
 use super::common::{contains_ignore_case, find_address, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct Kddi;
 
@@ -31,6 +32,7 @@ impl Decoder for Kddi {
                         recipient,
                         action: "failed".to_string(),
                         date: date.clone(),
+                        reason: Some(Reason::OnHold),
                         ..Delivery::default()
                     });
                 }

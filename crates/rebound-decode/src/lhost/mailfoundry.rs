@@ -15,13 +15,14 @@ impl Decoder for MailFoundry {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let by_mailfoundry = mail
-            .headers
-            .get_all("received")
-            .any(|r| r.contains("(MAILFOUNDRY)"));
-        if !by_mailfoundry
-            && !contains_ignore_case(mail.subject.trim(), "Message delivery has failed")
-        {
+        // The subject first (cheap); the Received trace only for daemon mail.
+        let marked = contains_ignore_case(mail.subject.trim(), "Message delivery has failed")
+            || (contains_ignore_case(mail.headers.value("from"), "mailer-daemon")
+                && mail
+                    .headers
+                    .get_all("received")
+                    .any(|r| r.contains("(MAILFOUNDRY)")));
+        if !marked {
             return None;
         }
         if !mail

@@ -43,6 +43,7 @@ pub mod mailru;
 pub mod mcafee;
 pub mod messagingserver;
 pub mod mfilter;
+pub mod mimecast;
 pub mod mxlogic;
 pub mod notes;
 pub mod office365;

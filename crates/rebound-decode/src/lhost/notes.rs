@@ -5,6 +5,7 @@
 use super::common::{find_address, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct Notes;
 
@@ -46,6 +47,9 @@ impl Decoder for Notes {
                 recipient,
                 action: "failed".to_string(),
                 diagnostic: diagnostic.clone(),
+                // A definite failure whose cause is free text: on hold unless
+                // the classifier recognises the text.
+                reason: Some(Reason::OnHold),
                 ..Delivery::default()
             })
             .collect();
@@ -68,5 +72,6 @@ mod tests {
             d.diagnostic,
             "User not listed in public Name & Address Book"
         );
+        assert_eq!(d.reason, Some(Reason::OnHold));
     }
 }

@@ -30,15 +30,16 @@ impl Decoder for Office365 {
 /// An Exchange NDR: Exchange's own NDR marker, or an "Undeliverable:"
 /// subject, from the postmaster or mailer-daemon.
 pub(crate) fn is_exchange_ndr(mail: &Mail) -> bool {
-    let from = mail.headers.value("from").to_ascii_lowercase();
-    if !from.contains("postmaster@") && !from.contains("mailer-daemon@") {
+    let marked = mail.subject.starts_with("Undeliverable:")
+        || mail.headers.contains("x-ms-exchange-message-is-ndr")
+        || (mail.content_type.starts_with("multipart/report")
+            && mail.headers.contains("content-language")
+            && !mail.headers.value("thread-topic").is_empty());
+    if !marked {
         return false;
     }
-    mail.headers.contains("x-ms-exchange-message-is-ndr")
-        || mail.subject.starts_with("Undeliverable:")
-        || (mail.headers.contains("content-language")
-            && mail.content_type.starts_with("multipart/report")
-            && !mail.headers.value("thread-topic").is_empty())
+    let from = mail.headers.value("from").to_ascii_lowercase();
+    from.contains("postmaster@") || from.contains("mailer-daemon@")
 }
 
 /// Exchange Online (Microsoft 365) rather than an on-premises Exchange:
@@ -78,7 +79,7 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
         .unwrap_or_default();
     let mut found = deliveries_from_report(mail);
     if found.is_empty() {
-        found = text_found.deliveries;
+        found = text_found.deliveries.clone();
     } else {
         for d in &mut found {
             let from_text = text_found
@@ -103,6 +104,21 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
         // Exchange's own queue-expiry code and wording.
         if d.diagnostic.contains("QUEUE.Expired") || d.diagnostic.contains("Message expired,") {
             d.reason = Some(Reason::Expired);
+            // The earlier attempts' replies say why the queue expired.
+            let earlier = text_found
+                .deliveries
+                .iter()
+                .zip(&text_found.replies)
+                .find(|(t, _)| t.recipient.eq_ignore_ascii_case(&d.recipient))
+                .and_then(|(_, replies)| {
+                    replies
+                        .iter()
+                        .filter(|r| !r.contains("QUEUE.Expired"))
+                        .find_map(|r| rebound_classify::reply::parse(r).status)
+                });
+            if let Some(status) = earlier {
+                d.status = Some(status);
+            }
         }
     }
     (!found.is_empty()).then_some(found)
@@ -118,6 +134,8 @@ fn admin_section(text: &str) -> Option<&str> {
 struct AdminSection {
     generating_server: String,
     deliveries: Vec<Delivery>,
+    /// Every quoted reply per delivery, newest first as Exchange lists them.
+    replies: Vec<Vec<String>>,
 }
 
 /// ```text
@@ -164,10 +182,27 @@ fn read_admin(section: &str) -> AdminSection {
             d.rhost = first.to_ascii_lowercase();
         }
         let joined = join_lines(l.iter().copied());
+        out.replies.push(quoted_replies(&joined));
         d.diagnostic = match quoted_reply(&joined) {
             Some(reply) => reply.to_string(),
             None => joined,
         };
+    }
+    out
+}
+
+/// Every reply inside `returned '...'`, in order.
+fn quoted_replies(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("returned '") {
+        let after = rest.get(start + "returned '".len()..).unwrap_or("");
+        let Some(end) = after.find('\'') else { break };
+        out.push(after.get(..end).unwrap_or("").to_string());
+        rest = after.get(end + 1..).unwrap_or("");
+        if out.len() >= 20 {
+            break;
+        }
     }
     out
 }
@@ -209,5 +244,23 @@ Original message headers:\n\nTo: a@example.com\n";
                 .decode(&Mail::parse(other.as_bytes()).unwrap())
                 .is_none()
         );
+    }
+
+    #[test]
+    fn queue_expiry_takes_the_earlier_reply_status() {
+        let raw = "From: postmaster@example.edu\nSubject: Undeliverable: hi\n\
+Content-Language: en-AU\nX-MS-Exchange-Message-Is-Ndr:\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nDiagnostic information for administrators:\n\n\
+Generating server: mail.example.edu\n\nx@example.org\n\
+1/1/2016 8:05:56 PM - Remote Server at mx.example.org returned '550 4.4.7 QUEUE.Expired; message expired'\n\
+1/1/2016 7:58:27 PM - Remote Server at mx.example.org returned '441 4.4.1 Error encountered while communicating with primary target'\n\n\
+Original message headers:\n\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns;mail.example.edu\n\n\
+Final-Recipient: rfc822;x@example.org\nAction: failed\nStatus: 4.4.7\n\
+Diagnostic-Code: smtp;550 4.4.7 QUEUE.Expired; message expired\n--B--\n";
+        let d = decode_exchange(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
+        assert_eq!(d[0].reason, Some(Reason::Expired));
+        assert_eq!(d[0].status.unwrap().to_string(), "4.4.1");
     }
 }

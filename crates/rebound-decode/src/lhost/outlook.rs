@@ -19,8 +19,9 @@ impl Decoder for Outlook {
         let from = mail.headers.value("from").to_ascii_lowercase();
         let hotmail_headers =
             mail.headers.contains("x-message-delivery") && mail.headers.contains("x-message-info");
-        let hotmail_from = from.contains("postmaster@") && from.contains("hotmail");
-        if !hotmail_headers && !hotmail_from {
+        // Outlook.com adds the X-Message-* headers to mail it receives too:
+        // the notice must come from a postmaster.
+        if !from.contains("postmaster@") || !(hotmail_headers || from.contains("hotmail")) {
             return None;
         }
         if mail.headers.contains("x-ms-exchange-message-is-ndr") {

@@ -4,7 +4,7 @@
 //! Besides the group's decoder lists, this module holds the small text
 //! helpers the provider decoders share.
 
-use super::common::{contains_ignore_case, find_address, starts_with_ignore_case};
+use super::common::{find_address, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
@@ -165,14 +165,20 @@ pub(crate) fn original_to(mail: &Mail) -> Option<String> {
     find_address(to)
 }
 
-/// Whether `text` contains `needle` ignoring ASCII case; bounded to the
-/// first 64 KiB so a huge part cannot slow a detector down.
+/// Whether the first 16 KiB of `text` contain `needle` (exact case): a
+/// fixed marker of a notice is near its top, and a bounded substring search
+/// keeps detectors fast on large messages.
 pub(crate) fn mentions(text: &str, needle: &str) -> bool {
-    let mut end = text.len().min(64 * 1024);
+    mentions_within(text, needle, 16 * 1024)
+}
+
+/// Whether the first `limit` bytes of `text` contain `needle` (exact case).
+pub(crate) fn mentions_within(text: &str, needle: &str, limit: usize) -> bool {
+    let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    contains_ignore_case(text.get(..end).unwrap_or(""), needle)
+    text.get(..end).unwrap_or("").contains(needle)
 }
 
 /// Postfix-style recipient paragraphs of a notice: `<a@b>: text` up to the

@@ -191,6 +191,8 @@ impl Decoder for Rfc3464Loose {
             recipient,
             action: "failed".to_string(),
             diagnostic,
+            // The notice says delivery failed; only its words say why.
+            reason: Some(Reason::OnHold),
             ..Delivery::default()
         }])
     }

@@ -66,18 +66,18 @@ impl Decoder for Rfc3834 {
         if !(auto_replied || autoreply_header || auto_subject) {
             return None;
         }
-        // Delivery notices carry `Auto-Submitted` too.
-        if !mail.reports.is_empty()
-            || contains_ignore_case(&mail.content_type, "multipart/report")
-            || BOUNCE_SUBJECTS
-                .iter()
-                .any(|s| contains_ignore_case(subject, s))
+        // Delivery notices carry `Auto-Submitted` too: cheapest checks first.
+        if !mail.reports.is_empty() || contains_ignore_case(&mail.content_type, "multipart/report")
         {
             return None;
         }
         let from = h.value("from");
         let lower_from = from.to_ascii_lowercase();
         if lower_from.contains("mailer-daemon") || lower_from.contains("postmaster@") {
+            return None;
+        }
+        let lower_subject = subject.to_ascii_lowercase();
+        if BOUNCE_SUBJECTS.iter().any(|s| lower_subject.contains(s)) {
             return None;
         }
         let recipient = find_address(from)?;

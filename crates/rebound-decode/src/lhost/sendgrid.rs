@@ -3,7 +3,7 @@
 //! per recipient and a loose delivery-status part (`Action: expired`).
 
 use super::common::deliveries_from_report;
-use super::providers::{MAX_LINES, mentions};
+use super::providers::{MAX_LINES, mentions_within};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
@@ -17,7 +17,12 @@ impl Decoder for SendGrid {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !mentions(&mail.text, "automatically generated message from SendGrid") {
+        // The notice opens with this sentence.
+        if !mentions_within(
+            &mail.text,
+            "automatically generated message from SendGrid",
+            1024,
+        ) {
             return None;
         }
         let lines = recipient_lines(&mail.text);

@@ -5,6 +5,7 @@
 use super::common::{command_in, contains_ignore_case, delivery_from_reply, find_address, squash};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
+use rebound_core::Reason;
 
 pub struct InterScanMss;
 
@@ -40,6 +41,7 @@ impl Decoder for InterScanMss {
                 if let Some(address) = find_address(rest) {
                     let mut d = delivery_from_reply(address, "");
                     d.diagnostic = squash(t);
+                    d.reason = Some(Reason::OnHold);
                     found.push(d);
                 }
             }
