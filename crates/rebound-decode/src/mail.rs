@@ -253,7 +253,11 @@ impl Walker<'_> {
         let Some(part) = message.parts.get(part_id) else {
             return;
         };
-        let (ctype, subtype) = content_type(part);
+        let (mut ctype, mut subtype) = content_type(part);
+        if ctype == "multipart" && !matches!(part.body, PartType::Multipart(_)) {
+            // A multipart whose boundary never appears: its body is text.
+            (ctype, subtype) = ("text".to_string(), "plain".to_string());
+        }
         match &part.body {
             PartType::Multipart(children) => {
                 for &child in children {
@@ -266,6 +270,21 @@ impl Walker<'_> {
             PartType::Message(nested) => {
                 if self.mail.original.is_none() {
                     self.mail.original = Some(original_from_message(nested));
+                    // A bounce forwarded as an attachment (the outer message
+                    // is no report itself): its report is the one to read.
+                    let inner_is_report = nested.content_type().is_some_and(|ct| {
+                        ct.ctype().eq_ignore_ascii_case("multipart")
+                            && ct
+                                .subtype()
+                                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                    });
+                    if inner_is_report
+                        && depth < MAX_NESTING
+                        && self.mail.reports.is_empty()
+                        && !self.mail.content_type.starts_with("multipart/report")
+                    {
+                        self.walk(nested, 0, depth + 1);
+                    }
                 } else if depth < MAX_NESTING && self.mail.text.trim().is_empty() {
                     // A bounce wrapped in a message: read the inner one too.
                     self.walk(nested, 0, depth + 1);

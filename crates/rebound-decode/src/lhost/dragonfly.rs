@@ -20,7 +20,7 @@ impl Decoder for DragonFly {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 2048);
+        let top = head(&mail.text, 512);
         if !top.contains(INTRO) {
             return None;
         }
@@ -102,12 +102,8 @@ fn delivery(recipient: String, lines: &[&str], lhost: &str) -> Delivery {
     .then_some(Reason::Expired);
     Delivery {
         recipient,
-        action: if reason.is_some() {
-            "delayed"
-        } else {
-            "failed"
-        }
-        .into(),
+        // Giving up is final: the message failed, because it expired.
+        action: "failed".into(),
         status: status_in(&reply_text),
         replycode: reply_code_in(&reply_text),
         command: command_in(&intro_text).to_string(),

@@ -3,8 +3,8 @@
 //! recipient. Newer versions append an RFC 3464 report with a catch-all
 //! status; the text is the better source.
 
-use super::common::{deliveries_from_report, find_address, text_before};
-use super::unix::{better_status, head, reply_code_in, status_in};
+use super::common::{find_address, text_before};
+use super::unix::{head, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
 use crate::mail::Mail;
@@ -37,7 +37,6 @@ impl Decoder for OpenSmtpd {
             .rsplit_once('@')
             .map(|(_, d)| d.trim_end_matches('>').trim().to_string())
             .unwrap_or_default();
-        let report = deliveries_from_report(mail);
         let mut out = Vec::new();
         for line in text.lines() {
             // Recipient lines start at the left margin; the prose is indented.
@@ -56,16 +55,19 @@ impl Decoder for OpenSmtpd {
             };
             let diagnostic = reason.trim().to_string();
             let expired = diagnostic.eq_ignore_ascii_case("Envelope expired");
-            let i = out.len();
             out.push(Delivery {
                 recipient,
-                action: if delayed || expired {
+                // An expired envelope is no longer retried, even when the
+                // notice calls itself a delay warning.
+                action: if delayed && !expired {
                     "delayed"
                 } else {
                     "failed"
                 }
                 .into(),
-                status: better_status(report.get(i).and_then(|r| r.status), status_in(&diagnostic)),
+                // The appended report only restates OpenSMTPD's internal
+                // error class (`4.0.0`, `4.4.7`); the text has the reply.
+                status: status_in(&diagnostic),
                 replycode: reply_code_in(&diagnostic),
                 diagnostictype: "SMTP".into(),
                 lhost: lhost.clone(),

@@ -8,7 +8,8 @@
 
 use super::common::{contains_ignore_case, find_address, first_status};
 use super::unix::{
-    better_status, command_in, head, reply_code_in, squeeze, status_in, unfold_reply,
+    MAX_RECIPIENTS, better_status, command_in, head, reply_code_in, squeeze, status_in,
+    unfold_reply,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
@@ -46,7 +47,7 @@ impl Decoder for Postfix {
             || subject.starts_with("Postfix SMTP server: errors from")
             || mail
                 .report("delivery-status")
-                .is_some_and(|r| r.contains("X-Postfix-Queue-ID"));
+                .is_some_and(|r| head(r, 1024).contains("X-Postfix-Queue-ID"));
         if !gate {
             return None;
         }
@@ -55,7 +56,13 @@ impl Decoder for Postfix {
         }
         let top = head(&mail.text, 4096);
         let has_intro = INTROS.iter().any(|m| top.contains(m));
-        let report = mail.report("delivery-status");
+        // The report part, or the same fields written inline when the MIME
+        // structure was lost.
+        let report = mail.report("delivery-status").or_else(|| {
+            let p = mail.text.find("\nFinal-Recipient:")?;
+            let start = mail.text.get(..p)?.rfind("Reporting-MTA:").unwrap_or(p + 1);
+            mail.text.get(start..)
+        });
         let postfix_report = report.is_some_and(|r| r.contains("X-Postfix-"));
         if !has_intro && !postfix_report {
             return None;
@@ -68,7 +75,19 @@ impl Decoder for Postfix {
             let ds = DeliveryStatus::parse(report);
             let lhost = typed_value(ds.message.value("reporting-mta")).1.to_string();
             let date = ds.message.value("arrival-date").to_string();
-            for block in &ds.recipients {
+            let by_address: std::collections::HashMap<String, usize> = entries
+                .iter()
+                .enumerate()
+                .flat_map(|(i, e)| {
+                    [
+                        (e.recipient.to_ascii_lowercase(), i),
+                        (e.alias.to_ascii_lowercase(), i),
+                    ]
+                })
+                .filter(|(k, _)| !k.is_empty())
+                .rev()
+                .collect();
+            for block in ds.recipients.iter().take(MAX_RECIPIENTS) {
                 let Some(recipient) = block_recipient(block.value("final-recipient"))
                     .or_else(|| block_recipient(block.value("original-recipient")))
                 else {
@@ -76,10 +95,10 @@ impl Decoder for Postfix {
                 };
                 let original = clean_address(block.value("original-recipient"));
                 let (dtype, diag) = typed_value(block.value("diagnostic-code"));
-                let entry = entries.iter().find(|e| {
-                    e.recipient.eq_ignore_ascii_case(&recipient)
-                        || (!original.is_empty() && e.alias.eq_ignore_ascii_case(&original))
-                });
+                let entry = by_address
+                    .get(&recipient.to_ascii_lowercase())
+                    .or_else(|| by_address.get(&original.to_ascii_lowercase()))
+                    .and_then(|&i| entries.get(i));
                 let mut d = Delivery {
                     recipient,
                     action: block.value("action").trim().to_ascii_lowercase(),
@@ -108,7 +127,7 @@ impl Decoder for Postfix {
             }
         }
         if out.is_empty() {
-            for e in &entries {
+            for e in entries.iter().take(MAX_RECIPIENTS) {
                 let mut d = Delivery {
                     recipient: e.recipient.clone(),
                     diagnostictype: "SMTP".into(),
@@ -122,12 +141,11 @@ impl Decoder for Postfix {
         if out.is_empty() && mail.text.contains("Delivery report unavailable") {
             // The report lost its recipients: the returned message names them.
             if let Some(to) = mail.original_headers().get("to").and_then(find_address) {
-                let mut d = Delivery {
+                // Nothing is known about the attempt, not even its outcome.
+                out.push(Delivery {
                     recipient: to,
                     ..Delivery::default()
-                };
-                finish(&mut d, delayed);
-                out.push(d);
+                });
             }
         }
         (!out.is_empty()).then_some(out)
@@ -177,7 +195,18 @@ fn finish(d: &mut Delivery, delayed: bool) {
     if d.replycode.is_none() {
         d.replycode = reply_code_in(&d.diagnostic);
     }
-    d.status = better_status(d.status, status_in(&d.diagnostic));
+    let text_status = status_in(&d.diagnostic);
+    d.status = match (d.status, text_status, d.replycode) {
+        // The report's class contradicts the server's reply, which carries
+        // its own status: the server's words win.
+        (Some(r), Some(t), Some(code))
+            if r.class_digit() as u16 != code.get() / 100
+                && t.class_digit() as u16 == code.get() / 100 =>
+        {
+            Some(t)
+        }
+        (r, t, _) => better_status(r, t),
+    };
     if d.diagnostictype.eq_ignore_ascii_case("X-UNIX") && d.reason.is_none() {
         // Postfix's local or pipe delivery agent failed.
         d.reason = Some(Reason::MailerError);

@@ -38,7 +38,7 @@ impl Decoder for Qmail {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let top = head(&mail.text, 4096);
+        let top = head(&mail.text, 1024);
         if !mail.subject.eq_ignore_ascii_case("failure notice")
             && !INTRO.iter().any(|m| top.contains(m))
         {
@@ -59,30 +59,46 @@ impl Decoder for Qmail {
             .unwrap_or("")
             .to_string();
 
-        let mut out = Vec::new();
-        let mut current: Option<(String, Vec<&str>)> = None;
-        for line in text.lines() {
-            let t = line.trim();
-            if t.starts_with('<') && t.ends_with(':') && t.contains('@') && !t.contains(' ') {
-                if let Some((r, lines)) = current.take() {
-                    out.push(delivery(r, &lines, &lhost));
-                }
-                if let Some(addr) = find_address(t) {
-                    current = Some((addr, Vec::new()));
-                }
-                continue;
-            }
-            if let Some((_, lines)) = current.as_mut()
-                && !t.is_empty()
-            {
-                lines.push(t);
-            }
-        }
-        if let Some((r, lines)) = current.take() {
-            out.push(delivery(r, &lines, &lhost));
-        }
+        let out: Vec<Delivery> = paragraphs(text)
+            .into_iter()
+            .map(|(r, lines)| delivery(r, &lines, &lhost))
+            .collect();
         (!out.is_empty()).then_some(out)
     }
+}
+
+/// The `<address>:` paragraphs of a qmail-style notice, each with its
+/// non-blank lines.
+pub(crate) fn paragraphs(text: &str) -> Vec<(String, Vec<&str>)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, Vec<&str>)> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('<') && t.ends_with(':') && t.contains('@') && !t.contains(' ') {
+            if let Some(c) = current.take() {
+                out.push(c);
+            }
+            current = find_address(t).map(|a| (a, Vec::new()));
+            continue;
+        }
+        if let Some((_, lines)) = current.as_mut()
+            && !t.is_empty()
+        {
+            lines.push(t);
+        }
+    }
+    if let Some(c) = current.take() {
+        out.push(c);
+    }
+    out
+}
+
+/// qmail's own status, written `(#5.1.1)` or `[#4.1.9]`.
+pub(crate) fn own_status(text: &str) -> Option<rebound_core::EnhancedStatus> {
+    let pos = text.find("(#").or_else(|| text.find("[#"))?;
+    let rest = text.get(pos + 2..)?;
+    let end = rest.find([')', ']'])?;
+    rest.get(..end)?.parse().ok()
 }
 
 fn delivery(recipient: String, lines: &[&str], lhost: &str) -> Delivery {
@@ -113,11 +129,7 @@ fn delivery(recipient: String, lines: &[&str], lhost: &str) -> Delivery {
         .find(|(p, _)| diagnostic.contains(p))
         .map(|(_, c)| c.to_string())
         .unwrap_or_else(|| command_in(&diagnostic).to_string());
-    let own_status = diagnostic
-        .find("(#")
-        .and_then(|p| diagnostic.get(p + 2..))
-        .and_then(|r| r.split(')').next())
-        .and_then(|s| s.parse().ok());
+    let own_status = own_status(&diagnostic);
     let reply_part = diagnostic
         .find(" said:")
         .and_then(|p| diagnostic.get(p + 6..))

@@ -7,7 +7,8 @@
 
 use super::common::{contains_ignore_case, find_address, first_status};
 use super::unix::{
-    command_in, head, leading_reply_code, reply_code_in, squeeze, status_in, unfold_reply,
+    MAX_RECIPIENTS, command_in, head, join_reply, leading_reply_code, reply_code_in, squeeze,
+    status_in, unfold_reply,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
@@ -27,6 +28,8 @@ struct Session {
     exchanges: Vec<(String, Vec<String>)>,
     /// `NNN x.y.z <address>... text` lines sendmail wrote itself.
     own: Vec<String>,
+    /// Everything the section says, lower-cased, to find addresses in.
+    lower: String,
     /// Every line sendmail wrote itself (not `>>>`/`<<<`), for notices
     /// without a reply (`<address>... Deferred: ...`).
     notes: Vec<String>,
@@ -36,7 +39,7 @@ impl Session {
     /// The first failing reply and the command it answered.
     fn failure(&self) -> Option<(&str, String)> {
         self.exchanges.iter().find_map(|(cmd, replies)| {
-            let joined = squeeze(&replies.join(" "));
+            let joined = squeeze(&join_reply(replies.iter().map(String::as_str)));
             leading_reply_code(&joined)
                 .filter(|c| c.get() >= 400)
                 .map(|_| (cmd.as_str(), joined))
@@ -44,14 +47,7 @@ impl Session {
     }
 
     fn mentions(&self, address: &str) -> bool {
-        let lower = address.to_ascii_lowercase();
-        self.own
-            .iter()
-            .any(|l| l.to_ascii_lowercase().contains(&lower))
-            || self.exchanges.iter().any(|(c, r)| {
-                c.to_ascii_lowercase().contains(&lower)
-                    || r.iter().any(|l| l.to_ascii_lowercase().contains(&lower))
-            })
+        self.lower.contains(&address.to_ascii_lowercase())
     }
 }
 
@@ -115,7 +111,7 @@ impl Decoder for Sendmail {
         let date = ds.message.value("arrival-date").to_string();
 
         let mut out = Vec::new();
-        for (i, block) in ds.recipients.iter().enumerate() {
+        for (i, block) in ds.recipients.iter().enumerate().take(MAX_RECIPIENTS) {
             let final_rcpt = clean_address(block.value("final-recipient"));
             let original = clean_address(block.value("original-recipient"));
             let recipient = if looks_like_address(&final_rcpt) && !final_rcpt.starts_with('@') {
@@ -145,11 +141,20 @@ impl Decoder for Sendmail {
             if looks_like_address(&original) && !original.eq_ignore_ascii_case(&d.recipient) {
                 d.alias = original;
             }
+            if d.diagnostic.is_empty() {
+                // `Status: 4.0.0 (host: host name lookup failure)`.
+                let status = block.value("status");
+                if let (Some(open), Some(close)) = (status.find('('), status.rfind(')'))
+                    && open < close
+                {
+                    d.diagnostic = status.get(open + 1..close).unwrap_or("").trim().to_string();
+                }
+            }
             enrich(&mut d, &listed, &sessions, delayed);
             out.push(d);
         }
         if out.is_empty() {
-            for (a, reason) in &listed {
+            for (a, reason) in listed.iter().take(MAX_RECIPIENTS) {
                 let mut d = Delivery {
                     recipient: a.clone(),
                     diagnostic: reason.clone(),
@@ -202,13 +207,39 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
             .collect();
         d.diagnostic = squeeze(&notes.join(" "));
     }
+    // A bare exit code of a local mailer (`X-Unix; 77`): sendmail's own
+    // line about the recipient says what it means.
+    if !d.diagnostic.is_empty() && d.diagnostic.bytes().all(|b| b.is_ascii_digit()) {
+        let lower = d.recipient.to_ascii_lowercase();
+        let own = sessions
+            .iter()
+            .flat_map(|s| s.own.iter())
+            .find(|l| l.to_ascii_lowercase().contains(&lower))
+            .or_else(|| sessions.iter().flat_map(|s| s.own.iter()).last());
+        if let Some(line) = own {
+            d.diagnostic = line.clone();
+        }
+    }
+    // The report may cut a long reply short; the transcript has it whole.
+    if let Some((_, reply)) = &failure
+        && reply.len() > d.diagnostic.len()
+        && !d.diagnostic.is_empty()
+        && reply.starts_with(d.diagnostic.get(..d.diagnostic.len().min(24)).unwrap_or(""))
+    {
+        d.diagnostic = reply.clone();
+    }
     if d.rhost.is_empty()
         && let Some(s) = session
     {
         d.rhost = s.host.clone();
     }
     if let Some((cmd, _)) = &failure {
-        d.command = command_in(&format!(">>> {cmd}")).to_string();
+        d.command = if cmd.is_empty() {
+            // Refused before anything was sent: at the greeting.
+            "CONN".to_string()
+        } else {
+            command_in(&format!(">>> {cmd}")).to_string()
+        };
     }
     let text_status = status_in(&d.diagnostic);
     d.replycode = reply_code_in(&d.diagnostic);
@@ -232,7 +263,9 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
             d.status = Some(s);
         }
     }
-    if let Some(t) = text_status {
+    // The status the server gave outranks the report's summary, unless it
+    // is only a catch-all.
+    if let Some(t) = text_status.filter(|t| !t.is_generic() || d.status.is_none()) {
         d.status = Some(t);
     }
     if d.diagnostictype.eq_ignore_ascii_case("X-UNIX") && d.reason.is_none() {
@@ -302,6 +335,8 @@ fn read_transcript(text: &str) -> Vec<Session> {
             sessions.push(Session::default());
         }
         let s = sessions.last_mut().expect("pushed above");
+        s.lower.push_str(&t.to_ascii_lowercase());
+        s.lower.push('\n');
         if let Some(cmd) = t.strip_prefix(">>> ") {
             s.exchanges.push((cmd.to_string(), Vec::new()));
         } else if let Some(reply) = t.strip_prefix("<<< ") {

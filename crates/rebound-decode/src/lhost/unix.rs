@@ -34,6 +34,11 @@ pub static FIRST: &[&dyn Decoder] = &[
 /// loose to be trusted over a standard report).
 pub static LAST: &[&dyn Decoder] = &[&x1::X1, &x2::X2, &x3::X3, &x4::X4, &x5::X5, &x6::X6];
 
+/// At most this many recipients are read from one message: the decoders
+/// match each recipient against the notice's text, and a real bounce never
+/// lists more.
+pub(crate) const MAX_RECIPIENTS: usize = 1000;
+
 /// The first SMTP reply code (4xx or 5xx) standing as a word of `text`:
 /// preceded by the start, a blank, `:`, `(` or `[`, and followed by the end,
 /// a blank or `-`. Numbers inside addresses, ports and long numbers never
@@ -141,7 +146,8 @@ pub(crate) fn command_in(text: &str) -> &'static str {
 
 fn command_word(rest: &str) -> Option<&'static str> {
     let rest = rest.trim_start();
-    let table: [(&str, &str); 11] = [
+    let table: [(&str, &str); 12] = [
+        ("initial connection", "CONN"),
         ("rcpt", "RCPT"),
         ("mail from", "MAIL"),
         ("mail", "MAIL"),

@@ -88,7 +88,7 @@ impl Decoder for V5sendmail {
             session.reply.clear();
             out.push(Delivery {
                 recipient,
-                action: if expired { "delayed" } else { "failed" }.into(),
+                action: "failed".into(),
                 replycode,
                 command: command.to_string(),
                 diagnostic,
@@ -108,7 +108,7 @@ impl Decoder for V5sendmail {
                 .unwrap_or_else(|| line.clone());
             out.push(Delivery {
                 recipient,
-                action: if expired { "delayed" } else { "failed" }.into(),
+                action: "failed".into(),
                 replycode: leading_reply_code(&line),
                 diagnostic,
                 diagnostictype: "SMTP".into(),
