@@ -541,6 +541,17 @@ fn mask_variable(text: &str, out: &mut String) {
 /// Extracts the command a reply answered from the usual phrasings
 /// (`(in reply to RCPT TO command)`, `after RCPT TO:<…>`, `after end of data`).
 pub(crate) fn smtp_command_in(text: &str) -> Option<String> {
+    // Every phrasing below has one of these words; most replies have none.
+    let b = text.as_bytes();
+    if memchr::memmem::find(b, b"reply").is_none()
+        && memchr::memmem::find(b, b"after").is_none()
+        && memchr::memmem::find(b, b"REPLY").is_none()
+        && memchr::memmem::find(b, b"AFTER").is_none()
+        && memchr::memmem::find(b, b"Reply").is_none()
+        && memchr::memmem::find(b, b"After").is_none()
+    {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     for (needle, cmd) in [
         ("in reply to rcpt to", "RCPT"),
