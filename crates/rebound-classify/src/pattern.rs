@@ -13,46 +13,142 @@ pub(crate) fn pattern(
     status: Option<EnhancedStatus>,
     text: &str,
 ) -> String {
-    use std::fmt::Write;
     let mut out = String::with_capacity(text.len().min(MAX_PATTERN_BYTES) + 16);
     if let Some(c) = code {
-        let _ = write!(out, "{c} ");
+        push_number(&mut out, c.get());
+        out.push(' ');
     }
     if let Some(s) = status {
-        let _ = write!(out, "{s} ");
+        push_status(&mut out, s);
+        out.push(' ');
     }
+    // Plain words (no digit, `@`, `=`, `.` or `:`) are copied as they are;
+    // runs of them are copied in one go, only the other tokens are looked at.
+    let base = text.as_ptr() as usize;
+    let mut run_start: Option<usize> = None;
+    let mut truncated = false;
     for token in text.split_ascii_whitespace() {
+        let start = token.as_ptr() as usize - base;
+        let is_plain = !token
+            .bytes()
+            .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'=' | b'.' | b':'));
+        if is_plain {
+            run_start.get_or_insert(start);
+            continue;
+        }
+        if let Some(rs) = run_start.take() {
+            out.push_str(&text[rs..start]);
+        }
         if out.len() >= MAX_PATTERN_BYTES {
-            out.push('…');
+            truncated = true;
             break;
         }
         push_token(&mut out, token);
         out.push(' ');
     }
+    if let Some(rs) = run_start {
+        out.push_str(text[rs..].trim_end());
+    }
+    if out.len() > MAX_PATTERN_BYTES {
+        let mut end = MAX_PATTERN_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        truncated = true;
+    }
     while out.ends_with(' ') {
         out.pop();
+    }
+    if truncated {
+        out.push('…');
     }
     out
 }
 
-const EDGE_PUNCT: &[char] = &[
-    '<', '>', '(', ')', '[', ']', '{', '}', '\'', '"', ',', ';', ':', '.', '!', '?',
-];
+/// Appends `5.1.1` without going through `fmt` (this is the hot path).
+pub(crate) fn push_status(out: &mut String, s: EnhancedStatus) {
+    push_number(out, u16::from(s.class_digit()));
+    out.push('.');
+    push_number(out, s.subject());
+    out.push('.');
+    push_number(out, s.detail());
+}
+
+/// Appends a number without going through `fmt` (this is the hot path).
+fn push_number(out: &mut String, n: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(d as char);
+    }
+}
+
+fn is_edge_punct(c: u8) -> bool {
+    matches!(
+        c,
+        b'<' | b'>'
+            | b'('
+            | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'\''
+            | b'"'
+            | b','
+            | b';'
+            | b':'
+            | b'.'
+            | b'!'
+            | b'?'
+    )
+}
+
+/// `s` without the edge punctuation on both sides (all ASCII, so the cut
+/// stays on character boundaries).
+fn trim_edge_punct(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_edge_punct(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !is_edge_punct(c))
+        .map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
 
 fn push_token(out: &mut String, token: &str) {
-    let core = token.trim_matches(EDGE_PUNCT);
+    let core = trim_edge_punct(token);
     if core.is_empty() {
         out.push_str(token);
         return;
     }
-    // Keep the punctuation around the core as it was.
-    let start = token.find(core).unwrap_or(0);
+    // Keep the punctuation around the core as it was. `core` is a
+    // subslice of `token`, so its offset is a pointer difference.
+    let start = core.as_ptr() as usize - token.as_ptr() as usize;
     out.push_str(&token[..start]);
     push_core(out, core);
     out.push_str(&token[start + core.len()..]);
 }
 
 fn push_core(out: &mut String, core: &str) {
+    // Most words are plain letters: keep them without further checks.
+    if core
+        .bytes()
+        .all(|c| c.is_ascii_alphabetic() || c == b'-' || c == b'\'')
+    {
+        out.push_str(core);
+        return;
+    }
     let lower_starts = |p: &str| {
         core.len() >= p.len() && core.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
     };
@@ -66,11 +162,12 @@ fn push_core(out: &mut String, core: &str) {
         }
         return;
     }
-    if core.contains('@') {
+    if memchr::memchr(b'@', core.as_bytes()).is_some() {
         out.push_str("<email>");
         return;
     }
-    if let Some((key, value)) = core.split_once('=')
+    if let Some(eq) = memchr::memchr(b'=', core.as_bytes())
+        && let (key, value) = (&core[..eq], &core[eq + 1..])
         && !key.is_empty()
         && key
             .bytes()
@@ -79,7 +176,7 @@ fn push_core(out: &mut String, core: &str) {
         out.push_str(key);
         out.push('=');
         if !value.is_empty() {
-            push_core(out, value.trim_matches(EDGE_PUNCT));
+            push_core(out, trim_edge_punct(value));
         }
         return;
     }
@@ -89,16 +186,26 @@ fn push_core(out: &mut String, core: &str) {
 /// The placeholder for a variable word, or `None` to keep the word.
 fn classify_word(w: &str) -> Option<&'static str> {
     let b = w.as_bytes();
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
-    let dots = b.iter().filter(|c| **c == b'.').count();
-    let colons = b.iter().filter(|c| **c == b':').count();
+    let (mut digits, mut letters, mut dots, mut colons) = (0, 0, 0, 0);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'a'..=b'z' | b'A'..=b'Z' => letters += 1,
+            b'.' => dots += 1,
+            b':' => colons += 1,
+            _ => {}
+        }
+    }
+    // Plain words, the bulk of any reply, stay as they are.
+    if digits == 0 && dots == 0 && colons == 0 {
+        return None;
+    }
 
     if digits == b.len() {
         return Some("<num>");
     }
     // Enhanced status codes stay: they are the constant part.
-    if w.parse::<EnhancedStatus>().is_ok() {
+    if letters == 0 && dots == 2 && w.parse::<EnhancedStatus>().is_ok() {
         return None;
     }
     if dots == 3

@@ -49,12 +49,27 @@ pub fn capped(text: &str) -> &str {
 /// Parses one reply text. See the module documentation for the shapes
 /// understood.
 pub fn parse(text: &str) -> ParsedReply {
+    parse_inner(text, true)
+}
+
+/// [`parse`] without looking for the SMTP command: the classifier finds the
+/// command markers in its own single automaton pass over the text.
+pub(crate) fn parse_except_command(text: &str) -> ParsedReply {
+    parse_inner(text, false)
+}
+
+fn parse_inner(text: &str, find_command: bool) -> ParsedReply {
     let joined = join_continuation_lines(capped(text));
     let mut s: &str = joined.trim();
 
     let diagnostic_type = strip_diagnostic_type(&mut s);
     let bytes = s.as_bytes();
-    let (smtpcommand, rhost) = scan_envelope(s);
+    let smtpcommand = if find_command {
+        find_command_marker(s)
+    } else {
+        None
+    };
+    let rhost = find_rhost(s);
 
     let (replycode, status, reply_end) = find_codes(bytes);
     let body = match reply_end {
@@ -79,7 +94,7 @@ pub fn parse(text: &str) -> ParsedReply {
 /// (`550-5.1.1 `) on the lines after the first are dropped so that the text
 /// reads as one sentence; the first line keeps its code for [`find_codes`].
 fn join_continuation_lines(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -136,7 +151,7 @@ fn strip_diagnostic_type(s: &mut &str) -> Option<String> {
 /// Phrases that say which SMTP command a reply answered, as MTAs word it.
 /// Syntax knowledge of bounce generators, not classification knowledge, so
 /// it lives here rather than in the rule files.
-const COMMAND_MARKERS: &[(&str, &str)] = &[
+pub(crate) const COMMAND_MARKERS: &[(&str, &str)] = &[
     ("in reply to rcpt to command", "RCPT"),
     ("in reply to rcpt command", "RCPT"),
     ("in reply to end of data command", "DATA"),
@@ -187,17 +202,37 @@ fn command_markers() -> &'static AhoCorasick {
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(COMMAND_MARKERS.iter().map(|(p, _)| p))
             .expect("command markers compile")
     })
 }
 
-/// Finds the SMTP command and the remote host named by the wrapping.
-fn scan_envelope(s: &str) -> (Option<&'static str>, Option<String>) {
-    let command = command_markers()
-        .find(s)
-        .map(|m| COMMAND_MARKERS[m.pattern().as_usize()].1);
-    (command, find_rhost(s))
+/// Finds the SMTP command named by the wrapping.
+fn find_command_marker(s: &str) -> Option<&'static str> {
+    // Wrappers name the command near the start (`… after RCPT TO:`) or in a
+    // trailer (`(in reply to RCPT TO command)`); scanning only those ends
+    // keeps long replies cheap.
+    const HEAD: usize = 512;
+    const TAIL: usize = 128;
+    let find = |part: &str| {
+        command_markers()
+            .find(part)
+            .map(|m| COMMAND_MARKERS[m.pattern().as_usize()].1)
+    };
+    if s.len() <= HEAD + TAIL {
+        find(s)
+    } else {
+        let mut head_end = HEAD;
+        while !s.is_char_boundary(head_end) {
+            head_end -= 1;
+        }
+        let mut tail_start = s.len() - TAIL;
+        while !s.is_char_boundary(tail_start) {
+            tail_start += 1;
+        }
+        find(&s[..head_end]).or_else(|| find(&s[tail_start..]))
+    }
 }
 
 /// The remote host as Postfix (`host mx.example.com[192.0.2.1]`), Exim
@@ -238,15 +273,18 @@ fn find_rhost(s: &str) -> Option<String> {
         if !inside_ok || token.len() < 3 || !token.contains('.') {
             continue;
         }
-        let before = &s[..start];
+        let before = s[..start].trim_end().as_bytes();
         // Accept `host X[..]`, `connect to X[..]`, `with X[..]`, or X at the
         // very start of the text (DragonFly, qmail-style wrappers).
-        let lower_before = before.trim_end().to_ascii_lowercase();
-        if lower_before.is_empty()
-            || lower_before.ends_with("host")
-            || lower_before.ends_with("connect to")
-            || lower_before.ends_with("with")
-            || lower_before.ends_with(':')
+        let ends_with_ci = |suffix: &[u8]| {
+            before.len() >= suffix.len()
+                && before[before.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
+        if before.is_empty()
+            || ends_with_ci(b"host")
+            || ends_with_ci(b"connect to")
+            || ends_with_ci(b"with")
+            || before.ends_with(b":")
         {
             return Some(token.trim_end_matches('.').to_ascii_lowercase());
         }
@@ -346,10 +384,10 @@ fn find_codes(b: &[u8]) -> (Option<ReplyCode>, Option<EnhancedStatus>, Option<us
     let mut first_status: Option<(EnhancedStatus, usize, usize)> = None;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if !matches!(c, b'2' | b'4' | b'5') {
-            i += 1;
-            continue;
+        // Jump to the next byte that can start a code.
+        match memchr::memchr3(b'2', b'4', b'5', &b[i..]) {
+            Some(off) => i += off,
+            None => break,
         }
         if let Some(code) = reply_code_at(b, i) {
             let mut j = i + 3;
@@ -388,13 +426,15 @@ fn find_codes(b: &[u8]) -> (Option<ReplyCode>, Option<EnhancedStatus>, Option<us
 /// (`host X[ip] said:`, `Remote host said:`, `The response was:`).
 fn strip_wrapping_prefix(s: &str) -> &str {
     const MARKERS: &[&str] = &[" said:", "response was:", "returned '", "reason:"];
-    let lower_head: String = s
-        .bytes()
-        .take(400)
-        .map(|c| c.to_ascii_lowercase() as char)
-        .collect();
+    let head = &s.as_bytes()[..s.len().min(400)];
     for m in MARKERS {
-        if let Some(pos) = lower_head.find(m) {
+        let m = m.as_bytes();
+        if head.len() < m.len() {
+            continue;
+        }
+        let found =
+            (0..=head.len() - m.len()).find(|&i| head[i..i + m.len()].eq_ignore_ascii_case(m));
+        if let Some(pos) = found {
             let cut = pos + m.len();
             if s.is_char_boundary(cut) {
                 return s[cut..].trim_start();
@@ -415,16 +455,33 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
     s = s.trim_start_matches([':', ' ', '-', '#']);
     s = s.trim_end_matches(['\'', ']']).trim_end();
 
+    let code_digits = code.map(|c| {
+        let n = c.get();
+        [
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        ]
+    });
+    let b = s.as_bytes();
+    // Fast path, the common case: nothing to squeeze or drop.
+    // memchr-based probes: this runs on every reply.
+    let has_continuation = code_digits
+        .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
+    let has_odd_space = memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
+        || memchr::memchr_iter(b' ', b).any(|i| b.get(i + 1) == Some(&b' '))
+        || !s.is_ascii();
+    if !has_continuation && !has_odd_space {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     let mut last_space = false;
-    let b = s.as_bytes();
-    let code_digits = code.map(|c| c.get().to_string());
     let mut i = 0;
     while i < b.len() {
         // A repeated `550-5.1.1 ` continuation prefix inside a joined line.
         if let Some(cd) = &code_digits
             && (i == 0 || b[i - 1] == b' ')
-            && b[i..].starts_with(cd.as_bytes())
+            && b[i..].starts_with(cd)
             && b.get(i + 3) == Some(&b'-')
         {
             let mut j = i + 4;
@@ -466,8 +523,7 @@ fn rfind_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     if n.len() > h.len() {
         return None;
     }
-    (0..=h.len() - n.len())
-        .rev()
+    memchr::memrchr_iter(n[0], &h[..=h.len() - n.len()])
         .find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 

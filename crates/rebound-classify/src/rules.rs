@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 /// Why a rule file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("cannot read rule file {path}: {source}")]
+    // The source error is not repeated in the message: error reporters
+    // (anyhow's `{:#}`) print the chain.
+    #[error("cannot read rule file {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("rule file {file}: {source}")]
+    #[error("rule file {file}: invalid TOML")]
     Toml {
         file: String,
         #[source]
@@ -110,6 +112,10 @@ struct RuleSpec {
     replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
+    /// Only when no reply code is known: the text is the reporting
+    /// system's own words, not a remote server's reply.
+    #[serde(default)]
+    no_replycode: bool,
     /// Why, in words, for `explain`.
     explain: Option<String>,
 }
@@ -217,6 +223,7 @@ pub(crate) struct Rule {
     not_status: Vec<StatusMatch>,
     replycodes: Vec<u16>,
     class: Option<u8>,
+    no_replycode: bool,
     pub explain: Option<String>,
 }
 
@@ -267,6 +274,9 @@ impl Rule {
         {
             return false;
         }
+        if self.no_replycode && facts.replycode.is_some() {
+            return false;
+        }
         if self.class.is_some() && self.class != facts.class {
             return false;
         }
@@ -300,25 +310,40 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
-impl Provider {
-    pub(crate) fn owns_host(&self, host: &str) -> bool {
-        self.rhosts
-            .iter()
-            .any(|suffix| host_has_suffix(host, suffix))
-    }
+/// FNV-1a: host names are short and trusted (our own rule files), so a
+/// fast non-keyed hash is the right trade for this per-reply lookup.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
 
-    pub(crate) fn owns_domain(&self, domain: &str) -> bool {
-        self.domains.iter().any(|d| host_has_suffix(domain, d))
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
-fn host_has_suffix(host: &str, suffix: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    host.len() >= suffix.len()
-        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-        && (host.len() == suffix.len()
-            || host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            || suffix.starts_with('.'))
+type SuffixIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Looks `name` and each of its parent domains up, longest first.
+fn lookup_suffix(index: &SuffixIndex, name: &str) -> Option<usize> {
+    let mut rest = name.trim_end_matches('.');
+    loop {
+        if let Some(&p) = index.get(rest) {
+            return Some(p);
+        }
+        rest = rest.split_once('.')?.1;
+    }
 }
 
 #[derive(Debug)]
@@ -332,6 +357,9 @@ pub(crate) enum Target {
     /// A phrase of a rule (any of, requires or excludes: the rule checks).
     Rule(u32),
     ProviderMarker(u32),
+    /// A phrase naming the SMTP command answered (index into
+    /// `reply::COMMAND_MARKERS`).
+    Command(u32),
     /// A blocklist zone (the pattern's text is the zone) or a marker that
     /// names the operator only.
     Blocklist {
@@ -352,7 +380,13 @@ pub(crate) struct RuleSet {
     /// Rules checked on every reply (no phrase to find them by).
     pub unanchored: Vec<u32>,
     pub statuses: Vec<StatusEntry>,
+    /// (class, subject, detail) → the winning entry of `statuses`, for
+    /// every code the table mentions, resolved once at compile time.
+    status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>>,
     pub providers: Vec<Provider>,
+    /// Host suffix → provider, and recipient domain suffix → provider.
+    host_index: SuffixIndex,
+    domain_index: SuffixIndex,
     pub blocklists: Vec<BlocklistDef>,
 }
 
@@ -570,6 +604,7 @@ impl RuleSet {
                     not_status,
                     replycodes: spec.replycodes,
                     class: spec.class,
+                    no_replycode: spec.no_replycode,
                     explain: spec.explain,
                 });
             }
@@ -634,6 +669,10 @@ impl RuleSet {
             }
         }
 
+        for (i, (marker, _)) in crate::reply::COMMAND_MARKERS.iter().enumerate() {
+            b.pattern(marker, Target::Command(i as u32))
+                .map_err(|e| invalid("(command markers)", e))?;
+        }
         for (idx, from, file) in deferred_refs {
             let phrases = phrases_by_id
                 .get(&from)
@@ -651,8 +690,11 @@ impl RuleSet {
             r.any.dedup();
         }
 
+        // A DFA: more memory (a few MB for the built-in rules), the fastest
+        // overlapping search.
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&b.patterns)
             .map_err(|e| invalid("(all rules)", e.to_string()))?;
         let unanchored = rules
@@ -661,7 +703,48 @@ impl RuleSet {
             .filter(|(_, r)| r.is_unanchored())
             .map(|(i, _)| i as u32)
             .collect();
+        let mut host_index = SuffixIndex::default();
+        let mut domain_index = SuffixIndex::default();
+        for (i, p) in providers.iter().enumerate() {
+            for h in &p.rhosts {
+                host_index
+                    .entry(h.trim_matches('.').to_string())
+                    .or_insert(i);
+            }
+            for d in &p.domains {
+                domain_index
+                    .entry(d.trim_matches('.').to_string())
+                    .or_insert(i);
+            }
+        }
+        // Resolve precedence once: user entries first, then exact class
+        // before any-class, then order of definition.
+        let mut status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, e) in statuses.iter().enumerate() {
+            let Some(detail) = e.matcher.detail else {
+                continue;
+            };
+            let classes: &[u8] = if e.matcher.class == 0 {
+                &[2, 4, 5]
+            } else {
+                &[e.matcher.class]
+            };
+            for &class in classes {
+                let key = (class, e.matcher.subject, detail);
+                let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
+                match status_index.get(&key) {
+                    Some(&j) if rank(&statuses[j]) <= rank(e) => {}
+                    _ => {
+                        status_index.insert(key, i);
+                    }
+                }
+            }
+        }
         Ok(RuleSet {
+            status_index,
+            host_index,
+            domain_index,
             automaton,
             targets: b.targets,
             patterns: b.patterns,
@@ -673,12 +756,22 @@ impl RuleSet {
         })
     }
 
+    /// The provider owning `host` (a lower-cased host name), by its
+    /// longest registered suffix.
+    pub(crate) fn provider_of_host(&self, host: &str) -> Option<usize> {
+        lookup_suffix(&self.host_index, host)
+    }
+
+    /// The provider hosting the (lower-cased) recipient domain.
+    pub(crate) fn provider_of_domain(&self, domain: &str) -> Option<usize> {
+        lookup_suffix(&self.domain_index, domain)
+    }
+
     /// The status table's entry for `s`, user entries first, exact codes
     /// before any-class ones.
     pub(crate) fn status_entry(&self, s: EnhancedStatus) -> Option<&StatusEntry> {
-        self.statuses
-            .iter()
-            .filter(|e| e.matcher.matches(s))
-            .min_by_key(|e| (e.tier, e.matcher.class == 0))
+        self.status_index
+            .get(&(s.class_digit(), s.subject(), s.detail()))
+            .map(|&i| &self.statuses[i])
     }
 }

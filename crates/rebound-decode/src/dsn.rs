@@ -28,25 +28,24 @@ impl DeliveryStatus {
             }
         };
         let mut seen_recipient_in_block = false;
-        let finish_block =
-            |block: &mut Headers, out: &mut DeliveryStatus, seen: &mut bool| {
-                if block.is_empty() {
-                    return;
+        let finish_block = |block: &mut Headers, out: &mut DeliveryStatus, seen: &mut bool| {
+            if block.is_empty() {
+                return;
+            }
+            let b = std::mem::take(block);
+            if *seen {
+                out.recipients.push(b);
+            } else if out.recipients.is_empty() && out.message.is_empty() {
+                out.message = b;
+            } else {
+                // A block without a recipient after the first: extra
+                // per-message fields some MTAs write late.
+                for (n, v) in b.iter() {
+                    out.message.push(n, v);
                 }
-                let b = std::mem::take(block);
-                if *seen {
-                    out.recipients.push(b);
-                } else if out.recipients.is_empty() && out.message.is_empty() {
-                    out.message = b;
-                } else {
-                    // A block without a recipient after the first: extra
-                    // per-message fields some MTAs write late.
-                    for (n, v) in b.iter() {
-                        out.message.push(n, v);
-                    }
-                }
-                *seen = false;
-            };
+            }
+            *seen = false;
+        };
         for line in text.lines() {
             if line.trim().is_empty() {
                 flush_field(&mut block, &mut pending);
@@ -142,9 +141,9 @@ pub fn looks_like_address(s: &str) -> bool {
         && !domain.is_empty()
         && !s.contains(char::is_whitespace)
         && !domain.contains('@')
-        && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'))
+        && domain.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+        })
 }
 
 #[cfg(test)]
@@ -164,7 +163,10 @@ Final-Recipient: rfc822;b@example.net\nAction: delayed\nStatus: 4.4.1\n",
             ds.recipients[0].value("diagnostic-code"),
             "smtp; 550 5.1.1 no such user"
         );
-        assert_eq!(clean_address(ds.recipients[1].value("final-recipient")), "b@example.net");
+        assert_eq!(
+            clean_address(ds.recipients[1].value("final-recipient")),
+            "b@example.net"
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
         return Ok(out);
     }
-    Ok(sorted_entries(dir)?)
+    sorted_entries(dir)
 }
 
 fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {

@@ -69,26 +69,31 @@ pub fn decode_mail(
     options: &DecodeOptions,
     classifier: &Classifier,
 ) -> Result<Vec<Record>, DecodeError> {
-    for decoder in lhost::registry() {
-        // A decoder bug must cost one message, not the run.
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode(mail)))
-            .map_err(|_| DecodeError::DecoderPanicked {
-                decoder: decoder.name().to_string(),
-            })?;
-        let Some(deliveries) = found else { continue };
-        if deliveries.is_empty() {
-            continue;
+    let mut current = "";
+    // A bug in a decoder or in the classifier must cost one message, not the
+    // run: contain it here and report which decoder was at work.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for decoder in lhost::registry() {
+            current = decoder.name();
+            let Some(deliveries) = decoder.decode(mail) else {
+                continue;
+            };
+            if deliveries.is_empty() {
+                continue;
+            }
+            return deliveries
+                .into_iter()
+                .map(|d| record::assemble(mail, d, decoder.name(), origin, classifier))
+                .filter(|r| match r.verdict.reason {
+                    Reason::Delivered => options.delivered,
+                    Reason::Vacation => options.vacation,
+                    _ => true,
+                })
+                .collect();
         }
-        let records = deliveries
-            .into_iter()
-            .map(|d| record::assemble(mail, d, decoder.name(), origin, classifier))
-            .filter(|r| match r.verdict.reason {
-                Reason::Delivered => options.delivered,
-                Reason::Vacation => options.vacation,
-                _ => true,
-            })
-            .collect();
-        return Ok(records);
-    }
-    Ok(Vec::new())
+        Vec::new()
+    }))
+    .map_err(|_| DecodeError::DecoderPanicked {
+        decoder: current.to_string(),
+    })
 }

@@ -6,7 +6,7 @@ use crate::lhost::Delivery;
 use crate::lhost::common::find_address;
 use crate::mail::Mail;
 use rebound_classify::Classifier;
-use rebound_core::{Observation, Reason, StatusClass, Verdict};
+use rebound_core::{EnhancedStatus, Observation, Reason, StatusClass, Verdict};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
@@ -106,7 +106,10 @@ pub(crate) fn assemble(
         reason_hint,
         source: Some(decodedby.to_string()),
     };
-    let verdict = classifier.classify(&observation);
+    let mut verdict = classifier.classify(&observation);
+    if verdict.deliverystatus.is_none() {
+        verdict.deliverystatus = pseudo_status(&verdict, &delivery.diagnostic);
+    }
 
     let recipient = delivery.recipient;
     let token = token(&addresser, &recipient, timestamp);
@@ -152,6 +155,60 @@ fn action_hint(d: &Delivery) -> Option<Reason> {
     }
 }
 
+/// The detail numbers Sisimai writes in `x.0.9xx` when a bounce states no
+/// enhanced status, so that records stay comparable with Sisimai's. Reasons
+/// without a number here get no status.
+const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
+    (Reason::Undefined, 900),
+    (Reason::OnHold, 901),
+    (Reason::SyntaxError, 902),
+    (Reason::NoRelaying, 909),
+    (Reason::Filtered, 910),
+    (Reason::UserUnknown, 911),
+    (Reason::HostUnknown, 912),
+    (Reason::Rejected, 918),
+    (Reason::Suspend, 921),
+    (Reason::MailboxFull, 922),
+    (Reason::SystemError, 930),
+    (Reason::NotAccept, 932),
+    (Reason::MesgTooBig, 934),
+    (Reason::MailerError, 939),
+    (Reason::NetworkError, 944),
+    (Reason::Expired, 947),
+    (Reason::Blocked, 971),
+    (Reason::RequirePtr, 973),
+    (Reason::FailedStartTls, 976),
+    (Reason::SpamDetected, 980),
+];
+
+/// Words by which an MTA says a failure was temporary when it gives no code.
+const TEMPORARY_WORDS: &[&str] = &["temporar", "persistent", "retry timeout exceeded"];
+
+/// A stand-in enhanced status for a record whose bounce stated none, as
+/// Sisimai writes it: the class from the reply code, or 4 when the text says
+/// the failure was temporary, else 5 (a delivery that was given up on after
+/// retries is final); the detail from the reason.
+fn pseudo_status(verdict: &Verdict, diagnostic: &str) -> Option<EnhancedStatus> {
+    let detail = PSEUDO_STATUS_DETAIL
+        .iter()
+        .find(|(r, _)| *r == verdict.reason)?
+        .1;
+    let class = match verdict.replycode.map(|c| c.class()) {
+        Some(StatusClass::Transient) => 4,
+        Some(StatusClass::Permanent) => 5,
+        Some(_) => return None,
+        None => {
+            let lower = diagnostic.to_ascii_lowercase();
+            if TEMPORARY_WORDS.iter().any(|w| lower.contains(w)) {
+                4
+            } else {
+                5
+            }
+        }
+    };
+    EnhancedStatus::new(class, 0, detail)
+}
+
 fn domain_of(address: &str) -> String {
     address
         .rsplit_once('@')
@@ -171,10 +228,7 @@ pub fn token(addresser: &str, recipient: &str, timestamp: i64) -> String {
         )
         .as_bytes(),
     );
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses an RFC 5322 date into Unix time and a `+hhmm` offset.
@@ -184,9 +238,9 @@ pub fn parse_date(value: &str) -> Option<(i64, String)> {
         return None;
     }
     // DSN dates sometimes carry a `dns;`-style prefix or a trailing comment.
-    let value = value.split_once(';').map_or(value, |(a, b)| {
-        if a.len() < 10 { b.trim() } else { value }
-    });
+    let value = value
+        .split_once(';')
+        .map_or(value, |(a, b)| if a.len() < 10 { b.trim() } else { value });
     let dt = mail_parser::DateTime::parse_rfc822(value)?;
     if !dt.is_valid() {
         return None;

@@ -1,6 +1,6 @@
 //! Bounce emails: the decoder's records as events.
 
-use crate::{Event, Outcome, dedupe_key, domain_of, normalize_address};
+use crate::{Event, Outcome, dedupe_key, domain_of, normalize_address, time_ordered_key};
 use rebound_core::Reason;
 use rebound_decode::Record;
 
@@ -26,9 +26,10 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         r.messageid,
         r.diagnosticcode
     );
+    let time_ms = r.timestamp.saturating_mul(1000);
     let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     Some(Event {
-        time_ms: r.timestamp.saturating_mul(1000),
+        time_ms,
         recipient_domain: domain_of(&recipient).to_string(),
         recipient,
         sender: normalize_address(&r.addresser),
@@ -39,7 +40,7 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         text: r.diagnosticcode.clone(),
         format: format.to_string(),
         source: r.origin.clone(),
-        dedupe_key: dedupe_key(&identity),
+        dedupe_key: time_ordered_key(time_ms, dedupe_key(&identity)),
         verdict: r.verdict.clone(),
     })
 }

@@ -210,9 +210,9 @@ pub struct Event {
     /// Where it was read: `file:line` (or `file#n` for the n-th record of a
     /// JSON document).
     pub source: String,
-    /// Stable identity for deduplication: xxh3-128 of a source-specific
-    /// identity string (an ESP event id, or message + recipient + time +
-    /// outcome + text).
+    /// Stable identity for deduplication: the event time and xxh3-128 of a
+    /// source-specific identity string (an ESP event id, or message +
+    /// recipient + time + outcome + text); see [`time_ordered_key`].
     #[serde(with = "hex16")]
     pub dedupe_key: [u8; 16],
     /// The shared classifier's judgement.
@@ -258,6 +258,18 @@ pub fn unhex16(s: &str) -> Option<[u8; 16]> {
 /// The dedupe key of an identity string.
 pub fn dedupe_key(identity: &str) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(identity.as_bytes()).to_be_bytes()
+}
+
+/// An event's stored key: the event time (48-bit big-endian milliseconds)
+/// followed by the first 10 bytes of its identity hash. The time is part of
+/// every identity, so the key is as unique as the hash, and a time-ordered
+/// input inserts in index order instead of at random places.
+pub fn time_ordered_key(time_ms: i64, hash: [u8; 16]) -> [u8; 16] {
+    let t = time_ms.clamp(0, (1 << 48) - 1) as u64;
+    let mut k = [0u8; 16];
+    k[..6].copy_from_slice(&t.to_be_bytes()[2..]);
+    k[6..].copy_from_slice(&hash[..10]);
+    k
 }
 
 /// Normalises an address for storage and lookup: trims blanks and angle
@@ -357,7 +369,7 @@ impl Draft {
 /// verdicts) and computes dedupe keys.
 pub struct Normaliser {
     classifier: &'static Classifier,
-    cache: HashMap<String, Verdict>,
+    cache: HashMap<u128, Verdict>,
     /// Entries kept before the cache is emptied.
     pub cache_limit: usize,
     pub cache_hits: u64,
@@ -381,31 +393,47 @@ impl Normaliser {
         }
     }
 
-    /// Classifies an observation. Verdicts are cached by everything the
-    /// classifier reads, with the recipient address in the text replaced by a
-    /// placeholder (so `550 <a@x> unknown` and `550 <b@x> unknown` share one
-    /// entry).
+    /// Classifies an observation. Verdicts are cached by a 128-bit hash of
+    /// everything the classifier reads, with the recipient address in the text
+    /// replaced by a placeholder (so `550 <a@x> unknown` and `550 <b@x>
+    /// unknown` share one entry) and, for deliveries only, ids and numbers
+    /// masked.
     pub fn classify(&mut self, obs: &Observation) -> Verdict {
         let mut key = String::with_capacity(obs.text.len() + 64);
-        match obs.recipient.as_deref() {
-            Some(r) if !r.is_empty() && obs.text.contains(r) => {
-                key.push_str(&obs.text.replace(r, "\u{1}"))
+        if obs.action.as_deref() == Some("delivered") {
+            // Acceptance replies differ only in ids and timestamps
+            // (`250 2.0.0 Ok: queued as 4AB12`).
+            mask_variable(&obs.text, &mut key);
+        } else {
+            match obs.recipient.as_deref() {
+                Some(r) if !r.is_empty() && obs.text.contains(r) => {
+                    key.push_str(&obs.text.replace(r, "\u{1}"))
+                }
+                _ => key.push_str(&obs.text),
             }
-            _ => key.push_str(&obs.text),
         }
-        use std::fmt::Write;
-        let _ = write!(
-            key,
-            "\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
-            obs.replycode,
-            obs.status,
-            obs.smtpcommand,
-            obs.rhost,
-            obs.recipient_domain(),
-            obs.action,
-            obs.reason_hint,
-            obs.source
-        );
+        // Everything else the classifier reads, hashed into the key.
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(key.as_bytes());
+        let opt = |h: &mut xxhash_rust::xxh3::Xxh3, s: Option<&str>| {
+            h.update(&[0x1f, s.is_some() as u8]);
+            h.update(s.unwrap_or("").as_bytes());
+        };
+        h.update(&obs.replycode.map(|c| c.get()).unwrap_or(0).to_le_bytes());
+        let st = obs
+            .status
+            .map(|s| (s.class_digit(), s.subject(), s.detail()));
+        let (c, sj, dt) = st.unwrap_or((0, 0, 0));
+        h.update(&[c]);
+        h.update(&sj.to_le_bytes());
+        h.update(&dt.to_le_bytes());
+        opt(&mut h, obs.smtpcommand.as_deref());
+        opt(&mut h, obs.rhost.as_deref());
+        opt(&mut h, obs.recipient_domain().as_deref());
+        opt(&mut h, obs.action.as_deref());
+        opt(&mut h, obs.reason_hint.map(|r| r.as_str()));
+        opt(&mut h, obs.source.as_deref());
+        let key = h.digest128();
         if let Some(v) = self.cache.get(&key) {
             self.cache_hits += 1;
             return v.clone();
@@ -448,19 +476,25 @@ impl Normaliser {
             source: Some(format.as_str().to_string()),
         };
         let verdict = self.classify(&obs);
-        let identity = if d.identity.is_empty() {
-            format!(
-                "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-                format.as_str(),
-                d.message_id.as_deref().unwrap_or(""),
-                recipient,
-                d.time_ms,
-                outcome.as_str(),
-                d.text
-            )
-        } else {
-            format!("{}\u{1f}{}\u{1f}{}", format.as_str(), d.identity, recipient)
+        // The identity, hashed as a stream (same bytes as the documented
+        // `format \x1f …` string, without building it).
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let sep = |h: &mut xxhash_rust::xxh3::Xxh3, s: &[u8]| {
+            h.update("\u{1f}".as_bytes());
+            h.update(s);
         };
+        h.update(format.as_str().as_bytes());
+        if d.identity.is_empty() {
+            sep(&mut h, d.message_id.as_deref().unwrap_or("").as_bytes());
+            sep(&mut h, recipient.as_bytes());
+            sep(&mut h, d.time_ms.to_string().as_bytes());
+            sep(&mut h, outcome.as_str().as_bytes());
+            sep(&mut h, d.text.as_bytes());
+        } else {
+            sep(&mut h, d.identity.as_bytes());
+            sep(&mut h, recipient.as_bytes());
+        }
+        let key = time_ordered_key(d.time_ms, h.digest128().to_be_bytes());
         Ok(Event {
             time_ms: d.time_ms,
             recipient_domain: domain_of(&recipient).to_string(),
@@ -473,15 +507,51 @@ impl Normaliser {
             text: d.text,
             format: format.as_str().to_string(),
             source,
-            dedupe_key: dedupe_key(&identity),
+            dedupe_key: key,
             verdict,
         })
+    }
+}
+
+/// Copies `text` with every token that holds a digit replaced by `#`, except
+/// reply codes (`250`) and enhanced status codes (`2.0.0`).
+fn mask_variable(text: &str, out: &mut String) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        let tok = &rest[..end];
+        let is_code = tok.len() == 3 && tok.bytes().all(|b| b.is_ascii_digit());
+        let is_status = tok.parse::<EnhancedStatus>().is_ok();
+        if tok.bytes().any(|b| b.is_ascii_digit()) && !is_code && !is_status {
+            out.push('#');
+        } else {
+            out.push_str(tok);
+        }
+        rest = &rest[end..];
     }
 }
 
 /// Extracts the command a reply answered from the usual phrasings
 /// (`(in reply to RCPT TO command)`, `after RCPT TO:<…>`, `after end of data`).
 pub(crate) fn smtp_command_in(text: &str) -> Option<String> {
+    // Every phrasing below has one of these words; most replies have none.
+    let b = text.as_bytes();
+    if memchr::memmem::find(b, b"reply").is_none()
+        && memchr::memmem::find(b, b"after").is_none()
+        && memchr::memmem::find(b, b"REPLY").is_none()
+        && memchr::memmem::find(b, b"AFTER").is_none()
+        && memchr::memmem::find(b, b"Reply").is_none()
+        && memchr::memmem::find(b, b"After").is_none()
+    {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     for (needle, cmd) in [
         ("in reply to rcpt to", "RCPT"),
@@ -571,9 +641,71 @@ mod tests {
     }
 
     #[test]
+    fn delivered_replies_share_a_cache_key() {
+        let mut k = String::new();
+        mask_variable("250 2.0.0 Ok: queued as 4AB12 (id 1700000000-a1si)", &mut k);
+        assert_eq!(k, "250 2.0.0 Ok: queued as # (id #)");
+        let mut n = Normaliser::new();
+        let obs = |t: &str| Observation {
+            text: t.into(),
+            action: Some("delivered".into()),
+            reason_hint: Some(Reason::Delivered),
+            ..Observation::default()
+        };
+        n.classify(&obs("250 2.0.0 Ok: queued as 4AB12"));
+        n.classify(&obs("250 2.0.0 Ok: queued as 9FF01"));
+        assert_eq!((n.cache_hits, n.cache_misses), (1, 1));
+        // Failures keep their text: 550 and 552 must not share a verdict.
+        let fail = |t: &str| Observation {
+            text: t.into(),
+            action: Some("failed".into()),
+            ..Observation::default()
+        };
+        n.classify(&fail("550 5.1.1 no such user"));
+        n.classify(&fail("552 5.2.2 mailbox full"));
+        assert_eq!(n.cache_misses, 3);
+    }
+
+    #[test]
     fn formats_parse_by_name() {
         assert_eq!("SES".parse::<Format>().unwrap(), Format::Ses);
         assert!("nope".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn event_keys_hash_the_documented_identity() {
+        let mut n = Normaliser::new();
+        let d = Draft {
+            time_ms: 5,
+            recipient: "A@B.c".into(),
+            outcome: Some(Outcome::Bounced),
+            text: "550 x".into(),
+            message_id: Some("m@x".into()),
+            ..Draft::default()
+        };
+        let e = n.finish(d.clone(), Format::Exim, "f:1".into()).unwrap();
+        assert_eq!(
+            e.dedupe_key,
+            time_ordered_key(
+                5,
+                dedupe_key("exim\u{1f}m@x\u{1f}a@b.c\u{1f}5\u{1f}bounced\u{1f}550 x")
+            )
+        );
+        assert_eq!(&e.dedupe_key[..6], &[0, 0, 0, 0, 0, 5]);
+        let e = n
+            .finish(
+                Draft {
+                    identity: "ID1".into(),
+                    ..d
+                },
+                Format::Ses,
+                "f:2".into(),
+            )
+            .unwrap();
+        assert_eq!(
+            e.dedupe_key,
+            time_ordered_key(5, dedupe_key("ses\u{1f}ID1\u{1f}a@b.c"))
+        );
     }
 
     #[test]

@@ -7,10 +7,9 @@
 //!
 //! The events come from the seeded generator (30 days, diurnal volume, the
 //! big providers, 24 injected incidents), judged by the real classifier,
-//! and are bulk-loaded into a ledger database (created by the ledger, then
-//! filled with one prepared INSERT in large transactions, indexes dropped
-//! during the load and rebuilt after). The file is cached: a second run
-//! reuses it when it holds the expected number of events. Then the full
+//! and are loaded through the ledger's own batch insert (50 000 events a
+//! transaction). The file is cached: a second run reuses it when it holds
+//! the expected number of events. Then the full
 //! report (rates by provider, hourly series, reasons, patterns, incidents)
 //! is timed, and detection is scored against the injected incidents.
 
@@ -29,80 +28,31 @@ fn config(events: u64) -> SynthConfig {
     SynthConfig::with_incidents(7, T0, HOURS, events as f64 / HOURS as f64, 24)
 }
 
-fn load(path: &str, events: u64) -> rusqlite::Result<u64> {
+fn load(path: &str, events: u64) -> rebound_ledger::Result<u64> {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(format!("{path}-wal"));
     let _ = std::fs::remove_file(format!("{path}-shm"));
-    drop(rebound_ledger::open(path).expect("create the ledger"));
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "DELETE")?;
-    conn.pragma_update(None, "synchronous", "OFF")?;
-    conn.pragma_update(None, "cache_size", -1_000_000)?;
-    conn.execute_batch(
-        "DROP INDEX IF EXISTS events_dedupe; DROP INDEX IF EXISTS events_recipient_time; DROP INDEX IF EXISTS events_time;",
-    )?;
+    // Through the ledger's own batch insert (its schema, its indexes, its
+    // policy), in large transactions.
+    let mut store = rebound_ledger::open(path)?;
     let policy = Policy::default();
     let start = Instant::now();
     let mut n = 0u64;
-    let mut synth = Synth::new(config(events)).peekable();
-    while synth.peek().is_some() {
-        let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO events (dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, pattern, explain, policy_class, ingested_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-            )?;
-            for e in synth.by_ref().take(200_000) {
-                let v = &e.verdict;
-                st.execute(rusqlite::params![
-                    &e.dedupe_key[..],
-                    e.time_ms,
-                    e.recipient,
-                    e.recipient_domain,
-                    e.sender,
-                    e.sending_ip,
-                    e.campaign,
-                    e.message_id,
-                    e.outcome.as_str(),
-                    v.replycode.map(|c| c.get() as i32),
-                    v.deliverystatus.map(|s| s.to_string()),
-                    e.text,
-                    e.format,
-                    e.source,
-                    v.reason.as_str(),
-                    v.hardbounce,
-                    v.permanent,
-                    v.owner.as_str(),
-                    v.remedy.as_str(),
-                    v.provider,
-                    v.blocklist
-                        .as_ref()
-                        .and_then(|b| serde_json::to_string(b).ok()),
-                    v.rhost,
-                    v.smtpcommand,
-                    v.pattern,
-                    v.explain,
-                    policy.class(&e).as_str(),
-                    e.time_ms,
-                ])?;
-                n += 1;
-            }
+    let mut synth = Synth::new(config(events));
+    let mut batch = Vec::with_capacity(50_000);
+    loop {
+        batch.clear();
+        batch.extend(synth.by_ref().take(50_000));
+        if batch.is_empty() {
+            break;
         }
-        tx.commit()?;
+        n += store.ingest_batch(&batch, &policy)?.inserted as u64;
         eprint!(
             "\r  loaded {n} events ({:.0}s)",
             start.elapsed().as_secs_f64()
         );
     }
     eprintln!();
-    let t = Instant::now();
-    conn.execute_batch(
-        "CREATE UNIQUE INDEX events_dedupe ON events (dedupe_key);
-         CREATE INDEX events_recipient_time ON events (recipient, time_ms);
-         CREATE INDEX events_time ON events (time_ms);
-         ANALYZE;",
-    )?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    eprintln!("  indexes rebuilt in {:.0}s", t.elapsed().as_secs_f64());
     Ok(n)
 }
 
@@ -113,7 +63,7 @@ fn main() {
         .unwrap_or(10_000_000);
     let path = std::env::var("REBOUND_BENCH_DB").unwrap_or_else(|_| {
         std::env::temp_dir()
-            .join(format!("rebound-insight-bench-{events}.db"))
+            .join(format!("rebound-insight-bench-v2-{events}.db"))
             .display()
             .to_string()
     });

@@ -24,7 +24,10 @@ pub enum Error {
     Postgres(#[from] postgres::Error),
 }
 
-const COLUMNS: &str = "time_ms, provider, recipient_domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, CASE WHEN outcome = 'delivered' THEN '' ELSE pattern END, blocklist, CASE WHEN outcome = 'delivered' THEN '' ELSE text END";
+/// The verdict's pattern and blocklist live in `verdict_details`, keyed by
+/// `events.detail_key`.
+const COLUMNS: &str = "e.time_ms, e.provider, e.recipient_domain, e.sending_ip, e.campaign, e.outcome, e.reason, e.owner, e.status, e.hardbounce, CASE WHEN e.outcome = 'delivered' THEN '' ELSE COALESCE(d.pattern, '') END, d.blocklist, CASE WHEN e.outcome = 'delivered' THEN '' ELSE e.text END";
+const FROM: &str = "events e LEFT JOIN verdict_details d ON d.key = e.detail_key";
 
 /// Creates or migrates the ledger's schema at `url` (through the ledger),
 /// so that reading an empty or new store works.
@@ -137,7 +140,7 @@ fn scan_sqlite(
         "SELECT id, time_ms, COALESCE(NULLIF(provider, ''), recipient_domain), outcome, {extra} FROM events WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms"
     ))?;
     let mut detail = conn.prepare_cached(
-        "SELECT sending_ip, campaign, reason, owner, status, hardbounce, pattern, blocklist, text, recipient_domain FROM events WHERE id = ?1",
+        "SELECT e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text, e.recipient_domain FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key WHERE e.id = ?1",
     )?;
     let mut rows = st.query(rusqlite::params![
         w.since_ms.unwrap_or(i64::MIN),
@@ -239,7 +242,7 @@ fn scan_postgres(
     let until = w.until_ms.unwrap_or(i64::MAX);
     let mut it = client.query_raw(
         &format!(
-            "SELECT {COLUMNS} FROM events WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms"
+            "SELECT {COLUMNS} FROM {FROM} WHERE e.time_ms >= $1 AND e.time_ms < $2 ORDER BY e.time_ms"
         ),
         [&since as &(dyn postgres::types::ToSql + Sync), &until],
     )?;

@@ -19,6 +19,7 @@ pub mod policy;
 mod postgres_store;
 mod schema;
 mod sqlite_store;
+pub mod synth;
 
 pub use pipeline::{IngestOptions, IngestStats, ingest};
 pub use policy::{Class, Policy};

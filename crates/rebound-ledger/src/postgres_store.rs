@@ -4,7 +4,9 @@
 //! or serialization race is retried whole.
 
 use crate::engine::{self, TxOps};
-use crate::schema::{self, EVENT_COLUMNS, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam};
+use crate::schema::{
+    self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
+};
 use crate::{
     AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, Policy, Result, SenderIssue,
     Store, StoredEvent, Suppression, now_ms,
@@ -20,6 +22,10 @@ const ROWS_PER_INSERT: usize = 1000;
 pub struct PgStore {
     client: Client,
     inserts: HashMap<usize, Statement>,
+    /// Verdict-detail keys known to be stored (bounded).
+    details: std::collections::HashSet<i64>,
+    /// The engine's statements, prepared once per connection.
+    statements: HashMap<&'static str, Statement>,
 }
 
 /// Splits a `schema=NAME` parameter off a URL (the driver does not know it).
@@ -57,6 +63,21 @@ fn is_retryable(e: &postgres::Error) -> bool {
 }
 
 impl PgStore {
+    /// Drops a schema and everything in it (test clean-up).
+    pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let (url, _) = split_schema(url)?;
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(Error::Other(format!("bad schema name {schema:?}")));
+        }
+        let mut client = Client::connect(&url, NoTls)?;
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
+        Ok(())
+    }
+
     /// Connects, selects the URL's `schema=` (creating it) and brings the
     /// schema up to date.
     pub fn connect(url: &str) -> Result<Self> {
@@ -73,6 +94,8 @@ impl PgStore {
         let mut s = Self {
             client,
             inserts: HashMap::new(),
+            details: Default::default(),
+            statements: HashMap::new(),
         };
         s.migrate()?;
         Ok(s)
@@ -128,12 +151,28 @@ impl PgStore {
         let now = now_ms();
         let mut tx = self.client.transaction()?;
         let classes: Vec<_> = events.iter().map(|e| policy.class(e)).collect();
+        let keys: Vec<i64> = events
+            .iter()
+            .map(|e| schema::detail_key(&e.verdict))
+            .collect();
+        let mut new_details = Vec::new();
+        for (e, &dk) in events.iter().zip(&keys) {
+            if !self.details.contains(&dk) && !new_details.contains(&dk) {
+                let v = &e.verdict;
+                tx.execute(
+                    "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&dk, &schema::blocklist_json(&v.blocklist), &v.pattern, &v.explain],
+                )?;
+                new_details.push(dk);
+            }
+        }
         let mut ids: HashMap<[u8; 16], i64> = HashMap::new();
         for (ci, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
             let mut owned: Vec<Box<dyn ToSql + Sync>> =
                 Vec::with_capacity(chunk.len() * EVENT_NCOLS);
             for (i, e) in chunk.iter().enumerate() {
                 let class = classes[ci * ROWS_PER_INSERT + i];
+                let dk = keys[ci * ROWS_PER_INSERT + i];
                 let v = &e.verdict;
                 owned.push(Box::new(e.dedupe_key.to_vec()));
                 owned.push(Box::new(e.time_ms));
@@ -155,11 +194,9 @@ impl PgStore {
                 owned.push(Box::new(v.owner.as_str()));
                 owned.push(Box::new(v.remedy.as_str()));
                 owned.push(Box::new(v.provider.clone()));
-                owned.push(Box::new(schema::blocklist_json(&v.blocklist)));
+                owned.push(Box::new(dk));
                 owned.push(Box::new(v.rhost.clone()));
                 owned.push(Box::new(v.smtpcommand.clone()));
-                owned.push(Box::new(v.pattern.clone()));
-                owned.push(Box::new(v.explain.clone()));
                 owned.push(Box::new(class.as_str()));
                 owned.push(Box::new(now));
             }
@@ -182,33 +219,51 @@ impl PgStore {
             }
         }
         out.inserted = inserted.len();
-        engine::apply(&mut Tx(&mut tx), policy, &mut inserted, &mut out)?;
+        engine::apply(
+            &mut Tx {
+                tx: &mut tx,
+                statements: &mut self.statements,
+            },
+            policy,
+            &mut inserted,
+            &mut out,
+        )?;
         tx.commit()?;
+        if self.details.len() > 100_000 {
+            self.details.clear();
+        }
+        self.details.extend(new_details);
         Ok(out)
     }
 }
 
-struct Tx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+struct Tx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl Tx<'_, '_> {
+    fn st(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+}
 
 impl TxOps for Tx<'_, '_> {
     fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
-        Ok(self
-            .0
-            .query_one(
-                "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
-                &[&address],
-            )?
-            .get(0))
+        let st = self.st(
+            "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
+        )?;
+        Ok(self.tx.query_one(&st, &[&address])?.get(0))
     }
 
     fn reset_ms(&mut self, address: &str) -> Result<Option<i64>> {
-        Ok(self
-            .0
-            .query_opt(
-                "SELECT reset_ms FROM recipient_resets WHERE address = $1",
-                &[&address],
-            )?
-            .map(|r| r.get(0)))
+        let st = self.st("SELECT reset_ms FROM recipient_resets WHERE address = $1")?;
+        Ok(self.tx.query_opt(&st, &[&address])?.map(|r| r.get(0)))
     }
 
     fn soft_events(
@@ -216,12 +271,12 @@ impl TxOps for Tx<'_, '_> {
         address: &str,
         after_ms: i64,
     ) -> Result<Vec<(i64, i64, Option<String>)>> {
+        let st = self.st(
+            "SELECT id, time_ms, message_id FROM events WHERE recipient = $1 AND time_ms > $2 AND policy_class = 'soft'",
+        )?;
         Ok(self
-            .0
-            .query(
-                "SELECT id, time_ms, message_id FROM events WHERE recipient = $1 AND time_ms > $2 AND policy_class = 'soft'",
-                &[&address, &after_ms],
-            )?
+            .tx
+            .query(&st, &[&address, &after_ms])?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
@@ -236,22 +291,24 @@ impl TxOps for Tx<'_, '_> {
         at_ms: i64,
         by: &str,
     ) -> Result<bool> {
-        Ok(self.0.execute(
+        let st = self.st(
             "INSERT INTO suppressions (address, domain, reason, detail, created_ms, updated_ms, created_by, event_count) VALUES ($1, $2, $3, $4, $5, $5, $6, 0) ON CONFLICT (address) DO NOTHING",
-            &[&address, &domain, &reason, &detail, &at_ms, &by],
-        )? == 1)
+        )?;
+        Ok(self
+            .tx
+            .execute(&st, &[&address, &domain, &reason, &detail, &at_ms, &by])?
+            == 1)
     }
 
     fn link(&mut self, address: &str, event_id: i64, at_ms: i64) -> Result<()> {
-        if self.0.execute(
+        let ins = self.st(
             "INSERT INTO suppression_events (address, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&address, &event_id],
-        )? == 1
-        {
-            self.0.execute(
+        )?;
+        if self.tx.execute(&ins, &[&address, &event_id])? == 1 {
+            let up = self.st(
                 "UPDATE suppressions SET event_count = event_count + 1, updated_ms = $2 WHERE address = $1",
-                &[&address, &at_ms],
             )?;
+            self.tx.execute(&up, &[&address, &at_ms])?;
         }
         Ok(())
     }
@@ -265,10 +322,11 @@ impl TxOps for Tx<'_, '_> {
         note: &str,
         at_ms: i64,
     ) -> Result<()> {
-        self.0.execute(
+        let st = self.st(
             "INSERT INTO suppression_audit (address, action, actor, at_ms, reason, note) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&address, &action, &actor, &at_ms, &reason, &note],
         )?;
+        self.tx
+            .execute(&st, &[&address, &action, &actor, &at_ms, &reason, &note])?;
         Ok(())
     }
 
@@ -285,8 +343,11 @@ impl TxOps for Tx<'_, '_> {
                 b.zone.clone()
             }
         });
-        self.0.execute(
+        let st = self.st(
             "INSERT INTO sender_issues (event_id, time_ms, sending_ip, sender_domain, provider, reason, owner, blocklist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )?;
+        self.tx.execute(
+            &st,
             &[
                 &event_id,
                 &e.time_ms,
@@ -409,7 +470,7 @@ impl Store for PgStore {
             .client
             .query(
                 &format!(
-                    "SELECT {EVENT_SELECT} FROM events WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
+                    "SELECT {EVENT_SELECT} FROM {EVENT_FROM} WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
                 ),
                 &[&address],
             )?
@@ -423,7 +484,10 @@ impl Store for PgStore {
         let now = now_ms();
         let mut added = 0;
         {
-            let mut t = Tx(&mut tx);
+            let mut t = Tx {
+                tx: &mut tx,
+                statements: &mut self.statements,
+            };
             for m in items {
                 let domain = rebound_ingest::domain_of(&m.address);
                 if t.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
@@ -455,7 +519,11 @@ impl Store for PgStore {
             "INSERT INTO recipient_resets (address, reset_ms) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET reset_ms = excluded.reset_ms",
             &[&address, &now],
         )?;
-        Tx(&mut tx).audit(address, "remove", actor, &reason, note, now)?;
+        Tx {
+            tx: &mut tx,
+            statements: &mut self.statements,
+        }
+        .audit(address, "remove", actor, &reason, note, now)?;
         tx.commit()?;
         Ok(true)
     }
@@ -488,7 +556,7 @@ impl Store for PgStore {
     fn events(&mut self, q: &EventQuery) -> Result<Vec<StoredEvent>> {
         let (w, params) = schema::event_filter(q);
         let sql = format!(
-            "SELECT {EVENT_SELECT} FROM events {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
+            "SELECT {EVENT_SELECT} FROM {EVENT_FROM} {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
             q.limit
         );
         let owned: Vec<Box<dyn ToSql + Sync>> = params

@@ -35,17 +35,23 @@ CREATE TABLE events (
     owner TEXT NOT NULL,
     remedy TEXT NOT NULL,
     provider TEXT,
-    blocklist TEXT,
+    detail_key BIGINT NOT NULL,
     rhost TEXT NOT NULL,
     smtpcommand TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    explain TEXT NOT NULL,
     policy_class TEXT NOT NULL,
     ingested_ms BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX events_dedupe ON events (dedupe_key);
 CREATE INDEX events_recipient_time ON events (recipient, time_ms);
 CREATE INDEX events_time ON events (time_ms);
+
+-- The verdict's long, repetitive fields, stored once per distinct value.
+CREATE TABLE verdict_details (
+    key BIGINT PRIMARY KEY,
+    blocklist TEXT,
+    pattern TEXT NOT NULL,
+    explain TEXT NOT NULL
+);
 
 CREATE TABLE suppressions (
     address TEXT PRIMARY KEY,
@@ -101,12 +107,33 @@ pub fn ddl(sql: &str, postgres: bool) -> String {
     }
 }
 
-/// Columns of `events` in insert order (27 after `id`).
-pub const EVENT_COLUMNS: &str = "dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, pattern, explain, policy_class, ingested_ms";
-pub const EVENT_NCOLS: usize = 27;
+/// Columns of `events` in insert order (25 after `id`).
+pub const EVENT_COLUMNS: &str = "dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, ingested_ms";
+pub const EVENT_NCOLS: usize = 25;
 
-/// `SELECT` list for reading events back (id first).
-pub const EVENT_SELECT: &str = "id, dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, pattern, explain, policy_class";
+/// `SELECT` list for reading events back (id first), with [`EVENT_FROM`].
+pub const EVENT_SELECT: &str = "id, dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, COALESCE(pattern, ''), COALESCE(explain, ''), policy_class";
+
+/// The `FROM` of [`EVENT_SELECT`].
+pub const EVENT_FROM: &str =
+    "events LEFT JOIN verdict_details ON verdict_details.key = events.detail_key";
+
+/// The key of a verdict's details (pattern, explain, blocklist): xxh3-64.
+pub fn detail_key(v: &Verdict) -> i64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(v.pattern.as_bytes());
+    h.update(b"\x1f");
+    h.update(v.explain.as_bytes());
+    if let Some(b) = &v.blocklist {
+        h.update(b"\x1f");
+        h.update(b.name.as_bytes());
+        h.update(b"\x1f");
+        h.update(b.zone.as_bytes());
+        h.update(b"\x1f");
+        h.update(b.listed.as_str().as_bytes());
+    }
+    h.digest() as i64
+}
 
 pub fn placeholders(start: usize, n: usize) -> String {
     let v: Vec<String> = (start..start + n).map(|i| format!("${i}")).collect();

@@ -7,7 +7,7 @@
 //! lose the last commits.
 
 use crate::engine::{self, TxOps};
-use crate::schema::{self, EVENT_COLUMNS, EVENT_SELECT, EventRow, QueryParam};
+use crate::schema::{self, EVENT_COLUMNS, EVENT_FROM, EVENT_SELECT, EventRow, QueryParam};
 use crate::{
     AuditEntry, BatchOutcome, EventQuery, ManualSuppression, Policy, Result, SenderIssue, Store,
     StoredEvent, Suppression, now_ms,
@@ -17,6 +17,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub struct SqliteStore {
     conn: Connection,
+    /// Verdict-detail keys known to be stored (bounded).
+    details: std::collections::HashSet<i64>,
 }
 
 impl SqliteStore {
@@ -28,8 +30,13 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint every ~40 MB of WAL rather than every 4 MB.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut s = Self { conn };
+        let mut s = Self {
+            conn,
+            details: Default::default(),
+        };
         s.migrate()?;
         Ok(s)
     }
@@ -226,7 +233,11 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
         let mut inserted = Vec::new();
+        let mut new_details = Vec::new();
         {
+            let mut det = tx.prepare_cached(
+                "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )?;
             let mut st = tx.prepare_cached(&format!(
                 "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
                 schema::placeholders(1, schema::EVENT_NCOLS)
@@ -234,6 +245,16 @@ impl Store for SqliteStore {
             for e in events {
                 let class = policy.class(e);
                 let v = &e.verdict;
+                let dk = schema::detail_key(v);
+                if !self.details.contains(&dk) && !new_details.contains(&dk) {
+                    det.execute(params![
+                        dk,
+                        schema::blocklist_json(&v.blocklist),
+                        v.pattern,
+                        v.explain
+                    ])?;
+                    new_details.push(dk);
+                }
                 let n = st.execute(params![
                     &e.dedupe_key[..],
                     e.time_ms,
@@ -255,11 +276,9 @@ impl Store for SqliteStore {
                     v.owner.as_str(),
                     v.remedy.as_str(),
                     v.provider,
-                    schema::blocklist_json(&v.blocklist),
+                    dk,
                     v.rhost,
                     v.smtpcommand,
-                    v.pattern,
-                    v.explain,
                     class.as_str(),
                     now,
                 ])?;
@@ -273,17 +292,24 @@ impl Store for SqliteStore {
         }
         engine::apply(&mut Tx(&tx), policy, &mut inserted, &mut out)?;
         tx.commit()?;
+        if self.details.len() > 100_000 {
+            self.details.clear();
+        }
+        self.details.extend(new_details);
         Ok(out)
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+        // One read transaction for the whole batch: one lock, one snapshot.
+        let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(addresses.len());
-        for a in addresses {
-            out.push(st.query_row([a], row_to_suppression).optional()?);
+        {
+            let mut st = tx.prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+            for a in addresses {
+                out.push(st.query_row([a], row_to_suppression).optional()?);
+            }
         }
+        tx.commit()?;
         Ok(out)
     }
 
@@ -298,7 +324,7 @@ impl Store for SqliteStore {
 
     fn suppression_events(&mut self, address: &str) -> Result<Vec<StoredEvent>> {
         let mut st = self.conn.prepare(&format!(
-            "SELECT {EVENT_SELECT} FROM events WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
+            "SELECT {EVENT_SELECT} FROM {EVENT_FROM} WHERE id IN (SELECT event_id FROM suppression_events WHERE address = $1) ORDER BY time_ms, id"
         ))?;
         let rows = st.query_map([address], row_to_event)?;
         Ok(rows
@@ -385,7 +411,7 @@ impl Store for SqliteStore {
     fn events(&mut self, q: &EventQuery) -> Result<Vec<StoredEvent>> {
         let (w, params) = schema::event_filter(q);
         let sql = format!(
-            "SELECT {EVENT_SELECT} FROM events {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
+            "SELECT {EVENT_SELECT} FROM {EVENT_FROM} {w} ORDER BY time_ms DESC, id DESC LIMIT {}",
             q.limit as i64
         );
         let mut st = self.conn.prepare(&sql)?;

@@ -62,8 +62,8 @@ fn ev(rcpt: &str, time_ms: i64, outcome: Outcome, reason: Reason, status: &str) 
             },
             provider: Some("example".into()),
             blocklist: None,
-            pattern: String::new(),
-            explain: String::new(),
+            pattern: format!("{} <*> {reason}", code.unwrap_or(0)),
+            explain: format!("test rule for {reason}"),
         },
     }
 }
@@ -316,6 +316,20 @@ fn sender_side_blocks_go_to_sender_issues(s: &mut dyn Store) {
     assert_eq!(bl.blocklist.as_deref(), Some("zen.spamhaus.org"));
     assert_eq!(bl.count, 1);
     assert!(s.sender_issues(Some(T0 + 2)).unwrap().is_empty());
+    // The verdict reads back whole, blocklist included.
+    let back = s
+        .events(&EventQuery {
+            recipient: Some("someone@bigmail.example".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        back[0].event.verdict.blocklist.as_ref().unwrap().zone,
+        "zen.spamhaus.org"
+    );
+    assert_eq!(back[0].event.verdict.pattern, "550 <*> blocked");
+    assert_eq!(back[0].policy_class, "sender");
 }
 
 fn vacation_is_ignored(s: &mut dyn Store) {
@@ -442,7 +456,7 @@ fn manual_add_and_events_query(s: &mut dyn Store) {
     s.ingest_batch(&batch, &p).unwrap();
     let q = |s: &mut dyn Store, q: EventQuery| {
         s.events(&EventQuery {
-            limit: q.limit.max(1).min(100),
+            limit: q.limit.clamp(1, 100),
             ..q
         })
         .unwrap()

@@ -12,10 +12,7 @@ pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if markers
-            .iter()
-            .any(|m| starts_with_ignore_case(trimmed, m))
-        {
+        if markers.iter().any(|m| starts_with_ignore_case(trimmed, m)) {
             return &text[..offset];
         }
         offset += line.len();
@@ -25,8 +22,7 @@ pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
 
 /// Case-insensitive (ASCII) `starts_with`.
 pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len()
-        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// Case-insensitive (ASCII) `contains`.
@@ -91,13 +87,31 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
         } else {
             String::new()
         };
+        let status_field = block.value("status");
+        let mut status = first_status(status_field);
+        // A catch-all `Status: 5.0.0` says less than the status the remote
+        // server itself wrote (`550 #5.1.0 Address rejected`).
+        if let (Some(s), Some(inner)) = (status, status_in(diagnostic))
+            && s.is_generic()
+            && !inner.is_generic()
+            && inner.class_digit() == s.class_digit()
+        {
+            status = Some(inner);
+        }
+        // Without a Diagnostic-Code, the comment of the Status field is the
+        // reporting MTA's only explanation (`4.0.0 (host name lookup failure)`).
+        let diagnostic = if diagnostic.is_empty() {
+            status_comment(status_field).to_string()
+        } else {
+            diagnostic.to_string()
+        };
         out.push(Delivery {
             recipient,
             alias,
-            action: block.value("action").trim().to_ascii_lowercase(),
-            status: first_status(block.value("status")),
+            action: normalise_action(block.value("action")),
+            status,
             replycode: None,
-            diagnostic: diagnostic.to_string(),
+            diagnostic,
             diagnostictype,
             command: String::new(),
             rhost: typed_value(block.value("remote-mta")).1.to_string(),
@@ -113,6 +127,29 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
     out
 }
 
+/// The parenthesised comment after a `Status:` value, if any.
+pub fn status_comment(value: &str) -> &str {
+    match (value.find('('), value.rfind(')')) {
+        (Some(start), Some(end)) if start < end => value.get(start + 1..end).unwrap_or("").trim(),
+        _ => "",
+    }
+}
+
+/// A DSN `Action:` value in lower case, with the variants some MTAs write
+/// (`deliverable`, `failure`) mapped onto RFC 3464's words.
+pub fn normalise_action(value: &str) -> String {
+    let v = value
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .find(|w| !w.is_empty())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match v.as_str() {
+        "deliverable" => "delivered".to_string(),
+        "failure" | "fail" => "failed".to_string(),
+        _ => v,
+    }
+}
+
 /// The enhanced status at the start of a `Status:` value (which may carry a
 /// comment: `5.1.1 (user unknown)`).
 pub fn first_status(value: &str) -> Option<rebound_core::EnhancedStatus> {
@@ -122,6 +159,157 @@ pub fn first_status(value: &str) -> Option<rebound_core::EnhancedStatus> {
         .and_then(|w| w.parse().ok())
 }
 
+/// The first paragraph of `text` (lines up to a blank line) that `accept`
+/// takes, its lines joined by single spaces. Paragraphs are trimmed first;
+/// at most 64 paragraphs are looked at.
+pub fn first_paragraph(text: &str, accept: impl Fn(&str) -> bool) -> String {
+    let mut paragraph = String::new();
+    let mut seen = 0;
+    for line in text.lines().chain(std::iter::once("")) {
+        let line = line.trim();
+        if line.is_empty() {
+            if !paragraph.is_empty() {
+                if accept(&paragraph) {
+                    return paragraph;
+                }
+                paragraph.clear();
+                seen += 1;
+                if seen >= 64 {
+                    break;
+                }
+            }
+            continue;
+        }
+        if !paragraph.is_empty() {
+            paragraph.push(' ');
+        }
+        paragraph.push_str(line);
+    }
+    String::new()
+}
+
+/// Collapses every run of whitespace into one space and trims the ends.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first enhanced status code (`5.1.1`, `#5.1.1`, `(4.2.2)`) written
+/// inside `text`, bounded by characters that cannot belong to a number.
+pub fn status_in(text: &str) -> Option<rebound_core::EnhancedStatus> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let starts = matches!(b, b'2' | b'4' | b'5')
+            && bytes.get(i + 1) == Some(&b'.')
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'.'));
+        if starts {
+            let end = bytes[i..]
+                .iter()
+                .position(|c| !(c.is_ascii_digit() || *c == b'.'))
+                .map_or(bytes.len(), |n| i + n);
+            let candidate = text.get(i..end).unwrap_or("").trim_end_matches('.');
+            if let Ok(status) = candidate.parse() {
+                return Some(status);
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The three-digit reply code at the start of a reply text (`550 ...`,
+/// `550-5.1.1 ...`).
+pub fn leading_reply_code(text: &str) -> Option<rebound_core::ReplyCode> {
+    let t = text.trim_start();
+    let code = t.get(..3)?;
+    let next = t.as_bytes().get(3).copied();
+    if !code.bytes().all(|b| b.is_ascii_digit())
+        || next.is_some_and(|b| !matches!(b, b' ' | b'-' | b'\t'))
+    {
+        return None;
+    }
+    code.parse().ok()
+}
+
+/// The SMTP command a notice says the reply answered: `in reply to RCPT TO
+/// command`, `in reply to end of DATA command`, `>>> MAIL FROM:<...>`.
+pub fn command_in(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    let mut found: Option<(usize, &'static str)> = None;
+    let mut consider = |at: usize, cmd: &'static str| {
+        if found.is_none_or(|(pos, _)| at < pos) {
+            found = Some((at, cmd));
+        }
+    };
+    if let Some(at) = lower.find("in reply to ") {
+        let rest = lower.get(at + 12..).unwrap_or("");
+        let rest = rest.trim_start_matches("end of ").trim_start();
+        if let Some(cmd) = command_word(rest) {
+            consider(at, cmd);
+        }
+    }
+    if let Some(at) = lower.find(">>> ")
+        && let Some(cmd) = command_word(lower.get(at + 4..).unwrap_or(""))
+    {
+        consider(at, cmd);
+    }
+    found.map(|(_, c)| c)
+}
+
+fn command_word(s: &str) -> Option<&'static str> {
+    const COMMANDS: &[(&str, &str)] = &[
+        ("rcpt", "RCPT"),
+        ("mail", "MAIL"),
+        ("data", "DATA"),
+        ("ehlo", "EHLO"),
+        ("helo", "HELO"),
+        ("starttls", "STARTTLS"),
+        ("auth", "AUTH"),
+        ("quit", "QUIT"),
+        ("bdat", "BDAT"),
+        ("rset", "RSET"),
+    ];
+    let word = s
+        .trim_start_matches(['"', '\''])
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    COMMANDS.iter().find(|(w, _)| *w == word).map(|(_, c)| *c)
+}
+
+/// The lines after the first line containing `marker` (ASCII
+/// case-insensitive), trimmed, from the first non-blank one up to the next
+/// blank line; at most 50 lines. Empty when the marker is absent.
+pub fn section<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    let mut lines = text.lines().take(2000);
+    if !lines.any(|l| contains_ignore_case(l, marker)) {
+        return Vec::new();
+    }
+    lines
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .take(50)
+        .collect()
+}
+
+/// A delivery for a notice that states a recipient and a reply: the reply
+/// code and enhanced status are read from the reply itself.
+pub fn delivery_from_reply(recipient: String, reply: &str) -> Delivery {
+    let diagnostic = squash(reply);
+    Delivery {
+        recipient,
+        action: "failed".to_string(),
+        status: status_in(&diagnostic),
+        replycode: leading_reply_code(&diagnostic),
+        diagnostic,
+        ..Delivery::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,16 +317,16 @@ mod tests {
     #[test]
     fn cuts_at_markers() {
         let t = "notice\nmore\n--- Below this line is a copy of the message.\nheaders";
-        assert_eq!(
-            text_before(t, &["--- below this line"]),
-            "notice\nmore\n"
-        );
+        assert_eq!(text_before(t, &["--- below this line"]), "notice\nmore\n");
     }
 
     #[test]
     fn finds_addresses() {
         assert_eq!(find_address("to <a@b.example>:").unwrap(), "a@b.example");
-        assert_eq!(find_address("user a@b.example, said").unwrap(), "a@b.example");
+        assert_eq!(
+            find_address("user a@b.example, said").unwrap(),
+            "a@b.example"
+        );
         assert!(find_address("no address here").is_none());
     }
 
@@ -146,5 +334,51 @@ mod tests {
     fn status_with_comment() {
         assert_eq!(first_status("5.1.1 (bad)").unwrap().to_string(), "5.1.1");
         assert!(first_status("").is_none());
+    }
+    #[test]
+    fn finds_statuses_codes_and_commands() {
+        assert_eq!(
+            status_in("552 over quota (#5.2.2)").unwrap().to_string(),
+            "5.2.2"
+        );
+        assert_eq!(status_in("550 5.1.1 <a@b>").unwrap().to_string(), "5.1.1");
+        assert!(status_in("version 5.1.10.2 and 25.1.1").is_none());
+        assert!(status_in("ip 192.5.1.1 x").is_none());
+        assert_eq!(leading_reply_code(" 550-5.1.1 no").unwrap().get(), 550);
+        assert!(leading_reply_code("5501 no").is_none());
+        assert_eq!(
+            command_in("said: 550 x (in reply to end of DATA command)"),
+            Some("DATA")
+        );
+        assert_eq!(command_in(">>> RCPT TO:<a@b>\n<<< 550"), Some("RCPT"));
+        assert_eq!(command_in("nothing"), None);
+        assert_eq!(
+            first_paragraph("\n\nHello,\n\nA b\n c\n\nd", |p| p != "Hello,"),
+            "A b c"
+        );
+        assert_eq!(squash(" a \n b  c "), "a b c");
+    }
+    #[test]
+    fn status_details_from_the_report() {
+        let ds = DeliveryStatus::parse(
+            "Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; a@x.example\nAction: failed\n\
+Status: 5.0.0\nDiagnostic-Code: smtp; 550 #5.1.0 Address rejected.\n\n\
+Final-Recipient: rfc822; b@x.example\nAction: delayed\nStatus: 4.0.0 (x.example: host name lookup failure)\n",
+        );
+        let found = deliveries_from_status(&ds);
+        assert_eq!(found[0].status.unwrap().to_string(), "5.1.0");
+        assert_eq!(found[1].status.unwrap().to_string(), "4.0.0");
+        assert_eq!(found[1].diagnostic, "x.example: host name lookup failure");
+    }
+
+    #[test]
+    fn sections_and_replies() {
+        let t = "head\n--- Reasons ---\n\n  first\n  second\n\nafter\n";
+        assert_eq!(section(t, "reasons"), vec!["first", "second"]);
+        assert!(section(t, "absent").is_empty());
+        let d = delivery_from_reply("a@b.example".into(), "552 over  quota (#5.2.2)");
+        assert_eq!(d.replycode.unwrap().get(), 552);
+        assert_eq!(d.status.unwrap().to_string(), "5.2.2");
+        assert_eq!(d.diagnostic, "552 over quota (#5.2.2)");
     }
 }

@@ -10,11 +10,68 @@
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};
 
+pub mod activehunter;
+pub mod amavis;
+pub mod amazonses;
+pub mod amazonworkmail;
+pub mod aol;
+pub mod apachejames;
 pub mod appliances;
+pub mod arf;
+pub mod barracuda;
+pub mod bigfoot;
+pub mod biglobe;
 pub mod common;
+pub mod courier;
+pub mod domino;
+pub mod dragonfly;
+pub mod exchange2003;
+pub mod exchange2007;
+pub mod exim;
+pub mod ezweb;
+pub mod facebook;
+pub mod fml;
+pub mod gmail;
+pub mod gmx;
+pub mod googlegroups;
+pub mod googleworkspace;
+pub mod imailserver;
+pub mod kddi;
+pub mod mailfoundry;
+pub mod mailmarshal;
+pub mod mailru;
+pub mod mcafee;
+pub mod messagingserver;
+pub mod mfilter;
+pub mod mimecast;
+pub mod mxlogic;
+pub mod notes;
+pub mod office365;
+pub mod opensmtpd;
+pub mod outlook;
+pub mod postfix;
+pub mod powermta;
 pub mod providers;
+pub mod qmail;
+pub mod receivingses;
 pub mod rfc3464;
+pub mod rfc3834;
+pub mod sendgrid;
+pub mod sendmail;
+pub mod surfcontrol;
+pub mod trendmicro;
 pub mod unix;
+pub mod v5sendmail;
+pub mod verizon;
+pub mod x1;
+pub mod x2;
+pub mod x3;
+pub mod x4;
+pub mod x5;
+pub mod x6;
+pub mod yahoo;
+pub mod yandex;
+pub mod zoho;
 
 /// What a format decoder found about one recipient. Fields it cannot know
 /// stay empty; the record assembly fills them from the headers and the
@@ -73,6 +130,7 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
         all.extend_from_slice(appliances::LAST);
         all.extend_from_slice(providers::LAST);
         all.extend_from_slice(unix::LAST);
+        all.push(&rfc3464::Rfc3464Loose);
         all
     })
 }

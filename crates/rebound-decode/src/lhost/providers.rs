@@ -1,11 +1,271 @@
 //! Mailbox providers and sending services: Google, Microsoft, Yahoo,
 //! Amazon, SendGrid, Zoho, GMX and others.
+//!
+//! Besides the group's decoder lists, this module holds the small text
+//! helpers the provider decoders share.
 
-use super::Decoder;
+use super::common::{find_address, starts_with_ignore_case};
+use super::{Decoder, Delivery};
+use crate::dsn::{clean_address, looks_like_address};
+use crate::mail::Mail;
 
 /// Decoders of this group tried before the generic RFC 3464 fallback.
-pub static FIRST: &[&dyn Decoder] = &[];
+pub static FIRST: &[&dyn Decoder] = &[
+    &super::gmail::Gmail,
+    &super::googleworkspace::GSuite,
+    &super::googlegroups::GoogleGroups,
+    &super::googleworkspace::GoogleWorkspace,
+    &super::yahoo::Yahoo,
+    &super::zoho::Zoho,
+    &super::gmx::Gmx,
+    &super::gmx::EinsUndEins,
+    &super::mailru::MailRu,
+    &super::yandex::Yandex,
+    &super::amazonworkmail::AmazonWorkMail,
+    &super::receivingses::ReceivingSes,
+    &super::amazonses::AmazonSes,
+    &super::sendgrid::SendGrid,
+    &super::office365::Office365,
+    &super::exchange2007::Exchange2007,
+    &super::exchange2003::Exchange2003,
+    &super::outlook::Outlook,
+    &super::aol::Aol,
+    &super::verizon::Verizon,
+    &super::bigfoot::Bigfoot,
+];
 
 /// Decoders of this group tried after the RFC 3464 fallback (shapes too
 /// loose to be trusted over a standard report).
 pub static LAST: &[&dyn Decoder] = &[];
+
+/// Upper bound on the lines any provider decoder looks at: notices are short,
+/// and a huge text part must not make a decoder slow.
+pub(crate) const MAX_LINES: usize = 2000;
+
+/// The lower-cased `From:` header of the bounce.
+pub(crate) fn from_lower(mail: &Mail) -> String {
+    mail.headers.value("from").to_ascii_lowercase()
+}
+
+/// Addresses listed in `X-Failed-Recipients:` (comma separated), in order.
+pub(crate) fn failed_recipients(mail: &Mail) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in mail.headers.get_all("x-failed-recipients") {
+        for part in value.split(',') {
+            let a = clean_address(part);
+            if looks_like_address(&a) && !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+/// Joins lines into one, trimming each and dropping empty ones.
+pub(crate) fn join_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out
+}
+
+/// The SMTP command a text says the reply answered: `after RCPT TO`,
+/// `in reply to RCPT TO command`, `[RCPT_TO]`, `after end of data`, …
+pub(crate) fn command_in(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    const TABLE: &[(&str, &str)] = &[
+        ("rcpt to:", "RCPT"),
+        ("rcpt to command", "RCPT"),
+        ("rcpt_to", "RCPT"),
+        ("rcpt command", "RCPT"),
+        ("mail from:", "MAIL"),
+        ("mail from command", "MAIL"),
+        ("mail_from", "MAIL"),
+        ("mail command", "MAIL"),
+        ("end of data", "DATA"),
+        ("data command", "DATA"),
+        ("text command", "DATA"),
+        ("after data", "DATA"),
+        ("ehlo command", "EHLO"),
+        ("helo command", "HELO"),
+    ];
+    let mut best: Option<(usize, &str)> = None;
+    for (needle, cmd) in TABLE {
+        if let Some(pos) = lower.find(needle)
+            && best.is_none_or(|(p, _)| pos < p)
+        {
+            best = Some((pos, cmd));
+        }
+    }
+    best.map(|(_, c)| c.to_string()).unwrap_or_default()
+}
+
+/// The host named after `host` in texts like `host mx.example.org [192.0.2.1]`
+/// or `host: mx.example.org`.
+pub(crate) fn host_after(text: &str, marker: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let Some(pos) = lower.find(marker) else {
+        return String::new();
+    };
+    let rest = text.get(pos + marker.len()..).unwrap_or("");
+    let rest = rest.trim_start_matches([':', ' ', '\t']);
+    let host: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        .collect();
+    let host = host.trim_end_matches(['.', ':']);
+    if host.contains('.') {
+        host.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether any line of `text` starts with `prefix` (ASCII case-insensitive,
+/// after leading blanks).
+pub(crate) fn has_line_starting(text: &str, prefix: &str) -> bool {
+    text.lines()
+        .take(MAX_LINES)
+        .any(|l| starts_with_ignore_case(l.trim_start(), prefix))
+}
+
+/// The first address in a line when the line is essentially only that
+/// address (optionally bracketed, quoted or followed by a colon).
+pub(crate) fn address_line(line: &str) -> Option<String> {
+    let t = line.trim();
+    if t.is_empty() || t.len() > 320 {
+        return None;
+    }
+    let bare = t.trim_end_matches(':').trim();
+    if bare.contains(char::is_whitespace) {
+        return None;
+    }
+    let a = clean_address(bare);
+    if looks_like_address(&a) {
+        return Some(a);
+    }
+    None
+}
+
+/// The recipient in an original message's `To:` header, when there is
+/// exactly one address in it.
+pub(crate) fn original_to(mail: &Mail) -> Option<String> {
+    let to = mail.original_headers().get("to")?;
+    if to.matches('@').count() != 1 {
+        return None;
+    }
+    find_address(to)
+}
+
+/// Whether the first 16 KiB of `text` contain `needle` (exact case): a
+/// fixed marker of a notice is near its top, and a bounded substring search
+/// keeps detectors fast on large messages.
+pub(crate) fn mentions(text: &str, needle: &str) -> bool {
+    mentions_within(text, needle, 16 * 1024)
+}
+
+/// Whether the first `limit` bytes of `text` contain `needle` (exact case).
+pub(crate) fn mentions_within(text: &str, needle: &str, limit: usize) -> bool {
+    let mut end = text.len().min(limit);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("").contains(needle)
+}
+
+/// Postfix-style recipient paragraphs of a notice: `<a@b>: text` up to the
+/// next blank line, continuation lines joined. Returns (address, text).
+pub(crate) fn bracketed_paragraphs(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut open = false;
+    for line in text.lines().take(MAX_LINES) {
+        let t = line.trim();
+        if t.is_empty() {
+            open = false;
+            continue;
+        }
+        if line.starts_with('<')
+            && let Some(end) = t.find(">:")
+        {
+            let a = clean_address(t.get(..end + 1).unwrap_or(""));
+            if looks_like_address(&a) {
+                out.push((a, vec![t.get(end + 2..).unwrap_or("").trim()]));
+                open = true;
+                continue;
+            }
+        }
+        if open && let Some((_, lines)) = out.last_mut() {
+            lines.push(t);
+        }
+    }
+    out.into_iter().map(|(a, l)| (a, join_lines(l))).collect()
+}
+
+/// A report's final failure with a temporary status: the MTA retried until
+/// its queue lifetime ran out.
+pub(crate) fn gave_up_on_temporary(d: &Delivery) -> bool {
+    d.action == "failed"
+        && d.status
+            .is_some_and(|s| s.class() == rebound_core::StatusClass::Transient)
+}
+
+/// A specific status found in `text` of the same class replaces a generic
+/// `x.0.0` one from the report; with no status at all, the text's is used.
+pub(crate) fn refine_status(
+    status: Option<rebound_core::EnhancedStatus>,
+    text: &str,
+) -> Option<rebound_core::EnhancedStatus> {
+    let parsed = rebound_classify::reply::parse(text).status;
+    match (status, parsed) {
+        (Some(s), Some(p)) if s.is_generic() && !p.is_generic() && p.class() == s.class() => {
+            Some(p)
+        }
+        (None, p) => p,
+        (s, _) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_found_in_prose() {
+        assert_eq!(
+            command_in("SMTP error from remote mail server after RCPT TO:<a@b>"),
+            "RCPT"
+        );
+        assert_eq!(
+            command_in("host said: 550 x (in reply to end of DATA command)"),
+            "DATA"
+        );
+        assert_eq!(
+            command_in("501 Sender address rejected [MAIL_FROM]"),
+            "MAIL"
+        );
+        assert_eq!(command_in("nothing here"), "");
+    }
+
+    #[test]
+    fn hosts_and_addresses() {
+        assert_eq!(
+            host_after("x host mx.example.jp [192.0.2.1]: 550", "host "),
+            "mx.example.jp"
+        );
+        assert_eq!(
+            host_after("host: smtp-in.example.fr (192.0.2.1)", "host"),
+            "smtp-in.example.fr"
+        );
+        assert_eq!(address_line("  <a@b.example>:").unwrap(), "a@b.example");
+        assert!(address_line("not an address").is_none());
+        assert_eq!(join_lines(["  a ", "", " b"]), "a b");
+    }
+}

@@ -1,0 +1,365 @@
+//! Exim's bounce and delay notices: a plain-text list of failed addresses,
+//! each on a line indented by two blanks, followed by its reasons indented
+//! by four (`SMTP error from remote mail server after RCPT TO:...`,
+//! `host mx.example.net [192.0.2.1]: 550 ...`). Newer versions append an
+//! RFC 3464 report, which gives the status when the text has none.
+
+use super::common::{contains_ignore_case, find_address, first_status, text_before};
+use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
+use super::{Decoder, Delivery};
+use crate::dsn::DeliveryStatus;
+use crate::dsn::looks_like_address;
+use crate::mail::Mail;
+use rebound_core::Reason;
+
+pub struct Exim;
+
+/// Where the returned message starts.
+const CUT: &[&str] = &[
+    "------ This is a copy of",
+    "------ The body of the message",
+    "------ The headers of the message",
+];
+
+/// Lines introducing the list of addresses.
+const ANCHORS: &[&str] = &[
+    "address(es) failed:",
+    "not yet been delivered is:",
+    "not yet been delivered are:",
+    "incorrectly constructed:",
+    "have not yet been delivered",
+];
+
+/// Exim's own words for giving up after the retry period.
+const EXPIRY: &[&str] = &[
+    "retry timeout exceeded",
+    "all hosts have been failing for a long time and were last tried after this message arrived",
+    "retry time not reached for any host after a long failure period",
+];
+
+impl Decoder for Exim {
+    fn name(&self) -> &'static str {
+        "Exim"
+    }
+
+    fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        let subject = mail.subject.as_str();
+        let warning = subject.starts_with("Warning: message");
+        let header_gate = mail.headers.contains("x-failed-recipients")
+            || contains_ignore_case(subject, "mail delivery failed")
+            || warning
+            || subject.starts_with("Mail failure");
+        if !header_gate {
+            return None;
+        }
+        let top = head(&mail.text, 8192);
+        if !top.contains("This message was created automatically by")
+            && !ANCHORS.iter().any(|a| top.contains(a))
+        {
+            return None;
+        }
+        let text = text_before(&mail.text, CUT);
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| ANCHORS.iter().any(|a| l.contains(a)))?;
+
+        let failed: Vec<String> = mail
+            .headers
+            .get_all("x-failed-recipients")
+            .flat_map(|v| v.split(','))
+            .map(|a| a.trim().to_string())
+            .filter(|a| looks_like_address(a))
+            .collect();
+
+        let blocks = read_blocks(&lines[start + 1..]);
+        let lhost = mail
+            .headers
+            .value("from")
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').trim().to_string())
+            .unwrap_or_default();
+
+        let mut out = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            let Some(d) = block_to_delivery(block, i, &failed, warning, &lhost) else {
+                continue;
+            };
+            out.push(d);
+        }
+        // Statuses of the appended report, matched by position (its
+        // recipients may be pipes or files, so read the blocks as they are).
+        let blocks = mail
+            .report("delivery-status")
+            .map(DeliveryStatus::parse)
+            .unwrap_or_default();
+        for (i, d) in out.iter_mut().enumerate() {
+            let r = blocks
+                .recipients
+                .get(i)
+                .and_then(|b| first_status(b.value("status")));
+            d.status = better_status(r, d.status);
+        }
+        if out.is_empty() {
+            // A notice whose list is unreadable: the header names the
+            // recipients.
+            for a in &failed {
+                out.push(Delivery {
+                    recipient: a.clone(),
+                    action: "failed".into(),
+                    diagnostic: String::new(),
+                    lhost: lhost.clone(),
+                    ..Delivery::default()
+                });
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+/// One address of the list: its line and the indented lines under it.
+struct Block<'a> {
+    head: &'a str,
+    details: Vec<&'a str>,
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
+}
+
+fn read_blocks<'a>(lines: &[&'a str]) -> Vec<Block<'a>> {
+    let mut blocks: Vec<Block<'a>> = Vec::new();
+    for line in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = indent(line);
+        let trimmed = line.trim();
+        if n == 0 {
+            if blocks.is_empty() {
+                // Still in the introduction (a wrapped sentence).
+                continue;
+            }
+            break;
+        }
+        if n < 4 && !trimmed.starts_with("host ") {
+            blocks.push(Block {
+                head: trimmed,
+                details: Vec::new(),
+            });
+        } else if let Some(b) = blocks.last_mut() {
+            b.details.push(trimmed);
+        }
+    }
+    blocks
+}
+
+fn block_to_delivery(
+    block: &Block<'_>,
+    index: usize,
+    failed: &[String],
+    warning: bool,
+    lhost: &str,
+) -> Option<Delivery> {
+    let head = block.head;
+    let local_agent = head.starts_with("pipe to ")
+        || head.starts_with("save to ")
+        || head.starts_with('|')
+        || head.starts_with('/');
+    // `addr: reason` or `addr <addr2>: reason` on the address line itself.
+    let (head_addr_part, head_rest) = match head.find(": ") {
+        Some(pos) if !local_agent => (
+            head.get(..pos).unwrap_or(head),
+            head.get(pos + 2..).unwrap_or(""),
+        ),
+        _ => (head.trim_end_matches(':'), ""),
+    };
+    let mut recipient = if local_agent {
+        None
+    } else {
+        find_address(head_addr_part)
+    };
+    let mut reasons: Vec<&str> = Vec::new();
+    if !head_rest.is_empty() {
+        reasons.push(head_rest);
+    }
+    let mut rhost = String::new();
+    let mut alias = String::new();
+    for line in &block.details {
+        if let Some(rest) = line.strip_prefix("generated by ") {
+            if recipient.is_none() {
+                recipient = find_address(rest);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("(ultimately generated from") {
+            // The address the sender wrote, before redirection.
+            if alias.is_empty() {
+                alias = find_address(rest).unwrap_or_default();
+            }
+            continue;
+        }
+        let mut line = *line;
+        if let Some(rest) = line.strip_prefix("Delay reason: ") {
+            line = rest;
+        }
+        if let Some(rest) = line.strip_prefix("host ") {
+            rhost = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(':')
+                .to_string();
+            // `host name [ip]: reply` keeps the reply.
+            if let Some(pos) = rest.find("]: ") {
+                let reply = rest.get(pos + 3..).unwrap_or("").trim();
+                if !reply.is_empty() {
+                    reasons.push(reply);
+                }
+            }
+            continue;
+        }
+        reasons.push(line);
+    }
+    let recipient = match recipient {
+        Some(r) => r,
+        None => failed
+            .get(index)
+            .or_else(|| (failed.len() == 1).then(|| &failed[0]))?
+            .clone(),
+    };
+
+    // The SMTP phrase and the server's reply.
+    let command_line = reasons
+        .iter()
+        .find(|l| l.starts_with("SMTP error from remote"))
+        .copied()
+        .unwrap_or("");
+    let reply: Vec<&str> = reasons
+        .iter()
+        .filter(|l| !l.starts_with("SMTP error from remote"))
+        .copied()
+        .collect();
+    let reply_text = join_reply(reply.iter().copied());
+    let diagnostic = if local_agent {
+        let mut d = head.to_string();
+        if !reply_text.is_empty() {
+            d.push(' ');
+            d.push_str(&reply_text);
+        }
+        d
+    } else if command_line.is_empty() {
+        reply_text.clone()
+    } else {
+        format!("{command_line} {reply_text}").trim().to_string()
+    };
+
+    let reason = if local_agent && (reply_text.is_empty() || head.starts_with("pipe to ")) {
+        Some(Reason::MailerError)
+    } else if EXPIRY
+        .iter()
+        .any(|e| reply_text.trim_end_matches('.').eq_ignore_ascii_case(e))
+    {
+        Some(Reason::Expired)
+    } else {
+        None
+    };
+
+    if alias.eq_ignore_ascii_case(&recipient) {
+        alias.clear();
+    }
+    Some(Delivery {
+        recipient,
+        alias,
+        action: if warning { "delayed" } else { "failed" }.to_string(),
+        status: status_in(&reply_text),
+        replycode: reply_code_in(&reply_text),
+        command: command_in(command_line).to_string(),
+        diagnostic,
+        diagnostictype: if command_line.is_empty() {
+            String::new()
+        } else {
+            "SMTP".into()
+        },
+        rhost,
+        lhost: lhost.to_string(),
+        reason,
+        ..Delivery::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "From: Mail Delivery System <Mailer-Daemon@relay.example.org>
+To: sender@example.org
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: one@example.net, two@example.com
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  one@example.net
+    SMTP error from remote mail server after RCPT TO:<one@example.net>:
+    host mx.example.net [192.0.2.9]: 550-5.1.1 no such
+    550 5.1.1 mailbox here
+  two@example.com
+    (ultimately generated from list@example.com)
+    retry timeout exceeded
+
+------ This is a copy of the message, including all the headers. ------
+
+From: sender@example.org
+To: one@example.net
+Subject: hi
+
+body
+";
+
+    #[test]
+    fn reads_each_failed_address() {
+        let mail = Mail::parse(SAMPLE.as_bytes()).unwrap();
+        let found = Exim.decode(&mail).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].recipient, "one@example.net");
+        assert_eq!(found[0].command, "RCPT");
+        assert_eq!(found[0].rhost, "mx.example.net");
+        assert_eq!(found[0].replycode.unwrap().get(), 550);
+        assert_eq!(found[0].status.unwrap().to_string(), "5.1.1");
+        assert!(
+            found[0]
+                .diagnostic
+                .ends_with("550 5.1.1 no such mailbox here")
+        );
+        assert_eq!(found[1].recipient, "two@example.com");
+        assert_eq!(found[1].alias, "list@example.com");
+        assert_eq!(found[1].reason, Some(Reason::Expired));
+    }
+
+    #[test]
+    fn pipe_failures_take_the_generating_address() {
+        let raw = "From: Mail Delivery System <Mailer-Daemon@h.example.org>
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+The following address(es) failed:
+
+  pipe to |/usr/bin/handler
+    generated by user@example.org
+";
+        let mail = Mail::parse(raw.as_bytes()).unwrap();
+        let found = Exim.decode(&mail).unwrap();
+        assert_eq!(found[0].recipient, "user@example.org");
+        assert_eq!(found[0].reason, Some(Reason::MailerError));
+    }
+
+    #[test]
+    fn foreign_messages_are_rejected() {
+        let mail = Mail::parse(b"From: a@example.org\nSubject: hello\n\nhi\n").unwrap();
+        assert!(Exim.decode(&mail).is_none());
+    }
+}
