@@ -423,7 +423,12 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
                             key.push('\u{1f}');
                             key.push_str(r.domain);
                             key.push('\u{1f}');
-                            match r.ip.or(r.campaign) {
+                            let x = match by {
+                                Dimension::Ip => r.ip,
+                                Dimension::Campaign => r.campaign,
+                                _ => None,
+                            };
+                            match x {
                                 Some(x) => key.push_str(x),
                                 None => key.push('\u{1e}'),
                             }
