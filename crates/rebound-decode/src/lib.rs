@@ -58,7 +58,8 @@ pub fn decode_message_with(
     options: &DecodeOptions,
     classifier: &Classifier,
 ) -> Result<Vec<Record>, DecodeError> {
-    let pieces = input::split_appended_messages(raw);
+    let normalised = mail::normalise_line_endings(raw);
+    let pieces = input::split_appended_messages(&normalised);
     if pieces.len() > 1 {
         // Several bounces written one after another into one file: decode
         // each, as a reader of the file would.
