@@ -295,9 +295,18 @@ pub fn run(dir: &Path, classifier: &Classifier) -> io::Result<Scoreboard> {
     let mut board = Scoreboard::default();
     for row in expected {
         let result = decoded.entry(row.file.clone()).or_insert_with(|| {
+            // Read the file as `rebound decode` would: an mbox file gives
+            // its messages' records one after another.
             let path = locate(dir, &row.file);
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            decode_message_with(&bytes, &row.file, &options, classifier).map_err(|e| e.to_string())
+            let mut records = Vec::new();
+            for item in crate::input::messages(std::slice::from_ref(&path)) {
+                let msg = item.map_err(|e| e.to_string())?;
+                records.extend(
+                    decode_message_with(&msg.bytes, &row.file, &options, classifier)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Ok(records)
         });
         let (got, error) = match result {
             Ok(records) => (records.get(row.index.wrapping_sub(1)).cloned(), None),

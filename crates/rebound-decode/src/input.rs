@@ -170,6 +170,63 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
+/// Splits a message after which further messages were appended, each
+/// introduced by an mbox postmark (`From sender Thu Jul  2 12:05:05 2020`)
+/// that follows the closing boundary of a multipart body or a blank line.
+/// Postmarks elsewhere (a bounce quoted inside a text) do not split. Returns
+/// the whole input as one piece when nothing was appended.
+pub fn split_appended_messages(raw: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut previous: &[u8] = b"";
+    let mut offset = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let bare = trim_line_end(line);
+        if offset > start && is_postmark(bare) && ends_a_message(previous) {
+            pieces.push(&raw[start..offset]);
+            start = offset + line.len();
+        }
+        previous = bare;
+        offset += line.len();
+    }
+    pieces.push(&raw[start..]);
+    pieces
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// A closing MIME boundary (`--xyz--`) or a blank line.
+fn ends_a_message(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+        || (line.len() > 4
+            && line.starts_with(b"--")
+            && line.ends_with(b"--")
+            && line.iter().any(|&b| b != b'-'))
+}
+
+/// An mbox postmark: `From `, a sender, then a date ending in a year.
+fn is_postmark(line: &[u8]) -> bool {
+    if !line.starts_with(b"From ") || line.len() > 256 {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.len() >= 6
+        && words
+            .last()
+            .and_then(|y| y.parse::<u16>().ok())
+            .is_some_and(|y| (1970..=2200).contains(&y))
+        && words[1].len() > 1
+}
+
 /// Splits a Unix mbox stream into messages. A message starts at a `From `
 /// line at the start of the stream or after a blank line; `>From ` lines
 /// (mboxrd/mboxo quoting) lose one `>`.
@@ -306,6 +363,18 @@ From c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\n>From quoted\n",
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0], "Subject: one\n\nbody\nFrom inside body\n");
         assert_eq!(msgs[1], "Subject: two\n\nFrom quoted\n");
+    }
+
+    #[test]
+    fn appended_messages_split_only_after_a_message_end() {
+        let raw = b"Subject: a\n\n--B--\nFrom x@y Thu Jul  2 12:05:05 2020\nSubject: b\n\nbody\n";
+        let pieces = split_appended_messages(raw);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[1], b"Subject: b\n\nbody\n");
+        let quoted = b"Subject: a\n\n------------\nFrom x@y Thu Jul  2 12:05:05 2020\nSubject: b\n";
+        assert_eq!(split_appended_messages(quoted).len(), 1);
+        let prose = b"Subject: a\n\nFrom the desk of the postmaster\n";
+        assert_eq!(split_appended_messages(prose).len(), 1);
     }
 
     #[test]

@@ -58,6 +58,19 @@ pub fn decode_message_with(
     options: &DecodeOptions,
     classifier: &Classifier,
 ) -> Result<Vec<Record>, DecodeError> {
+    let normalised = mail::normalise_line_endings(raw);
+    let pieces = input::split_appended_messages(&normalised);
+    if pieces.len() > 1 {
+        // Several bounces written one after another into one file: decode
+        // each, as a reader of the file would.
+        let mut records = Vec::new();
+        for piece in pieces {
+            if let Some(mail) = Mail::parse(piece) {
+                records.extend(decode_mail(&mail, origin, options, classifier)?);
+            }
+        }
+        return Ok(records);
+    }
     let mail = Mail::parse(raw).ok_or(DecodeError::NotAMessage)?;
     decode_mail(&mail, origin, options, classifier)
 }

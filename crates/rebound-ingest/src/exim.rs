@@ -24,17 +24,17 @@ fn is_message_id(s: &str) -> bool {
 
 /// Splits `DATE TIME[.ms] [ZONE] [[PID]] ID FLAG REST`.
 fn split(line: &str) -> Option<(i64, &str, &str, &str)> {
-    if line.len() < 20 {
+    let b = line.as_bytes();
+    if b.len() < 20 || !b[..20].is_ascii() {
         return None;
     }
-    let b = line.as_bytes();
     // "2026-11-23 15:30:03" possibly followed by ".123"
     let mut end = 19;
-    if b.get(19) == Some(&b'.') {
-        end = 20 + line[20..].bytes().take_while(u8::is_ascii_digit).count();
+    if b[19] == b'.' {
+        end = 20 + b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
     }
     let mut rest = line.get(end..)?.trim_start();
-    let mut stamp = line[..end].to_string();
+    let mut stamp = line.get(..end)?.to_string();
     if let Some(z) = rest.split(' ').next()
         && (z.starts_with('+') || z.starts_with('-'))
         && z.len() == 5
@@ -209,5 +209,10 @@ mod tests {
                 .is_empty()
         );
         assert!(x.line("not exim at all").unwrap().is_empty());
+        assert!(
+            x.line("2026-11-23 10:00:0\u{e9}5 1tAbCd-000Xyz-AB => a@b.c")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

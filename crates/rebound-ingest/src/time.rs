@@ -104,7 +104,7 @@ fn zone(s: &str) -> Option<i64> {
         _ => return None,
     };
     let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 && digits.len() != 2 {
+    if (digits.len() != 4 && digits.len() != 2) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let h: i64 = digits[..2].parse().ok()?;
@@ -207,6 +207,8 @@ mod tests {
         );
         assert_eq!(parse_iso("2026-13-01 00:00:00"), None);
         assert_eq!(parse_iso("yesterday"), None);
+        // Multibyte junk where a zone should be: refused, not a panic.
+        assert_eq!(parse_iso("2026-11-23T10:00:00+1\u{e9}1"), None);
         assert_eq!(
             format_rfc3339(1_453_906_778_237),
             "2016-01-27T14:59:38.237Z"
