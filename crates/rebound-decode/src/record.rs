@@ -109,6 +109,11 @@ pub(crate) fn assemble(
     let mut verdict = classifier.classify(&observation);
     if verdict.deliverystatus.is_none() {
         verdict.deliverystatus = pseudo_status(&verdict, &delivery.diagnostic);
+        // The stand-in status can make a verdict hard (`notaccept` with
+        // 5.0.932): let the classifier re-derive what depends on it.
+        if verdict.deliverystatus.is_some() {
+            rebound_classify::settle(&mut verdict);
+        }
     }
 
     let recipient = delivery.recipient;
