@@ -21,7 +21,8 @@
 //! 2. A 2xx class: delivered.
 //! 3. A rule from a user file.
 //! 4. A rule of the provider the reply comes from (recognised by a text
-//!    marker, the remote host, or the recipient's domain). Providers'
+//!    marker, the remote host — or the reporting host when the remote host
+//!    names no provider —, or the recipient's domain). Providers'
 //!    conventions beat generic phrases and status codes: Vade's
 //!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist.
 //! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
@@ -123,6 +124,7 @@ struct Input<'a> {
     status: Option<EnhancedStatus>,
     smtpcommand: Option<&'a str>,
     rhost: Option<&'a str>,
+    lhost: Option<&'a str>,
     recipient: Option<&'a str>,
     action: Option<&'a str>,
     reason_hint: Option<Reason>,
@@ -227,6 +229,7 @@ impl Classifier {
             status: obs.status,
             smtpcommand: obs.smtpcommand.as_deref(),
             rhost: obs.rhost.as_deref(),
+            lhost: obs.lhost.as_deref(),
             recipient: obs.recipient.as_deref(),
             action: obs.action.as_deref(),
             reason_hint: obs.reason_hint,
@@ -327,9 +330,22 @@ impl Classifier {
         // Looked up only when needed: no marker named the provider, or a
         // provider rule asks whether it applies.
         let host_provider_cell = std::cell::OnceCell::new();
+        // When the remote host names no provider, the reporting host
+        // stands in: a provider's own relay reporting a failure speaks the
+        // provider's conventions (AOL's bouncer names no remote host; a
+        // MessageLabs gateway reports what its customer's server said).
         let host_provider = || {
-            *host_provider_cell
-                .get_or_init(|| rhost.as_deref().and_then(|h| rs.provider_of_host(h)))
+            *host_provider_cell.get_or_init(|| {
+                rhost
+                    .as_deref()
+                    .and_then(|h| rs.provider_of_host(h))
+                    .or_else(|| {
+                        obs.lhost
+                            .map(str::trim)
+                            .filter(|h| !h.is_empty())
+                            .and_then(|h| rs.provider_of_host(&h.to_ascii_lowercase()))
+                    })
+            })
         };
         let domain = obs
             .recipient
