@@ -187,7 +187,14 @@ const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
 ];
 
 /// Words by which an MTA says a failure was temporary when it gives no code.
-const TEMPORARY_WORDS: &[&str] = &["temporar", "persistent", "retry timeout exceeded"];
+/// Exim's "all hosts have been failing for a long time" is its retry
+/// cut-off: the hosts' failures were temporary ones, as Sisimai reads it.
+const TEMPORARY_WORDS: &[&str] = &[
+    "temporar",
+    "persistent",
+    "retry timeout exceeded",
+    "have been failing for a long time",
+];
 
 /// A stand-in enhanced status for a record whose bounce stated none, as
 /// Sisimai writes it: the class from the reply code, or 4 when the text says

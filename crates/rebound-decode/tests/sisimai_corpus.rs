@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// 98, hardbounce 99; these are ratcheted up towards them as decoders land.
 const FLOOR_RECIPIENT: f64 = 98.0;
 const FLOOR_REASON: f64 = 95.0;
-const FLOOR_STATUS: f64 = 94.0;
+const FLOOR_STATUS: f64 = 94.4;
 const FLOOR_REPLYCODE: f64 = 97.0;
 const FLOOR_HARDBOUNCE: f64 = 97.0;
 
