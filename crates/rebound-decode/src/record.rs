@@ -115,6 +115,17 @@ pub(crate) fn assemble(
             rebound_classify::settle(&mut verdict);
         }
     }
+    // The record's reply code is the final answer's: one the status
+    // contradicts (`550 4.4.7`, a relayed `554` under a DSN's `4.0.0`) or
+    // that SMTP does not define (`426`, `542`) is left out, as Sisimai does.
+    if verdict.replycode.is_some_and(|code| {
+        !SMTP_REPLY_CODES.contains(&code.get())
+            || verdict
+                .deliverystatus
+                .is_some_and(|s| u16::from(s.class_digit()) != code.get() / 100)
+    }) {
+        verdict.replycode = None;
+    }
 
     let recipient = delivery.recipient;
     let token = token(&addresser, &recipient, timestamp);
@@ -184,6 +195,13 @@ const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
     (Reason::RequirePtr, 973),
     (Reason::FailedStartTls, 976),
     (Reason::SpamDetected, 980),
+];
+
+/// The reply codes SMTP defines (RFC 5321, 3207, 4954, 7504, 3030, 6531 …).
+const SMTP_REPLY_CODES: &[u16] = &[
+    211, 214, 220, 221, 235, 250, 251, 252, 334, 354, 421, 432, 450, 451, 452, 453, 454, 455, 458,
+    459, 500, 501, 502, 503, 504, 521, 523, 524, 525, 530, 534, 535, 538, 550, 551, 552, 553, 554,
+    555, 556,
 ];
 
 /// Words by which an MTA says a failure was temporary when it gives no code.

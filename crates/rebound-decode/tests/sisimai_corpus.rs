@@ -12,7 +12,7 @@ use std::path::PathBuf;
 const FLOOR_RECIPIENT: f64 = 98.0;
 const FLOOR_REASON: f64 = 95.0;
 const FLOOR_STATUS: f64 = 94.4;
-const FLOOR_REPLYCODE: f64 = 97.0;
+const FLOOR_REPLYCODE: f64 = 98.0;
 const FLOOR_HARDBOUNCE: f64 = 97.0;
 
 fn corpus() -> Option<PathBuf> {
