@@ -21,8 +21,8 @@
 //! 2. A 2xx class: delivered.
 //! 3. A rule from a user file.
 //! 4. A rule of the provider the reply comes from (recognised by a text
-//!    marker, the remote host — or the reporting host when the remote host
-//!    names no provider —, or the recipient's domain). Providers'
+//!    marker, the remote host or, when that names no provider, the
+//!    reporting host, or the recipient's domain). Providers'
 //!    conventions beat generic phrases and status codes: Vade's
 //!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist.
 //! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
