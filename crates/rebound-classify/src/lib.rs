@@ -21,7 +21,8 @@
 //! 2. A 2xx class: delivered.
 //! 3. A rule from a user file.
 //! 4. A rule of the provider the reply comes from (recognised by a text
-//!    marker, the remote host, or the recipient's domain). Providers'
+//!    marker, the remote host or, when that names no provider, the
+//!    reporting host, or the recipient's domain). Providers'
 //!    conventions beat generic phrases and status codes: Vade's
 //!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist.
 //! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
@@ -29,6 +30,9 @@
 //!    says the enhanced status alone decides it (`5.1.1` → userunknown,
 //!    `5.2.2` → mailboxfull) and no phrase of a reason listed in the entry's
 //!    `unless` contradicts it. A named blocklist counts as a `blocked` phrase.
+//!    Under an `expired` hint (`Action: delayed`), `blocked` is skipped
+//!    here: a refusal reported while the MTA still retries is the last
+//!    attempt's error.
 //! 6. Other phrase rules ([`SECONDARY_ORDER`]).
 //! 7. Any other hint (`expired`, `onhold`, …): a hint only says what the
 //!    input's format implies, so a specific text or status beats it, as in
@@ -40,10 +44,11 @@
 //!    failure (a failure code, or `Action: failed`) → onhold, nothing that
 //!    says a failure → undefined.
 //!
-//! Like Sisimai, a "user unknown" phrase only proves a dead mailbox when it
-//! answered `RCPT` (or comes with a status such as `5.1.1`): said after the
-//! message was sent, or with no command known, it is how filters disguise a
-//! refusal, and the reason is `filtered`.
+//! Like Sisimai, a "user unknown" phrase said after the message was sent
+//! (a command known, and not `RCPT` or `MAIL`) is how filters disguise a
+//! refusal, and the reason is `filtered`; so is one with `x.2.1` ("mailbox
+//! disabled") that did not answer `RCPT`. With no command known the phrase
+//! means what it says: `userunknown`.
 //!
 //! Generic `x.0.0` statuses never decide anything.
 
@@ -119,6 +124,7 @@ struct Input<'a> {
     status: Option<EnhancedStatus>,
     smtpcommand: Option<&'a str>,
     rhost: Option<&'a str>,
+    lhost: Option<&'a str>,
     recipient: Option<&'a str>,
     action: Option<&'a str>,
     reason_hint: Option<Reason>,
@@ -223,6 +229,7 @@ impl Classifier {
             status: obs.status,
             smtpcommand: obs.smtpcommand.as_deref(),
             rhost: obs.rhost.as_deref(),
+            lhost: obs.lhost.as_deref(),
             recipient: obs.recipient.as_deref(),
             action: obs.action.as_deref(),
             reason_hint: obs.reason_hint,
@@ -323,9 +330,22 @@ impl Classifier {
         // Looked up only when needed: no marker named the provider, or a
         // provider rule asks whether it applies.
         let host_provider_cell = std::cell::OnceCell::new();
+        // When the remote host names no provider, the reporting host
+        // stands in: a provider's own relay reporting a failure speaks the
+        // provider's conventions (AOL's bouncer names no remote host; a
+        // MessageLabs gateway reports what its customer's server said).
         let host_provider = || {
-            *host_provider_cell
-                .get_or_init(|| rhost.as_deref().and_then(|h| rs.provider_of_host(h)))
+            *host_provider_cell.get_or_init(|| {
+                rhost
+                    .as_deref()
+                    .and_then(|h| rs.provider_of_host(h))
+                    .or_else(|| {
+                        obs.lhost
+                            .map(str::trim)
+                            .filter(|h| !h.is_empty())
+                            .and_then(|h| rs.provider_of_host(&h.to_ascii_lowercase()))
+                    })
+            })
         };
         let domain = obs
             .recipient
@@ -405,6 +425,13 @@ impl Classifier {
                 };
             }
             for &r in PRIMARY_ORDER {
+                // A DSN saying `Action: delayed` comes from an MTA still
+                // retrying: a refused connection or a block it reports is
+                // the last attempt's error, and the message expires (as in
+                // Sisimai). Other specific reasons still decide.
+                if r == Reason::Blocked && hint == Some(Reason::Expired) {
+                    continue;
+                }
                 if let Some(rule) = generic_by_reason[r as usize] {
                     break 'decide Decider::Rule {
                         rule,
@@ -458,7 +485,6 @@ impl Classifier {
 
         let reason = decider.reason();
         let transient = class == Some(4);
-        let (owner, remedy) = advice::advise(reason, transient, blocklist.is_some());
         let permanent = match class {
             Some(5) => Some(true),
             Some(4) => Some(false),
@@ -470,7 +496,8 @@ impl Classifier {
             },
         };
         let hard_class = status.map(EnhancedStatus::class_digit).or(class);
-        let hardbounce = !transient && advice::is_hard(reason, hard_class);
+        let (hardbounce, owner, remedy) =
+            consequences(reason, transient, hard_class, blocklist.is_some());
 
         let blocklist = blocklist.map(|(list, pid, listed, is_zone)| Blocklist {
             name: rs.blocklists[list as usize].name.clone(),
@@ -506,6 +533,42 @@ impl Classifier {
             explain,
         }
     }
+}
+
+/// Hard bounce, owner and remedy from a reason, whether the failure was
+/// temporary, and the class of the status (or reply code): the one place
+/// that derives them, for [`Classifier::classify`] and [`settle`].
+fn consequences(
+    reason: Reason,
+    transient: bool,
+    hard_class: Option<u8>,
+    blocklisted: bool,
+) -> (bool, rebound_core::Owner, rebound_core::Remedy) {
+    let (owner, remedy) = advice::advise(reason, transient, blocklisted);
+    let hardbounce = !transient && advice::is_hard(reason, hard_class);
+    (hardbounce, owner, remedy)
+}
+
+/// Re-derive `hardbounce`, `owner` and `remedy` after the caller completed
+/// a verdict's status, as a decoder does when it writes a stand-in
+/// `x.0.9xx` status for a bounce that stated none (Sisimai's hard-bounce
+/// rule for `notaccept` looks at the status class). The failure counts as
+/// temporary when the verdict says it is not permanent.
+pub fn settle(verdict: &mut Verdict) {
+    let transient = verdict.permanent == Some(false);
+    let hard_class = verdict
+        .deliverystatus
+        .map(EnhancedStatus::class_digit)
+        .or(verdict.replycode.map(|r| (r.get() / 100) as u8));
+    let (hardbounce, owner, remedy) = consequences(
+        verdict.reason,
+        transient,
+        hard_class,
+        verdict.blocklist.is_some(),
+    );
+    verdict.hardbounce = hardbounce;
+    verdict.owner = owner;
+    verdict.remedy = remedy;
 }
 
 /// The first of the rule's own phrases found in the text, for `explain`.

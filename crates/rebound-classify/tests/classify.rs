@@ -316,3 +316,32 @@ fn explain_names_the_rule() {
     let v = classify("550 5.1.1 Sorry");
     assert!(v.explain.starts_with("status 5.1.1"), "{}", v.explain);
 }
+
+#[test]
+fn ezweb_names_the_address_only_for_a_missing_mailbox() {
+    let obs = |text: &str| Observation {
+        text: text.to_string(),
+        replycode: None,
+        recipient: Some("neko@ezweb.ne.jp".to_string()),
+        ..Observation::default()
+    };
+    let missing = Classifier::builtin().classify(&obs("550 <neko@ezweb.ne.jp>: User unknown"));
+    assert_eq!(missing.reason, Reason::UserUnknown);
+    assert!(missing.hardbounce);
+    // Without the address, au's reception filter refused the sender.
+    let filtered = Classifier::builtin().classify(&obs("550 : User unknown"));
+    assert_eq!(filtered.reason, Reason::Filtered);
+    assert!(!filtered.hardbounce);
+    assert_ne!(filtered.remedy, Remedy::Suppress);
+}
+
+#[test]
+fn settle_rederives_hardness_from_a_stand_in_status() {
+    let mut v = classify("an MX or SRV record indicated no SMTP service");
+    assert_eq!(v.reason, Reason::NotAccept);
+    assert!(!v.hardbounce, "no class known yet");
+    v.deliverystatus = rebound_core::EnhancedStatus::new(5, 0, 932);
+    rebound_classify::settle(&mut v);
+    assert!(v.hardbounce);
+    assert_eq!(v.remedy, Remedy::Suppress);
+}

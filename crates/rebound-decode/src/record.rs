@@ -109,6 +109,22 @@ pub(crate) fn assemble(
     let mut verdict = classifier.classify(&observation);
     if verdict.deliverystatus.is_none() {
         verdict.deliverystatus = pseudo_status(&verdict, &delivery.diagnostic);
+        // The stand-in status can make a verdict hard (`notaccept` with
+        // 5.0.932): let the classifier re-derive what depends on it.
+        if verdict.deliverystatus.is_some() {
+            rebound_classify::settle(&mut verdict);
+        }
+    }
+    // The record's reply code is the final answer's: one the status
+    // contradicts (`550 4.4.7`, a relayed `554` under a DSN's `4.0.0`) or
+    // that SMTP does not define (`426`, `542`) is left out, as Sisimai does.
+    if verdict.replycode.is_some_and(|code| {
+        !SMTP_REPLY_CODES.contains(&code.get())
+            || verdict
+                .deliverystatus
+                .is_some_and(|s| u16::from(s.class_digit()) != code.get() / 100)
+    }) {
+        verdict.replycode = None;
     }
 
     let recipient = delivery.recipient;
@@ -181,8 +197,22 @@ const PSEUDO_STATUS_DETAIL: &[(Reason, u16)] = &[
     (Reason::SpamDetected, 980),
 ];
 
+/// The reply codes SMTP defines (RFC 5321, 3207, 4954, 7504, 3030, 6531 …).
+const SMTP_REPLY_CODES: &[u16] = &[
+    211, 214, 220, 221, 235, 250, 251, 252, 334, 354, 421, 432, 450, 451, 452, 453, 454, 455, 458,
+    459, 500, 501, 502, 503, 504, 521, 523, 524, 525, 530, 534, 535, 538, 550, 551, 552, 553, 554,
+    555, 556,
+];
+
 /// Words by which an MTA says a failure was temporary when it gives no code.
-const TEMPORARY_WORDS: &[&str] = &["temporar", "persistent", "retry timeout exceeded"];
+/// Exim's "all hosts have been failing for a long time" is its retry
+/// cut-off: the hosts' failures were temporary ones, as Sisimai reads it.
+const TEMPORARY_WORDS: &[&str] = &[
+    "temporar",
+    "persistent",
+    "retry timeout exceeded",
+    "have been failing for a long time",
+];
 
 /// A stand-in enhanced status for a record whose bounce stated none, as
 /// Sisimai writes it: the class from the reply code, or 4 when the text says

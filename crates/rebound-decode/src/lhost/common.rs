@@ -73,13 +73,17 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
     for block in &ds.recipients {
         let final_rcpt = clean_address(block.value("final-recipient"));
         let original_rcpt = clean_address(block.value("original-recipient"));
-        let recipient = if looks_like_address(&final_rcpt) {
-            final_rcpt
-        } else if looks_like_address(&original_rcpt) {
-            original_rcpt.clone()
-        } else {
-            continue;
-        };
+        // A source route (`@relay:user@host`, RFC 5321's obsolete form) is
+        // how the MTA reached the mailbox, not the address the sender used.
+        let routed = final_rcpt.starts_with('@');
+        let recipient =
+            if looks_like_address(&final_rcpt) && !(routed && looks_like_address(&original_rcpt)) {
+                final_rcpt
+            } else if looks_like_address(&original_rcpt) {
+                original_rcpt.clone()
+            } else {
+                continue;
+            };
         let (diagnostictype, diagnostic) = typed_value(block.value("diagnostic-code"));
         let alias = if !original_rcpt.is_empty() && !original_rcpt.eq_ignore_ascii_case(&recipient)
         {
