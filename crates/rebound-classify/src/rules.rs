@@ -6,7 +6,8 @@
 //! pass over it whatever the number of rules. Regular expressions are only
 //! run to confirm a rule whose phrases already hit.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 use rebound_core::{EnhancedStatus, Listed, Reason, ReplyCode};
 use regex::Regex;
 use serde::Deserialize;
@@ -371,7 +372,11 @@ pub(crate) enum Target {
 
 /// All rules, compiled.
 pub(crate) struct RuleSet {
-    pub automaton: AhoCorasick,
+    /// Every pattern, matched ASCII-case-insensitively (the patterns are
+    /// lower-cased), so the text needs no lower-cased copy. Driven by
+    /// [`RuleSet::scan`] through the low-level automaton interface: one
+    /// table lookup per byte, no per-match iterator state.
+    automaton: aho_corasick::dfa::DFA,
     /// Targets of each pattern id.
     pub targets: Vec<Vec<Target>>,
     /// The lower-cased text of each pattern (zones are reported from it).
@@ -692,9 +697,11 @@ impl RuleSet {
 
         // A DFA: more memory (a few MB for the built-in rules), the fastest
         // overlapping search.
-        let automaton = AhoCorasickBuilder::new()
+        let automaton = aho_corasick::dfa::Builder::new()
             .match_kind(MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
             .build(&b.patterns)
             .map_err(|e| invalid("(all rules)", e.to_string()))?;
         let unanchored = rules
@@ -754,6 +761,27 @@ impl RuleSet {
             providers,
             blocklists,
         })
+    }
+
+    /// One pass of the automaton over `text`, ASCII case ignored: calls
+    /// `f(pattern id, start, end)` for every match, overlapping ones
+    /// included, in order of their end.
+    #[inline]
+    pub(crate) fn scan(&self, text: &str, mut f: impl FnMut(u32, usize, usize)) {
+        let aut = &self.automaton;
+        let Ok(mut sid) = aut.start_state(Anchored::No) else {
+            return;
+        };
+        for (i, &byte) in text.as_bytes().iter().enumerate() {
+            sid = aut.next_state(Anchored::No, sid, byte);
+            if aut.is_special(sid) && aut.is_match(sid) {
+                let end = i + 1;
+                for k in 0..aut.match_len(sid) {
+                    let pid = aut.match_pattern(sid, k);
+                    f(pid.as_u32(), end - aut.pattern_len(pid), end);
+                }
+            }
+        }
     }
 
     /// The provider owning `host` (a lower-cased host name), by its
