@@ -248,7 +248,7 @@ impl Classifier {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .map(str::to_ascii_lowercase)
-            .or_else(|| parsed.rhost.clone());
+            .or(parsed.rhost);
         // The class that decides permanence: a separately stated status (a
         // DSN's `Status:` field) is the reporting MTA's own judgement; else
         // the reply code, which is what the SMTP client acted on.

@@ -24,18 +24,36 @@ pub(crate) fn pattern(
     }
     // Plain words (no digit, `@`, `=`, `.` or `:`) are copied as they are;
     // runs of them are copied in one go, only the other tokens are looked at.
-    let base = text.as_ptr() as usize;
+    // Tokens are split on ASCII whitespace, as `split_ascii_whitespace`
+    // does, in one table-driven pass over the bytes.
+    let b = text.as_bytes();
     let mut run_start: Option<usize> = None;
     let mut truncated = false;
-    for token in text.split_ascii_whitespace() {
-        let start = token.as_ptr() as usize - base;
-        let is_plain = !token
-            .bytes()
-            .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'=' | b'.' | b':'));
-        if is_plain {
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && BYTE_CLASS[b[i] as usize] == SPACE {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        let start = i;
+        let mut seen = 0u8;
+        while i < b.len() {
+            let class = BYTE_CLASS[b[i] as usize];
+            if class == SPACE {
+                break;
+            }
+            seen |= class;
+            i += 1;
+        }
+        if seen & VARIABLE == 0 {
             run_start.get_or_insert(start);
             continue;
         }
+        // Token boundaries are ASCII bytes, so these cuts are on character
+        // boundaries.
+        let token = &text[start..i];
         if let Some(rs) = run_start.take() {
             out.push_str(&text[rs..start]);
         }
@@ -65,6 +83,29 @@ pub(crate) fn pattern(
     }
     out
 }
+
+const SPACE: u8 = 1;
+const VARIABLE: u8 = 2;
+
+/// Per byte: `SPACE` for ASCII whitespace (token separators), `VARIABLE`
+/// for the bytes that make a token worth a closer look (digits, `@`, `=`,
+/// `.`, `:`), 0 otherwise.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_whitespace() {
+            SPACE
+        } else if b.is_ascii_digit() || matches!(b, b'@' | b'=' | b'.' | b':') {
+            VARIABLE
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Appends `5.1.1` without going through `fmt` (this is the hot path).
 pub(crate) fn push_status(out: &mut String, s: EnhancedStatus) {
