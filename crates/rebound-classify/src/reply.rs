@@ -136,21 +136,33 @@ fn join_continuation_lines(text: &str) -> Cow<'_, str> {
     if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    for (i, line) in text
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let line = if i == 0 { line } else { skip_code_prefix(line) };
-        if line.is_empty() {
-            continue;
+    // Lines split at every `\n` and `\r` (memchr, not a char searcher),
+    // trimmed; empty ones do not count.
+    let mut nonempty = 0;
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |o| start + o);
+        let line = text[start..end].trim();
+        if !line.is_empty() {
+            let line = if nonempty == 0 {
+                line
+            } else {
+                skip_code_prefix(line)
+            };
+            nonempty += 1;
+            if !line.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(line);
+            }
         }
-        if !out.is_empty() {
-            out.push(' ');
+        if end == b.len() {
+            break;
         }
-        out.push_str(line);
+        start = end + 1;
     }
     Cow::Owned(out)
 }
@@ -516,15 +528,14 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
         ]
     });
     let b = s.as_bytes();
-    // Fast path, the common case: nothing to squeeze or drop. One scalar
-    // pass over the bytes: only spaces, hyphens, control bytes and
-    // non-ASCII bytes need a second look.
-    let needs_work = b.iter().enumerate().any(|(i, &c)| match c {
-        b' ' => b.get(i + 1) == Some(&b' '),
-        b'-' => code_digits.is_some_and(|cd| i >= 3 && b[i - 3..i] == cd),
-        b'\t' | b'\r' | b'\n' => true,
-        c => c >= 0x80,
-    });
+    // Fast path, the common case: nothing to squeeze or drop. Vectorised
+    // probes (no byte-at-a-time loop): non-ASCII, control whitespace, a
+    // doubled space, a `550-` continuation prefix.
+    let needs_work = !b.is_ascii()
+        || memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
+        || double_space().find(b).is_some()
+        || code_digits
+            .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
     if !needs_work {
         return Cow::Borrowed(s);
     }
@@ -568,6 +579,12 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
         out.pop();
     }
     Cow::Owned(out)
+}
+
+/// A searcher for two spaces in a row, built once.
+fn double_space() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"  "))
 }
 
 /// Last position of an ASCII `needle` in `hay`, ignoring ASCII case.
