@@ -108,6 +108,10 @@ impl Headers {
 }
 
 fn unfold(value: &str) -> String {
+    // Most header values are one line: nothing to join.
+    if memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_none() {
+        return value.trim().to_string();
+    }
     let mut out = String::with_capacity(value.len());
     for (i, piece) in value.split(['\n', '\r']).enumerate() {
         let piece = if i == 0 { piece } else { piece.trim_start() };
@@ -119,7 +123,12 @@ fn unfold(value: &str) -> String {
         }
         out.push_str(piece);
     }
-    out.trim().to_string()
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// The message that bounced, as returned inside the bounce.
