@@ -876,16 +876,21 @@ impl RuleSet {
 
     /// One pass of the automaton over `text`, ASCII case ignored: calls
     /// `f(pattern id, start, end)` for every match, overlapping ones
-    /// included, in order of their end.
-    #[inline]
+    /// included, in order of their end. Out of line, so that the loop has
+    /// the registers to itself.
+    #[inline(never)]
     pub(crate) fn scan(&self, text: &str, mut f: impl FnMut(u32, usize, usize)) {
         let sc = &self.scanner;
+        let (classes, trans) = (&sc.classes, sc.trans.as_slice());
+        let bytes = text.as_bytes();
         let mut state = 0usize;
-        for (i, &byte) in text.as_bytes().iter().enumerate() {
-            let entry = sc.trans[state + usize::from(sc.classes[usize::from(byte)])];
+        let mut rest = bytes.iter();
+        while let Some(&byte) = rest.next() {
+            let entry = trans[state + usize::from(classes[usize::from(byte)])];
             state = (entry & !Scanner::MATCH) as usize;
             if entry & Scanner::MATCH != 0 {
-                sc.report(state, i + 1, &mut f);
+                // The match ends right after `byte`.
+                sc.report(state, bytes.len() - rest.len(), &mut f);
             }
         }
     }
