@@ -2,7 +2,7 @@
 //! and their compilation into one Aho-Corasick automaton plus small tables.
 //!
 //! Every phrase, provider marker and blocklist zone of every file goes into a
-//! single automaton over lower-cased text, so classifying a reply costs one
+//! single automaton (ASCII case ignored), so classifying a reply costs one
 //! pass over it whatever the number of rules. Regular expressions are only
 //! run to confirm a rule whose phrases already hit.
 
@@ -393,15 +393,17 @@ impl Scanner {
     const MATCH: u32 = 1 << 31;
 
     fn new(patterns: &[String]) -> Result<Scanner, String> {
+        // Built case-sensitively over the lower-cased patterns (cheaper to
+        // build); the class map below folds ASCII upper case onto lower.
         let dfa = aho_corasick::dfa::Builder::new()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
             .start_kind(StartKind::Unanchored)
             .prefilter(false)
             .build(patterns)
             .map_err(|e| e.to_string())?;
         // Byte classes: bytes in no pattern all behave alike (back to the
-        // start), and ASCII letters match either case.
+        // start), and an ASCII upper-case letter steps like its lower case
+        // (the patterns are lower-cased).
         let mut used = [false; 256];
         for p in patterns {
             for &c in p.as_bytes() {
