@@ -134,7 +134,6 @@ struct Input<'a> {
 /// verdict's own strings.
 #[derive(Default)]
 struct Scratch {
-    lower: String,
     hits: Vec<u32>,
     candidates: Vec<u32>,
 }
@@ -256,7 +255,7 @@ impl Classifier {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .map(str::to_ascii_lowercase)
-            .or_else(|| parsed.rhost.clone());
+            .or(parsed.rhost);
         // The class that decides permanence: a separately stated status (a
         // DSN's `Status:` field) is the reporting MTA's own judgement; else
         // the reply code, which is what the SMTP client acted on.
@@ -266,25 +265,21 @@ impl Classifier {
             .or(replycode.map(|r| (r.get() / 100) as u8))
             .or(status.map(EnhancedStatus::class_digit));
 
-        // One pass of the automaton over the lower-cased text.
-        scratch.lower.clear();
-        scratch.lower.push_str(text);
-        scratch.lower.make_ascii_lowercase();
+        // One pass of the automaton over the text (ASCII case ignored).
         scratch.hits.clear();
         // The leftmost (then longest) command marker names the command.
         let mut command_marker: Option<(usize, usize, u32)> = None;
-        for m in rs.automaton.find_overlapping_iter(scratch.lower.as_str()) {
-            let pid = m.pattern().as_u32();
+        rs.scan(text, |pid, start, end| {
             scratch.hits.push(pid);
             for t in &rs.targets[pid as usize] {
                 if let Target::Command(c) = *t {
-                    let key = (m.start(), usize::MAX - m.len(), c);
+                    let key = (start, usize::MAX - (end - start), c);
                     if command_marker.is_none_or(|best| key < best) {
                         command_marker = Some(key);
                     }
                 }
             }
-        }
+        });
         let command = obs
             .smtpcommand
             .map(str::trim)

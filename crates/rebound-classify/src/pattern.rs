@@ -24,30 +24,43 @@ pub(crate) fn pattern(
     }
     // Plain words (no digit, `@`, `=`, `.` or `:`) are copied as they are;
     // runs of them are copied in one go, only the other tokens are looked at.
-    let base = text.as_ptr() as usize;
-    let mut run_start: Option<usize> = None;
+    // Tokens are split on ASCII whitespace, as `split_ascii_whitespace`
+    // does. Rather than walking every token, the scan jumps from one
+    // variable byte to the next (eight bytes at a time) and only then looks
+    // for the edges of the token holding it.
+    let b = text.as_bytes();
     let mut truncated = false;
-    for token in text.split_ascii_whitespace() {
-        let start = token.as_ptr() as usize - base;
-        let is_plain = !token
-            .bytes()
-            .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'=' | b'.' | b':'));
-        if is_plain {
-            run_start.get_or_insert(start);
-            continue;
+    // The end of the last variable token: everything before it is done.
+    let mut pos = 0;
+    while let Some(v) = next_variable(b, pos) {
+        let mut start = v;
+        while start > pos && BYTE_CLASS[b[start - 1] as usize] != SPACE {
+            start -= 1;
         }
-        if let Some(rs) = run_start.take() {
-            out.push_str(&text[rs..start]);
+        let mut end = v + 1;
+        while end < b.len() && BYTE_CLASS[b[end] as usize] != SPACE {
+            end += 1;
+        }
+        // The plain tokens in between, with the whitespace between them.
+        // Token edges are ASCII bytes, so the cuts are on character
+        // boundaries.
+        let run_start = skip_spaces(b, pos);
+        if run_start < start {
+            out.push_str(&text[run_start..start]);
         }
         if out.len() >= MAX_PATTERN_BYTES {
             truncated = true;
             break;
         }
-        push_token(&mut out, token);
+        push_token(&mut out, &text[start..end]);
         out.push(' ');
+        pos = end;
     }
-    if let Some(rs) = run_start {
-        out.push_str(text[rs..].trim_end());
+    if !truncated {
+        let run_start = skip_spaces(b, pos);
+        if run_start < b.len() {
+            out.push_str(text[run_start..].trim_end());
+        }
     }
     if out.len() > MAX_PATTERN_BYTES {
         let mut end = MAX_PATTERN_BYTES;
@@ -64,6 +77,63 @@ pub(crate) fn pattern(
         out.push('…');
     }
     out
+}
+
+const SPACE: u8 = 1;
+const VARIABLE: u8 = 2;
+
+/// Per byte: `SPACE` for ASCII whitespace (token separators), `VARIABLE`
+/// for the bytes that make a token worth a closer look (digits, `@`, `=`,
+/// `.`, `:`), 0 otherwise.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_whitespace() {
+            SPACE
+        } else if b.is_ascii_digit() || matches!(b, b'@' | b'=' | b'.' | b':') {
+            VARIABLE
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The first ASCII-whitespace-free position at or after `from`.
+fn skip_spaces(b: &[u8], mut from: usize) -> usize {
+    while from < b.len() && BYTE_CLASS[b[from] as usize] == SPACE {
+        from += 1;
+    }
+    from
+}
+
+/// The position of the first `VARIABLE` byte at or after `from`.
+fn next_variable(b: &[u8], from: usize) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Per byte, exactly: bit 7 set when the byte is ASCII and at least
+        // `c` (no carry crosses bytes: 0x7f + 0x7f < 0x100).
+        let y = x & !HIGH;
+        let ge = |c: u8| (y + LOW * u64::from(0x80 - c)) & HIGH;
+        let in_range = |lo: u8, hi: u8| ge(lo) & !ge(hi + 1);
+        let hits = !x
+            & HIGH
+            & (in_range(b'.', b'.')
+                | in_range(b'0', b':')
+                | in_range(b'=', b'=')
+                | in_range(b'@', b'@'));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..b.len()).find(|&k| BYTE_CLASS[b[k] as usize] == VARIABLE)
 }
 
 /// Appends `5.1.1` without going through `fmt` (this is the hot path).
@@ -153,7 +223,8 @@ fn push_core(out: &mut String, core: &str) {
         core.len() >= p.len() && core.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
     };
     if lower_starts("http://") || lower_starts("https://") {
-        match core.find('?') {
+        // Short tokens: a plain scan beats a `memchr` call.
+        match core.bytes().position(|c| c == b'?') {
             Some(q) => {
                 out.push_str(&core[..q]);
                 out.push_str("?<query>");
@@ -162,11 +233,11 @@ fn push_core(out: &mut String, core: &str) {
         }
         return;
     }
-    if memchr::memchr(b'@', core.as_bytes()).is_some() {
+    if core.bytes().any(|c| c == b'@') {
         out.push_str("<email>");
         return;
     }
-    if let Some(eq) = memchr::memchr(b'=', core.as_bytes())
+    if let Some(eq) = core.bytes().position(|c| c == b'=')
         && let (key, value) = (&core[..eq], &core[eq + 1..])
         && !key.is_empty()
         && key
@@ -251,12 +322,17 @@ fn looks_like_host(w: &str) -> bool {
     {
         return false;
     }
-    let Some(tld) = w.rsplit('.').next() else {
-        return false;
+    // The last label (all of `w` when it has no dot).
+    let tld = match b.iter().rposition(|&c| c == b'.') {
+        Some(dot) => &b[dot + 1..],
+        None => b,
     };
-    (2..=6).contains(&tld.len())
-        && tld.bytes().all(|c| c.is_ascii_alphabetic())
-        && w.split('.').all(|label| !label.is_empty())
+    // Every label non-empty: no leading, trailing or doubled dot.
+    let labels_ok = !b.is_empty()
+        && b[0] != b'.'
+        && b[b.len() - 1] != b'.'
+        && !b.windows(2).any(|p| p == b"..");
+    (2..=6).contains(&tld.len()) && tld.iter().all(|c| c.is_ascii_alphabetic()) && labels_ok
 }
 
 /// Message ids, queue ids, hashes, tokens: long words mixing digits with
@@ -280,6 +356,90 @@ fn looks_like_id(b: &[u8], digits: usize, letters: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The straightforward token walk the fast scan replaced.
+    fn reference(text: &str) -> String {
+        let mut out = String::new();
+        let base = text.as_ptr() as usize;
+        let mut run_start: Option<usize> = None;
+        let mut truncated = false;
+        for token in text.split_ascii_whitespace() {
+            let start = token.as_ptr() as usize - base;
+            let is_plain = !token
+                .bytes()
+                .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'=' | b'.' | b':'));
+            if is_plain {
+                run_start.get_or_insert(start);
+                continue;
+            }
+            if let Some(rs) = run_start.take() {
+                out.push_str(&text[rs..start]);
+            }
+            if out.len() >= MAX_PATTERN_BYTES {
+                truncated = true;
+                break;
+            }
+            push_token(&mut out, token);
+            out.push(' ');
+        }
+        if let Some(rs) = run_start {
+            out.push_str(text[rs..].trim_end());
+        }
+        if out.len() > MAX_PATTERN_BYTES {
+            let mut end = MAX_PATTERN_BYTES;
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
+            truncated = true;
+        }
+        while out.ends_with(' ') {
+            out.pop();
+        }
+        if truncated {
+            out.push('…');
+        }
+        out
+    }
+
+    #[test]
+    fn fast_scan_matches_the_token_walk() {
+        let mut texts: Vec<String> = [
+            "",
+            " ",
+            "plain words only",
+            "  leading and trailing  ",
+            "a\tb\x0cc\nd 1 e",
+            "x@y",
+            "héllo wörld 192.0.2.1 ü@ü",
+            "abcdefg/ 1234567 abcdefgh.abcdefgh abc=def ghi:jkl @@@",
+            "ends with number 7",
+            "7 starts with number",
+            "?????????.??????? ~~~~~~~~@",
+            "\u{7f}\u{80}\u{ff} 9",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        texts.push("word ".repeat(200) + "1.2.3.4 tail");
+        texts.push("1.2.3.4 ".repeat(100));
+        texts.push("é".repeat(300) + " 5");
+        // Every printable ASCII byte and a few others at every offset.
+        for c in (0x09u8..0x7f).chain([0xc3]) {
+            for off in 0..10 {
+                let mut t = "abcdefghij".to_string();
+                if c.is_ascii() {
+                    t.insert(off, c as char);
+                } else {
+                    t.insert(off, 'é');
+                }
+                texts.push(t.clone() + " " + &t);
+            }
+        }
+        for t in &texts {
+            assert_eq!(pattern(None, None, t), reference(t), "{t:?}");
+        }
+    }
 
     fn p(text: &str) -> String {
         pattern(None, None, text)

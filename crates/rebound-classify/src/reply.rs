@@ -49,18 +49,57 @@ pub fn capped(text: &str) -> &str {
 /// Parses one reply text. See the module documentation for the shapes
 /// understood.
 pub fn parse(text: &str) -> ParsedReply {
-    parse_inner(text, true)
+    let p = parse_inner(text, true);
+    ParsedReply {
+        replycode: p.replycode,
+        status: p.status,
+        smtpcommand: p.smtpcommand.map(str::to_string),
+        rhost: p.rhost,
+        text: p.text.into_owned(),
+        diagnostic_type: p.diagnostic_type.map(Cow::into_owned),
+    }
+}
+
+/// [`ParsedReply`], borrowing from the reply text where it can: the
+/// classifier's hot path copies nothing it does not keep.
+#[derive(Debug)]
+pub(crate) struct ParsedRef<'a> {
+    pub replycode: Option<ReplyCode>,
+    pub status: Option<EnhancedStatus>,
+    pub smtpcommand: Option<&'static str>,
+    pub rhost: Option<String>,
+    pub text: Cow<'a, str>,
+    pub diagnostic_type: Option<Cow<'a, str>>,
+}
+
+impl ParsedRef<'_> {
+    fn into_owned(self) -> ParsedRef<'static> {
+        ParsedRef {
+            replycode: self.replycode,
+            status: self.status,
+            smtpcommand: self.smtpcommand,
+            rhost: self.rhost,
+            text: Cow::Owned(self.text.into_owned()),
+            diagnostic_type: self.diagnostic_type.map(|d| Cow::Owned(d.into_owned())),
+        }
+    }
 }
 
 /// [`parse`] without looking for the SMTP command: the classifier finds the
 /// command markers in its own single automaton pass over the text.
-pub(crate) fn parse_except_command(text: &str) -> ParsedReply {
+pub(crate) fn parse_except_command(text: &str) -> ParsedRef<'_> {
     parse_inner(text, false)
 }
 
-fn parse_inner(text: &str, find_command: bool) -> ParsedReply {
-    let joined = join_continuation_lines(capped(text));
-    let mut s: &str = joined.trim();
+fn parse_inner(text: &str, find_command: bool) -> ParsedRef<'_> {
+    match join_continuation_lines(capped(text)) {
+        Cow::Borrowed(one_line) => parse_line(one_line, find_command),
+        Cow::Owned(joined) => parse_line(&joined, find_command).into_owned(),
+    }
+}
+
+fn parse_line(line: &str, find_command: bool) -> ParsedRef<'_> {
+    let mut s: &str = line.trim();
 
     let diagnostic_type = strip_diagnostic_type(&mut s);
     let bytes = s.as_bytes();
@@ -80,10 +119,10 @@ fn parse_inner(text: &str, find_command: bool) -> ParsedReply {
     };
     let text = clean_body(body, replycode);
 
-    ParsedReply {
+    ParsedRef {
         replycode,
         status,
-        smtpcommand: smtpcommand.map(str::to_string),
+        smtpcommand,
         rhost,
         text,
         diagnostic_type,
@@ -97,21 +136,33 @@ fn join_continuation_lines(text: &str) -> Cow<'_, str> {
     if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    for (i, line) in text
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let line = if i == 0 { line } else { skip_code_prefix(line) };
-        if line.is_empty() {
-            continue;
+    // Lines split at every `\n` and `\r` (memchr, not a char searcher),
+    // trimmed; empty ones do not count.
+    let mut nonempty = 0;
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |o| start + o);
+        let line = text[start..end].trim();
+        if !line.is_empty() {
+            let line = if nonempty == 0 {
+                line
+            } else {
+                skip_code_prefix(line)
+            };
+            nonempty += 1;
+            if !line.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(line);
+            }
         }
-        if !out.is_empty() {
-            out.push(' ');
+        if end == b.len() {
+            break;
         }
-        out.push_str(line);
+        start = end + 1;
     }
     Cow::Owned(out)
 }
@@ -133,7 +184,7 @@ fn skip_code_prefix(line: &str) -> &str {
 
 /// Strips an RFC 3464 `Diagnostic-Code` type such as `smtp;` or
 /// `X-Postfix;` and returns it lower-cased.
-fn strip_diagnostic_type(s: &mut &str) -> Option<String> {
+fn strip_diagnostic_type<'a>(s: &mut &'a str) -> Option<Cow<'a, str>> {
     let b = s.as_bytes();
     let semi = b.iter().take(20).position(|&c| c == b';')?;
     let word = &b[..semi];
@@ -143,7 +194,12 @@ fn strip_diagnostic_type(s: &mut &str) -> Option<String> {
     if !looks_like_type {
         return None;
     }
-    let kind = s[..semi].to_ascii_lowercase();
+    let word = &s[..semi];
+    let kind = if word.bytes().any(|c| c.is_ascii_uppercase()) {
+        Cow::Owned(word.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(word)
+    };
     *s = s[semi + 1..].trim_start();
     Some(kind)
 }
@@ -432,8 +488,16 @@ fn strip_wrapping_prefix(s: &str) -> &str {
         if head.len() < m.len() {
             continue;
         }
-        let found =
-            (0..=head.len() - m.len()).find(|&i| head[i..i + m.len()].eq_ignore_ascii_case(m));
+        // Candidates by the first byte, in both cases (all markers start
+        // with a space or a letter).
+        let first = m[0];
+        let last_start = head.len() - m.len();
+        let found = memchr::memchr2_iter(
+            first.to_ascii_lowercase(),
+            first.to_ascii_uppercase(),
+            &head[..=last_start],
+        )
+        .find(|&i| head[i..i + m.len()].eq_ignore_ascii_case(m));
         if let Some(pos) = found {
             let cut = pos + m.len();
             if s.is_char_boundary(cut) {
@@ -447,7 +511,7 @@ fn strip_wrapping_prefix(s: &str) -> &str {
 /// Final tidying of the reply text: drops Postfix's `(in reply to …)`
 /// trailer, the punctuation left by the code (`550: …`, `'…'`) and
 /// repeated continuation prefixes, and squeezes whitespace.
-fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
+fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
     let mut s = body.trim();
     if let Some(pos) = rfind_ascii_ci(s, "(in reply to ") {
         s = s[..pos].trim_end();
@@ -464,15 +528,16 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
         ]
     });
     let b = s.as_bytes();
-    // Fast path, the common case: nothing to squeeze or drop.
-    // memchr-based probes: this runs on every reply.
-    let has_continuation = code_digits
-        .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
-    let has_odd_space = memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
-        || memchr::memchr_iter(b' ', b).any(|i| b.get(i + 1) == Some(&b' '))
-        || !s.is_ascii();
-    if !has_continuation && !has_odd_space {
-        return s.to_string();
+    // Fast path, the common case: nothing to squeeze or drop. Vectorised
+    // probes (no byte-at-a-time loop): non-ASCII, control whitespace, a
+    // doubled space, a `550-` continuation prefix.
+    let needs_work = !b.is_ascii()
+        || memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
+        || double_space().find(b).is_some()
+        || code_digits
+            .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
+    if !needs_work {
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut last_space = false;
@@ -513,7 +578,13 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> String {
     while out.ends_with(' ') {
         out.pop();
     }
-    out
+    Cow::Owned(out)
+}
+
+/// A searcher for two spaces in a row, built once.
+fn double_space() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"  "))
 }
 
 /// Last position of an ASCII `needle` in `hay`, ignoring ASCII case.

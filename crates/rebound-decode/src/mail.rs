@@ -108,18 +108,40 @@ impl Headers {
 }
 
 fn unfold(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for (i, piece) in value.split(['\n', '\r']).enumerate() {
-        let piece = if i == 0 { piece } else { piece.trim_start() };
-        if piece.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(piece);
+    // Most header values are one line: nothing to join.
+    if memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_none() {
+        return value.trim().to_string();
     }
-    out.trim().to_string()
+    let b = value.as_bytes();
+    let mut out = String::with_capacity(value.len());
+    // Pieces between every `\n` and `\r`, found with memchr (a char
+    // searcher here was most of the header-copying time).
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |o| start + o);
+        let piece = &value[start..end];
+        let piece = if start == 0 {
+            piece
+        } else {
+            piece.trim_start()
+        };
+        if !piece.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(piece);
+        }
+        if end == b.len() {
+            break;
+        }
+        start = end + 1;
+    }
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// The message that bounced, as returned inside the bounce.
