@@ -178,16 +178,22 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
 pub fn split_appended_messages(raw: &[u8]) -> Vec<&[u8]> {
     let mut pieces = Vec::new();
     let mut start = 0;
-    let mut previous: &[u8] = b"";
-    let mut offset = 0;
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        let bare = trim_line_end(line);
-        if offset > start && is_postmark(bare) && ends_a_message(previous) {
-            pieces.push(&raw[start..offset]);
-            start = offset + line.len();
+    // Only lines starting with "From " can split: find those directly
+    // instead of walking every line (most messages have none).
+    for hit in memchr::memmem::find_iter(raw, b"\nFrom ") {
+        let line_start = hit + 1;
+        if line_start <= start {
+            continue;
         }
-        previous = bare;
-        offset += line.len();
+        let line_end =
+            memchr::memchr(b'\n', &raw[line_start..]).map_or(raw.len(), |n| line_start + n);
+        let line = trim_line_end(&raw[line_start..line_end]);
+        let previous_start = memchr::memrchr(b'\n', &raw[..hit]).map_or(0, |n| n + 1);
+        let previous = trim_line_end(&raw[previous_start..hit]);
+        if is_postmark(line) && ends_a_message(previous) {
+            pieces.push(&raw[start..line_start]);
+            start = (line_end + 1).min(raw.len());
+        }
     }
     pieces.push(&raw[start..]);
     pieces
