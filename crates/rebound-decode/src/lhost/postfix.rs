@@ -6,10 +6,10 @@
 //! Also Postfix's notice to the postmaster about an SMTP session error,
 //! which is a transcript of the session.
 
-use super::common::{contains_ignore_case, find_address, first_status};
+use super::common::{contains_ignore_case, find_address};
 use super::unix::{
-    MAX_RECIPIENTS, better_status, command_in, head, reply_code_in, squeeze, status_in,
-    unfold_reply,
+    MAX_RECIPIENTS, better_status, command_in, delivery_from_block, head, reply_code_in, squeeze,
+    status_in,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
@@ -94,25 +94,11 @@ impl Decoder for Postfix {
                     continue;
                 };
                 let original = clean_address(block.value("original-recipient"));
-                let (dtype, diag) = typed_value(block.value("diagnostic-code"));
                 let entry = by_address
                     .get(&recipient.to_ascii_lowercase())
                     .or_else(|| by_address.get(&original.to_ascii_lowercase()))
                     .and_then(|&i| entries.get(i));
-                let mut d = Delivery {
-                    recipient,
-                    action: block.value("action").trim().to_ascii_lowercase(),
-                    status: first_status(block.value("status")),
-                    diagnostic: unfold_reply(diag),
-                    diagnostictype: dtype,
-                    rhost: typed_value(block.value("remote-mta")).1.to_string(),
-                    lhost: lhost.clone(),
-                    date: block
-                        .get("last-attempt-date")
-                        .unwrap_or(date.as_str())
-                        .to_string(),
-                    ..Delivery::default()
-                };
+                let mut d = delivery_from_block(block, recipient, &lhost, &date);
                 if !original.is_empty()
                     && looks_like_address(&original)
                     && !original.eq_ignore_ascii_case(&d.recipient)

@@ -67,6 +67,26 @@ impl Decoder for Qmail {
     }
 }
 
+/// One failed delivery per `<address>:` paragraph, the paragraph's lines
+/// being the reply: the shape of qmail-like notices from unknown MTAs.
+pub(crate) fn failed_paragraphs(text: &str) -> Option<Vec<Delivery>> {
+    let out: Vec<Delivery> = paragraphs(text)
+        .into_iter()
+        .map(|(recipient, lines)| {
+            let diagnostic = join_reply(lines.iter().copied());
+            Delivery {
+                recipient,
+                action: "failed".into(),
+                status: own_status(&diagnostic).or_else(|| status_in(&diagnostic)),
+                replycode: reply_code_in(&diagnostic),
+                diagnostic,
+                ..Delivery::default()
+            }
+        })
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
 /// The `<address>:` paragraphs of a qmail-style notice, each with its
 /// non-blank lines.
 pub(crate) fn paragraphs(text: &str) -> Vec<(String, Vec<&str>)> {

@@ -5,10 +5,10 @@
 //! 3464 report. The report gives the recipients; the transcript gives the
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
-use super::common::{contains_ignore_case, find_address, first_status};
+use super::common::{contains_ignore_case, find_address};
 use super::unix::{
-    MAX_RECIPIENTS, command_in, head, join_reply, leading_reply_code, reply_code_in, squeeze,
-    status_in, unfold_reply,
+    MAX_RECIPIENTS, command_in, delivery_from_block, head, join_reply, leading_reply_code,
+    reply_code_in, squeeze, status_in,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
@@ -123,21 +123,7 @@ impl Decoder for Sendmail {
             } else {
                 continue;
             };
-            let (dtype, diag) = typed_value(block.value("diagnostic-code"));
-            let mut d = Delivery {
-                recipient,
-                action: block.value("action").trim().to_ascii_lowercase(),
-                status: first_status(block.value("status")),
-                diagnostic: unfold_reply(diag),
-                diagnostictype: dtype,
-                rhost: typed_value(block.value("remote-mta")).1.to_string(),
-                lhost: lhost.clone(),
-                date: block
-                    .get("last-attempt-date")
-                    .unwrap_or(date.as_str())
-                    .to_string(),
-                ..Delivery::default()
-            };
+            let mut d = delivery_from_block(block, recipient, &lhost, &date);
             if looks_like_address(&original) && !original.eq_ignore_ascii_case(&d.recipient) {
                 d.alias = original;
             }

@@ -243,6 +243,29 @@ pub(crate) fn head(text: &str, n: usize) -> &str {
     text.get(..end).unwrap_or("")
 }
 
+/// A delivery from one RFC 3464 recipient block, its reply unfolded into
+/// one line. The alias and anything the notice's text adds are the caller's.
+pub(crate) fn delivery_from_block(
+    block: &crate::mail::Headers,
+    recipient: String,
+    lhost: &str,
+    date: &str,
+) -> super::Delivery {
+    use crate::dsn::typed_value;
+    let (diagnostictype, diag) = typed_value(block.value("diagnostic-code"));
+    super::Delivery {
+        recipient,
+        action: block.value("action").trim().to_ascii_lowercase(),
+        status: super::common::first_status(block.value("status")),
+        diagnostic: unfold_reply(diag),
+        diagnostictype,
+        rhost: typed_value(block.value("remote-mta")).1.to_string(),
+        lhost: lhost.to_string(),
+        date: block.get("last-attempt-date").unwrap_or(date).to_string(),
+        ..super::Delivery::default()
+    }
+}
+
 /// Removes the code prefixes a folded multi-line reply keeps inside its
 /// text: `550-5.7.1 a 550-5.7.1 b 550 5.7.1 c` becomes `550 5.7.1 a b c`.
 /// Text that does not start with a reply code is only squeezed.

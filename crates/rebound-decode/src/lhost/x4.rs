@@ -3,8 +3,8 @@
 //! qmail-style `<address>:` paragraphs.
 
 use super::common::text_before;
-use super::qmail::{own_status, paragraphs};
-use super::unix::{head, join_reply, reply_code_in, status_in};
+use super::qmail::failed_paragraphs;
+use super::unix::head;
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -27,21 +27,7 @@ impl Decoder for X4 {
             &mail.text,
             &["--- Below this line is a copy of the message"],
         );
-        let out: Vec<Delivery> = paragraphs(text)
-            .into_iter()
-            .map(|(recipient, lines)| {
-                let diagnostic = join_reply(lines.iter().copied());
-                Delivery {
-                    recipient,
-                    action: "failed".into(),
-                    status: own_status(&diagnostic).or_else(|| status_in(&diagnostic)),
-                    replycode: reply_code_in(&diagnostic),
-                    diagnostic,
-                    ..Delivery::default()
-                }
-            })
-            .collect();
-        (!out.is_empty()).then_some(out)
+        failed_paragraphs(text)
     }
 }
 
