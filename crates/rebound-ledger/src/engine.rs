@@ -45,6 +45,25 @@ pub(crate) trait TxOps {
     fn sender_issue(&mut self, event_id: i64, e: &Event) -> Result<()>;
 }
 
+/// Adds manual suppressions (those not already present) with an audit row
+/// each; returns how many were added.
+pub(crate) fn add_manual<T: TxOps>(
+    tx: &mut T,
+    items: &[crate::ManualSuppression],
+    actor: &str,
+    now: i64,
+) -> Result<usize> {
+    let mut added = 0;
+    for m in items {
+        let domain = rebound_ingest::domain_of(&m.address);
+        if tx.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
+            tx.audit(&m.address, "add", actor, &m.reason, &m.detail, now)?;
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
 /// Applies the policy to newly inserted events (id, event, class), in time
 /// order.
 pub(crate) fn apply<T: TxOps>(

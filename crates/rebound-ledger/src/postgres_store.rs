@@ -482,20 +482,13 @@ impl Store for PgStore {
     fn add_suppressions(&mut self, items: &[ManualSuppression], actor: &str) -> Result<usize> {
         let mut tx = self.client.transaction()?;
         let now = now_ms();
-        let mut added = 0;
-        {
+        let added = {
             let mut t = Tx {
                 tx: &mut tx,
                 statements: &mut self.statements,
             };
-            for m in items {
-                let domain = rebound_ingest::domain_of(&m.address);
-                if t.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
-                    t.audit(&m.address, "add", actor, &m.reason, &m.detail, now)?;
-                    added += 1;
-                }
-            }
-        }
+            engine::add_manual(&mut t, items, actor, now)?
+        };
         tx.commit()?;
         Ok(added)
     }

@@ -337,17 +337,10 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
-        let mut added = 0;
-        {
+        let added = {
             let mut t = Tx(&tx);
-            for m in items {
-                let domain = rebound_ingest::domain_of(&m.address);
-                if t.insert_suppression(&m.address, domain, &m.reason, &m.detail, now, actor)? {
-                    t.audit(&m.address, "add", actor, &m.reason, &m.detail, now)?;
-                    added += 1;
-                }
-            }
-        }
+            engine::add_manual(&mut t, items, actor, now)?
+        };
         tx.commit()?;
         Ok(added)
     }
