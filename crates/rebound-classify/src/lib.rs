@@ -44,11 +44,13 @@
 //!    failure (a failure code, or `Action: failed`) → onhold, nothing that
 //!    says a failure → undefined.
 //!
-//! Like Sisimai, a "user unknown" phrase said after the message was sent
-//! (a command known, and not `RCPT` or `MAIL`) is how filters disguise a
+//! Like Sisimai, a "user unknown" phrase that did not answer `RCPT` (said
+//! after `DATA`, or with no command known) is how filters disguise a
 //! refusal, and the reason is `filtered`; so is one with `x.2.1` ("mailbox
-//! disabled") that did not answer `RCPT`. With no command known the phrase
-//! means what it says: `userunknown`.
+//! disabled") that did not answer `RCPT`. It stays `userunknown` when the
+//! status names a bad mailbox (`x.1.1`) or the words are a reporting
+//! system's own directory lookup (Domino, Exchange, IMail: rules in
+//! `decode-*.toml`).
 //!
 //! Generic `x.0.0` statuses never decide anything.
 

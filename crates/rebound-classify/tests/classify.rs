@@ -189,6 +189,37 @@ fn sisimai_user_unknown_after_data_is_filtered() {
 }
 
 #[test]
+fn user_unknown_with_no_command_is_filtered_unless_status_or_directory_says_so() {
+    // A relay's summary line: no command, no reply code, no status.
+    let bare = Observation {
+        text: "kijitora@example.jp [User unknown]".into(),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    let v = Classifier::builtin().classify(&bare);
+    assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
+    assert!(!v.hardbounce, "a filter's refusal must not suppress");
+    assert!(v.explain.contains("filtered/userunknown-outside-rcpt"));
+    // A status naming a bad mailbox decides.
+    let with_status = Observation {
+        status: Some("5.1.1".parse().unwrap()),
+        ..bare.clone()
+    };
+    let v = Classifier::builtin().classify(&with_status);
+    assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
+    assert!(v.hardbounce);
+    // A reporting system's own directory lookup (Domino) decides too.
+    let domino = Observation {
+        text: "User some.name (kijitora@example.jp) not listed in Domino Directory".into(),
+        ..bare
+    };
+    assert_eq!(
+        Classifier::builtin().classify(&domino).reason,
+        Reason::UserUnknown
+    );
+}
+
+#[test]
 fn hints_interact_with_text() {
     let c = Classifier::builtin();
     // Format-only facts stay whatever the text says.
