@@ -102,12 +102,19 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
         {
             status = Some(inner);
         }
-        // Without a Diagnostic-Code, the comment of the Status field is the
-        // reporting MTA's only explanation (`4.0.0 (host name lookup failure)`).
+        // The comment of the Status field is the reporting MTA's own
+        // explanation (`4.0.0 (host name lookup failure)`, PowerMTA's
+        // `5.2.1 (mailbox disabled, not accepting messages)`): without a
+        // Diagnostic-Code it is the only one; with one it is kept after the
+        // remote reply (which must stay first, where its reply code is
+        // read), so the classifier weighs both, as Sisimai does.
+        let comment = status_comment(status_field);
         let diagnostic = if diagnostic.is_empty() {
-            status_comment(status_field).to_string()
-        } else {
+            comment.to_string()
+        } else if comment.is_empty() || contains_ignore_case(diagnostic, comment) {
             diagnostic.to_string()
+        } else {
+            format!("{diagnostic} ({comment})")
         };
         out.push(Delivery {
             recipient,
@@ -367,12 +374,21 @@ mod tests {
         let ds = DeliveryStatus::parse(
             "Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; a@x.example\nAction: failed\n\
 Status: 5.0.0\nDiagnostic-Code: smtp; 550 #5.1.0 Address rejected.\n\n\
-Final-Recipient: rfc822; b@x.example\nAction: delayed\nStatus: 4.0.0 (x.example: host name lookup failure)\n",
+Final-Recipient: rfc822; b@x.example\nAction: delayed\nStatus: 4.0.0 (x.example: host name lookup failure)\n\n\
+Final-Recipient: rfc822; c@x.example\nAction: failed\nStatus: 5.2.1 (mailbox disabled, not accepting messages)\n\
+Diagnostic-Code: smtp;550 5.2.1 <c@x.example>... User Unknown\n",
         );
         let found = deliveries_from_status(&ds);
         assert_eq!(found[0].status.unwrap().to_string(), "5.1.0");
+        assert_eq!(found[0].diagnostic, "550 #5.1.0 Address rejected.");
         assert_eq!(found[1].status.unwrap().to_string(), "4.0.0");
         assert_eq!(found[1].diagnostic, "x.example: host name lookup failure");
+        // The reporting MTA's comment follows the remote reply, which stays
+        // first so that its reply code is still read from the start.
+        assert_eq!(
+            found[2].diagnostic,
+            "550 5.2.1 <c@x.example>... User Unknown (mailbox disabled, not accepting messages)"
+        );
     }
 
     #[test]
