@@ -378,6 +378,11 @@ impl Classifier {
             if rule.provider.is_some_and(|p| !provider_applies(p)) {
                 continue;
             }
+            // A convention of the provider's own servers: a relay quoting
+            // the same words (recognised by a marker) does not count.
+            if rule.from_host && rule.provider != host_provider() {
+                continue;
+            }
             let slot = match rule.tier {
                 Tier::User => &mut best_user,
                 Tier::Provider => &mut best_provider,

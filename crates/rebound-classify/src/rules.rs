@@ -117,6 +117,12 @@ struct RuleSpec {
     /// system's own words, not a remote server's reply.
     #[serde(default)]
     no_replycode: bool,
+    /// Provider files only: only when the remote host (or, when that names
+    /// no provider, the reporting host) is the provider's, i.e. its own
+    /// server gave the reply; not when only a text marker or the
+    /// recipient's domain names the provider.
+    #[serde(default)]
+    from_host: bool,
     /// Why, in words, for `explain`.
     explain: Option<String>,
 }
@@ -225,6 +231,8 @@ pub(crate) struct Rule {
     replycodes: Vec<u16>,
     class: Option<u8>,
     no_replycode: bool,
+    /// Only when the provider is recognised by a host (see `RuleSpec`).
+    pub from_host: bool,
     pub explain: Option<String>,
 }
 
@@ -707,6 +715,12 @@ impl RuleSet {
                         format!("rule {}: class must be 2, 4 or 5", spec.id),
                     ));
                 }
+                if spec.from_host && provider.is_none() {
+                    return Err(invalid(
+                        src.name,
+                        format!("rule {}: from_host needs a provider file", spec.id),
+                    ));
+                }
                 phrases_by_id.insert(spec.id.clone(), spec.phrases.clone());
                 rules.push(Rule {
                     id: spec.id,
@@ -729,6 +743,7 @@ impl RuleSet {
                     replycodes: spec.replycodes,
                     class: spec.class,
                     no_replycode: spec.no_replycode,
+                    from_host: spec.from_host,
                     explain: spec.explain,
                 });
             }

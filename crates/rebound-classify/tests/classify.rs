@@ -169,6 +169,46 @@ fn microsoft_codes() {
 }
 
 #[test]
+fn yahoo_tss04_from_yahoos_own_mx_refuses_the_sender() {
+    let text = "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes";
+    // Said by Yahoo's own MX (the remote host is Yahoo's).
+    let v = Classifier::builtin().classify(&Observation {
+        text: text.into(),
+        smtpcommand: Some("MAIL".into()),
+        rhost: Some("mta6.am0.yahoodns.net".into()),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::Rejected, "{}", v.explain);
+    assert!(
+        v.explain.contains("yahoo/TSS04-at-yahoo-mx"),
+        "{}",
+        v.explain
+    );
+    assert_eq!(v.permanent, Some(false));
+    // The same words quoted with no Yahoo host known: only the marker names
+    // Yahoo, and the reputation reading stands.
+    let v = Classifier::builtin().classify(&Observation {
+        text: text.into(),
+        smtpcommand: Some("MAIL".into()),
+        rhost: Some("192.0.2.7".into()),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::BadReputation, "{}", v.explain);
+    assert_eq!(v.provider.as_deref(), Some("yahoo"));
+}
+
+#[test]
+fn from_host_needs_a_provider_file() {
+    let err = Classifier::with_rules(&[(
+        "mine.toml",
+        "[[rule]]\nid = \"x\"\nreason = \"blocked\"\nphrases = [\"zzz\"]\nfrom_host = true\n",
+    )])
+    .err()
+    .expect("a generic rule cannot ask for the provider's host");
+    assert!(err.to_string().contains("from_host"), "{err}");
+}
+
+#[test]
 fn sisimai_user_unknown_after_data_is_filtered() {
     let obs = Observation {
         text: "550 Unknown user kijitora@example.jp".into(),
