@@ -209,6 +209,27 @@ fn from_host_needs_a_provider_file() {
 }
 
 #[test]
+fn dropped_connections_are_refusals_and_timeouts_expire() {
+    // The peer tore the session down: refused, like "connection refused".
+    let v = classify(
+        "Remote protocol error: Connection reset by peer during result wait with example.edu",
+    );
+    assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+    // A host that never answered until the queue gave up.
+    let v = Classifier::builtin().classify(&Observation {
+        text: "426 connection timed out".into(),
+        status: Some("4.0.0".parse().unwrap()),
+        action: Some("failed".into()),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::Expired, "{}", v.explain);
+    assert!(!v.hardbounce);
+    // A named network cause still wins over the timeout.
+    let v = classify("connect to mx.example.org: No route to host; Connection timed out");
+    assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
+}
+
+#[test]
 fn sisimai_user_unknown_after_data_is_filtered() {
     let obs = Observation {
         text: "550 Unknown user kijitora@example.jp".into(),
