@@ -230,6 +230,22 @@ fn dropped_connections_are_refusals_and_timeouts_expire() {
 }
 
 #[test]
+fn messagelabs_542_rejected_is_an_unknown_recipient() {
+    let obs = Observation {
+        text: "542 kijitora@example.com Rejected".into(),
+        lhost: Some("server-00.bemta-0.messagelabs.com".into()),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    let v = Classifier::builtin().classify(&obs);
+    assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
+    assert!(v.hardbounce);
+    // Without MessageLabs in sight the code is nobody's convention.
+    let v = Classifier::builtin().classify(&Observation { lhost: None, ..obs });
+    assert_ne!(v.reason, Reason::UserUnknown, "{}", v.explain);
+}
+
+#[test]
 fn sisimai_user_unknown_after_data_is_filtered() {
     let obs = Observation {
         text: "550 Unknown user kijitora@example.jp".into(),
