@@ -93,10 +93,13 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
         };
         let status_field = block.value("status");
         let mut status = first_status(status_field);
-        // A catch-all `Status: 5.0.0` says less than the status the remote
-        // server itself wrote (`550 #5.1.0 Address rejected`).
+        // The status the remote server itself wrote is first-hand; the
+        // Status field is the reporting MTA's summary of it, sometimes a
+        // catch-all (`5.0.0` over `550 #5.1.0 Address rejected`), sometimes
+        // a default that contradicts it (`5.1.1` over `552 5.2.2 Over
+        // quota`). A specific status of the same class in the reply wins,
+        // as in the Sendmail decoder.
         if let (Some(s), Some(inner)) = (status, status_in(diagnostic))
-            && s.is_generic()
             && !inner.is_generic()
             && inner.class_digit() == s.class_digit()
         {
@@ -376,7 +379,11 @@ mod tests {
 Status: 5.0.0\nDiagnostic-Code: smtp; 550 #5.1.0 Address rejected.\n\n\
 Final-Recipient: rfc822; b@x.example\nAction: delayed\nStatus: 4.0.0 (x.example: host name lookup failure)\n\n\
 Final-Recipient: rfc822; c@x.example\nAction: failed\nStatus: 5.2.1 (mailbox disabled, not accepting messages)\n\
-Diagnostic-Code: smtp;550 5.2.1 <c@x.example>... User Unknown\n",
+Diagnostic-Code: smtp;550 5.2.1 <c@x.example>... User Unknown\n\n\
+Final-Recipient: rfc822; d@x.example\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 552 5.2.2 Over quota\n\n\
+Final-Recipient: rfc822; e@x.example\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 452 4.2.2 Over quota\n",
         );
         let found = deliveries_from_status(&ds);
         assert_eq!(found[0].status.unwrap().to_string(), "5.1.0");
@@ -389,6 +396,10 @@ Diagnostic-Code: smtp;550 5.2.1 <c@x.example>... User Unknown\n",
             found[2].diagnostic,
             "550 5.2.1 <c@x.example>... User Unknown (mailbox disabled, not accepting messages)"
         );
+        // The server's own specific status beats the report's default...
+        assert_eq!(found[3].status.unwrap().to_string(), "5.2.2");
+        // ...but not across classes: the report's class is the MTA's verdict.
+        assert_eq!(found[4].status.unwrap().to_string(), "5.1.1");
     }
 
     #[test]
