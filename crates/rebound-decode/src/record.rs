@@ -108,7 +108,11 @@ pub(crate) fn assemble(
     };
     let mut verdict = classifier.classify(&observation);
     if verdict.deliverystatus.is_none() {
-        verdict.deliverystatus = pseudo_status(&verdict, &delivery.diagnostic);
+        verdict.deliverystatus = pseudo_status(
+            delivery.standin.unwrap_or(verdict.reason),
+            verdict.replycode,
+            &delivery.diagnostic,
+        );
         // The stand-in status can make a verdict hard (`notaccept` with
         // 5.0.932): let the classifier re-derive what depends on it.
         if verdict.deliverystatus.is_some() {
@@ -217,13 +221,15 @@ const TEMPORARY_WORDS: &[&str] = &[
 /// A stand-in enhanced status for a record whose bounce stated none, as
 /// Sisimai writes it: the class from the reply code, or 4 when the text says
 /// the failure was temporary, else 5 (a delivery that was given up on after
-/// retries is final); the detail from the reason.
-fn pseudo_status(verdict: &Verdict, diagnostic: &str) -> Option<EnhancedStatus> {
-    let detail = PSEUDO_STATUS_DETAIL
-        .iter()
-        .find(|(r, _)| *r == verdict.reason)?
-        .1;
-    let class = match verdict.replycode.map(|c| c.class()) {
+/// retries is final); the detail from the reason (the verdict's, unless the
+/// format's decoder fixed another: [`Delivery::standin`]).
+fn pseudo_status(
+    reason: Reason,
+    replycode: Option<rebound_core::ReplyCode>,
+    diagnostic: &str,
+) -> Option<EnhancedStatus> {
+    let detail = PSEUDO_STATUS_DETAIL.iter().find(|(r, _)| *r == reason)?.1;
+    let class = match replycode.map(|c| c.class()) {
         Some(StatusClass::Transient) => 4,
         Some(StatusClass::Permanent) => 5,
         Some(_) => return None,

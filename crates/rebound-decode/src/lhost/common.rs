@@ -136,6 +136,7 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
                 .to_string(),
             reason: None,
             feedbacktype: String::new(),
+            standin: None,
         });
     }
     out

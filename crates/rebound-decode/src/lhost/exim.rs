@@ -268,13 +268,20 @@ fn block_to_delivery(
     if alias.eq_ignore_ascii_case(&recipient) {
         alias.clear();
     }
+    let status = status_in(&reply_text);
+    let command = command_in(command_line).to_string();
+    // A refusal after MAIL FROM is about the sender, not this recipient:
+    // Sisimai's Exim reading leaves its cause open ("onhold") when it
+    // writes the stand-in status, so the record says x.0.901 whatever
+    // reason the text then gives.
+    let standin = (command == "MAIL" && status.is_none()).then_some(Reason::OnHold);
     Some(Delivery {
         recipient,
         alias,
         action: if warning { "delayed" } else { "failed" }.to_string(),
-        status: status_in(&reply_text),
+        status,
         replycode: reply_code_in(&reply_text),
-        command: command_in(command_line).to_string(),
+        command,
         diagnostic,
         diagnostictype: if command_line.is_empty() {
             String::new()
@@ -284,6 +291,7 @@ fn block_to_delivery(
         rhost,
         lhost: lhost.to_string(),
         reason,
+        standin,
         ..Delivery::default()
     })
 }
@@ -355,6 +363,42 @@ The following address(es) failed:
         let found = Exim.decode(&mail).unwrap();
         assert_eq!(found[0].recipient, "user@example.org");
         assert_eq!(found[0].reason, Some(Reason::MailerError));
+    }
+
+    #[test]
+    fn refusals_after_mail_from_keep_the_onhold_stand_in() {
+        let raw = "From: Mail Delivery System <Mailer-Daemon@relay.example.org>
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  one@example.net
+    host mx.example.net [192.0.2.9]
+    SMTP error from remote mail server after MAIL FROM:<sender@example.org> SIZE=100:
+    550 Unroutable sender address
+";
+        let mail = Mail::parse(raw.as_bytes()).unwrap();
+        let found = Exim.decode(&mail).unwrap();
+        assert_eq!(found[0].command, "MAIL");
+        assert_eq!(found[0].standin, Some(Reason::OnHold));
+        let records =
+            crate::decode_message(raw.as_bytes(), "t", &crate::DecodeOptions::default()).unwrap();
+        // The reason still comes from the text; only the stand-in status
+        // follows the convention.
+        assert_ne!(records[0].verdict.reason, Reason::OnHold);
+        assert_eq!(
+            records[0].verdict.deliverystatus.unwrap().to_string(),
+            "5.0.901"
+        );
+        // With a status of its own, nothing is stood in.
+        let with_status = raw.replace("550 Unroutable", "550 5.1.8 Unroutable");
+        let found = Exim
+            .decode(&Mail::parse(with_status.as_bytes()).unwrap())
+            .unwrap();
+        assert_eq!(found[0].standin, None);
     }
 
     #[test]

@@ -105,6 +105,11 @@ pub struct Delivery {
     pub reason: Option<Reason>,
     /// ARF `Feedback-Type`.
     pub feedbacktype: String,
+    /// The reason whose Sisimai stand-in status (`x.0.9xx`) the record gets
+    /// when the bounce states no enhanced status, where the format's
+    /// convention fixes it apart from the final reason (Exim's refusals
+    /// after `MAIL FROM`: `x.0.901`). `None`: the final reason's.
+    pub standin: Option<Reason>,
 }
 
 /// A bounce format.
