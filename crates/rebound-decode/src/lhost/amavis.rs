@@ -18,14 +18,55 @@ impl Decoder for Amavis {
         if !marked {
             return None;
         }
-        let found = deliveries_from_report(mail);
+        let mut found = deliveries_from_report(mail);
+        // The report's Diagnostic-Code carries amavis's verdict label
+        // ("Reject, id=... - SPAM"); the notice itself names what its checks
+        // found (a bad header: `Duplicate header field: "From"`), in the
+        // paragraph that ends with "Delivery of the email was stopped!".
+        if let Some(finding) = stated_finding(&mail.text) {
+            for d in &mut found {
+                if !d.diagnostic.contains(finding.as_str()) {
+                    d.diagnostic = format!("{} {finding}", d.diagnostic).trim().to_string();
+                }
+            }
+        }
         (!found.is_empty()).then_some(found)
     }
+}
+
+const STOPPED: &str = "Delivery of the email was stopped!";
+
+/// The paragraph just before amavis's closing "Delivery of the email was
+/// stopped!", joined into one line; `None` without that closing line.
+fn stated_finding(text: &str) -> Option<String> {
+    let before = &text[..text.find(STOPPED)?];
+    let lines: Vec<&str> = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .take(8)
+        .collect();
+    let finding = lines.into_iter().rev().collect::<Vec<_>>().join(" ");
+    (!finding.is_empty()).then_some(finding)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_notice_states_the_finding() {
+        let text = "was considered unsolicited bulk e-mail (UBE).\n\nReturn-Path: <a@example.com>\n\
+From: a@example.com\n\nDuplicate header field: \"From\"\n\n\nDelivery of the email was stopped!\n";
+        assert_eq!(
+            stated_finding(text).as_deref(),
+            Some("Duplicate header field: \"From\"")
+        );
+        assert!(stated_finding("no closing line\n").is_none());
+        assert!(stated_finding("Delivery of the email was stopped!").is_none());
+    }
 
     #[test]
     fn reads_the_report() {
