@@ -8,12 +8,16 @@ use std::path::PathBuf;
 
 /// Floors the decoder must not fall below, in percent of expected rows.
 /// The targets are reason 99, recipient 100, status and replycode
-/// 98, hardbounce 99; these are ratcheted up towards them as decoders land.
+/// 98, hardbounce 99. Each floor sits at the level reached (648 of 650
+/// rows, 99.69%), so one more miss fails. Recipient stays at two misses:
+/// both expected addresses are data errors of the reference (an off-by-one
+/// in go-sisimai's ApacheJames decoder, and an address found only in a
+/// mailto: link of office365-04 that contradicts its own text and DSN).
 const FLOOR_RECIPIENT: f64 = 99.6;
-const FLOOR_REASON: f64 = 97.3;
-const FLOOR_STATUS: f64 = 97.6;
+const FLOOR_REASON: f64 = 99.6;
+const FLOOR_STATUS: f64 = 99.6;
 const FLOOR_REPLYCODE: f64 = 99.6;
-const FLOOR_HARDBOUNCE: f64 = 98.4;
+const FLOOR_HARDBOUNCE: f64 = 99.6;
 
 fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("REBOUND_SISIMAI_CORPUS")
