@@ -359,11 +359,17 @@ impl Classifier {
         scratch.candidates.sort_unstable();
         scratch.candidates.dedup();
 
+        let action = obs
+            .action
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_ascii_lowercase);
         let facts = Facts {
             command: command.as_deref(),
             status,
             replycode,
             class,
+            action: action.as_deref(),
             text,
         };
 

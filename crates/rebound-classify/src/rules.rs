@@ -113,6 +113,10 @@ struct RuleSpec {
     replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
+    /// Only when the input's DSN `Action` (or its equivalent) is one of
+    /// these (`failed`, `delayed`); never when none is known.
+    #[serde(default)]
+    actions: Vec<String>,
     /// Only when no reply code is known: the text is the reporting
     /// system's own words, not a remote server's reply.
     #[serde(default)]
@@ -230,6 +234,7 @@ pub(crate) struct Rule {
     not_status: Vec<StatusMatch>,
     replycodes: Vec<u16>,
     class: Option<u8>,
+    actions: Vec<String>,
     no_replycode: bool,
     /// Only when the provider is recognised by a host (see `RuleSpec`).
     pub from_host: bool,
@@ -242,6 +247,8 @@ pub(crate) struct Facts<'a> {
     pub status: Option<EnhancedStatus>,
     pub replycode: Option<ReplyCode>,
     pub class: Option<u8>,
+    /// The DSN action, trimmed and lower-cased.
+    pub action: Option<&'a str>,
     pub text: &'a str,
 }
 
@@ -287,6 +294,13 @@ impl Rule {
             return false;
         }
         if self.class.is_some() && self.class != facts.class {
+            return false;
+        }
+        if !self.actions.is_empty()
+            && !facts
+                .action
+                .is_some_and(|a| self.actions.iter().any(|x| x == a))
+        {
             return false;
         }
         match &self.regex {
@@ -742,6 +756,11 @@ impl RuleSet {
                     not_status,
                     replycodes: spec.replycodes,
                     class: spec.class,
+                    actions: spec
+                        .actions
+                        .iter()
+                        .map(|a| a.trim().to_ascii_lowercase())
+                        .collect(),
                     no_replycode: spec.no_replycode,
                     from_host: spec.from_host,
                     explain: spec.explain,

@@ -210,11 +210,22 @@ fn from_host_needs_a_provider_file() {
 
 #[test]
 fn dropped_connections_are_refusals_and_timeouts_expire() {
-    // The peer tore the session down: refused, like "connection refused".
-    let v = classify(
-        "Remote protocol error: Connection reset by peer during result wait with example.edu",
-    );
+    // The peer tore the session down and the delivery failed: refused,
+    // like "connection refused".
+    let reset = Observation {
+        text: "Remote protocol error: Connection reset by peer during result wait with example.edu"
+            .into(),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    let v = Classifier::builtin().classify(&reset);
     assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+    // The same reset during a deferral is a network hiccup.
+    let v = Classifier::builtin().classify(&Observation {
+        action: Some("delayed".into()),
+        ..reset
+    });
+    assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
     // A host that never answered until the queue gave up.
     let v = Classifier::builtin().classify(&Observation {
         text: "426 connection timed out".into(),
@@ -224,6 +235,10 @@ fn dropped_connections_are_refusals_and_timeouts_expire() {
     });
     assert_eq!(v.reason, Reason::Expired, "{}", v.explain);
     assert!(!v.hardbounce);
+    // One deferred attempt that timed out has not expired: its status says
+    // what it is.
+    let v = classify("421 4.4.2 Connection timed out");
+    assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
     // A named network cause still wins over the timeout.
     let v = classify("connect to mx.example.org: No route to host; Connection timed out");
     assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
