@@ -24,7 +24,9 @@
 //!    marker, the remote host or, when that names no provider, the
 //!    reporting host, or the recipient's domain). Providers'
 //!    conventions beat generic phrases and status codes: Vade's
-//!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist.
+//!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist. A rule
+//!    marked `from_host` holds only when a host (not a text marker or the
+//!    recipient's domain) names the provider: its own server said it.
 //! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
 //!    when a generic phrase rule of it matches, or when the status table
 //!    says the enhanced status alone decides it (`5.1.1` → userunknown,
