@@ -446,4 +446,11 @@ impl Store for SqliteStore {
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
         Ok(n as u64)
     }
+
+    fn count_suppressions(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM suppressions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
 }
