@@ -3,113 +3,12 @@
 //! finish. PostgreSQL tests print "SKIPPED" without
 //! `REBOUND_TEST_POSTGRES_URL` and fail instead when `CI=true`.
 
-#[path = "../../rebound-server/tests/common/http.rs"]
-mod http;
+mod common;
 
+use common::{ADMIN, INGEST, READ, Serve, http, now_s};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_rebound");
-const READ: &str = "reader-secret-0123456789";
-const INGEST: &str = "ingest-secret-0123456789";
-const ADMIN: &str = "admin-secret-0123456789";
-
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Serve {
-    fn start(db: &str) -> Serve {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--db",
-                db,
-                "--store-connections",
-                "2",
-            ])
-            .env(
-                "REBOUND_TOKENS",
-                format!("reader:read:{READ},ingester:ingest:{INGEST},boss:admin:{ADMIN}"),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rebound serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let addr = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("rebound serve exited: {}", log.lock().unwrap()))
-                .unwrap();
-            log.lock().unwrap().push_str(&line);
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for l in lines.map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&l);
-                s.push('\n');
-            }
-        });
-        Serve { child, addr, log }
-    }
-
-    fn req(&self, method: &str, path: &str, token: &str, body: &[u8]) -> http::Resp {
-        let auth = http::bearer(token);
-        http::request(self.addr, method, path, &[("Authorization", &auth)], body)
-    }
-
-    fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "server did not stop: {}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use std::io::Write;
+use std::time::Duration;
 
 fn pg_url(tag: &str) -> Option<(String, String, String)> {
     match std::env::var("REBOUND_TEST_POSTGRES_URL") {

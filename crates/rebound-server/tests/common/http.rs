@@ -55,9 +55,31 @@ pub fn request(
     read_response(&mut s)
 }
 
+/// Reads one answer: up to Content-Length when the server gives one (some
+/// servers keep the connection open), else to the end of the stream.
 pub fn read_response(s: &mut impl Read) -> Resp {
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = s.read(&mut buf).expect("read response");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(len) = len
+                && raw.len() >= end + 4 + len
+            {
+                raw.truncate(end + 4 + len);
+                break;
+            }
+        }
+    }
     parse_response(&raw)
 }
 
