@@ -539,9 +539,7 @@ fn time_param(name: &str, v: &str, now: i64) -> Result<i64, ApiError> {
 
 pub async fn check_one(State(s): Shared, Path(raw): Path<String>) -> ApiResult {
     let addr = address(&raw)?;
-    let key = vec![addr.clone()];
-    let mut found = s.pool.run(move |st| st.check(&key)).await?;
-    let hit = found.pop().flatten();
+    let hit = s.checks.check(addr.clone()).await?;
     ok(json!({"address": addr, "suppressed": hit.is_some(), "suppression": hit}))
 }
 

@@ -91,6 +91,8 @@ pub struct AppState {
     pub config: Config,
     pub rules: Rules,
     pub pool: Arc<pool::StorePool>,
+    /// Single-address suppression checks, batched.
+    pub checks: pool::CheckBatcher,
     pub policy: Arc<Policy>,
     pub tokens: Tokens,
     pub metrics: metrics::Metrics,
@@ -158,9 +160,14 @@ impl AppState {
                 source: e,
             }
         })?;
+        let checks = pool::CheckBatcher::start(&config.db, 2).map_err(|e| StartError::Store {
+            url: config.db.clone(),
+            source: e,
+        })?;
         Ok(Arc::new(AppState {
             rules,
             pool,
+            checks,
             policy: Arc::new(policy),
             tokens: Tokens::new(tokens),
             metrics: metrics::Metrics::new(),
@@ -196,6 +203,10 @@ async fn authorize(s: &AppState, scope: Scope, mut req: Request, next: Next) -> 
 /// Requests in flight are bounded; one that cannot start within
 /// `queue_seconds` gets 503 rather than piling up.
 async fn limit_concurrency(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    // Fast path without a timer: a permit is almost always free.
+    if let Ok(_permit) = Arc::clone(&s.in_flight).try_acquire_owned() {
+        return next.run(req).await;
+    }
     let wait = std::time::Duration::from_secs(s.config.limits.queue_seconds);
     match tokio::time::timeout(wait, Arc::clone(&s.in_flight).acquire_owned()).await {
         Ok(Ok(_permit)) => next.run(req).await,
@@ -282,7 +293,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let app = router(state);
+    // Answers are small and written whole: send them at once.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -86,3 +86,92 @@ impl StorePool {
         }
     }
 }
+
+/// Answers single-address suppression checks (the per-send hot path) in
+/// batches: requests queue up while a worker thread is busy, and the worker
+/// takes everything queued and checks it in one store call. Under load one
+/// thread wake-up and one store call serve many requests; idle, a lookup
+/// costs one hand-off as through the pool. Every answer is read from the
+/// store (nothing is cached), so instances sharing a store agree.
+pub struct CheckBatcher {
+    tx: std::sync::mpsc::SyncSender<CheckJob>,
+}
+
+type CheckAnswer = Result<Option<rebound_ledger::Suppression>, String>;
+type CheckJob = (String, tokio::sync::oneshot::Sender<CheckAnswer>);
+
+/// Most addresses one store call checks.
+const CHECK_BATCH: usize = 512;
+
+impl CheckBatcher {
+    /// Starts `workers` threads, each with its own store on `url`.
+    pub fn start(url: &str, workers: usize) -> rebound_ledger::Result<CheckBatcher> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CheckJob>(64 * 1024);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let store = rebound_ledger::open(url)?;
+            let rx = Arc::clone(&rx);
+            let url = url.to_string();
+            std::thread::Builder::new()
+                .name(format!("rebound-check-{i}"))
+                .spawn(move || check_worker(store, &url, &rx))
+                .map_err(|e| rebound_ledger::Error::Other(e.to_string()))?;
+        }
+        Ok(CheckBatcher { tx })
+    }
+
+    pub async fn check(
+        &self,
+        address: String,
+    ) -> Result<Option<rebound_ledger::Suppression>, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A full queue (64k waiting) means the store cannot keep up: shed.
+        self.tx
+            .try_send((address, tx))
+            .map_err(|_| ApiError::unavailable("suppression checks are queued too deep; retry"))?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("the check worker stopped"))?
+            .map_err(|e| ApiError::unavailable(format!("the store failed: {e}")))
+    }
+}
+
+fn check_worker(
+    mut store: Box<dyn Store>,
+    url: &str,
+    rx: &Mutex<std::sync::mpsc::Receiver<CheckJob>>,
+) {
+    let mut jobs: Vec<CheckJob> = Vec::with_capacity(CHECK_BATCH);
+    loop {
+        {
+            let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+            match rx.recv() {
+                Ok(j) => jobs.push(j),
+                // Every sender is gone: the server is shutting down.
+                Err(_) => return,
+            }
+            while jobs.len() < CHECK_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+        }
+        let addresses: Vec<String> = jobs.iter().map(|(a, _)| a.clone()).collect();
+        match store.check(&addresses) {
+            Ok(answers) => {
+                for ((_, tx), a) in jobs.drain(..).zip(answers) {
+                    let _ = tx.send(Ok(a));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, tx) in jobs.drain(..) {
+                    let _ = tx.send(Err(msg.clone()));
+                }
+                if let Ok(s) = rebound_ledger::open(url) {
+                    store = s;
+                }
+            }
+        }
+    }
+}
