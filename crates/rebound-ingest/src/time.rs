@@ -196,7 +196,8 @@ pub fn parse_since(s: &str, now: i64) -> Option<i64> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = num.parse().ok()?;
     let ms = match unit {
-        "" => return Some(n * 1000),
+        // Checked: a query string can hold any number.
+        "" => return n.checked_mul(1000),
         "s" => 1000,
         "m" => 60_000,
         "h" => 3_600_000,
@@ -204,7 +205,7 @@ pub fn parse_since(s: &str, now: i64) -> Option<i64> {
         "w" => 7 * 86_400_000,
         _ => return None,
     };
-    Some(now - n * ms)
+    now.checked_sub(n.checked_mul(ms)?)
 }
 
 #[cfg(test)]

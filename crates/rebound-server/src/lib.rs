@@ -281,6 +281,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             limit_concurrency,
         ))
+        // Last resort: a bug that panics answers 500 instead of dropping
+        // the connection (input is validated before it gets that far).
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::map_response(error::json_errors))
         .with_state(state)

@@ -703,3 +703,66 @@ fn dashboard_and_health_need_no_token() {
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     assert_eq!(s.req("GET", "/healthz", None, b"").json()["status"], "ok");
 }
+
+/// Garbage in every shape, on every route: always an answer, always 4xx or
+/// 2xx, never 5xx, and the error is JSON.
+#[test]
+fn garbage_never_gets_a_5xx() {
+    let s = Server::start();
+    let deep = "[".repeat(100_000);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"\xff\xfe\x00garbage".to_vec(),
+        deep.into_bytes(),
+        b"{\"replies\": [1, 2, 3]}".to_vec(),
+        b"{\"addresses\": [\"\\u0000@x\", \"a@\", \"@b\"]}".to_vec(),
+        b"1e999999".to_vec(),
+        b"From: x\r\nContent-Type: multipart/report; boundary=\r\n\r\n--\r\n".to_vec(),
+        b"Nov 99 99:99:99 host postfix/smtp[1]: ABC: to=<a@b>, status=bounced (\xff)".to_vec(),
+    ];
+    let queries = [
+        "",
+        "?limit=-1",
+        "?since=99999999999999999999",
+        "?since=9999999999999999w",
+        "?until=1&since=2",
+        "?strict=maybe",
+        "?format=json&by=pattern&bucket=minute&top=0",
+    ];
+    for (method, path) in rebound_server::ROUTES {
+        for source in [
+            "sendgrid",
+            "ses",
+            "mailgun",
+            "postmark",
+            "sparkpost",
+            "email",
+            "log",
+            "pmta",
+            "exim",
+        ] {
+            if !path.contains("{source}") && source != "sendgrid" {
+                continue;
+            }
+            let p = path
+                .replace("{source}", source)
+                .replace("{address}", "a%40example.com");
+            for q in queries {
+                for b in &bodies {
+                    let r = s.req(method, &format!("{p}{q}"), Some(ADMIN), b);
+                    assert!(r.status < 500, "{method} {p}{q}: {} {}", r.status, r.text());
+                    if r.status >= 400 {
+                        assert_error(&r, r.status);
+                    }
+                }
+            }
+        }
+    }
+    for bad in [
+        "/v1/suppressions/%ff%fe",
+        "/v1/suppressions/a%00b@x.com",
+        "/v1/events/%00",
+    ] {
+        let r = s.req("GET", bad, Some(ADMIN), b"");
+        assert!((400..500).contains(&r.status), "{bad}: {}", r.status);
+    }
+}

@@ -38,15 +38,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut db_in_file = false;
     let mut config = match &args.config {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            db_in_file = text
+                .parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("db"));
             Config::from_toml(&text).with_context(|| format!("reading {}", p.display()))?
         }
         None => Config::default(),
     };
-    let db_in_file = args.config.is_some() && config.db != rebound_ledger::DEFAULT_DB;
+    // --db, else the file's `db`, else $REBOUND_DATABASE_URL, else ./rebound.db.
     if let Some(db) = args.db {
         config.db = db;
     } else if !db_in_file {
