@@ -274,3 +274,48 @@ fn parse_scopes(list: &str, name: &str) -> Result<Vec<Scope>, ConfigError> {
     }
     Ok(scopes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in README's "HTTP server" section is a valid config.
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("**Config file**")
+            .and_then(|i| readme[i..].find("```toml").map(|j| i + j + 7))
+            .expect("config example in README");
+        let end = start + readme[start..].find("```").unwrap();
+        let cfg = Config::from_toml(&readme[start..end]).unwrap();
+        assert_eq!(cfg.limits.body_bytes, 10 * 1024 * 1024);
+        assert_eq!(cfg.incidents.detect.min_events, 20);
+        assert_eq!(cfg.tokens[0].scopes, ["admin"]);
+    }
+
+    #[test]
+    fn env_tokens_are_checked() {
+        let cfg = Config::default();
+        let t = cfg
+            .tokens(Some("a:read+ingest:aaaaaaaaaaaaaaaa\n b:admin:bbbbbbbbbbbbbbbb"))
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].scopes, [Scope::Read, Scope::Ingest]);
+        for bad in [
+            "a:read:short",
+            "a:root:aaaaaaaaaaaaaaaa",
+            "no-colons",
+            "a:read:aaaaaaaaaaaaaaaa,a:read:bbbbbbbbbbbbbbbb",
+        ] {
+            let e = cfg.tokens(Some(bad)).unwrap_err().0;
+            assert!(!e.contains("aaaaaaaaaaaaaaaa"), "secret leaked into {e}");
+        }
+        let mut ses = Config::default();
+        ses.webhooks.ses = Some(SesConfig {
+            topic_arns: vec![],
+            verify_sns_signatures: true,
+        });
+        assert!(ses.validate().is_err());
+    }
+}
