@@ -119,31 +119,68 @@ impl Reply {
     }
 }
 
-/// The classify body: one reply, an array of them, or `{"replies": [...]}`.
+/// `{"replies": [...]}`.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(deny_unknown_fields)]
+struct ManyReplies {
+    replies: Vec<Reply>,
+}
+
+/// The classify body: one reply (a string or an observation object), an
+/// array of them, or `{"replies": [...]}`. The first byte says which, so
+/// each body is parsed once, straight into its type (this is the hottest
+/// endpoint).
 enum ClassifyBody {
-    Many { replies: Vec<Reply> },
-    List(Vec<Reply>),
-    One(Reply),
+    One(Observation),
+    Many(Vec<Reply>),
+}
+
+fn classify_body(bytes: &[u8]) -> Result<ClassifyBody, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let shape = "expected a reply string, an object with `text`, an array of those, or {\"replies\": [...]}";
+    match first {
+        None => Err(ApiError::bad_request(
+            "empty body: a JSON document is expected",
+        )),
+        Some(b'"') => {
+            parse_json::<String>(bytes).map(|t| ClassifyBody::One(Observation::from_text(t)))
+        }
+        Some(b'[') => parse_json::<Vec<Reply>>(bytes)
+            .map(ClassifyBody::Many)
+            .map_err(|e| with_shape(e, shape)),
+        Some(b'{') if memchr::memmem::find(bytes, b"\"replies\"").is_some() => {
+            parse_json::<ManyReplies>(bytes)
+                .map(|m| ClassifyBody::Many(m.replies))
+                .map_err(|e| with_shape(e, shape))
+        }
+        Some(b'{') => parse_json::<Observation>(bytes)
+            .map(ClassifyBody::One)
+            .map_err(|e| with_shape(e, shape)),
+        Some(_) => {
+            // Valid JSON of another kind is the wrong shape; anything else
+            // is malformed.
+            parse_json::<serde::de::IgnoredAny>(bytes)?;
+            Err(ApiError::unprocessable(shape))
+        }
+    }
+}
+
+/// A shape error gets the accepted shapes appended; syntax errors stay as
+/// they are.
+fn with_shape(e: ApiError, shape: &str) -> ApiError {
+    if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+        ApiError::unprocessable(format!("{} ({shape})", e.detail))
+    } else {
+        e
+    }
 }
 
 pub async fn classify(State(s): Shared, b: Result<Bytes, BytesRejection>) -> ApiResult {
     let bytes = body(b)?;
-    let parsed: ClassifyBody = parse_json::<Value>(&bytes).and_then(|v| {
-        serde_json::from_value(v).map_err(|_| {
-            ApiError::unprocessable(
-                "expected a reply string, an object with `text`, an array of those, or {\"replies\": [...]}",
-            )
-        })
-    })?;
     let classifier = s.rules.get();
-    match parsed {
-        ClassifyBody::One(r) => {
-            let v = classifier.classify(&r.into_observation());
-            ok(serde_json::to_value(v).unwrap_or(Value::Null))
-        }
-        ClassifyBody::Many { replies } | ClassifyBody::List(replies) => {
+    match classify_body(&bytes)? {
+        ClassifyBody::One(obs) => Ok(axum::Json(classifier.classify(&obs)).into_response()),
+        ClassifyBody::Many(replies) => {
             let max = s.config.limits.batch_items;
             if replies.len() > max {
                 return Err(ApiError::new(

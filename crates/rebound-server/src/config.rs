@@ -298,7 +298,9 @@ mod tests {
     fn env_tokens_are_checked() {
         let cfg = Config::default();
         let t = cfg
-            .tokens(Some("a:read+ingest:aaaaaaaaaaaaaaaa\n b:admin:bbbbbbbbbbbbbbbb"))
+            .tokens(Some(
+                "a:read+ingest:aaaaaaaaaaaaaaaa\n b:admin:bbbbbbbbbbbbbbbb",
+            ))
             .unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].scopes, [Scope::Read, Scope::Ingest]);

@@ -200,22 +200,12 @@ async fn authorize(s: &AppState, scope: Scope, mut req: Request, next: Next) -> 
     }
 }
 
-/// Requests in flight are bounded; one that cannot start within
-/// `queue_seconds` gets 503 rather than piling up.
-async fn limit_concurrency(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    // Fast path without a timer: a permit is almost always free.
-    if let Ok(_permit) = Arc::clone(&s.in_flight).try_acquire_owned() {
-        return next.run(req).await;
-    }
-    let wait = std::time::Duration::from_secs(s.config.limits.queue_seconds);
-    match tokio::time::timeout(wait, Arc::clone(&s.in_flight).acquire_owned()).await {
-        Ok(Ok(_permit)) => next.run(req).await,
-        _ => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
-    }
-}
-
-/// Counts requests and times them by route template and status.
-async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// The frame around every request, in one layer (each layer costs a clone
+/// of the route per request): bound the requests in flight (one that cannot
+/// start within `queue_seconds` gets 503 rather than piling up), count and
+/// time it by route template and status, and give any error answer the JSON
+/// error shape.
+async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -223,7 +213,21 @@ async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Re
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_string();
     let started = Instant::now();
-    let resp = next.run(req).await;
+    // Fast path without a timer: a permit is almost always free.
+    let permit = match Arc::clone(&s.in_flight).try_acquire_owned() {
+        Ok(p) => Some(p),
+        Err(_) => {
+            let wait = std::time::Duration::from_secs(s.config.limits.queue_seconds);
+            tokio::time::timeout(wait, Arc::clone(&s.in_flight).acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        }
+    };
+    let resp = match permit {
+        Some(_permit) => error::json_errors(next.run(req).await).await,
+        None => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
+    };
     let labels = metrics::HttpLabels {
         route,
         method,
@@ -277,15 +281,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.timeout(),
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            limit_concurrency,
-        ))
         // Last resort: a bug that panics answers 500 instead of dropping
         // the connection (input is validated before it gets that far).
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(middleware::map_response(error::json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), frame))
         .with_state(state)
 }
 
