@@ -327,6 +327,25 @@ pub async fn ingest(
                 }
             }
             "ses" => {
+                if let Some(v) = &s.sns {
+                    // With verification on, only signed SNS envelopes pass:
+                    // a bare SES event carries no signature.
+                    let doc = doc.clone().filter(|d| d.get("Type").is_some()).ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "sns signature: SNS signatures are verified, and this body is not one SNS message",
+                        )
+                    })?;
+                    let v = Arc::clone(v);
+                    tokio::task::spawn_blocking(move || v.verify(&doc))
+                        .await
+                        .map_err(blocking_failed)?
+                        .map_err(|e| match e {
+                            crate::signatures::SignatureError::Unreachable(_) => {
+                                ApiError::unavailable(format!("sns signature: {e}"))
+                            }
+                            e => ApiError::unauthorized(format!("sns signature: {e}")),
+                        })?;
+                }
                 if let Some(doc) = &doc
                     && let Some(resp) = sns_envelope(&s, doc)?
                 {
@@ -454,7 +473,7 @@ fn sns_envelope(s: &AppState, doc: &Value) -> Result<Option<Response>, ApiError>
                 "sns": kind,
                 "topic": topic,
                 "subscribe_url": url,
-                "detail": "not confirmed automatically (the server makes no outbound requests): open subscribe_url to confirm",
+                "detail": "not confirmed automatically: open subscribe_url once to confirm the subscription",
             }))
             .into_response(),
         ));

@@ -127,18 +127,22 @@ pub struct MailgunConfig {
     pub max_age_seconds: u64,
 }
 
-/// SES over SNS. Rebound does not verify SNS message signatures (that needs
-/// the signing certificate fetched from AWS); it can restrict the topics it
-/// accepts, and the token guards the endpoint.
+/// SES over SNS. Signature verification is off by default: it needs
+/// Amazon's signing certificate, either pinned in `certificate_dir` (looked
+/// up by the file name of `SigningCertURL`; offline) or fetched from
+/// Amazon when `fetch_certificates` is on (the server's only outbound
+/// request, to `https://sns.<region>.amazonaws.com/…pem` only).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SesConfig {
     /// Accepted `TopicArn`s of SNS envelopes (empty: any).
     pub topic_arns: Vec<String>,
-    /// Must stay false: signature verification would need network access
-    /// and is not implemented; setting it refuses to start rather than
-    /// pretend.
+    /// Accept only SNS envelopes whose signature verifies.
     pub verify_sns_signatures: bool,
+    /// Pinned certificates, named as the last segment of their URL.
+    pub certificate_dir: Option<PathBuf>,
+    /// Fetch certificates missing from `certificate_dir` over HTTPS.
+    pub fetch_certificates: bool,
 }
 
 fn default_max_age() -> u64 {
@@ -229,14 +233,11 @@ impl Config {
 
     /// Settings that cannot work are refused at start.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self
-            .webhooks
-            .ses
-            .as_ref()
-            .is_some_and(|s| s.verify_sns_signatures)
-        {
+        if self.webhooks.ses.as_ref().is_some_and(|s| {
+            s.verify_sns_signatures && s.certificate_dir.is_none() && !s.fetch_certificates
+        }) {
             return Err(ConfigError(
-                "webhooks.ses.verify_sns_signatures: SNS signature verification needs the signing certificate fetched from AWS and is not implemented; leave it false and protect the endpoint with a token (and topic_arns)".into(),
+                "webhooks.ses.verify_sns_signatures needs certificate_dir (pinned certificates) or fetch_certificates = true".into(),
             ));
         }
         if self.store_connections == 0 {
@@ -315,8 +316,8 @@ mod tests {
         }
         let mut ses = Config::default();
         ses.webhooks.ses = Some(SesConfig {
-            topic_arns: vec![],
             verify_sns_signatures: true,
+            ..SesConfig::default()
         });
         assert!(ses.validate().is_err());
     }

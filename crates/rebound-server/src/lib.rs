@@ -25,6 +25,7 @@ pub mod error;
 pub mod metrics;
 pub mod pool;
 pub mod signatures;
+pub mod sns;
 
 pub use config::{Config, TOKENS_ENV};
 
@@ -98,6 +99,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub sendgrid: Option<signatures::SendgridVerifier>,
     pub mailgun: Option<signatures::MailgunVerifier>,
+    pub sns: Option<Arc<sns::SnsVerifier>>,
     pub incidents: api::IncidentCache,
     /// Requests in flight (the concurrency limit).
     pub in_flight: Arc<tokio::sync::Semaphore>,
@@ -154,6 +156,17 @@ impl AppState {
             .mailgun
             .as_ref()
             .map(|c| signatures::MailgunVerifier::new(&c.signing_key, c.max_age_seconds));
+        let sns = config
+            .webhooks
+            .ses
+            .as_ref()
+            .filter(|c| c.verify_sns_signatures)
+            .map(|c| {
+                Arc::new(sns::SnsVerifier::new(
+                    c.certificate_dir.clone(),
+                    c.fetch_certificates,
+                ))
+            });
         let pool = pool::StorePool::open(&config.db, config.store_connections).map_err(|e| {
             StartError::Store {
                 url: config.db.clone(),
@@ -173,6 +186,7 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             sendgrid,
             mailgun,
+            sns,
             incidents: api::IncidentCache::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.concurrency)),
             config,

@@ -11,7 +11,8 @@
 //!   `signature` object. A token seen before is refused (replay).
 //! * Postmark: no signature; Postmark protects webhooks with HTTP Basic
 //!   auth, which the token layer checks.
-//! * SES over SNS: not verified (see `config::SesConfig`).
+//! * SES over SNS: RSA signatures with Amazon's certificate, when enabled
+//!   (see [`crate::sns`]).
 //!
 //! Both verifiers refuse timestamps further than `max_age` from now, either
 //! way, so a captured request cannot be replayed later.
@@ -41,6 +42,11 @@ pub enum SignatureError {
     Mismatch,
     #[error("token already used (replay)")]
     Replay,
+    #[error("signing certificate: {0}")]
+    Certificate(String),
+    /// The certificate could not be fetched: the sender should retry.
+    #[error("signing certificate unavailable: {0}")]
+    Unreachable(String),
 }
 
 /// SendGrid's verification key.

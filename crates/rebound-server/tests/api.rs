@@ -488,7 +488,7 @@ fn ses_topic_allowlist() {
     let s = Server::start_with(|c| {
         c.webhooks.ses = Some(rebound_server::config::SesConfig {
             topic_arns: vec!["arn:aws:sns:us-east-1:1:mine".into()],
-            verify_sns_signatures: false,
+            ..Default::default()
         })
     });
     let env = json!({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:theirs", "Message": "{}"});
@@ -765,4 +765,65 @@ fn garbage_never_gets_a_5xx() {
         let r = s.req("GET", bad, Some(ADMIN), b"");
         assert!((400..500).contains(&r.status), "{bad}: {}", r.status);
     }
+}
+
+#[test]
+fn sns_signatures_over_http() {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let s = Server::start_with(|c| {
+        c.webhooks.ses = Some(rebound_server::config::SesConfig {
+            verify_sns_signatures: true,
+            certificate_dir: Some(fixtures.clone()),
+            ..Default::default()
+        })
+    });
+    let ses = json!({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent",
+        "bouncedRecipients": [{"emailAddress": "sns@example.com", "status": "5.1.1",
+        "diagnosticCode": "smtp; 550 5.1.1 user unknown"}], "timestamp": "2026-11-02T10:00:00.000Z"},
+        "mail": {"messageId": "ses-sns-1", "source": "a@sender.example"}});
+    let mut doc = json!({"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:1:ses",
+        "Message": ses.to_string(), "Timestamp": "2026-11-02T10:00:01.000Z", "SignatureVersion": "2",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"});
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(
+        &std::fs::read_to_string(fixtures.join("sns-test-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let text = rebound_server::sns::string_to_sign(&doc).unwrap();
+    let sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key).sign(text.as_bytes());
+    doc["Signature"] = base64::engine::general_purpose::STANDARD
+        .encode(sig.to_vec())
+        .into();
+
+    // A bare SES event (no SNS envelope) carries no signature: refused.
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/ses",
+            Some(INGEST),
+            ses.to_string().as_bytes(),
+        ),
+        401,
+    );
+    let mut tampered = doc.clone();
+    tampered["Message"] = ses.to_string().replace("sns@", "forged@").into();
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/ses",
+            Some(INGEST),
+            tampered.to_string().as_bytes(),
+        ),
+        401,
+    );
+    let r = s.req(
+        "POST",
+        "/v1/events/ses",
+        Some(INGEST),
+        doc.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
 }
