@@ -58,6 +58,9 @@ pub struct Limits {
     pub small_body_bytes: usize,
     /// Longest a request may take, end to end.
     pub timeout_seconds: u64,
+    /// Longest a client may take to send a request's headers (and so the
+    /// longest an idle keep-alive connection stays open).
+    pub header_seconds: u64,
     /// Requests handled at once; further ones wait up to `queue_seconds`,
     /// then get 503.
     pub concurrency: usize,
@@ -72,6 +75,7 @@ impl Default for Limits {
             body_bytes: 10 * 1024 * 1024,
             small_body_bytes: 1024 * 1024,
             timeout_seconds: 30,
+            header_seconds: 30,
             concurrency: 1024,
             queue_seconds: 5,
             batch_items: 10_000,

@@ -827,3 +827,24 @@ fn sns_signatures_over_http() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["stored"], 1);
 }
+
+/// A client that connects and never sends a request is dropped after
+/// `header_seconds`, not held forever.
+#[test]
+fn silent_connections_are_closed() {
+    use std::io::Read;
+    let s = Server::start_with(|c| c.limits.header_seconds = 1);
+    let mut conn = std::net::TcpStream::connect(s.addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = conn.read_to_end(&mut buf);
+    let waited = start.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "held for {waited:?}"
+    );
+    // The server still answers others.
+    assert_eq!(s.req("GET", "/healthz", None, b"").status, 200);
+}
