@@ -16,7 +16,10 @@
 //!
 //! `cargo bench -p rebound-server --bench load -- [--seconds 5]
 //!  [--connections 64] [--suppressions 100000] [--events 50000]
-//!  [--server-threads 2] [--client-threads 2]`
+//!  [--server-threads 2] [--client-threads 2] [--db postgres://…?schema=load]`
+//!
+//! `--db` runs against that store instead of a fresh SQLite file (use a
+//! schema of its own: the suppressions are added to it).
 
 use rebound_server::{AppState, Config};
 use std::net::SocketAddr;
@@ -34,6 +37,7 @@ struct Opts {
     events: usize,
     server_threads: usize,
     client_threads: usize,
+    db: Option<String>,
 }
 
 fn opts() -> Opts {
@@ -44,6 +48,7 @@ fn opts() -> Opts {
         events: 50_000,
         server_threads: 2,
         client_threads: 2,
+        db: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -56,6 +61,7 @@ fn opts() -> Opts {
             "--events" => o.events = v().unwrap_or(50_000) as usize,
             "--server-threads" => o.server_threads = v().unwrap_or(2).max(1) as usize,
             "--client-threads" => o.client_threads = v().unwrap_or(2).max(1) as usize,
+            "--db" => o.db = args.get(i + 1).cloned(),
             _ => {
                 i += 1;
                 continue;
@@ -75,12 +81,16 @@ fn loadavg() -> String {
 fn main() {
     let o = opts();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("load.db").display().to_string();
+    let db =
+        o.db.clone()
+            .unwrap_or_else(|| dir.path().join("load.db").display().to_string());
 
     // A realistic suppression table.
     let started = Instant::now();
+    let events_before;
     {
         let mut store = rebound_ledger::open(&db).unwrap();
+        events_before = store.count_events().unwrap();
         let items: Vec<rebound_ledger::ManualSuppression> = (0..o.suppressions)
             .map(|i| rebound_ledger::ManualSuppression {
                 address: format!("user{i}@example{}.com", i % 97),
@@ -156,8 +166,13 @@ fn main() {
         .collect();
     let r = client_rt.block_on(run_load(addr, &checks, o.connections, dur));
     r.print(&format!(
-        "GET /v1/suppressions/{{address}} ({} suppressions, SQLite)",
-        o.suppressions
+        "GET /v1/suppressions/{{address}} ({} suppressions, {})",
+        o.suppressions,
+        if db.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     ));
 
     // Ingest while classify traffic runs on other connections.
@@ -186,7 +201,7 @@ fn main() {
         let ingest = run_once(addr, bodies, 8).await;
         (ingest, bg.await.unwrap())
     });
-    let stored = rebound_ledger::open(&db).unwrap().count_events().unwrap();
+    let stored = rebound_ledger::open(&db).unwrap().count_events().unwrap() - events_before;
     ingest.print(&format!(
         "POST /v1/events/sendgrid ({batch} events per request)"
     ));

@@ -87,6 +87,21 @@ impl StorePool {
     }
 }
 
+impl Drop for StorePool {
+    /// Closes the stores on a thread of their own: the PostgreSQL client
+    /// blocks on its own runtime when it closes, which tokio refuses on an
+    /// async worker — and the pool is dropped there when the server stops.
+    fn drop(&mut self) {
+        let stores = std::mem::take(self.stores.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if let Ok(t) = std::thread::Builder::new()
+            .name("rebound-close".into())
+            .spawn(move || drop(stores))
+        {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Answers single-address suppression checks (the per-send hot path) in
 /// batches: requests queue up while a worker thread is busy, and the worker
 /// takes everything queued and checks it in one store call. Under load one

@@ -123,6 +123,13 @@ fn two_servers_on_one_postgres_share_suppressions_and_incidents() {
     assert!(!ia["open"].as_array().unwrap().is_empty(), "{ia}");
     assert_eq!(ia["open"], ib["open"]);
     assert_eq!(ia["closed"], ib["closed"]);
+    // Both stop cleanly on SIGTERM (their PostgreSQL connections closed).
+    let (mut a, mut b) = (a, b);
+    for s in [&mut a, &mut b] {
+        s.terminate();
+        let status = s.wait(Duration::from_secs(20));
+        assert!(status.success(), "{status:?}: {}", s.log.lock().unwrap());
+    }
 }
 
 #[test]
