@@ -43,24 +43,34 @@ fn chromium() -> Option<PathBuf> {
     None
 }
 
-/// A headless browser and a DevTools session on its first page.
-struct Browser {
-    child: Child,
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
-    next_id: u64,
-    _profile: tempfile::TempDir,
+/// The browser process, killed with its whole process group (renderers,
+/// GPU and zygote processes included) when dropped — also when the test
+/// fails half-way through starting it.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A headless browser and a DevTools session on its first page.
+struct Browser {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    // Dropped after the socket, before the profile directory.
+    _process: Process,
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
     fn launch(bin: &PathBuf) -> Browser {
         let profile = tempfile::tempdir().unwrap();
+        use std::os::unix::process::CommandExt;
         let mut child = Command::new(bin)
             .args([
                 "--headless",
@@ -80,9 +90,12 @@ impl Browser {
             .arg("about:blank")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .expect("start chromium");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let stderr = child.stderr.take().unwrap();
+        let process = Process(child);
+        let mut lines = BufReader::new(stderr).lines();
         let browser_ws = loop {
             let line = lines
                 .next()
@@ -117,9 +130,9 @@ impl Browser {
             .expect("a page target");
         let (ws, _) = tungstenite::connect(page_ws.as_str()).expect("DevTools socket");
         Browser {
-            child,
             ws,
             next_id: 0,
+            _process: process,
             _profile: profile,
         }
     }
