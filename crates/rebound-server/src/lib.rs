@@ -1,9 +1,9 @@
 //! Rebound's HTTP interface: what `rebound serve` runs.
 //!
 //! This crate owns the HTTP side only — the router and its JSON API, bearer
-//! tokens and scopes ([`auth`]), ESP webhook signatures ([`signatures`]),
-//! Prometheus metrics ([`metrics`]), the OpenAPI document and the dashboard
-//! page — and delegates every judgement and every byte of storage to the
+//! tokens and scopes ([`auth`]), ESP webhook signatures ([`signatures`],
+//! [`sns`]), Prometheus metrics ([`metrics`]), the OpenAPI document and the
+//! dashboard page — and delegates every judgement and every byte of storage to the
 //! library crates: the classifier (`/v1/classify`), the decoder
 //! (`/v1/decode`), the ingest parsers and the ledger (`/v1/events/{source}`,
 //! the suppression list), and insight (`/v1/report`, `/v1/incidents`).
