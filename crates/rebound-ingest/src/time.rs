@@ -182,6 +182,32 @@ pub fn parse_syslog(s: &str, year: i64) -> Option<(i64, &str)> {
     Some((days_from_civil(year, mo, d) * 86_400_000 + tod, rest))
 }
 
+/// A point in time as people write it on a command line or in a query:
+/// RFC 3339 (`2026-11-01T10:00:00Z`), a date (`2026-11-01`), epoch seconds,
+/// or an age before `now` (`30m`, `24h`, `7d`, `2w`).
+pub fn parse_since(s: &str, now: i64) -> Option<i64> {
+    let s = s.trim();
+    if let Some(t) = parse_iso(s) {
+        return Some(t);
+    }
+    if s.len() == 10 && s.as_bytes()[4] == b'-' {
+        return parse_iso(&format!("{s}T00:00:00Z"));
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().ok()?;
+    let ms = match unit {
+        // Checked: a query string can hold any number.
+        "" => return n.checked_mul(1000),
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    now.checked_sub(n.checked_mul(ms)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,10 @@ pub trait Store: Send {
 
     /// Number of stored events.
     fn count_events(&mut self) -> Result<u64>;
+
+    /// Number of active suppressions (the server's gauge reads it on every
+    /// scrape, so it must not load the list).
+    fn count_suppressions(&mut self) -> Result<u64>;
 }
 
 /// Opens (creating and migrating if needed) the store a URL names:

@@ -598,4 +598,12 @@ impl Store for PgStore {
             .get(0);
         Ok(n as u64)
     }
+
+    fn count_suppressions(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .client
+            .query_one("SELECT COUNT(*) FROM suppressions", &[])?
+            .get(0);
+        Ok(n as u64)
+    }
 }

@@ -300,6 +300,14 @@ impl Store for SqliteStore {
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
+        // One address (the server's per-send check) is one statement, which
+        // is its own snapshot: no transaction around it.
+        if let [a] = addresses {
+            let mut st = self
+                .conn
+                .prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+            return Ok(vec![st.query_row([a], row_to_suppression).optional()?]);
+        }
         // One read transaction for the whole batch: one lock, one snapshot.
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(addresses.len());
@@ -444,6 +452,13 @@ impl Store for SqliteStore {
         let n: i64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn count_suppressions(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM suppressions", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 }

@@ -32,6 +32,8 @@ enum Command {
     Events(cmd::events::Args),
     /// Delivery rates by provider, domain, IP, campaign, reason, owner or pattern; incidents; HTML charts.
     Report(cmd::report::Args),
+    /// Serve the HTTP API, ESP webhooks, Prometheus metrics and the dashboard.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Suppressions(args) => cmd::suppressions::run(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

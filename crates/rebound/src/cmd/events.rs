@@ -2,7 +2,7 @@
 //! or the sender-side issues recorded against sending IPs and domains.
 
 use anyhow::Context;
-use rebound_ingest::time::{format_rfc3339, now_ms, parse_iso};
+use rebound_ingest::time::{format_rfc3339, now_ms};
 use rebound_ledger::EventQuery;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -35,28 +35,7 @@ pub struct Args {
     pub sender_issues: bool,
 }
 
-/// Parses `--since`.
-pub fn parse_since(s: &str, now: i64) -> Option<i64> {
-    let s = s.trim();
-    if let Some(t) = parse_iso(s) {
-        return Some(t);
-    }
-    if s.len() == 10 && s.as_bytes()[4] == b'-' {
-        return parse_iso(&format!("{s}T00:00:00Z"));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().ok()?;
-    let ms = match unit {
-        "" => return Some(n * 1000),
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        _ => return None,
-    };
-    Some(now - n * ms)
-}
+pub use rebound_ingest::time::parse_since;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());

@@ -7,4 +7,5 @@ pub mod decode;
 pub mod events;
 pub mod ingest;
 pub mod report;
+pub mod serve;
 pub mod suppressions;

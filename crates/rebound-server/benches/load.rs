@@ -1,0 +1,409 @@
+//! Load test of the HTTP server on loopback: starts a server in this process
+//! (its own runtime) over a fresh SQLite ledger, drives it with a small
+//! keep-alive HTTP/1.1 load generator (its own runtime, N connections, a
+//! fixed duration per phase), and prints requests/s and latency percentiles:
+//!
+//! * `POST /v1/classify`, one reply per request;
+//! * `GET /v1/suppressions/{address}` against a table of `--suppressions`
+//!   entries (half the lookups hit, half miss);
+//! * ingest under load: `--events` SendGrid events posted in batches while
+//!   classify traffic runs, then the store's event count is compared with
+//!   what was sent ("ingest under load: sent N, stored N").
+//!
+//! Bounded: every phase stops after `--seconds` (ingest after its events),
+//! traffic goes to 127.0.0.1 only. Generator and server share the machine's
+//! cores, so the figures are a floor for the server alone.
+//!
+//! `cargo bench -p rebound-server --bench load -- [--seconds 5]
+//!  [--connections 64] [--suppressions 100000] [--events 50000]
+//!  [--server-threads 2] [--client-threads 2] [--db postgres://…?schema=load]`
+//!
+//! `--db` runs against that store instead of a fresh SQLite file (use a
+//! schema of its own: the suppressions are added to it).
+
+use rebound_server::{AppState, Config};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+
+struct Opts {
+    seconds: u64,
+    connections: usize,
+    suppressions: usize,
+    events: usize,
+    server_threads: usize,
+    client_threads: usize,
+    db: Option<String>,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        seconds: 5,
+        connections: 64,
+        suppressions: 100_000,
+        events: 50_000,
+        server_threads: 2,
+        client_threads: 2,
+        db: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match args[i].as_str() {
+            "--seconds" => o.seconds = v().unwrap_or(o.seconds).clamp(1, 120),
+            "--connections" => o.connections = v().unwrap_or(64).clamp(1, 1024) as usize,
+            "--suppressions" => o.suppressions = v().unwrap_or(100_000) as usize,
+            "--events" => o.events = v().unwrap_or(50_000) as usize,
+            "--server-threads" => o.server_threads = v().unwrap_or(2).max(1) as usize,
+            "--client-threads" => o.client_threads = v().unwrap_or(2).max(1) as usize,
+            "--db" => o.db = args.get(i + 1).cloned(),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    let o = opts();
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        o.db.clone()
+            .unwrap_or_else(|| dir.path().join("load.db").display().to_string());
+
+    // A realistic suppression table.
+    let started = Instant::now();
+    let events_before;
+    {
+        let mut store = rebound_ledger::open(&db).unwrap();
+        events_before = store.count_events().unwrap();
+        let items: Vec<rebound_ledger::ManualSuppression> = (0..o.suppressions)
+            .map(|i| rebound_ledger::ManualSuppression {
+                address: format!("user{i}@example{}.com", i % 97),
+                reason: "manual".into(),
+                detail: String::new(),
+            })
+            .collect();
+        for chunk in items.chunks(20_000) {
+            store.add_suppressions(chunk, "bench").unwrap();
+        }
+    }
+    println!(
+        "setup: {} suppressions in {:.1} s; load average {}; {} cores",
+        o.suppressions,
+        started.elapsed().as_secs_f64(),
+        loadavg(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+
+    let mut config = Config {
+        db: db.clone(),
+        store_connections: 4,
+        ..Config::default()
+    };
+    config.limits.concurrency = 4096;
+    let state = AppState::new(config, Some(&format!("bench:admin:{TOKEN}"))).unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.server_threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(rebound_server::serve(state, listener, async {
+        let _ = stop_rx.await;
+    }));
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.client_threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dur = Duration::from_secs(o.seconds);
+
+    let classify: Vec<Vec<u8>> = [
+        "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown",
+        "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints",
+        "552 5.2.2 The email account that you tried to reach is over quota",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.44] blocked using zen.spamhaus.org",
+    ]
+    .iter()
+    .map(|r| post("/v1/classify", &serde_json::to_string(r).unwrap()))
+    .collect();
+    let r = client_rt.block_on(run_load(addr, &classify, o.connections, dur));
+    r.print("POST /v1/classify (one reply)");
+
+    let checks: Vec<Vec<u8>> = (0..2000)
+        .map(|k| {
+            // Even k: a suppressed address; odd: one that is not.
+            let i = (k * 7919) % o.suppressions.max(1);
+            let addr = if k % 2 == 0 {
+                format!("user{i}@example{}.com", i % 97)
+            } else {
+                format!("other{i}@example{}.com", i % 97)
+            };
+            get(&format!("/v1/suppressions/{addr}"))
+        })
+        .collect();
+    let r = client_rt.block_on(run_load(addr, &checks, o.connections, dur));
+    r.print(&format!(
+        "GET /v1/suppressions/{{address}} ({} suppressions, {})",
+        o.suppressions,
+        if db.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    ));
+
+    // Ingest while classify traffic runs on other connections.
+    let batch = 500;
+    let t0 = rebound_ingest::time::now_ms() / 1000 - 86_400;
+    let bodies: Vec<Vec<u8>> = (0..o.events.div_ceil(batch))
+        .map(|b| {
+            let n = batch.min(o.events - b * batch);
+            let events: Vec<serde_json::Value> = (0..n)
+                .map(|j| {
+                    let i = b * batch + j;
+                    serde_json::json!({"email": format!("r{i}@example{}.org", i % 50),
+                        "timestamp": t0 + (i as i64 % 80_000), "event": if i % 3 == 0 { "bounce" } else { "delivered" },
+                        "sg_event_id": format!("load-{i}"), "reason": "550 5.1.1 unknown user",
+                        "response": "250 OK", "status": "5.1.1", "type": "bounce"})
+                })
+                .collect();
+            post("/v1/events/sendgrid", &serde_json::Value::Array(events).to_string())
+        })
+        .collect();
+    let (ingest, background) = client_rt.block_on(async {
+        let bg = tokio::spawn({
+            let classify = classify.clone();
+            async move { run_load(addr, &classify, 16, dur).await }
+        });
+        let ingest = run_once(addr, bodies, 8).await;
+        (ingest, bg.await.unwrap())
+    });
+    let stored = rebound_ledger::open(&db).unwrap().count_events().unwrap() - events_before;
+    ingest.print(&format!(
+        "POST /v1/events/sendgrid ({batch} events per request)"
+    ));
+    background.print("  classify alongside ingest");
+    println!(
+        "ingest under load: sent {}, stored {} ({:.0} events/s){}",
+        o.events,
+        stored,
+        o.events as f64 / ingest.elapsed.as_secs_f64(),
+        if stored as usize == o.events {
+            ""
+        } else {
+            "  MISMATCH"
+        }
+    );
+    println!("load average after: {}", loadavg());
+    let _ = stop_tx.send(());
+    let _ = server_rt.block_on(server);
+    if stored as usize != o.events || ingest.errors > 0 {
+        std::process::exit(1);
+    }
+}
+
+fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n\r\n")
+        .into_bytes()
+}
+
+struct Results {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Results {
+    fn print(&self, what: &str) {
+        let mut l = self.latencies_us.clone();
+        l.sort_unstable();
+        let pct = |p: f64| {
+            if l.is_empty() {
+                0.0
+            } else {
+                l[((l.len() - 1) as f64 * p) as usize] as f64 / 1000.0
+            }
+        };
+        println!(
+            "{what}: {} requests in {:.2} s = {:.0} req/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}; non-200: {}",
+            self.requests,
+            self.elapsed.as_secs_f64(),
+            self.requests as f64 / self.elapsed.as_secs_f64(),
+            pct(0.5),
+            pct(0.9),
+            pct(0.99),
+            pct(1.0),
+            self.errors
+        );
+    }
+}
+
+/// `connections` keep-alive connections sending the requests round-robin
+/// until `dur` has passed.
+async fn run_load(
+    addr: SocketAddr,
+    reqs: &[Vec<u8>],
+    connections: usize,
+    dur: Duration,
+) -> Results {
+    let reqs = Arc::new(reqs.to_vec());
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let reqs = Arc::clone(&reqs);
+        let errors = Arc::clone(&errors);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(1 << 16);
+            let mut conn = Conn::open(addr).await;
+            let mut k = c;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let status = conn.exchange(&reqs[k % reqs.len()]).await;
+                lat.push(t.elapsed().as_micros() as u32);
+                if status != 200 {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                k += 1;
+            }
+            lat
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        latencies_us.extend(t.await.unwrap());
+    }
+    Results {
+        requests: latencies_us.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+        latencies_us,
+    }
+}
+
+/// Sends each request once, over `connections` connections.
+async fn run_once(addr: SocketAddr, reqs: Vec<Vec<u8>>, connections: usize) -> Results {
+    let queue = Arc::new(std::sync::Mutex::new(reqs));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let queue = Arc::clone(&queue);
+        let errors = Arc::clone(&errors);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut conn = Conn::open(addr).await;
+            loop {
+                let Some(req) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let t = Instant::now();
+                if conn.exchange(&req).await != 200 {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            lat
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        latencies_us.extend(t.await.unwrap());
+    }
+    Results {
+        requests: latencies_us.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+        latencies_us,
+    }
+}
+
+/// One keep-alive connection: write a request, read one response
+/// (headers, then Content-Length bytes).
+struct Conn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Conn {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            stream,
+            buf: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    async fn exchange(&mut self, req: &[u8]) -> u16 {
+        self.stream.write_all(req).await.unwrap();
+        self.buf.clear();
+        let mut chunk = [0u8; 16384];
+        loop {
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = memchr_find(&self.buf, b"\r\n\r\n") else {
+                continue;
+            };
+            let head = &self.buf[..end];
+            let len = content_length(head);
+            if self.buf.len() >= end + 4 + len {
+                let status = std::str::from_utf8(&head[9..12])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                return status;
+            }
+        }
+    }
+}
+
+fn memchr_find(h: &[u8], needle: &[u8]) -> Option<usize> {
+    h.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(head);
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
+}

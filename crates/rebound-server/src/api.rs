@@ -1,0 +1,881 @@
+//! The request handlers. Bodies are read as bytes and parsed here, so that
+//! every malformed input gets a 4xx with a sentence saying what is wrong.
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::metrics::{EventLabels, IngestLabels};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rebound_core::Observation;
+use rebound_ingest::{Event, EventReader, Format, ReaderOptions, normalize_address};
+use rebound_ledger::{EventQuery, ManualSuppression};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Shared = State<Arc<AppState>>;
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(v: Value) -> ApiResult {
+    Ok(axum::Json(v).into_response())
+}
+
+/// The body, or the body limit's / transport's error as a JSON 4xx.
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        let status = e.status();
+        let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(status, error, e.body_text())
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "empty body: a JSON document is expected",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::unprocessable(format!("JSON of the wrong shape: {e}"))
+        } else {
+            ApiError::bad_request(format!("malformed JSON: {e}"))
+        }
+    })
+}
+
+fn address(raw: &str) -> Result<String, ApiError> {
+    normalize_address(raw).ok_or_else(|| {
+        ApiError::bad_request(format!("{raw:?} is not an email address (local@domain)"))
+    })
+}
+
+fn blocking_failed(e: tokio::task::JoinError) -> ApiError {
+    // A panic in the decoder or a parser is caught by the runtime; the
+    // input is what made it fail, so it is answered as unprocessable.
+    ApiError::unprocessable(format!("the input could not be processed: {e}"))
+}
+
+// ------------------------------------------------------------------ open
+
+pub async fn healthz(State(s): Shared) -> ApiResult {
+    ok(json!({"status": "ok", "backend": backend_name(s.pool.url())}))
+}
+
+fn backend_name(url: &str) -> &'static str {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+pub async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::DASHBOARD,
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; the API is described at /openapi.json")
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
+}
+
+// -------------------------------------------------------------- classify
+
+/// One reply: a bare string, or an observation object (`text` plus any of
+/// `replycode`, `status`, `smtpcommand`, `rhost`, `recipient`, …).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Reply {
+    Text(String),
+    Observation(Box<Observation>),
+}
+
+impl Reply {
+    fn into_observation(self) -> Observation {
+        match self {
+            Reply::Text(t) => Observation::from_text(t),
+            Reply::Observation(o) => *o,
+        }
+    }
+}
+
+/// `{"replies": [...]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManyReplies {
+    replies: Vec<Reply>,
+}
+
+/// The classify body: one reply (a string or an observation object), an
+/// array of them, or `{"replies": [...]}`. The first byte says which, so
+/// each body is parsed once, straight into its type (this is the hottest
+/// endpoint).
+enum ClassifyBody {
+    One(Observation),
+    Many(Vec<Reply>),
+}
+
+fn classify_body(bytes: &[u8]) -> Result<ClassifyBody, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let shape = "expected a reply string, an object with `text`, an array of those, or {\"replies\": [...]}";
+    match first {
+        None => Err(ApiError::bad_request(
+            "empty body: a JSON document is expected",
+        )),
+        Some(b'"') => {
+            parse_json::<String>(bytes).map(|t| ClassifyBody::One(Observation::from_text(t)))
+        }
+        Some(b'[') => parse_json::<Vec<Reply>>(bytes)
+            .map(ClassifyBody::Many)
+            .map_err(|e| with_shape(e, shape)),
+        Some(b'{') if memchr::memmem::find(bytes, b"\"replies\"").is_some() => {
+            parse_json::<ManyReplies>(bytes)
+                .map(|m| ClassifyBody::Many(m.replies))
+                .map_err(|e| with_shape(e, shape))
+        }
+        Some(b'{') => parse_json::<Observation>(bytes)
+            .map(ClassifyBody::One)
+            .map_err(|e| with_shape(e, shape)),
+        Some(_) => {
+            // Valid JSON of another kind is the wrong shape; anything else
+            // is malformed.
+            parse_json::<serde::de::IgnoredAny>(bytes)?;
+            Err(ApiError::unprocessable(shape))
+        }
+    }
+}
+
+/// A shape error gets the accepted shapes appended; syntax errors stay as
+/// they are.
+fn with_shape(e: ApiError, shape: &str) -> ApiError {
+    if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+        ApiError::unprocessable(format!("{} ({shape})", e.detail))
+    } else {
+        e
+    }
+}
+
+pub async fn classify(State(s): Shared, b: Result<Bytes, BytesRejection>) -> ApiResult {
+    let bytes = body(b)?;
+    let classifier = s.rules.get();
+    match classify_body(&bytes)? {
+        ClassifyBody::One(obs) => Ok(axum::Json(classifier.classify(&obs)).into_response()),
+        ClassifyBody::Many(replies) => {
+            let max = s.config.limits.batch_items;
+            if replies.len() > max {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("{} replies in one request; at most {max}", replies.len()),
+                ));
+            }
+            let verdicts: Vec<_> = replies
+                .into_iter()
+                .map(|r| classifier.classify(&r.into_observation()))
+                .collect();
+            ok(json!({ "verdicts": verdicts }))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- decode
+
+#[derive(Deserialize, Default)]
+pub struct DecodeQuery {
+    /// Also report successful deliveries.
+    #[serde(default)]
+    delivered: bool,
+    /// Also report auto-replies.
+    #[serde(default)]
+    vacation: bool,
+}
+
+pub async fn decode(
+    State(s): Shared,
+    q: Result<Query<DecodeQuery>, axum::extract::rejection::QueryRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let bytes = body(b)?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty body: post the raw bounce email (message/rfc822)",
+        ));
+    }
+    let opts = rebound_decode::DecodeOptions {
+        delivered: q.delivered,
+        vacation: q.vacation,
+    };
+    let state = Arc::clone(&s);
+    let records = tokio::task::spawn_blocking(move || {
+        rebound_decode::decode_message_with(&bytes, "body", &opts, state.rules.get())
+    })
+    .await
+    .map_err(blocking_failed)?
+    .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    ok(json!({ "records": records }))
+}
+
+// ---------------------------------------------------------------- events
+
+/// Event sources accepted by `POST /v1/events/{source}`.
+pub const SOURCES: &[&str] = &[
+    "ses",
+    "sendgrid",
+    "mailgun",
+    "postmark",
+    "sparkpost",
+    "email",
+    "log",
+    "postfix",
+    "exim",
+    "pmta",
+];
+
+#[derive(Deserialize, Default)]
+pub struct IngestQuery {
+    /// Refuse the whole batch if any record cannot be read.
+    #[serde(default)]
+    strict: bool,
+    /// Syslog year for Postfix lines without one.
+    year: Option<i64>,
+}
+
+/// What parsing a body gave: events, and the records that could not be
+/// read with where they were.
+struct Parsed {
+    events: Vec<Event>,
+    rejected: Vec<Value>,
+    records: usize,
+}
+
+pub async fn ingest(
+    State(s): Shared,
+    Path(source): Path<String>,
+    q: Result<Query<IngestQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let source = source.to_ascii_lowercase();
+    let source: &'static str = SOURCES
+        .iter()
+        .copied()
+        .find(|x| *x == source)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "unknown event source {source:?}; one of {}",
+                SOURCES.join(", ")
+            ))
+        })?;
+    let bytes = body(b)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("empty body"));
+    }
+    let now_s = rebound_ingest::time::now_ms() / 1000;
+    let mut mailgun_token = None;
+    let json_source = matches!(
+        source,
+        "ses" | "sendgrid" | "mailgun" | "postmark" | "sparkpost"
+    );
+    if json_source {
+        let doc = json_document(&bytes)?;
+        match source {
+            "sendgrid" => {
+                if let Some(v) = &s.sendgrid {
+                    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+                    v.verify(
+                        h(crate::signatures::SENDGRID_SIGNATURE),
+                        h(crate::signatures::SENDGRID_TIMESTAMP),
+                        &bytes,
+                        now_s,
+                    )
+                    .map_err(|e| ApiError::unauthorized(format!("sendgrid signature: {e}")))?;
+                }
+            }
+            "mailgun" => {
+                if let Some(v) = &s.mailgun {
+                    let first = doc.as_ref().ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "mailgun signature: a signed webhook body is one JSON object",
+                        )
+                    })?;
+                    mailgun_token =
+                        Some(v.verify(first, now_s).map_err(|e| {
+                            ApiError::unauthorized(format!("mailgun signature: {e}"))
+                        })?);
+                }
+            }
+            "ses" => {
+                if let Some(v) = &s.sns {
+                    // With verification on, only signed SNS envelopes pass:
+                    // a bare SES event carries no signature.
+                    let doc = doc.clone().filter(|d| d.get("Type").is_some()).ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "sns signature: SNS signatures are verified, and this body is not one SNS message",
+                        )
+                    })?;
+                    let v = Arc::clone(v);
+                    tokio::task::spawn_blocking(move || v.verify(&doc))
+                        .await
+                        .map_err(blocking_failed)?
+                        .map_err(|e| match e {
+                            crate::signatures::SignatureError::Unreachable(_) => {
+                                ApiError::unavailable(format!("sns signature: {e}"))
+                            }
+                            e => ApiError::unauthorized(format!("sns signature: {e}")),
+                        })?;
+                }
+                if let Some(doc) = &doc
+                    && let Some(resp) = sns_envelope(&s, doc)?
+                {
+                    return Ok(resp);
+                }
+            }
+            _ => {}
+        }
+    }
+    let state = Arc::clone(&s);
+    let year = q.year;
+    let parsed = tokio::task::spawn_blocking(move || parse_events(&state, source, &bytes, year))
+        .await
+        .map_err(blocking_failed)??;
+    let count = |result: &'static str, n: usize| {
+        s.metrics
+            .ingest
+            .get_or_create(&IngestLabels {
+                source: source.to_string(),
+                result,
+            })
+            .inc_by(n as u64);
+    };
+    if q.strict && !parsed.rejected.is_empty() {
+        count("rejected", parsed.rejected.len());
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            format!(
+                "{} of {} records could not be read; nothing was stored (strict): {}",
+                parsed.rejected.len(),
+                parsed.records,
+                Value::Array(parsed.rejected.clone())
+            ),
+        ));
+    }
+    if parsed.events.is_empty() && parsed.records > 0 && parsed.rejected.len() == parsed.records {
+        count("rejected", parsed.rejected.len());
+        return Err(ApiError::unprocessable(format!(
+            "no record could be read: {}",
+            Value::Array(parsed.rejected)
+        )));
+    }
+    let events = Arc::new(parsed.events);
+    let policy = Arc::clone(&s.policy);
+    let outcome = {
+        let events = Arc::clone(&events);
+        s.pool
+            .run(move |store| store.ingest_batch(&events, &policy))
+            .await?
+    };
+    if let (Some(v), Some(t)) = (&s.mailgun, mailgun_token) {
+        v.remember(t);
+    }
+    count("stored", outcome.inserted);
+    count("duplicate", outcome.duplicates);
+    count("rejected", parsed.rejected.len());
+    for e in events.iter() {
+        s.metrics
+            .events
+            .get_or_create(&EventLabels {
+                source: source.to_string(),
+                reason: e.verdict.reason.as_str().to_string(),
+                provider: e.verdict.provider.clone().unwrap_or_else(|| "other".into()),
+            })
+            .inc();
+    }
+    ok(json!({
+        "source": source,
+        "events": events.len(),
+        "stored": outcome.inserted,
+        "duplicates": outcome.duplicates,
+        "rejected": parsed.rejected,
+        "suppressed": outcome.suppressed,
+        "sender_issues": outcome.sender_issues,
+    }))
+}
+
+/// Checks that a JSON source's body is JSON: one document (returned, for
+/// signature checks) or JSON Lines. Anything else is a 400 before any work.
+fn json_document(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => Ok(Some(v)),
+        Err(whole) => {
+            for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+                    return Err(ApiError::bad_request(format!(
+                        "malformed JSON (neither one document: {whole}; nor JSON Lines: line {}: {e})",
+                        i + 1
+                    )));
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// SNS envelopes that are not notifications: a subscription confirmation is
+/// acknowledged and its URL returned for the operator (the server makes no
+/// outbound calls), and a topic outside `topic_arns` is refused.
+fn sns_envelope(s: &AppState, doc: &Value) -> Result<Option<Response>, ApiError> {
+    let Some(kind) = doc.get("Type").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let topic = doc.get("TopicArn").and_then(Value::as_str).unwrap_or("");
+    if let Some(ses) = &s.config.webhooks.ses
+        && !ses.topic_arns.is_empty()
+        && !ses.topic_arns.iter().any(|t| t == topic)
+    {
+        return Err(ApiError::forbidden(format!(
+            "SNS topic {topic:?} is not in webhooks.ses.topic_arns"
+        )));
+    }
+    if kind == "SubscriptionConfirmation" || kind == "UnsubscribeConfirmation" {
+        let url = doc
+            .get("SubscribeURL")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        tracing::warn!("SNS {kind} for {topic}: confirm by visiting {url}");
+        return Ok(Some(
+            axum::Json(json!({
+                "sns": kind,
+                "topic": topic,
+                "subscribe_url": url,
+                "detail": "not confirmed automatically: open subscribe_url once to confirm the subscription",
+            }))
+            .into_response(),
+        ));
+    }
+    Ok(None)
+}
+
+fn parse_events(
+    s: &AppState,
+    source: &'static str,
+    bytes: &[u8],
+    year: Option<i64>,
+) -> Result<Parsed, ApiError> {
+    if source == "email" {
+        return parse_email(s, bytes);
+    }
+    let format = match source {
+        "log" => Format::Auto,
+        other => other
+            .parse::<Format>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
+    let reader = EventReader::new(bytes, "body", ReaderOptions { format, year })
+        .map_err(|e| ApiError::unprocessable(e.message))?;
+    if source == "log"
+        && !matches!(
+            reader.format(),
+            Format::Postfix | Format::Exim | Format::Pmta
+        )
+    {
+        return Err(ApiError::unprocessable(format!(
+            "the body reads as {}, not as Postfix, Exim or PowerMTA log lines; post it to /v1/events/{}",
+            reader.format(),
+            reader.format()
+        )));
+    }
+    let mut parsed = Parsed {
+        events: Vec::new(),
+        rejected: Vec::new(),
+        records: 0,
+    };
+    for item in reader {
+        parsed.records += 1;
+        match item {
+            Ok(e) => parsed.events.push(e),
+            Err(e) => parsed
+                .rejected
+                .push(json!({"position": e.location, "error": e.message})),
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
+    let opts = rebound_decode::DecodeOptions {
+        delivered: true,
+        vacation: true,
+    };
+    let records = rebound_decode::decode_message_with(bytes, "body", &opts, s.rules.get())
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let mut parsed = Parsed {
+        events: Vec::new(),
+        rejected: Vec::new(),
+        records: records.len(),
+    };
+    for (i, r) in records.iter().enumerate() {
+        match rebound_ingest::from_decoded(r, "eml") {
+            Some(e) => parsed.events.push(e),
+            None => parsed.rejected.push(json!({
+                "position": format!("body#{}", i + 1),
+                "error": format!("no usable recipient in {:?}", r.recipient),
+            })),
+        }
+    }
+    Ok(parsed)
+}
+
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    since: Option<String>,
+    recipient: Option<String>,
+    provider: Option<String>,
+    reason: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn events(
+    State(s): Shared,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let now = rebound_ingest::time::now_ms();
+    let since_ms = q
+        .since
+        .as_deref()
+        .map(|v| time_param("since", v, now))
+        .transpose()?;
+    let recipient = q.recipient.as_deref().map(address).transpose()?;
+    let query = EventQuery {
+        since_ms,
+        recipient,
+        provider: q.provider,
+        reason: q.reason,
+        limit: q.limit.unwrap_or(100).clamp(1, 10_000),
+    };
+    let events = s.pool.run(move |st| st.events(&query)).await?;
+    ok(json!({ "events": events }))
+}
+
+fn time_param(name: &str, v: &str, now: i64) -> Result<i64, ApiError> {
+    rebound_ingest::time::parse_since(v, now).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "cannot read {name}={v:?}: RFC 3339, a date, epoch seconds or an age like 24h"
+        ))
+    })
+}
+
+// ---------------------------------------------------------- suppressions
+
+pub async fn check_one(State(s): Shared, Path(raw): Path<String>) -> ApiResult {
+    let addr = address(&raw)?;
+    let hit = s.checks.check(addr.clone()).await?;
+    ok(json!({"address": addr, "suppressed": hit.is_some(), "suppression": hit}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    addresses: Vec<String>,
+}
+
+pub async fn check_many(State(s): Shared, b: Result<Bytes, BytesRejection>) -> ApiResult {
+    let bytes = body(b)?;
+    let req: CheckBody = parse_json(&bytes)?;
+    let max = s.config.limits.batch_items;
+    if req.addresses.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "{} addresses in one request; at most {max}",
+                req.addresses.len()
+            ),
+        ));
+    }
+    let normalised: Vec<Option<String>> =
+        req.addresses.iter().map(|a| normalize_address(a)).collect();
+    let valid: Vec<String> = normalised.iter().flatten().cloned().collect();
+    let mut answers = s.pool.run(move |st| st.check(&valid)).await?.into_iter();
+    let results: Vec<Value> = req
+        .addresses
+        .iter()
+        .zip(&normalised)
+        .map(|(raw, n)| match n {
+            None => json!({"address": raw, "error": "not an email address"}),
+            Some(a) => {
+                let hit = answers.next().flatten();
+                json!({"address": a, "suppressed": hit.is_some(), "suppression": hit})
+            }
+        })
+        .collect();
+    ok(json!({ "results": results }))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    limit: Option<usize>,
+}
+
+pub async fn list_suppressions(
+    State(s): Shared,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let (list, total) = s
+        .pool
+        .run(move |st| Ok((st.suppressions(Some(limit))?, st.count_suppressions()?)))
+        .await?;
+    ok(json!({"suppressions": list, "total": total}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SuppressBody {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+pub async fn suppress(
+    State(s): Shared,
+    Extension(caller): Extension<Caller>,
+    Path(raw): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let addr = address(&raw)?;
+    let bytes = body(b)?;
+    let req: SuppressBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        SuppressBody::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let item = ManualSuppression {
+        address: addr.clone(),
+        reason: req.reason.unwrap_or_else(|| "manual".into()),
+        detail: req.detail.unwrap_or_default(),
+    };
+    let actor = caller.name;
+    let key = vec![addr.clone()];
+    let (added, now) = s
+        .pool
+        .run(move |st| {
+            let added = st.add_suppressions(&[item], &actor)?;
+            Ok((added, st.check(&key)?))
+        })
+        .await?;
+    let status = if added > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let suppression = now.into_iter().next().flatten();
+    Ok((
+        status,
+        axum::Json(json!({"address": addr, "added": added > 0, "suppression": suppression})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct RemoveQuery {
+    note: Option<String>,
+}
+
+pub async fn unsuppress(
+    State(s): Shared,
+    Extension(caller): Extension<Caller>,
+    Path(raw): Path<String>,
+    q: Result<Query<RemoveQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let addr = address(&raw)?;
+    let a = addr.clone();
+    let note = q.note.unwrap_or_else(|| "removed through the API".into());
+    let removed = s
+        .pool
+        .run(move |st| st.remove_suppression(&a, &caller.name, &note))
+        .await?;
+    if !removed {
+        return Err(ApiError::not_found(format!("{addr} is not suppressed")));
+    }
+    ok(json!({"address": addr, "removed": true}))
+}
+
+// ------------------------------------------------------- report, incidents
+
+#[derive(Deserialize, Default)]
+pub struct ReportQuery {
+    since: Option<String>,
+    until: Option<String>,
+    by: Option<String>,
+    bucket: Option<String>,
+    top: Option<usize>,
+    format: Option<String>,
+}
+
+pub async fn report(
+    State(s): Shared,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let now = rebound_ingest::time::now_ms();
+    let since_ms = q
+        .since
+        .as_deref()
+        .map(|v| time_param("since", v, now))
+        .transpose()?;
+    let until_ms = q
+        .until
+        .as_deref()
+        .map(|v| time_param("until", v, now))
+        .transpose()?;
+    let by = match q.by.as_deref() {
+        None => rebound_insight::Dimension::Provider,
+        Some(v) => v
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("by: {e}")))?,
+    };
+    let bucket = match q.bucket.as_deref() {
+        None => rebound_insight::Bucket::Hour,
+        Some(v) => v
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("bucket: {e}")))?,
+    };
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "html" | "text") {
+        return Err(ApiError::bad_request(format!(
+            "format={format:?}: one of json, html, text"
+        )));
+    }
+    let opts = rebound_insight::ReportOptions {
+        window: rebound_insight::Window { since_ms, until_ms },
+        by,
+        bucket,
+        top: q.top.unwrap_or(20),
+        top_patterns: 5,
+        detect: s.config.incidents.detect.clone(),
+        // The report's own reader threads; one request should not take
+        // every core of a server that has other requests to answer.
+        readers: 2,
+    };
+    let url = s.pool.url().to_string();
+    let report = tokio::task::spawn_blocking(move || rebound_insight::build(&url, opts))
+        .await
+        .map_err(blocking_failed)?
+        .map_err(|e| ApiError::unavailable(format!("reading the store: {e}")))?;
+    Ok(match format.as_str() {
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            rebound_insight::html::page(&report),
+        )
+            .into_response(),
+        "text" => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            rebound_insight::render::text(&report),
+        )
+            .into_response(),
+        _ => axum::Json(report).into_response(),
+    })
+}
+
+/// The incident list, recomputed from the store at most every
+/// `cache_seconds`. Every instance computes it from the same events, so
+/// instances on one PostgreSQL serve the same list.
+#[derive(Default)]
+pub struct IncidentCache {
+    slot: tokio::sync::Mutex<Option<(Instant, Arc<Value>)>>,
+}
+
+impl IncidentCache {
+    pub async fn get(&self, s: &Arc<AppState>) -> Result<Arc<Value>, ApiError> {
+        // Holding the lock while computing makes concurrent callers wait for
+        // one computation instead of each starting their own.
+        let mut slot = self.slot.lock().await;
+        let ttl = Duration::from_secs(s.config.incidents.cache_seconds);
+        if let Some((at, v)) = slot.as_ref()
+            && at.elapsed() < ttl
+        {
+            return Ok(Arc::clone(v));
+        }
+        let now = rebound_ingest::time::now_ms();
+        let window_ms = s.config.incidents.window_hours.max(1) as i64 * 3_600_000;
+        let opts = rebound_insight::ReportOptions {
+            window: rebound_insight::Window {
+                since_ms: Some(now - window_ms),
+                until_ms: None,
+            },
+            top: 1,
+            top_patterns: 0,
+            detect: s.config.incidents.detect.clone(),
+            readers: 2,
+            ..Default::default()
+        };
+        let url = s.pool.url().to_string();
+        let report = tokio::task::spawn_blocking(move || rebound_insight::build(&url, opts))
+            .await
+            .map_err(blocking_failed)?
+            .map_err(|e| ApiError::unavailable(format!("reading the store: {e}")))?;
+        let (open, closed): (Vec<_>, Vec<_>) = report
+            .incidents
+            .into_iter()
+            .partition(|i| i.state == "open");
+        s.metrics.incidents_open.set(open.len() as i64);
+        let v = Arc::new(json!({
+            "as_of_ms": now,
+            "window_hours": s.config.incidents.window_hours,
+            "open": open,
+            "closed": closed,
+        }));
+        *slot = Some((Instant::now(), Arc::clone(&v)));
+        Ok(v)
+    }
+}
+
+pub async fn incidents(State(s): Shared) -> ApiResult {
+    let v = s.incidents.get(&s).await?;
+    ok((*v).clone())
+}
+
+// --------------------------------------------------------------- metrics
+
+pub async fn metrics(State(s): Shared) -> ApiResult {
+    let n = s.pool.run(|st| st.count_suppressions()).await?;
+    s.metrics.suppressions.set(n as i64);
+    // Refreshes the open-incident gauge when the cached list is stale.
+    s.incidents.get(&s).await?;
+    let mut resp = s.metrics.encode().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,373 @@
+//! Rebound's HTTP interface: what `rebound serve` runs.
+//!
+//! This crate owns the HTTP side only — the router and its JSON API, bearer
+//! tokens and scopes ([`auth`]), ESP webhook signatures ([`signatures`],
+//! [`sns`]), Prometheus metrics ([`metrics`]), the OpenAPI document and the
+//! dashboard page — and delegates every judgement and every byte of storage to the
+//! library crates: the classifier (`/v1/classify`), the decoder
+//! (`/v1/decode`), the ingest parsers and the ledger (`/v1/events/{source}`,
+//! the suppression list), and insight (`/v1/report`, `/v1/incidents`).
+//!
+//! State shared by all instances lives in the store, so several servers on
+//! one PostgreSQL answer alike: suppressions are read from the store on
+//! every check (never cached), and incidents are recomputed from the store's
+//! events (cached for a few seconds only).
+//!
+//! The ledger's store is synchronous; handlers hold one of a few open stores
+//! ([`pool`]) on tokio's blocking pool. Requests are bounded in body size,
+//! time and number in flight; shutdown stops accepting and lets requests in
+//! flight finish.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod pool;
+pub mod signatures;
+pub mod sns;
+
+pub use config::{Config, TOKENS_ENV};
+
+use auth::{Scope, Tokens};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use rebound_classify::Classifier;
+use rebound_ledger::Policy;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The OpenAPI 3.1 document served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The dashboard: one self-contained page with no data in it; everything it
+/// shows comes from token-protected API calls made by its script.
+pub const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// Every route of the API as (method, path template); the router is built
+/// from the same handlers and a test checks both this list and the OpenAPI
+/// document against it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/dashboard"),
+    ("POST", "/v1/classify"),
+    ("POST", "/v1/decode"),
+    ("POST", "/v1/events/{source}"),
+    ("GET", "/v1/events"),
+    ("GET", "/v1/suppressions"),
+    ("POST", "/v1/suppressions/check"),
+    ("GET", "/v1/suppressions/{address}"),
+    ("PUT", "/v1/suppressions/{address}"),
+    ("DELETE", "/v1/suppressions/{address}"),
+    ("GET", "/v1/report"),
+    ("GET", "/v1/incidents"),
+];
+
+/// The classifier used by classify and decode: the built-in rules, or the
+/// built-in rules plus a user rule file.
+pub enum Rules {
+    Builtin,
+    Custom(Box<Classifier>),
+}
+
+impl Rules {
+    pub fn get(&self) -> &Classifier {
+        match self {
+            Rules::Builtin => Classifier::builtin(),
+            Rules::Custom(c) => c,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub rules: Rules,
+    pub pool: Arc<pool::StorePool>,
+    /// Single-address suppression checks, batched.
+    pub checks: pool::CheckBatcher,
+    pub policy: Arc<Policy>,
+    pub tokens: Tokens,
+    pub metrics: metrics::Metrics,
+    pub sendgrid: Option<signatures::SendgridVerifier>,
+    pub mailgun: Option<signatures::MailgunVerifier>,
+    pub sns: Option<Arc<sns::SnsVerifier>>,
+    pub incidents: api::IncidentCache,
+    /// Requests in flight (the concurrency limit).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("opening the store {url}: {source}")]
+    Store {
+        url: String,
+        source: rebound_ledger::Error,
+    },
+}
+
+impl AppState {
+    /// Opens the store and reads policy, rules, tokens and keys. `env_tokens`
+    /// is the value of [`TOKENS_ENV`], if any.
+    pub fn new(config: Config, env_tokens: Option<&str>) -> Result<Arc<AppState>, StartError> {
+        let cfg_err = |e: String| StartError::Config(e);
+        config.validate().map_err(|e| cfg_err(e.0))?;
+        let tokens = config.tokens(env_tokens).map_err(|e| cfg_err(e.0))?;
+        if tokens.is_empty() {
+            return Err(cfg_err(format!(
+                "no token configured: every endpoint but /healthz needs one ([[tokens]] in the config file or {TOKENS_ENV})"
+            )));
+        }
+        let policy = match &config.policy {
+            None => Policy::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| cfg_err(format!("reading {}: {e}", p.display())))?;
+                Policy::from_toml(&text).map_err(|e| cfg_err(format!("{}: {e}", p.display())))?
+            }
+        };
+        let rules = match &config.rules {
+            None => Rules::Builtin,
+            Some(p) => Rules::Custom(Box::new(
+                Classifier::from_user_file(p)
+                    .map_err(|e| cfg_err(format!("rules {}: {e}", p.display())))?,
+            )),
+        };
+        let sendgrid = config
+            .webhooks
+            .sendgrid
+            .as_ref()
+            .map(|c| signatures::SendgridVerifier::new(&c.public_key, c.max_age_seconds))
+            .transpose()
+            .map_err(cfg_err)?;
+        let mailgun = config
+            .webhooks
+            .mailgun
+            .as_ref()
+            .map(|c| signatures::MailgunVerifier::new(&c.signing_key, c.max_age_seconds));
+        let sns = config
+            .webhooks
+            .ses
+            .as_ref()
+            .filter(|c| c.verify_sns_signatures)
+            .map(|c| {
+                Arc::new(sns::SnsVerifier::new(
+                    c.certificate_dir.clone(),
+                    c.fetch_certificates,
+                ))
+            });
+        let pool = pool::StorePool::open(&config.db, config.store_connections).map_err(|e| {
+            StartError::Store {
+                url: config.db.clone(),
+                source: e,
+            }
+        })?;
+        let checks = pool::CheckBatcher::start(&config.db, 2).map_err(|e| StartError::Store {
+            url: config.db.clone(),
+            source: e,
+        })?;
+        Ok(Arc::new(AppState {
+            rules,
+            pool,
+            checks,
+            policy: Arc::new(policy),
+            tokens: Tokens::new(tokens),
+            metrics: metrics::Metrics::new(),
+            sendgrid,
+            mailgun,
+            sns,
+            incidents: api::IncidentCache::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.concurrency)),
+            config,
+        }))
+    }
+}
+
+async fn need_read(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    authorize(&s, Scope::Read, req, next).await
+}
+async fn need_ingest(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    authorize(&s, Scope::Ingest, req, next).await
+}
+async fn need_admin(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    authorize(&s, Scope::Admin, req, next).await
+}
+
+async fn authorize(s: &AppState, scope: Scope, mut req: Request, next: Next) -> Response {
+    match s.tokens.authorize(req.headers(), scope) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The frame around every request, in one layer (each layer costs a clone
+/// of the route per request): bound the requests in flight (one that cannot
+/// start within `queue_seconds` gets 503 rather than piling up), count and
+/// time it by route template and status, and give any error answer the JSON
+/// error shape.
+async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    // Fast path without a timer: a permit is almost always free.
+    let permit = match Arc::clone(&s.in_flight).try_acquire_owned() {
+        Ok(p) => Some(p),
+        Err(_) => {
+            let wait = std::time::Duration::from_secs(s.config.limits.queue_seconds);
+            tokio::time::timeout(wait, Arc::clone(&s.in_flight).acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        }
+    };
+    let resp = match permit {
+        Some(_permit) => error::json_errors(next.run(req).await).await,
+        None => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
+    };
+    let labels = metrics::HttpLabels {
+        route,
+        method,
+        status: resp.status().as_u16(),
+    };
+    s.metrics.requests.get_or_create(&labels).inc();
+    s.metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The router with every route, limit and layer.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limits = &state.config.limits;
+    let small = DefaultBodyLimit::max(limits.small_body_bytes);
+    let read = Router::new()
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(api::openapi))
+        .route("/v1/classify", post(api::classify).layer(small))
+        .route("/v1/decode", post(api::decode))
+        .route("/v1/events", get(api::events))
+        .route("/v1/suppressions", get(api::list_suppressions))
+        .route("/v1/suppressions/check", post(api::check_many).layer(small))
+        .route("/v1/suppressions/{address}", get(api::check_one))
+        .route("/v1/report", get(api::report))
+        .route("/v1/incidents", get(api::incidents))
+        .route_layer(middleware::from_fn_with_state(state.clone(), need_read));
+    let ingest = Router::new()
+        .route("/v1/events/{source}", post(api::ingest))
+        .route_layer(middleware::from_fn_with_state(state.clone(), need_ingest));
+    let admin = Router::new()
+        .route(
+            "/v1/suppressions/{address}",
+            axum::routing::put(api::suppress).delete(api::unsuppress),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), need_admin));
+    let open = Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/", get(api::dashboard))
+        .route("/dashboard", get(api::dashboard));
+    Router::new()
+        .merge(read)
+        .merge(ingest)
+        .merge(admin)
+        .merge(open)
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.timeout(),
+        ))
+        // Last resort: a bug that panics answers 500 instead of dropping
+        // the connection (input is validated before it gets that far).
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(state.clone(), frame))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting and
+/// waits for the requests in flight to finish.
+///
+/// HTTP/1.1 through hyper directly rather than `axum::serve`, for the one
+/// setting that lacks: a client must send its request headers within
+/// `limits.header_seconds` (also bounding idle keep-alive connections), so
+/// slow or silent clients cannot hold connections forever.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let header_timeout = std::time::Duration::from_secs(state.config.limits.header_seconds.max(1));
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait for
+                    // connections to close rather than spin.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Answers are small and written whole: send them at once.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

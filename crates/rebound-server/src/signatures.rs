@@ -1,0 +1,303 @@
+//! ESP webhook signatures, checked on top of the token when a key is
+//! configured for the source.
+//!
+//! * SendGrid (signed event webhook): ECDSA P-256 with SHA-256 over the
+//!   `X-Twilio-Email-Event-Webhook-Timestamp` header followed by the raw
+//!   body; the signature (base64 DER) is in
+//!   `X-Twilio-Email-Event-Webhook-Signature`; the verification key SendGrid
+//!   shows is a base64 DER public key.
+//! * Mailgun: HMAC-SHA256 keyed with the webhook signing key over
+//!   `timestamp` followed by `token`, hex, all three in the body's
+//!   `signature` object. A token seen before is refused (replay).
+//! * Postmark: no signature; Postmark protects webhooks with HTTP Basic
+//!   auth, which the token layer checks.
+//! * SES over SNS: RSA signatures with Amazon's certificate, when enabled
+//!   (see [`crate::sns`]).
+//!
+//! Both verifiers refuse timestamps further than `max_age` from now, either
+//! way, so a captured request cannot be replayed later.
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use sha2::Sha256;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+pub const SENDGRID_SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
+pub const SENDGRID_TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing signature: {0}")]
+    Missing(&'static str),
+    #[error("malformed signature: {0}")]
+    Malformed(String),
+    #[error("timestamp outside the accepted window of {0} s")]
+    Stale(u64),
+    #[error("signature does not match")]
+    Mismatch,
+    #[error("token already used (replay)")]
+    Replay,
+    #[error("signing certificate: {0}")]
+    Certificate(String),
+    /// The certificate could not be fetched: the sender should retry.
+    #[error("signing certificate unavailable: {0}")]
+    Unreachable(String),
+}
+
+/// SendGrid's verification key.
+pub struct SendgridVerifier {
+    key: VerifyingKey,
+    max_age: u64,
+}
+
+impl SendgridVerifier {
+    /// `public_key`: base64 DER (SubjectPublicKeyInfo), as SendGrid shows it;
+    /// PEM armour is tolerated.
+    pub fn new(public_key: &str, max_age: u64) -> Result<Self, String> {
+        let b64: String = public_key
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("sendgrid public_key is not base64: {e}"))?;
+        let key = VerifyingKey::from_public_key_der(&der)
+            .map_err(|e| format!("sendgrid public_key is not a P-256 public key: {e}"))?;
+        Ok(Self { key, max_age })
+    }
+
+    pub fn verify(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now_s: i64,
+    ) -> Result<(), SignatureError> {
+        let sig = signature.ok_or(SignatureError::Missing(
+            "X-Twilio-Email-Event-Webhook-Signature header",
+        ))?;
+        let ts = timestamp.ok_or(SignatureError::Missing(
+            "X-Twilio-Email-Event-Webhook-Timestamp header",
+        ))?;
+        check_age(ts, now_s, self.max_age)?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(sig.trim())
+            .map_err(|e| SignatureError::Malformed(format!("not base64: {e}")))?;
+        let sig = Signature::from_der(&der)
+            .map_err(|e| SignatureError::Malformed(format!("not a DER ECDSA signature: {e}")))?;
+        let mut signed = Vec::with_capacity(ts.len() + body.len());
+        signed.extend_from_slice(ts.as_bytes());
+        signed.extend_from_slice(body);
+        self.key
+            .verify(&signed, &sig)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
+/// Mailgun's signing key, with the tokens already accepted.
+pub struct MailgunVerifier {
+    key: Vec<u8>,
+    max_age: u64,
+    seen: Mutex<SeenTokens>,
+}
+
+/// Tokens accepted recently, bounded: the oldest are forgotten first (they
+/// are also the ones whose timestamps fall out of the window soonest).
+#[derive(Default)]
+struct SeenTokens {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+const SEEN_TOKENS: usize = 100_000;
+
+impl MailgunVerifier {
+    pub fn new(signing_key: &str, max_age: u64) -> Self {
+        Self {
+            key: signing_key.as_bytes().to_vec(),
+            max_age,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// Checks the `signature` object of a Mailgun webhook body; returns the
+    /// token, to [`remember`](Self::remember) once the events are stored.
+    pub fn verify(&self, body: &serde_json::Value, now_s: i64) -> Result<String, SignatureError> {
+        let sig = body
+            .get("signature")
+            .ok_or(SignatureError::Missing("`signature` object in the body"))?;
+        let field = |name: &'static str| -> Result<String, SignatureError> {
+            match sig.get(name) {
+                Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+                _ => Err(SignatureError::Missing(name)),
+            }
+        };
+        let (ts, token, hex) = (field("timestamp")?, field("token")?, field("signature")?);
+        check_age(&ts, now_s, self.max_age)?;
+        let expected = decode_hex(&hex)
+            .ok_or_else(|| SignatureError::Malformed("signature is not hex".into()))?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key)
+            .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+        mac.update(ts.as_bytes());
+        mac.update(token.as_bytes());
+        // verify_slice compares in constant time.
+        mac.verify_slice(&expected)
+            .map_err(|_| SignatureError::Mismatch)?;
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.set.contains(&token) {
+            return Err(SignatureError::Replay);
+        }
+        Ok(token)
+    }
+
+    /// Records a token as used. Called once the request's events are
+    /// stored, so that a retry after a failed store is not taken for a
+    /// replay.
+    pub fn remember(&self, token: String) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !seen.set.insert(token.clone()) {
+            return;
+        }
+        seen.order.push_back(token);
+        if seen.order.len() > SEEN_TOKENS
+            && let Some(old) = seen.order.pop_front()
+        {
+            seen.set.remove(&old);
+        }
+    }
+}
+
+fn check_age(ts: &str, now_s: i64, max_age: u64) -> Result<(), SignatureError> {
+    let t: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed(format!("timestamp {ts:?} is not a number")))?;
+    if now_s.abs_diff(t) > max_age {
+        return Err(SignatureError::Stale(max_age));
+    }
+    Ok(())
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::EncodePublicKey;
+
+    fn keypair() -> (SigningKey, String) {
+        let sk = SigningKey::random(&mut rand_core::OsRng);
+        let der = sk.verifying_key().to_public_key_der().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+        (sk, b64)
+    }
+
+    fn sign(sk: &SigningKey, ts: &str, body: &[u8]) -> String {
+        let mut m = ts.as_bytes().to_vec();
+        m.extend_from_slice(body);
+        let sig: Signature = sk.sign(&m);
+        base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes())
+    }
+
+    #[test]
+    fn sendgrid_valid_tampered_wrong_key_stale() {
+        let (sk, pk) = keypair();
+        let (_, other_pk) = keypair();
+        let now = 1_700_000_000;
+        let ts = now.to_string();
+        let body = br#"[{"email":"a@b.example","event":"bounce"}]"#;
+        let sig = sign(&sk, &ts, body);
+        let v = SendgridVerifier::new(&pk, 300).unwrap();
+        assert_eq!(v.verify(Some(&sig), Some(&ts), body, now), Ok(()));
+        let tampered = br#"[{"email":"x@b.example","event":"bounce"}]"#;
+        assert_eq!(
+            v.verify(Some(&sig), Some(&ts), tampered, now),
+            Err(SignatureError::Mismatch)
+        );
+        let wrong = SendgridVerifier::new(&other_pk, 300).unwrap();
+        assert_eq!(
+            wrong.verify(Some(&sig), Some(&ts), body, now),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed long ago: refused even though the signature is genuine.
+        let old = (now - 3600).to_string();
+        let old_sig = sign(&sk, &old, body);
+        assert_eq!(
+            v.verify(Some(&old_sig), Some(&old), body, now),
+            Err(SignatureError::Stale(300))
+        );
+        // Changing the timestamp header breaks the signature.
+        let later = (now + 10).to_string();
+        assert_eq!(
+            v.verify(Some(&sig), Some(&later), body, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(matches!(
+            v.verify(None, Some(&ts), body, now),
+            Err(SignatureError::Missing(_))
+        ));
+        assert!(matches!(
+            v.verify(Some("!!"), Some(&ts), body, now),
+            Err(SignatureError::Malformed(_))
+        ));
+        assert!(SendgridVerifier::new("not a key", 300).is_err());
+    }
+
+    fn mailgun_body(key: &str, ts: i64, token: &str) -> serde_json::Value {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(format!("{ts}{token}").as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        serde_json::json!({
+            "signature": {"timestamp": ts.to_string(), "token": token, "signature": hex},
+            "event-data": {"event": "failed", "recipient": "a@b.example"}
+        })
+    }
+
+    #[test]
+    fn mailgun_valid_tampered_wrong_key_stale_replay() {
+        let now = 1_700_000_000;
+        let v = MailgunVerifier::new("key-right", 300);
+        let body = mailgun_body("key-right", now, "tok-1");
+        let token = v.verify(&body, now).unwrap();
+        // Until stored, a retry is not a replay; after, it is.
+        assert!(v.verify(&body, now).is_ok());
+        v.remember(token);
+        assert_eq!(v.verify(&body, now), Err(SignatureError::Replay));
+        let mut tampered = mailgun_body("key-right", now, "tok-2");
+        tampered["signature"]["token"] = "tok-3".into();
+        assert_eq!(v.verify(&tampered, now), Err(SignatureError::Mismatch));
+        let wrong = mailgun_body("key-wrong", now, "tok-4");
+        assert_eq!(v.verify(&wrong, now), Err(SignatureError::Mismatch));
+        let stale = mailgun_body("key-right", now - 3600, "tok-5");
+        assert_eq!(v.verify(&stale, now), Err(SignatureError::Stale(300)));
+        let unsigned = serde_json::json!({"event-data": {}});
+        assert!(matches!(
+            v.verify(&unsigned, now),
+            Err(SignatureError::Missing(_))
+        ));
+    }
+}

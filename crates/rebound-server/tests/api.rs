@@ -1,0 +1,850 @@
+//! The HTTP API over real HTTP on loopback, against a real SQLite file:
+//! auth per scope, every endpoint's happy path, malformed input (4xx with a
+//! JSON error, never 5xx), ingest counts, signatures, metrics, OpenAPI.
+
+mod common;
+
+use common::{ADMIN, INGEST, READ, Server, http};
+use serde_json::{Value, json};
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Every error is JSON with `error` and `detail`.
+fn assert_error(r: &http::Resp, status: u16) {
+    assert_eq!(r.status, status, "body: {}", r.text());
+    let v = r.json();
+    assert!(v["error"].is_string() && v["detail"].is_string(), "{v}");
+}
+
+const DSN: &str = "From: MAILER-DAEMON@mx.example.net\r
+To: sender@example.org\r
+Subject: Undelivered Mail Returned to Sender\r
+Date: Mon, 2 Nov 2026 10:00:00 +0000\r
+Message-ID: <bounce-1@mx.example.net>\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
+\r
+--B\r
+Content-Type: text/plain\r
+\r
+This is the mail system at host mx.example.net.\r
+<nobody@example.com>: host mx.example.com said: 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table\r
+--B\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.example.net\r
+\r
+Final-Recipient: rfc822; nobody@example.com\r
+Action: failed\r
+Status: 5.1.1\r
+Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table\r
+--B\r
+Content-Type: message/rfc822\r
+\r
+From: sender@example.org\r
+To: nobody@example.com\r
+Subject: hi\r
+Message-ID: <m1@example.org>\r
+\r
+hello\r
+--B--\r
+";
+
+fn sendgrid_bounce(email: &str, id: &str, t: i64) -> Value {
+    json!({"email": email, "timestamp": t, "event": "bounce", "sg_event_id": id,
+           "sg_message_id": format!("msg-{id}"), "reason": "550 5.1.1 unknown recipient",
+           "status": "5.1.1", "type": "bounce", "ip": "192.0.2.44"})
+}
+
+#[test]
+fn every_route_needs_the_right_scope() {
+    let s = Server::start();
+    assert_eq!(s.req("GET", "/healthz", None, b"").status, 200);
+    for (method, path) in rebound_server::ROUTES {
+        if matches!(*path, "/healthz" | "/" | "/dashboard") {
+            continue;
+        }
+        let path = path
+            .replace("{source}", "sendgrid")
+            .replace("{address}", "a@example.com");
+        let r = s.req(method, &path, None, b"");
+        assert_error(&r, 401);
+        assert!(r.header("www-authenticate").is_some());
+        assert_error(
+            &s.req(method, &path, Some("wrong-token-wrong-token"), b""),
+            401,
+        );
+        let needed = match (*method, path.as_str()) {
+            ("POST", p) if p.starts_with("/v1/events/") => "ingest",
+            ("PUT" | "DELETE", _) => "admin",
+            _ => "read",
+        };
+        // A token without the scope is refused with 403, before the body
+        // is looked at.
+        let lacking = if needed == "read" { INGEST } else { READ };
+        assert_error(&s.req(method, &path, Some(lacking), b""), 403);
+    }
+    // Basic auth carries the token as the password (ESP webhook URLs).
+    let basic = format!("Basic {}", base64_encode(&format!("sendgrid:{INGEST}")));
+    let body = json!([sendgrid_bounce("x@example.com", "e1", now_s())]).to_string();
+    let r = http::request(
+        s.addr,
+        "POST",
+        "/v1/events/sendgrid",
+        &[("Authorization", &basic)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+fn base64_encode(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn classify_one_and_many_and_bad_bodies() {
+    let s = Server::start_with(|c| c.limits.small_body_bytes = 4096);
+    let r = s.req(
+        "POST",
+        "/v1/classify",
+        Some(READ),
+        br#""550 5.1.1 <a@b.example>: User unknown""#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["reason"], "userunknown");
+    assert_eq!(r.json()["hardbounce"], true);
+    let r = s.req(
+        "POST",
+        "/v1/classify",
+        Some(READ),
+        json!({"text": "452 4.2.2 Mailbox full", "recipient": "a@b.example"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.json()["reason"], "mailboxfull");
+    let r = s.req(
+        "POST",
+        "/v1/classify",
+        Some(ADMIN),
+        json!({"replies": ["550 5.1.1 User unknown", {"text": "421 4.7.0 Try again later, closing connection (throttled)"}]})
+            .to_string()
+            .as_bytes(),
+    );
+    let v = r.json();
+    assert_eq!(v["verdicts"].as_array().unwrap().len(), 2);
+    assert_eq!(v["verdicts"][0]["reason"], "userunknown");
+    let r = s.req(
+        "POST",
+        "/v1/classify",
+        Some(READ),
+        br#"["550 5.1.1 User unknown"]"#,
+    );
+    assert_eq!(r.json()["verdicts"][0]["reason"], "userunknown");
+    assert_error(
+        &s.req("POST", "/v1/classify", Some(READ), b"{\"text\": "),
+        400,
+    );
+    assert_error(&s.req("POST", "/v1/classify", Some(READ), b""), 400);
+    assert_error(&s.req("POST", "/v1/classify", Some(READ), b"42"), 422);
+    assert_error(
+        &s.req("POST", "/v1/classify", Some(READ), br#"{"text": 5}"#),
+        422,
+    );
+    let big = format!("\"{}\"", "x".repeat(10_000));
+    assert_error(
+        &s.req("POST", "/v1/classify", Some(READ), big.as_bytes()),
+        413,
+    );
+    assert_error(&s.req("GET", "/v1/classify", Some(READ), b""), 405);
+    assert_error(&s.req("GET", "/nowhere", Some(READ), b""), 404);
+}
+
+#[test]
+fn decode_a_bounce_email() {
+    let s = Server::start();
+    let r = s.req("POST", "/v1/decode", Some(READ), DSN.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{v}");
+    assert_eq!(recs[0]["recipient"], "nobody@example.com");
+    assert_eq!(recs[0]["reason"], "userunknown");
+    assert_error(&s.req("POST", "/v1/decode", Some(READ), b""), 400);
+    // A message that is not a bounce gives no records.
+    let r = s.req(
+        "POST",
+        "/v1/decode",
+        Some(READ),
+        b"Subject: hello\r\n\r\nhi\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["records"].as_array().unwrap().len(), 0);
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/decode?delivered=maybe",
+            Some(READ),
+            DSN.as_bytes(),
+        ),
+        400,
+    );
+}
+
+#[test]
+fn suppressions_check_add_remove() {
+    let s = Server::start();
+    let r = s.req(
+        "GET",
+        "/v1/suppressions/Someone@Example.com",
+        Some(READ),
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["suppressed"], false);
+    assert_eq!(r.json()["address"], "someone@example.com");
+    let r = s.req(
+        "PUT",
+        "/v1/suppressions/someone@example.com",
+        Some(ADMIN),
+        br#"{"detail": "asked us to stop"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["suppression"]["created_by"], "boss");
+    assert_eq!(
+        s.req(
+            "PUT",
+            "/v1/suppressions/someone@example.com",
+            Some(ADMIN),
+            b""
+        )
+        .status,
+        200
+    );
+    let r = s.req(
+        "GET",
+        "/v1/suppressions/SOMEONE@example.com",
+        Some(READ),
+        b"",
+    );
+    assert_eq!(r.json()["suppressed"], true);
+    assert_eq!(r.json()["suppression"]["reason"], "manual");
+    let r = s.req(
+        "POST",
+        "/v1/suppressions/check",
+        Some(READ),
+        br#"{"addresses": ["someone@example.com", "other@example.com", "not an address"]}"#,
+    );
+    let res = r.json()["results"].clone();
+    assert_eq!(res[0]["suppressed"], true);
+    assert_eq!(res[1]["suppressed"], false);
+    assert!(res[2]["error"].is_string());
+    let r = s.req("GET", "/v1/suppressions?limit=10", Some(READ), b"");
+    assert_eq!(r.json()["total"], 1);
+    let r = s.req(
+        "DELETE",
+        "/v1/suppressions/someone@example.com?note=oops",
+        Some(ADMIN),
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_error(
+        &s.req(
+            "DELETE",
+            "/v1/suppressions/someone@example.com",
+            Some(ADMIN),
+            b"",
+        ),
+        404,
+    );
+    assert_eq!(
+        s.req(
+            "GET",
+            "/v1/suppressions/someone@example.com",
+            Some(READ),
+            b""
+        )
+        .json()["suppressed"],
+        false
+    );
+    assert_error(
+        &s.req("GET", "/v1/suppressions/not-an-address", Some(READ), b""),
+        400,
+    );
+    assert_error(
+        &s.req(
+            "PUT",
+            "/v1/suppressions/a@example.com",
+            Some(ADMIN),
+            b"{bad",
+        ),
+        400,
+    );
+    assert_error(
+        &s.req(
+            "PUT",
+            "/v1/suppressions/a@example.com",
+            Some(ADMIN),
+            br#"{"color": 1}"#,
+        ),
+        422,
+    );
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/suppressions/check",
+            Some(READ),
+            br#"{"addresses": 1}"#,
+        ),
+        422,
+    );
+}
+
+#[test]
+fn ingest_counts_duplicates_and_rejections() {
+    let s = Server::start();
+    let t = now_s();
+    let batch = json!([
+        sendgrid_bounce("gone1@example.com", "ev-1", t),
+        sendgrid_bounce("gone2@example.com", "ev-2", t),
+        {"email": "ok@example.com", "timestamp": t, "event": "delivered", "sg_event_id": "ev-3", "response": "250 OK"},
+        {"timestamp": t, "event": "bounce", "sg_event_id": "broken"},
+    ])
+    .to_string();
+    // Strict: one unreadable record refuses the whole batch.
+    let r = s.req(
+        "POST",
+        "/v1/events/sendgrid?strict=true",
+        Some(INGEST),
+        batch.as_bytes(),
+    );
+    assert_error(&r, 422);
+    assert_eq!(
+        s.req("GET", "/v1/events", Some(READ), b"").json()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let r = s.req(
+        "POST",
+        "/v1/events/sendgrid",
+        Some(INGEST),
+        batch.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["stored"], 3, "{v}");
+    assert_eq!(v["duplicates"], 0);
+    assert_eq!(v["rejected"].as_array().unwrap().len(), 1);
+    assert_eq!(v["rejected"][0]["position"], "body:1#4", "{v}");
+    let mut suppressed: Vec<String> = serde_json::from_value(v["suppressed"].clone()).unwrap();
+    suppressed.sort();
+    assert_eq!(suppressed, ["gone1@example.com", "gone2@example.com"]);
+    // The ESP retries: nothing new.
+    let v = s
+        .req(
+            "POST",
+            "/v1/events/sendgrid",
+            Some(INGEST),
+            batch.as_bytes(),
+        )
+        .json();
+    assert_eq!(
+        (v["stored"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(
+        s.req("GET", "/v1/suppressions/gone1@example.com", Some(READ), b"")
+            .json()["suppressed"],
+        true
+    );
+    let ev = s
+        .req(
+            "GET",
+            "/v1/events?recipient=gone2@example.com",
+            Some(READ),
+            b"",
+        )
+        .json();
+    assert_eq!(ev["events"].as_array().unwrap().len(), 1);
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/sendgrid",
+            Some(INGEST),
+            b"[{\"email\": ",
+        ),
+        400,
+    );
+    assert_error(
+        &s.req("POST", "/v1/events/sendgrid", Some(INGEST), b""),
+        400,
+    );
+    assert_error(
+        &s.req("POST", "/v1/events/carrier-pigeon", Some(INGEST), b"{}"),
+        404,
+    );
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/sendgrid",
+            Some(INGEST),
+            br#"[{"event": "bounce"}]"#,
+        ),
+        422,
+    );
+    assert_error(
+        &s.req("GET", "/v1/events?since=yesterdayish", Some(READ), b""),
+        400,
+    );
+}
+
+#[test]
+fn ingest_every_source() {
+    let s = Server::start();
+    let t = now_s();
+    let ses = json!({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent",
+        "bouncedRecipients": [{"emailAddress": "ses@example.com", "status": "5.1.1",
+        "diagnosticCode": "smtp; 550 5.1.1 user unknown"}], "timestamp": "2026-11-02T10:00:00.000Z"},
+        "mail": {"messageId": "ses-1", "source": "a@sender.example"}});
+    let sns = json!({"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:1:ses",
+        "Message": ses.to_string()});
+    let mailgun = json!({"event-data": {"id": "mg-1", "timestamp": t, "event": "failed",
+        "severity": "permanent", "recipient": "mg@example.com",
+        "delivery-status": {"code": 550, "message": "No such mailbox", "enhanced-code": "5.1.1"}}});
+    let postmark = json!({"RecordType": "Bounce", "Type": "HardBounce", "ID": 7, "Email": "pm@example.com",
+        "BouncedAt": "2026-11-02T10:00:00Z", "Details": "smtp;550 5.1.1 The email account does not exist."});
+    let sparkpost = json!([{"msys": {"message_event": {"type": "bounce", "bounce_class": "10",
+        "rcpt_to": "sp@example.com", "raw_reason": "550 5.1.1 unknown", "timestamp": t.to_string(), "event_id": "sp-1"}}}]);
+    let postfix = "Nov  2 10:00:00 mx postfix/smtp[123]: 4AB12: to=<pf@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <pf@example.com>: User unknown (in reply to RCPT TO command))\n";
+    for (source, body, who) in [
+        ("ses", sns.to_string(), "ses@example.com"),
+        ("mailgun", mailgun.to_string(), "mg@example.com"),
+        ("postmark", postmark.to_string(), "pm@example.com"),
+        ("sparkpost", sparkpost.to_string(), "sp@example.com"),
+        ("log", postfix.to_string(), "pf@example.com"),
+        ("postfix", postfix.to_string(), "pf@example.com"),
+        ("email", DSN.to_string(), "nobody@example.com"),
+    ] {
+        let r = s.req(
+            "POST",
+            &format!("/v1/events/{source}"),
+            Some(INGEST),
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{source}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["events"], 1, "{source}: {v}");
+        let check = s
+            .req("GET", &format!("/v1/suppressions/{who}"), Some(READ), b"")
+            .json();
+        assert_eq!(check["suppressed"], true, "{source}: {check}");
+    }
+    // A log endpoint refuses JSON, pointing to the right one.
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/log",
+            Some(INGEST),
+            postmark.to_string().as_bytes(),
+        ),
+        422,
+    );
+    // SNS subscription confirmation: acknowledged, nothing stored, URL returned.
+    let confirm = json!({"Type": "SubscriptionConfirmation", "TopicArn": "arn:aws:sns:us-east-1:1:ses",
+        "SubscribeURL": "https://sns.example/confirm?x=1", "Token": "t"});
+    let r = s.req(
+        "POST",
+        "/v1/events/ses",
+        Some(INGEST),
+        confirm.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["subscribe_url"], "https://sns.example/confirm?x=1");
+}
+
+#[test]
+fn ses_topic_allowlist() {
+    let s = Server::start_with(|c| {
+        c.webhooks.ses = Some(rebound_server::config::SesConfig {
+            topic_arns: vec!["arn:aws:sns:us-east-1:1:mine".into()],
+            ..Default::default()
+        })
+    });
+    let env = json!({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:theirs", "Message": "{}"});
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/ses",
+            Some(INGEST),
+            env.to_string().as_bytes(),
+        ),
+        403,
+    );
+}
+
+#[test]
+fn body_limit_answers_413_in_json() {
+    let s = Server::start_with(|c| c.limits.body_bytes = 1000);
+    let body = format!(
+        "[{}]",
+        vec![sendgrid_bounce("a@example.com", "x", 1).to_string(); 20].join(",")
+    );
+    assert_error(
+        &s.req("POST", "/v1/events/sendgrid", Some(INGEST), body.as_bytes()),
+        413,
+    );
+}
+
+#[test]
+fn sendgrid_and_mailgun_signatures_over_http() {
+    use base64::Engine;
+    use hmac::Mac;
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::EncodePublicKey;
+    let sk = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let pk = base64::engine::general_purpose::STANDARD
+        .encode(sk.verifying_key().to_public_key_der().unwrap().as_bytes());
+    let s = Server::start_with(|c| {
+        c.webhooks.sendgrid = Some(rebound_server::config::SendgridConfig {
+            public_key: pk,
+            max_age_seconds: 300,
+        });
+        c.webhooks.mailgun = Some(rebound_server::config::MailgunConfig {
+            signing_key: "mg-signing-key".into(),
+            max_age_seconds: 300,
+        });
+    });
+    let t = now_s();
+    let body = json!([sendgrid_bounce("signed@example.com", "sig-1", t)]).to_string();
+    let ts = t.to_string();
+    let sig: p256::ecdsa::Signature = sk.sign(&[ts.as_bytes(), body.as_bytes()].concat());
+    let sig = base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes());
+    let h = [
+        ("X-Twilio-Email-Event-Webhook-Signature", sig.as_str()),
+        ("X-Twilio-Email-Event-Webhook-Timestamp", ts.as_str()),
+    ];
+    assert_error(
+        &s.req("POST", "/v1/events/sendgrid", Some(INGEST), body.as_bytes()),
+        401,
+    );
+    let tampered = body.replace("signed@", "forged@");
+    assert_error(
+        &s.req_h(
+            "POST",
+            "/v1/events/sendgrid",
+            Some(INGEST),
+            &h,
+            tampered.as_bytes(),
+        ),
+        401,
+    );
+    let r = s.req_h(
+        "POST",
+        "/v1/events/sendgrid",
+        Some(INGEST),
+        &h,
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
+
+    let mg = |token: &str, key: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(format!("{t}{token}").as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        json!({"signature": {"timestamp": t.to_string(), "token": token, "signature": hex},
+               "event-data": {"id": format!("mg-{token}"), "timestamp": t, "event": "failed", "severity": "permanent",
+               "recipient": "mg@example.com", "delivery-status": {"code": 550, "message": "No such mailbox"}}})
+        .to_string()
+    };
+    let good = mg("token-1", "mg-signing-key");
+    assert_eq!(
+        s.req("POST", "/v1/events/mailgun", Some(INGEST), good.as_bytes())
+            .status,
+        200
+    );
+    // The same signed request again is a replay.
+    assert_error(
+        &s.req("POST", "/v1/events/mailgun", Some(INGEST), good.as_bytes()),
+        401,
+    );
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/mailgun",
+            Some(INGEST),
+            mg("token-2", "wrong").as_bytes(),
+        ),
+        401,
+    );
+}
+
+#[test]
+fn metrics_report_incidents_openapi() {
+    let s = Server::start();
+    // Enough refusals of one kind at one provider to open an incident.
+    let t = now_s() - 1800;
+    let mut batch = Vec::new();
+    for i in 0..200 {
+        let (event, reason) = if i % 4 == 0 {
+            ("delivered", "250 2.0.0 OK")
+        } else {
+            (
+                "bounce",
+                "550 5.7.1 Service unavailable, Client host [192.0.2.44] blocked using Spamhaus. To request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.44",
+            )
+        };
+        batch.push(json!({"email": format!("user{i}@outlook.com"), "timestamp": t + i * 5, "event": event,
+            "sg_event_id": format!("inc-{i}"), "reason": reason, "response": reason, "ip": "192.0.2.44", "type": "blocked"}));
+    }
+    let r = s.req(
+        "POST",
+        "/v1/events/sendgrid",
+        Some(INGEST),
+        Value::Array(batch).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let inc = s.req("GET", "/v1/incidents", Some(READ), b"");
+    assert_eq!(inc.status, 200, "{}", inc.text());
+    let open = inc.json()["open"].as_array().unwrap().clone();
+    assert!(!open.is_empty(), "{}", inc.text());
+    assert_eq!(open[0]["provider"], "microsoft", "{}", inc.text());
+
+    let m = s.req("GET", "/metrics", Some(READ), b"");
+    assert_eq!(m.status, 200);
+    let text = m.text();
+    assert!(text.contains("rebound_events_total{source=\"sendgrid\",reason=\"blocked\",provider=\"microsoft\"} 150"), "{text}");
+    assert!(text.contains("rebound_incidents_open "), "{text}");
+    assert!(text.contains("rebound_suppressions "), "{text}");
+    assert!(
+        text.contains("rebound_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/v1/events/{source}\""), "{text}");
+
+    let r = s.req("GET", "/v1/report?since=24h&by=provider", Some(READ), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["events"], 200);
+    let r = s.req("GET", "/v1/report?format=html", Some(READ), b"");
+    assert!(r.text().contains("<html"));
+    let r = s.req("GET", "/v1/report?format=text", Some(READ), b"");
+    assert_eq!(r.status, 200);
+    assert_error(&s.req("GET", "/v1/report?format=pdf", Some(READ), b""), 400);
+    assert_error(&s.req("GET", "/v1/report?by=moon", Some(READ), b""), 400);
+
+    // The OpenAPI document lists every route, and every listed route is
+    // routed (nothing answers 404/405 for it).
+    let doc = s.req("GET", "/openapi.json", Some(READ), b"").json();
+    for (method, path) in rebound_server::ROUTES {
+        let op = &doc["paths"][path][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} missing from openapi.json");
+        let concrete = path
+            .replace("{source}", "sendgrid")
+            .replace("{address}", "a@example.com");
+        let r = s.req(method, &concrete, Some(ADMIN), b"");
+        assert!(
+            r.status != 404 && r.status != 405
+                || (*method == "DELETE"
+                    && r.status == 404
+                    && r.json()["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not suppressed")),
+            "{method} {path}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert!(r.status < 500, "{method} {path}: {}", r.status);
+    }
+    let n = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum::<usize>();
+    assert_eq!(
+        n,
+        rebound_server::ROUTES.len(),
+        "openapi.json lists operations the router lacks"
+    );
+}
+
+#[test]
+fn dashboard_and_health_need_no_token() {
+    let s = Server::start();
+    let r = s.req("GET", "/", None, b"");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(s.req("GET", "/healthz", None, b"").json()["status"], "ok");
+}
+
+/// Garbage in every shape, on every route: always an answer, always 4xx or
+/// 2xx, never 5xx, and the error is JSON.
+#[test]
+fn garbage_never_gets_a_5xx() {
+    let s = Server::start();
+    let deep = "[".repeat(100_000);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"\xff\xfe\x00garbage".to_vec(),
+        deep.into_bytes(),
+        b"{\"replies\": [1, 2, 3]}".to_vec(),
+        b"{\"addresses\": [\"\\u0000@x\", \"a@\", \"@b\"]}".to_vec(),
+        b"1e999999".to_vec(),
+        b"From: x\r\nContent-Type: multipart/report; boundary=\r\n\r\n--\r\n".to_vec(),
+        b"Nov 99 99:99:99 host postfix/smtp[1]: ABC: to=<a@b>, status=bounced (\xff)".to_vec(),
+    ];
+    let queries = [
+        "",
+        "?limit=-1",
+        "?since=99999999999999999999",
+        "?since=9999999999999999w",
+        "?until=1&since=2",
+        "?strict=maybe",
+        "?format=json&by=pattern&bucket=minute&top=0",
+    ];
+    for (method, path) in rebound_server::ROUTES {
+        for source in [
+            "sendgrid",
+            "ses",
+            "mailgun",
+            "postmark",
+            "sparkpost",
+            "email",
+            "log",
+            "pmta",
+            "exim",
+        ] {
+            if !path.contains("{source}") && source != "sendgrid" {
+                continue;
+            }
+            let p = path
+                .replace("{source}", source)
+                .replace("{address}", "a%40example.com");
+            for q in queries {
+                for b in &bodies {
+                    let r = s.req(method, &format!("{p}{q}"), Some(ADMIN), b);
+                    assert!(r.status < 500, "{method} {p}{q}: {} {}", r.status, r.text());
+                    if r.status >= 400 {
+                        assert_error(&r, r.status);
+                    }
+                }
+            }
+        }
+    }
+    for bad in [
+        "/v1/suppressions/%ff%fe",
+        "/v1/suppressions/a%00b@x.com",
+        "/v1/events/%00",
+    ] {
+        let r = s.req("GET", bad, Some(ADMIN), b"");
+        assert!((400..500).contains(&r.status), "{bad}: {}", r.status);
+    }
+}
+
+#[test]
+fn sns_signatures_over_http() {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let s = Server::start_with(|c| {
+        c.webhooks.ses = Some(rebound_server::config::SesConfig {
+            verify_sns_signatures: true,
+            certificate_dir: Some(fixtures.clone()),
+            ..Default::default()
+        })
+    });
+    let ses = json!({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent",
+        "bouncedRecipients": [{"emailAddress": "sns@example.com", "status": "5.1.1",
+        "diagnosticCode": "smtp; 550 5.1.1 user unknown"}], "timestamp": "2026-11-02T10:00:00.000Z"},
+        "mail": {"messageId": "ses-sns-1", "source": "a@sender.example"}});
+    let mut doc = json!({"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:1:ses",
+        "Message": ses.to_string(), "Timestamp": "2026-11-02T10:00:01.000Z", "SignatureVersion": "2",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"});
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(
+        &std::fs::read_to_string(fixtures.join("sns-test-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let text = rebound_server::sns::string_to_sign(&doc).unwrap();
+    let sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key).sign(text.as_bytes());
+    doc["Signature"] = base64::engine::general_purpose::STANDARD
+        .encode(sig.to_vec())
+        .into();
+
+    // A bare SES event (no SNS envelope) carries no signature: refused.
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/ses",
+            Some(INGEST),
+            ses.to_string().as_bytes(),
+        ),
+        401,
+    );
+    let mut tampered = doc.clone();
+    tampered["Message"] = ses.to_string().replace("sns@", "forged@").into();
+    assert_error(
+        &s.req(
+            "POST",
+            "/v1/events/ses",
+            Some(INGEST),
+            tampered.to_string().as_bytes(),
+        ),
+        401,
+    );
+    let r = s.req(
+        "POST",
+        "/v1/events/ses",
+        Some(INGEST),
+        doc.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
+}
+
+/// A client that connects and never sends a request is dropped after
+/// `header_seconds`, not held forever.
+#[test]
+fn silent_connections_are_closed() {
+    use std::io::Read;
+    let s = Server::start_with(|c| c.limits.header_seconds = 1);
+    let mut conn = std::net::TcpStream::connect(s.addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = conn.read_to_end(&mut buf);
+    let waited = start.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "held for {waited:?}"
+    );
+    // The server still answers others.
+    assert_eq!(s.req("GET", "/healthz", None, b"").status, 200);
+}

@@ -1,0 +1,96 @@
+//! `rebound serve`: the HTTP API, ESP webhooks, Prometheus metrics and the
+//! dashboard (all `rebound-server`'s); this module reads the configuration
+//! and runs it until SIGTERM or ctrl-c.
+
+use anyhow::Context;
+use rebound_server::{AppState, Config, TOKENS_ENV};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A TOML configuration file (listen, db, policy, rules, limits, tokens,
+    /// webhooks, incidents; see README "HTTP server"). Flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8025; port 0 picks a free
+    /// one, printed on stderr).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// The store: a SQLite file or `postgres://…` (default: the config
+    /// file's, else $REBOUND_DATABASE_URL, else ./rebound.db).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Suppression policy (TOML).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// A classifier rule file whose rules take precedence (classify and
+    /// decode endpoints, and bounce emails posted to /v1/events/email).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Open store connections.
+    #[arg(long)]
+    pub store_connections: Option<usize>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut db_in_file = false;
+    let mut config = match &args.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            db_in_file = text
+                .parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("db"));
+            Config::from_toml(&text).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => Config::default(),
+    };
+    // --db, else the file's `db`, else $REBOUND_DATABASE_URL, else ./rebound.db.
+    if let Some(db) = args.db {
+        config.db = db;
+    } else if !db_in_file {
+        config.db = rebound_ledger::resolve_url(None);
+    }
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(p) = args.policy {
+        config.policy = Some(p);
+    }
+    if let Some(r) = args.rules {
+        config.rules = Some(r);
+    }
+    if let Some(n) = args.store_connections {
+        config.store_connections = n;
+    }
+    let env_tokens = std::env::var(TOKENS_ENV).ok();
+    let listen = config.listen;
+    let db = config.db.clone();
+    let state = AppState::new(config, env_tokens.as_deref())?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build().context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!("rebound: listening on http://{addr} (store {db})");
+        rebound_server::serve(state, listener, async {
+            rebound_server::shutdown_signal().await;
+            eprintln!("rebound: shutting down; finishing requests in flight");
+        })
+        .await
+        .context("serving")?;
+        eprintln!("rebound: stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
