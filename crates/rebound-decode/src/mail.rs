@@ -6,7 +6,10 @@
 //! this module only chooses which parts matter for a bounce and how they are
 //! laid out, so that every format decoder sees the same shape.
 
-use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::decoders::DecodeFnc;
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::parsers::MessageStream;
+use mail_parser::{ContentType, GetHeader, Header, HeaderName, MessageParser};
 use std::borrow::Cow;
 
 /// How deep nested `message/rfc822` parts are followed. Bounces of bounces
@@ -144,12 +147,12 @@ fn unfold(value: &str) -> String {
     }
 }
 
-/// The message that bounced, as returned inside the bounce.
+/// The message that bounced, as returned inside the bounce: only its
+/// headers. Its body (often cut, often an HTML newsletter) is never decoded:
+/// nothing in a bounce record comes from it.
 #[derive(Debug, Clone, Default)]
 pub struct Original {
     pub headers: Headers,
-    /// The original body as text, if it was included (often it is not).
-    pub body: String,
 }
 
 /// A bounce email laid out for decoders.
@@ -189,22 +192,32 @@ impl Mail {
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
         let normalised = refold_boundary_parameters(normalised);
-        let message = parser().parse(normalised.as_ref())?;
+        let data = normalised.as_ref();
+        let mut stream = MessageStream::new(data);
+        let mut top = Vec::new();
+        let has_body = stream.parse_headers(parser(), &mut top);
         let mut mail = Mail::default();
-        for (name, value) in message.headers_raw() {
-            mail.headers.push(name, value);
-        }
+        push_raw_headers(&mut mail.headers, data, &top);
         if mail.headers.is_empty() {
             return None;
         }
-        mail.subject = message.subject().unwrap_or("").to_string();
+        mail.subject = top
+            .header_value(&HeaderName::Subject)
+            .and_then(|v| v.as_text())
+            .unwrap_or("")
+            .to_string();
         mail.content_type = mail.headers.value("content-type").to_ascii_lowercase();
         let mut html = String::new();
         let mut walker = Walker {
             mail: &mut mail,
             html: &mut html,
         };
-        walker.walk(&message, 0, 0);
+        if has_body {
+            walker.part(&mut stream, data, None, false, top, ENCODED_NESTING, 0, true);
+        } else {
+            // Headers up to the end of the input: an empty body.
+            walker.headers_only(&top);
+        }
         if mail.text.trim().is_empty() && !html.is_empty() {
             mail.text = html_to_text(&html);
         }
@@ -215,9 +228,8 @@ impl Mail {
         {
             // Declared multipart but no boundary ever appears (old Sendmail
             // writes such DSNs): the body is plain text.
-            let raw = normalised.as_ref();
-            if let Some(end) = memchr::memmem::find(raw, b"\n\n") {
-                let body = &raw[end + 2..raw.len().min(end + 2 + MAX_TEXT_PART)];
+            if let Some(end) = memchr::memmem::find(data, b"\n\n") {
+                let body = &data[end + 2..data.len().min(end + 2 + MAX_TEXT_PART)];
                 mail.text = String::from_utf8_lossy(body).into_owned();
             }
         }
@@ -253,83 +265,377 @@ impl Mail {
     }
 }
 
+/// How many base64/quoted-printable-encoded `message/rfc822` parts inside
+/// each other are opened (mail-parser's own limit for them).
+const ENCODED_NESTING: usize = 3;
+
 /// A parser that reads only the headers decoding needs: MIME headers to
 /// walk the parts and `Subject` for RFC 2047. Every other header is only
-/// skipped over: its raw text is read back by offset (`headers_raw`), so
-/// building a value for it (a copy per `Received:` or `DKIM-Signature:`
-/// line) would be work thrown away.
+/// skipped over: its raw text is read back by offset, so building a value
+/// for it (a copy per `Received:` or `DKIM-Signature:` line) would be work
+/// thrown away.
 fn parser() -> &'static MessageParser {
     static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
     PARSER.get_or_init(|| {
         MessageParser::new()
             .with_mime_headers()
-            .header_text(mail_parser::HeaderName::Subject)
+            .header_text(HeaderName::Subject)
             .default_header_ignore()
     })
 }
 
+/// Each header's raw value (read back from the input by offset), in order;
+/// fields that are not UTF-8 are left out.
+fn push_raw_headers(out: &mut Headers, data: &[u8], headers: &[Header<'_>]) {
+    for h in headers {
+        let raw = data
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .and_then(|v| std::str::from_utf8(v).ok());
+        if let Some(value) = raw {
+            out.push(h.name.as_str(), value);
+        }
+    }
+}
+
+/// How mail-parser files a part's body, from its Content-Type (and, without
+/// one, from whether the enclosing multipart is a digest).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Multipart,
+    Text,
+    Html,
+    Binary,
+    Message,
+}
+
+fn kind_of(ct: Option<&ContentType<'_>>, in_digest: bool) -> Kind {
+    let Some(ct) = ct else {
+        return if in_digest { Kind::Message } else { Kind::Text };
+    };
+    match ct.ctype() {
+        "multipart" => Kind::Multipart,
+        "text" if ct.subtype() == Some("html") => Kind::Html,
+        "text" => Kind::Text,
+        "message" if matches!(ct.subtype(), Some("rfc822" | "global")) => Kind::Message,
+        _ => Kind::Binary,
+    }
+}
+
+/// Walks the MIME structure with mail-parser's stream primitives, in input
+/// order, and decodes only the parts a bounce is read from: the human text,
+/// the report parts and the returned message's headers. The structure is
+/// followed exactly as `MessageParser::parse` follows it (same boundaries,
+/// same recovery from broken parts), but the body of the returned message
+/// and attachments are only skipped over, never decoded — that was most of
+/// the decoding time.
 struct Walker<'m> {
     mail: &'m mut Mail,
     html: &'m mut String,
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, message: &mail_parser::Message<'_>, part_id: usize, depth: usize) {
-        let Some(part) = message.parts.get(part_id) else {
-            return;
+    /// One part whose headers were just read; the stream is at its body.
+    /// `boundary` closes the enclosing multipart. Returns whether the stream
+    /// stopped right after that boundary (the enclosing multipart goes on);
+    /// `false` ends the walk, as mail-parser stops there too.
+    #[allow(clippy::too_many_arguments)]
+    fn part<'x>(
+        &mut self,
+        stream: &mut MessageStream<'x>,
+        data: &'x [u8],
+        boundary: Option<&[u8]>,
+        in_digest: bool,
+        headers: Vec<Header<'x>>,
+        encoded_nesting: usize,
+        depth: usize,
+        collect: bool,
+    ) -> bool {
+        let body_start = stream.offset();
+        let ct = headers
+            .header_value(&HeaderName::ContentType)
+            .and_then(|v| v.as_content_type());
+        let mut kind = kind_of(ct, in_digest);
+        let (mut ctype, mut subtype) = match ct {
+            Some(ct) => (lower(ct.ctype()), lower(ct.subtype().unwrap_or(""))),
+            None => (Cow::Borrowed(""), Cow::Borrowed("")),
         };
-        let (mut ctype, mut subtype) = content_type(part);
-        if ctype == "multipart" && !matches!(part.body, PartType::Multipart(_)) {
+        if kind == Kind::Multipart {
+            if let Some(inner) = ct.and_then(|ct| ct.attribute("boundary")) {
+                if stream.seek_next_part(inner.as_bytes()) {
+                    let digest = ct.and_then(|ct| ct.subtype()) == Some("digest");
+                    return self.multipart(
+                        stream,
+                        data,
+                        inner.as_bytes(),
+                        digest,
+                        boundary,
+                        encoded_nesting,
+                        depth,
+                        collect,
+                    );
+                }
+                kind = Kind::Text;
+            } else {
+                kind = Kind::Binary;
+            }
             // A multipart whose boundary never appears: its body is text.
-            (ctype, subtype) = ("text".to_string(), "plain".to_string());
+            (ctype, subtype) = (Cow::Borrowed("text"), Cow::Borrowed("plain"));
         }
-        match &part.body {
-            PartType::Multipart(children) => {
-                for &child in children {
-                    // A multipart part's children are ids into the same list.
-                    if child as usize != part_id {
-                        self.walk(message, child as usize, depth);
-                    }
-                }
+        let encoding = headers
+            .header_value(&HeaderName::ContentTransferEncoding)
+            .and_then(|v| v.as_text())
+            .unwrap_or("");
+        let decode: DecodeFnc<'x> = if encoding.eq_ignore_ascii_case("base64") {
+            MessageStream::decode_base64_mime
+        } else if encoding.eq_ignore_ascii_case("quoted-printable") {
+            MessageStream::decode_quoted_printable_mime
+        } else {
+            if kind == Kind::Message {
+                return self.inline_message(
+                    stream,
+                    data,
+                    boundary,
+                    (&ctype, &subtype),
+                    body_start,
+                    encoded_nesting,
+                    depth,
+                    collect,
+                );
             }
-            PartType::Message(nested) => {
-                if self.mail.original.is_none() {
-                    self.mail.original = Some(original_from_message(nested));
-                    // A bounce forwarded as an attachment (the outer message
-                    // is no report itself): its report is the one to read.
-                    let inner_is_report = nested.content_type().is_some_and(|ct| {
-                        ct.ctype().eq_ignore_ascii_case("multipart")
-                            && ct
-                                .subtype()
-                                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-                    });
-                    if inner_is_report
-                        && depth < MAX_NESTING
-                        && self.mail.reports.is_empty()
-                        && !self.mail.content_type.starts_with("multipart/report")
-                    {
-                        self.walk(nested, 0, depth + 1);
-                    }
-                } else if depth < MAX_NESTING && self.mail.text.trim().is_empty() {
-                    // A bounce wrapped in a message: read the inner one too.
-                    self.walk(nested, 0, depth + 1);
-                }
+            MessageStream::mime_part
+        };
+
+        let wanted = collect
+            && match kind {
+                Kind::Html => self.html.len() < MAX_TEXT_PART,
+                // Undecodable, it is read as text of its type.
+                Kind::Message => self.wants_nested(depth) || self.uses(&ctype, &subtype),
+                _ => self.uses(&ctype, &subtype),
+            };
+        if !wanted {
+            let (_, found) = stream.seek_part_end(boundary);
+            return boundary.is_some() && found;
+        }
+
+        let (end, bytes) = decode(stream, boundary.unwrap_or(b""));
+        if end == usize::MAX {
+            // Undecodable: mail-parser keeps the raw body as text.
+            let (end, found) = stream.seek_part_end(boundary);
+            let raw = data.get(body_start..end).unwrap_or_default();
+            let text = to_text(Cow::Borrowed(raw), ct);
+            self.text_part(&ctype, &subtype, &text);
+            return boundary.is_some() && found;
+        }
+        match kind {
+            Kind::Text => {
+                let text = to_text(bytes, ct);
+                self.text_part(&ctype, &subtype, &text);
             }
-            PartType::Text(text) => {
-                self.text_part(&ctype, &subtype, text);
+            Kind::Html => {
+                let text = to_text(bytes, ct);
+                self.html.push_str(cut(&text));
+                self.html.push('\n');
             }
-            PartType::Html(html) => {
-                if self.html.len() < MAX_TEXT_PART {
-                    self.html.push_str(cut(html));
-                    self.html.push('\n');
-                }
+            Kind::Message => {
+                self.encoded_message(&bytes, (&ctype, &subtype), ct, encoded_nesting, depth);
             }
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            Kind::Binary | Kind::Multipart => {
                 if ctype == "message" || (ctype == "text" && bytes.len() < MAX_TEXT_PART) {
-                    let text = decode_bytes(bytes, part);
+                    let text = decode_bytes(&bytes, ct);
                     self.text_part(&ctype, &subtype, &text);
                 }
             }
+        }
+        boundary.is_some()
+    }
+
+    /// The parts of a multipart, from its first boundary on; then on to the
+    /// enclosing multipart's next boundary.
+    #[allow(clippy::too_many_arguments)]
+    fn multipart<'x>(
+        &mut self,
+        stream: &mut MessageStream<'x>,
+        data: &'x [u8],
+        inner: &[u8],
+        digest: bool,
+        outer: Option<&[u8]>,
+        encoded_nesting: usize,
+        depth: usize,
+        collect: bool,
+    ) -> bool {
+        stream.skip_crlf();
+        loop {
+            let mut headers = Vec::new();
+            if !stream.parse_headers(parser(), &mut headers) {
+                return false;
+            }
+            let more = self.part(
+                stream,
+                data,
+                Some(inner),
+                digest,
+                headers,
+                encoded_nesting,
+                depth,
+                collect,
+            );
+            if !more {
+                return false;
+            }
+            if stream.is_multipart_end() {
+                break;
+            }
+        }
+        match outer {
+            Some(b) => stream.seek_next_part_offset(b).is_some(),
+            None => false,
+        }
+    }
+
+    /// A `message/rfc822` part that is not transfer-encoded: the returned
+    /// message, read in the same stream.
+    #[allow(clippy::too_many_arguments)]
+    fn inline_message<'x>(
+        &mut self,
+        stream: &mut MessageStream<'x>,
+        data: &'x [u8],
+        boundary: Option<&[u8]>,
+        (ctype, subtype): (&str, &str),
+        body_start: usize,
+        encoded_nesting: usize,
+        depth: usize,
+        collect: bool,
+    ) -> bool {
+        let mut headers = Vec::new();
+        if !stream.parse_headers(parser(), &mut headers) {
+            // A header fragment running to the end of the input: kept as
+            // text, as mail-parser does.
+            if collect {
+                let raw = data.get(body_start..stream.offset()).unwrap_or_default();
+                self.text_part(ctype, subtype, &String::from_utf8_lossy(raw));
+            }
+            return false;
+        }
+        let walk = collect && self.nested(data, &headers, depth);
+        self.part(
+            stream,
+            data,
+            boundary,
+            false,
+            headers,
+            encoded_nesting,
+            depth + 1,
+            walk,
+        )
+    }
+
+    /// A transfer-encoded `message/rfc822` part, decoded: a message of its
+    /// own.
+    fn encoded_message(
+        &mut self,
+        bytes: &[u8],
+        (ctype, subtype): (&str, &str),
+        ct: Option<&ContentType<'_>>,
+        encoded_nesting: usize,
+        depth: usize,
+    ) {
+        let mut stream = MessageStream::new(bytes);
+        let mut headers = Vec::new();
+        let has_body = encoded_nesting > 0 && stream.parse_headers(parser(), &mut headers);
+        if encoded_nesting == 0 || (!has_body && headers.is_empty()) {
+            // Too deep, or no message at all: its bytes, as text when it
+            // says it is a message.
+            if ctype == "message" {
+                let text = decode_bytes(bytes, ct);
+                self.text_part(ctype, subtype, &text);
+            }
+            return;
+        }
+        let walk = self.nested(bytes, &headers, depth);
+        if !has_body {
+            if walk {
+                let mut inner = Walker {
+                    mail: self.mail,
+                    html: self.html,
+                };
+                inner.headers_only(&headers);
+            }
+            return;
+        }
+        self.part(
+            &mut stream,
+            bytes,
+            None,
+            false,
+            headers,
+            encoded_nesting - 1,
+            depth + 1,
+            walk,
+        );
+    }
+
+    /// A message that ends after its headers: its (empty) body as a text
+    /// part of its type.
+    fn headers_only(&mut self, headers: &Vec<Header<'_>>) {
+        let ct = headers
+            .header_value(&HeaderName::ContentType)
+            .and_then(|v| v.as_content_type());
+        let (ctype, subtype) = match ct {
+            Some(ct) if ct.ctype().eq_ignore_ascii_case("multipart") => {
+                (Cow::Borrowed("text"), Cow::Borrowed("plain"))
+            }
+            Some(ct) => (lower(ct.ctype()), lower(ct.subtype().unwrap_or(""))),
+            None => (Cow::Borrowed(""), Cow::Borrowed("")),
+        };
+        self.text_part(&ctype, &subtype, "");
+    }
+
+    /// A returned message was found (its headers in `headers`, raw text in
+    /// `data`): keeps the first one as the original, and says whether its
+    /// parts are to be read as well.
+    fn nested(&mut self, data: &[u8], headers: &Vec<Header<'_>>, depth: usize) -> bool {
+        if self.mail.original.is_none() {
+            let mut original = Headers::default();
+            push_raw_headers(&mut original, data, headers);
+            self.mail.original = Some(Original { headers: original });
+            // A bounce forwarded as an attachment (the outer message is no
+            // report itself): its report is the one to read.
+            let inner_is_report = headers
+                .header_value(&HeaderName::ContentType)
+                .and_then(|v| v.as_content_type())
+                .is_some_and(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("multipart")
+                        && ct
+                            .subtype()
+                            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                });
+            inner_is_report
+                && depth < MAX_NESTING
+                && self.mail.reports.is_empty()
+                && !self.mail.content_type.starts_with("multipart/report")
+        } else {
+            // A bounce wrapped in a message: read the inner one too.
+            depth < MAX_NESTING && self.mail.text.trim().is_empty()
+        }
+    }
+
+    /// Whether a nested message met now would be read at all.
+    fn wants_nested(&self, depth: usize) -> bool {
+        self.mail.original.is_none() || (depth < MAX_NESTING && self.mail.text.trim().is_empty())
+    }
+
+    /// Whether `text_part` keeps a part of this type (so it is worth
+    /// decoding).
+    fn uses(&self, ctype: &str, subtype: &str) -> bool {
+        match (ctype, subtype) {
+            ("message", "delivery-status" | "global-delivery-status" | "feedback-report")
+            | ("text", "delivery-status") => true,
+            ("message", _) => self.mail.original.is_none(),
+            ("text", "rfc822-headers" | "global-headers" | "rfc822") => {
+                self.mail.original.is_none()
+            }
+            ("text", "plain" | "") | ("", _) => true,
+            _ => false,
         }
     }
 
@@ -362,13 +668,28 @@ impl Walker<'_> {
     }
 }
 
-fn content_type(part: &MessagePart<'_>) -> (String, String) {
-    match part.content_type() {
-        Some(ct) => (
-            ct.ctype().to_ascii_lowercase(),
-            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A text part's decoded bytes as UTF-8, the way mail-parser converts them:
+/// its charset table when the `charset` is known, else lossy UTF-8.
+fn to_text<'a>(bytes: Cow<'a, [u8]>, ct: Option<&ContentType<'_>>) -> Cow<'a, str> {
+    let decoder = ct
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|c| charset_decoder(c.as_bytes()));
+    match (bytes, decoder) {
+        (Cow::Owned(vec), Some(decoder)) => Cow::Owned(decoder(&vec)),
+        (Cow::Owned(vec), None) => Cow::Owned(
+            String::from_utf8(vec)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         ),
-        None => (String::new(), String::new()),
+        (Cow::Borrowed(bytes), Some(decoder)) => Cow::Owned(decoder(bytes)),
+        (Cow::Borrowed(bytes), None) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -383,10 +704,9 @@ fn cut(text: &str) -> &str {
     &text[..end]
 }
 
-fn decode_bytes<'a>(bytes: &'a [u8], part: &MessagePart<'_>) -> Cow<'a, str> {
+fn decode_bytes<'a>(bytes: &'a [u8], ct: Option<&ContentType<'_>>) -> Cow<'a, str> {
     let bytes = &bytes[..bytes.len().min(MAX_TEXT_PART)];
-    let charset = part
-        .content_type()
+    let charset = ct
         .and_then(|ct| ct.attribute("charset"))
         .and_then(|cs| encoding_rs::Encoding::for_label(cs.as_bytes()));
     match charset {
@@ -395,26 +715,12 @@ fn decode_bytes<'a>(bytes: &'a [u8], part: &MessagePart<'_>) -> Cow<'a, str> {
     }
 }
 
-fn original_from_message(nested: &mail_parser::Message<'_>) -> Original {
-    let mut headers = Headers::default();
-    for (name, value) in nested.headers_raw() {
-        headers.push(name, value);
-    }
-    let mut body = String::new();
-    if let Some(text) = nested.body_text(0) {
-        body.push_str(cut(&text));
-    }
-    Original { headers, body }
-}
-
-/// Reads an original message given as text: a header block, then the body.
+/// Reads an original message given as text: a header block (the body
+/// after it is not needed).
 pub fn original_from_text(text: &str) -> Original {
     let text = text.trim_start_matches(['\n', '\r', ' ']);
-    let (headers, offset) = Headers::parse_block(text);
-    Original {
-        headers,
-        body: text.get(offset..).unwrap_or("").to_string(),
-    }
+    let (headers, _) = Headers::parse_block(text);
+    Original { headers }
 }
 
 /// Turns CRLF and bare CR into LF, without copying when there is no CR.
