@@ -7,6 +7,7 @@
 //! laid out, so that every format decoder sees the same shape.
 
 use mail_parser::decoders::DecodeFnc;
+use mail_parser::decoders::charsets::DecoderFnc;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{ContentType, GetHeader, Header, HeaderName, MessageParser};
@@ -207,10 +208,9 @@ impl Mail {
             .unwrap_or("")
             .to_string();
         mail.content_type = mail.headers.value("content-type").to_ascii_lowercase();
-        let mut html = String::new();
         let mut walker = Walker {
             mail: &mut mail,
-            html: &mut html,
+            html: Vec::new(),
         };
         if has_body {
             walker.part(&mut stream, data, None, false, top, ENCODED_NESTING, 0, true);
@@ -218,8 +218,21 @@ impl Mail {
             // Headers up to the end of the input: an empty body.
             walker.headers_only(&top);
         }
-        if mail.text.trim().is_empty() && !html.is_empty() {
-            mail.text = html_to_text(&html);
+        let html_parts = walker.html;
+        if mail.text.trim().is_empty() && !html_parts.is_empty() {
+            let mut html = String::new();
+            for part in html_parts {
+                if html.len() >= MAX_TEXT_PART {
+                    break;
+                }
+                if let Some(text) = part.decode() {
+                    html.push_str(cut(&text));
+                    html.push('\n');
+                }
+            }
+            if !html.is_empty() {
+                mail.text = html_to_text(&html);
+            }
         }
         if mail.text.trim().is_empty()
             && mail.reports.is_empty()
@@ -328,18 +341,51 @@ fn kind_of(ct: Option<&ContentType<'_>>, in_digest: bool) -> Kind {
 /// same recovery from broken parts), but the body of the returned message
 /// and attachments are only skipped over, never decoded — that was most of
 /// the decoding time.
-struct Walker<'m> {
+struct Walker<'m, 'x> {
     mail: &'m mut Mail,
-    html: &'m mut String,
+    /// HTML parts in order, decoded only when the text turns out empty
+    /// (most bounces with an HTML part have a plain-text one too).
+    html: Vec<HtmlPart<'x>>,
 }
 
-impl Walker<'_> {
+/// An HTML part: where its body starts and how to decode it, or its text.
+enum HtmlPart<'x> {
+    Pending {
+        body: &'x [u8],
+        boundary: Option<Box<[u8]>>,
+        decode: DecodeFnc<'x>,
+        charset: Option<DecoderFnc>,
+    },
+    Decoded(String),
+}
+
+impl HtmlPart<'_> {
+    /// The part's text; `None` when its transfer encoding is broken (then
+    /// mail-parser files it as a text part that nobody reads).
+    fn decode(self) -> Option<String> {
+        match self {
+            HtmlPart::Pending {
+                body,
+                boundary,
+                decode,
+                charset,
+            } => {
+                let mut stream = MessageStream::new(body);
+                let (end, bytes) = decode(&mut stream, boundary.as_deref().unwrap_or(b""));
+                (end != usize::MAX).then(|| to_text(bytes, charset).into_owned())
+            }
+            HtmlPart::Decoded(text) => Some(text),
+        }
+    }
+}
+
+impl<'x> Walker<'_, 'x> {
     /// One part whose headers were just read; the stream is at its body.
     /// `boundary` closes the enclosing multipart. Returns whether the stream
     /// stopped right after that boundary (the enclosing multipart goes on);
     /// `false` ends the walk, as mail-parser stops there too.
     #[allow(clippy::too_many_arguments)]
-    fn part<'x>(
+    fn part(
         &mut self,
         stream: &mut MessageStream<'x>,
         data: &'x [u8],
@@ -407,7 +453,16 @@ impl Walker<'_> {
 
         let wanted = collect
             && match kind {
-                Kind::Html => self.html.len() < MAX_TEXT_PART,
+                Kind::Html => {
+                    // Kept for later; decoded only if it is needed.
+                    self.html.push(HtmlPart::Pending {
+                        body: &data[body_start..],
+                        boundary: boundary.map(Box::from),
+                        decode,
+                        charset: charset_of(ct),
+                    });
+                    false
+                }
                 // Undecodable, it is read as text of its type.
                 Kind::Message => self.wants_nested(depth) || self.uses(&ctype, &subtype),
                 _ => self.uses(&ctype, &subtype),
@@ -422,19 +477,14 @@ impl Walker<'_> {
             // Undecodable: mail-parser keeps the raw body as text.
             let (end, found) = stream.seek_part_end(boundary);
             let raw = data.get(body_start..end).unwrap_or_default();
-            let text = to_text(Cow::Borrowed(raw), ct);
+            let text = to_text(Cow::Borrowed(raw), charset_of(ct));
             self.text_part(&ctype, &subtype, &text);
             return boundary.is_some() && found;
         }
         match kind {
-            Kind::Text => {
-                let text = to_text(bytes, ct);
+            Kind::Text | Kind::Html => {
+                let text = to_text(bytes, charset_of(ct));
                 self.text_part(&ctype, &subtype, &text);
-            }
-            Kind::Html => {
-                let text = to_text(bytes, ct);
-                self.html.push_str(cut(&text));
-                self.html.push('\n');
             }
             Kind::Message => {
                 self.encoded_message(&bytes, (&ctype, &subtype), ct, encoded_nesting, depth);
@@ -452,7 +502,7 @@ impl Walker<'_> {
     /// The parts of a multipart, from its first boundary on; then on to the
     /// enclosing multipart's next boundary.
     #[allow(clippy::too_many_arguments)]
-    fn multipart<'x>(
+    fn multipart(
         &mut self,
         stream: &mut MessageStream<'x>,
         data: &'x [u8],
@@ -495,7 +545,7 @@ impl Walker<'_> {
     /// A `message/rfc822` part that is not transfer-encoded: the returned
     /// message, read in the same stream.
     #[allow(clippy::too_many_arguments)]
-    fn inline_message<'x>(
+    fn inline_message(
         &mut self,
         stream: &mut MessageStream<'x>,
         data: &'x [u8],
@@ -554,15 +604,17 @@ impl Walker<'_> {
         let walk = self.nested(bytes, &headers, depth);
         if !has_body {
             if walk {
-                let mut inner = Walker {
-                    mail: self.mail,
-                    html: self.html,
-                };
-                inner.headers_only(&headers);
+                self.headers_only(&headers);
             }
             return;
         }
-        self.part(
+        // The decoded bytes live only here: their HTML parts are decoded
+        // now rather than later.
+        let mut inner = Walker {
+            mail: &mut *self.mail,
+            html: Vec::new(),
+        };
+        inner.part(
             &mut stream,
             bytes,
             None,
@@ -572,6 +624,11 @@ impl Walker<'_> {
             depth + 1,
             walk,
         );
+        for part in inner.html {
+            if let Some(text) = part.decode() {
+                self.html.push(HtmlPart::Decoded(text));
+            }
+        }
     }
 
     /// A message that ends after its headers: its (empty) body as a text
@@ -678,10 +735,7 @@ fn lower(s: &str) -> Cow<'_, str> {
 
 /// A text part's decoded bytes as UTF-8, the way mail-parser converts them:
 /// its charset table when the `charset` is known, else lossy UTF-8.
-fn to_text<'a>(bytes: Cow<'a, [u8]>, ct: Option<&ContentType<'_>>) -> Cow<'a, str> {
-    let decoder = ct
-        .and_then(|ct| ct.attribute("charset"))
-        .and_then(|c| charset_decoder(c.as_bytes()));
+fn to_text(bytes: Cow<'_, [u8]>, decoder: Option<DecoderFnc>) -> Cow<'_, str> {
     match (bytes, decoder) {
         (Cow::Owned(vec), Some(decoder)) => Cow::Owned(decoder(&vec)),
         (Cow::Owned(vec), None) => Cow::Owned(
@@ -691,6 +745,12 @@ fn to_text<'a>(bytes: Cow<'a, [u8]>, ct: Option<&ContentType<'_>>) -> Cow<'a, st
         (Cow::Borrowed(bytes), Some(decoder)) => Cow::Owned(decoder(bytes)),
         (Cow::Borrowed(bytes), None) => String::from_utf8_lossy(bytes),
     }
+}
+
+/// mail-parser's decoder for a part's `charset`, if it knows it.
+fn charset_of(ct: Option<&ContentType<'_>>) -> Option<DecoderFnc> {
+    ct.and_then(|ct| ct.attribute("charset"))
+        .and_then(|c| charset_decoder(c.as_bytes()))
 }
 
 fn cut(text: &str) -> &str {
