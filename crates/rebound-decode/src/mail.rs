@@ -1083,13 +1083,75 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
     #[test]
     fn folded_header_values_are_joined() {
         let mut h = Headers::default();
-        h.push(" Subject ", "  one\n\ttwo  \n   \n three \n");
+        h.push(" Subject ", "  one\n\ttwo\n   \n three \n");
         h.push("X-Empty", " \n ");
         assert_eq!(h.value("subject"), "one two three");
         assert_eq!(h.value("x-empty"), "");
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
             [("subject", "one two three"), ("x-empty", "")]
+        );
+    }
+
+    #[test]
+    fn returned_message_gives_headers_and_its_parts_are_not_read() {
+        // The original is a multipart with text of its own and is cut off
+        // before its closing boundary, as bounces often return it.
+        let raw = b"From: MAILER-DAEMON@example.org\nSubject: fail\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nhuman text\n\
+--B\nContent-Type: message/delivery-status\n\nStatus: 5.1.1\n\
+--B\nContent-Type: message/rfc822\n\nFrom: a@example.com\nTo: x@example.net\n\
+Subject: hi\nContent-Type: multipart/alternative; boundary=\"I\"\n\n\
+--I\nContent-Type: text/plain\n\nnewsletter words\n\
+--I\nContent-Type: text/html\n\n<p>newsletter html</p>\n";
+        let mail = Mail::parse(raw).unwrap();
+        assert_eq!(mail.text, "human text");
+        assert_eq!(mail.reports.len(), 1);
+        assert_eq!(mail.original_headers().value("to"), "x@example.net");
+        assert_eq!(mail.original_headers().value("subject"), "hi");
+    }
+
+    #[test]
+    fn forwarded_bounce_is_read_inside_its_envelope() {
+        let raw = b"From: user@example.com\nSubject: Fwd: bounce\n\
+Content-Type: message/rfc822\n\n\
+From: MAILER-DAEMON@example.org\nSubject: Undelivered\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\n\n\
+--R\nContent-Type: text/plain\n\ninner human text\n\
+--R\nContent-Type: message/delivery-status\n\nStatus: 5.2.2\n\
+--R--\n";
+        let mail = Mail::parse(raw).unwrap();
+        assert_eq!(mail.original_headers().value("subject"), "Undelivered");
+        assert!(mail.text.contains("inner human text"));
+        assert!(mail.report("delivery-status").unwrap().contains("5.2.2"));
+    }
+
+    #[test]
+    fn encoded_returned_message_is_decoded_for_its_headers() {
+        // "From: a@example.com\nSubject: encoded\n\nbody\n" in base64.
+        let raw = b"From: MAILER-DAEMON@example.org\n\
+Content-Type: multipart/mixed; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nfailed\n\
+--B\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n\
+RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
+        let mail = Mail::parse(raw).unwrap();
+        assert_eq!(mail.text, "failed");
+        assert_eq!(mail.original_headers().value("subject"), "encoded");
+    }
+
+    #[test]
+    fn html_is_read_only_without_plain_text() {
+        let both = b"Content-Type: multipart/alternative; boundary=\"A\"\n\n\
+--A\nContent-Type: text/plain\n\nplain words\n\
+--A\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<p>html =\nwords</p>\n--A--\n";
+        assert_eq!(Mail::parse(both).unwrap().text, "plain words");
+        let html_only = b"Content-Type: multipart/alternative; boundary=\"A\"\n\n\
+--A\nContent-Type: text/html; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n\
+<p>caf=E9 html =\nwords</p>\n--A--\n";
+        assert_eq!(
+            Mail::parse(html_only).unwrap().text.trim(),
+            "caf\u{e9} html words"
         );
     }
 
