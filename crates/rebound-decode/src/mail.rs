@@ -165,6 +165,9 @@ impl Headers {
 /// Appends a raw header value unfolded: its lines joined by one space,
 /// continuation indents and surrounding whitespace dropped.
 fn unfold_into(out: &mut String, value: &str) {
+    // A raw value ends with its line break; the line breaks at its end join
+    // nothing.
+    let value = value.trim_end_matches(['\n', '\r']);
     // Most header values are one line: nothing to join.
     if memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_none() {
         out.push_str(value.trim());
