@@ -513,7 +513,7 @@ impl<'x> Walker<'_, 'x> {
                     collect,
                 );
             }
-            MessageStream::mime_part
+            plain_part
         };
 
         let wanted = collect
@@ -787,6 +787,40 @@ impl<'x> Walker<'_, 'x> {
             _ => {}
         }
     }
+}
+
+/// Reads a part without transfer encoding: `MessageStream::mime_part`'s
+/// contract (the body up to the line break before the next `--boundary`,
+/// the stream left after it; `usize::MAX` and the stream unmoved when the
+/// boundary never comes; everything when there is no boundary), with a
+/// vectorised search instead of a byte-by-byte walk.
+fn plain_part<'x>(stream: &mut MessageStream<'x>, boundary: &[u8]) -> (usize, Cow<'x, [u8]>) {
+    let start = stream.offset();
+    let rest = stream.bytes(start..stream.len());
+    if boundary.is_empty() {
+        stream.seek_end();
+        return (stream.offset(), Cow::Borrowed(rest));
+    }
+    let mut needle = Vec::with_capacity(boundary.len() + 2);
+    needle.extend_from_slice(b"--");
+    needle.extend_from_slice(boundary);
+    let Some(at) = memchr::memmem::find(rest, &needle) else {
+        return (usize::MAX, Cow::Borrowed(rest));
+    };
+    // The line break before the boundary (CRLF or LF) belongs to it.
+    let end = if at == 0 {
+        0
+    } else if rest[at - 1] == b'\n' {
+        if at >= 2 && rest[at - 2] == b'\r' {
+            at - 2
+        } else {
+            at - 1
+        }
+    } else {
+        at
+    };
+    stream.skip_bytes(at + needle.len());
+    (start + end, Cow::Borrowed(&rest[..end]))
 }
 
 /// Moves the stream past a part nobody reads: to just after the next
@@ -1184,6 +1218,32 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             Mail::parse(html_only).unwrap().text.trim(),
             "caf\u{e9} html words"
         );
+    }
+
+    #[test]
+    fn plain_parts_end_where_mail_parser_ends_them() {
+        let cases: [&[u8]; 7] = [
+            b"text\n--B\nrest",
+            b"text\r\n--B\r\nrest",
+            b"--B\nrest",
+            b"\n--B\nrest",
+            b"text--B\n",
+            b"a\n---B--\n",
+            b"no boundary here\n",
+        ];
+        for case in cases {
+            for boundary in [&b"B"[..], b""] {
+                let mut ours = MessageStream::new(case);
+                let mut theirs = MessageStream::new(case);
+                assert_eq!(
+                    plain_part(&mut ours, boundary),
+                    theirs.mime_part(boundary),
+                    "{:?}",
+                    String::from_utf8_lossy(case)
+                );
+                assert_eq!(ours.offset(), theirs.offset());
+            }
+        }
     }
 
     #[test]
