@@ -245,7 +245,7 @@ impl Mail {
         let data = normalised.as_ref();
         let mut stream = MessageStream::new(data);
         let mut top = Vec::new();
-        let has_body = stream.parse_headers(parser(), &mut top);
+        let has_body = stream.parse_headers(top_parser(), &mut top);
         let mut mail = Mail::default();
         push_raw_headers(&mut mail.headers, data, &top);
         if mail.headers.is_empty() {
@@ -340,17 +340,31 @@ impl Mail {
 /// each other are opened (mail-parser's own limit for them).
 const ENCODED_NESTING: usize = 3;
 
-/// A parser that reads only the headers decoding needs: MIME headers to
-/// walk the parts and `Subject` for RFC 2047. Every other header is only
-/// skipped over: its raw text is read back by offset, so building a value
-/// for it (a copy per `Received:` or `DKIM-Signature:` line) would be work
-/// thrown away.
+/// The header parser for the bounce's own header block: the MIME headers
+/// the walk needs (`Content-Type`, `Content-Transfer-Encoding`) and
+/// `Subject` for RFC 2047. Every other header is only skipped over: its raw
+/// text is read back by offset, so building a value for it (a copy per
+/// `Received:` or `DKIM-Signature:` line, a parse per `Content-ID:`) would be
+/// work thrown away.
+fn top_parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .header_content_type(HeaderName::ContentType)
+            .header_text(HeaderName::ContentTransferEncoding)
+            .header_text(HeaderName::Subject)
+            .default_header_ignore()
+    })
+}
+
+/// The header parser for parts and returned messages: only the MIME
+/// headers the walk needs (their `Subject` is never read decoded).
 fn parser() -> &'static MessageParser {
     static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
     PARSER.get_or_init(|| {
         MessageParser::new()
-            .with_mime_headers()
-            .header_text(HeaderName::Subject)
+            .header_content_type(HeaderName::ContentType)
+            .header_text(HeaderName::ContentTransferEncoding)
             .default_header_ignore()
     })
 }
