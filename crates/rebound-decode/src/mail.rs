@@ -31,6 +31,27 @@ pub struct Headers {
     /// Per field: where its name starts, where its value starts (the name's
     /// end) and where its value ends, in `text`.
     fields: Vec<[u32; 3]>,
+    /// One bit per name present (see `name_bit`): decoders ask every
+    /// message for dozens of names it does not have, and this answers most
+    /// of those without looking at any field.
+    names: [u64; 4],
+}
+
+/// A name's bit in `Headers::names`: a cheap hash of its length and a few
+/// of its bytes.
+fn name_bit(name: &[u8]) -> (usize, u64) {
+    let n = name.len();
+    let (first, middle, last) = match n {
+        0 => (0, 0, 0),
+        _ => (name[0], name[n / 2], name[n - 1]),
+    };
+    let h = n
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(first))
+        .wrapping_add(usize::from(middle).wrapping_mul(7))
+        .wrapping_add(usize::from(last).wrapping_mul(13))
+        & 255;
+    (h >> 6, 1u64 << (h & 63))
 }
 
 impl Headers {
@@ -49,8 +70,16 @@ impl Headers {
         &self.text[f[1] as usize..f[2] as usize]
     }
 
+    fn may_have(&self, name: &str) -> bool {
+        let (word, bit) = name_bit(name.as_bytes());
+        self.names[word] & bit != 0
+    }
+
     /// The first value of a field (`name` in lower case).
     pub fn get(&self, name: &str) -> Option<&str> {
+        if !self.may_have(name) {
+            return None;
+        }
         self.fields
             .iter()
             .find(|f| self.is_named(f, name))
@@ -59,7 +88,12 @@ impl Headers {
 
     /// Every value of a field, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
+        let fields = if self.may_have(name) {
+            &self.fields[..]
+        } else {
+            &[]
+        };
+        fields
             .iter()
             .filter(move |f| self.is_named(f, name))
             .map(|f| self.value_of(f))
@@ -96,6 +130,8 @@ impl Headers {
     /// its value running to the end of the buffer.
     fn end_field(&mut self, start: usize, middle: usize) {
         let pos = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let (word, bit) = name_bit(&self.text.as_bytes()[start..middle]);
+        self.names[word] |= bit;
         self.fields
             .push([pos(start), pos(middle), pos(self.text.len())]);
     }
