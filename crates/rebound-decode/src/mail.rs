@@ -592,7 +592,7 @@ impl<'x> Walker<'_, 'x> {
         let decode: DecodeFnc<'x> = if encoding.eq_ignore_ascii_case("base64") {
             MessageStream::decode_base64_mime
         } else if encoding.eq_ignore_ascii_case("quoted-printable") {
-            MessageStream::decode_quoted_printable_mime
+            qp_part
         } else {
             if kind == Kind::Message {
                 return self.inline_message(
@@ -914,6 +914,143 @@ fn plain_part<'x>(stream: &mut MessageStream<'x>, boundary: &[u8]) -> (usize, Co
     };
     stream.skip_bytes(at + needle.len());
     (start + end, Cow::Borrowed(&rest[..end]))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Qp {
+    Text,
+    Eq,
+    Hex1,
+}
+
+/// Decodes a quoted-printable part: `decode_quoted_printable_mime`'s exact
+/// contract and output (its handling of soft breaks, trailing whitespace,
+/// broken escapes, the boundary), but runs of ordinary bytes are copied
+/// whole instead of byte by byte. HTML parts are mostly such runs; they
+/// were a tenth of all decoding time. A test compares both on random input.
+fn qp_part<'x>(stream: &mut MessageStream<'x>, boundary: &[u8]) -> (usize, Cow<'x, [u8]>) {
+    use mail_parser::decoders::quoted_printable::HEX_MAP;
+    // Bytes that are copied as they are in the text state.
+    fn plain(b: u8) -> bool {
+        !matches!(b, b'=' | b'\n' | b'\r' | b'-')
+    }
+    let start = stream.offset();
+    let data = stream.bytes(start..stream.len());
+    let mut buf: Vec<u8> = Vec::with_capacity(128);
+    let mut state = Qp::Text;
+    let mut hex1: i8 = 0;
+    let mut last: u8 = 0;
+    let mut before_last: u8 = 0;
+    let mut ws = 0usize;
+    let mut end_pos = start;
+    let mut crlf: &[u8] = b"\n";
+    let mut i = 0;
+    while i < data.len() {
+        let ch = data[i];
+        if state == Qp::Text && plain(ch) {
+            let run_end = data[i..]
+                .iter()
+                .position(|&b| !plain(b))
+                .map_or(data.len(), |n| i + n);
+            let run = &data[i..run_end];
+            buf.extend_from_slice(run);
+            let trailing = run
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            ws = if trailing == run.len() {
+                ws + trailing
+            } else {
+                trailing
+            };
+            before_last = if run.len() >= 2 {
+                run[run.len() - 2]
+            } else {
+                last
+            };
+            last = run[run.len() - 1];
+            i = run_end;
+            continue;
+        }
+        i += 1;
+        match ch {
+            b'=' => {
+                if state == Qp::Text {
+                    state = Qp::Eq;
+                } else {
+                    return (usize::MAX, Cow::Borrowed(b""));
+                }
+            }
+            b'\n' => {
+                end_pos = start + i - if last == b'\r' { 2 } else { 1 };
+                if state == Qp::Eq {
+                    state = Qp::Text;
+                } else {
+                    if ws > 0 {
+                        buf.truncate(buf.len() - ws);
+                    }
+                    buf.extend_from_slice(crlf);
+                }
+                ws = 0;
+            }
+            b'\r' => crlf = b"\r\n",
+            b'-' if !boundary.is_empty() && last == b'-' && data[i..].starts_with(boundary) => {
+                i += boundary.len();
+                // What mail-parser cuts here can exceed what it holds after
+                // a soft break; it then cuts nothing.
+                if before_last == b'\n' {
+                    if let Some(n) = buf.len().checked_sub(crlf.len() + 1) {
+                        buf.truncate(n);
+                    }
+                } else {
+                    if let Some(n) = buf.len().checked_sub(1) {
+                        buf.truncate(n);
+                    }
+                    end_pos = start + i - boundary.len() - 2;
+                }
+                stream.skip_bytes(i);
+                return (end_pos, Cow::Owned(buf));
+            }
+            _ => match state {
+                Qp::Text => {
+                    ws = if ch.is_ascii_whitespace() { ws + 1 } else { 0 };
+                    buf.push(ch);
+                }
+                Qp::Eq => {
+                    hex1 = HEX_MAP[usize::from(ch)];
+                    if hex1 != -1 {
+                        state = Qp::Hex1;
+                    } else if !ch.is_ascii_whitespace() {
+                        state = Qp::Text;
+                        buf.push(b'=');
+                        buf.push(ch);
+                        ws = 0;
+                    }
+                }
+                Qp::Hex1 => {
+                    let hex2 = HEX_MAP[usize::from(ch)];
+                    state = Qp::Text;
+                    if hex2 != -1 {
+                        buf.push(((hex1 as u8) << 4) | hex2 as u8);
+                    } else {
+                        buf.push(b'=');
+                        buf.push(last);
+                        buf.push(ch);
+                    }
+                    ws = 0;
+                }
+            },
+        }
+        before_last = last;
+        last = ch;
+    }
+    if boundary.is_empty() {
+        stream.seek_end();
+        (stream.offset(), Cow::Owned(buf))
+    } else {
+        (usize::MAX, Cow::Owned(buf))
+    }
 }
 
 /// Moves the stream past a part nobody reads: to just after the next
@@ -1369,6 +1506,38 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             assert_eq!(done, theirs.parse_headers(&reference, &mut b));
             assert_eq!(a, b, "{:?}", String::from_utf8_lossy(case));
             assert_eq!(ours.offset(), theirs.offset());
+        }
+    }
+
+    #[test]
+    fn quoted_printable_decodes_as_mail_parser_does() {
+        // Random input over the bytes the decoder treats specially, from a
+        // fixed seed: soft breaks, escapes good and broken, whitespace
+        // before line ends, CRLF, boundaries.
+        const ALPHABET: &[u8] = b"==\n\n\r -\t\x0caF0z9BD=-";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let case: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            for boundary in [&b"BD"[..], b""] {
+                let mut ours = MessageStream::new(&case);
+                let mut theirs = MessageStream::new(&case);
+                let a = qp_part(&mut ours, boundary);
+                let b = theirs.decode_quoted_printable_mime(boundary);
+                assert_eq!(a.0, b.0, "{:?}", String::from_utf8_lossy(&case));
+                if a.0 != usize::MAX {
+                    assert_eq!(a.1, b.1, "{:?}", String::from_utf8_lossy(&case));
+                }
+                assert_eq!(ours.offset(), theirs.offset());
+            }
         }
     }
 
