@@ -1298,7 +1298,7 @@ pub fn html_to_text(html: &str) -> String {
             .unwrap_or("");
         if (name == "script" || name == "style") && !tag.starts_with('/') {
             let close = format!("</{name}");
-            match rest.to_ascii_lowercase().find(&close) {
+            match find_ignore_case(rest, &close) {
                 Some(end) => rest = &rest[end..],
                 None => rest = "",
             }
@@ -1314,12 +1314,52 @@ pub fn html_to_text(html: &str) -> String {
         }
     }
     out.push_str(rest);
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    decode_entities(out)
+}
+
+/// Where `needle` (starting with `<`) first occurs, ASCII case ignored;
+/// without a lower-cased copy of the rest of the page per `<script>`.
+fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    memchr::memchr_iter(needle[0], hay).find(|&i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
+/// The common entities, in one pass. Each starts with `&` and holds no
+/// other, and no replacement holds one, so this equals replacing them one
+/// entity after another.
+fn decode_entities(text: String) -> String {
+    const ENTITIES: [(&str, &str); 6] = [
+        ("&nbsp;", " "),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+    ];
+    if !text.contains('&') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        match ENTITIES.iter().find(|(e, _)| tail.starts_with(e)) {
+            Some((e, r)) => {
+                out.push_str(r);
+                rest = &tail[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -1545,6 +1585,8 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
     fn html_is_flattened() {
         let t = html_to_text("<p>a&amp;b</p><script>x</script><br>c");
         assert_eq!(t, "\na&b\n\nc");
+        let t = html_to_text("<STYLE>p{}</Style>&amp;lt; &lt;&gt;&nbsp;&quot;&#39;&x");
+        assert_eq!(t, "&lt; <> \"'&x");
     }
 
     #[test]
