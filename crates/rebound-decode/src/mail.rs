@@ -923,10 +923,7 @@ fn plain_part<'x>(stream: &mut MessageStream<'x>, boundary: &[u8]) -> (usize, Co
         stream.seek_end();
         return (stream.offset(), Cow::Borrowed(rest));
     }
-    let mut needle = Vec::with_capacity(boundary.len() + 2);
-    needle.extend_from_slice(b"--");
-    needle.extend_from_slice(boundary);
-    let Some(at) = memchr::memmem::find(rest, &needle) else {
+    let Some(at) = find_boundary(rest, boundary) else {
         return (usize::MAX, Cow::Borrowed(rest));
     };
     // The line break before the boundary (CRLF or LF) belongs to it.
@@ -941,8 +938,35 @@ fn plain_part<'x>(stream: &mut MessageStream<'x>, boundary: &[u8]) -> (usize, Co
     } else {
         at
     };
-    stream.skip_bytes(at + needle.len());
+    stream.skip_bytes(at + boundary.len() + 2);
     (start + end, Cow::Borrowed(&rest[..end]))
+}
+
+/// Where `--boundary` first occurs. A multipart's parts all end at the
+/// same boundary, so its searcher is built once per boundary (kept for the
+/// last few) rather than once per part; building one cost more than most
+/// searches.
+fn find_boundary(hay: &[u8], boundary: &[u8]) -> Option<usize> {
+    type Finders = Vec<(Box<[u8]>, memchr::memmem::Finder<'static>)>;
+    thread_local! {
+        static FINDERS: std::cell::RefCell<Finders> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    FINDERS.with(|finders| {
+        let mut finders = finders.borrow_mut();
+        if let Some((_, finder)) = finders.iter().find(|(b, _)| **b == *boundary) {
+            return finder.find(hay);
+        }
+        let mut needle = Vec::with_capacity(boundary.len() + 2);
+        needle.extend_from_slice(b"--");
+        needle.extend_from_slice(boundary);
+        let finder = memchr::memmem::Finder::new(&needle).into_owned();
+        let found = finder.find(hay);
+        if finders.len() == 8 {
+            finders.remove(0);
+        }
+        finders.push((boundary.into(), finder));
+        found
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1091,13 +1115,10 @@ fn skip_part(stream: &mut MessageStream<'_>, boundary: Option<&[u8]>) -> bool {
         stream.seek_end();
         return false;
     };
-    let mut needle = Vec::with_capacity(boundary.len() + 2);
-    needle.extend_from_slice(b"--");
-    needle.extend_from_slice(boundary);
     let rest = stream.bytes(stream.offset()..stream.len());
-    match memchr::memmem::find(rest, &needle) {
+    match find_boundary(rest, boundary) {
         Some(at) => {
-            stream.skip_bytes(at + needle.len());
+            stream.skip_bytes(at + boundary.len() + 2);
             true
         }
         None => {
