@@ -455,7 +455,7 @@ fn header_name<'x>(stream: &mut MessageStream<'x>) -> Option<HeaderName<'x>> {
     } else if name.eq_ignore_ascii_case(b"subject") {
         HeaderName::Subject
     } else {
-        HeaderName::Other(String::from_utf8_lossy(name))
+        HeaderName::Other(utf8_lossy(name))
     })
 }
 
@@ -1149,10 +1149,7 @@ fn to_text(bytes: Cow<'_, [u8]>, charset: Option<Charset>) -> Cow<'_, str> {
                 String::from_utf8(vec)
                     .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             ),
-            Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                Ok(text) => Cow::Borrowed(text),
-                Err(_) => String::from_utf8_lossy(b),
-            },
+            Cow::Borrowed(b) => utf8_lossy(b),
         };
     }
     match (bytes, decoder) {
@@ -1259,7 +1256,16 @@ fn decode_bytes<'a>(bytes: &'a [u8], ct: Option<&ContentType<'_>>) -> Cow<'a, st
         .and_then(|cs| encoding_rs::Encoding::for_label(cs.as_bytes()));
     match charset {
         Some(enc) => enc.decode_without_bom_handling(bytes).0,
-        None => String::from_utf8_lossy(bytes),
+        None => utf8_lossy(bytes),
+    }
+}
+
+/// `String::from_utf8_lossy`, with valid UTF-8 (nearly all input) checked
+/// by the much faster `from_utf8` first.
+fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
