@@ -280,7 +280,8 @@ impl Mail {
         let normalised = refold_boundary_parameters(normalised);
         let data = normalised.as_ref();
         let mut stream = MessageStream::new(data);
-        let mut top = Vec::new();
+        // A bounce's own header block has a few dozen fields.
+        let mut top = Vec::with_capacity(32);
         let has_body = read_headers(&mut stream, true, &mut top);
         let mut mail = Mail::default();
         push_raw_headers(&mut mail.headers, data, &top);
