@@ -702,7 +702,7 @@ impl<'x> Walker<'_, 'x> {
     ) -> bool {
         stream.skip_crlf();
         loop {
-            let mut headers = Vec::new();
+            let mut headers = Vec::with_capacity(4);
             if !read_headers(stream, false, &mut headers) {
                 return false;
             }
@@ -743,7 +743,7 @@ impl<'x> Walker<'_, 'x> {
         depth: usize,
         collect: bool,
     ) -> bool {
-        let mut headers = Vec::new();
+        let mut headers = Vec::with_capacity(32);
         if !read_headers(stream, false, &mut headers) {
             // A header fragment running to the end of the input: kept as
             // text, as mail-parser does.
@@ -777,7 +777,7 @@ impl<'x> Walker<'_, 'x> {
         depth: usize,
     ) {
         let mut stream = MessageStream::new(bytes);
-        let mut headers = Vec::new();
+        let mut headers = Vec::with_capacity(32);
         let has_body = encoded_nesting > 0 && read_headers(&mut stream, false, &mut headers);
         if encoded_nesting == 0 || (!has_body && headers.is_empty()) {
             // Too deep, or no message at all: its bytes, as text when it
