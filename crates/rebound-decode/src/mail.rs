@@ -207,7 +207,11 @@ impl Headers {
 fn unfold_into(out: &mut String, value: &str) {
     // A raw value ends with its line break; the line breaks at its end join
     // nothing.
-    let value = value.trim_end_matches(['\n', '\r']);
+    let kept = value
+        .bytes()
+        .rposition(|b| b != b'\n' && b != b'\r')
+        .map_or(0, |i| i + 1);
+    let value = &value[..kept];
     // Most header values are one line: nothing to join.
     if memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_none() {
         out.push_str(value.trim());
@@ -485,18 +489,30 @@ fn skip_field_value(stream: &mut MessageStream<'_>) {
 /// Each header's raw value (read back from the input by offset), in order;
 /// fields that are not UTF-8 are left out.
 fn push_raw_headers(out: &mut Headers, data: &[u8], headers: &[Header<'_>]) {
-    if let (Some(first), Some(last)) = (headers.first(), headers.last()) {
-        // Names and values together are at most the block's size: one
-        // allocation for the whole block.
-        let block = (last.offset_end as usize).saturating_sub(first.offset_field as usize);
-        out.text.reserve(block);
-        out.fields.reserve(headers.len());
-    }
+    let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
+        return;
+    };
+    let block = data
+        .get(first.offset_field as usize..last.offset_end as usize)
+        .unwrap_or_default();
+    // Names and values together are at most the block's size: one
+    // allocation for the whole block.
+    out.text.reserve(block.len());
+    out.fields.reserve(headers.len());
+    // One UTF-8 check for the whole block when it passes (values start after
+    // a colon and end after a line break, so they cut it at character
+    // boundaries); field by field otherwise, leaving out the bad ones.
+    let whole = std::str::from_utf8(block).ok();
+    let base = first.offset_field as usize;
     for h in headers {
-        let raw = data
-            .get(h.offset_start as usize..h.offset_end as usize)
-            .and_then(|v| std::str::from_utf8(v).ok());
-        if let Some(value) = raw {
+        let (start, end) = (h.offset_start as usize, h.offset_end as usize);
+        let value = match whole {
+            Some(text) => text.get(start.wrapping_sub(base)..end.wrapping_sub(base)),
+            None => data
+                .get(start..end)
+                .and_then(|v| std::str::from_utf8(v).ok()),
+        };
+        if let Some(value) = value {
             out.push(h.name.as_str(), value);
         }
     }
