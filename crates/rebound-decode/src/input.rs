@@ -180,7 +180,10 @@ pub fn split_appended_messages(raw: &[u8]) -> Vec<&[u8]> {
     let mut start = 0;
     // Only lines starting with "From " can split: find those directly
     // instead of walking every line (most messages have none).
-    for hit in memchr::memmem::find_iter(raw, b"\nFrom ") {
+    // Built once: building a searcher per message cost more than the search.
+    static POSTMARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\nFrom "));
+    for hit in POSTMARK.find_iter(raw) {
         let line_start = hit + 1;
         if line_start <= start {
             continue;

@@ -71,7 +71,8 @@ pub fn decode_message_with(
         }
         return Ok(records);
     }
-    let mail = Mail::parse(raw).ok_or(DecodeError::NotAMessage)?;
+    // Already normalised: parsing it does not copy it again.
+    let mail = Mail::parse(&normalised).ok_or(DecodeError::NotAMessage)?;
     decode_mail(&mail, origin, options, classifier)
 }
 
