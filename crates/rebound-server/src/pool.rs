@@ -108,8 +108,45 @@ impl Drop for StorePool {
 /// thread wake-up and one store call serve many requests; idle, a lookup
 /// costs one hand-off as through the pool. Every answer is read from the
 /// store (nothing is cached), so instances sharing a store agree.
+///
+/// That is for a networked store (PostgreSQL), where a lookup is a round
+/// trip. A SQLite file is read on the calling runtime thread instead, with a
+/// connection of that thread's own: the lookup costs less than the hand-off.
 pub struct CheckBatcher {
     tx: std::sync::mpsc::SyncSender<CheckJob>,
+    /// Set for a SQLite store: checks are answered on the calling thread.
+    inline_url: Option<String>,
+}
+
+thread_local! {
+    /// One read connection per runtime thread and SQLite file, opened on
+    /// first use. A point lookup in a WAL-mode file is a few microseconds
+    /// and never waits for a writer, far less than handing the request to
+    /// another thread and waking it (which was most of a check's cost).
+    static INLINE_STORES: std::cell::RefCell<Vec<(String, Box<dyn Store>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn check_inline(url: &str, address: String) -> CheckAnswer {
+    INLINE_STORES.with(|cell| {
+        let mut stores = cell.borrow_mut();
+        let at = match stores.iter().position(|(u, _)| u == url) {
+            Some(i) => i,
+            None => {
+                let store = rebound_ledger::open(url).map_err(|e| e.to_string())?;
+                stores.push((url.to_string(), store));
+                stores.len() - 1
+            }
+        };
+        match stores[at].1.check(std::slice::from_ref(&address)) {
+            Ok(mut answers) => Ok(answers.pop().flatten()),
+            Err(e) => {
+                // Drop the connection; the next check reopens it.
+                stores.swap_remove(at);
+                Err(e.to_string())
+            }
+        }
+    })
 }
 
 type CheckAnswer = Result<Option<rebound_ledger::Suppression>, String>;
@@ -119,11 +156,20 @@ type CheckJob = (String, tokio::sync::oneshot::Sender<CheckAnswer>);
 const CHECK_BATCH: usize = 512;
 
 impl CheckBatcher {
-    /// Starts `workers` threads, each with its own store on `url`.
+    /// Starts `workers` threads, each with its own store on `url` (none for
+    /// SQLite, whose checks are answered inline).
     pub fn start(url: &str, workers: usize) -> rebound_ledger::Result<CheckBatcher> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<CheckJob>(64 * 1024);
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..workers.max(1) {
+        let first = rebound_ledger::open(url)?;
+        let inline_url = (first.backend() == "sqlite").then(|| url.to_string());
+        drop(first);
+        let workers = if inline_url.is_some() {
+            0
+        } else {
+            workers.max(1)
+        };
+        for i in 0..workers {
             let store = rebound_ledger::open(url)?;
             let rx = Arc::clone(&rx);
             let url = url.to_string();
@@ -132,13 +178,17 @@ impl CheckBatcher {
                 .spawn(move || check_worker(store, &url, &rx))
                 .map_err(|e| rebound_ledger::Error::Other(e.to_string()))?;
         }
-        Ok(CheckBatcher { tx })
+        Ok(CheckBatcher { tx, inline_url })
     }
 
     pub async fn check(
         &self,
         address: String,
     ) -> Result<Option<rebound_ledger::Suppression>, ApiError> {
+        if let Some(url) = &self.inline_url {
+            return check_inline(url, address)
+                .map_err(|e| ApiError::unavailable(format!("the store failed: {e}")));
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         // A full queue (64k waiting) means the store cannot keep up: shed.
         self.tx
