@@ -3,6 +3,13 @@
 
 mod cmd;
 
+// Decoding allocates many short-lived strings per message; mimalloc serves
+// them from per-thread free lists faster than glibc malloc (about 7% fewer
+// instructions per email). It costs a fixed ~35 MiB of resident memory from
+// eagerly committed arenas, which does not grow with the input.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
