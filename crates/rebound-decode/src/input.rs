@@ -247,6 +247,9 @@ pub struct MboxReader<R> {
     started: bool,
     done: bool,
     line: Vec<u8>,
+    /// The byte that ends a line: `\n`, or `\r` in a file written with
+    /// bare carriage returns (classic Mac OS), decided by the first line.
+    line_end: u8,
 }
 
 impl<R: BufRead> MboxReader<R> {
@@ -258,7 +261,27 @@ impl<R: BufRead> MboxReader<R> {
             started: false,
             done: false,
             line: Vec::new(),
+            line_end: b'\n',
         }
+    }
+
+    /// Whether the stream ends its lines with bare carriage returns: the
+    /// first line break in the buffered head is a `\r` not followed by
+    /// `\n`. Otherwise every line would be one line: a whole file read as
+    /// its `From ` separator, and no message.
+    fn detect_line_end(&mut self) -> io::Result<()> {
+        let head = self.reader.fill_buf()?;
+        if let Some(at) = memchr::memchr2(b'\n', b'\r', head)
+            && head[at] == b'\r'
+            && head.get(at + 1) != Some(&b'\n')
+        {
+            self.line_end = b'\r';
+        }
+        Ok(())
+    }
+
+    fn is_blank(&self) -> bool {
+        matches!(self.line.as_slice(), b"\n" | b"\r\n" | b"\r")
     }
 
     fn read_line(&mut self) -> io::Result<bool> {
@@ -267,7 +290,7 @@ impl<R: BufRead> MboxReader<R> {
         // buffered whole.
         let n = (&mut self.reader)
             .take(MAX_MESSAGE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut self.line)?;
+            .read_until(self.line_end, &mut self.line)?;
         Ok(n > 0)
     }
 }
@@ -278,6 +301,12 @@ impl<R: BufRead> Iterator for MboxReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if !self.started
+            && let Err(source) = self.detect_line_end()
+        {
+            self.done = true;
+            return Some(Err(self.io_error(source)));
         }
         // Find the first separator.
         while !self.started {
@@ -309,7 +338,7 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                     if previous_blank && self.line.starts_with(b"From ") {
                         break;
                     }
-                    previous_blank = self.line == b"\n" || self.line == b"\r\n";
+                    previous_blank = self.is_blank();
                     if too_large {
                         continue;
                     }
@@ -337,7 +366,8 @@ impl<R: BufRead> Iterator for MboxReader<R> {
             }));
         }
         // The blank line before the next separator belongs to the format.
-        if bytes.ends_with(b"\n\n") {
+        let end = self.line_end;
+        if bytes.ends_with(&[end, end]) {
             bytes.pop();
         }
         Some(Ok(RawMessage { origin, bytes }))
@@ -384,6 +414,18 @@ From c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\n>From quoted\n",
         assert_eq!(split_appended_messages(quoted).len(), 1);
         let prose = b"Subject: a\n\nFrom the desk of the postmaster\n";
         assert_eq!(split_appended_messages(prose).len(), 1);
+    }
+
+    #[test]
+    fn mbox_with_bare_carriage_returns_splits_by_them() {
+        let msgs = split(
+            "From a@b Mon Jan  1 00:00:00 2024\rSubject: one\r\rbody\r\r\
+From c@d Mon Jan  1 00:00:00 2024\rSubject: two\r\r>From quoted\r",
+        );
+        assert_eq!(
+            msgs,
+            ["Subject: one\r\rbody\r", "Subject: two\r\rFrom quoted\r"]
+        );
     }
 
     #[test]
