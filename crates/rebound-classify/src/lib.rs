@@ -61,6 +61,7 @@ pub mod reply;
 mod advice;
 mod pattern;
 mod rules;
+mod scanner;
 
 pub use rules::RuleError;
 

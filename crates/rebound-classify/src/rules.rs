@@ -1,12 +1,12 @@
 //! Rule files: their TOML schema (documented for users in `rules/README.md`)
-//! and their compilation into one Aho-Corasick automaton plus small tables.
+//! and their compilation into one phrase automaton (`scanner.rs`) plus small tables.
 //!
 //! Every phrase, provider marker and blocklist zone of every file goes into a
 //! single automaton (ASCII case ignored), so classifying a reply costs one
 //! pass over it whatever the number of rules. Regular expressions are only
 //! run to confirm a rule whose phrases already hit.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use crate::scanner::PhraseScanner;
 use rebound_core::{EnhancedStatus, Listed, Reason, ReplyCode};
 use regex::Regex;
 use serde::Deserialize;
@@ -396,7 +396,7 @@ pub(crate) struct RuleSet {
     /// Every pattern, matched ASCII-case-insensitively (the patterns are
     /// lower-cased), so the text needs no lower-cased copy. See
     /// [`RuleSet::scan`].
-    scanner: AhoCorasick,
+    scanner: PhraseScanner,
     /// Targets of each pattern id.
     pub targets: Vec<Vec<Target>>,
     /// The lower-cased text of each pattern (zones are reported from it).
@@ -727,19 +727,7 @@ impl RuleSet {
             r.any.dedup();
         }
 
-        // A contiguous NFA, not a DFA: the DFA of the built-in rules takes
-        // 2-5 MB, the NFA a quarter of a megabyte. A DFA step is cheaper
-        // when its table is in cache, but between two replies the decoder
-        // walks a whole bounce and the table is not; measured in the
-        // decoding pipeline, the NFA's scan took a third less time.
-        let scanner = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            // With hundreds of patterns no prefilter skips much of a reply.
-            .prefilter(false)
-            .build(&b.patterns)
-            .map_err(|e| invalid("(all rules)", e.to_string()))?;
+        let scanner = PhraseScanner::new(&b.patterns).map_err(|e| invalid("(all rules)", e))?;
         let unanchored = rules
             .iter()
             .enumerate()
@@ -801,11 +789,9 @@ impl RuleSet {
 
     /// One pass of the automaton over `text`, ASCII case ignored: calls
     /// `f(pattern id, start, end)` for every match, overlapping ones
-    /// included, in order of their end.
-    pub(crate) fn scan(&self, text: &str, mut f: impl FnMut(u32, usize, usize)) {
-        for m in self.scanner.find_overlapping_iter(text) {
-            f(m.pattern().as_u32(), m.start(), m.end());
-        }
+    /// included, in no particular order.
+    pub(crate) fn scan(&self, text: &str, f: impl FnMut(u32, usize, usize)) {
+        self.scanner.scan(text.as_bytes(), f);
     }
 
     /// The provider owning `host` (a lower-cased host name), by its
@@ -825,31 +811,5 @@ impl RuleSet {
         self.status_index
             .get(&(s.class_digit(), s.subject(), s.detail()))
             .map(|&i| &self.statuses[i])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every pattern is found in any case, and so is every pattern inside
-    /// it: rules need all overlapping matches, not the leftmost one.
-    #[test]
-    fn scan_reports_every_overlapping_match_in_any_case() {
-        let rs = &crate::Classifier::builtin().rules;
-        for (id, p) in rs.patterns.iter().enumerate() {
-            let text = format!("x{}y", p.to_ascii_uppercase());
-            let mut found = Vec::new();
-            rs.scan(&text, |pid, start, end| found.push((pid, start, end)));
-            assert!(found.contains(&(id as u32, 1, 1 + p.len())), "{p:?}");
-            for (other, q) in rs.patterns.iter().enumerate() {
-                if let Some(at) = p.find(q.as_str()) {
-                    assert!(
-                        found
-                            .iter()
-                            .any(|&(pid, s, _)| pid == other as u32 && s <= 1 + at),
-                        "{q:?} inside {p:?}"
-                    );
-                }
-            }
-        }
     }
 }
