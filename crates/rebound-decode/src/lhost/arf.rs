@@ -26,11 +26,10 @@ impl Decoder for Arf {
         if let Some(report) = mail.report("feedback-report") {
             return Some(from_report(mail, report));
         }
-        let subject = mail.subject.to_ascii_lowercase();
-        let declared = contains_ignore_case(&mail.content_type, "feedback-report");
+        let declared = mail.content_type.contains("feedback-report");
         let complaint_subject = ["abuse", "complaint", "feedback"]
             .iter()
-            .any(|w| subject.contains(w));
+            .any(|w| contains_ignore_case(&mail.subject, w));
         if declared || complaint_subject {
             // A report whose fields are not in a feedback-report part (the
             // part could not be read as one, or the report is plain text):
@@ -136,7 +135,7 @@ fn complaint_summary(text: &str) -> String {
 /// Microsoft's Junk Mail Reporting Program: a plain forward of the reported
 /// message, from a Microsoft address.
 fn jmrp(mail: &Mail) -> Option<Vec<Delivery>> {
-    let from = mail.headers.value("from").to_ascii_lowercase();
+    let from = mail.from_lower.as_str();
     let microsoft =
         from.contains("@hotmail.") || from.contains("@outlook.") || from.contains("microsoft");
     if !microsoft

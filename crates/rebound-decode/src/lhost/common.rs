@@ -25,16 +25,63 @@ pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
+/// A fixed text that decoders look for in every bounce: its searcher is
+/// built on first use and kept, since building one (`str::contains` does
+/// on every call) costs more than searching a notice's text.
+pub struct Needle {
+    text: &'static str,
+    finder: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+}
+
+impl Needle {
+    pub const fn new(text: &'static str) -> Needle {
+        Needle {
+            text,
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn text(&self) -> &'static str {
+        self.text
+    }
+
+    /// Where the text first occurs in `haystack`.
+    pub fn find(&self, haystack: &str) -> Option<usize> {
+        self.finder
+            .get_or_init(|| memchr::memmem::Finder::new(self.text))
+            .find(haystack.as_bytes())
+    }
+
+    pub fn is_in(&self, haystack: &str) -> bool {
+        self.find(haystack).is_some()
+    }
+}
+
 /// Case-insensitive (ASCII) `contains`.
 pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
+    find_ignore_case(haystack, needle).is_some()
+}
+
+/// Where `needle` first occurs in `haystack`, ASCII case ignored. Decoders
+/// ask this of every bounce's headers, so candidates are found by their
+/// first byte (in either case) with a vectorised search rather than by
+/// comparing at every position.
+pub fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(0);
+    };
+    let last_start = h.len().checked_sub(n.len())?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut from = 0;
+    while from <= last_start {
+        let at = from + memchr::memchr2(lower, upper, &h[from..=last_start])?;
+        if h[at + 1..at + n.len()].eq_ignore_ascii_case(rest) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
+    None
 }
 
 /// The first email address in `s` (bare, `<...>`-bracketed or quoted).
@@ -327,6 +374,39 @@ pub fn delivery_from_reply(recipient: String, reply: &str) -> Delivery {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn case_insensitive_search_agrees_with_comparing_every_window() {
+        let naive = |h: &str, n: &str| {
+            (0..=h.len().saturating_sub(n.len())).find(|&i| {
+                h.len() >= n.len()
+                    && h.as_bytes()[i..i + n.len()].eq_ignore_ascii_case(n.as_bytes())
+            })
+        };
+        let hays = [
+            "",
+            "a",
+            "Mail Delivery Subsystem <MAILER-DAEMON@x>",
+            "aaAab",
+            "x.dion.ne.jp",
+            "\u{e9}t\u{e9} ok",
+        ];
+        let needles = [
+            "",
+            "a",
+            "AAB",
+            "mailer-daemon",
+            "subsystem <",
+            ".DION.NE.JP",
+            "t\u{e9} O",
+            "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(super::find_ignore_case(h, n), naive(h, n), "{h:?} {n:?}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

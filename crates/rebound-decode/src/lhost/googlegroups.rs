@@ -2,7 +2,7 @@
 //! sender may not post), reported by mailer-daemon@googlemail.com in the
 //! sender's language with the group's address in `X-Failed-Recipients`.
 
-use super::common::text_before;
+use super::common::{Needle, text_before};
 use super::providers::{failed_recipients, from_lower, join_lines, mentions};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -24,7 +24,8 @@ impl Decoder for GoogleGroups {
         {
             return None;
         }
-        if !mentions(&mail.text, "groups.google.com") {
+        static GROUPS: Needle = Needle::new("groups.google.com");
+        if !mentions(&mail.text, &GROUPS) {
             return None;
         }
         let body = text_before(&mail.text, &["----- Original message -----"]);

@@ -3,7 +3,7 @@
 //! names the generating server, each recipient, the remote host and
 //! `Remote Server returned '<reply>'`, usually with an RFC 3464 report.
 
-use super::common::{deliveries_from_report, starts_with_ignore_case, text_before};
+use super::common::{Needle, deliveries_from_report, starts_with_ignore_case, text_before};
 use super::providers::{MAX_LINES, address_line, join_lines, mentions, refine_status};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -38,7 +38,7 @@ pub(crate) fn is_exchange_ndr(mail: &Mail) -> bool {
     if !marked {
         return false;
     }
-    let from = mail.headers.value("from").to_ascii_lowercase();
+    let from = mail.from_lower.as_str();
     from.contains("postmaster@") || from.contains("mailer-daemon@")
 }
 
@@ -51,25 +51,20 @@ pub(crate) fn is_exchange_online(mail: &Mail) -> bool {
             .headers
             .contains("x-ms-exchange-transport-crosstenantheadersstamped")
         || mail.headers.contains("x-ms-exchange-crosstenant-id")
-        || mail
-            .headers
-            .value("from")
-            .to_ascii_lowercase()
-            .contains("@outlook.com")
-        || mail
-            .headers
-            .value("from")
-            .to_ascii_lowercase()
-            .contains(".onmicrosoft.com")
-        || [
-            "prod.outlook.com",
-            "protection.outlook.com",
-            "exchangelabs.com",
-            "Office 365",
-        ]
-        .iter()
-        .any(|m| mentions(&mail.text, m))
+        || mail.from_lower.contains("@outlook.com")
+        || mail.from_lower.contains(".onmicrosoft.com")
+        || EXCHANGE_ONLINE_MARKERS
+            .iter()
+            .any(|m| mentions(&mail.text, m))
 }
+
+/// Words only Exchange Online's notices carry.
+static EXCHANGE_ONLINE_MARKERS: [Needle; 4] = [
+    Needle::new("prod.outlook.com"),
+    Needle::new("protection.outlook.com"),
+    Needle::new("exchangelabs.com"),
+    Needle::new("Office 365"),
+];
 
 /// Report recipients (or the admin section's) with the admin section's
 /// reply text, remote host and generating server.

@@ -16,7 +16,7 @@ impl Decoder for Outlook {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let from = mail.headers.value("from").to_ascii_lowercase();
+        let from = mail.from_lower.as_str();
         let hotmail_headers =
             mail.headers.contains("x-message-delivery") && mail.headers.contains("x-message-info");
         // Outlook.com adds the X-Message-* headers to mail it receives too:

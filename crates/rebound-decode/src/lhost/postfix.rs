@@ -6,7 +6,7 @@
 //! Also Postfix's notice to the postmaster about an SMTP session error,
 //! which is a transcript of the session.
 
-use super::common::{contains_ignore_case, find_address};
+use super::common::{Needle, find_address};
 use super::unix::{
     MAX_RECIPIENTS, better_status, command_in, delivery_from_block, head, reply_code_in, squeeze,
     status_in,
@@ -18,11 +18,14 @@ use rebound_core::Reason;
 
 pub struct Postfix;
 
-const INTROS: &[&str] = &[
-    "This is the mail system at host",
-    "This is the Postfix program at host",
-    "This is the mail system at",
+static INTROS: [Needle; 3] = [
+    Needle::new("This is the mail system at host"),
+    Needle::new("This is the Postfix program at host"),
+    Needle::new("This is the mail system at"),
 ];
+static QUEUE_ID: Needle = Needle::new("X-Postfix-Queue-ID");
+static POSTFIX_FIELD: Needle = Needle::new("X-Postfix-");
+static FINAL_RECIPIENT: Needle = Needle::new("\nFinal-Recipient:");
 
 /// One `<address>: reason` paragraph of the text part.
 struct TextEntry {
@@ -38,8 +41,7 @@ impl Decoder for Postfix {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let subject = mail.subject.as_str();
-        let from = mail.headers.value("from");
-        let gate = contains_ignore_case(from, "Mail Delivery System")
+        let gate = mail.from_lower.contains("mail delivery system")
             || subject.starts_with("Undelivered Mail Returned to Sender")
             || subject.starts_with("Delayed Mail")
             || subject.starts_with("Successful Mail Delivery Report")
@@ -47,7 +49,7 @@ impl Decoder for Postfix {
             || subject.starts_with("Postfix SMTP server: errors from")
             || mail
                 .report("delivery-status")
-                .is_some_and(|r| head(r, 1024).contains("X-Postfix-Queue-ID"));
+                .is_some_and(|r| QUEUE_ID.is_in(head(r, 1024)));
         if !gate {
             return None;
         }
@@ -55,15 +57,15 @@ impl Decoder for Postfix {
             return session_error(mail);
         }
         let top = head(&mail.text, 4096);
-        let has_intro = INTROS.iter().any(|m| top.contains(m));
+        let has_intro = INTROS.iter().any(|m| m.is_in(top));
         // The report part, or the same fields written inline when the MIME
         // structure was lost.
         let report = mail.report("delivery-status").or_else(|| {
-            let p = mail.text.find("\nFinal-Recipient:")?;
+            let p = FINAL_RECIPIENT.find(&mail.text)?;
             let start = mail.text.get(..p)?.rfind("Reporting-MTA:").unwrap_or(p + 1);
             mail.text.get(start..)
         });
-        let postfix_report = report.is_some_and(|r| r.contains("X-Postfix-"));
+        let postfix_report = report.is_some_and(|r| POSTFIX_FIELD.is_in(r));
         if !has_intro && !postfix_report {
             return None;
         }

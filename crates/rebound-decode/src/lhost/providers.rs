@@ -4,7 +4,7 @@
 //! Besides the group's decoder lists, this module holds the small text
 //! helpers the provider decoders share.
 
-use super::common::{find_address, starts_with_ignore_case};
+use super::common::{Needle, find_address, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
@@ -43,8 +43,8 @@ pub static LAST: &[&dyn Decoder] = &[];
 pub(crate) const MAX_LINES: usize = 2000;
 
 /// The lower-cased `From:` header of the bounce.
-pub(crate) fn from_lower(mail: &Mail) -> String {
-    mail.headers.value("from").to_ascii_lowercase()
+pub(crate) fn from_lower(mail: &Mail) -> &str {
+    &mail.from_lower
 }
 
 /// Addresses listed in `X-Failed-Recipients:` (comma separated), in order.
@@ -168,17 +168,13 @@ pub(crate) fn original_to(mail: &Mail) -> Option<String> {
 /// Whether the first 16 KiB of `text` contain `needle` (exact case): a
 /// fixed marker of a notice is near its top, and a bounded substring search
 /// keeps detectors fast on large messages.
-pub(crate) fn mentions(text: &str, needle: &str) -> bool {
+pub(crate) fn mentions(text: &str, needle: &Needle) -> bool {
     mentions_within(text, needle, 16 * 1024)
 }
 
 /// Whether the first `limit` bytes of `text` contain `needle` (exact case).
-pub(crate) fn mentions_within(text: &str, needle: &str, limit: usize) -> bool {
-    let mut end = text.len().min(limit);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or("").contains(needle)
+pub(crate) fn mentions_within(text: &str, needle: &Needle, limit: usize) -> bool {
+    needle.is_in(super::unix::head(text, limit))
 }
 
 /// Postfix-style recipient paragraphs of a notice: `<a@b>: text` up to the

@@ -3,7 +3,7 @@
 //! qmail's explanation, the remote server's reply (`Remote host said: ...`)
 //! and often qmail's own status as `(#5.1.1)`.
 
-use super::common::{find_address, text_before};
+use super::common::{Needle, find_address, text_before};
 use super::unix::{command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -16,9 +16,9 @@ const CUT: &[&str] = &[
     "--- Enclosed is a copy of the message",
 ];
 
-const INTRO: &[&str] = &[
-    "This is the qmail-send program at",
-    "I wasn't able to deliver your message to the following addresses",
+static INTRO: [Needle; 2] = [
+    Needle::new("This is the qmail-send program at"),
+    Needle::new("I wasn't able to deliver your message to the following addresses"),
 ];
 
 /// qmail's explanations and the command each one implies.
@@ -39,12 +39,9 @@ impl Decoder for Qmail {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let top = head(&mail.text, 1024);
-        if !mail.subject.eq_ignore_ascii_case("failure notice")
-            && !INTRO.iter().any(|m| top.contains(m))
-        {
-            return None;
-        }
-        if !INTRO.iter().any(|m| top.contains(m)) {
+        // The subject ("failure notice") alone is not enough: qmail's own
+        // opening sentence must be there.
+        if !INTRO.iter().any(|m| m.is_in(top)) {
             return None;
         }
         let text = text_before(&mail.text, CUT);

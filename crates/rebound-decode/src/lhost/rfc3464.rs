@@ -161,7 +161,7 @@ impl Decoder for Rfc3464Loose {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let from = mail.headers.value("from").to_ascii_lowercase();
+        let from = mail.from_lower.as_str();
         if !BOUNCE_SENDERS.iter().any(|s| from.contains(s)) {
             return None;
         }

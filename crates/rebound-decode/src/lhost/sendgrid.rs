@@ -2,7 +2,7 @@
 //! with one `local:id:<address> : ip : host:[ip] : reply  in COMMAND` line
 //! per recipient and a loose delivery-status part (`Action: expired`).
 
-use super::common::deliveries_from_report;
+use super::common::{Needle, deliveries_from_report};
 use super::providers::{MAX_LINES, mentions_within};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -18,11 +18,8 @@ impl Decoder for SendGrid {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         // The notice opens with this sentence.
-        if !mentions_within(
-            &mail.text,
-            "automatically generated message from SendGrid",
-            1024,
-        ) {
+        static OPENING: Needle = Needle::new("automatically generated message from SendGrid");
+        if !mentions_within(&mail.text, &OPENING, 1024) {
             return None;
         }
         let lines = recipient_lines(&mail.text);

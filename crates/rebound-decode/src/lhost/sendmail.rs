@@ -5,7 +5,7 @@
 //! 3464 report. The report gives the recipients; the transcript gives the
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
-use super::common::{contains_ignore_case, find_address};
+use super::common::{Needle, contains_ignore_case, find_address};
 use super::unix::{
     MAX_RECIPIENTS, command_in, delivery_from_block, head, join_reply, leading_reply_code,
     reply_code_in, squeeze, status_in,
@@ -67,16 +67,19 @@ impl Decoder for Sendmail {
             return None;
         }
         let top = head(&mail.text, 8192);
-        if !top.contains(FATAL)
-            && !top.contains(TRANSCRIPT)
-            && !top.contains("Warning: message still undelivered")
-        {
+        static MARKERS: [Needle; 3] = [
+            Needle::new(FATAL),
+            Needle::new(TRANSCRIPT),
+            Needle::new("Warning: message still undelivered"),
+        ];
+        if !MARKERS.iter().any(|m| m.is_in(top)) {
             return None;
         }
         let delayed = subject.starts_with("Warning: could not send message");
         // A forwarded notice is quoted with `>`.
+        static QUOTED_FATAL: Needle = Needle::new(">    ----- The following addresses had ");
         let unquoted;
-        let text: &str = if top.contains("> ") && top.contains(&format!(">    {FATAL}")) {
+        let text: &str = if QUOTED_FATAL.is_in(top) {
             unquoted = mail
                 .text
                 .lines()

@@ -18,12 +18,7 @@ impl Decoder for Yahoo {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let yahoo_header = mail.headers.contains("x-ymailisg")
-            || mail
-                .headers
-                .value("from")
-                .to_ascii_lowercase()
-                .contains("yahoo");
+        let yahoo_header = mail.headers.contains("x-ymailisg") || mail.from_lower.contains("yahoo");
         if !yahoo_header || !mail.subject.starts_with("Failure Notice") {
             return None;
         }
