@@ -20,14 +20,20 @@ impl DeliveryStatus {
     pub fn parse(text: &str) -> DeliveryStatus {
         let mut out = DeliveryStatus::default();
         let mut block = Headers::default();
-        let mut last_name: Option<String> = None;
-        let mut pending: Option<(String, String)> = None;
-        let flush_field = |block: &mut Headers, pending: &mut Option<(String, String)>| {
-            if let Some((n, v)) = pending.take() {
-                block.push(&n, &v);
+        // The field being read (name lower-cased, value so far), in buffers
+        // reused from field to field: a report has a dozen fields, and
+        // allocating three strings for each was most of this parser's time.
+        let mut name = String::new();
+        let mut value = String::new();
+        let mut pending = false;
+        // Whether the previous field of this block was Original-Recipient.
+        let mut after_original = false;
+        let mut seen_recipient_in_block = false;
+        let flush_field = |block: &mut Headers, pending: &mut bool, name: &str, value: &str| {
+            if std::mem::take(pending) {
+                block.push(name, value);
             }
         };
-        let mut seen_recipient_in_block = false;
         let finish_block = |block: &mut Headers, out: &mut DeliveryStatus, seen: &mut bool| {
             if block.is_empty() {
                 return;
@@ -48,31 +54,33 @@ impl DeliveryStatus {
         };
         for line in text.lines() {
             if line.trim().is_empty() {
-                flush_field(&mut block, &mut pending);
+                flush_field(&mut block, &mut pending, &name, &value);
                 finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
-                last_name = None;
+                after_original = false;
                 continue;
             }
             if line.starts_with([' ', '\t']) {
-                if let Some((_, v)) = pending.as_mut() {
-                    v.push(' ');
-                    v.push_str(line.trim());
+                if pending {
+                    value.push(' ');
+                    value.push_str(line.trim());
                 }
                 continue;
             }
-            let Some((name, value)) = line.split_once(':') else {
+            let Some((field, rest)) = line.split_once(':') else {
                 continue;
             };
-            if name.is_empty() || name.len() > 64 || name.contains(' ') {
+            if field.is_empty() || field.len() > 64 || field.contains(' ') {
                 continue;
             }
-            flush_field(&mut block, &mut pending);
-            let lname = name.to_ascii_lowercase();
-            let starts_recipient = lname == "final-recipient" || lname == "original-recipient";
+            flush_field(&mut block, &mut pending, &name, &value);
+            name.clear();
+            name.push_str(field);
+            name.make_ascii_lowercase();
+            let starts_recipient = name == "final-recipient" || name == "original-recipient";
             if starts_recipient
                 && seen_recipient_in_block
-                && block.contains(&lname)
-                && last_name.as_deref() != Some("original-recipient")
+                && block.contains(&name)
+                && !after_original
             {
                 // A new recipient without a separating blank line.
                 finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
@@ -88,10 +96,12 @@ impl DeliveryStatus {
             if starts_recipient {
                 seen_recipient_in_block = true;
             }
-            last_name = Some(lname.clone());
-            pending = Some((lname, value.trim().to_string()));
+            after_original = name == "original-recipient";
+            value.clear();
+            value.push_str(rest.trim());
+            pending = true;
         }
-        flush_field(&mut block, &mut pending);
+        flush_field(&mut block, &mut pending, &name, &value);
         finish_block(&mut block, &mut out, &mut seen_recipient_in_block);
         out
     }

@@ -122,6 +122,14 @@ impl Headers {
         self.fields.reserve(fields);
     }
 
+    /// Empty headers with room for a returned message's block (growing
+    /// the buffers field by field cost more than filling them).
+    fn for_block() -> Headers {
+        let mut h = Headers::default();
+        h.reserve(2048, 32);
+        h
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
             .iter()
@@ -151,7 +159,7 @@ impl Headers {
             // Beyond what positions can say; no real header block is 4 GiB.
             return;
         }
-        let start = self.push_name(name.trim());
+        let start = self.push_name(trim(name));
         let middle = self.text.len();
         unfold_into(&mut self.text, value);
         self.end_field(start, middle);
@@ -177,7 +185,7 @@ impl Headers {
             if bare.starts_with([' ', '\t']) {
                 if current.is_some() {
                     headers.text.push(' ');
-                    headers.text.push_str(bare.trim());
+                    headers.text.push_str(trim(bare));
                     offset += line.len();
                     continue;
                 }
@@ -194,7 +202,7 @@ impl Headers {
                     }
                     let start = headers.push_name(name);
                     let middle = headers.text.len();
-                    headers.text.push_str(value.trim());
+                    headers.text.push_str(trim(value));
                     current = Some((start, middle));
                 }
                 _ => break,
@@ -206,6 +214,30 @@ impl Headers {
         }
         (headers, offset)
     }
+}
+
+/// `str::trim_start`, bytewise when the first byte kept is ASCII (`trim`
+/// decodes characters one by one; header text is nearly all ASCII).
+fn trim_start(s: &str) -> &str {
+    let t = s.trim_ascii_start();
+    match t.as_bytes().first() {
+        Some(b) if !b.is_ascii() => t.trim_start(),
+        _ => t,
+    }
+}
+
+/// `str::trim_end`, bytewise when the last byte kept is ASCII.
+fn trim_end(s: &str) -> &str {
+    let t = s.trim_ascii_end();
+    match t.as_bytes().last() {
+        Some(b) if !b.is_ascii() => t.trim_end(),
+        _ => t,
+    }
+}
+
+/// `str::trim`, bytewise at ASCII ends.
+fn trim(s: &str) -> &str {
+    trim_end(trim_start(s))
 }
 
 /// Appends a raw header value unfolded: its lines joined by one space,
@@ -220,7 +252,7 @@ fn unfold_into(out: &mut String, value: &str) {
     let value = &value[..kept];
     // Most header values are one line: nothing to join.
     if memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_none() {
-        out.push_str(value.trim());
+        out.push_str(trim(value));
         return;
     }
     let base = out.len();
@@ -230,7 +262,7 @@ fn unfold_into(out: &mut String, value: &str) {
     let mut start = 0;
     loop {
         let end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |o| start + o);
-        let piece = value[start..end].trim_start();
+        let piece = trim_start(&value[start..end]);
         if !piece.is_empty() {
             if out.len() > base {
                 out.push(' ');
@@ -243,7 +275,7 @@ fn unfold_into(out: &mut String, value: &str) {
         start = end + 1;
     }
     // Every piece was trimmed at its start; only the last one's end is left.
-    let kept = out[base..].trim_end().len();
+    let kept = trim_end(&out[base..]).len();
     out.truncate(base + kept);
 }
 
@@ -300,7 +332,11 @@ impl Mail {
         let mut mail = Mail::default();
         // A bounce's own header block has a few dozen fields.
         mail.headers.reserve(data.len().min(4096), 32);
-        let (has_body, top) = read_headers(&mut stream, true, Some(&mut mail.headers));
+        // Nearly every bounce is valid UTF-8 (most are ASCII): checked once
+        // here, header names and values are then cut from it instead of
+        // being checked one by one.
+        let text = std::str::from_utf8(data).ok();
+        let (has_body, top) = read_headers(&mut stream, true, Some(&mut mail.headers), text);
         if mail.headers.is_empty() {
             return None;
         }
@@ -315,6 +351,7 @@ impl Mail {
         let mut walker = Walker {
             mail: &mut mail,
             html: Vec::new(),
+            text,
         };
         if has_body {
             walker.part(
@@ -432,97 +469,151 @@ fn read_headers<'x>(
     stream: &mut MessageStream<'x>,
     subject: bool,
     mut raw: Option<&mut Headers>,
+    text: Option<&'x str>,
 ) -> (bool, PartHeaders<'x>) {
+    let data = stream.bytes(0..stream.len());
     let mut part = PartHeaders::default();
+    // The walk is by index over the bytes; the stream is moved only where a
+    // mail-parser routine reads from it, and at the end.
+    let mut pos = stream.offset();
+    let finish = |stream: &mut MessageStream<'x>, pos: usize| {
+        // (mail-parser's own position can run past the end: never skip
+        // from there.)
+        if pos >= stream.len() {
+            stream.seek_end();
+        } else if pos > stream.offset() {
+            stream.skip_bytes(pos - stream.offset());
+        }
+    };
     loop {
         // Whitespace before a field is skipped; a line break ends the block.
-        loop {
-            match stream.peek() {
-                Some(b'\n') => {
-                    stream.next();
-                    return (true, part);
-                }
-                None => return (false, part),
-                Some(ch) if !ch.is_ascii_whitespace() => break,
-                _ => {
-                    stream.next();
-                }
-            }
+        while data
+            .get(pos)
+            .is_some_and(|&b| b != b'\n' && b.is_ascii_whitespace())
+        {
+            pos += 1;
         }
-        if let Some(name) = header_name(stream) {
-            let offset_start = stream.offset();
-            let slot = match name {
-                HeaderName::ContentType => {
-                    part.content_type = Some(stream.parse_content_type());
-                    None
-                }
-                HeaderName::ContentTransferEncoding => Some(&mut part.encoding),
-                HeaderName::Subject if subject => Some(&mut part.subject),
-                _ => {
-                    skip_field_value(stream);
-                    None
-                }
+        match data.get(pos) {
+            None => {
+                finish(stream, pos);
+                return (false, part);
+            }
+            Some(b'\n') => {
+                finish(stream, pos + 1);
+                return (true, part);
+            }
+            Some(_) => {}
+        }
+        // A plain `Name:` (no whitespace, colon on the same line: nearly
+        // every field); anything else goes to mail-parser's
+        // `parse_header_name`, which knows every odd form.
+        let field = FieldName::plain(&data[pos..]);
+        let (kind, name, value_start) = match field {
+            Some((kind, len)) => {
+                // A name starts after a line break or a blank and ends at a
+                // colon: at character boundaries.
+                let name = match text.and_then(|t| t.get(pos..pos + len)) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => utf8_lossy(&data[pos..pos + len]),
+                };
+                (kind, name, pos + len + 1)
+            }
+            None => {
+                finish(stream, pos);
+                let Some(name) = stream.parse_header_name() else {
+                    if stream.is_eof() {
+                        return (false, part);
+                    }
+                    pos = stream.offset();
+                    continue;
+                };
+                let kind = match name {
+                    HeaderName::ContentType => FieldName::ContentType,
+                    HeaderName::ContentTransferEncoding => FieldName::Encoding,
+                    HeaderName::Subject => FieldName::Subject,
+                    _ => FieldName::Other,
+                };
+                (kind, Cow::Owned(name.as_str().to_owned()), stream.offset())
+            }
+        };
+        let parsed = match kind {
+            FieldName::ContentType => Some(&mut part.content_type),
+            FieldName::Encoding => Some(&mut part.encoding),
+            FieldName::Subject if subject => Some(&mut part.subject),
+            _ => None,
+        };
+        let end = match parsed {
+            Some(slot) => {
+                finish(stream, value_start);
+                *slot = Some(if kind == FieldName::ContentType {
+                    stream.parse_content_type()
+                } else {
+                    stream.parse_unstructured()
+                });
+                stream.offset()
+            }
+            None => field_value_end(data, value_start),
+        };
+        part.fields += 1;
+        if let Some(out) = raw.as_deref_mut() {
+            // Cut where a value starts (after a colon) and ends (after a
+            // line break): always at character boundaries.
+            let value = match text {
+                Some(text) => text.get(value_start..end),
+                None => std::str::from_utf8(&data[value_start..end]).ok(),
             };
-            if let Some(slot) = slot {
-                *slot = Some(stream.parse_unstructured());
+            if let Some(value) = value {
+                out.push(&name, value);
             }
-            part.fields += 1;
-            if let Some(out) = raw.as_deref_mut()
-                && let Ok(value) = std::str::from_utf8(stream.bytes(offset_start..stream.offset()))
-            {
-                out.push(name.as_str(), value);
-            }
-        } else if stream.is_eof() {
-            return (false, part);
         }
+        pos = end;
     }
 }
 
-/// A field's name, the stream left after its colon. A plain `Name:` (no
-/// whitespace, colon on the same line: nearly every field) is read with a
-/// line search, and only the three names the walk decodes are told apart;
-/// anything else goes to mail-parser's `parse_header_name`, which knows
-/// every odd form.
-fn header_name<'x>(stream: &mut MessageStream<'x>) -> Option<HeaderName<'x>> {
-    let rest = stream.bytes(stream.offset()..stream.len());
-    let plain = match memchr::memchr2(b':', b'\n', rest) {
-        Some(colon) if colon > 0 && rest[colon] == b':' => {
-            let name = &rest[..colon];
-            (!name.iter().any(u8::is_ascii_whitespace)).then_some(name)
-        }
-        _ => None,
-    };
-    let Some(name) = plain else {
-        return stream.parse_header_name();
-    };
-    stream.skip_bytes(name.len() + 1);
-    Some(if name.eq_ignore_ascii_case(b"content-type") {
-        HeaderName::ContentType
-    } else if name.eq_ignore_ascii_case(b"content-transfer-encoding") {
-        HeaderName::ContentTransferEncoding
-    } else if name.eq_ignore_ascii_case(b"subject") {
-        HeaderName::Subject
-    } else {
-        HeaderName::Other(utf8_lossy(name))
-    })
+/// The kinds of field name the walk tells apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldName {
+    ContentType,
+    Encoding,
+    Subject,
+    Other,
 }
 
-/// Moves past a field value: to just after the first line break that is
-/// not followed by a space or tab (`parse_and_ignore`'s rule), or to the
-/// end.
-fn skip_field_value(stream: &mut MessageStream<'_>) {
-    let rest = stream.bytes(stream.offset()..stream.len());
-    let mut from = 0;
-    while let Some(n) = memchr::memchr(b'\n', &rest[from..]) {
-        let newline = from + n;
-        if matches!(rest.get(newline + 1), Some(b' ' | b'\t')) {
-            from = newline + 2;
+impl FieldName {
+    /// A plain field name at the start of `line` (up to a colon on the
+    /// same line, no whitespace in it): its kind and length.
+    fn plain(line: &[u8]) -> Option<(FieldName, usize)> {
+        let len = line
+            .iter()
+            .position(|&b| b == b':' || b == b'\n' || b.is_ascii_whitespace())?;
+        if len == 0 || line[len] != b':' {
+            return None;
+        }
+        let name = &line[..len];
+        let kind = match len {
+            12 if name.eq_ignore_ascii_case(b"content-type") => FieldName::ContentType,
+            25 if name.eq_ignore_ascii_case(b"content-transfer-encoding") => FieldName::Encoding,
+            7 if name.eq_ignore_ascii_case(b"subject") => FieldName::Subject,
+            _ => FieldName::Other,
+        };
+        Some((kind, len))
+    }
+}
+
+/// Where a field value starting at `from` ends: just after the first line
+/// break that is not followed by a space or tab (`parse_and_ignore`'s
+/// rule), or the end of the input.
+fn field_value_end(data: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(n) = memchr::memchr(b'\n', &data[at..]) {
+        let newline = at + n;
+        if matches!(data.get(newline + 1), Some(b' ' | b'\t')) {
+            at = newline + 2;
         } else {
-            stream.skip_bytes(newline + 1);
-            return;
+            return newline + 1;
         }
     }
-    stream.seek_end();
+    data.len()
 }
 
 /// How mail-parser files a part's body, from its Content-Type (and, without
@@ -561,6 +652,8 @@ struct Walker<'m, 'x> {
     /// HTML parts in order, decoded only when the text turns out empty
     /// (most bounces with an HTML part have a plain-text one too).
     html: Vec<HtmlPart<'x>>,
+    /// The bytes being walked, when they are valid UTF-8.
+    text: Option<&'x str>,
 }
 
 /// An HTML part: where its body starts and how to decode it, or its text.
@@ -724,7 +817,7 @@ impl<'x> Walker<'_, 'x> {
     ) -> bool {
         stream.skip_crlf();
         loop {
-            let (complete, headers) = read_headers(stream, false, None);
+            let (complete, headers) = read_headers(stream, false, None, self.text);
             if !complete {
                 return false;
             }
@@ -765,8 +858,8 @@ impl<'x> Walker<'_, 'x> {
         depth: usize,
         collect: bool,
     ) -> bool {
-        let mut raw = self.mail.original.is_none().then(Headers::default);
-        let (complete, headers) = read_headers(stream, false, raw.as_mut());
+        let mut raw = self.mail.original.is_none().then(Headers::for_block);
+        let (complete, headers) = read_headers(stream, false, raw.as_mut(), self.text);
         if !complete {
             // A header fragment running to the end of the input: kept as
             // text, as mail-parser does.
@@ -808,8 +901,9 @@ impl<'x> Walker<'_, 'x> {
             return;
         }
         let mut stream = MessageStream::new(bytes);
-        let mut raw = self.mail.original.is_none().then(Headers::default);
-        let (has_body, headers) = read_headers(&mut stream, false, raw.as_mut());
+        let mut raw = self.mail.original.is_none().then(Headers::for_block);
+        let text = std::str::from_utf8(bytes).ok();
+        let (has_body, headers) = read_headers(&mut stream, false, raw.as_mut(), text);
         if !has_body && headers.fields == 0 {
             // No message at all: its bytes, as text when it says it is a
             // message.
@@ -831,6 +925,7 @@ impl<'x> Walker<'_, 'x> {
         let mut inner = Walker {
             mail: &mut *self.mail,
             html: Vec::new(),
+            text,
         };
         inner.part(
             &mut stream,
@@ -1499,6 +1594,24 @@ Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; x@example.net\nSt
     }
 
     #[test]
+    fn trims_agree_with_std() {
+        for s in [
+            "",
+            " ",
+            "\u{3000}",
+            " \u{3000} x \u{a0}\t",
+            "\t x y \n",
+            "\u{a0}caf\u{e9}",
+            "caf\u{e9} \u{2003}",
+            "x",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+            assert_eq!(trim_start(s), s.trim_start(), "{s:?}");
+            assert_eq!(trim_end(s), s.trim_end(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn folded_header_values_are_joined() {
         let mut h = Headers::default();
         h.push(" Subject ", "  one\n\ttwo\n   \n three \n");
@@ -1630,7 +1743,12 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             let mut ours = MessageStream::new(case);
             let mut theirs = MessageStream::new(case);
             let mut raw = Headers::default();
-            let (done, part) = read_headers(&mut ours, true, Some(&mut raw));
+            let (done, part) = read_headers(
+                &mut ours,
+                true,
+                Some(&mut raw),
+                std::str::from_utf8(case).ok(),
+            );
             let mut b = Vec::new();
             assert_eq!(done, theirs.parse_headers(&reference, &mut b));
             assert_eq!(part.fields, b.len());
