@@ -213,10 +213,15 @@ impl PhraseScanner {
             let start = end - len as usize;
             for &id in &self.prefix_phrases[first as usize..last as usize] {
                 let phrase = &self.phrases[id as usize];
-                if let Some(candidate) = text.get(start..start + phrase.len())
+                // Phrases sharing a prefix are many for common words
+                // ("mailb…"): their last byte rejects most before the
+                // whole comparison.
+                let end = start + phrase.len();
+                if let Some(candidate) = text.get(start..end)
+                    && candidate[phrase.len() - 1].eq_ignore_ascii_case(&phrase[phrase.len() - 1])
                     && candidate.eq_ignore_ascii_case(phrase)
                 {
-                    f(id, start, start + phrase.len());
+                    f(id, start, end);
                 }
             }
         }

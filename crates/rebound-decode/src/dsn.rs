@@ -19,7 +19,9 @@ impl DeliveryStatus {
     /// or `Original-Recipient` field even without a blank line before it.
     pub fn parse(text: &str) -> DeliveryStatus {
         let mut out = DeliveryStatus::default();
-        let mut block = Headers::default();
+        // A block is a few fields of a line each.
+        let new_block = || Headers::with_room(512, 8);
+        let mut block = new_block();
         // The field being read (name lower-cased, value so far), in buffers
         // reused from field to field: a report has a dozen fields, and
         // allocating three strings for each was most of this parser's time.
@@ -38,7 +40,7 @@ impl DeliveryStatus {
             if block.is_empty() {
                 return;
             }
-            let b = std::mem::take(block);
+            let b = std::mem::replace(block, new_block());
             if *seen {
                 out.recipients.push(b);
             } else if out.recipients.is_empty() && out.message.is_empty() {

@@ -18,6 +18,7 @@ use rebound_core::Reason;
 pub struct Sendmail;
 
 const FATAL: &str = "----- The following addresses had ";
+static FATAL_LINE: Needle = Needle::new(FATAL);
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
 
 /// One `while talking to` section of the transcript.
@@ -269,7 +270,7 @@ fn listed_addresses(text: &str) -> Vec<(String, String)> {
     let mut inside = false;
     for line in text.lines() {
         let t = line.trim();
-        if t.contains(FATAL) {
+        if FATAL_LINE.is_in(t) {
             inside = true;
             continue;
         }
@@ -277,7 +278,7 @@ fn listed_addresses(text: &str) -> Vec<(String, String)> {
             continue;
         }
         if t.starts_with("-----") {
-            inside = t.contains(FATAL);
+            inside = FATAL_LINE.is_in(t);
             continue;
         }
         if let Some(reason) = t.strip_prefix("(reason:") {
@@ -300,7 +301,8 @@ fn listed_addresses(text: &str) -> Vec<(String, String)> {
 }
 
 fn read_transcript(text: &str) -> Vec<Session> {
-    let Some(start) = text.find(TRANSCRIPT) else {
+    static TRANSCRIPT_LINE: Needle = Needle::new(TRANSCRIPT);
+    let Some(start) = TRANSCRIPT_LINE.find(text) else {
         return Vec::new();
     };
     let body = text.get(start + TRANSCRIPT.len()..).unwrap_or("");
