@@ -298,6 +298,8 @@ pub struct Mail {
     /// The bounce's `From:` lower-cased (ASCII): most format decoders
     /// look at it first.
     pub from_lower: String,
+    /// `subject`, lower-cased (ASCII), for the same reason.
+    pub subject_lower: String,
     /// The human-readable text: every text part outside the returned message,
     /// decoded to UTF-8, joined by blank lines (HTML turned into text when it
     /// is all there is). Formats that embed the original message inline keep
@@ -349,6 +351,7 @@ impl Mail {
             .to_string();
         mail.content_type = mail.headers.value("content-type").to_ascii_lowercase();
         mail.from_lower = mail.headers.value("from").to_ascii_lowercase();
+        mail.subject_lower = mail.subject.to_ascii_lowercase();
         let mut walker = Walker {
             mail: &mut mail,
             html: Vec::new(),

@@ -1,7 +1,7 @@
 //! amavisd-new content filter notices ("Content-filter at host"): an RFC
 //! 3464 report written by amavis itself.
 
-use super::common::{contains_ignore_case, deliveries_from_report};
+use super::common::deliveries_from_report;
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -14,7 +14,7 @@ impl Decoder for Amavis {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         // amavisd-new signs its notices "Content-filter at <host>".
-        let marked = contains_ignore_case(mail.headers.value("from"), "content-filter at ");
+        let marked = mail.from_lower.contains("content-filter at ");
         if !marked {
             return None;
         }

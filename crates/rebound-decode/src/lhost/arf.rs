@@ -3,9 +3,7 @@
 //! forwards, with the complained-about address in the returned message's
 //! `X-HmXmrOriginalRecipient`, and Apple Mail's one-click unsubscribe mails).
 
-use super::common::{
-    contains_ignore_case, find_address, first_paragraph, squash, starts_with_ignore_case,
-};
+use super::common::{find_address, first_paragraph, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::{Headers, Mail};
@@ -29,7 +27,7 @@ impl Decoder for Arf {
         let declared = mail.content_type.contains("feedback-report");
         let complaint_subject = ["abuse", "complaint", "feedback"]
             .iter()
-            .any(|w| contains_ignore_case(&mail.subject, w));
+            .any(|w| mail.subject_lower.contains(w));
         if declared || complaint_subject {
             // A report whose fields are not in a feedback-report part (the
             // part could not be read as one, or the report is plain text):

@@ -1,7 +1,7 @@
 //! Barracuda Spam & Virus Firewall: "**Message you sent blocked by our bulk
 //! email filter**" with an RFC 3464 report.
 
-use super::common::{contains_ignore_case, deliveries_from_report};
+use super::common::{Needle, deliveries_from_report};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -13,14 +13,19 @@ impl Decoder for Barracuda {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let marked = contains_ignore_case(&mail.subject, "blocked by our bulk email filter")
+        static SPAM_FIREWALL: Needle = Needle::new("blocked by our Spam");
+        static LOWER: Needle = Needle::new("barracuda");
+        static CAPITAL: Needle = Needle::new("Barracuda");
+        let marked = mail
+            .subject_lower
+            .contains("blocked by our bulk email filter")
             || (mail.report("delivery-status").is_some()
+                && SPAM_FIREWALL.is_in(&mail.text)
                 && mail
                     .headers
                     .get_all("received")
                     .take(4)
-                    .any(|r| r.contains("barracuda") || r.contains("Barracuda"))
-                && mail.text.contains("blocked by our Spam"));
+                    .any(|r| LOWER.is_in(r) || CAPITAL.is_in(r)));
         if !marked {
             return None;
         }

@@ -2,7 +2,7 @@
 //! "The following addresses had delivery problems", the cause after
 //! "Non-delivered information".
 
-use super::common::{contains_ignore_case, find_address, section, squash};
+use super::common::{find_address, section, squash};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -15,8 +15,7 @@ impl Decoder for Biglobe {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let from = mail.headers.value("from");
-        if !contains_ignore_case(from, "@biglobe.ne.jp")
+        if !mail.from_lower.contains("@biglobe.ne.jp")
             || !mail
                 .text
                 .contains("The following addresses had delivery problems")

@@ -4,7 +4,7 @@
 //! `host mx.example.net [192.0.2.1]: 550 ...`). Newer versions append an
 //! RFC 3464 report, which gives the status when the text has none.
 
-use super::common::{contains_ignore_case, find_address, first_status, text_before};
+use super::common::{find_address, first_status, text_before};
 use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
@@ -46,7 +46,7 @@ impl Decoder for Exim {
         let subject = mail.subject.as_str();
         let warning = subject.starts_with("Warning: message");
         let header_gate = mail.headers.contains("x-failed-recipients")
-            || contains_ignore_case(subject, "mail delivery failed")
+            || mail.subject_lower.contains("mail delivery failed")
             || warning
             || subject.starts_with("Mail failure");
         if !header_gate {

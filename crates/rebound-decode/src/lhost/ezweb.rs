@@ -19,7 +19,7 @@ impl Decoder for EzWeb {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !contains_ignore_case(mail.headers.value("from"), "ezweb.ne.jp")
+        if !mail.from_lower.contains("ezweb.ne.jp")
             || !starts_with_ignore_case(mail.subject.trim(), "Mail System Error")
         {
             return None;

@@ -2,7 +2,7 @@
 //! message could not be delivered"): an RFC 3464 report whose diagnostic
 //! carries Facebook's own response code (`RCP-P1`, `POL-P2`, …).
 
-use super::common::{contains_ignore_case, deliveries_from_report};
+use super::common::deliveries_from_report;
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -14,8 +14,8 @@ impl Decoder for Facebook {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !contains_ignore_case(mail.headers.value("from"), "facebook.com")
-            || !contains_ignore_case(&mail.subject, "could not be delivered")
+        if !mail.from_lower.contains("facebook.com")
+            || !mail.subject_lower.contains("could not be delivered")
         {
             return None;
         }

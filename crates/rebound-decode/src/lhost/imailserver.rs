@@ -3,7 +3,7 @@
 //! to address` followed by the remote server's reply under `Body of
 //! message generated response:`.
 
-use super::common::{contains_ignore_case, find_address, text_before};
+use super::common::{find_address, text_before};
 use super::unix::{join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
@@ -21,7 +21,7 @@ impl Decoder for IMailServer {
         if !mail.headers.value("x-mailer").starts_with("<SMTP32 v") {
             return None;
         }
-        if !contains_ignore_case(&mail.subject, "Undeliverable Mail") {
+        if !mail.subject_lower.contains("undeliverable mail") {
             return None;
         }
         let text = text_before(&mail.text, &["Original message follows"]);

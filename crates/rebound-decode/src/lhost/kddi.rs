@@ -14,8 +14,7 @@ impl Decoder for Kddi {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let from = mail.headers.value("from");
-        let kddi = contains_ignore_case(from, ".dion.ne.jp")
+        let kddi = mail.from_lower.contains(".dion.ne.jp")
             || contains_ignore_case(mail.headers.value("message-id"), "auone-net.jp");
         if !kddi || !mail.text.contains("Could not be delivered to:") {
             return None;

@@ -3,7 +3,7 @@
 //! (`Server host[ip] failed with: 550 ...` or `host[ip] responded with
 //! failure: 552 ...`).
 
-use super::common::{contains_ignore_case, delivery_from_reply, find_address, section};
+use super::common::{Needle, delivery_from_reply, find_address, section};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -15,13 +15,11 @@ impl Decoder for MailFoundry {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        static TRACE: Needle = Needle::new("(MAILFOUNDRY)");
         // The subject first (cheap); the Received trace only for daemon mail.
-        let marked = contains_ignore_case(mail.subject.trim(), "Message delivery has failed")
-            || (contains_ignore_case(mail.headers.value("from"), "mailer-daemon")
-                && mail
-                    .headers
-                    .get_all("received")
-                    .any(|r| r.contains("(MAILFOUNDRY)")));
+        let marked = mail.subject_lower.contains("message delivery has failed")
+            || (mail.from_lower.contains("mailer-daemon")
+                && mail.headers.get_all("received").any(|r| TRACE.is_in(r)));
         if !marked {
             return None;
         }

@@ -2,7 +2,7 @@
 //! `X-MXL-NoteHash`): an Exim-like notice, "The following address failed:"
 //! then `<address>: reply` lines, continued on indented lines.
 
-use super::common::{contains_ignore_case, delivery_from_reply, find_address, section};
+use super::common::{delivery_from_reply, find_address, section};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -16,7 +16,7 @@ impl Decoder for MxLogic {
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let marked = mail.headers.contains("x-mx-bounce")
             || mail.headers.contains("x-mxl-notehash")
-            || contains_ignore_case(mail.headers.value("from"), "mxlogic.net");
+            || mail.from_lower.contains("mxlogic.net");
         if !marked {
             return None;
         }

@@ -3,7 +3,7 @@
 //! i.e. the reply's sender. Tried last: delivery notices also carry
 //! `Auto-Submitted`, and any real report must win.
 
-use super::common::{contains_ignore_case, find_address, squash, starts_with_ignore_case};
+use super::common::{find_address, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -67,8 +67,7 @@ impl Decoder for Rfc3834 {
             return None;
         }
         // Delivery notices carry `Auto-Submitted` too: cheapest checks first.
-        if !mail.reports.is_empty() || contains_ignore_case(&mail.content_type, "multipart/report")
-        {
+        if !mail.reports.is_empty() || mail.content_type.contains("multipart/report") {
             return None;
         }
         let from = h.value("from");

@@ -5,7 +5,7 @@
 //! 3464 report. The report gives the recipients; the transcript gives the
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
-use super::common::{Needle, contains_ignore_case, find_address};
+use super::common::{Needle, find_address};
 use super::unix::{
     MAX_RECIPIENTS, command_in, delivery_from_block, head, join_reply, leading_reply_code,
     reply_code_in, squeeze, status_in,
@@ -59,9 +59,8 @@ impl Decoder for Sendmail {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let subject = mail.subject.as_str();
-        let from = mail.headers.value("from");
-        let gate = contains_ignore_case(from, "Mail Delivery Subsystem")
-            || contains_ignore_case(subject, "Returned mail:")
+        let gate = mail.from_lower.contains("mail delivery subsystem")
+            || mail.subject_lower.contains("returned mail:")
             || subject.starts_with("Warning: could not send message")
             || subject.starts_with("Postmaster notify");
         if !gate {

@@ -2,7 +2,7 @@
 //! dialogue (`Sent <<< RCPT TO:<...>` / `Received >>> 550 ...`) or a line
 //! "Unable to deliver message to <address> ...".
 
-use super::common::{command_in, contains_ignore_case, delivery_from_reply, find_address, squash};
+use super::common::{command_in, delivery_from_reply, find_address, squash};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -15,8 +15,8 @@ impl Decoder for InterScanMss {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        let marked = contains_ignore_case(&mail.content_type, "interscan")
-            || contains_ignore_case(mail.headers.value("from"), "interscan");
+        let marked =
+            mail.content_type.contains("interscan") || mail.from_lower.contains("interscan");
         if !marked {
             return None;
         }

@@ -4,7 +4,7 @@
 //! SMTP dialogue that caused it (`While talking to host:`, `>>> RCPT
 //! To:<...>`, `<<< 550 ...`), and `----- Unsent message follows -----`.
 
-use super::common::{contains_ignore_case, find_address};
+use super::common::find_address;
 use super::unix::{command_in, leading_reply_code, reply_code_in, squeeze};
 use super::{Decoder, Delivery};
 use crate::mail::{Mail, original_from_text};
@@ -36,7 +36,7 @@ impl Decoder for V5sendmail {
         let end = mail.text.find(UNSENT)?;
         let transcript = mail.text.get(start + TRANSCRIPT.len()..end)?;
         let original = original_from_text(mail.text.get(end + UNSENT.len()..).unwrap_or(""));
-        let expired = contains_ignore_case(&mail.subject, "Cannot send message for");
+        let expired = mail.subject_lower.contains("cannot send message for");
 
         let mut out = Vec::new();
         let mut session = Session::default();
