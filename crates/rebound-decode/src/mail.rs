@@ -166,6 +166,20 @@ impl Headers {
         self.end_field(start, middle);
     }
 
+    /// `push` for a raw value whose only line break, if any, ends it (the
+    /// header reader knows which values continue on further lines).
+    fn push_one_line(&mut self, name: &str, value: &str) {
+        if self.text.len() + name.len() + value.len() >= u32::MAX as usize {
+            return;
+        }
+        let start = self.push_name(trim(name));
+        let middle = self.text.len();
+        let value = value.strip_suffix('\n').unwrap_or(value);
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        self.text.push_str(trim(value));
+        self.end_field(start, middle);
+    }
+
     /// Parses a header block written as text (`Name: value` lines with
     /// continuation lines), stopping at the first blank line or at the first
     /// line that is not a header. Returns the headers and the byte offset
@@ -256,6 +270,11 @@ fn unfold_into(out: &mut String, value: &str) {
         out.push_str(trim(value));
         return;
     }
+    unfold_lines_into(out, value);
+}
+
+/// `unfold_into` for a value known to hold a line break before its end.
+fn unfold_lines_into(out: &mut String, value: &str) {
     let base = out.len();
     let b = value.as_bytes();
     // Pieces between every `\n` and `\r`, found with memchr (a char
@@ -339,7 +358,8 @@ impl Mail {
         // here, header names and values are then cut from it instead of
         // being checked one by one.
         let text = std::str::from_utf8(data).ok();
-        let (has_body, top) = read_headers(&mut stream, true, Some(&mut mail.headers), text);
+        // Normalised: no carriage return is left.
+        let (has_body, top) = read_headers(&mut stream, true, Some(&mut mail.headers), text, true);
         if mail.headers.is_empty() {
             return None;
         }
@@ -356,6 +376,7 @@ impl Mail {
             mail: &mut mail,
             html: Vec::new(),
             text,
+            cr_free: true,
         };
         if has_body {
             walker.part(
@@ -474,6 +495,7 @@ fn read_headers<'x>(
     subject: bool,
     mut raw: Option<&mut Headers>,
     text: Option<&'x str>,
+    cr_free: bool,
 ) -> (bool, PartHeaders<'x>) {
     let data = stream.bytes(0..stream.len());
     let mut part = PartHeaders::default();
@@ -546,7 +568,9 @@ fn read_headers<'x>(
             FieldName::Subject if subject => Some(&mut part.subject),
             _ => None,
         };
-        let end = match parsed {
+        // `continued`: the value may span lines (always assumed for the
+        // values mail-parser read).
+        let (end, continued) = match parsed {
             Some(slot) => {
                 finish(stream, value_start);
                 *slot = Some(if kind == FieldName::ContentType {
@@ -554,9 +578,9 @@ fn read_headers<'x>(
                 } else {
                     stream.parse_unstructured()
                 });
-                stream.offset()
+                (stream.offset(), true)
             }
-            None => field_value_end(data, value_start),
+            None => field_value_extent(data, value_start),
         };
         part.fields += 1;
         if let Some(out) = raw.as_deref_mut() {
@@ -567,7 +591,14 @@ fn read_headers<'x>(
                 None => std::str::from_utf8(&data[value_start..end]).ok(),
             };
             if let Some(value) = value {
-                out.push(&name, value);
+                // Without carriage returns in the input (the top level is
+                // normalised), a value that did not continue has no line
+                // break to unfold.
+                if cr_free && !continued {
+                    out.push_one_line(&name, value);
+                } else {
+                    out.push(&name, value);
+                }
             }
         }
         pos = end;
@@ -607,17 +638,18 @@ impl FieldName {
 /// Where a field value starting at `from` ends: just after the first line
 /// break that is not followed by a space or tab (`parse_and_ignore`'s
 /// rule), or the end of the input.
-fn field_value_end(data: &[u8], from: usize) -> usize {
+/// Also says whether the value went on over further lines.
+fn field_value_extent(data: &[u8], from: usize) -> (usize, bool) {
     let mut at = from;
     while let Some(n) = memchr::memchr(b'\n', &data[at..]) {
         let newline = at + n;
         if matches!(data.get(newline + 1), Some(b' ' | b'\t')) {
             at = newline + 2;
         } else {
-            return newline + 1;
+            return (newline + 1, at > from);
         }
     }
-    data.len()
+    (data.len(), at > from)
 }
 
 /// How mail-parser files a part's body, from its Content-Type (and, without
@@ -658,6 +690,8 @@ struct Walker<'m, 'x> {
     html: Vec<HtmlPart<'x>>,
     /// The bytes being walked, when they are valid UTF-8.
     text: Option<&'x str>,
+    /// Whether they hold no carriage return.
+    cr_free: bool,
 }
 
 /// An HTML part: where its body starts and how to decode it, or its text.
@@ -821,7 +855,7 @@ impl<'x> Walker<'_, 'x> {
     ) -> bool {
         stream.skip_crlf();
         loop {
-            let (complete, headers) = read_headers(stream, false, None, self.text);
+            let (complete, headers) = read_headers(stream, false, None, self.text, self.cr_free);
             if !complete {
                 return false;
             }
@@ -867,7 +901,8 @@ impl<'x> Walker<'_, 'x> {
             .original
             .is_none()
             .then(|| Headers::with_room(2048, 32));
-        let (complete, headers) = read_headers(stream, false, raw.as_mut(), self.text);
+        let (complete, headers) =
+            read_headers(stream, false, raw.as_mut(), self.text, self.cr_free);
         if !complete {
             // A header fragment running to the end of the input: kept as
             // text, as mail-parser does.
@@ -915,7 +950,8 @@ impl<'x> Walker<'_, 'x> {
             .is_none()
             .then(|| Headers::with_room(2048, 32));
         let text = std::str::from_utf8(bytes).ok();
-        let (has_body, headers) = read_headers(&mut stream, false, raw.as_mut(), text);
+        let cr_free = memchr::memchr(b'\r', bytes).is_none();
+        let (has_body, headers) = read_headers(&mut stream, false, raw.as_mut(), text, cr_free);
         if !has_body && headers.fields == 0 {
             // No message at all: its bytes, as text when it says it is a
             // message.
@@ -938,6 +974,7 @@ impl<'x> Walker<'_, 'x> {
             mail: &mut *self.mail,
             html: Vec::new(),
             text,
+            cr_free,
         };
         inner.part(
             &mut stream,
@@ -1741,7 +1778,8 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             .header_text(HeaderName::Subject)
             .default_header_ignore();
         use mail_parser::GetHeader;
-        let cases: [&[u8]; 12] = [
+        let cases: [&[u8]; 13] = [
+            b"Received: from x\n\tby y;\n Mon, 1 Jan 2024\nX-B:  two  \nX-C:\n\n",
             b"From: a@b\nSubject: =?utf-8?q?caf=C3=A9?=\nContent-Type: text/plain;\n charset=utf-8\n\nbody",
             b"Received: from x\n\tby y;\n Mon, 1 Jan 2024\nX-A: 1\r\nX-B: 2\r\n\r\nbody",
             b"not a header line\nX-A: 1\n\nbody",
@@ -1759,11 +1797,13 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             let mut ours = MessageStream::new(case);
             let mut theirs = MessageStream::new(case);
             let mut raw = Headers::default();
+            let cr_free = !case.contains(&b'\r');
             let (done, part) = read_headers(
                 &mut ours,
                 true,
                 Some(&mut raw),
                 std::str::from_utf8(case).ok(),
+                cr_free,
             );
             let mut b = Vec::new();
             assert_eq!(done, theirs.parse_headers(&reference, &mut b));
