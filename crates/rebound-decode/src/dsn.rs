@@ -3,6 +3,7 @@
 //! blocks, fields in any case, continuation lines, `rfc822;` prefixes
 //! with or without a space.
 
+use crate::lhost::common::SplitLines;
 use crate::mail::Headers;
 
 /// A parsed `message/delivery-status` body.
@@ -54,7 +55,7 @@ impl DeliveryStatus {
             }
             *seen = false;
         };
-        for line in text.lines() {
+        for line in text.split_lines() {
             if line.trim().is_empty() {
                 flush_field(&mut block, &mut pending, &name, &value);
                 finish_block(&mut block, &mut out, &mut seen_recipient_in_block);

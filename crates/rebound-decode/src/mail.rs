@@ -10,6 +10,7 @@
 //! plain text) and from a few vectorised stand-ins for mail-parser's
 //! byte-by-byte routines, each tested against the routine it replaces.
 
+use crate::lhost::common::SplitLines;
 use mail_parser::decoders::DecodeFnc;
 use mail_parser::decoders::charsets::DecoderFnc;
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -191,7 +192,7 @@ impl Headers {
         let mut current: Option<(usize, usize)> = None;
         let mut offset = 0;
         // Text is at most MAX_TEXT_PART long here, so positions fit in u32.
-        for line in text.split_inclusive('\n') {
+        for line in text.split_lines_inclusive() {
             let bare = line.trim_end_matches(['\n', '\r']);
             if bare.is_empty() {
                 offset += line.len();

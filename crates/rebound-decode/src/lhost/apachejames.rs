@@ -1,7 +1,7 @@
 //! Apache James: `Error message below:` followed by the reply, and a
 //! `Message details:` block whose `RCPT TO:` names the recipient.
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::unix::{head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -21,7 +21,7 @@ impl Decoder for ApacheJames {
         let mut reply: Vec<&str> = Vec::new();
         let mut in_error = false;
         let mut recipients: Vec<String> = Vec::new();
-        for line in mail.text.lines() {
+        for line in mail.text.split_lines() {
             let t = line.trim();
             if t == "Error message below:" {
                 in_error = true;

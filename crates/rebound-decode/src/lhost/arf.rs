@@ -3,7 +3,7 @@
 //! forwards, with the complained-about address in the returned message's
 //! `X-HmXmrOriginalRecipient`, and Apple Mail's one-click unsubscribe mails).
 
-use super::common::{find_address, first_paragraph, squash, starts_with_ignore_case};
+use super::common::{SplitLines, find_address, first_paragraph, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::{Headers, Mail};
@@ -57,7 +57,7 @@ impl Decoder for Arf {
 /// Byte offset of the line starting with `field` (lower case), if any.
 fn find_field_start(text: &str, field: &str) -> Option<usize> {
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for line in text.split_lines_inclusive() {
         if starts_with_ignore_case(line, field) {
             return Some(offset);
         }

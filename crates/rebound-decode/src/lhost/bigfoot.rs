@@ -1,7 +1,7 @@
 //! Bigfoot (bigfoot.com forwarding): a Sendmail-style notice with an RFC
 //! 3464 report; the session transcript names the refused command.
 
-use super::common::deliveries_from_report;
+use super::common::{SplitLines, deliveries_from_report};
 use super::providers::{MAX_LINES, from_lower};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -20,7 +20,7 @@ impl Decoder for Bigfoot {
         let mut found = deliveries_from_report(mail);
         // ">>> RCPT TO:<a@b>" then "<<< 553 ..." in the transcript.
         let mut command = String::new();
-        for line in mail.text.lines().take(MAX_LINES) {
+        for line in mail.text.split_lines().take(MAX_LINES) {
             if let Some(sent) = line.trim().strip_prefix(">>> ") {
                 command = sent
                     .split([' ', ':'])

@@ -10,7 +10,7 @@ use crate::mail::Mail;
 /// original message inline use this to keep only their own notice.
 pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for line in text.split_lines_inclusive() {
         let trimmed = line.trim_start();
         if markers.iter().any(|m| starts_with_ignore_case(trimmed, m)) {
             return &text[..offset];
@@ -23,6 +23,73 @@ pub fn text_before<'a>(text: &'a str, markers: &[&str]) -> &'a str {
 /// Case-insensitive (ASCII) `starts_with`.
 pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `str::lines` (lines end at `\n` or `\r\n`; no empty line after a
+/// final line break) with a vectorised search per line: decoders walk the
+/// lines of every notice several times, and `str::lines` costs twice as
+/// much per line.
+pub trait SplitLines {
+    fn split_lines(&self) -> Lines<'_>;
+
+    /// `str::split_inclusive('\n')`: the lines with their line breaks.
+    fn split_lines_inclusive(&self) -> LinesInclusive<'_>;
+}
+
+impl SplitLines for str {
+    fn split_lines(&self) -> Lines<'_> {
+        Lines { text: self, pos: 0 }
+    }
+
+    fn split_lines_inclusive(&self) -> LinesInclusive<'_> {
+        LinesInclusive { text: self, pos: 0 }
+    }
+}
+
+/// The iterator of [`SplitLines::split_lines_inclusive`].
+#[derive(Clone)]
+pub struct LinesInclusive<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for LinesInclusive<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
+        let len = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |n| n + 1);
+        self.pos += len;
+        Some(&rest[..len])
+    }
+}
+
+/// The iterator of [`SplitLines::split_lines`].
+#[derive(Clone)]
+pub struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
+        match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(n) => {
+                self.pos += n + 1;
+                let line = &rest[..n];
+                Some(line.strip_suffix('\r').unwrap_or(line))
+            }
+            None => {
+                self.pos = self.text.len();
+                Some(rest)
+            }
+        }
+    }
 }
 
 /// A fixed text that decoders look for in every bounce: its searcher is
@@ -227,7 +294,7 @@ pub fn first_status(value: &str) -> Option<rebound_core::EnhancedStatus> {
 pub fn first_paragraph(text: &str, accept: impl Fn(&str) -> bool) -> String {
     let mut paragraph = String::new();
     let mut seen = 0;
-    for line in text.lines().chain(std::iter::once("")) {
+    for line in text.split_lines().chain(std::iter::once("")) {
         let line = line.trim();
         if line.is_empty() {
             if !paragraph.is_empty() {
@@ -346,7 +413,7 @@ fn command_word(s: &str) -> Option<&'static str> {
 /// case-insensitive), trimmed, from the first non-blank one up to the next
 /// blank line; at most 50 lines. Empty when the marker is absent.
 pub fn section<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
-    let mut lines = text.lines().take(2000);
+    let mut lines = text.split_lines().take(2000);
     if !lines.any(|l| contains_ignore_case(l, marker)) {
         return Vec::new();
     }
@@ -374,6 +441,36 @@ pub fn delivery_from_reply(recipient: String, reply: &str) -> Delivery {
 
 #[cfg(test)]
 mod tests {
+    use super::SplitLines;
+
+    #[test]
+    fn split_lines_is_str_lines() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\n\n",
+            "\n",
+            "a\r\nb",
+            "a\r",
+            "a\rb\n",
+            "\r\n\r\n",
+            "x\n\ny\r\n\r\nz",
+            "caf\u{e9}\n\u{3000}\r\n",
+        ] {
+            assert_eq!(
+                text.split_lines().collect::<Vec<_>>(),
+                text.lines().collect::<Vec<_>>(),
+                "{text:?}"
+            );
+            assert_eq!(
+                text.split_lines_inclusive().collect::<Vec<_>>(),
+                text.split_inclusive('\n').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn case_insensitive_search_agrees_with_comparing_every_window() {
         let naive = |h: &str, n: &str| {

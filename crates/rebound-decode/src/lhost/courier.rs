@@ -3,7 +3,7 @@
 //! mail server`) listing each `<address>:` with the remote host and the SMTP
 //! dialogue (`>>> RCPT TO:<...>`, `<<< 550 ...`), and an RFC 3464 report.
 
-use super::common::{find_address, first_status};
+use super::common::{SplitLines, find_address, first_status};
 use super::unix::{
     MAX_RECIPIENTS, better_status, command_in, head, join_reply, reply_code_in, status_in,
 };
@@ -33,7 +33,7 @@ impl Decoder for Courier {
         let delayed = top.contains("DELAYED MAIL") || mail.subject.contains("delay");
         let mut entries: Vec<Entry> = Vec::new();
         let mut inside = false;
-        for line in mail.text.lines() {
+        for line in mail.text.split_lines() {
             let t = line.trim();
             if t.starts_with("Your message to the following recipients") {
                 inside = true;

@@ -3,7 +3,7 @@
 //! remote reply (`host [ip] did not like our RCPT TO:` and the reply lines)
 //! or dma's own error, then `Message headers follow.`
 
-use super::common::{find_address, text_before};
+use super::common::{SplitLines, find_address, text_before};
 use super::unix::{command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -40,7 +40,7 @@ impl Decoder for DragonFly {
             .to_string();
         let mut out = Vec::new();
         let mut current: Option<(String, Vec<&str>)> = None;
-        for line in text.lines() {
+        for line in text.split_lines() {
             let t = line.trim();
             if let Some(rest) = t.strip_prefix(RECIPIENT) {
                 if let Some((r, lines)) = current.take() {
@@ -66,7 +66,7 @@ impl Decoder for DragonFly {
                 .or_else(|| mail.headers.get("x-original-to"));
             if let Some(addr) = to.and_then(find_address) {
                 let lines: Vec<&str> = text
-                    .lines()
+                    .split_lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
                     .skip(1)

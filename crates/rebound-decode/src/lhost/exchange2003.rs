@@ -3,6 +3,7 @@
 //! reached:"), then `address on date` lines each followed by indented
 //! detail lines ending with an `MSEXCH:...` line and Exchange's code.
 
+use super::common::SplitLines;
 use super::providers::{MAX_LINES, join_lines};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -39,7 +40,7 @@ impl Decoder for Exchange2003 {
         let mut out: Vec<(Delivery, Vec<&str>)> = Vec::new();
         let mut started = false;
         let mut skip_continuation = false;
-        for line in mail.text.lines().take(MAX_LINES) {
+        for line in mail.text.split_lines().take(MAX_LINES) {
             let t = line.trim();
             if !started {
                 started = STARTS.iter().any(|s| t.ends_with(s));

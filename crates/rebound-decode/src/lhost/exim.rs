@@ -4,7 +4,7 @@
 //! `host mx.example.net [192.0.2.1]: 550 ...`). Newer versions append an
 //! RFC 3464 report, which gives the status when the text has none.
 
-use super::common::{find_address, first_status, text_before};
+use super::common::{SplitLines, find_address, first_status, text_before};
 use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
@@ -59,7 +59,7 @@ impl Decoder for Exim {
             return None;
         }
         let text = text_before(&mail.text, CUT);
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text.split_lines().collect();
         let start = lines
             .iter()
             .position(|l| ANCHORS.iter().any(|a| l.contains(a)))?;

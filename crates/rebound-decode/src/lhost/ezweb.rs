@@ -4,8 +4,8 @@
 //! (`>>> RCPT TO:<...>`) and the reply (`<<< 550 ...`).
 
 use super::common::{
-    command_in, contains_ignore_case, deliveries_from_report, find_address, leading_reply_code,
-    squash, starts_with_ignore_case, status_in,
+    SplitLines, command_in, contains_ignore_case, deliveries_from_report, find_address,
+    leading_reply_code, squash, starts_with_ignore_case, status_in,
 };
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -96,7 +96,7 @@ struct Notice {
 fn parse_notice(text: &str) -> Notice {
     let mut notice = Notice::default();
     let mut summary_done = false;
-    for line in text.lines().take(300) {
+    for line in text.split_lines().take(300) {
         let t = line.trim();
         if t.starts_with("-----") || starts_with_ignore_case(t, "received:") {
             break;

@@ -2,7 +2,7 @@
 //! poster that the list refused the message (not a member, a looping
 //! Message-ID), naming the list address in the first paragraph.
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -20,7 +20,7 @@ impl Decoder for Fml {
         // The first paragraph holds the refusal and the list's address.
         let paragraph: Vec<&str> = mail
             .text
-            .lines()
+            .split_lines()
             .map(str::trim)
             .skip_while(|l| l.is_empty())
             .take_while(|l| !l.is_empty())

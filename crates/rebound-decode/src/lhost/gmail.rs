@@ -2,7 +2,7 @@
 //! failed permanently"), sent by mailer-daemon@googlemail.com before Gmail
 //! switched to RFC 3464 reports.
 
-use super::common::{starts_with_ignore_case, text_before};
+use super::common::{SplitLines, starts_with_ignore_case, text_before};
 use super::providers::{MAX_LINES, address_line, failed_recipients, from_lower, join_lines};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -37,7 +37,7 @@ impl Decoder for Gmail {
         let mut diag_lines: Vec<&str> = Vec::new();
         let mut started = false;
         let mut delayed = false;
-        for line in body.lines().take(MAX_LINES) {
+        for line in body.split_lines().take(MAX_LINES) {
             let t = line.trim();
             if !started {
                 if starts_with_ignore_case(t, START) {

@@ -3,7 +3,7 @@
 //! reason lines, up to "--- The header of the original message is
 //! following. ---".
 
-use super::common::text_before;
+use super::common::{SplitLines, text_before};
 use super::providers::{MAX_LINES, address_line, command_in, from_lower, host_after, join_lines};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -56,7 +56,7 @@ fn decode_united_internet(mail: &Mail) -> Option<Vec<Delivery>> {
     let mut out: Vec<Delivery> = Vec::new();
     let mut lines: Vec<Vec<&str>> = Vec::new();
     let mut started = false;
-    for line in body.lines().take(MAX_LINES) {
+    for line in body.split_lines().take(MAX_LINES) {
         let t = line.trim();
         if !started {
             started = t.contains("This is a permanent error");

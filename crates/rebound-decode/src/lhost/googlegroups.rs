@@ -2,7 +2,7 @@
 //! sender may not post), reported by mailer-daemon@googlemail.com in the
 //! sender's language with the group's address in `X-Failed-Recipients`.
 
-use super::common::{Needle, text_before};
+use super::common::{Needle, SplitLines, text_before};
 use super::providers::{failed_recipients, from_lower, join_lines, mentions};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -29,7 +29,7 @@ impl Decoder for GoogleGroups {
             return None;
         }
         let body = text_before(&mail.text, &["----- Original message -----"]);
-        let diagnostic = join_lines(body.lines().take(200));
+        let diagnostic = join_lines(body.split_lines().take(200));
         let out: Vec<Delivery> = failed_recipients(mail)
             .into_iter()
             .map(|recipient| Delivery {

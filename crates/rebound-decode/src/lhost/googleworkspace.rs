@@ -7,7 +7,7 @@
 //! ones whose report is empty (relay errors such as a misconfigured
 //! 'Send mail as' account).
 
-use super::common::{deliveries_from_report, starts_with_ignore_case};
+use super::common::{SplitLines, deliveries_from_report, starts_with_ignore_case};
 use super::providers::{
     MAX_LINES, failed_recipients, from_lower, gave_up_on_temporary, join_lines, original_to,
     refine_status,
@@ -35,7 +35,7 @@ fn is_google_notice(mail: &Mail) -> bool {
     (from.contains("mailer-daemon@googlemail.com") || from.contains("mailer-daemon@google.com"))
         && mail
             .text
-            .lines()
+            .split_lines()
             .take(40)
             .any(|l| l.trim().starts_with("** ") && l.trim().ends_with(" **"))
 }
@@ -46,7 +46,7 @@ fn read_notice(text: &str) -> Notice {
     let mut in_title = false;
     let mut in_response = false;
     let mut blanks = 0;
-    for line in text.lines().take(MAX_LINES) {
+    for line in text.split_lines().take(MAX_LINES) {
         let t = line.trim();
         if !in_title {
             if t.starts_with("** ") && t.ends_with(" **") {

@@ -3,7 +3,7 @@
 //! to address` followed by the remote server's reply under `Body of
 //! message generated response:`.
 
-use super::common::{find_address, text_before};
+use super::common::{SplitLines, find_address, text_before};
 use super::unix::{join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
@@ -25,7 +25,7 @@ impl Decoder for IMailServer {
             return None;
         }
         let text = text_before(&mail.text, &["Original message follows"]);
-        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let lines: Vec<&str> = text.split_lines().map(str::trim).collect();
         let mut out = Vec::new();
         let mut i = 0;
         while i < lines.len() {

@@ -1,7 +1,9 @@
 //! KDDI's au one net mail (`no-reply@...dion.ne.jp`): "Your mail sent on:",
 //! "Could not be delivered to: <address>", then the cause in English.
 
-use super::common::{contains_ignore_case, find_address, squash, starts_with_ignore_case};
+use super::common::{
+    SplitLines, contains_ignore_case, find_address, squash, starts_with_ignore_case,
+};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -21,7 +23,7 @@ impl Decoder for Kddi {
         }
         let mut found: Vec<Delivery> = Vec::new();
         let mut date = String::new();
-        for line in mail.text.lines().take(300) {
+        for line in mail.text.split_lines().take(300) {
             let t = line.trim();
             if let Some(d) = t.strip_prefix("Your mail sent on:") {
                 date = d.trim().to_string();

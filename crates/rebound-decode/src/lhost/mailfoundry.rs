@@ -3,7 +3,7 @@
 //! (`Server host[ip] failed with: 550 ...` or `host[ip] responded with
 //! failure: 552 ...`).
 
-use super::common::{Needle, delivery_from_reply, find_address, section};
+use super::common::{Needle, SplitLines, delivery_from_reply, find_address, section};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -29,7 +29,7 @@ impl Decoder for MailFoundry {
         {
             return None;
         }
-        let recipient = mail.text.lines().take(200).find_map(|l| {
+        let recipient = mail.text.split_lines().take(200).find_map(|l| {
             l.trim()
                 .strip_prefix("Unable to deliver message to:")
                 .and_then(find_address)

@@ -2,7 +2,9 @@
 //! reply, "The following recipients were affected:" and the addresses, then
 //! an "Additional Information" block with `Remote-MTA:` and friends.
 
-use super::common::{delivery_from_reply, find_address, section, starts_with_ignore_case};
+use super::common::{
+    SplitLines, delivery_from_reply, find_address, section, starts_with_ignore_case,
+};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -26,7 +28,7 @@ impl Decoder for MailMarshal {
             .join(" ");
         let info = |name: &str| {
             mail.text
-                .lines()
+                .split_lines()
                 .find_map(|l| l.trim().strip_prefix(name))
                 .map(|v| v.trim().trim_matches(['<', '>']).to_string())
                 .unwrap_or_default()

@@ -1,7 +1,7 @@
 //! Mail.ru: an Exim notice, first in Russian and then in English, listing
 //! each failed address indented by two spaces with its reason below it.
 
-use super::common::text_before;
+use super::common::{SplitLines, text_before};
 use super::providers::{MAX_LINES, address_line, command_in, from_lower, host_after, join_lines};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -31,7 +31,7 @@ impl Decoder for MailRu {
         );
         let mut out: Vec<(Delivery, Vec<&str>)> = Vec::new();
         let mut started = false;
-        for line in body.lines().take(MAX_LINES) {
+        for line in body.split_lines().take(MAX_LINES) {
             let t = line.trim();
             if !started {
                 started = t.contains("This is a permanent error");

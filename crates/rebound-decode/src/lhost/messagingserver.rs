@@ -4,7 +4,7 @@
 //! `Original address:`, `Reason:`, `Diagnostic code:` and `Remote system:`
 //! lines, then an RFC 3464 report (sometimes inline in the same text).
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::unix::{better_status, head, reply_code_in, status_in, unfold_reply};
 use super::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, looks_like_address, typed_value};
@@ -37,7 +37,7 @@ impl Decoder for MessagingServer {
         }
         let delayed = mail.subject.contains("delayed");
         let mut entries: Vec<Entry> = Vec::new();
-        for line in mail.text.lines() {
+        for line in mail.text.split_lines() {
             let t = line.trim();
             let Some((name, value)) = t.split_once(':') else {
                 continue;

@@ -2,7 +2,7 @@
 //! preamble, the failed addresses, then `-------server message` with the
 //! reply and `-------SMTP command` with the command it answered.
 
-use super::common::{delivery_from_reply, find_address, section};
+use super::common::{SplitLines, delivery_from_reply, find_address, section};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -27,7 +27,7 @@ impl Decoder for MFilter {
         }
         let head = mail.text.split("-------").next().unwrap_or("");
         let recipients: Vec<String> = head
-            .lines()
+            .split_lines()
             .map(str::trim)
             .filter(|l| !l.contains(' '))
             .filter_map(find_address)

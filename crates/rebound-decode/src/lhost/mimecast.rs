@@ -4,7 +4,7 @@
 //! part written with `Name : value` fields and `rfc/822;` address types.
 
 use super::common::{
-    contains_ignore_case, deliveries_from_status, delivery_from_reply, find_address,
+    SplitLines, contains_ignore_case, deliveries_from_status, delivery_from_reply, find_address,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
@@ -32,7 +32,7 @@ impl Decoder for Mimecast {
         let mut recipient = None;
         let mut reply = None;
         let mut after_information = false;
-        for line in mail.text.lines().take(300) {
+        for line in mail.text.split_lines().take(300) {
             let t = line.trim();
             if contains_ignore_case(t, "additional information follows") {
                 after_information = true;
@@ -55,7 +55,7 @@ impl Decoder for Mimecast {
 /// `Final-Recipient : rfc/822;a@b` → `Final-Recipient: rfc822;a@b`.
 fn normalise(report: &str) -> String {
     let mut out = String::with_capacity(report.len());
-    for line in report.lines() {
+    for line in report.split_lines() {
         match line.split_once(" : ") {
             Some((name, value))
                 if !name.is_empty()

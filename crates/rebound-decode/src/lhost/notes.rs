@@ -2,7 +2,7 @@
 //! --------`, the cause and the failed addresses, then `------- Returned
 //! Message --------`.
 
-use super::common::{find_address, squash, starts_with_ignore_case};
+use super::common::{SplitLines, find_address, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -23,7 +23,7 @@ impl Decoder for Notes {
         let mut cause: Vec<&str> = Vec::new();
         let mut recipients: Vec<String> = Vec::new();
         let mut inside = false;
-        for line in mail.text.lines().take(500) {
+        for line in mail.text.split_lines().take(500) {
             let t = line.trim();
             if t.starts_with("------- Failure Reasons") {
                 inside = true;

@@ -3,7 +3,9 @@
 //! names the generating server, each recipient, the remote host and
 //! `Remote Server returned '<reply>'`, usually with an RFC 3464 report.
 
-use super::common::{Needle, deliveries_from_report, starts_with_ignore_case, text_before};
+use super::common::{
+    Needle, SplitLines, deliveries_from_report, starts_with_ignore_case, text_before,
+};
 use super::providers::{MAX_LINES, address_line, join_lines, mentions, refine_status};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -142,7 +144,7 @@ struct AdminSection {
 fn read_admin(section: &str) -> AdminSection {
     let mut out = AdminSection::default();
     let mut lines: Vec<Vec<&str>> = Vec::new();
-    for line in section.lines().take(MAX_LINES) {
+    for line in section.split_lines().take(MAX_LINES) {
         let t = line.trim();
         if t.is_empty() {
             continue;

@@ -3,7 +3,7 @@
 //! recipient. Newer versions append an RFC 3464 report with a catch-all
 //! status; the text is the better source.
 
-use super::common::{find_address, text_before};
+use super::common::{SplitLines, find_address, text_before};
 use super::unix::{head, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
@@ -38,7 +38,7 @@ impl Decoder for OpenSmtpd {
             .map(|(_, d)| d.trim_end_matches('>').trim().to_string())
             .unwrap_or_default();
         let mut out = Vec::new();
-        for line in text.lines() {
+        for line in text.split_lines() {
             // Recipient lines start at the left margin; the prose is indented.
             if line.starts_with([' ', '\t']) {
                 continue;

@@ -2,7 +2,7 @@
 //! report from postmaster@*.hotmail.com with Hotmail's `X-Message-Delivery`
 //! / `X-Message-Info` headers.
 
-use super::common::deliveries_from_report;
+use super::common::{SplitLines, deliveries_from_report};
 use super::providers::{gave_up_on_temporary, join_lines, refine_status};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -32,7 +32,7 @@ impl Decoder for Outlook {
         let mut found = deliveries_from_report(mail);
         for d in &mut found {
             if d.diagnostic.is_empty() {
-                d.diagnostic = join_lines(mail.text.lines().take(20));
+                d.diagnostic = join_lines(mail.text.split_lines().take(20));
             }
             d.status = refine_status(d.status, &d.diagnostic);
             if gave_up_on_temporary(d) {

@@ -6,7 +6,7 @@
 //! Also Postfix's notice to the postmaster about an SMTP session error,
 //! which is a transcript of the session.
 
-use super::common::{Needle, find_address};
+use super::common::{Needle, SplitLines, find_address};
 use super::unix::{
     MAX_RECIPIENTS, better_status, command_in, delivery_from_block, head, reply_code_in, squeeze,
     status_in,
@@ -230,7 +230,7 @@ fn rhost_of(body: &str) -> String {
 fn text_entries(text: &str) -> Vec<TextEntry> {
     let mut out: Vec<TextEntry> = Vec::new();
     let mut open = false;
-    for line in text.lines() {
+    for line in text.split_lines() {
         if line.starts_with('<') {
             let Some(close) = line.find('>') else {
                 open = false;
@@ -302,7 +302,7 @@ fn session_error(mail: &Mail) -> Option<Vec<Delivery>> {
     let mut last_command = String::new();
     let mut failure: Option<(String, String)> = None;
     let mut previous_out = String::new();
-    for line in mail.text.lines() {
+    for line in mail.text.split_lines() {
         let t = line.trim();
         if let Some(cmd) = t.strip_prefix("In:") {
             let cmd = cmd.trim();

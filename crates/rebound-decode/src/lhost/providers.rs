@@ -4,7 +4,7 @@
 //! Besides the group's decoder lists, this module holds the small text
 //! helpers the provider decoders share.
 
-use super::common::{Needle, find_address, starts_with_ignore_case};
+use super::common::{Needle, SplitLines, find_address, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
@@ -132,7 +132,7 @@ pub(crate) fn host_after(text: &str, marker: &str) -> String {
 /// Whether any line of `text` starts with `prefix` (ASCII case-insensitive,
 /// after leading blanks).
 pub(crate) fn has_line_starting(text: &str, prefix: &str) -> bool {
-    text.lines()
+    text.split_lines()
         .take(MAX_LINES)
         .any(|l| starts_with_ignore_case(l.trim_start(), prefix))
 }
@@ -182,7 +182,7 @@ pub(crate) fn mentions_within(text: &str, needle: &Needle, limit: usize) -> bool
 pub(crate) fn bracketed_paragraphs(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, Vec<&str>)> = Vec::new();
     let mut open = false;
-    for line in text.lines().take(MAX_LINES) {
+    for line in text.split_lines().take(MAX_LINES) {
         let t = line.trim();
         if t.is_empty() {
             open = false;

@@ -3,7 +3,7 @@
 //! qmail's explanation, the remote server's reply (`Remote host said: ...`)
 //! and often qmail's own status as `(#5.1.1)`.
 
-use super::common::{Needle, find_address, text_before};
+use super::common::{Needle, SplitLines, find_address, text_before};
 use super::unix::{command_in, head, join_reply, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -89,7 +89,7 @@ pub(crate) fn failed_paragraphs(text: &str) -> Option<Vec<Delivery>> {
 pub(crate) fn paragraphs(text: &str) -> Vec<(String, Vec<&str>)> {
     let mut out = Vec::new();
     let mut current: Option<(String, Vec<&str>)> = None;
-    for line in text.lines() {
+    for line in text.split_lines() {
         let t = line.trim();
         if t.starts_with('<') && t.ends_with(':') && t.contains('@') && !t.contains(' ') {
             if let Some(c) = current.take() {

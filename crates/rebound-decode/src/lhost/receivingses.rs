@@ -2,7 +2,7 @@
 //! `inbound-smtp.<region>.amazonaws.com`, sent out through SES
 //! (`X-SES-Outgoing`).
 
-use super::common::deliveries_from_report;
+use super::common::{SplitLines, deliveries_from_report};
 use super::providers::refine_status;
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -20,7 +20,7 @@ impl Decoder for ReceivingSes {
         }
         let report = mail.report("delivery-status")?;
         let mta = report
-            .lines()
+            .split_lines()
             .take(20)
             .find(|l| l.to_ascii_lowercase().starts_with("reporting-mta:"))?;
         if !mta.contains("inbound-smtp.") || !mta.contains("amazonaws.com") {

@@ -2,8 +2,8 @@
 //! writes, and the fallback for any MTA without its own decoder.
 
 use super::common::{
-    deliveries_from_report, deliveries_from_status, find_address, leading_reply_code, squash,
-    starts_with_ignore_case, text_before,
+    SplitLines, deliveries_from_report, deliveries_from_status, find_address, leading_reply_code,
+    squash, starts_with_ignore_case, text_before,
 };
 use super::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
@@ -65,7 +65,7 @@ impl Decoder for Rfc3464 {
 
 /// The line after "... was automatically rejected:", if the notice has one.
 fn local_rejection(text: &str) -> Option<String> {
-    let mut lines = text.lines().take(200);
+    let mut lines = text.split_lines().take(200);
     lines.find(|l| l.trim_end().ends_with("was automatically rejected:"))?;
     let cause = lines.map(str::trim).find(|l| !l.is_empty())?;
     Some(squash(cause))
@@ -74,7 +74,7 @@ fn local_rejection(text: &str) -> Option<String> {
 /// Whether a Sendmail-style notice says the message sat in the queue until
 /// it timed out.
 fn queue_expired(text: &str) -> bool {
-    text.lines().take(300).any(|l| {
+    text.split_lines().take(300).any(|l| {
         let l = l.trim_start();
         (l.starts_with("Message could not be delivered for ") && l.contains(" day"))
             || l.starts_with("Message will be deleted from queue")
@@ -93,7 +93,7 @@ fn dsn_fields_start(text: &str) -> Option<usize> {
     ];
     let mut offset = 0;
     let mut start = None;
-    for line in text.split_inclusive('\n') {
+    for line in text.split_lines_inclusive() {
         if start.is_none() && STARTS.iter().any(|s| starts_with_ignore_case(line, s)) {
             start = Some(offset);
         }
@@ -111,7 +111,7 @@ fn dsn_fields_start(text: &str) -> Option<usize> {
 /// The lines of a Sendmail-style "Transcript of session follows" section,
 /// up to the next blank line or section.
 fn transcript(text: &str) -> Vec<&str> {
-    let mut lines = text.lines();
+    let mut lines = text.split_lines();
     if !lines
         .by_ref()
         .take(500)
@@ -176,12 +176,12 @@ impl Decoder for Rfc3464Loose {
             .filter_map(find_address)
             .collect();
         let recipient = notice
-            .lines()
+            .split_lines()
             .take(200)
             .filter_map(find_address)
             .find(|a| !ours.iter().any(|o| o.eq_ignore_ascii_case(a)))?;
         let kept: Vec<&str> = notice
-            .lines()
+            .split_lines()
             .take(200)
             .map(str::trim)
             .filter(|l| !l.is_empty() && !is_rule_line(l))

@@ -3,7 +3,7 @@
 //! i.e. the reply's sender. Tried last: delivery notices also carry
 //! `Auto-Submitted`, and any real report must win.
 
-use super::common::{find_address, squash, starts_with_ignore_case};
+use super::common::{SplitLines, find_address, squash, starts_with_ignore_case};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -98,7 +98,7 @@ impl Decoder for Rfc3834 {
 /// at most a few hundred characters.
 fn reply_text(text: &str) -> String {
     let mut kept = String::new();
-    for line in text.lines().take(40) {
+    for line in text.split_lines().take(40) {
         let t = line.trim();
         if t.starts_with('>')
             || starts_with_ignore_case(t, "-----original message")

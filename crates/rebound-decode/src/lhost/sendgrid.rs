@@ -2,7 +2,7 @@
 //! with one `local:id:<address> : ip : host:[ip] : reply  in COMMAND` line
 //! per recipient and a loose delivery-status part (`Action: expired`).
 
-use super::common::{Needle, deliveries_from_report};
+use super::common::{Needle, SplitLines, deliveries_from_report};
 use super::providers::{MAX_LINES, mentions_within};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -74,7 +74,7 @@ impl Decoder for SendGrid {
 /// `local:id:<a@b> : field : field ...` → (address, fields after it).
 fn recipient_lines(text: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
-    for line in text.lines().take(MAX_LINES) {
+    for line in text.split_lines().take(MAX_LINES) {
         let mut parts = line.split(" : ");
         let Some(head) = parts.next() else { continue };
         let Some(lt) = head.find(":<") else { continue };

@@ -5,7 +5,7 @@
 //! 3464 report. The report gives the recipients; the transcript gives the
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
-use super::common::{Needle, find_address};
+use super::common::{Needle, SplitLines, find_address};
 use super::unix::{
     MAX_RECIPIENTS, command_in, delivery_from_block, head, join_reply, leading_reply_code,
     reply_code_in, squeeze, status_in,
@@ -82,7 +82,7 @@ impl Decoder for Sendmail {
         let text: &str = if QUOTED_FATAL.is_in(top) {
             unquoted = mail
                 .text
-                .lines()
+                .split_lines()
                 .map(|l| {
                     l.strip_prefix('>')
                         .map(|r| r.strip_prefix(' ').unwrap_or(r))
@@ -267,7 +267,7 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
 fn listed_addresses(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut inside = false;
-    for line in text.lines() {
+    for line in text.split_lines() {
         let t = line.trim();
         if FATAL_LINE.is_in(t) {
             inside = true;
@@ -306,7 +306,7 @@ fn read_transcript(text: &str) -> Vec<Session> {
     };
     let body = text.get(start + TRANSCRIPT.len()..).unwrap_or("");
     let mut sessions: Vec<Session> = Vec::new();
-    for line in body.lines() {
+    for line in body.split_lines() {
         let t = line.trim();
         if t.starts_with("--") && t.len() > 10 && !t.contains(' ') {
             break; // MIME boundary

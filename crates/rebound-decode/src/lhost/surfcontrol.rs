@@ -1,7 +1,7 @@
 //! SurfControl E-mail Filter (`X-SEF-*` headers): an RFC 3464 report plus a
 //! transcript naming the host that refused (`user@dom: [192.0.2.5], 550 ...`).
 
-use super::common::{contains_ignore_case, deliveries_from_report};
+use super::common::{SplitLines, contains_ignore_case, deliveries_from_report};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 
@@ -24,7 +24,7 @@ impl Decoder for SurfControl {
                 continue;
             }
             let prefix = format!("{}: [", d.recipient);
-            if let Some(host) = mail.text.lines().take(300).find_map(|l| {
+            if let Some(host) = mail.text.split_lines().take(300).find_map(|l| {
                 let rest = l.trim().strip_prefix(prefix.as_str())?;
                 Some(rest.split(']').next()?.to_string())
             }) {

@@ -2,7 +2,7 @@
 //! dialogue (`Sent <<< RCPT TO:<...>` / `Received >>> 550 ...`) or a line
 //! "Unable to deliver message to <address> ...".
 
-use super::common::{command_in, delivery_from_reply, find_address, squash};
+use super::common::{SplitLines, command_in, delivery_from_reply, find_address, squash};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
 use rebound_core::Reason;
@@ -22,7 +22,7 @@ impl Decoder for InterScanMss {
         }
         let mut found: Vec<Delivery> = Vec::new();
         let mut pending: Option<(String, &'static str)> = None;
-        for line in mail.text.lines().take(500) {
+        for line in mail.text.split_lines().take(500) {
             let t = line.trim();
             if let Some(sent) = t.strip_prefix("Sent <<<") {
                 let command = command_in(&format!(">>> {}", sent.trim()));

@@ -4,7 +4,7 @@
 //! SMTP dialogue that caused it (`While talking to host:`, `>>> RCPT
 //! To:<...>`, `<<< 550 ...`), and `----- Unsent message follows -----`.
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::unix::{command_in, leading_reply_code, reply_code_in, squeeze};
 use super::{Decoder, Delivery};
 use crate::mail::{Mail, original_from_text};
@@ -42,7 +42,7 @@ impl Decoder for V5sendmail {
         let mut session = Session::default();
         // A failure not tied to one address (`421 host (smtp)... Deferred`).
         let mut host_failure: Option<String> = None;
-        for line in transcript.lines() {
+        for line in transcript.split_lines() {
             let t = line.trim();
             if let Some(rest) = t.strip_prefix("While talking to ") {
                 session = Session {

@@ -3,7 +3,7 @@
 //! `To:`) and SMS gateway notices from `post_master@vtext.com` ("Error
 //! message below:", recipient in "RCPT TO:" of the message details).
 
-use super::common::starts_with_ignore_case;
+use super::common::{SplitLines, starts_with_ignore_case};
 use super::providers::{MAX_LINES, from_lower};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -43,7 +43,7 @@ fn decode_mms(mail: &Mail) -> Option<Vec<Delivery>> {
     let mut diagnostic = String::new();
     let mut recipient = None;
     let mut in_original = false;
-    for line in mail.text.lines().take(MAX_LINES) {
+    for line in mail.text.split_lines().take(MAX_LINES) {
         if let Some(v) = field_after(line, "Error:")
             && diagnostic.is_empty()
         {
@@ -82,7 +82,7 @@ fn decode_sms(mail: &Mail) -> Option<Vec<Delivery>> {
     let mut summary = String::new();
     let mut recipient = None;
     let mut take_next = false;
-    for line in mail.text.lines().take(MAX_LINES) {
+    for line in mail.text.split_lines().take(MAX_LINES) {
         let t = line.trim();
         if take_next && !t.is_empty() {
             diagnostic = t.to_string();

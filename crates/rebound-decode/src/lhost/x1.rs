@@ -2,7 +2,7 @@
 //! with `---The following addresses had delivery errors---` and one
 //! `address [reason]` line per recipient.
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::unix::head;
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -22,7 +22,7 @@ impl Decoder for X1 {
         }
         let start = head(&mail.text, 4096).find(MARKER)?;
         let mut out = Vec::new();
-        for line in mail.text.get(start + MARKER.len()..)?.lines() {
+        for line in mail.text.get(start + MARKER.len()..)?.split_lines() {
             let t = line.trim();
             if t.is_empty() {
                 if out.is_empty() {

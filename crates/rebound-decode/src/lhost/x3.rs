@@ -3,7 +3,7 @@
 //! `was aborted after N hour(s)`), `* address` lines and `Technical
 //! details:` with the SMTP exchange (`SMTP:RCPT host IP: 553 ...`).
 
-use super::common::{deliveries_from_report, find_address};
+use super::common::{SplitLines, deliveries_from_report, find_address};
 use super::unix::{better_status, command_in, head, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -29,7 +29,7 @@ impl Decoder for X3 {
         let mut details: Vec<&str> = Vec::new();
         let mut aborted = false;
         let mut in_details = false;
-        for line in mail.text.lines() {
+        for line in mail.text.split_lines() {
             let t = line.trim();
             if t.contains("to the following recipients was aborted after") {
                 aborted = true;

@@ -2,7 +2,7 @@
 //! following addresses had permanent delivery errors -----` and lists bare
 //! addresses, with any report attached.
 
-use super::common::{deliveries_from_report, find_address};
+use super::common::{SplitLines, deliveries_from_report, find_address};
 use super::unix::{head, reply_code_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -24,7 +24,7 @@ impl Decoder for X5 {
         let start = top.find(MARKER)?;
         let mut out = deliveries_from_report(mail);
         if out.is_empty() {
-            for line in mail.text.get(start + MARKER.len()..)?.lines() {
+            for line in mail.text.get(start + MARKER.len()..)?.split_lines() {
                 let t = line.trim();
                 if t.is_empty() {
                     if out.is_empty() {

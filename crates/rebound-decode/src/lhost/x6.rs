@@ -5,7 +5,7 @@
 //! `The following recipients returned permanent errors: address. Reason:
 //! ...`).
 
-use super::common::find_address;
+use super::common::{SplitLines, find_address};
 use super::unix::{command_in, head, reply_code_in, status_in};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -28,7 +28,7 @@ impl Decoder for X6 {
             return None;
         }
         let mut out = Vec::new();
-        for line in mail.text.lines() {
+        for line in mail.text.split_lines() {
             let t = line.trim();
             let recipient = if let Some(rest) =
                 t.strip_prefix("The following recipients returned permanent errors: ")

@@ -2,7 +2,7 @@
 //! after "Sorry, we were unable to deliver your message to the following
 //! address.", the reply often tagged with the failed step (`[RCPT_TO]`).
 
-use super::common::text_before;
+use super::common::{SplitLines, text_before};
 use super::providers::{MAX_LINES, command_in, has_line_starting, join_lines};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -52,7 +52,7 @@ impl Decoder for Yahoo {
                 }
                 lines.clear();
             };
-        for line in body.lines().take(MAX_LINES) {
+        for line in body.split_lines().take(MAX_LINES) {
             let t = line.trim();
             if !started {
                 started = t.starts_with(START);

@@ -2,7 +2,7 @@
 //! :5.1.1 text` line per recipient, or in delay warnings a bracketed
 //! `[Status: Error, Address: <a@b>, ResponseCode 421, , text]` line.
 
-use super::common::text_before;
+use super::common::{SplitLines, text_before};
 use super::providers::{MAX_LINES, join_lines};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
@@ -38,7 +38,7 @@ impl Decoder for Zoho {
         let warning = body.contains("THIS IS A WARNING MESSAGE ONLY");
         let mut out: Vec<Delivery> = Vec::new();
         let mut last: Option<usize> = None;
-        for line in body.lines().take(MAX_LINES) {
+        for line in body.split_lines().take(MAX_LINES) {
             let t = line.trim();
             if t.is_empty() {
                 last = None;
