@@ -121,19 +121,39 @@ pub struct Classifier {
     rules: RuleSet,
 }
 
-/// The observation's fields, borrowed, so that a bare text needs no copy.
-#[derive(Default)]
-struct Input<'a> {
-    text: &'a str,
-    replycode: Option<rebound_core::ReplyCode>,
-    status: Option<EnhancedStatus>,
-    smtpcommand: Option<&'a str>,
-    rhost: Option<&'a str>,
-    lhost: Option<&'a str>,
-    recipient: Option<&'a str>,
-    action: Option<&'a str>,
-    reason_hint: Option<Reason>,
+/// An [`Observation`]'s fields, borrowed: what [`Classifier::classify_ref`]
+/// reads, so that callers holding the fields elsewhere (a decoder's record
+/// in the making) need not copy them into an `Observation` first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObservationRef<'a> {
+    pub text: &'a str,
+    pub replycode: Option<rebound_core::ReplyCode>,
+    pub status: Option<EnhancedStatus>,
+    pub smtpcommand: Option<&'a str>,
+    pub rhost: Option<&'a str>,
+    pub lhost: Option<&'a str>,
+    pub recipient: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub reason_hint: Option<Reason>,
 }
+
+impl<'a> From<&'a Observation> for ObservationRef<'a> {
+    fn from(obs: &'a Observation) -> Self {
+        ObservationRef {
+            text: &obs.text,
+            replycode: obs.replycode,
+            status: obs.status,
+            smtpcommand: obs.smtpcommand.as_deref(),
+            rhost: obs.rhost.as_deref(),
+            lhost: obs.lhost.as_deref(),
+            recipient: obs.recipient.as_deref(),
+            action: obs.action.as_deref(),
+            reason_hint: obs.reason_hint,
+        }
+    }
+}
+
+type Input<'a> = ObservationRef<'a>;
 
 /// Per-thread buffers, so that classifying allocates nothing but the
 /// verdict's own strings.
@@ -227,17 +247,12 @@ impl Classifier {
 
     /// Judge one observation.
     pub fn classify(&self, obs: &Observation) -> Verdict {
-        self.classify_input(&Input {
-            text: &obs.text,
-            replycode: obs.replycode,
-            status: obs.status,
-            smtpcommand: obs.smtpcommand.as_deref(),
-            rhost: obs.rhost.as_deref(),
-            lhost: obs.lhost.as_deref(),
-            recipient: obs.recipient.as_deref(),
-            action: obs.action.as_deref(),
-            reason_hint: obs.reason_hint,
-        })
+        self.classify_input(&ObservationRef::from(obs))
+    }
+
+    /// [`Classifier::classify`] on borrowed fields.
+    pub fn classify_ref(&self, obs: &ObservationRef<'_>) -> Verdict {
+        self.classify_input(obs)
     }
 
     fn classify_input(&self, input: &Input<'_>) -> Verdict {

@@ -14,6 +14,7 @@ pub mod dsn;
 pub mod input;
 pub mod lhost;
 pub mod mail;
+mod mime_fields;
 mod record;
 
 pub use input::{InputError, RawMessage, messages};

@@ -571,7 +571,19 @@ fn read_headers<'x>(
         };
         // `continued`: the value may span lines (always assumed for the
         // values mail-parser read).
+        let plain_type = match (kind, &parsed) {
+            (_, None) => None,
+            (FieldName::ContentType, _) => {
+                crate::mime_fields::plain_content_type(data, value_start)
+            }
+            _ => crate::mime_fields::plain_unstructured(data, value_start),
+        };
         let (end, continued) = match parsed {
+            Some(slot) if plain_type.is_some() => {
+                let (value, end) = plain_type.expect("checked");
+                *slot = Some(value);
+                (end, true)
+            }
             Some(slot) => {
                 finish(stream, value_start);
                 *slot = Some(if kind == FieldName::ContentType {

@@ -5,8 +5,8 @@
 use crate::lhost::Delivery;
 use crate::lhost::common::find_address;
 use crate::mail::Mail;
-use rebound_classify::Classifier;
-use rebound_core::{EnhancedStatus, Observation, Reason, StatusClass, Verdict};
+use rebound_classify::{Classifier, ObservationRef};
+use rebound_core::{EnhancedStatus, Reason, StatusClass, Verdict};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
@@ -70,6 +70,10 @@ impl Record {
     }
 }
 
+fn nonempty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
 pub(crate) fn assemble(
     mail: &Mail,
     delivery: Delivery,
@@ -94,19 +98,17 @@ pub(crate) fn assemble(
         .unwrap_or((0, "+0000".to_string()));
 
     let reason_hint = delivery.reason.or_else(|| action_hint(&delivery));
-    let observation = Observation {
-        text: delivery.diagnostic.clone(),
+    let mut verdict = classifier.classify_ref(&ObservationRef {
+        text: &delivery.diagnostic,
         replycode: delivery.replycode,
         status: delivery.status,
-        smtpcommand: (!delivery.command.is_empty()).then(|| delivery.command.clone()),
-        rhost: (!delivery.rhost.is_empty()).then(|| delivery.rhost.clone()),
-        lhost: (!delivery.lhost.is_empty()).then(|| delivery.lhost.clone()),
-        recipient: Some(delivery.recipient.clone()),
-        action: (!delivery.action.is_empty()).then(|| delivery.action.clone()),
+        smtpcommand: nonempty(&delivery.command),
+        rhost: nonempty(&delivery.rhost),
+        lhost: nonempty(&delivery.lhost),
+        recipient: Some(&delivery.recipient),
+        action: nonempty(&delivery.action),
         reason_hint,
-        source: Some(decodedby.to_string()),
-    };
-    let mut verdict = classifier.classify(&observation);
+    });
     if verdict.deliverystatus.is_none() {
         verdict.deliverystatus = pseudo_status(
             delivery.standin.unwrap_or(verdict.reason),
