@@ -113,35 +113,49 @@ impl DeliveryStatus {
 /// Splits a typed DSN field (`rfc822; user@example.org`, `smtp; 550 ...`,
 /// `dns;mx.example.org`) into its type (upper-cased) and value.
 pub fn typed_value(field: &str) -> (String, &str) {
-    match field.split_once(';') {
-        Some((kind, value))
-            if !kind.is_empty()
-                && kind.len() <= 16
-                && kind
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            (kind.trim().to_ascii_uppercase(), value.trim())
-        }
-        _ => (String::new(), field.trim()),
+    match split_type(field) {
+        Some((kind, value)) => (kind.trim().to_ascii_uppercase(), value.trim()),
+        None => (String::new(), field.trim()),
     }
+}
+
+/// The value of a typed DSN field without its type (the whole field, trimmed,
+/// when it has none).
+fn typed_value_str(field: &str) -> &str {
+    match split_type(field) {
+        Some((_, value)) => value.trim(),
+        None => field.trim(),
+    }
+}
+
+fn split_type(field: &str) -> Option<(&str, &str)> {
+    field.split_once(';').filter(|(kind, _)| {
+        !kind.is_empty()
+            && kind.len() <= 16
+            && kind
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// Cleans an address as DSNs and NDRs write it: strips `<>`, quotes around
 /// the whole address, trailing punctuation, and a `rfc822;` prefix.
 pub fn clean_address(raw: &str) -> String {
-    let (_, v) = typed_value(raw);
+    clean_address_str(raw).to_string()
+}
+
+/// [`clean_address`], borrowed from `raw`.
+pub fn clean_address_str(raw: &str) -> &str {
+    let v = typed_value_str(raw);
     let mut v = v.trim();
     if let (Some(start), Some(end)) = (v.find('<'), v.rfind('>'))
         && start < end
     {
         v = &v[start + 1..end];
     }
-    let v = v
-        .trim()
+    v.trim()
         .trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | ';' | ':' | '.' | '(' | ')'))
-        .trim();
-    v.to_string()
+        .trim()
 }
 
 /// Whether a string looks like an email address (local@domain with a dot-less

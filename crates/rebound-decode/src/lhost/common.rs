@@ -2,7 +2,9 @@
 //! message, finding addresses, reading DSN reports into deliveries.
 
 use super::Delivery;
-use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
+use crate::dsn::{
+    DeliveryStatus, clean_address, clean_address_str, looks_like_address, typed_value,
+};
 use crate::mail::Mail;
 
 /// The text before the first of `markers` (matched case-insensitively at
@@ -156,14 +158,19 @@ pub fn find_address(s: &str) -> Option<String> {
     if let (Some(start), Some(end)) = (s.find('<'), s.find('>'))
         && start < end
     {
-        let inner = clean_address(&s[start + 1..end]);
-        if looks_like_address(&inner) {
-            return Some(inner);
+        let inner = clean_address_str(&s[start + 1..end]);
+        if looks_like_address(inner) {
+            return Some(inner.to_string());
         }
     }
+    // Only a word with an `@` can be one.
+    if !s.contains('@') {
+        return None;
+    }
     s.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"'))
-        .map(clean_address)
+        .map(clean_address_str)
         .find(|w| looks_like_address(w))
+        .map(str::to_string)
 }
 
 /// Reads every recipient block of the mail's delivery-status report into a
