@@ -219,7 +219,15 @@ fn row_to_suppression(r: &rusqlite::Row<'_>) -> rusqlite::Result<Suppression> {
     })
 }
 
-const SUPPRESSION_SELECT: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions";
+macro_rules! suppression_select {
+    () => {
+        "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions"
+    };
+}
+const SUPPRESSION_SELECT: &str = suppression_select!();
+/// One suppression by address: the statement of every check (a constant, so
+/// the statement cache is looked up without formatting its text first).
+const SUPPRESSION_BY_ADDRESS: &str = concat!(suppression_select!(), " WHERE address = $1");
 
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -303,16 +311,14 @@ impl Store for SqliteStore {
         // One address (the server's per-send check) is one statement, which
         // is its own snapshot: no transaction around it.
         if let [a] = addresses {
-            let mut st = self
-                .conn
-                .prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+            let mut st = self.conn.prepare_cached(SUPPRESSION_BY_ADDRESS)?;
             return Ok(vec![st.query_row([a], row_to_suppression).optional()?]);
         }
         // One read transaction for the whole batch: one lock, one snapshot.
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(addresses.len());
         {
-            let mut st = tx.prepare_cached(&format!("{SUPPRESSION_SELECT} WHERE address = $1"))?;
+            let mut st = tx.prepare_cached(SUPPRESSION_BY_ADDRESS)?;
             for a in addresses {
                 out.push(st.query_row([a], row_to_suppression).optional()?);
             }

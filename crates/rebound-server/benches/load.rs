@@ -28,6 +28,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+// `rebound serve` runs with mimalloc (see `crates/rebound/src/main.rs`):
+// measure the server with the allocator it is deployed with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "bench-admin-token-0123456789";
 
 struct Opts {
@@ -243,6 +248,23 @@ struct Results {
     errors: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    /// CPU seconds this process (server and generator) used in the phase.
+    cpu: f64,
+}
+
+/// CPU seconds (user + system) this process has used so far, from
+/// `/proc/self/stat` (Linux; 0 elsewhere). On a shared machine the rate
+/// moves with the neighbours; CPU time per request moves much less.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 impl Results {
@@ -257,7 +279,7 @@ impl Results {
             }
         };
         println!(
-            "{what}: {} requests in {:.2} s = {:.0} req/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}; non-200: {}",
+            "{what}: {} requests in {:.2} s = {:.0} req/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}; non-200: {}; CPU {:.1} us/request (server and generator)",
             self.requests,
             self.elapsed.as_secs_f64(),
             self.requests as f64 / self.elapsed.as_secs_f64(),
@@ -265,7 +287,8 @@ impl Results {
             pct(0.9),
             pct(0.99),
             pct(1.0),
-            self.errors
+            self.errors,
+            self.cpu * 1e6 / self.requests.max(1) as f64
         );
     }
 }
@@ -280,6 +303,7 @@ async fn run_load(
 ) -> Results {
     let reqs = Arc::new(reqs.to_vec());
     let errors = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_seconds();
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = Vec::new();
@@ -311,6 +335,7 @@ async fn run_load(
         errors: errors.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
         latencies_us,
+        cpu: cpu_seconds() - cpu,
     }
 }
 
@@ -318,6 +343,7 @@ async fn run_load(
 async fn run_once(addr: SocketAddr, reqs: Vec<Vec<u8>>, connections: usize) -> Results {
     let queue = Arc::new(std::sync::Mutex::new(reqs));
     let errors = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -348,6 +374,7 @@ async fn run_once(addr: SocketAddr, reqs: Vec<Vec<u8>>, connections: usize) -> R
         errors: errors.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
         latencies_us,
+        cpu: cpu_seconds() - cpu,
     }
 }
 
@@ -393,17 +420,20 @@ impl Conn {
 }
 
 fn memchr_find(h: &[u8], needle: &[u8]) -> Option<usize> {
-    h.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(h, needle)
 }
 
+/// The Content-Length of a response head (the generator shares the cores
+/// with the server: it reads the head bytewise rather than as text).
 fn content_length(head: &[u8]) -> usize {
-    let text = String::from_utf8_lossy(head);
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())
-                .flatten()
+    head.split(|&b| b == b'\n')
+        .find_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let (name, value) = line.split_at(colon);
+            if !name.eq_ignore_ascii_case(b"content-length") {
+                return None;
+            }
+            std::str::from_utf8(&value[1..]).ok()?.trim().parse().ok()
         })
         .unwrap_or(0)
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use rebound_core::Observation;
 use rebound_ingest::{Event, EventReader, Format, ReaderOptions, normalize_address};
 use rebound_ledger::{EventQuery, ManualSuppression};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -593,10 +593,24 @@ fn time_param(name: &str, v: &str, now: i64) -> Result<i64, ApiError> {
 
 // ---------------------------------------------------------- suppressions
 
+/// The answer to a single-address check, serialised as it stands: the
+/// check is the hottest route (one per send).
+#[derive(Serialize)]
+struct CheckAnswer<'a> {
+    address: &'a str,
+    suppressed: bool,
+    suppression: Option<rebound_ledger::Suppression>,
+}
+
 pub async fn check_one(State(s): Shared, Path(raw): Path<String>) -> ApiResult {
     let addr = address(&raw)?;
     let hit = s.checks.check(addr.clone()).await?;
-    ok(json!({"address": addr, "suppressed": hit.is_some(), "suppression": hit}))
+    Ok(axum::Json(CheckAnswer {
+        address: &addr,
+        suppressed: hit.is_some(),
+        suppression: hit,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,7 @@ pub use config::{Config, TOKENS_ENV};
 use auth::{Scope, Tokens};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -223,9 +224,21 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+        .and_then(|m| {
+            ROUTES
+                .iter()
+                .find(|(_, template)| *template == m.as_str())
+                .map(|(_, template)| *template)
+        })
+        .unwrap_or("unmatched");
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
     let started = Instant::now();
     // Fast path without a timer: a permit is almost always free.
     let permit = match Arc::clone(&s.in_flight).try_acquire_owned() {

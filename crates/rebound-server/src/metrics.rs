@@ -28,8 +28,10 @@ pub struct IngestLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub route: String,
-    pub method: String,
+    /// A route template of `ROUTES` (or `unmatched`): static, so that
+    /// counting a request allocates nothing.
+    pub route: &'static str,
+    pub method: &'static str,
     pub status: u16,
 }
 
