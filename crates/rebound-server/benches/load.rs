@@ -311,7 +311,7 @@ async fn run_load(
         let reqs = Arc::clone(&reqs);
         let errors = Arc::clone(&errors);
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(1 << 16);
+            let mut lat = Vec::with_capacity(4096);
             let mut conn = Conn::open(addr).await;
             let mut k = c;
             while Instant::now() < deadline {
