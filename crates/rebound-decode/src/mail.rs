@@ -1818,12 +1818,6 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
 
     #[test]
     fn header_blocks_split_where_mail_parser_splits_them() {
-        let reference = mail_parser::MessageParser::new()
-            .header_content_type(HeaderName::ContentType)
-            .header_text(HeaderName::ContentTransferEncoding)
-            .header_text(HeaderName::Subject)
-            .default_header_ignore();
-        use mail_parser::GetHeader;
         let cases: [&[u8]; 13] = [
             b"Received: from x\n\tby y;\n Mon, 1 Jan 2024\nX-B:  two  \nX-C:\n\n",
             b"From: a@b\nSubject: =?utf-8?q?caf=C3=A9?=\nContent-Type: text/plain;\n charset=utf-8\n\nbody",
@@ -1840,46 +1834,112 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             b"X-C: caf\xe9\nSubject: kept\nX-D: after\n\n",
         ];
         for case in cases {
-            let mut ours = MessageStream::new(case);
-            let mut theirs = MessageStream::new(case);
-            let mut raw = Headers::default();
-            let cr_free = !case.contains(&b'\r');
-            let (done, part) = read_headers(
-                &mut ours,
-                true,
-                Some(&mut raw),
-                std::str::from_utf8(case).ok(),
-                cr_free,
-            );
-            let mut b = Vec::new();
-            assert_eq!(done, theirs.parse_headers(&reference, &mut b));
-            assert_eq!(part.fields, b.len());
-            // The raw fields: mail-parser's names, and its value bytes read
-            // back by offset, unfolded (fields that are not UTF-8 left out).
-            let mut expected = Headers::default();
-            for h in &b {
-                let value = &case[h.offset_start as usize..h.offset_end as usize];
-                if let Ok(value) = std::str::from_utf8(value) {
-                    expected.push(h.name.as_str(), value);
-                }
-            }
-            assert_eq!(
-                raw.iter().collect::<Vec<_>>(),
-                expected.iter().collect::<Vec<_>>(),
-                "{:?}",
-                String::from_utf8_lossy(case)
-            );
-            assert_eq!(
-                part.content_type.as_ref(),
-                b.header_value(&HeaderName::ContentType)
-            );
-            assert_eq!(
-                part.encoding.as_ref(),
-                b.header_value(&HeaderName::ContentTransferEncoding)
-            );
-            assert_eq!(part.subject.as_ref(), b.header_value(&HeaderName::Subject));
-            assert_eq!(ours.offset(), theirs.offset());
+            header_block_agrees(case);
         }
+    }
+
+    /// Random header blocks from the pieces that matter (odd names, folds,
+    /// blank continuation lines, CRLF, encoded words, truncation): read as
+    /// mail-parser reads them.
+    #[test]
+    fn random_header_blocks_split_where_mail_parser_splits_them() {
+        const PIECES: &[&str] = &[
+            "From",
+            "Subject",
+            "Content-Type",
+            "content-transfer-encoding",
+            "X-A",
+            "Sub ject",
+            ": ",
+            ":",
+            " ",
+            "\t",
+            "\n",
+            "\n ",
+            "\n\t",
+            "\r\n",
+            "text/plain",
+            "; charset=x",
+            "=?utf-8?q?a?=",
+            "base64",
+            "a@b",
+            "\u{e9}",
+            "\n\n",
+            "(c)",
+            "\"q\"",
+            ";\n boundary=B",
+        ];
+        let mut seed: u64 = 0xd1b5_4a32_d192_ed03;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 16) as usize;
+            let mut block = String::new();
+            for _ in 0..n {
+                block.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            header_block_agrees(block.as_bytes());
+        }
+    }
+
+    /// Our header reader against mail-parser's `parse_headers` with the
+    /// same three fields decoded: completion, field count, raw fields (its
+    /// names, its value bytes read back by offset and unfolded, fields that
+    /// are not UTF-8 left out), the decoded values and the end offset.
+    fn header_block_agrees(case: &[u8]) {
+        use mail_parser::GetHeader;
+        let reference = mail_parser::MessageParser::new()
+            .header_content_type(HeaderName::ContentType)
+            .header_text(HeaderName::ContentTransferEncoding)
+            .header_text(HeaderName::Subject)
+            .default_header_ignore();
+        let shown = String::from_utf8_lossy(case);
+        let mut ours = MessageStream::new(case);
+        let mut theirs = MessageStream::new(case);
+        let mut raw = Headers::default();
+        let cr_free = !case.contains(&b'\r');
+        let (done, part) = read_headers(
+            &mut ours,
+            true,
+            Some(&mut raw),
+            std::str::from_utf8(case).ok(),
+            cr_free,
+        );
+        let mut b = Vec::new();
+        assert_eq!(done, theirs.parse_headers(&reference, &mut b), "{shown:?}");
+        assert_eq!(part.fields, b.len(), "{shown:?}");
+        let mut expected = Headers::default();
+        for h in &b {
+            let value = &case[h.offset_start as usize..h.offset_end as usize];
+            if let Ok(value) = std::str::from_utf8(value) {
+                expected.push(h.name.as_str(), value);
+            }
+        }
+        assert_eq!(
+            raw.iter().collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>(),
+            "{shown:?}"
+        );
+        assert_eq!(
+            part.content_type.as_ref(),
+            b.header_value(&HeaderName::ContentType),
+            "{shown:?}"
+        );
+        assert_eq!(
+            part.encoding.as_ref(),
+            b.header_value(&HeaderName::ContentTransferEncoding),
+            "{shown:?}"
+        );
+        assert_eq!(
+            part.subject.as_ref(),
+            b.header_value(&HeaderName::Subject),
+            "{shown:?}"
+        );
+        assert_eq!(ours.offset(), theirs.offset(), "{shown:?}");
     }
 
     #[test]
