@@ -55,9 +55,18 @@ fn run(data: &[u8], at: usize, keep: impl Fn(u8) -> bool) -> usize {
 /// `name="value"` parameters separated by `;` or folded lines, ASCII, no
 /// comment, escape, encoded word or RFC 2231 continuation. Returns the
 /// value and the offset just after the field's last line break, or `None`
-/// to leave the value to mail-parser.
-pub(crate) fn plain_content_type(data: &[u8], from: usize) -> Option<(HeaderValue<'_>, usize)> {
-    let text = |a: usize, b: usize| std::str::from_utf8(&data[a..b]).ok();
+/// to leave the value to mail-parser. `whole` is `data` as text when it is
+/// valid UTF-8 (checked once per message): pieces are then cut from it
+/// rather than each checked again.
+pub(crate) fn plain_content_type<'x>(
+    data: &'x [u8],
+    whole: Option<&'x str>,
+    from: usize,
+) -> Option<(HeaderValue<'x>, usize)> {
+    let text = |a: usize, b: usize| match whole {
+        Some(whole) => whole.get(a..b),
+        None => std::str::from_utf8(&data[a..b]).ok(),
+    };
     let mut at = run(data, from, is_blank);
     let type_end = run(data, at, is_name_byte);
     if type_end == at {
@@ -143,8 +152,12 @@ pub(crate) fn plain_content_type(data: &[u8], from: usize) -> Option<(HeaderValu
 /// `MessageStream::parse_unstructured` on a one-line value starting at
 /// `from` with no encoded word: the line without its surrounding blanks.
 /// Returns the value and the offset just after the line break, or `None`
-/// to leave the value to mail-parser.
-pub(crate) fn plain_unstructured(data: &[u8], from: usize) -> Option<(HeaderValue<'_>, usize)> {
+/// to leave the value to mail-parser. `whole` as for `plain_content_type`.
+pub(crate) fn plain_unstructured<'x>(
+    data: &'x [u8],
+    whole: Option<&'x str>,
+    from: usize,
+) -> Option<(HeaderValue<'x>, usize)> {
     let end = from + memchr::memchr(b'\n', &data[from..])?;
     if data.get(end + 1).copied().is_some_and(is_blank) {
         return None;
@@ -162,7 +175,10 @@ pub(crate) fn plain_unstructured(data: &[u8], from: usize) -> Option<(HeaderValu
     if memchr::memmem::find(token, b"=?").is_some() {
         return None;
     }
-    let text = std::str::from_utf8(token).ok()?;
+    let text = match whole {
+        Some(whole) => whole.get(from + first..=from + last)?,
+        None => std::str::from_utf8(token).ok()?,
+    };
     Some((HeaderValue::Text(Cow::Borrowed(text)), end + 1))
 }
 
@@ -175,9 +191,17 @@ mod tests {
     /// way and stops at the same place.
     fn agrees(value: &str) -> bool {
         let bytes = value.as_bytes();
-        let Some((ours, end)) = plain_content_type(bytes, 0) else {
+        let whole = std::str::from_utf8(bytes).ok();
+        let Some((ours, end)) = plain_content_type(bytes, whole, 0) else {
+            assert!(plain_content_type(bytes, None, 0).is_none(), "{value:?}");
             return false;
         };
+        // Cut from the checked text or checked piece by piece: the same.
+        assert_eq!(
+            plain_content_type(bytes, None, 0),
+            Some((ours.clone(), end)),
+            "{value:?}"
+        );
         let mut stream = MessageStream::new(bytes);
         let theirs = stream.parse_content_type();
         assert_eq!(ours, theirs, "{value:?}");
@@ -235,8 +259,9 @@ mod tests {
             (" no end", false),
         ] {
             let bytes = value.as_bytes();
-            let ours = plain_unstructured(bytes, 0);
+            let ours = plain_unstructured(bytes, None, 0);
             assert_eq!(ours.is_some(), taken, "{value:?}");
+            assert_eq!(ours, plain_unstructured(bytes, Some(value), 0));
             if let Some((ours, end)) = ours {
                 let mut stream = MessageStream::new(bytes);
                 assert_eq!(ours, stream.parse_unstructured(), "{value:?}");
@@ -299,7 +324,10 @@ mod tests {
             value.push('\n');
             taken += usize::from(agrees(&value));
             let bytes = value.as_bytes();
-            if let Some((ours, end)) = plain_unstructured(bytes, 0) {
+            let whole = std::str::from_utf8(bytes).ok();
+            let ours = plain_unstructured(bytes, whole, 0);
+            assert_eq!(ours, plain_unstructured(bytes, None, 0), "{value:?}");
+            if let Some((ours, end)) = ours {
                 let mut stream = MessageStream::new(bytes);
                 assert_eq!(ours, stream.parse_unstructured(), "{value:?}");
                 assert_eq!(end, stream.offset(), "{value:?}");

@@ -3,7 +3,9 @@
 //! forwards, with the complained-about address in the returned message's
 //! `X-HmXmrOriginalRecipient`, and Apple Mail's one-click unsubscribe mails).
 
-use super::common::{SplitLines, find_address, first_paragraph, squash, starts_with_ignore_case};
+use super::common::{
+    Needle, SplitLines, find_address, first_paragraph, squash, starts_with_ignore_case,
+};
 use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::{Headers, Mail};
@@ -25,9 +27,12 @@ impl Decoder for Arf {
             return Some(from_report(mail, report));
         }
         let declared = mail.content_type.contains("feedback-report");
-        let complaint_subject = ["abuse", "complaint", "feedback"]
-            .iter()
-            .any(|w| mail.subject_lower.contains(w));
+        static COMPLAINT_WORDS: [Needle; 3] = [
+            Needle::new("abuse"),
+            Needle::new("complaint"),
+            Needle::new("feedback"),
+        ];
+        let complaint_subject = COMPLAINT_WORDS.iter().any(|w| w.is_in(&mail.subject_lower));
         if declared || complaint_subject {
             // A report whose fields are not in a feedback-report part (the
             // part could not be read as one, or the report is plain text):

@@ -2,7 +2,7 @@
 //! failed permanently"), sent by mailer-daemon@googlemail.com before Gmail
 //! switched to RFC 3464 reports.
 
-use super::common::{SplitLines, starts_with_ignore_case, text_before};
+use super::common::{Needle, SplitLines, starts_with_ignore_case, text_before};
 use super::providers::{MAX_LINES, address_line, failed_recipients, from_lower, join_lines};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -23,9 +23,12 @@ impl Decoder for Gmail {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        static DAEMON: Needle = Needle::new("mailer-daemon@google");
         let from = from_lower(mail);
-        if !from.contains("mailer-daemon@googlemail.com")
-            && !from.contains("mailer-daemon@google.com")
+        // The shared prefix first: almost every bounce fails there.
+        if !DAEMON.is_in(from)
+            || (!from.contains("mailer-daemon@googlemail.com")
+                && !from.contains("mailer-daemon@google.com"))
         {
             return None;
         }

@@ -3,7 +3,7 @@
 //! reason lines, up to "--- The header of the original message is
 //! following. ---".
 
-use super::common::{SplitLines, text_before};
+use super::common::{Needle, SplitLines, text_before};
 use super::providers::{MAX_LINES, address_line, command_in, from_lower, host_after, join_lines};
 use super::{Decoder, Delivery};
 use crate::mail::Mail;
@@ -12,6 +12,8 @@ use rebound_core::Reason;
 pub struct Gmx;
 pub struct EinsUndEins;
 
+/// Every United Internet daemon address starts so.
+static DAEMON: Needle = Needle::new("mailer-daemon@");
 const MARKER: &str = "This message was created automatically by mail delivery software";
 const END: &[&str] = &[
     "--- The header of the original message is following",
@@ -25,7 +27,7 @@ impl Decoder for Gmx {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let from = from_lower(mail);
-        if !from.contains("mailer-daemon@") || !from.contains("gmx") {
+        if !DAEMON.is_in(from) || !from.contains("gmx") {
             return None;
         }
         decode_united_internet(mail)
@@ -39,7 +41,7 @@ impl Decoder for EinsUndEins {
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         let from = from_lower(mail);
-        if !from.contains("mailer-daemon@")
+        if !DAEMON.is_in(from)
             || !(from.contains("kundenserver") || from.contains("1and1") || from.contains("1und1"))
         {
             return None;

@@ -7,7 +7,7 @@
 //! ones whose report is empty (relay errors such as a misconfigured
 //! 'Send mail as' account).
 
-use super::common::{SplitLines, deliveries_from_report, starts_with_ignore_case};
+use super::common::{Needle, SplitLines, deliveries_from_report, starts_with_ignore_case};
 use super::providers::{
     MAX_LINES, failed_recipients, from_lower, gave_up_on_temporary, join_lines, original_to,
     refine_status,
@@ -31,8 +31,11 @@ struct Notice {
 }
 
 fn is_google_notice(mail: &Mail) -> bool {
+    static DAEMON: Needle = Needle::new("mailer-daemon@google");
     let from = from_lower(mail);
-    (from.contains("mailer-daemon@googlemail.com") || from.contains("mailer-daemon@google.com"))
+    DAEMON.is_in(from)
+        && (from.contains("mailer-daemon@googlemail.com")
+            || from.contains("mailer-daemon@google.com"))
         && mail
             .text
             .split_lines()

@@ -17,8 +17,10 @@ impl Decoder for MailFoundry {
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
         static TRACE: Needle = Needle::new("(MAILFOUNDRY)");
         // The subject first (cheap); the Received trace only for daemon mail.
-        let marked = mail.subject_lower.contains("message delivery has failed")
-            || (mail.from_lower.contains("mailer-daemon")
+        static SUBJECT: Needle = Needle::new("message delivery has failed");
+        static DAEMON: Needle = Needle::new("mailer-daemon");
+        let marked = SUBJECT.is_in(&mail.subject_lower)
+            || (DAEMON.is_in(&mail.from_lower)
                 && mail.headers.get_all("received").any(|r| TRACE.is_in(r)));
         if !marked {
             return None;

@@ -80,7 +80,6 @@ pub(crate) fn join_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> String
 /// The SMTP command a text says the reply answered: `after RCPT TO`,
 /// `in reply to RCPT TO command`, `[RCPT_TO]`, `after end of data`, …
 pub(crate) fn command_in(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
     const TABLE: &[(&str, &str)] = &[
         ("rcpt to:", "RCPT"),
         ("rcpt to command", "RCPT"),
@@ -97,15 +96,20 @@ pub(crate) fn command_in(text: &str) -> String {
         ("ehlo command", "EHLO"),
         ("helo command", "HELO"),
     ];
-    let mut best: Option<(usize, &str)> = None;
-    for (needle, cmd) in TABLE {
-        if let Some(pos) = lower.find(needle)
-            && best.is_none_or(|(p, _)| pos < p)
-        {
-            best = Some((pos, cmd));
-        }
-    }
-    best.map(|(_, c)| c.to_string()).unwrap_or_default()
+    // The phrase that starts first wins, the earlier one in the table when
+    // two start together: leftmost-first matching, in one pass.
+    static PHRASES: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(TABLE.iter().map(|(phrase, _)| phrase))
+                .expect("a fixed phrase list builds")
+        });
+    PHRASES
+        .find(text)
+        .map(|m| TABLE[m.pattern().as_usize()].1.to_string())
+        .unwrap_or_default()
 }
 
 /// The host named after `host` in texts like `host mx.example.org [192.0.2.1]`

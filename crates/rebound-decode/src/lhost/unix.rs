@@ -7,6 +7,7 @@
 //! of a multi-line SMTP reply.
 
 use super::Decoder;
+use super::common::Needle;
 use rebound_core::{EnhancedStatus, ReplyCode};
 
 use super::{
@@ -124,16 +125,19 @@ pub(crate) fn status_in(text: &str) -> Option<EnhancedStatus> {
 /// The SMTP command a diagnostic says the reply answered, from the usual
 /// phrasings (`in reply to RCPT TO command`, `after MAIL FROM:`, `>>> DATA`).
 pub(crate) fn command_in(text: &str) -> &'static str {
-    let lower = text.to_ascii_lowercase();
-    let keys: [(&str, usize); 4] = [
-        ("in reply to ", 12),
-        ("after ", 6),
-        ("did not like our ", 17),
-        (">>> ", 4),
+    // Searchers built once: this runs on nearly every bounce, and
+    // `str::find` sets one up per call.
+    static KEYS: [Needle; 4] = [
+        Needle::new("in reply to "),
+        Needle::new("after "),
+        Needle::new("did not like our "),
+        Needle::new(">>> "),
     ];
-    for (key, skip) in keys {
+    let lower = text.to_ascii_lowercase();
+    for key in &KEYS {
+        let skip = key.text().len();
         let mut from = 0;
-        while let Some(pos) = lower.get(from..).and_then(|s| s.find(key)) {
+        while let Some(pos) = lower.get(from..).and_then(|s| key.find(s)) {
             let rest = lower.get(from + pos + skip..).unwrap_or("");
             if let Some(cmd) = command_word(rest) {
                 return cmd;
