@@ -112,3 +112,21 @@ pub fn decode_mail(
         decoder: current.to_string(),
     })
 }
+
+/// Fixed-seed random inputs for the tests that compare a fast path with
+/// mail-parser's routine: the same cases on every run, so a failure can be
+/// replayed.
+#[cfg(test)]
+pub(crate) mod test_random {
+    /// xorshift64.
+    pub(crate) struct XorShift(pub u64);
+
+    impl XorShift {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+}

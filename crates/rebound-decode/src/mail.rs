@@ -1887,13 +1887,8 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
             "\"q\"",
             ";\n boundary=B",
         ];
-        let mut seed: u64 = 0xd1b5_4a32_d192_ed03;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_random::XorShift(0xd1b5_4a32_d192_ed03);
+        let mut next = || rng.next();
         for _ in 0..20_000 {
             let n = (next() % 16) as usize;
             let mut block = String::new();
@@ -1966,13 +1961,8 @@ RnJvbTogYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBlbmNvZGVkCgpib2R5Cg==\n--B--\n";
         // fixed seed: soft breaks, escapes good and broken, whitespace
         // before line ends, CRLF, boundaries.
         const ALPHABET: &[u8] = b"==\n\n\r -\t\x0caF0z9BD=-";
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_random::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let mut case = Vec::new();

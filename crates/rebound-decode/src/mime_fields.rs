@@ -307,13 +307,8 @@ mod tests {
             "name",
             "0",
         ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_random::XorShift(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next();
         let (mut taken, mut unstructured) = (0, 0);
         for _ in 0..ITERATIONS {
             let n = 1 + (next() % 12) as usize;
