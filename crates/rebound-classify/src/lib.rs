@@ -153,8 +153,6 @@ impl<'a> From<&'a Observation> for ObservationRef<'a> {
     }
 }
 
-type Input<'a> = ObservationRef<'a>;
-
 /// Per-thread buffers, so that classifying allocates nothing but the
 /// verdict's own strings.
 #[derive(Default)]
@@ -239,23 +237,19 @@ impl Classifier {
 
     /// Judge a bare reply text.
     pub fn classify_text(&self, text: &str) -> Verdict {
-        self.classify_input(&Input {
+        self.classify_ref(&ObservationRef {
             text,
-            ..Input::default()
+            ..ObservationRef::default()
         })
     }
 
     /// Judge one observation.
     pub fn classify(&self, obs: &Observation) -> Verdict {
-        self.classify_input(&ObservationRef::from(obs))
+        self.classify_ref(&ObservationRef::from(obs))
     }
 
     /// [`Classifier::classify`] on borrowed fields.
-    pub fn classify_ref(&self, obs: &ObservationRef<'_>) -> Verdict {
-        self.classify_input(obs)
-    }
-
-    fn classify_input(&self, input: &Input<'_>) -> Verdict {
+    pub fn classify_ref(&self, input: &ObservationRef<'_>) -> Verdict {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut scratch) => self.classify_with(input, &mut scratch),
             // Only reachable through re-entrancy; stay correct regardless.
@@ -263,7 +257,7 @@ impl Classifier {
         })
     }
 
-    fn classify_with(&self, obs: &Input<'_>, scratch: &mut Scratch) -> Verdict {
+    fn classify_with(&self, obs: &ObservationRef<'_>, scratch: &mut Scratch) -> Verdict {
         let rs = &self.rules;
         let text = reply::capped(obs.text);
         let parsed = reply::parse_except_command(text);
@@ -614,7 +608,7 @@ fn fallback<'a>(
     status: Option<EnhancedStatus>,
     replycode: Option<rebound_core::ReplyCode>,
     command: Option<&str>,
-    obs: &Input<'_>,
+    obs: &ObservationRef<'_>,
 ) -> Decider<'a> {
     if let Some(s) = status.filter(|s| s.class_digit() != 2) {
         match s.subject() {

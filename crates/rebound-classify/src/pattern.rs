@@ -147,20 +147,7 @@ pub(crate) fn push_status(out: &mut String, s: EnhancedStatus) {
 
 /// Appends a number without going through `fmt` (this is the hot path).
 fn push_number(out: &mut String, n: u16) {
-    let mut buf = [0u8; 5];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 fn is_edge_punct(c: u8) -> bool {

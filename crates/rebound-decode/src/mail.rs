@@ -132,6 +132,11 @@ impl Headers {
         h
     }
 
+    /// Room for a returned message's header block.
+    fn for_block() -> Headers {
+        Headers::with_room(2048, 32)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
             .iter()
@@ -909,11 +914,7 @@ impl<'x> Walker<'_, 'x> {
         depth: usize,
         collect: bool,
     ) -> bool {
-        let mut raw = self
-            .mail
-            .original
-            .is_none()
-            .then(|| Headers::with_room(2048, 32));
+        let mut raw = self.mail.original.is_none().then(Headers::for_block);
         let (complete, headers) =
             read_headers(stream, false, raw.as_mut(), self.text, self.cr_free);
         if !complete {
@@ -957,11 +958,7 @@ impl<'x> Walker<'_, 'x> {
             return;
         }
         let mut stream = MessageStream::new(bytes);
-        let mut raw = self
-            .mail
-            .original
-            .is_none()
-            .then(|| Headers::with_room(2048, 32));
+        let mut raw = self.mail.original.is_none().then(Headers::for_block);
         let text = std::str::from_utf8(bytes).ok();
         let cr_free = memchr::memchr(b'\r', bytes).is_none();
         let (has_body, headers) = read_headers(&mut stream, false, raw.as_mut(), text, cr_free);

@@ -42,6 +42,15 @@ fn lower(name: &str) -> Cow<'_, str> {
     }
 }
 
+/// `data[a..b]` as text: cut from `whole` (`data` already checked as
+/// UTF-8) when there is one, checked on its own otherwise.
+fn piece<'x>(data: &'x [u8], whole: Option<&'x str>, a: usize, b: usize) -> Option<&'x str> {
+    match whole {
+        Some(whole) => whole.get(a..b),
+        None => std::str::from_utf8(&data[a..b]).ok(),
+    }
+}
+
 /// A run of bytes matching `keep`, from `at`: its end.
 fn run(data: &[u8], at: usize, keep: impl Fn(u8) -> bool) -> usize {
     at + data[at..]
@@ -63,10 +72,7 @@ pub(crate) fn plain_content_type<'x>(
     whole: Option<&'x str>,
     from: usize,
 ) -> Option<(HeaderValue<'x>, usize)> {
-    let text = |a: usize, b: usize| match whole {
-        Some(whole) => whole.get(a..b),
-        None => std::str::from_utf8(&data[a..b]).ok(),
-    };
+    let text = |a: usize, b: usize| piece(data, whole, a, b);
     let mut at = run(data, from, is_blank);
     let type_end = run(data, at, is_name_byte);
     if type_end == at {
@@ -171,14 +177,10 @@ pub(crate) fn plain_unstructured<'x>(
         .iter()
         .rposition(|b| !blank(b))
         .expect("a byte is not blank");
-    let token = &line[first..=last];
-    if memchr::memmem::find(token, b"=?").is_some() {
+    if memchr::memmem::find(&line[first..=last], b"=?").is_some() {
         return None;
     }
-    let text = match whole {
-        Some(whole) => whole.get(from + first..=from + last)?,
-        None => std::str::from_utf8(token).ok()?,
-    };
+    let text = piece(data, whole, from + first, from + last + 1)?;
     Some((HeaderValue::Text(Cow::Borrowed(text)), end + 1))
 }
 

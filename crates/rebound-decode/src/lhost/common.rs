@@ -40,7 +40,7 @@ pub trait SplitLines {
 
 impl SplitLines for str {
     fn split_lines(&self) -> Lines<'_> {
-        Lines { text: self, pos: 0 }
+        Lines(self.split_lines_inclusive())
     }
 
     fn split_lines_inclusive(&self) -> LinesInclusive<'_> {
@@ -67,30 +67,22 @@ impl<'a> Iterator for LinesInclusive<'a> {
     }
 }
 
-/// The iterator of [`SplitLines::split_lines`].
+/// The iterator of [`SplitLines::split_lines`]: the inclusive lines
+/// without their `\n` or `\r\n` (a final line without a line break keeps
+/// a trailing `\r`, as in `str::lines`).
 #[derive(Clone)]
-pub struct Lines<'a> {
-    text: &'a str,
-    pos: usize,
-}
+pub struct Lines<'a>(LinesInclusive<'a>);
 
 impl<'a> Iterator for Lines<'a> {
     type Item = &'a str;
 
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
-        match memchr::memchr(b'\n', rest.as_bytes()) {
-            Some(n) => {
-                self.pos += n + 1;
-                let line = &rest[..n];
-                Some(line.strip_suffix('\r').unwrap_or(line))
-            }
-            None => {
-                self.pos = self.text.len();
-                Some(rest)
-            }
-        }
+        let line = self.0.next()?;
+        Some(match line.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None => line,
+        })
     }
 }
 
