@@ -20,20 +20,24 @@ impl DeliveryStatus {
     /// or `Original-Recipient` field even without a blank line before it.
     pub fn parse(text: &str) -> DeliveryStatus {
         let mut out = DeliveryStatus::default();
-        // A block is a few fields of a line each.
-        let new_block = || Headers::with_room(512, 8);
-        let mut block = new_block();
+        let mut block = Headers::default();
         // The field being read (name lower-cased, value so far), in buffers
         // reused from field to field: a report has a dozen fields, and
         // allocating three strings for each was most of this parser's time.
-        let mut name = String::new();
-        let mut value = String::new();
+        let mut name = String::with_capacity(32);
+        let mut value = String::with_capacity(256);
         let mut pending = false;
         // Whether the previous field of this block was Original-Recipient.
         let mut after_original = false;
         let mut seen_recipient_in_block = false;
         let flush_field = |block: &mut Headers, pending: &mut bool, name: &str, value: &str| {
             if std::mem::take(pending) {
+                if block.is_empty() {
+                    // Room for a block, taken when its first field arrives
+                    // (a block is a few fields of a line each), so the end
+                    // of the report allocates nothing.
+                    block.reserve(512, 8);
+                }
                 block.push(name, value);
             }
         };
@@ -41,7 +45,7 @@ impl DeliveryStatus {
             if block.is_empty() {
                 return;
             }
-            let b = std::mem::replace(block, new_block());
+            let b = std::mem::take(block);
             if *seen {
                 out.recipients.push(b);
             } else if out.recipients.is_empty() && out.message.is_empty() {

@@ -118,7 +118,7 @@ impl Headers {
     }
 
     /// Room for a header block of about this many bytes and fields.
-    fn reserve(&mut self, bytes: usize, fields: usize) {
+    pub(crate) fn reserve(&mut self, bytes: usize, fields: usize) {
         self.text.reserve(bytes);
         self.fields.reserve(fields);
     }

@@ -274,57 +274,72 @@ pub(crate) fn delivery_from_block(
 /// text: `550-5.7.1 a 550-5.7.1 b 550 5.7.1 c` becomes `550 5.7.1 a b c`.
 /// Text that does not start with a reply code is only squeezed.
 pub(crate) fn unfold_reply(text: &str) -> String {
-    let toks: Vec<&str> = text.split_whitespace().collect();
-    let Some(first) = toks.first() else {
-        return String::new();
+    // Written word by word into one buffer: every report's diagnostic
+    // passes through here, and collecting the words first cost three
+    // allocations per recipient.
+    let mut out = String::with_capacity(text.len());
+    let mut words = text.split_whitespace().peekable();
+    let Some(first) = words.next() else {
+        return out;
     };
     let Some(code) = first
         .get(..3)
         .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
         .filter(|_| matches!(first.as_bytes().get(3), None | Some(b'-')))
     else {
-        return toks.join(" ");
+        out.push_str(first);
+        for word in words {
+            out.push(' ');
+            out.push_str(word);
+        }
+        return out;
     };
     let glued = first.get(4..).unwrap_or("");
     let status = if !glued.is_empty() {
         glued
     } else {
-        toks.get(1)
+        words
+            .peek()
             .copied()
             .filter(|t| status_in(t).is_some_and(|s| s.to_string() == *t))
             .unwrap_or("")
     };
-    let mut out: Vec<&str> = vec![code];
+    out.push_str(code);
+    let mut push = |word: &str| {
+        out.push(' ');
+        out.push_str(word);
+    };
     if !glued.is_empty() {
-        out.push(glued);
+        push(glued);
     }
-    let mut i = 1;
-    while i < toks.len() {
-        let t = toks[i];
+    while let Some(t) = words.next() {
         if t == code {
-            i += if !status.is_empty() && toks.get(i + 1) == Some(&status) {
-                2
-            } else {
-                1
-            };
+            if !status.is_empty() && words.peek() == Some(&status) {
+                words.next();
+            }
             continue;
         }
         if let Some(rest) = t.strip_prefix(code).and_then(|r| r.strip_prefix('-')) {
             if !rest.is_empty() && rest != status {
-                out.push(rest);
+                push(rest);
             }
-            i += 1;
             continue;
         }
-        out.push(t);
-        i += 1;
+        push(t);
     }
-    out.join(" ")
+    out
 }
 
 /// Collapses runs of whitespace into single spaces.
 pub(crate) fn squeeze(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// The status to keep when a report states one and the diagnostic text
@@ -400,5 +415,13 @@ mod tests {
             unfold_reply("550 5.1.1 <a@b>... User Unknown"),
             "550 5.1.1 <a@b>... User Unknown"
         );
+        assert_eq!(
+            unfold_reply("550 5.1.1 first line\n   550 5.1.1 second\t line"),
+            "550 5.1.1 first line second line"
+        );
+        assert_eq!(unfold_reply("550-glued 550-rest"), "550 glued rest");
+        assert_eq!(unfold_reply("  no   code\n here "), "no code here");
+        assert_eq!(unfold_reply(" \n "), "");
+        assert_eq!(squeeze("  a \t b\n\nc  "), "a b c");
     }
 }
