@@ -77,18 +77,16 @@ impl Decoder for Postfix {
             let ds = DeliveryStatus::parse(report);
             let lhost = typed_value(ds.message.value("reporting-mta")).1.to_string();
             let date = ds.message.value("arrival-date").to_string();
-            let by_address: std::collections::HashMap<String, usize> = entries
-                .iter()
-                .enumerate()
-                .flat_map(|(i, e)| {
-                    [
-                        (e.recipient.to_ascii_lowercase(), i),
-                        (e.alias.to_ascii_lowercase(), i),
-                    ]
+            // The text's paragraph for an address (its recipient or the
+            // address it was expanded from), the first one when several
+            // name it. A notice has a handful: a scan beats building a map.
+            let entry_for = |address: &str| {
+                entries.iter().find(|e| {
+                    [&e.recipient, &e.alias]
+                        .iter()
+                        .any(|a| !a.is_empty() && a.eq_ignore_ascii_case(address))
                 })
-                .filter(|(k, _)| !k.is_empty())
-                .rev()
-                .collect();
+            };
             for block in ds.recipients.iter().take(MAX_RECIPIENTS) {
                 let Some(recipient) = block_recipient(block.value("final-recipient"))
                     .or_else(|| block_recipient(block.value("original-recipient")))
@@ -96,10 +94,7 @@ impl Decoder for Postfix {
                     continue;
                 };
                 let original = clean_address(block.value("original-recipient"));
-                let entry = by_address
-                    .get(&recipient.to_ascii_lowercase())
-                    .or_else(|| by_address.get(&original.to_ascii_lowercase()))
-                    .and_then(|&i| entries.get(i));
+                let entry = entry_for(&recipient).or_else(|| entry_for(&original));
                 let mut d = delivery_from_block(block, recipient, &lhost, &date);
                 if !original.is_empty()
                     && looks_like_address(&original)
