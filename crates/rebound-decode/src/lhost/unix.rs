@@ -287,12 +287,7 @@ pub(crate) fn unfold_reply(text: &str) -> String {
         .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
         .filter(|_| matches!(first.as_bytes().get(3), None | Some(b'-')))
     else {
-        out.push_str(first);
-        for word in words {
-            out.push(' ');
-            out.push_str(word);
-        }
-        return out;
+        return squeeze(text);
     };
     let glued = first.get(4..).unwrap_or("");
     let status = if !glued.is_empty() {
