@@ -135,6 +135,9 @@ pub struct ObservationRef<'a> {
     pub recipient: Option<&'a str>,
     pub action: Option<&'a str>,
     pub reason_hint: Option<Reason>,
+    /// See [`Observation::bounce_report`]: rules then see a missing
+    /// command as `?` instead of `-`.
+    pub bounce_report: bool,
 }
 
 impl<'a> From<&'a Observation> for ObservationRef<'a> {
@@ -149,6 +152,7 @@ impl<'a> From<&'a Observation> for ObservationRef<'a> {
             recipient: obs.recipient.as_deref(),
             action: obs.action.as_deref(),
             reason_hint: obs.reason_hint,
+            bounce_report: obs.bounce_report,
         }
     }
 }
@@ -383,6 +387,7 @@ impl Classifier {
             class,
             action: action.as_deref(),
             text,
+            bounce_report: obs.bounce_report,
         };
 
         // The best holding rule of each tier, and of each reason for the

@@ -249,6 +249,8 @@ pub(crate) struct Facts<'a> {
     /// The DSN action, trimmed and lower-cased.
     pub action: Option<&'a str>,
     pub text: &'a str,
+    /// The observation is a bounce message's (see `Observation::bounce_report`).
+    pub bounce_report: bool,
 }
 
 impl Rule {
@@ -261,8 +263,12 @@ impl Rule {
         if !self.requires.iter().all(has) || self.excludes.iter().any(has) {
             return false;
         }
-        // "-" stands for "no command known".
-        let command = facts.command.unwrap_or("-");
+        // No command known: "-" where the input never records one (a bare
+        // reply, a log line, a webhook), "?" where a bounce message's
+        // reporting MTA could have named it and did not.
+        let command = facts
+            .command
+            .unwrap_or(if facts.bounce_report { "?" } else { "-" });
         if !self.commands.is_empty() && !self.commands.iter().any(|x| x == command) {
             return false;
         }

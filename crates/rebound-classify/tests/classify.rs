@@ -281,14 +281,46 @@ fn sisimai_user_unknown_after_data_is_filtered() {
 }
 
 #[test]
-fn user_unknown_with_no_command_is_filtered_unless_status_or_directory_says_so() {
-    // A relay's summary line: no command, no reply code, no status.
+fn user_unknown_with_no_command_is_dead_unless_a_bounce_message_left_it_out() {
+    let c = Classifier::builtin();
+    // A reply as a webhook or a log line gives it: no command recorded, and
+    // the words are all there is. The address is dead.
+    for text in [
+        "550 user unknown",
+        "550 5.0.0 <kijitora@example.jp>: Recipient address rejected: User unknown",
+        "No such user here",
+    ] {
+        let v = c.classify(&Observation {
+            text: text.into(),
+            action: Some("failed".into()),
+            ..Observation::default()
+        });
+        assert_eq!(v.reason, Reason::UserUnknown, "{text}: {}", v.explain);
+        assert!(v.hardbounce, "{text}");
+        assert_eq!(v.remedy, Remedy::Suppress, "{text}");
+    }
+    // Said after DATA, the server had accepted the recipient: a filter.
+    let after_data = c.classify(&Observation {
+        text: "550 user unknown".into(),
+        smtpcommand: Some("DATA".into()),
+        ..Observation::default()
+    });
+    assert_eq!(
+        after_data.reason,
+        Reason::Filtered,
+        "{}",
+        after_data.explain
+    );
+    assert!(!after_data.hardbounce);
+    // A bounce message's summary line that names no command (a relay's
+    // "[User unknown]"): the reporting MTA would have said RCPT.
     let bare = Observation {
         text: "kijitora@example.jp [User unknown]".into(),
         action: Some("failed".into()),
+        bounce_report: true,
         ..Observation::default()
     };
-    let v = Classifier::builtin().classify(&bare);
+    let v = c.classify(&bare);
     assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
     assert!(!v.hardbounce, "a filter's refusal must not suppress");
     assert!(v.explain.contains("filtered/userunknown-outside-rcpt"));
@@ -297,7 +329,7 @@ fn user_unknown_with_no_command_is_filtered_unless_status_or_directory_says_so()
         status: Some("5.1.1".parse().unwrap()),
         ..bare.clone()
     };
-    let v = Classifier::builtin().classify(&with_status);
+    let v = c.classify(&with_status);
     assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
     assert!(v.hardbounce);
     // A reporting system's own directory lookup (Domino) decides too.
@@ -305,10 +337,7 @@ fn user_unknown_with_no_command_is_filtered_unless_status_or_directory_says_so()
         text: "User some.name (kijitora@example.jp) not listed in Domino Directory".into(),
         ..bare
     };
-    assert_eq!(
-        Classifier::builtin().classify(&domino).reason,
-        Reason::UserUnknown
-    );
+    assert_eq!(c.classify(&domino).reason, Reason::UserUnknown);
 }
 
 #[test]

@@ -79,6 +79,8 @@ fn observation(rec: &Value) -> Observation {
         action: opt("action"),
         reason_hint,
         source: opt("smtpagent"),
+        // Every record comes from a bounce message.
+        bounce_report: true,
     }
 }
 

@@ -35,6 +35,13 @@ pub struct Observation {
     pub reason_hint: Option<Reason>,
     /// Name of the format or MTA that produced the observation, for `explain`.
     pub source: Option<String>,
+    /// The observation comes from a bounce message (a DSN or an MTA's
+    /// notice). Its reporting MTA names the SMTP command when a remote
+    /// server refused at a stage it knows, so there a missing command is
+    /// itself a fact; a bare reply, a log line or a webhook simply never
+    /// records one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bounce_report: bool,
 }
 
 impl Observation {

@@ -108,6 +108,7 @@ pub(crate) fn assemble(
         recipient: Some(&delivery.recipient),
         action: nonempty(&delivery.action),
         reason_hint,
+        bounce_report: true,
     });
     if verdict.deliverystatus.is_none() {
         verdict.deliverystatus = pseudo_status(

@@ -474,6 +474,7 @@ impl Normaliser {
             action: Some(outcome.action().to_string()),
             reason_hint: hint,
             source: Some(format.as_str().to_string()),
+            bounce_report: false,
         };
         let verdict = self.classify(&obs);
         // The identity, hashed as a stream (same bytes as the documented
