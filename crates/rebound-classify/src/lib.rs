@@ -267,7 +267,19 @@ impl Classifier {
         let parsed = reply::parse_except_command(text);
 
         let replycode = obs.replycode.or(parsed.replycode);
-        let status = obs.status.or(parsed.status);
+        // The most specific evidence wins: a catch-all status stated by the
+        // transport (an ESP's `5.0.0` over the receiver's `550 5.1.1 ...`)
+        // yields to a specific status of the same class quoted in the text.
+        let status = match (obs.status, parsed.status) {
+            (Some(stated), Some(quoted))
+                if stated.is_generic()
+                    && !quoted.is_generic()
+                    && stated.class_digit() == quoted.class_digit() =>
+            {
+                Some(quoted)
+            }
+            (stated, quoted) => stated.or(quoted),
+        };
         let rhost = obs
             .rhost
             .map(str::trim)

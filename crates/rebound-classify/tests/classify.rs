@@ -497,3 +497,33 @@ fn settle_rederives_hardness_from_a_stand_in_status() {
     assert!(v.hardbounce);
     assert_eq!(v.remedy, Remedy::Suppress);
 }
+
+#[test]
+fn a_transport_catch_all_status_yields_to_the_quoted_reply() {
+    let c = Classifier::builtin();
+    // An ESP's event: its own `5.0.0` over the receiver's specific reply.
+    let v = c.classify(&Observation {
+        text: "smtp; 550 5.1.1 <kijitora@example.org>: Recipient address does not exist".into(),
+        status: Some("5.0.0".parse().unwrap()),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
+    assert_eq!(v.deliverystatus, Some("5.1.1".parse().unwrap()));
+    assert!(v.hardbounce);
+    // A specific stated status stays: the DSN's own judgement.
+    let v = c.classify(&Observation {
+        text: "550 5.1.1 user unknown".into(),
+        status: Some("5.2.2".parse().unwrap()),
+        ..Observation::default()
+    });
+    assert_eq!(v.deliverystatus, Some("5.2.2".parse().unwrap()));
+    // A catch-all of another class stays too: a `4.0.0` transport status
+    // over a quoted `5.x.x` reply is the transport's decision to retry.
+    let v = c.classify(&Observation {
+        text: "550 5.7.1 blocked".into(),
+        status: Some("4.0.0".parse().unwrap()),
+        ..Observation::default()
+    });
+    assert_eq!(v.deliverystatus, Some("4.0.0".parse().unwrap()));
+    assert!(!v.hardbounce);
+}
