@@ -36,7 +36,7 @@ pub(crate) fn meaning(reason: Reason) -> &'static str {
         Reason::NetworkError => "DNS or network trouble",
         Reason::Expired => "delivery kept failing until the retry time ran out",
         Reason::SyntaxError => "the SMTP dialogue had a syntax error",
-        Reason::SecurityError => "a security or authentication check refused the sender",
+        Reason::SecurityError => "a security or policy check refused the message",
         Reason::MailerError => "the local delivery program failed",
         Reason::Suppressed => "the address is on a suppression list",
         Reason::Delivered => "the message was delivered",
@@ -69,7 +69,11 @@ fn permanent_advice(reason: Reason, blocklisted: bool) -> (Owner, Remedy) {
         R::ExceedLimit => (O::Content, M::Investigate),
         // The sender must look at which mechanism failed (SPF, DKIM, DMARC
         // alignment) before changing DNS; hence investigate, not fix_config.
-        R::AuthFailure | R::SecurityError => (O::SenderAuth, M::Investigate),
+        R::AuthFailure => (O::SenderAuth, M::Investigate),
+        // A security or policy status (x.7.x) with no phrase that names a
+        // mechanism: the receiver's policy refused, and nothing says it was
+        // authentication (most bare `5.7.1`s are blocks and filters).
+        R::SecurityError => (O::Policy, M::Investigate),
         R::RequirePtr | R::FailedStartTls => (O::SenderAuth, M::FixConfig),
         R::NoRelaying | R::SyntaxError => (O::SenderConfig, M::FixConfig),
         R::Speeding | R::TooManyConn => (O::SenderReputation, M::SlowDown),

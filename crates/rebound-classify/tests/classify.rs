@@ -527,3 +527,122 @@ fn a_transport_catch_all_status_yields_to_the_quoted_reply() {
     assert_eq!(v.deliverystatus, Some("4.0.0".parse().unwrap()));
     assert!(!v.hardbounce);
 }
+
+/// Replies under `x.7.x` (and sender limits) name what failed in words; a
+/// bare status must not make every one of them an authentication problem.
+#[test]
+fn security_and_policy_statuses_read_by_their_words() {
+    use Owner as O;
+    use Reason as R;
+    use Remedy as M;
+    let cases: &[(&str, Reason, Owner, Remedy)] = &[
+        // SPF, DKIM and DMARC wording: the sender's authentication.
+        (
+            "550 5.7.1 Sender address failed SPF verification",
+            R::AuthFailure,
+            O::SenderAuth,
+            M::Investigate,
+        ),
+        (
+            "550 5.7.1 DKIM signature is invalid",
+            R::AuthFailure,
+            O::SenderAuth,
+            M::Investigate,
+        ),
+        (
+            "550 5.7.1 Unauthenticated mail is prohibited",
+            R::AuthFailure,
+            O::SenderAuth,
+            M::Investigate,
+        ),
+        (
+            "550 5.7.1 [SPF] 192.0.2.1 is not allowed to send mail from example.com",
+            R::AuthFailure,
+            O::SenderAuth,
+            M::Investigate,
+        ),
+        // Spam-content wording: the content.
+        (
+            "550 5.7.1 Our system has detected that this message is likely unsolicited mail.",
+            R::SpamDetected,
+            O::Content,
+            M::Investigate,
+        ),
+        (
+            "550 5.7.1 Message contains spam or virus",
+            R::SpamDetected,
+            O::Content,
+            M::Investigate,
+        ),
+        // Greylisting: a deliberate first deferral; retry.
+        (
+            "451 4.7.1 Greylisting in action, please come back later",
+            R::PolicyViolation,
+            O::Policy,
+            M::Retry,
+        ),
+        (
+            "450 4.7.1 <a@example.com>: Recipient address rejected: Greylisted, see https://postgrey.example/",
+            R::PolicyViolation,
+            O::Policy,
+            M::Retry,
+        ),
+        // Throttling: slow down.
+        (
+            "421 4.7.500 Server busy. Please try again later from [192.0.2.1]. (S77719)",
+            R::Speeding,
+            O::SenderReputation,
+            M::SlowDown,
+        ),
+        (
+            "452 4.7.1 Rate limit exceeded",
+            R::Speeding,
+            O::SenderReputation,
+            M::SlowDown,
+        ),
+        // The sender's own quotas: slow down, never the recipient's fault.
+        (
+            "550 5.4.5 Daily user sending quota exceeded.",
+            R::Speeding,
+            O::SenderReputation,
+            M::SlowDown,
+        ),
+        (
+            "550 5.7.1 Daily SMTP relay limit exceeded for customer",
+            R::Speeding,
+            O::SenderReputation,
+            M::SlowDown,
+        ),
+        (
+            "554 5.7.0 Sending quota exceeded",
+            R::Speeding,
+            O::SenderReputation,
+            M::SlowDown,
+        ),
+        // ... unlike the recipient's own quota.
+        (
+            "552 5.2.2 Mailbox quota exceeded",
+            R::MailboxFull,
+            O::Mailbox,
+            M::RetryThenSuppress,
+        ),
+        // A bare security status: the receiver's policy, not the sender's DNS.
+        (
+            "550 5.7.1 Message rejected",
+            R::SecurityError,
+            O::Policy,
+            M::Investigate,
+        ),
+    ];
+    let c = Classifier::builtin();
+    for &(text, reason, owner, remedy) in cases {
+        let v = c.classify_text(text);
+        assert_eq!(
+            (v.reason, v.owner, v.remedy),
+            (reason, owner, remedy),
+            "{text}: {}",
+            v.explain
+        );
+        assert!(!v.hardbounce, "{text}: no address here is dead");
+    }
+}
