@@ -119,12 +119,29 @@ status.textContent='rendered';
 })();
 "#;
 
+/// JSON that can sit inside a `<script>` element: every `<`, `>` and `&`
+/// (which only occur inside strings) and the line separators U+2028/2029
+/// become `\uXXXX` escapes, so no string can close the element, open an
+/// HTML comment or break a script, and `JSON.parse` gives back the same
+/// text.
+pub fn embeddable_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Renders the report as a self-contained HTML page.
 pub fn page(r: &Report) -> String {
-    let json = serde_json::to_string(r)
-        .unwrap_or_else(|_| "{}".into())
-        .replace("</", "<\\/")
-        .replace("<!--", "<\\!--");
+    let json = embeddable_json(&serde_json::to_string(r).unwrap_or_else(|_| "{}".into()));
     let t = |ms: Option<i64>| ms.map(format_rfc3339).unwrap_or_else(|| "-".into());
     let mut h = String::with_capacity(json.len() + 64 * 1024);
     let _ = write!(

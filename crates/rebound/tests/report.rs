@@ -216,3 +216,64 @@ fn report_in_text_json_and_html_and_the_page_renders_in_chromium() {
     assert!(colours.len() > 50, "{} colours: blank?", colours.len());
     assert!(share > 0.05, "only {share:.3} of the pixels are not white");
 }
+
+/// Reply texts are the outside world's: whatever they hold, the page keeps
+/// its embedded data intact and renders (`<!--` once broke `JSON.parse`).
+#[test]
+fn hostile_reply_texts_round_trip_through_the_html_page() {
+    const HOSTILE: &str =
+        "<!-- </script><script>document.title='pwned'</script> \u{2028}\u{2029} & &amp; \\\" -->";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig::with_incidents(5, T0, 24, 300.0, 1);
+    let url = dir.path().join("ledger.db").to_str().unwrap().to_string();
+    let mut store = rebound_ledger::open(&url).unwrap();
+    let mut events: Vec<_> = Synth::new(cfg).collect();
+    let mut touched = 0;
+    for e in events.iter_mut() {
+        if e.outcome != rebound_ingest::Outcome::Delivered {
+            e.text = format!("{HOSTILE} {}", e.text);
+            e.verdict.pattern = format!("{HOSTILE} {}", e.verdict.pattern);
+            touched += 1;
+        }
+    }
+    assert!(touched > 50, "{touched} failures");
+    store
+        .ingest_batch(&events, &rebound_ledger::Policy::default())
+        .unwrap();
+    let html = dir.path().join("report.html");
+    let json = rebound(&[
+        "report",
+        "--db",
+        &url,
+        "--json",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(
+        json.contains("<!--"),
+        "the JSON report keeps the text as it is"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    // The embedded data holds none of the characters that end a script or
+    // open a comment; the JSON itself still carries the text.
+    let start = page.find("id=\"report-data\">").unwrap();
+    let data = &page[start + "id=\"report-data\">".len()..];
+    let data = &data[..data.find("</script>").unwrap()];
+    for bad in ["<", ">", "\u{2028}", "\u{2029}"] {
+        assert!(!data.contains(bad), "embedded data holds {bad:?}");
+    }
+    let parsed: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert!(parsed.to_string().contains("</script><script>"));
+
+    let Some(bin) = chromium() else { return };
+    let (dom, log) = run_chromium(&bin, &html, &["--dump-dom"]);
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "not rendered; log:\n{log}"
+    );
+    assert!(!dom.contains("<title>pwned"), "a reply text ran as script");
+    assert!(
+        dom.contains("&lt;/script&gt;"),
+        "the reply text is shown as text"
+    );
+}
