@@ -54,7 +54,9 @@ svg text{font-size:11px;fill:#44506a}
 code{font-size:11px}
 "#;
 
-const JS: &str = r#"
+/// The page's one script, public so a server can allow it by hash in its
+/// Content-Security-Policy.
+pub const SCRIPT: &str = r#"
 (function(){
 var status=document.getElementById('render-status');
 try{
@@ -284,7 +286,7 @@ pub fn page(r: &Report) -> String {
     );
     let _ = writeln!(
         h,
-        "</main><script type=\"application/json\" id=\"report-data\">{json}</script><script>{JS}</script></body></html>"
+        "</main><script type=\"application/json\" id=\"report-data\">{json}</script><script>{SCRIPT}</script></body></html>"
     );
     h
 }

@@ -22,6 +22,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod headers;
 pub mod metrics;
 pub mod pool;
 pub mod signatures;
@@ -239,6 +240,9 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         Method::HEAD => "HEAD",
         _ => "other",
     };
+    // A Basic challenge only for clients that use Basic and for webhook
+    // URLs; a browser's login box must not pop up for API clients.
+    let basic_challenge = headers::asked_for_basic(req.headers()) || route == "/v1/events/{source}";
     let started = Instant::now();
     // Fast path without a timer: a permit is almost always free.
     let permit = match Arc::clone(&s.in_flight).try_acquire_owned() {
@@ -251,10 +255,11 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
                 .and_then(Result::ok)
         }
     };
-    let resp = match permit {
+    let mut resp = match permit {
         Some(_permit) => error::json_errors(next.run(req).await).await,
         None => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
     };
+    headers::harden(&mut resp, basic_challenge);
     let labels = metrics::HttpLabels {
         route,
         method,

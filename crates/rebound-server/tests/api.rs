@@ -74,7 +74,16 @@ fn every_route_needs_the_right_scope() {
             .replace("{address}", "a@example.com");
         let r = s.req(method, &path, None, b"");
         assert_error(&r, 401);
-        assert!(r.header("www-authenticate").is_some());
+        // Bearer always; Basic only for webhook URLs, never a browser's
+        // login box for API clients that did not ask for it.
+        let challenge = r.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Bearer "), "{challenge}");
+        assert_eq!(
+            challenge.contains("Basic"),
+            path.starts_with("/v1/events/"),
+            "{path}: {challenge}"
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         assert_error(
             &s.req(method, &path, Some("wrong-token-wrong-token"), b""),
             401,
@@ -847,4 +856,44 @@ fn silent_connections_are_closed() {
     );
     // The server still answers others.
     assert_eq!(s.req("GET", "/healthz", None, b"").status, 200);
+}
+
+#[test]
+fn a_basic_client_gets_a_basic_challenge_and_pages_get_a_policy() {
+    let s = Server::start();
+    let basic = format!("Basic {}", base64_encode("ops:not-a-token-at-all"));
+    let r = http::request(
+        s.addr,
+        "GET",
+        "/v1/incidents",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_error(&r, 401);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or_default()
+            .contains("Basic")
+    );
+
+    for path in ["/", "/dashboard"] {
+        let r = s.req("GET", path, None, b"");
+        assert_eq!(r.status, 200);
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'sha256-"), "{csp}");
+        assert!(
+            !csp.contains("'unsafe-inline'; img") || !csp.contains("script-src 'unsafe-inline'")
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        assert!(r.header("referrer-policy").is_some());
+    }
+    let r = s.req("GET", "/v1/report?format=html", Some(READ), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("content-security-policy")
+            .unwrap_or_default()
+            .contains("'sha256-")
+    );
 }
