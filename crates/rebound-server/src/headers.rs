@@ -26,7 +26,7 @@ fn script_hashes(page: &str) -> Vec<String> {
             break;
         };
         if !tag.contains("application/json") {
-            let digest = Sha256::digest(body[..close].as_bytes());
+            let digest = Sha256::digest(&body.as_bytes()[..close]);
             out.push(format!(
                 "'sha256-{}'",
                 base64::engine::general_purpose::STANDARD.encode(digest)
