@@ -67,6 +67,19 @@ pub struct Limits {
     pub queue_seconds: u64,
     /// Replies in one classify call, addresses in one batch check.
     pub batch_items: usize,
+    /// Longest a client may take to send a request's body, counted apart
+    /// from the handler's time: a body arrives whole before the request
+    /// takes one of the `concurrency` slots.
+    pub body_seconds: u64,
+    /// Slots kept for `/healthz`, `/metrics` and ingestion when the others
+    /// are taken (at most half of `concurrency`).
+    pub reserved_slots: usize,
+    /// Slots one token (one `Authorization` value) may hold at once.
+    pub per_token: usize,
+    /// Slots one client address may hold at once.
+    pub per_address: usize,
+    /// Request bodies one client address may be sending at once.
+    pub receiving_per_address: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +92,11 @@ impl Default for Limits {
             concurrency: 1024,
             queue_seconds: 5,
             batch_items: 10_000,
+            body_seconds: 15,
+            reserved_slots: 64,
+            per_token: 256,
+            per_address: 512,
+            receiving_per_address: 64,
         }
     }
 }
@@ -86,6 +104,10 @@ impl Default for Limits {
 impl Limits {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_seconds.max(1))
     }
 }
 

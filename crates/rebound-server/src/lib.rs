@@ -18,6 +18,7 @@
 //! time and number in flight; shutdown stops accepting and lets requests in
 //! flight finish.
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -103,8 +104,8 @@ pub struct AppState {
     pub mailgun: Option<signatures::MailgunVerifier>,
     pub sns: Option<Arc<sns::SnsVerifier>>,
     pub incidents: api::IncidentCache,
-    /// Requests in flight (the concurrency limit).
-    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Request slots and who may hold them.
+    pub admission: Arc<admission::Admission>,
 }
 
 /// Why the server could not start.
@@ -190,7 +191,7 @@ impl AppState {
             mailgun,
             sns,
             incidents: api::IncidentCache::default(),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.concurrency)),
+            admission: admission::Admission::new(&config.limits),
             config,
         }))
     }
@@ -244,21 +245,8 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     // URLs; a browser's login box must not pop up for API clients.
     let basic_challenge = headers::asked_for_basic(req.headers()) || route == "/v1/events/{source}";
     let started = Instant::now();
-    // Fast path without a timer: a permit is almost always free.
-    let permit = match Arc::clone(&s.in_flight).try_acquire_owned() {
-        Ok(p) => Some(p),
-        Err(_) => {
-            let wait = std::time::Duration::from_secs(s.config.limits.queue_seconds);
-            tokio::time::timeout(wait, Arc::clone(&s.in_flight).acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok)
-        }
-    };
-    let mut resp = match permit {
-        Some(_permit) => error::json_errors(next.run(req).await).await,
-        None => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
-    };
+    let resp = admitted(&s, route, req, next).await;
+    let mut resp = resp;
     headers::harden(&mut resp, basic_challenge);
     let labels = metrics::HttpLabels {
         route,
@@ -271,6 +259,94 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Receives the body (under its own deadline, holding no handler slot),
+/// then runs the request in a handler slot: see [`admission`].
+async fn admitted(s: &AppState, route: &str, req: Request, next: Next) -> Response {
+    let addr = req.extensions().get::<admission::ClientAddr>().map(|a| a.0);
+    let req = if expects_body(&req) {
+        let _receiving = match s.admission.receiving(addr) {
+            Ok(t) => t,
+            Err(refusal) => return refused(refusal),
+        };
+        match receive_body(req, &s.config.limits).await {
+            Ok(req) => req,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        req
+    };
+    let priority = matches!(route, "/healthz" | "/metrics" | "/v1/events/{source}");
+    let credential = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    match s.admission.admit(priority, credential, addr).await {
+        Ok(_ticket) => error::json_errors(next.run(req).await).await,
+        Err(refusal) => refused(refusal),
+    }
+}
+
+fn refused(refusal: admission::Refusal) -> Response {
+    match refusal {
+        admission::Refusal::Busy => {
+            ApiError::unavailable("too many requests in flight; retry shortly").into_response()
+        }
+        admission::Refusal::OverShare(why) => ApiError::too_many(why).into_response(),
+    }
+}
+
+/// Whether the request says it carries a body.
+fn expects_body(req: &Request) -> bool {
+    use axum::body::HttpBody;
+    req.body().size_hint().exact() != Some(0)
+}
+
+/// The whole body, received within `limits.body_seconds` and at most
+/// `limits.body_bytes` (routes with smaller limits still apply theirs).
+async fn receive_body(req: Request, limits: &config::Limits) -> Result<Request, ApiError> {
+    let (parts, body) = req.into_parts();
+    let received = tokio::time::timeout(
+        limits.body_timeout(),
+        axum::body::to_bytes(body, limits.body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                limits.body_timeout().as_secs()
+            ),
+        )
+    })?;
+    match received {
+        Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Err(e) if is_length_limit(&e) => Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than {} bytes",
+                limits.body_bytes
+            ),
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the request body could not be read: {e}"
+        ))),
+    }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The router with every route, limit and layer.
@@ -338,7 +414,7 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
@@ -353,7 +429,17 @@ pub async fn serve(
         };
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request learns its client's address (for the per-address
+        // shares of `admission`).
+        let client = admission::ClientAddr(peer.ip());
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                app.clone(),
+                move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(client);
+                    req
+                },
+            ));
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)

@@ -1,0 +1,108 @@
+//! The server under an attacker holding an ordinary token: short, bounded
+//! loops on loopback.
+
+mod common;
+
+use common::{ADMIN, READ, Server, http};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Opens a connection from `from` (any 127.x address), so a test can play
+/// several clients.
+fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::from((from, 0)))
+            .expect("bind a loopback address");
+        socket.connect(to).await.expect("connect")
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// Sends a request's head announcing `len` body bytes, and one of them.
+fn start_slow_body(from: [u8; 4], to: SocketAddr, token: &str, len: usize) -> TcpStream {
+    let mut s = connect_from(from, to);
+    let head = format!(
+        "POST /v1/classify HTTP/1.1\r\nHost: {to}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n{{"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+fn request_from(
+    from: [u8; 4],
+    to: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> http::Resp {
+    let mut s = connect_from(from, to);
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    http::read_response(&mut s)
+}
+
+#[test]
+fn slow_bodies_hold_no_request_slots() {
+    let s = Server::start_with(|c| {
+        c.limits.concurrency = 16;
+        c.limits.reserved_slots = 4;
+        c.limits.per_token = 8;
+        c.limits.per_address = 12;
+        c.limits.receiving_per_address = 10;
+        c.limits.body_seconds = 2;
+        c.limits.queue_seconds = 1;
+    });
+    let attacker = [127, 0, 0, 1];
+    // Three times the server's slots, trickling bodies with a read token.
+    let slow: Vec<TcpStream> = (0..48)
+        .map(|_| start_slow_body(attacker, s.addr, READ, 100))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Health answers, even from the attacker's own address.
+    let r = request_from(attacker, s.addr, "GET", "/healthz", READ, "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Another client classifies as usual.
+    let r = request_from(
+        [127, 0, 0, 2],
+        s.addr,
+        "POST",
+        "/v1/classify",
+        ADMIN,
+        r#"{"text": "550 5.1.1 user unknown"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["reason"], "userunknown");
+
+    // The attacker's bodies beyond its receive share were refused at once
+    // (429), the others time out on their own deadline (408).
+    let mut statuses = std::collections::BTreeMap::new();
+    for mut c in slow {
+        let r = http::read_response(&mut c);
+        *statuses.entry(r.status).or_insert(0) += 1;
+        if r.status != 429 {
+            assert_eq!(r.status, 408, "{}", r.text());
+            assert_eq!(r.json()["error"], "timeout");
+        }
+    }
+    assert_eq!(statuses.get(&408), Some(&10), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&38), "{statuses:?}");
+}
