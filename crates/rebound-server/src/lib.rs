@@ -270,7 +270,12 @@ async fn admitted(s: &AppState, route: &str, req: Request, next: Next) -> Respon
             Ok(t) => t,
             Err(refusal) => return refused(refusal),
         };
-        match receive_body(req, &s.config.limits).await {
+        let limits = &s.config.limits;
+        let max_bytes = match route {
+            "/v1/classify" | "/v1/suppressions/check" => limits.small_body_bytes,
+            _ => limits.body_bytes,
+        };
+        match receive_body(req, limits, max_bytes).await {
             Ok(req) => req,
             Err(e) => return e.into_response(),
         }
@@ -304,24 +309,26 @@ fn expects_body(req: &Request) -> bool {
 }
 
 /// The whole body, received within `limits.body_seconds` and at most
-/// `limits.body_bytes` (routes with smaller limits still apply theirs).
-async fn receive_body(req: Request, limits: &config::Limits) -> Result<Request, ApiError> {
+/// `max_bytes` (the route's limit).
+async fn receive_body(
+    req: Request,
+    limits: &config::Limits,
+    max_bytes: usize,
+) -> Result<Request, ApiError> {
     let (parts, body) = req.into_parts();
-    let received = tokio::time::timeout(
-        limits.body_timeout(),
-        axum::body::to_bytes(body, limits.body_bytes),
-    )
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            format!(
-                "the request body did not arrive within {} s",
-                limits.body_timeout().as_secs()
-            ),
-        )
-    })?;
+    let received =
+        tokio::time::timeout(limits.body_timeout(), axum::body::to_bytes(body, max_bytes))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        limits.body_timeout().as_secs()
+                    ),
+                )
+            })?;
     match received {
         Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
         Err(e) if is_length_limit(&e) => Err(ApiError::new(
