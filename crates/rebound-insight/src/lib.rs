@@ -33,5 +33,5 @@ pub mod synth;
 
 pub use detect::{Change, DetectConfig, Detector, Incident, IncidentKind};
 pub use model::{Bucket, Counts, Dimension, OwnedRow, Rates, Row};
-pub use report::{Report, ReportOptions, build};
+pub use report::{Bounds, Report, ReportOptions, build, build_within};
 pub use source::Window;

@@ -365,11 +365,47 @@ enum Msg {
 /// batches (a few MB), so memory stays bounded whatever the number of
 /// events, and the counting sees events exactly in time order.
 pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
+    build_within(url, opts, &Bounds::default())
+}
+
+/// What one report may cost, for callers that serve many (the HTTP
+/// server): the series' size, and a flag that stops the work when nobody
+/// waits for it any more.
+#[derive(Debug, Default)]
+pub struct Bounds {
+    /// Most time buckets the window may hold (0: no bound). Memory grows
+    /// with buckets times the groups that get a series.
+    pub max_buckets: usize,
+    /// Set by the caller to stop: the build then ends with
+    /// [`source::Error::Cancelled`] at the next chunk.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// [`build`] within [`Bounds`].
+pub fn build_within(
+    url: &str,
+    opts: ReportOptions,
+    bounds: &Bounds,
+) -> Result<Report, source::Error> {
     use std::sync::mpsc::sync_channel;
     source::ensure_schema(url)?;
     let mut first = source::Reader::open(url)?;
     let Some((lo, hi)) = first.time_range(opts.window)? else {
         return Ok(Aggregator::new(opts).finish());
+    };
+    let buckets = ((hi - lo) / opts.bucket.ms() + 1) as u64;
+    if bounds.max_buckets > 0 && buckets > bounds.max_buckets as u64 {
+        return Err(source::Error::TooBig(format!(
+            "the window holds {buckets} {} buckets, more than {}: choose a coarser bucket or a shorter window",
+            opts.bucket.as_str(),
+            bounds.max_buckets
+        )));
+    }
+    let cancelled = || {
+        bounds
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     };
     let step = ((hi + 1 - lo) / CHUNKS + 1).max(60_000);
     let chunks: Vec<Window> = (0..)
@@ -461,6 +497,10 @@ pub fn build(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
             });
         }
         for k in 0..chunks.len() {
+            // Dropping the inboxes on the way out stops the readers.
+            if cancelled() {
+                return Err(source::Error::Cancelled);
+            }
             let inbox = &inboxes[k % readers];
             loop {
                 match inbox.recv() {

@@ -22,6 +22,12 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
+    /// The report would exceed its [`Bounds`](crate::report::Bounds).
+    #[error("{0}")]
+    TooBig(String),
+    /// The caller stopped the work.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The verdict's pattern and blocklist live in `verdict_details`, keyed by

@@ -327,3 +327,46 @@ fn rates_on_postgres() {
     let _guard = Drop_(base.clone(), schema.clone());
     check(&format!("{base}{sep}schema={schema}"));
 }
+
+#[test]
+fn a_cancelled_report_stops_and_a_too_fine_one_is_refused() {
+    use rebound_insight::{Bounds, build_within, source};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("l.db").to_str().unwrap().to_string();
+    let mut store = rebound_ledger::open(&url).unwrap();
+    let cfg =
+        rebound_insight::synth::SynthConfig::with_incidents(3, 1_793_577_600_000, 24, 100.0, 1);
+    let events: Vec<_> = rebound_insight::synth::Synth::new(cfg).collect();
+    store
+        .ingest_batch(&events, &rebound_ledger::Policy::default())
+        .unwrap();
+    let opts = ReportOptions {
+        bucket: Bucket::Minute,
+        ..ReportOptions::default()
+    };
+    let too_fine = build_within(
+        &url,
+        opts.clone(),
+        &Bounds {
+            max_buckets: 60,
+            cancel: None,
+        },
+    );
+    assert!(
+        matches!(too_fine, Err(source::Error::TooBig(_))),
+        "{too_fine:?}"
+    );
+    let cancelled = build_within(
+        &url,
+        opts.clone(),
+        &Bounds {
+            max_buckets: 0,
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+        },
+    );
+    assert!(matches!(cancelled, Err(source::Error::Cancelled)));
+    let whole = build_within(&url, opts, &Bounds::default()).unwrap();
+    assert_eq!(whole.events, events.len() as u64);
+}

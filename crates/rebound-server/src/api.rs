@@ -758,9 +758,14 @@ pub struct ReportQuery {
 
 pub async fn report(
     State(s): Shared,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let key = raw.unwrap_or_default();
+    if let Some(r) = s.reports.cached(&key) {
+        return Ok(rendered_response(r));
+    }
     let now = rebound_ingest::time::now_ms();
     let since_ms = q
         .since
@@ -801,24 +806,52 @@ pub async fn report(
         // every core of a server that has other requests to answer.
         readers: 2,
     };
+    let wait = Duration::from_secs(s.config.limits.queue_seconds);
+    let Some(_slot) = s.reports.slot(wait).await else {
+        return Err(ApiError::unavailable(
+            "too many reports being built; retry shortly",
+        ));
+    };
+    // Requests that waited for the slot may find their answer made.
+    if let Some(r) = s.reports.cached(&key) {
+        return Ok(rendered_response(r));
+    }
     let url = s.pool.url().to_string();
-    let report = tokio::task::spawn_blocking(move || rebound_insight::build(&url, opts))
-        .await
-        .map_err(blocking_failed)?
-        .map_err(|e| ApiError::unavailable(format!("reading the store: {e}")))?;
-    Ok(match format.as_str() {
-        "html" => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            rebound_insight::html::page(&report),
-        )
-            .into_response(),
-        "text" => (
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            rebound_insight::render::text(&report),
-        )
-            .into_response(),
-        _ => axum::Json(report).into_response(),
+    let cancel = crate::reports::CancelOnDrop(Arc::default());
+    let bounds = rebound_insight::Bounds {
+        max_buckets: s.config.limits.report_buckets,
+        cancel: Some(Arc::clone(&cancel.0)),
+    };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let report = rebound_insight::build_within(&url, opts, &bounds)?;
+        Ok::<_, rebound_insight::source::Error>(match format.as_str() {
+            "html" => crate::reports::Rendered {
+                content_type: "text/html; charset=utf-8",
+                body: rebound_insight::html::page(&report).into(),
+            },
+            "text" => crate::reports::Rendered {
+                content_type: "text/plain; charset=utf-8",
+                body: rebound_insight::render::text(&report).into(),
+            },
+            _ => crate::reports::Rendered {
+                content_type: "application/json",
+                body: serde_json::to_vec(&report).unwrap_or_default().into(),
+            },
+        })
     })
+    .await
+    .map_err(blocking_failed)?
+    .map_err(|e| match e {
+        rebound_insight::source::Error::TooBig(why) => ApiError::bad_request(why),
+        e => ApiError::unavailable(format!("reading the store: {e}")),
+    })?;
+    drop(cancel);
+    s.reports.remember(key, rendered.clone());
+    Ok(rendered_response(rendered))
+}
+
+fn rendered_response(r: crate::reports::Rendered) -> Response {
+    ([(header::CONTENT_TYPE, r.content_type)], r.body).into_response()
 }
 
 /// The incident list, recomputed from the store at most every

@@ -80,6 +80,14 @@ pub struct Limits {
     pub per_address: usize,
     /// Request bodies one client address may be sending at once.
     pub receiving_per_address: usize,
+    /// Reports built at once (each reads the store with its own threads);
+    /// more wait up to `queue_seconds`, then 503.
+    pub report_slots: usize,
+    /// Most time buckets one report may hold (400 beyond): a series'
+    /// memory grows with buckets times groups.
+    pub report_buckets: usize,
+    /// Identical report requests within this many seconds share one answer.
+    pub report_cache_seconds: u64,
 }
 
 impl Default for Limits {
@@ -97,6 +105,9 @@ impl Default for Limits {
             per_token: 256,
             per_address: 512,
             receiving_per_address: 64,
+            report_slots: 2,
+            report_buckets: 5000,
+            report_cache_seconds: 5,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod error;
 pub mod headers;
 pub mod metrics;
 pub mod pool;
+pub mod reports;
 pub mod signatures;
 pub mod sns;
 
@@ -106,6 +107,8 @@ pub struct AppState {
     pub incidents: api::IncidentCache,
     /// Request slots and who may hold them.
     pub admission: Arc<admission::Admission>,
+    /// Report slots and recent answers.
+    pub reports: reports::Reports,
 }
 
 /// Why the server could not start.
@@ -192,6 +195,7 @@ impl AppState {
             sns,
             incidents: api::IncidentCache::default(),
             admission: admission::Admission::new(&config.limits),
+            reports: reports::Reports::new(&config.limits),
             config,
         }))
     }

@@ -897,3 +897,39 @@ fn a_basic_client_gets_a_basic_challenge_and_pages_get_a_policy() {
             .contains("'sha256-")
     );
 }
+
+#[test]
+fn reports_are_bounded_and_identical_ones_share_an_answer() {
+    let s = Server::start_with(|c| {
+        c.limits.report_buckets = 100;
+        c.limits.report_cache_seconds = 600;
+    });
+    let now = now_s();
+    let post = |events: Value| {
+        let r = s.req(
+            "POST",
+            "/v1/events/sendgrid",
+            Some(INGEST),
+            events.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    post(json!([
+        sendgrid_bounce("a@example.com", "r1", now - 3 * 86_400),
+        sendgrid_bounce("b@example.com", "r2", now - 60),
+    ]));
+    // Minute buckets over three days: 4,321 buckets, over the bound.
+    let r = s.req("GET", "/v1/report?since=4d&bucket=minute", Some(READ), b"");
+    assert_error(&r, 400);
+    assert!(r.json()["detail"].as_str().unwrap().contains("buckets"));
+    let r = s.req("GET", "/v1/report?since=4d&bucket=day", Some(READ), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["events"], 2);
+    // A new event: the same request within the cache time gets the same
+    // answer; another request sees the new event.
+    post(json!([sendgrid_bounce("c@example.com", "r3", now - 30)]));
+    let r = s.req("GET", "/v1/report?since=4d&bucket=day", Some(READ), b"");
+    assert_eq!(r.json()["events"], 2);
+    let r = s.req("GET", "/v1/report?since=4d&bucket=hour", Some(READ), b"");
+    assert_eq!(r.json()["events"], 3);
+}
