@@ -138,6 +138,14 @@ fn manual() -> String {
     "manual".into()
 }
 
+/// A one-time key and when its claim may be forgotten (after the request
+/// it came with can no longer be accepted anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnceKey {
+    pub key: String,
+    pub expires_ms: i64,
+}
+
 /// The event store and suppression list.
 pub trait Store: Send {
     /// `sqlite` or `postgres`.
@@ -146,6 +154,18 @@ pub trait Store: Send {
     /// Inserts a batch of events and applies the policy to the new ones, in
     /// one transaction.
     fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome>;
+
+    /// [`Store::ingest_batch`] that first claims a one-time key (a signed
+    /// webhook's token) in the same transaction. `None`: the key was
+    /// already claimed, by this or any server sharing the store, and
+    /// nothing was stored. A failed store claims nothing, so a retry is
+    /// not a replay.
+    fn ingest_batch_once(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: &OnceKey,
+    ) -> Result<Option<BatchOutcome>>;
 
     /// Looks up normalised addresses; one answer per address, in order.
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>>;

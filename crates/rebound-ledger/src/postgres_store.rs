@@ -8,8 +8,8 @@ use crate::schema::{
     self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
 };
 use crate::{
-    AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, Policy, Result, SenderIssue,
-    Store, StoredEvent, Suppression, now_ms,
+    AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, OnceKey, Policy, Result,
+    SenderIssue, Store, StoredEvent, Suppression, now_ms,
 };
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
@@ -142,7 +142,15 @@ impl PgStore {
         Ok(st)
     }
 
-    fn try_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
+    /// One batch in one transaction, claiming `once` first when given
+    /// (`None`: already claimed). A concurrent claim of the same key waits
+    /// on the key's unique index until the first transaction ends.
+    fn try_batch(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: Option<&OnceKey>,
+    ) -> Result<Option<BatchOutcome>> {
         let mut statements = Vec::new();
         for chunk in events.chunks(ROWS_PER_INSERT) {
             statements.push(self.insert_statement(chunk.len())?);
@@ -150,6 +158,12 @@ impl PgStore {
         let mut out = BatchOutcome::default();
         let now = now_ms();
         let mut tx = self.client.transaction()?;
+        if let Some(once) = once {
+            tx.execute(schema::ONCE_EXPIRE, &[&now])?;
+            if tx.execute(schema::ONCE_CLAIM, &[&once.key, &once.expires_ms])? == 0 {
+                return Ok(None);
+            }
+        }
         let classes: Vec<_> = events.iter().map(|e| policy.class(e)).collect();
         let keys: Vec<i64> = events
             .iter()
@@ -233,7 +247,26 @@ impl PgStore {
             self.details.clear();
         }
         self.details.extend(new_details);
-        Ok(out)
+        Ok(Some(out))
+    }
+
+    /// [`Self::try_batch`], retried on serialization failures and deadlocks.
+    fn batch(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: Option<&OnceKey>,
+    ) -> Result<Option<BatchOutcome>> {
+        let mut attempt = 0;
+        loop {
+            match self.try_batch(events, policy, once) {
+                Err(Error::Postgres(e)) if is_retryable(&e) && attempt < 8 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -419,16 +452,18 @@ impl Store for PgStore {
     }
 
     fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
-        let mut attempt = 0;
-        loop {
-            match self.try_batch(events, policy) {
-                Err(Error::Postgres(e)) if is_retryable(&e) && attempt < 8 => {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
-                }
-                other => return other,
-            }
-        }
+        Ok(self
+            .batch(events, policy, None)?
+            .expect("a batch without a one-time key always runs"))
+    }
+
+    fn ingest_batch_once(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: &OnceKey,
+    ) -> Result<Option<BatchOutcome>> {
+        self.batch(events, policy, Some(once))
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {

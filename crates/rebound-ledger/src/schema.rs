@@ -10,9 +10,10 @@ use rebound_ingest::Event;
 
 /// Migrations, in order; each runs once, in a transaction, and bumps
 /// `schema_version`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE events (
     id {ID},
     dedupe_key {BLOB} NOT NULL,
@@ -95,7 +96,27 @@ CREATE TABLE sender_issues (
 );
 CREATE INDEX sender_issues_time ON sender_issues (time_ms);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- One-time keys of signed webhooks (Mailgun's token): claimed in the
+-- transaction that stores the request's events, so a replay is refused on
+-- every server sharing the store, and after a restart.
+CREATE TABLE once_tokens (
+    key TEXT PRIMARY KEY,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX once_tokens_expiry ON once_tokens (expires_ms);
+"#,
+    ),
+];
+
+/// Claiming a one-time key inside a batch's transaction: expired keys are
+/// dropped first, then the key is inserted unless present (1 row: claimed).
+pub const ONCE_EXPIRE: &str = "DELETE FROM once_tokens WHERE expires_ms < $1";
+pub const ONCE_CLAIM: &str =
+    "INSERT INTO once_tokens (key, expires_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
 
 pub fn ddl(sql: &str, postgres: bool) -> String {
     if postgres {

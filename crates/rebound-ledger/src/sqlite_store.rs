@@ -9,8 +9,8 @@
 use crate::engine::{self, TxOps};
 use crate::schema::{self, EVENT_COLUMNS, EVENT_FROM, EVENT_SELECT, EventRow, QueryParam};
 use crate::{
-    AuditEntry, BatchOutcome, EventQuery, ManualSuppression, Policy, Result, SenderIssue, Store,
-    StoredEvent, Suppression, now_ms,
+    AuditEntry, BatchOutcome, EventQuery, ManualSuppression, OnceKey, Policy, Result, SenderIssue,
+    Store, StoredEvent, Suppression, now_ms,
 };
 use rebound_ingest::Event;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -64,6 +64,92 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// One batch in one transaction, claiming `once` first when given.
+    fn batch(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: Option<&OnceKey>,
+    ) -> Result<Option<BatchOutcome>> {
+        let mut out = BatchOutcome::default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        if let Some(once) = once {
+            tx.execute(schema::ONCE_EXPIRE, params![now])?;
+            if tx.execute(schema::ONCE_CLAIM, params![once.key, once.expires_ms])? == 0 {
+                return Ok(None);
+            }
+        }
+
+        let mut inserted = Vec::new();
+        let mut new_details = Vec::new();
+        {
+            let mut det = tx.prepare_cached(
+                "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )?;
+            let mut st = tx.prepare_cached(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+                schema::placeholders(1, schema::EVENT_NCOLS)
+            ))?;
+            for e in events {
+                let class = policy.class(e);
+                let v = &e.verdict;
+                let dk = schema::detail_key(v);
+                if !self.details.contains(&dk) && !new_details.contains(&dk) {
+                    det.execute(params![
+                        dk,
+                        schema::blocklist_json(&v.blocklist),
+                        v.pattern,
+                        v.explain
+                    ])?;
+                    new_details.push(dk);
+                }
+                let n = st.execute(params![
+                    &e.dedupe_key[..],
+                    e.time_ms,
+                    e.recipient,
+                    e.recipient_domain,
+                    e.sender,
+                    e.sending_ip,
+                    e.campaign,
+                    e.message_id,
+                    e.outcome.as_str(),
+                    v.replycode.map(|c| c.get() as i32),
+                    v.deliverystatus.map(|s| s.to_string()),
+                    e.text,
+                    e.format,
+                    e.source,
+                    v.reason.as_str(),
+                    v.hardbounce,
+                    v.permanent,
+                    v.owner.as_str(),
+                    v.remedy.as_str(),
+                    v.provider,
+                    dk,
+                    v.rhost,
+                    v.smtpcommand,
+                    class.as_str(),
+                    now,
+                ])?;
+                if n == 1 {
+                    out.inserted += 1;
+                    inserted.push((tx.last_insert_rowid(), e, class));
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+        }
+        engine::apply(&mut Tx(&tx), policy, &mut inserted, &mut out)?;
+        tx.commit()?;
+        if self.details.len() > 100_000 {
+            self.details.clear();
+        }
+        self.details.extend(new_details);
+        Ok(Some(out))
     }
 
     /// The schema version in the file.
@@ -235,76 +321,18 @@ impl Store for SqliteStore {
     }
 
     fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
-        let mut out = BatchOutcome::default();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        let mut inserted = Vec::new();
-        let mut new_details = Vec::new();
-        {
-            let mut det = tx.prepare_cached(
-                "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )?;
-            let mut st = tx.prepare_cached(&format!(
-                "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
-                schema::placeholders(1, schema::EVENT_NCOLS)
-            ))?;
-            for e in events {
-                let class = policy.class(e);
-                let v = &e.verdict;
-                let dk = schema::detail_key(v);
-                if !self.details.contains(&dk) && !new_details.contains(&dk) {
-                    det.execute(params![
-                        dk,
-                        schema::blocklist_json(&v.blocklist),
-                        v.pattern,
-                        v.explain
-                    ])?;
-                    new_details.push(dk);
-                }
-                let n = st.execute(params![
-                    &e.dedupe_key[..],
-                    e.time_ms,
-                    e.recipient,
-                    e.recipient_domain,
-                    e.sender,
-                    e.sending_ip,
-                    e.campaign,
-                    e.message_id,
-                    e.outcome.as_str(),
-                    v.replycode.map(|c| c.get() as i32),
-                    v.deliverystatus.map(|s| s.to_string()),
-                    e.text,
-                    e.format,
-                    e.source,
-                    v.reason.as_str(),
-                    v.hardbounce,
-                    v.permanent,
-                    v.owner.as_str(),
-                    v.remedy.as_str(),
-                    v.provider,
-                    dk,
-                    v.rhost,
-                    v.smtpcommand,
-                    class.as_str(),
-                    now,
-                ])?;
-                if n == 1 {
-                    out.inserted += 1;
-                    inserted.push((tx.last_insert_rowid(), e, class));
-                } else {
-                    out.duplicates += 1;
-                }
-            }
-        }
-        engine::apply(&mut Tx(&tx), policy, &mut inserted, &mut out)?;
-        tx.commit()?;
-        if self.details.len() > 100_000 {
-            self.details.clear();
-        }
-        self.details.extend(new_details);
-        Ok(out)
+        Ok(self
+            .batch(events, policy, None)?
+            .expect("a batch without a one-time key always runs"))
+    }
+
+    fn ingest_batch_once(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: &OnceKey,
+    ) -> Result<Option<BatchOutcome>> {
+        self.batch(events, policy, Some(once))
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {

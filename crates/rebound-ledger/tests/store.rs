@@ -4,7 +4,14 @@
 
 use rebound_core::{Blocklist, EnhancedStatus, Listed, Owner, Reason, Remedy, ReplyCode, Verdict};
 use rebound_ingest::{Event, Outcome, dedupe_key};
-use rebound_ledger::{EventQuery, ManualSuppression, Policy, Store};
+use rebound_ledger::{EventQuery, ManualSuppression, OnceKey, Policy, Store};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
 
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_790_000_000_000;
@@ -556,6 +563,69 @@ fn manual_add_and_events_query(s: &mut dyn Store) {
     );
 }
 
+fn a_one_time_key_is_claimed_once(s: &mut dyn Store) {
+    let p = Policy::default();
+    let far = now_ms() + 3_600_000;
+    let once = OnceKey {
+        key: "mailgun:abc".into(),
+        expires_ms: far,
+    };
+    let bounce = |r: &str, t: i64| ev(r, t, Outcome::Bounced, Reason::UserUnknown, "5.1.1");
+    let first = s.ingest_batch_once(&[bounce("a@example.net", T0)], &p, &once);
+    assert_eq!(first.unwrap().map(|o| o.inserted), Some(1));
+    // A replay with other events stores nothing, suppresses nothing.
+    let replay = s.ingest_batch_once(&[bounce("b@example.net", T0 + 1)], &p, &once);
+    assert!(replay.unwrap().is_none());
+    assert_eq!(s.count_events().unwrap(), 1);
+    assert!(suppressed(s, "b@example.net").is_none());
+    // An expired claim is forgotten when the next claim is made.
+    let stale = OnceKey {
+        key: "mailgun:old".into(),
+        expires_ms: 1,
+    };
+    assert!(
+        s.ingest_batch_once(&[bounce("c@example.net", T0 + 2)], &p, &stale)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.ingest_batch_once(&[bounce("d@example.net", T0 + 3)], &p, &stale)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.count_events().unwrap(), 3);
+}
+
+fn one_key_claimed_once_by_concurrent_writers(open: &(dyn Fn() -> Box<dyn Store> + Sync)) {
+    let once = OnceKey {
+        key: "mailgun:raced".into(),
+        expires_ms: now_ms() + 3_600_000,
+    };
+    let claimed: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let once = once.clone();
+                scope.spawn(move || {
+                    let mut s = open();
+                    let e = ev(
+                        &format!("w{i}@example.net"),
+                        T0 + i,
+                        Outcome::Bounced,
+                        Reason::UserUnknown,
+                        "5.1.1",
+                    );
+                    s.ingest_batch_once(&[e], &Policy::default(), &once)
+                        .unwrap()
+                        .is_some() as usize
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(claimed, 1);
+    assert_eq!(open().count_events().unwrap(), 1);
+}
+
 fn concurrent_writers_both_land(open: &dyn Fn() -> Box<dyn Store>) {
     let p = Policy::default();
     let handles: Vec<_> = (0..2)
@@ -665,13 +735,17 @@ macro_rules! suite {
                 let db = backends::sqlite();
                 concurrent_writers_both_land(&|| rebound_ledger::open(&db.url).unwrap());
             }
+            #[test] fn concurrent_claims() {
+                let db = backends::sqlite();
+                one_key_claimed_once_by_concurrent_writers(&|| rebound_ledger::open(&db.url).unwrap());
+            }
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 1);
+                assert_eq!(s.schema_version().unwrap(), 2);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 1);
+                assert_eq!(s.schema_version().unwrap(), 2);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }
@@ -687,6 +761,10 @@ macro_rules! suite {
                 let Some(db) = backends::postgres() else { return };
                 concurrent_writers_both_land(&|| rebound_ledger::open(&db.url).unwrap());
             }
+            #[test] fn concurrent_claims() {
+                let Some(db) = backends::postgres() else { return };
+                one_key_claimed_once_by_concurrent_writers(&|| rebound_ledger::open(&db.url).unwrap());
+            }
         }
     };
 }
@@ -701,4 +779,5 @@ suite!(
     vacation_is_ignored,
     remove_is_audited_and_a_later_hard_bounce_suppresses_again,
     manual_add_and_events_query,
+    a_one_time_key_is_claimed_once,
 );

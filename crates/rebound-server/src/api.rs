@@ -394,12 +394,18 @@ pub async fn ingest(
     let outcome = {
         let events = Arc::clone(&events);
         s.pool
-            .run(move |store| store.ingest_batch(&events, &policy))
+            .run(move |store| match &mailgun_token {
+                Some(once) => store.ingest_batch_once(&events, &policy, once),
+                None => store.ingest_batch(&events, &policy).map(Some),
+            })
             .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!(
+                    "mailgun signature: {}",
+                    crate::signatures::SignatureError::Replay
+                ))
+            })?
     };
-    if let (Some(v), Some(t)) = (&s.mailgun, mailgun_token) {
-        v.remember(t);
-    }
     count("stored", outcome.inserted);
     count("duplicate", outcome.duplicates);
     count("rejected", parsed.rejected.len());

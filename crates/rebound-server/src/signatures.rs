@@ -8,7 +8,10 @@
 //!   shows is a base64 DER public key.
 //! * Mailgun: HMAC-SHA256 keyed with the webhook signing key over
 //!   `timestamp` followed by `token`, hex, all three in the body's
-//!   `signature` object. A token seen before is refused (replay).
+//!   `signature` object. A token is accepted once: the server claims it in
+//!   the store, in the transaction that stores the events
+//!   ([`rebound_ledger::Store::ingest_batch_once`]), so a replay is refused
+//!   by every server sharing the store, and after a restart.
 //! * Postmark: no signature; Postmark protects webhooks with HTTP Basic
 //!   auth, which the token layer checks.
 //! * SES over SNS: RSA signatures with Amazon's certificate, when enabled
@@ -23,8 +26,6 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use sha2::Sha256;
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
 
 pub const SENDGRID_SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
 pub const SENDGRID_TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
@@ -105,31 +106,24 @@ impl SendgridVerifier {
 pub struct MailgunVerifier {
     key: Vec<u8>,
     max_age: u64,
-    seen: Mutex<SeenTokens>,
 }
-
-/// Tokens accepted recently, bounded: the oldest are forgotten first (they
-/// are also the ones whose timestamps fall out of the window soonest).
-#[derive(Default)]
-struct SeenTokens {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-const SEEN_TOKENS: usize = 100_000;
 
 impl MailgunVerifier {
     pub fn new(signing_key: &str, max_age: u64) -> Self {
         Self {
             key: signing_key.as_bytes().to_vec(),
             max_age,
-            seen: Mutex::default(),
         }
     }
 
     /// Checks the `signature` object of a Mailgun webhook body; returns the
-    /// token, to [`remember`](Self::remember) once the events are stored.
-    pub fn verify(&self, body: &serde_json::Value, now_s: i64) -> Result<String, SignatureError> {
+    /// token as a one-time key, to claim in the store with the events. The
+    /// claim may be forgotten once the timestamp is out of the window.
+    pub fn verify(
+        &self,
+        body: &serde_json::Value,
+        now_s: i64,
+    ) -> Result<rebound_ledger::OnceKey, SignatureError> {
         let sig = body
             .get("signature")
             .ok_or(SignatureError::Missing("`signature` object in the body"))?;
@@ -141,7 +135,7 @@ impl MailgunVerifier {
             }
         };
         let (ts, token, hex) = (field("timestamp")?, field("token")?, field("signature")?);
-        check_age(&ts, now_s, self.max_age)?;
+        let t = check_age(&ts, now_s, self.max_age)?;
         let expected = decode_hex(&hex)
             .ok_or_else(|| SignatureError::Malformed("signature is not hex".into()))?;
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key)
@@ -151,31 +145,17 @@ impl MailgunVerifier {
         // verify_slice compares in constant time.
         mac.verify_slice(&expected)
             .map_err(|_| SignatureError::Mismatch)?;
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.set.contains(&token) {
-            return Err(SignatureError::Replay);
-        }
-        Ok(token)
-    }
-
-    /// Records a token as used. Called once the request's events are
-    /// stored, so that a retry after a failed store is not taken for a
-    /// replay.
-    pub fn remember(&self, token: String) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if !seen.set.insert(token.clone()) {
-            return;
-        }
-        seen.order.push_back(token);
-        if seen.order.len() > SEEN_TOKENS
-            && let Some(old) = seen.order.pop_front()
-        {
-            seen.set.remove(&old);
-        }
+        Ok(rebound_ledger::OnceKey {
+            key: format!("mailgun:{token}"),
+            expires_ms: t
+                .saturating_add(self.max_age as i64)
+                .saturating_add(60)
+                .saturating_mul(1000),
+        })
     }
 }
 
-fn check_age(ts: &str, now_s: i64, max_age: u64) -> Result<(), SignatureError> {
+fn check_age(ts: &str, now_s: i64, max_age: u64) -> Result<i64, SignatureError> {
     let t: i64 = ts
         .trim()
         .parse()
@@ -183,7 +163,7 @@ fn check_age(ts: &str, now_s: i64, max_age: u64) -> Result<(), SignatureError> {
     if now_s.abs_diff(t) > max_age {
         return Err(SignatureError::Stale(max_age));
     }
-    Ok(())
+    Ok(t)
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -282,11 +262,10 @@ mod tests {
         let now = 1_700_000_000;
         let v = MailgunVerifier::new("key-right", 300);
         let body = mailgun_body("key-right", now, "tok-1");
-        let token = v.verify(&body, now).unwrap();
-        // Until stored, a retry is not a replay; after, it is.
-        assert!(v.verify(&body, now).is_ok());
-        v.remember(token);
-        assert_eq!(v.verify(&body, now), Err(SignatureError::Replay));
+        let once = v.verify(&body, now).unwrap();
+        assert_eq!(once.key, "mailgun:tok-1");
+        // Claimed until the timestamp leaves the window (and a minute).
+        assert_eq!(once.expires_ms, (now + 300 + 60) * 1000);
         let mut tampered = mailgun_body("key-right", now, "tok-2");
         tampered["signature"]["token"] = "tok-3".into();
         assert_eq!(v.verify(&tampered, now), Err(SignatureError::Mismatch));

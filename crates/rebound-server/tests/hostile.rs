@@ -106,3 +106,106 @@ fn slow_bodies_hold_no_request_slots() {
     assert_eq!(statuses.get(&408), Some(&10), "{statuses:?}");
     assert_eq!(statuses.get(&429), Some(&38), "{statuses:?}");
 }
+
+/// A Mailgun webhook body signed with `key` for `token` at `t`, whose event
+/// data (not covered by the signature) names `recipient`.
+fn mailgun_body(key: &str, token: &str, t: i64, recipient: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{t}{token}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    serde_json::json!({
+        "signature": {"timestamp": t.to_string(), "token": token, "signature": hex},
+        "event-data": {"id": format!("mg-{recipient}"), "timestamp": t, "event": "failed",
+            "severity": "permanent", "recipient": recipient,
+            "delivery-status": {"code": 550, "message": "No such mailbox"}}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_mailgun_token_is_accepted_once_across_servers_and_restarts() {
+    let signed = |c: &mut rebound_server::config::Config| {
+        c.webhooks.mailgun = Some(rebound_server::config::MailgunConfig {
+            signing_key: "mg-signing-key".into(),
+            max_age_seconds: 300,
+        });
+    };
+    let a = Server::start_with(signed);
+    let db = a.db.clone();
+    let b = Server::start_with(|c| {
+        signed(c);
+        c.db = db.clone();
+    });
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // 40 concurrent copies of one signed token, half to each server, each
+    // carrying different event data.
+    let addrs = [a.addr, b.addr];
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let addr = addrs[i % 2];
+                let body = mailgun_body(
+                    "mg-signing-key",
+                    "one-token",
+                    t,
+                    &format!("r{i}@example.com"),
+                );
+                scope.spawn(move || {
+                    http::request(
+                        addr,
+                        "POST",
+                        "/v1/events/mailgun",
+                        &[("Authorization", &http::bearer(common::INGEST))],
+                        body.as_bytes(),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 401),
+        "{statuses:?}"
+    );
+    // A server started later on the same store refuses it too.
+    drop(b);
+    let c = Server::start_with(|c| {
+        signed(c);
+        c.db = db.clone();
+    });
+    let again = mailgun_body("mg-signing-key", "one-token", t, "late@example.com");
+    let r = http::request(
+        c.addr,
+        "POST",
+        "/v1/events/mailgun",
+        &[("Authorization", &http::bearer(common::INGEST))],
+        again.as_bytes(),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(r.text().contains("replay"));
+    // A new token goes through.
+    let fresh = mailgun_body("mg-signing-key", "two-token", t, "fresh@example.com");
+    let r = http::request(
+        c.addr,
+        "POST",
+        "/v1/events/mailgun",
+        &[("Authorization", &http::bearer(common::INGEST))],
+        fresh.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
