@@ -146,6 +146,26 @@ fn ses_bounce(btype: &str, sub: &str) -> Row {
     .unwrap_or(BOUNCED)
 }
 
+/// SES `delayType`s of a DeliveryDelay event (always a deferral), from
+/// "Contents of event data that Amazon SES publishes to Amazon SNS",
+/// section "DeliveryDelay object":
+/// https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
+const SES_DELAY_TYPES: &[(&str, Option<Reason>)] = &[
+    ("InternalFailure", Some(Reason::SystemError)),
+    ("General", None),
+    ("MailboxFull", Some(Reason::MailboxFull)),
+    // "...detected a large amount of unsolicited email from your account."
+    ("SpamDetected", Some(Reason::BadReputation)),
+    ("RecipientServerError", Some(Reason::SystemError)),
+    // "The IP address that's sending the message is being blocked or
+    // throttled by the recipient's email provider."
+    ("IPFailure", Some(Reason::Blocked)),
+    ("TransientCommunicationFailure", Some(Reason::NetworkError)),
+    ("BYOIPHostNameLookupUnavailable", Some(Reason::NetworkError)),
+    ("Undetermined", None),
+    ("SendingDeferral", None),
+];
+
 /// SES notification and event types that are not about a recipient's
 /// delivery (event publishing: "Send", "Reject", "Open", "Click",
 /// "Rendering Failure", "Subscription"; the SNS set-up test message):
@@ -657,6 +677,11 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
             let (ts, time_ms) = stamp(c);
             let fb = s(c, "complaintFeedbackType").unwrap_or("abuse");
             let feedback = s(c, "feedbackId").unwrap_or("");
+            // "OnAccountSuppressionList": SES accepted the message but did
+            // not send it, the address being on the account's suppression
+            // list; not a new complaint.
+            let not_sent = s(c, "complaintSubType")
+                .is_some_and(|t| t.eq_ignore_ascii_case("OnAccountSuppressionList"));
             for r in c
                 .get("complainedRecipients")
                 .and_then(Value::as_array)
@@ -665,8 +690,14 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
                 let mut d = base.clone();
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                d.outcome = Some(Outcome::Complained);
-                d.text = format!("complaint: {fb}");
+                if not_sent {
+                    d.outcome = Some(Outcome::Dropped);
+                    d.hint = Some(Reason::Suppressed);
+                    d.text = "not sent: on the account-level suppression list".into();
+                } else {
+                    d.outcome = Some(Outcome::Complained);
+                    d.text = format!("complaint: {fb}");
+                }
                 d.identity = format!(
                     "Complaint\u{1f}{}\u{1f}{feedback}\u{1f}{ts}",
                     d.message_id.as_deref().unwrap_or("")
@@ -702,6 +733,12 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
                 .get("deliveryDelay")
                 .ok_or("DeliveryDelay without deliveryDelay")?;
             let (ts, time_ms) = stamp(dl);
+            let delay_hint = s(dl, "delayType").and_then(|t| {
+                SES_DELAY_TYPES
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(t))
+                    .and_then(|(_, r)| *r)
+            });
             for r in dl
                 .get("delayedRecipients")
                 .and_then(Value::as_array)
@@ -711,6 +748,8 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
                 d.outcome = Some(Outcome::Deferred);
+                d.hint = delay_hint;
+                d.temporary = true;
                 d.text = s(r, "diagnosticCode")
                     .or_else(|| s(dl, "delayType"))
                     .unwrap_or("")

@@ -89,6 +89,16 @@ pub const CASES: &[Case] = &[
         body: r#"{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General","bouncedRecipients":[{"emailAddress":"notime@example.org","status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 user unknown"}],"feedbackId":"fb-notime-1"},"mail":{"source":"news@sender.example","messageId":"m-notime-1"}}"#,
         expect: &[("notime@example.org", Suppress, Some(Reason::UserUnknown))],
     },
+    Case {
+        name: "SES complaint with subtype OnAccountSuppressionList: not sent, no new complaint",
+        body: r#"{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"quiet@example.org"}],"timestamp":"2026-03-02T10:09:00.000Z","feedbackId":"fb-cs-1","complaintSubType":"OnAccountSuppressionList"},"mail":{"source":"news@sender.example","messageId":"m-cs-1"}}"#,
+        expect: &[("quiet@example.org", Keep, Some(Reason::Suppressed))],
+    },
+    Case {
+        name: "SES DeliveryDelay, IPFailure: the sender's IP is blocked, SES retries",
+        body: r#"{"eventType":"DeliveryDelay","mail":{"source":"news@sender.example","messageId":"m-dd-1"},"deliveryDelay":{"timestamp":"2026-03-02T10:10:00.000Z","delayType":"IPFailure","expirationTime":"2026-03-02T22:10:00.000Z","delayedRecipients":[{"emailAddress":"wait@example.org","status":"4.4.0","diagnosticCode":"smtp; 421 4.4.0 Temporarily rate limited"}]}}"#,
+        expect: &[("wait@example.org", Keep, None)],
+    },
     // ----------------------------------------------------------- SendGrid
     Case {
         name: "SendGrid bounce (type bounce) with 550 5.1.1 and a generic 5.0.0 status field",
