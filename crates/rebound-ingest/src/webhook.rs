@@ -883,11 +883,18 @@ fn mailgun(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
     let recipient = s(e, "recipient").ok_or("Mailgun event without recipient")?;
     let ds = e.get("delivery-status").cloned().unwrap_or(Value::Null);
-    let text = [s(&ds, "message"), s(&ds, "description")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    // A `rejected` event says why in `reject` instead.
+    let reject = e.get("reject").cloned().unwrap_or(Value::Null);
+    let text = [
+        s(&ds, "message"),
+        s(&ds, "description"),
+        s(&reject, "reason"),
+        s(&reject, "description"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     let text = if text.is_empty() && verdict.outcome == Outcome::Complained {
         "complaint".to_string()
     } else {

@@ -262,3 +262,45 @@ fn shared_extra_payloads_read_sensibly() {
     }
     eprintln!("{events} events");
 }
+
+/// Identities without an ESP event id still hash the stated time as
+/// milliseconds, as before the time of receipt existed: stored keys must
+/// not change.
+#[test]
+fn identities_without_an_event_id_are_unchanged() {
+    use rebound_ingest::{dedupe_key, time_ordered_key};
+    let body = r#"{"email":"Old@example.net","timestamp":1513299571,"event":"bounce","sg_message_id":"sgm-x","reason":"550 5.1.1 user unknown","type":"bounce"}"#;
+    let (ev, bad, _) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    let t = 1_513_299_571_000;
+    assert_eq!(
+        ev[0].dedupe_key,
+        time_ordered_key(
+            t,
+            dedupe_key(&format!(
+                "sendgrid\u{1f}bounce\u{1f}{t}\u{1f}sgm-x\u{1f}old@example.net"
+            ))
+        )
+    );
+    let body = r#"{"event-data":{"event":"failed","severity":"permanent","timestamp":1521472262.908181,"recipient":"a@example.com","reject":{"reason":"x"}}}"#;
+    let (ev, bad, _) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    let t = 1_521_472_262_908;
+    assert_eq!(
+        ev[0].dedupe_key,
+        time_ordered_key(
+            t,
+            dedupe_key(&format!("mailgun\u{1f}failed\u{1f}{t}\u{1f}a@example.com"))
+        )
+    );
+}
+
+#[test]
+fn mailgun_rejected_is_not_sent_and_says_why() {
+    let body = r#"{"event-data":{"id":"rj1","event":"rejected","timestamp":1521472262,"recipient":"a@example.com","reject":{"reason":"Sandbox subdomains are for test purposes only.","description":""}}}"#;
+    let (ev, bad, _) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ev[0].outcome, Outcome::Dropped);
+    assert_eq!(ev[0].text, "Sandbox subdomains are for test purposes only.");
+    assert_eq!(ev[0].verdict.reason, Reason::Suppressed);
+}
