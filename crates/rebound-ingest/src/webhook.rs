@@ -77,11 +77,12 @@ const COMPLAINED: Row = row(Outcome::Complained, None, false, false);
 const AUTOREPLY: Row = row(Outcome::AutoReply, Some(Reason::Vacation), false, false);
 const BOUNCED: Row = broad(None);
 
-/// Looks `key` up in a table, ASCII case-insensitively.
+/// The row of the first key `hit` accepts.
 fn lookup<K: Copy>(table: &[(K, Row)], hit: impl Fn(K) -> bool) -> Option<Row> {
     table.iter().find(|(k, _)| hit(*k)).map(|(_, r)| *r)
 }
 
+/// A key matcher: names are compared ASCII case-insensitively.
 fn eq(a: &str) -> impl Fn(&str) -> bool + '_ {
     move |k: &str| k.eq_ignore_ascii_case(a)
 }
