@@ -30,8 +30,8 @@ pub(crate) struct EspVerdict {
     /// or status in the reply text still decides.
     pub hint: Option<Reason>,
     /// A broad class ("general hard bounce", "generic bounce"): its hint is
-    /// dropped when the reply carries a specific enhanced status, which says
-    /// more than the class (`5.7.1` under SES Permanent/General is a policy
+    /// dropped when the reply's enhanced status puts the problem on the
+    /// sender's side (`5.7.1` under SES Permanent/General is a policy
     /// refusal, not a dead address).
     pub broad: bool,
     /// The provider calls the failure temporary, or a block of the sender:
@@ -103,10 +103,15 @@ const SES_BOUNCES: &[((&str, &str), Row)] = &[
     (("Permanent", "General"), broad(Some(Reason::UserUnknown))),
     // "...the email address doesn't exist."
     (("Permanent", "NoEmail"), permanent(Reason::UserUnknown)),
-    // SES did not send: the address is on the global suppression list
-    // ("a recent history of producing hard bounces")...
-    (("Permanent", "Suppressed"), dropped(Reason::Suppressed)),
-    // ...or on the account-level suppression list.
+    // "Amazon SES has suppressed sending to this address because it has a
+    // recent history of bouncing as an invalid address": SES's global
+    // list, fed by every SES sender, so this may be the first we hear of
+    // it; unlike the account-level list below, SES counts these towards
+    // the sender's bounce rate. The address is invalid: suppress.
+    (("Permanent", "Suppressed"), permanent(Reason::UserUnknown)),
+    // The account's own suppression list: not sent, "does not count toward
+    // your bounce rate"; the ledger learns nothing new from an ESP's own
+    // list.
     (
         ("Permanent", "OnAccountSuppressionList"),
         dropped(Reason::Suppressed),
@@ -574,9 +579,20 @@ fn codes_into(d: &mut Draft) {
     if d.smtpcommand.is_none() {
         d.smtpcommand = smtp_command_in(&d.text);
     }
-    if d.hint_is_broad && d.status.is_some_and(|s| !s.is_generic()) {
+    if d.hint_is_broad && d.status.is_some_and(says_sender_side) {
         d.hint = None;
     }
+}
+
+/// An enhanced status whose subject puts the problem on the sender's side
+/// (RFC 3463: x.5.x protocol, x.6.x message content or media, x.7.x
+/// security or policy): a broad "hard bounce" class of the ESP must not
+/// turn it into a dead address. Address, mailbox, mail system and routing
+/// subjects (x.1 to x.4) leave the class standing where the status table
+/// only guesses (`5.4.1` is how Microsoft refuses a recipient it does not
+/// have).
+fn says_sender_side(s: rebound_core::EnhancedStatus) -> bool {
+    matches!(s.subject(), 5..=7)
 }
 
 // ---------------------------------------------------------------- Amazon SES

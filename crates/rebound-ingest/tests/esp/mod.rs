@@ -70,6 +70,16 @@ pub const CASES: &[Case] = &[
         expect: &[("policy@example.org", Keep, None)],
     },
     Case {
+        name: "SES Permanent/General whose reply has an address-subject status the table only guesses (Microsoft 5.4.1)",
+        body: r#"{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General","bouncedRecipients":[{"emailAddress":"left@example.org","action":"failed","status":"5.4.1","diagnosticCode":"smtp; 550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [BN8NAM11FT001.eop-nam11.prod.protection.outlook.com]"}],"timestamp":"2026-03-02T10:05:30.000Z","feedbackId":"fb-541-1"},"mail":{"source":"news@sender.example","messageId":"m-541-1"}}"#,
+        expect: &[("left@example.org", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "SES Permanent/Suppressed: on SES's global list for bouncing as an invalid address",
+        body: r#"{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"Suppressed","bouncedRecipients":[{"emailAddress":"invalid@example.org","action":"failed","status":"5.1.1","diagnosticCode":"Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address."}],"timestamp":"2026-03-02T10:05:45.000Z","feedbackId":"fb-glob-1"},"mail":{"source":"news@sender.example","messageId":"m-glob-1"}}"#,
+        expect: &[("invalid@example.org", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
         name: "SES Permanent/OnAccountSuppressionList: not sent",
         body: r#"{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"OnAccountSuppressionList","bouncedRecipients":[{"emailAddress":"listed@example.org","action":"failed","status":"5.1.1","diagnosticCode":"Amazon SES did not send the message to this address because it is on the suppression list for your account."}],"timestamp":"2026-03-02T10:06:00.000Z","feedbackId":"fb-acct-1"},"mail":{"source":"news@sender.example","messageId":"m-acct-1"}}"#,
         expect: &[("listed@example.org", Keep, Some(Reason::Suppressed))],
