@@ -811,9 +811,11 @@ fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let stated = v.get(if listed { "created" } else { "timestamp" });
     let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
     if event == "bounce" && !listed {
-        // A bounce without `type` is a bounce of the address.
-        row = lookup(SENDGRID_BOUNCE_TYPES, eq(s(v, "type").unwrap_or("bounce")))
-            .ok_or_else(|| format!("unknown SendGrid bounce type {:?}", s(v, "type")))?;
+        // A bounce without `type` is a bounce of the address; a `type`
+        // this table does not know leaves the text alone to decide (the
+        // event itself is known: losing it would be worse).
+        row =
+            lookup(SENDGRID_BOUNCE_TYPES, eq(s(v, "type").unwrap_or("bounce"))).unwrap_or(BOUNCED);
     }
     if event == "dropped"
         && let Some(r) = s(v, "reason").and_then(|r| lookup(SENDGRID_DROP_REASONS, eq(r)))
@@ -1056,10 +1058,11 @@ fn sparkpost(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     if matches!(ty, "bounce" | "out_of_band")
         && let Some(c) = class.as_deref()
     {
+        // A class SparkPost adds later leaves the text alone to decide.
         let n: Option<u16> = c.parse().ok();
         row = n
             .and_then(|n| lookup(SPARKPOST_CLASSES, |k| k == n))
-            .ok_or_else(|| format!("unknown SparkPost bounce_class {c:?}"))?;
+            .unwrap_or(BOUNCED);
     }
     if ty == "delay"
         && let Some(Row::Event(c)) = class
