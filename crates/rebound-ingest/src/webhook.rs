@@ -262,8 +262,10 @@ const MAILGUN_EVENTS: &[(&str, Row)] = &[
     ("delivered", DELIVERED),
     ("failed", BOUNCED),
     ("complained", COMPLAINED),
-    // Mailgun refused to send (API rejection): not attempted.
-    ("rejected", dropped(Reason::Suppressed)),
+    // Mailgun refused the request to send (an unauthorised sandbox
+    // recipient, a disabled domain…): not attempted, and not a suppression
+    // list either, so no reason is given; `reject.reason` is the text.
+    ("rejected", row(Outcome::Dropped, None, false, false)),
     ("accepted", Row::NotDelivery),
     ("opened", Row::NotDelivery),
     ("clicked", Row::NotDelivery),
