@@ -812,14 +812,14 @@ fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let email = s(v, "email").ok_or("SendGrid event without email")?;
     let stated = v.get(if listed { "created" } else { "timestamp" });
     let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
-    if event == "bounce" && !listed {
+    if event.eq_ignore_ascii_case("bounce") && !listed {
         // A bounce without `type` is a bounce of the address; a `type`
         // this table does not know leaves the text alone to decide (the
         // event itself is known: losing it would be worse).
         row =
             lookup(SENDGRID_BOUNCE_TYPES, eq(s(v, "type").unwrap_or("bounce"))).unwrap_or(BOUNCED);
     }
-    if event == "dropped"
+    if event.eq_ignore_ascii_case("dropped")
         && let Some(r) = s(v, "reason").and_then(|r| lookup(SENDGRID_DROP_REASONS, eq(r)))
     {
         row = r;
@@ -836,12 +836,13 @@ fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         // (https://www.twilio.com/docs/sendgrid/ui/sending-email/invalid-emails).
         verdict.hint = v.get("status").is_none().then_some(Reason::UserUnknown);
     }
+    // "Unclassified" says nothing: the `type`'s verdict stands.
     if let Some(class) = s(v, "bounce_classification")
-        && let Some((_, hint)) = SENDGRID_CLASSIFICATIONS
+        && let Some((_, Some(hint))) = SENDGRID_CLASSIFICATIONS
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(class))
     {
-        verdict.hint = *hint;
+        verdict.hint = Some(*hint);
         verdict.broad = false;
     }
     let text = s(v, "response")

@@ -141,6 +141,11 @@ pub const CASES: &[Case] = &[
         expect: &[("away@example.net", Soft, Some(Reason::Suspend))],
     },
     Case {
+        name: "SendGrid bounce (type bounce), Unclassified, text naming no reason",
+        body: r#"{"email":"uncl@example.net","timestamp":1772445605,"event":"bounce","sg_event_id":"sg-bounce-un","sg_message_id":"sgm-6b","reason":"550 Requested action not taken","type":"bounce","bounce_classification":"Unclassified"}"#,
+        expect: &[("uncl@example.net", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
         name: "SendGrid deferred",
         body: r#"{"email":"slow@example.net","timestamp":1772445606,"event":"deferred","sg_event_id":"sg-def-1","sg_message_id":"sgm-7","response":"421 4.7.0 Try again later","attempt":"3"}"#,
         expect: &[("slow@example.net", Keep, None)],
