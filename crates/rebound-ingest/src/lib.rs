@@ -348,6 +348,12 @@ pub(crate) struct Draft {
     pub smtpcommand: Option<String>,
     pub rhost: Option<String>,
     pub hint: Option<Reason>,
+    /// The hint is a broad class of the source ("general hard bounce"),
+    /// dropped when the reply's status says more.
+    pub hint_is_broad: bool,
+    /// The source calls the failure temporary, or a block of the sender:
+    /// never a hard bounce, whatever the text says.
+    pub temporary: bool,
     /// Source-specific identity; empty means "derive from the fields".
     pub identity: String,
 }
@@ -476,7 +482,30 @@ impl Normaliser {
             source: Some(format.as_str().to_string()),
             bounce_report: false,
         };
-        let verdict = self.classify(&obs);
+        let mut verdict = self.classify(&obs);
+        if outcome == Outcome::Dropped
+            && let Some(h) = hint
+            && verdict.reason != h
+        {
+            // Not attempted: no receiving server replied, and the text and
+            // status are the ESP's own account of why it did not send (SES
+            // writes `5.1.1` for an address on its suppression list). Its
+            // stated reason is the fact.
+            verdict.reason = h;
+            rebound_classify::settle(&mut verdict);
+            verdict.explain = format!("hint {h}: the ESP did not send the message and says why");
+        }
+        if d.temporary && verdict.permanent != Some(false) {
+            // The ESP's own verdict: it will retry, or it judged the refusal
+            // a block of the sender. A reply that reads as permanent (a
+            // block worded "550 user unknown") is then no reason to drop
+            // the address; `settle` re-derives hard bounce and remedy.
+            verdict.permanent = Some(false);
+            rebound_classify::settle(&mut verdict);
+            verdict
+                .explain
+                .push_str("; the ESP reports the failure as temporary or a block, not permanent");
+        }
         // The identity, hashed as a stream (same bytes as the documented
         // `format \x1f …` string, without building it).
         let mut h = xxhash_rust::xxh3::Xxh3::new();

@@ -4,7 +4,7 @@ use crate::{
     Draft, Event, Format, MAX_JSON_DOCUMENT, MAX_LINE, Normaliser, ParseError, detect, exim::Exim,
     pmta::Pmta, postfix::Postfix, time, webhook,
 };
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Read};
 
 /// How to read an input.
@@ -51,6 +51,11 @@ pub struct EventReader<R: BufRead> {
     /// For syslog years: events more than a day ahead of now move back a year.
     now_ms: i64,
     explicit_year: bool,
+    /// The time of a record that states none.
+    received_ms: i64,
+    /// Records that carry no delivery outcome (opens, clicks, …), by
+    /// provider and kind.
+    skipped: BTreeMap<String, u64>,
 }
 
 impl<R: BufRead> EventReader<R> {
@@ -96,7 +101,24 @@ impl<R: BufRead> EventReader<R> {
             done: false,
             now_ms,
             explicit_year: opts.year.is_some(),
+            received_ms: now_ms,
+            skipped: BTreeMap::new(),
         })
+    }
+
+    /// Sets the time given to records that state none (default: when the
+    /// reader was made), so a caller can pass the time a request arrived
+    /// and tests can fix it.
+    pub fn received_at(mut self, ms: i64) -> Self {
+        self.received_ms = ms;
+        self
+    }
+
+    /// Records read that carry no delivery outcome (opens, clicks,
+    /// `processed`, subscription changes…), by `provider kind`: not events,
+    /// not errors, but counted so a summary can show them.
+    pub fn skipped(&self) -> &BTreeMap<String, u64> {
+        &self.skipped
     }
 
     /// The format read (the first record's provider for JSON under Auto).
@@ -192,8 +214,13 @@ impl<R: BufRead> EventReader<R> {
             } else {
                 location.clone()
             };
-            match webhook::record(rec, fmt) {
-                Ok((f, drafts)) => self.push_drafts(drafts, f, &loc),
+            match webhook::record(rec, fmt, self.received_ms) {
+                Ok((f, parsed)) => {
+                    if let Some(kind) = parsed.skipped {
+                        *self.skipped.entry(kind).or_default() += 1;
+                    }
+                    self.push_drafts(parsed.drafts, f, &loc)
+                }
                 Err(m) => {
                     let e = self.error(loc, m);
                     self.queue.push_back(Err(e));

@@ -1,11 +1,446 @@
-//! ESP webhook JSON, as the providers document it: Amazon SES (raw or in an
-//! SNS envelope), SendGrid event webhook, Mailgun (webhook `event-data` or
-//! Events API items), Postmark bounce/delivery/spam webhooks, SparkPost
-//! `msys` events.
+//! ESP webhook JSON, as the providers document them: Amazon SES (raw or in an
+//! SNS envelope), SendGrid event webhook (and its bounce-list API entries),
+//! Mailgun (webhook `event-data` or Events API items), Postmark
+//! bounce/delivery/spam webhooks, SparkPost `msys` events.
+//!
+//! Every provider states its own verdict on a failure (SES `bounceType` and
+//! `bounceSubType`, SendGrid `type` and `bounce_classification`, Mailgun
+//! `severity` and `reason`, Postmark `Type`/`TypeCode`, SparkPost
+//! `bounce_class`). One table per provider, below, turns that verdict into
+//! an [`EspVerdict`]: the outcome, a reason hint the classifier uses only
+//! when the reply text names no reason of its own (step 7 of
+//! `rebound_classify`), and whether the provider calls the failure
+//! temporary or a block of the sender, which never makes a hard bounce
+//! whatever the text says (see `Normaliser::finish`).
+//!
+//! Record kinds that carry no delivery outcome (opens, clicks, `processed`,
+//! subscription changes…) give no events and are counted by the reader;
+//! a kind no table knows is an error naming it, never dropped silently.
+//! A record without a timestamp takes the time it was received.
 
 use crate::{Draft, Format, Outcome, codes_in, smtp_command_in, time};
 use rebound_core::Reason;
 use serde_json::Value;
+
+/// What one provider's own classification of an event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EspVerdict {
+    pub outcome: Outcome,
+    /// The reason the classification names, as a hint: a specific phrase
+    /// or status in the reply text still decides.
+    pub hint: Option<Reason>,
+    /// A broad class ("general hard bounce", "generic bounce"): its hint is
+    /// dropped when the reply's enhanced status puts the problem on the
+    /// sender's side (`5.7.1` under SES Permanent/General is a policy
+    /// refusal, not a dead address).
+    pub broad: bool,
+    /// The provider calls the failure temporary, or a block of the sender:
+    /// the event is never a hard bounce, whatever the text says.
+    pub temporary: bool,
+}
+
+/// A row of a provider table: an event with a verdict, or a kind that
+/// carries no delivery outcome for the recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Row {
+    Event(EspVerdict),
+    NotDelivery,
+}
+
+const fn row(outcome: Outcome, hint: Option<Reason>, broad: bool, temporary: bool) -> Row {
+    Row::Event(EspVerdict {
+        outcome,
+        hint,
+        broad,
+        temporary,
+    })
+}
+/// A permanent failure whose class names a specific reason.
+const fn permanent(r: Reason) -> Row {
+    row(Outcome::Bounced, Some(r), false, false)
+}
+/// A permanent failure of a broad class.
+const fn broad(r: Option<Reason>) -> Row {
+    row(Outcome::Bounced, r, true, false)
+}
+/// A failure the provider calls temporary, or a block of the sender.
+const fn temporary(r: Option<Reason>) -> Row {
+    row(Outcome::Bounced, r, false, true)
+}
+/// Not attempted: the provider's own list or policy.
+const fn dropped(r: Reason) -> Row {
+    row(Outcome::Dropped, Some(r), false, false)
+}
+const DEFERRED: Row = row(Outcome::Deferred, None, false, true);
+const DELIVERED: Row = row(Outcome::Delivered, None, false, false);
+const COMPLAINED: Row = row(Outcome::Complained, None, false, false);
+const AUTOREPLY: Row = row(Outcome::AutoReply, Some(Reason::Vacation), false, false);
+const BOUNCED: Row = broad(None);
+
+/// The row of the first key `hit` accepts.
+fn lookup<K: Copy>(table: &[(K, Row)], hit: impl Fn(K) -> bool) -> Option<Row> {
+    table.iter().find(|(k, _)| hit(*k)).map(|(_, r)| *r)
+}
+
+/// A key matcher: names are compared ASCII case-insensitively.
+fn eq(a: &str) -> impl Fn(&str) -> bool + '_ {
+    move |k: &str| k.eq_ignore_ascii_case(a)
+}
+
+// ---------------------------------------------------------------- Amazon SES
+
+/// SES bounce types and subtypes, from "Amazon SNS notification contents
+/// for Amazon SES", section "Bounce types":
+/// https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html#bounce-types
+const SES_BOUNCES: &[((&str, &str), Row)] = &[
+    // "Amazon SES received a general hard bounce. If you receive this type
+    // of bounce, you should remove the recipient's email address from your
+    // mailing list." The only reason whose verdict says "this address is
+    // dead, stop" without claiming more (a dead domain, a move) is
+    // userunknown; without it a bounce with no diagnostic ends as onhold
+    // and the address SES told us to remove would be mailed again. Broad:
+    // a specific status in the diagnostic (`5.7.1`) still decides.
+    (("Permanent", "General"), broad(Some(Reason::UserUnknown))),
+    // "...the email address doesn't exist."
+    (("Permanent", "NoEmail"), permanent(Reason::UserUnknown)),
+    // "Amazon SES has suppressed sending to this address because it has a
+    // recent history of bouncing as an invalid address": SES's global
+    // list, fed by every SES sender, so this may be the first we hear of
+    // it; unlike the account-level list below, SES counts these towards
+    // the sender's bounce rate. The address is invalid: suppress.
+    (("Permanent", "Suppressed"), permanent(Reason::UserUnknown)),
+    // The account's own suppression list: not sent, "does not count toward
+    // your bounce rate"; the ledger learns nothing new from an ESP's own
+    // list.
+    (
+        ("Permanent", "OnAccountSuppressionList"),
+        dropped(Reason::Suppressed),
+    ),
+    // "You may be able to successfully send to this recipient in the
+    // future."
+    (("Transient", "General"), temporary(None)),
+    (
+        ("Transient", "MailboxFull"),
+        temporary(Some(Reason::MailboxFull)),
+    ),
+    (
+        ("Transient", "MessageTooLarge"),
+        temporary(Some(Reason::MesgTooBig)),
+    ),
+    (
+        ("Transient", "ContentRejected"),
+        temporary(Some(Reason::ContentError)),
+    ),
+    (
+        ("Transient", "AttachmentRejected"),
+        temporary(Some(Reason::ContentError)),
+    ),
+    // "Amazon SES was unable to determine a specific bounce reason."
+    (("Undetermined", "Undetermined"), BOUNCED),
+];
+
+/// A subtype SES adds later falls back to its type's general row.
+fn ses_bounce(btype: &str, sub: &str) -> Row {
+    lookup(SES_BOUNCES, |(t, s)| {
+        t.eq_ignore_ascii_case(btype) && s.eq_ignore_ascii_case(sub)
+    })
+    .or_else(|| {
+        lookup(SES_BOUNCES, |(t, s)| {
+            t.eq_ignore_ascii_case(btype) && s == "General"
+        })
+    })
+    .unwrap_or(BOUNCED)
+}
+
+/// SES `delayType`s of a DeliveryDelay event (always a deferral), from
+/// "Contents of event data that Amazon SES publishes to Amazon SNS",
+/// section "DeliveryDelay object":
+/// https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
+const SES_DELAY_TYPES: &[(&str, Option<Reason>)] = &[
+    ("InternalFailure", Some(Reason::SystemError)),
+    ("General", None),
+    ("MailboxFull", Some(Reason::MailboxFull)),
+    // "...detected a large amount of unsolicited email from your account."
+    ("SpamDetected", Some(Reason::BadReputation)),
+    ("RecipientServerError", Some(Reason::SystemError)),
+    // "The IP address that's sending the message is being blocked or
+    // throttled by the recipient's email provider."
+    ("IPFailure", Some(Reason::Blocked)),
+    ("TransientCommunicationFailure", Some(Reason::NetworkError)),
+    ("BYOIPHostNameLookupUnavailable", Some(Reason::NetworkError)),
+    ("Undetermined", None),
+    ("SendingDeferral", None),
+];
+
+/// SES notification and event types that are not about a recipient's
+/// delivery (event publishing: "Send", "Reject", "Open", "Click",
+/// "Rendering Failure", "Subscription"; the SNS set-up test message):
+/// https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
+const SES_NOT_DELIVERY: &[&str] = &[
+    "Send",
+    "Reject",
+    "Open",
+    "Click",
+    "Rendering Failure",
+    "Subscription",
+    "AmazonSnsSubscriptionSucceeded",
+];
+
+// ------------------------------------------------------------------ SendGrid
+
+/// SendGrid event types, from the Event Webhook reference:
+/// https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+const SENDGRID_EVENTS: &[(&str, Row)] = &[
+    ("delivered", DELIVERED),
+    ("deferred", DEFERRED),
+    // `type` below tells a bounce from a block.
+    ("bounce", BOUNCED),
+    ("dropped", dropped(Reason::Suppressed)),
+    ("spamreport", COMPLAINED),
+    // Delivery event before any attempt, engagement and account events.
+    ("processed", Row::NotDelivery),
+    ("open", Row::NotDelivery),
+    ("click", Row::NotDelivery),
+    ("unsubscribe", Row::NotDelivery),
+    ("group_unsubscribe", Row::NotDelivery),
+    ("group_resubscribe", Row::NotDelivery),
+    ("account_status_change", Row::NotDelivery),
+];
+
+/// The bounce event's `type`: "bounce" when the receiving server rejected
+/// the address, "blocked" when it refused the message for reasons of the
+/// sender (IP, content, reputation); SendGrid does not suppress blocked
+/// addresses, and neither do we.
+const SENDGRID_BOUNCE_TYPES: &[(&str, Row)] = &[
+    ("bounce", broad(Some(Reason::UserUnknown))),
+    ("blocked", temporary(Some(Reason::Blocked))),
+];
+
+/// `bounce_classification`, from "Bounce and Block Classifications":
+/// https://www.twilio.com/docs/sendgrid/ui/analytics-and-reporting/bounce-and-block-classifications
+/// (the API's enum spells two of them longer: "Technical Failure",
+/// "Frequency or Volume Too High"). SendGrid derived these from the reply,
+/// so they are not broad; the temporary flag comes from `type`.
+const SENDGRID_CLASSIFICATIONS: &[(&str, Option<Reason>)] = &[
+    // "the recipient's email address is syntactically incorrect or the
+    // recipient's mailbox does not exist"
+    ("Invalid Address", Some(Reason::UserUnknown)),
+    ("Invalid", Some(Reason::UserUnknown)),
+    // DNS, connection, TLS or configuration trouble on either side.
+    ("Technical", Some(Reason::SystemError)),
+    ("Technical Failure", Some(Reason::SystemError)),
+    ("Content", Some(Reason::ContentError)),
+    ("Reputation", Some(Reason::BadReputation)),
+    ("Frequency or Volume", Some(Reason::Speeding)),
+    ("Frequency or Volume Too High", Some(Reason::Speeding)),
+    // Full, inactive or disabled mailboxes: retry, suppress if it lasts.
+    ("Mailbox Unavailable", Some(Reason::Suspend)),
+    ("Unclassified", None),
+];
+
+/// `dropped` reasons (Event Webhook reference, "dropped"): SendGrid did not
+/// send. Every one is "not attempted"; the reason says why.
+const SENDGRID_DROP_REASONS: &[(&str, Row)] = &[
+    ("Bounced Address", dropped(Reason::Suppressed)),
+    ("Unsubscribed Address", dropped(Reason::Suppressed)),
+    ("Spam Reporting Address", dropped(Reason::Suppressed)),
+    ("Invalid", dropped(Reason::UserUnknown)),
+    ("Invalid SMTPAPI header", dropped(Reason::SyntaxError)),
+    (
+        "Spam Content (if spam checker app enabled)",
+        dropped(Reason::SpamDetected),
+    ),
+    ("Spam Content", dropped(Reason::SpamDetected)),
+];
+
+// ------------------------------------------------------------------- Mailgun
+
+/// Mailgun event types, from "Events" (event types and structure):
+/// https://documentation.mailgun.com/docs/mailgun/user-manual/events/
+/// `failed` is split by `severity` below.
+const MAILGUN_EVENTS: &[(&str, Row)] = &[
+    ("delivered", DELIVERED),
+    ("failed", BOUNCED),
+    ("complained", COMPLAINED),
+    // Mailgun refused the request to send (an unauthorised sandbox
+    // recipient, a disabled domain…): not attempted, and not a suppression
+    // list either, so no reason is given; `reject.reason` is the text.
+    ("rejected", row(Outcome::Dropped, None, false, false)),
+    ("accepted", Row::NotDelivery),
+    ("opened", Row::NotDelivery),
+    ("clicked", Row::NotDelivery),
+    ("unsubscribed", Row::NotDelivery),
+    ("stored", Row::NotDelivery),
+    ("list_member_uploaded", Row::NotDelivery),
+    ("list_member_upload_error", Row::NotDelivery),
+    ("list_uploaded", Row::NotDelivery),
+];
+
+/// A `failed` event's `reason` when `severity` is "permanent" (same page,
+/// "failed"). "temporary" failures are deferrals whatever the reason.
+const MAILGUN_PERMANENT_REASONS: &[(&str, Row)] = &[
+    // The receiving server refused for good; Mailgun adds the address to
+    // its bounce list, so a text without a reason of its own means a dead
+    // address, as SES's Permanent/General.
+    ("bounce", broad(Some(Reason::UserUnknown))),
+    // Not sent: the address is on one of Mailgun's suppression lists.
+    ("suppress-bounce", dropped(Reason::Suppressed)),
+    ("suppress-complaint", dropped(Reason::Suppressed)),
+    ("suppress-unsubscribe", dropped(Reason::Suppressed)),
+    // Retried until the message was too old.
+    (
+        "old",
+        row(Outcome::Expired, Some(Reason::Expired), false, false),
+    ),
+    // The receiving ESP blocked the sender.
+    ("espblock", temporary(Some(Reason::Blocked))),
+    ("generic", BOUNCED),
+];
+
+// ------------------------------------------------------------------ Postmark
+
+/// Postmark bounce types by name and `TypeCode`, from "Bounce API", section
+/// "Bounce types": https://postmarkapp.com/developer/api/bounce-api#bounce-types
+const POSTMARK_TYPES: &[(&str, u64, Row)] = &[
+    // "The server was unable to deliver your message (ex: unknown user,
+    // mailbox not found)."
+    ("HardBounce", 1, broad(Some(Reason::UserUnknown))),
+    // "Message delayed/Undeliverable": the server could not temporarily
+    // deliver.
+    ("Transient", 2, DEFERRED),
+    // Subscription requests by mail: list management, not delivery.
+    ("Unsubscribe", 16, Row::NotDelivery),
+    ("Subscribe", 32, Row::NotDelivery),
+    ("AutoResponder", 64, AUTOREPLY),
+    // "The recipient has requested an address change."
+    ("AddressChange", 128, permanent(Reason::HasMoved)),
+    // "A temporary DNS error."
+    ("DnsError", 256, temporary(Some(Reason::NetworkError))),
+    // Delivered, then blocked by the user or classified as spam.
+    ("SpamNotification", 512, permanent(Reason::SpamDetected)),
+    // "The NDR is actually a test email message to see if the mail server
+    // is an open relay."
+    ("OpenRelayTest", 1024, Row::NotDelivery),
+    // "Unable to classify the NDR."
+    ("Unknown", 2048, BOUNCED),
+    // "Unable to temporarily deliver message (i.e. mailbox full, account
+    // disabled, exceeds quota, out of disk space)."
+    ("SoftBounce", 4096, temporary(None)),
+    ("VirusNotification", 8192, permanent(Reason::VirusDetected)),
+    // A challenge-response system asks the sender to verify itself.
+    ("ChallengeVerification", 16384, Row::NotDelivery),
+    // "The address is not a valid email address."
+    ("BadEmailAddress", 100000, permanent(Reason::UserUnknown)),
+    ("SpamComplaint", 100001, COMPLAINED),
+    // Not sent: deactivated by hand, or the subscriber never confirmed.
+    ("ManuallyDeactivated", 100002, dropped(Reason::Suppressed)),
+    ("Unconfirmed", 100003, dropped(Reason::Suppressed)),
+    // "Sender is blocked by ISP" (content or blocklisting).
+    ("Blocked", 100006, temporary(Some(Reason::Blocked))),
+    // Postmark's SMTP API refused the submission: never sent.
+    ("SMTPApiError", 100007, dropped(Reason::SyntaxError)),
+    // An inbound (receiving) processing error, not an outbound delivery.
+    ("InboundError", 1000, Row::NotDelivery),
+    ("DMARCPolicy", 100009, permanent(Reason::AuthFailure)),
+    // The template did not render: never sent.
+    (
+        "TemplateRenderingFailed",
+        100010,
+        dropped(Reason::ContentError),
+    ),
+];
+
+/// Postmark webhook `RecordType`s other than bounces:
+/// https://postmarkapp.com/developer/webhooks/webhooks-overview
+const POSTMARK_RECORDS: &[(&str, Row)] = &[
+    ("Delivery", DELIVERED),
+    ("SpamComplaint", COMPLAINED),
+    ("Open", Row::NotDelivery),
+    ("Click", Row::NotDelivery),
+    ("SubscriptionChange", Row::NotDelivery),
+];
+
+// ----------------------------------------------------------------- SparkPost
+
+/// SparkPost `bounce_class`, from "Bounce Classification Codes":
+/// https://support.sparkpost.com/docs/deliverability/bounce-classification-codes
+/// with its category: Hard, Soft, Block, Admin, Undetermined.
+const SPARKPOST_CLASSES: &[(u16, Row)] = &[
+    (1, BOUNCED),                                  // Undetermined
+    (10, permanent(Reason::UserUnknown)),          // Invalid Recipient (Hard)
+    (20, temporary(None)),                         // Soft Bounce (Soft)
+    (21, temporary(Some(Reason::NetworkError))),   // DNS Failure (Soft)
+    (22, temporary(Some(Reason::MailboxFull))),    // Mailbox Full (Soft)
+    (23, temporary(Some(Reason::MesgTooBig))),     // Too Large (Soft)
+    (24, temporary(Some(Reason::NetworkError))),   // Timeout (Soft)
+    (25, dropped(Reason::Suppressed)),             // Admin Failure (Admin)
+    (26, dropped(Reason::Suppressed)),             // Smart Send Suppression (Admin)
+    (30, broad(Some(Reason::UserUnknown))),        // Generic Bounce: No RCPT (Hard)
+    (40, row(Outcome::Bounced, None, true, true)), // Generic Bounce (Soft)
+    (50, temporary(Some(Reason::Blocked))),        // Mail Block (Block)
+    (51, temporary(Some(Reason::Blocked))),        // Spam Block (Block)
+    (52, temporary(Some(Reason::SpamDetected))),   // Spam Content (Block)
+    (53, temporary(Some(Reason::ContentError))),   // Prohibited Attachment (Block)
+    (54, temporary(Some(Reason::NoRelaying))),     // Relaying Denied (Block)
+    (60, AUTOREPLY),                               // Auto-Reply (Soft)
+    (70, temporary(None)),                         // Transient Failure (Soft)
+    // Subscribe (Admin), Unsubscribe (Hard) and Challenge-Response (Soft)
+    // are messages about the list or the sender, not a delivery failure;
+    // SparkPost's own list acts on the unsubscribe.
+    (80, Row::NotDelivery),
+    (90, Row::NotDelivery),
+    (100, Row::NotDelivery),
+];
+
+/// SparkPost `message_event` types, from "Event Types":
+/// https://developers.sparkpost.com/api/events/#header-event-types
+const SPARKPOST_MESSAGE_EVENTS: &[(&str, Row)] = &[
+    ("delivery", DELIVERED),
+    ("bounce", BOUNCED),
+    ("out_of_band", BOUNCED),
+    ("delay", DEFERRED),
+    ("spam_complaint", COMPLAINED),
+    ("policy_rejection", dropped(Reason::Suppressed)),
+    ("injection", Row::NotDelivery),
+    ("generation_failure", Row::NotDelivery),
+    ("generation_rejection", Row::NotDelivery),
+    ("sms_status", Row::NotDelivery),
+];
+
+/// The other `msys` event groups: engagement, relay, A/B tests, ingest.
+const SPARKPOST_GROUPS: &[&str] = &[
+    "track_event",
+    "gen_event",
+    "unsubscribe_event",
+    "relay_event",
+    "ab_test_event",
+    "ingest_event",
+];
+
+/// What one record gives.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub drafts: Vec<Draft>,
+    /// For a record that carries no delivery outcome: its provider and
+    /// kind (`sendgrid open`), for the reader's count.
+    pub skipped: Option<String>,
+}
+
+impl Parsed {
+    fn events(drafts: Vec<Draft>) -> Self {
+        Self {
+            drafts,
+            skipped: None,
+        }
+    }
+    fn skip(format: Format, kind: &str) -> Self {
+        // Kinds come from the tables, so the count has a bounded key set.
+        Self {
+            drafts: Vec::new(),
+            skipped: Some(format!("{format} {kind}")),
+        }
+    }
+}
 
 /// Which provider wrote this record, from its keys.
 pub(crate) fn provider_of(v: &Value) -> Option<Format> {
@@ -36,6 +471,13 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
     {
         return Some(Format::Mailgun);
     }
+    // An entry of SendGrid's bounce (or block) list API.
+    if o.contains_key("email")
+        && o.contains_key("created")
+        && (o.contains_key("reason") || o.contains_key("status"))
+    {
+        return Some(Format::Sendgrid);
+    }
     None
 }
 
@@ -55,9 +497,12 @@ pub(crate) fn records(v: Value) -> Vec<Value> {
 }
 
 /// Reads one record. `format` may be [`Format::Auto`]: the record's keys
-/// decide. Records of event kinds that carry no delivery outcome (opens,
-/// clicks, `processed`, …) give no drafts.
-pub(crate) fn record(v: &Value, format: Format) -> Result<(Format, Vec<Draft>), String> {
+/// decide. `received_ms` is the time of a record that states none.
+pub(crate) fn record(
+    v: &Value,
+    format: Format,
+    received_ms: i64,
+) -> Result<(Format, Parsed), String> {
     let format = match format {
         Format::Auto => provider_of(v).ok_or("not a webhook event of a known provider")?,
         f => f,
@@ -65,15 +510,15 @@ pub(crate) fn record(v: &Value, format: Format) -> Result<(Format, Vec<Draft>), 
     if !v.is_object() {
         return Err("a webhook record must be a JSON object".into());
     }
-    let drafts = match format {
-        Format::Ses => ses(v)?,
-        Format::Sendgrid => sendgrid(v)?,
-        Format::Mailgun => mailgun(v)?,
-        Format::Postmark => postmark(v)?,
-        Format::Sparkpost => sparkpost(v)?,
+    let parsed = match format {
+        Format::Ses => ses(v, received_ms)?,
+        Format::Sendgrid => sendgrid(v, received_ms)?,
+        Format::Mailgun => mailgun(v, received_ms)?,
+        Format::Postmark => postmark(v, received_ms)?,
+        Format::Sparkpost => sparkpost(v, received_ms)?,
         other => return Err(format!("{other} is not a webhook format")),
     };
-    Ok((format, drafts))
+    Ok((format, parsed))
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -91,31 +536,82 @@ fn string(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// The event's own time, or the time it was received when it states none
+/// (or one that cannot be read): the record is still evidence.
+fn time_or(stated: Option<i64>, received_ms: i64) -> i64 {
+    stated.unwrap_or(received_ms)
+}
+
+/// The stated time as it enters an identity: the parsed milliseconds, as
+/// always (stored keys depend on it), or nothing when none is stated: the
+/// time of receipt would make a re-post a new event.
+fn stamp_of(stated: Option<&Value>) -> String {
+    stated
+        .and_then(time::parse_epoch)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn apply(d: &mut Draft, v: EspVerdict) {
+    d.outcome = Some(v.outcome);
+    d.hint = v.hint;
+    d.hint_is_broad = v.broad;
+    d.temporary = v.temporary;
+}
+
+/// Completes a draft from its text: reply code, enhanced status (a specific
+/// one in the text replaces a generic `x.0.0` the ESP put in a field),
+/// command; then drops a broad class's hint when the status says more.
 fn codes_into(d: &mut Draft) {
     let (code, status) = codes_in(&d.text);
     if d.replycode.is_none() {
         d.replycode = code;
     }
-    if d.status.is_none() {
-        d.status = status;
+    match (d.status, status) {
+        (None, s) => d.status = s,
+        (Some(field), Some(text))
+            if field.is_generic()
+                && !text.is_generic()
+                && field.class_digit() == text.class_digit() =>
+        {
+            d.status = Some(text)
+        }
+        _ => {}
     }
     if d.smtpcommand.is_none() {
         d.smtpcommand = smtp_command_in(&d.text);
     }
+    if d.hint_is_broad && d.status.is_some_and(says_sender_side) {
+        d.hint = None;
+    }
+}
+
+/// An enhanced status whose subject puts the problem on the sender's side
+/// (RFC 3463: x.5.x protocol, x.6.x message content or media, x.7.x
+/// security or policy): a broad "hard bounce" class of the ESP must not
+/// turn it into a dead address. Address, mailbox, mail system and routing
+/// subjects (x.1 to x.4) leave the class standing where the status table
+/// only guesses (`5.4.1` is how Microsoft refuses a recipient it does not
+/// have).
+fn says_sender_side(s: rebound_core::EnhancedStatus) -> bool {
+    matches!(s.subject(), 5..=7)
 }
 
 // ---------------------------------------------------------------- Amazon SES
 
-fn ses(v: &Value) -> Result<Vec<Draft>, String> {
+fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     // SNS envelope: the notification is a JSON string in `Message`.
-    if v.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let msg = s(v, "Message").ok_or("SNS envelope without Message")?;
-        let inner: Value =
-            serde_json::from_str(msg).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
-        return ses(&inner);
-    }
-    if v.get("Type").and_then(Value::as_str) == Some("SubscriptionConfirmation") {
-        return Ok(Vec::new());
+    match v.get("Type").and_then(Value::as_str) {
+        Some("Notification") => {
+            let msg = s(v, "Message").ok_or("SNS envelope without Message")?;
+            let inner: Value =
+                serde_json::from_str(msg).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
+            return ses(&inner, received_ms);
+        }
+        Some(kind @ ("SubscriptionConfirmation" | "UnsubscribeConfirmation")) => {
+            return Ok(Parsed::skip(Format::Ses, kind));
+        }
+        _ => {}
     }
     let kind = s(v, "notificationType")
         .or_else(|| s(v, "eventType"))
@@ -154,23 +650,20 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
         message_id: message_id.clone(),
         ..Draft::default()
     };
+    // The stated time (raw, for the identity) and the event time.
+    let stamp = |o: &Value| -> (String, i64) {
+        let ts = s(o, "timestamp").unwrap_or("");
+        (ts.to_string(), time_or(time::parse_iso(ts), received_ms))
+    };
     let mut out = Vec::new();
     match kind {
         "Bounce" => {
             let b = v.get("bounce").ok_or("Bounce without bounce")?;
-            let ts = s(b, "timestamp").ok_or("bounce without timestamp")?;
-            let time_ms = time::parse_iso(ts).ok_or_else(|| format!("bad timestamp {ts:?}"))?;
+            let (ts, time_ms) = stamp(b);
             let btype = s(b, "bounceType").unwrap_or("Undetermined");
             let sub = s(b, "bounceSubType").unwrap_or("");
-            let hint = match (btype, sub) {
-                (_, "Suppressed" | "OnAccountSuppressionList") => Some(Reason::Suppressed),
-                ("Permanent", "NoEmail") => Some(Reason::UserUnknown),
-                ("Transient", "MailboxFull") => Some(Reason::MailboxFull),
-                ("Transient", "MessageTooLarge") => Some(Reason::MesgTooBig),
-                ("Transient", "ContentRejected" | "AttachmentRejected") => {
-                    Some(Reason::ContentError)
-                }
-                _ => None,
+            let Row::Event(verdict) = ses_bounce(btype, sub) else {
+                return Ok(Parsed::skip(Format::Ses, kind));
             };
             let remote = s(b, "remoteMtaIp").map(str::to_string);
             let feedback = s(b, "feedbackId").unwrap_or("");
@@ -182,14 +675,13 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
                 let mut d = base.clone();
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                d.outcome = Some(Outcome::Bounced);
+                apply(&mut d, verdict);
                 d.text = s(r, "diagnosticCode")
                     .map(|t| t.strip_prefix("smtp;").unwrap_or(t).trim().to_string())
                     .unwrap_or_else(|| format!("{btype} {sub}").trim().to_string());
                 if let Some(st) = s(r, "status") {
                     d.set_status(st);
                 }
-                d.hint = hint;
                 d.rhost = remote.clone();
                 d.identity = format!(
                     "Bounce\u{1f}{}\u{1f}{feedback}\u{1f}{ts}",
@@ -201,10 +693,14 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
         }
         "Complaint" => {
             let c = v.get("complaint").ok_or("Complaint without complaint")?;
-            let ts = s(c, "timestamp").ok_or("complaint without timestamp")?;
-            let time_ms = time::parse_iso(ts).ok_or_else(|| format!("bad timestamp {ts:?}"))?;
+            let (ts, time_ms) = stamp(c);
             let fb = s(c, "complaintFeedbackType").unwrap_or("abuse");
             let feedback = s(c, "feedbackId").unwrap_or("");
+            // "OnAccountSuppressionList": SES accepted the message but did
+            // not send it, the address being on the account's suppression
+            // list; not a new complaint.
+            let not_sent = s(c, "complaintSubType")
+                .is_some_and(|t| t.eq_ignore_ascii_case("OnAccountSuppressionList"));
             for r in c
                 .get("complainedRecipients")
                 .and_then(Value::as_array)
@@ -213,8 +709,14 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
                 let mut d = base.clone();
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                d.outcome = Some(Outcome::Complained);
-                d.text = format!("complaint: {fb}");
+                if not_sent {
+                    d.outcome = Some(Outcome::Dropped);
+                    d.hint = Some(Reason::Suppressed);
+                    d.text = "not sent: on the account-level suppression list".into();
+                } else {
+                    d.outcome = Some(Outcome::Complained);
+                    d.text = format!("complaint: {fb}");
+                }
                 d.identity = format!(
                     "Complaint\u{1f}{}\u{1f}{feedback}\u{1f}{ts}",
                     d.message_id.as_deref().unwrap_or("")
@@ -224,8 +726,7 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
         }
         "Delivery" => {
             let dl = v.get("delivery").ok_or("Delivery without delivery")?;
-            let ts = s(dl, "timestamp").ok_or("delivery without timestamp")?;
-            let time_ms = time::parse_iso(ts).ok_or_else(|| format!("bad timestamp {ts:?}"))?;
+            let (ts, time_ms) = stamp(dl);
             let resp = s(dl, "smtpResponse").unwrap_or("").to_string();
             for r in dl
                 .get("recipients")
@@ -250,8 +751,13 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
             let dl = v
                 .get("deliveryDelay")
                 .ok_or("DeliveryDelay without deliveryDelay")?;
-            let ts = s(dl, "timestamp").ok_or("deliveryDelay without timestamp")?;
-            let time_ms = time::parse_iso(ts).ok_or_else(|| format!("bad timestamp {ts:?}"))?;
+            let (ts, time_ms) = stamp(dl);
+            let delay_hint = s(dl, "delayType").and_then(|t| {
+                SES_DELAY_TYPES
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(t))
+                    .and_then(|(_, r)| *r)
+            });
             for r in dl
                 .get("delayedRecipients")
                 .and_then(Value::as_array)
@@ -261,6 +767,8 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
                 d.outcome = Some(Outcome::Deferred);
+                d.hint = delay_hint;
+                d.temporary = true;
                 d.text = s(r, "diagnosticCode")
                     .or_else(|| s(dl, "delayType"))
                     .unwrap_or("")
@@ -276,43 +784,71 @@ fn ses(v: &Value) -> Result<Vec<Draft>, String> {
                 out.push(d);
             }
         }
-        // Send, Reject, Open, Click, Rendering Failure, Subscription: no
-        // delivery outcome for a recipient.
-        _ => {}
+        k if SES_NOT_DELIVERY.iter().any(|n| n.eq_ignore_ascii_case(k)) => {
+            return Ok(Parsed::skip(Format::Ses, k));
+        }
+        k => return Err(format!("unknown SES notification type {k:?}")),
     }
-    Ok(out)
+    Ok(Parsed::events(out))
 }
 
 // ------------------------------------------------------------------ SendGrid
 
-fn sendgrid(v: &Value) -> Result<Vec<Draft>, String> {
-    let event = s(v, "event").ok_or("SendGrid event without event")?;
-    let email = s(v, "email").ok_or("SendGrid event without email")?;
-    let time_ms = v
-        .get("timestamp")
-        .and_then(time::parse_epoch)
-        .ok_or("SendGrid event without a valid timestamp")?;
-    let outcome = match event {
-        "delivered" => Outcome::Delivered,
-        "deferred" => Outcome::Deferred,
-        "bounce" => Outcome::Bounced,
-        "dropped" => Outcome::Dropped,
-        "spamreport" => Outcome::Complained,
-        _ => return Ok(Vec::new()),
+fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    // An entry of the bounce/block list API has no `event`, and `created`
+    // for its time; bounces and blocks look alike there, so the text
+    // decides.
+    let listed = v.get("event").is_none() && v.get("created").is_some();
+    let event = if listed {
+        "bounce"
+    } else {
+        s(v, "event").ok_or("SendGrid event without event")?
     };
+    let mut row = lookup(SENDGRID_EVENTS, eq(event))
+        .ok_or_else(|| format!("unknown SendGrid event type {event:?}"))?;
+    if row == Row::NotDelivery {
+        return Ok(Parsed::skip(Format::Sendgrid, event));
+    }
+    let email = s(v, "email").ok_or("SendGrid event without email")?;
+    let stated = v.get(if listed { "created" } else { "timestamp" });
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
+    if event.eq_ignore_ascii_case("bounce") && !listed {
+        // A bounce without `type` is a bounce of the address; a `type`
+        // this table does not know leaves the text alone to decide (the
+        // event itself is known: losing it would be worse).
+        row =
+            lookup(SENDGRID_BOUNCE_TYPES, eq(s(v, "type").unwrap_or("bounce"))).unwrap_or(BOUNCED);
+    }
+    if event.eq_ignore_ascii_case("dropped")
+        && let Some(r) = s(v, "reason").and_then(|r| lookup(SENDGRID_DROP_REASONS, eq(r)))
+    {
+        row = r;
+    }
+    let Row::Event(mut verdict) = row else {
+        return Ok(Parsed::skip(Format::Sendgrid, event));
+    };
+    if listed {
+        // The bounce and block lists give a `status` and look alike, so
+        // the text decides. An entry without one is from the invalid
+        // emails list: "an address that is formatted in a manner that
+        // does not meet internet email format standards or the email does
+        // not exist at the recipient's mail server"
+        // (https://www.twilio.com/docs/sendgrid/ui/sending-email/invalid-emails).
+        verdict.hint = v.get("status").is_none().then_some(Reason::UserUnknown);
+    }
+    // "Unclassified" says nothing: the `type`'s verdict stands.
+    if let Some(class) = s(v, "bounce_classification")
+        && let Some((_, Some(hint))) = SENDGRID_CLASSIFICATIONS
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(class))
+    {
+        verdict.hint = Some(*hint);
+        verdict.broad = false;
+    }
     let text = s(v, "response")
         .or_else(|| s(v, "reason"))
         .unwrap_or("")
         .to_string();
-    let hint = match (event, s(v, "type"), s(v, "bounce_classification")) {
-        ("dropped", ..) => Some(Reason::Suppressed),
-        (_, _, Some("Invalid Address" | "Invalid")) => Some(Reason::UserUnknown),
-        (_, _, Some("Reputation")) => Some(Reason::BadReputation),
-        (_, _, Some("Content")) => Some(Reason::ContentError),
-        (_, _, Some("Frequency or Volume Too High")) => Some(Reason::Speeding),
-        (_, Some("blocked"), _) => Some(Reason::Blocked),
-        _ => None,
-    };
     let campaign = match v.get("category") {
         Some(Value::String(c)) => Some(c.clone()),
         Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
@@ -320,6 +856,7 @@ fn sendgrid(v: &Value) -> Result<Vec<Draft>, String> {
     }
     .or_else(|| string(v, "marketing_campaign_name"))
     .or_else(|| string(v, "campaign"));
+    let stamp = stamp_of(stated);
     let mut d = Draft {
         time_ms,
         recipient: email.to_string(),
@@ -328,58 +865,62 @@ fn sendgrid(v: &Value) -> Result<Vec<Draft>, String> {
         message_id: s(v, "smtp-id")
             .map(|m| m.trim_matches(['<', '>']).to_string())
             .or_else(|| s(v, "sg_message_id").map(str::to_string)),
-        outcome: Some(outcome),
         text,
-        hint,
         identity: match s(v, "sg_event_id") {
             Some(id) => id.to_string(),
+            None if listed => format!("list\u{1f}{stamp}\u{1f}{email}"),
             None => format!(
-                "{event}\u{1f}{time_ms}\u{1f}{}",
+                "{event}\u{1f}{stamp}\u{1f}{}",
                 s(v, "sg_message_id").unwrap_or("")
             ),
         },
         ..Draft::default()
     };
+    apply(&mut d, verdict);
     if let Some(st) = string(v, "status") {
         d.set_status(&st);
     }
     codes_into(&mut d);
-    Ok(vec![d])
+    Ok(Parsed::events(vec![d]))
 }
 
 // ------------------------------------------------------------------- Mailgun
 
-fn mailgun(v: &Value) -> Result<Vec<Draft>, String> {
+fn mailgun(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let e = v.get("event-data").unwrap_or(v);
     let event = s(e, "event").ok_or("Mailgun event without event")?;
-    let outcome = match (event, s(e, "severity")) {
-        ("delivered", _) => Outcome::Delivered,
-        ("failed", Some("temporary")) => Outcome::Deferred,
-        ("failed", _) => Outcome::Bounced,
-        ("complained", _) => Outcome::Complained,
-        _ => return Ok(Vec::new()),
+    let row = lookup(MAILGUN_EVENTS, eq(event))
+        .ok_or_else(|| format!("unknown Mailgun event type {event:?}"))?;
+    let row = match (event, s(e, "severity")) {
+        ("failed", Some(sev)) if sev.eq_ignore_ascii_case("temporary") => DEFERRED,
+        ("failed", _) => s(e, "reason")
+            .and_then(|r| lookup(MAILGUN_PERMANENT_REASONS, eq(r)))
+            .unwrap_or(BOUNCED),
+        _ => row,
     };
-    let time_ms = e
-        .get("timestamp")
-        .and_then(time::parse_epoch)
-        .ok_or("Mailgun event without a valid timestamp")?;
+    let Row::Event(verdict) = row else {
+        return Ok(Parsed::skip(Format::Mailgun, event));
+    };
+    let stated = e.get("timestamp");
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
     let recipient = s(e, "recipient").ok_or("Mailgun event without recipient")?;
     let ds = e.get("delivery-status").cloned().unwrap_or(Value::Null);
-    let text = [s(&ds, "message"), s(&ds, "description")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let text = if text.is_empty() && outcome == Outcome::Complained {
+    // A `rejected` event says why in `reject` instead.
+    let reject = e.get("reject").cloned().unwrap_or(Value::Null);
+    let text = [
+        s(&ds, "message"),
+        s(&ds, "description"),
+        s(&reject, "reason"),
+        s(&reject, "description"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let text = if text.is_empty() && verdict.outcome == Outcome::Complained {
         "complaint".to_string()
     } else {
         text
-    };
-    let hint = match s(e, "reason") {
-        Some("suppress-bounce" | "suppress-complaint" | "suppress-unsubscribe") => {
-            Some(Reason::Suppressed)
-        }
-        _ => None,
     };
     let msg = e.get("message").cloned().unwrap_or(Value::Null);
     let headers = msg.get("headers").cloned().unwrap_or(Value::Null);
@@ -401,6 +942,7 @@ fn mailgun(v: &Value) -> Result<Vec<Draft>, String> {
         })
         .or_else(|| string(e.get("user-variables").unwrap_or(&Value::Null), "campaign"));
     let envelope = e.get("envelope").cloned().unwrap_or(Value::Null);
+    let stamp = stamp_of(stated);
     let mut d = Draft {
         time_ms,
         recipient: recipient.to_string(),
@@ -408,16 +950,15 @@ fn mailgun(v: &Value) -> Result<Vec<Draft>, String> {
         sending_ip: s(&envelope, "sending-ip").map(str::to_string),
         campaign,
         message_id: s(&headers, "message-id").map(|m| m.trim_matches(['<', '>']).to_string()),
-        outcome: Some(outcome),
         text,
         rhost: s(&ds, "mx-host").map(str::to_string),
-        hint,
         identity: match s(e, "id") {
             Some(id) => id.to_string(),
-            None => format!("{event}\u{1f}{time_ms}"),
+            None => format!("{event}\u{1f}{stamp}"),
         },
         ..Draft::default()
     };
+    apply(&mut d, verdict);
     if let Some(code) = ds.get("code").and_then(Value::as_u64) {
         d.replycode = u16::try_from(code)
             .ok()
@@ -427,33 +968,39 @@ fn mailgun(v: &Value) -> Result<Vec<Draft>, String> {
         d.set_status(st);
     }
     codes_into(&mut d);
-    Ok(vec![d])
+    Ok(Parsed::events(vec![d]))
 }
 
 // ------------------------------------------------------------------ Postmark
 
-fn postmark(v: &Value) -> Result<Vec<Draft>, String> {
+fn postmark(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let record = s(v, "RecordType").unwrap_or("Bounce");
-    let ty = s(v, "Type").unwrap_or("");
-    let (outcome, hint) = match (record, ty) {
-        ("Delivery", _) => (Outcome::Delivered, None),
-        ("SpamComplaint", _) | (_, "SpamComplaint") => (Outcome::Complained, None),
-        ("Bounce", "HardBounce") => (Outcome::Bounced, Some(Reason::UserUnknown)),
-        ("Bounce", "BadEmailAddress") => (Outcome::Bounced, Some(Reason::UserUnknown)),
-        ("Bounce", "SoftBounce" | "Undeliverable" | "Unknown" | "DnsError") => {
-            (Outcome::Bounced, None)
+    let row = if record.eq_ignore_ascii_case("Bounce") {
+        // The name decides; `TypeCode` when there is none.
+        match (s(v, "Type"), v.get("TypeCode").and_then(Value::as_u64)) {
+            (Some(ty), _) => POSTMARK_TYPES
+                .iter()
+                .find(|(n, _, _)| n.eq_ignore_ascii_case(ty))
+                .map(|(_, _, r)| *r)
+                .ok_or_else(|| format!("unknown Postmark bounce type {ty:?}"))?,
+            (None, Some(code)) => POSTMARK_TYPES
+                .iter()
+                .find(|(_, c, _)| *c == code)
+                .map(|(_, _, r)| *r)
+                .ok_or_else(|| format!("unknown Postmark bounce TypeCode {code}"))?,
+            (None, None) => BOUNCED,
         }
-        ("Bounce", "Transient") => (Outcome::Deferred, None),
-        ("Bounce", "Blocked") => (Outcome::Bounced, Some(Reason::Blocked)),
-        ("Bounce", "AutoResponder") => (Outcome::AutoReply, Some(Reason::Vacation)),
-        ("Bounce", "VirusNotification") => (Outcome::Bounced, Some(Reason::VirusDetected)),
-        ("Bounce", "DMARCPolicy") => (Outcome::Bounced, Some(Reason::AuthFailure)),
-        ("Bounce", "ManuallyDeactivated") => (Outcome::Dropped, Some(Reason::Suppressed)),
-        ("Bounce", "SpamNotification") => (Outcome::Bounced, Some(Reason::SpamDetected)),
-        ("Bounce", "AddressChange") => (Outcome::Bounced, Some(Reason::HasMoved)),
-        // Challenge-response, unsubscribe and subscription changes, opens,
-        // clicks: no delivery outcome.
-        _ => return Ok(Vec::new()),
+    } else {
+        lookup(POSTMARK_RECORDS, eq(record))
+            .ok_or_else(|| format!("unknown Postmark RecordType {record:?}"))?
+    };
+    let Row::Event(verdict) = row else {
+        let kind = if record.eq_ignore_ascii_case("Bounce") {
+            s(v, "Type").unwrap_or(record)
+        } else {
+            record
+        };
+        return Ok(Parsed::skip(Format::Postmark, kind));
     };
     let email = s(v, "Email")
         .or_else(|| s(v, "Recipient"))
@@ -461,8 +1008,8 @@ fn postmark(v: &Value) -> Result<Vec<Draft>, String> {
     let at = s(v, "BouncedAt")
         .or_else(|| s(v, "DeliveredAt"))
         .or_else(|| s(v, "ReceivedAt"))
-        .ok_or("Postmark record without BouncedAt/DeliveredAt")?;
-    let time_ms = time::parse_iso(at).ok_or_else(|| format!("bad time {at:?}"))?;
+        .unwrap_or("");
+    let time_ms = time_or(time::parse_iso(at), received_ms);
     let text = s(v, "Details")
         .or_else(|| s(v, "Description"))
         .unwrap_or("")
@@ -473,9 +1020,7 @@ fn postmark(v: &Value) -> Result<Vec<Draft>, String> {
         sender: s(v, "From").map(str::to_string),
         campaign: s(v, "Tag").map(str::to_string),
         message_id: s(v, "MessageID").map(str::to_string),
-        outcome: Some(outcome),
         text,
-        hint,
         identity: match string(v, "ID") {
             Some(id) => format!("{record}\u{1f}{id}"),
             None => format!(
@@ -485,50 +1030,62 @@ fn postmark(v: &Value) -> Result<Vec<Draft>, String> {
         },
         ..Draft::default()
     };
+    apply(&mut d, verdict);
     codes_into(&mut d);
-    Ok(vec![d])
+    Ok(Parsed::events(vec![d]))
 }
 
 // ----------------------------------------------------------------- SparkPost
 
-fn sparkpost(v: &Value) -> Result<Vec<Draft>, String> {
+fn sparkpost(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let msys = v.get("msys").ok_or("SparkPost record without msys")?;
     let Some(e) = msys.get("message_event") else {
-        // track_event, gen_event, unsubscribe_event, relay_event …
-        return Ok(Vec::new());
+        return match SPARKPOST_GROUPS.iter().find(|g| msys.get(**g).is_some()) {
+            Some(g) => Ok(Parsed::skip(Format::Sparkpost, g)),
+            None => {
+                let keys: Vec<&str> = msys
+                    .as_object()
+                    .map(|o| o.keys().map(String::as_str).take(4).collect())
+                    .unwrap_or_default();
+                Err(format!(
+                    "unknown SparkPost event group {:?}",
+                    keys.join(",")
+                ))
+            }
+        };
     };
     let ty = s(e, "type").ok_or("message_event without type")?;
-    let outcome = match ty {
-        "delivery" => Outcome::Delivered,
-        "bounce" | "out_of_band" => Outcome::Bounced,
-        "delay" => Outcome::Deferred,
-        "spam_complaint" => Outcome::Complained,
-        "policy_rejection" => Outcome::Dropped,
-        _ => return Ok(Vec::new()),
-    };
+    let mut row = lookup(SPARKPOST_MESSAGE_EVENTS, eq(ty))
+        .ok_or_else(|| format!("unknown SparkPost message_event type {ty:?}"))?;
     let class = string(e, "bounce_class");
-    let hint = match class.as_deref() {
-        Some("10") => Some(Reason::UserUnknown),
-        Some("22") => Some(Reason::MailboxFull),
-        Some("23") => Some(Reason::MesgTooBig),
-        Some("50" | "51") => Some(Reason::Blocked),
-        Some("52") => Some(Reason::SpamDetected),
-        Some("53") => Some(Reason::ContentError),
-        Some("54") => Some(Reason::NoRelaying),
-        Some("60") => Some(Reason::Vacation),
-        Some("25") => Some(Reason::Suppressed),
-        _ if ty == "policy_rejection" => Some(Reason::Suppressed),
-        _ => None,
+    if matches!(ty, "bounce" | "out_of_band")
+        && let Some(c) = class.as_deref()
+    {
+        // A class SparkPost adds later leaves the text alone to decide.
+        let n: Option<u16> = c.parse().ok();
+        row = n
+            .and_then(|n| lookup(SPARKPOST_CLASSES, |k| k == n))
+            .unwrap_or(BOUNCED);
+    }
+    if ty == "delay"
+        && let Some(Row::Event(c)) = class
+            .as_deref()
+            .and_then(|c| c.parse::<u16>().ok())
+            .and_then(|n| lookup(SPARKPOST_CLASSES, |k| k == n))
+        && let Row::Event(v) = &mut row
+    {
+        // Still a deferral; the class names its reason.
+        v.hint = c.hint;
+    }
+    let Row::Event(verdict) = row else {
+        let kind = match class {
+            Some(c) if matches!(ty, "bounce" | "out_of_band") => format!("{ty} class {c}"),
+            _ => ty.to_string(),
+        };
+        return Ok(Parsed::skip(Format::Sparkpost, &kind));
     };
-    let outcome = if hint == Some(Reason::Vacation) {
-        Outcome::AutoReply
-    } else {
-        outcome
-    };
-    let time_ms = e
-        .get("timestamp")
-        .and_then(time::parse_epoch)
-        .ok_or("message_event without a valid timestamp")?;
+    let stated = e.get("timestamp");
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
     let rcpt = s(e, "rcpt_to")
         .or_else(|| s(e, "raw_rcpt_to"))
         .ok_or("message_event without rcpt_to")?;
@@ -536,12 +1093,13 @@ fn sparkpost(v: &Value) -> Result<Vec<Draft>, String> {
         .or_else(|| s(e, "reason"))
         .map(str::to_string)
         .unwrap_or_else(|| {
-            if outcome == Outcome::Complained {
+            if verdict.outcome == Outcome::Complained {
                 format!("complaint: {}", s(e, "fbtype").unwrap_or("abuse"))
             } else {
                 String::new()
             }
         });
+    let stamp = stamp_of(stated);
     let mut d = Draft {
         time_ms,
         recipient: rcpt.to_string(),
@@ -551,21 +1109,20 @@ fn sparkpost(v: &Value) -> Result<Vec<Draft>, String> {
         sending_ip: s(e, "sending_ip").map(str::to_string),
         campaign: s(e, "campaign_id").map(str::to_string),
         message_id: s(e, "message_id").map(str::to_string),
-        outcome: Some(outcome),
         text,
-        hint,
         identity: match string(e, "event_id") {
             Some(id) => id,
             None => format!(
-                "{ty}\u{1f}{time_ms}\u{1f}{}",
+                "{ty}\u{1f}{stamp}\u{1f}{}",
                 s(e, "message_id").unwrap_or("")
             ),
         },
         ..Draft::default()
     };
+    apply(&mut d, verdict);
     if let Some(code) = string(e, "error_code").and_then(|c| c.parse::<u16>().ok()) {
         d.replycode = rebound_core::ReplyCode::new(code);
     }
     codes_into(&mut d);
-    Ok(vec![d])
+    Ok(Parsed::events(vec![d]))
 }

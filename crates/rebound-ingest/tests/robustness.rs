@@ -14,6 +14,10 @@ const SAMPLES: &[&str] = &[
     "{\"event-data\":{\"id\":\"i\",\"timestamp\":1521472262.9,\"event\":\"failed\",\"severity\":\"permanent\",\"recipient\":\"a@b.c\",\"delivery-status\":{\"code\":550,\"message\":\"no\",\"enhanced-code\":\"5.1.1\"}}}\n",
     "{\"RecordType\":\"Bounce\",\"Type\":\"HardBounce\",\"ID\":1,\"Email\":\"x@y.org\",\"BouncedAt\":\"2019-11-05T16:33:54.9070259Z\",\"Details\":\"550 5.1.1\"}\n",
     "[{\"msys\":{\"message_event\":{\"type\":\"bounce\",\"bounce_class\":\"10\",\"rcpt_to\":\"r@e.com\",\"raw_reason\":\"550 5.1.1 unknown\",\"timestamp\":\"1454442600\",\"event_id\":\"9\"}}}]\n",
+    // The ESP tables' paths: list entries, type codes, classes, delays.
+    "[{\"created\":\"2011-10-08 12:32:14\",\"email\":\"k@e.jp\",\"reason\":\"550 no\",\"status\":\"550\"},{\"created\":1,\"email\":\"n@n\",\"reason\":\"unknown\"}]\n",
+    "{\"RecordType\":\"Bounce\",\"TypeCode\":100006,\"Email\":\"x@y.org\"}\n{\"email\":\"b@y.org\",\"event\":\"bounce\",\"type\":\"blocked\",\"bounce_classification\":\"Reputation\",\"reason\":\"554 5.7.1 blocked\"}\n",
+    "{\"eventType\":\"DeliveryDelay\",\"mail\":{},\"deliveryDelay\":{\"delayType\":\"IPFailure\",\"delayedRecipients\":[{\"emailAddress\":\"w@e.org\"}]}}\n{\"msys\":{\"message_event\":{\"type\":\"delay\",\"bounce_class\":\"22\",\"rcpt_to\":\"r@e.com\"}}}\n",
 ];
 
 /// A small deterministic PRNG (xorshift).

@@ -275,7 +275,8 @@ fn malformed_records_are_reported_and_skipped_or_stop_under_strict() {
         &json,
         "{\"email\":\"d@y.org\",\"timestamp\":1513299569,\"event\":\"delivered\",\"sg_event_id\":\"e1\",\"response\":\"250 OK\"}\n\
          {\"email\":\"e@y.org\",\"timestamp\":\n\
-         {\"email\":\"f@y.org\",\"timestamp\":1513299570,\"event\":\"bounce\",\"sg_event_id\":\"e2\",\"reason\":\"550 5.1.1 unknown user\",\"status\":\"5.1.1\"}\n",
+         {\"email\":\"f@y.org\",\"timestamp\":1513299570,\"event\":\"bounce\",\"sg_event_id\":\"e2\",\"reason\":\"550 5.1.1 unknown user\",\"status\":\"5.1.1\"}\n\
+         {\"email\":\"f@y.org\",\"timestamp\":1513299571,\"event\":\"open\",\"sg_event_id\":\"e3\"}\n",
     )
     .unwrap();
     let out = rebound(&[
@@ -306,6 +307,9 @@ fn malformed_records_are_reported_and_skipped_or_stop_under_strict() {
     assert_eq!(summaries[0]["skipped"], 1);
     assert_eq!(summaries[1]["format"], "sendgrid");
     assert_eq!(summaries[1]["inserted"], 2);
+    // An open is no delivery outcome: not an event, not an error, counted.
+    assert_eq!(summaries[1]["skipped"], 1);
+    assert_eq!(summaries[1]["ignored"]["sendgrid open"], 1);
     let mut store = rebound_ledger::open(&db.url).unwrap();
     assert_eq!(store.count_events().unwrap(), 4);
 

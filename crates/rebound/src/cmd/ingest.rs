@@ -68,7 +68,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for path in &args.paths {
         let mut stats = IngestStats::default();
         let started = std::time::Instant::now();
-        let result = ingest_path(&mut *store, &policy, path, &args, opts, &mut stats);
+        // Records that carry no delivery outcome (opens, clicks…), by kind.
+        let mut ignored = std::collections::BTreeMap::new();
+        let result = ingest_path(
+            &mut *store,
+            &policy,
+            path,
+            &args,
+            opts,
+            &mut stats,
+            &mut ignored,
+        );
         let format = match &result {
             Ok(f) => f.as_str().to_string(),
             Err(_) => String::new(),
@@ -83,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "inserted": stats.inserted,
                 "duplicates": stats.duplicates,
                 "skipped": stats.errors,
+                "ignored": ignored,
                 "suppressed": stats.suppressed,
                 "sender_issues": stats.sender_issues,
                 "batches": stats.batches,
@@ -146,6 +157,7 @@ fn ingest_path(
     args: &Args,
     opts: IngestOptions,
     stats: &mut IngestStats,
+    ignored: &mut std::collections::BTreeMap<String, u64>,
 ) -> Result<Format, IngestFailure> {
     let other = |e: anyhow::Error| IngestFailure::Other(e);
     let is_dir = path != "-" && Path::new(path).is_dir();
@@ -180,7 +192,7 @@ fn ingest_path(
         ingest_emails(store, policy, path, input, format, opts, args.quiet, stats)?;
         return Ok(format);
     }
-    let reader = EventReader::new(
+    let mut reader = EventReader::new(
         input,
         path,
         ReaderOptions {
@@ -190,15 +202,17 @@ fn ingest_path(
     )
     .map_err(|e| other(anyhow::anyhow!("{e}")))?;
     let detected = reader.format();
-    rebound_ledger::ingest(
+    let result = rebound_ledger::ingest(
         store,
         policy,
-        reader,
+        reader.by_ref(),
         opts,
         stats,
         report_error,
         progress(args.quiet),
-    )?;
+    );
+    ignored.clone_from(reader.skipped());
+    result?;
     Ok(detected)
 }
 
