@@ -646,3 +646,36 @@ fn security_and_policy_statuses_read_by_their_words() {
         assert!(!v.hardbounce, "{text}: no address here is dead");
     }
 }
+
+/// Dead addresses as webhooks and logs report them: no command named.
+#[test]
+fn dead_addresses_without_a_command() {
+    let c = Classifier::builtin();
+    for (text, reason) in [
+        (
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [DM3NAM02FT012.eop-nam02.prod.protection.outlook.com]",
+            Reason::UserUnknown,
+        ),
+        (
+            "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+            Reason::UserUnknown,
+        ),
+        (
+            "550 Requested action not taken: mailbox unavailable",
+            Reason::UserUnknown,
+        ),
+        (
+            "550 5.4.310 DNS domain example.com does not exist",
+            Reason::HostUnknown,
+        ),
+        (
+            "553 sorry, mail domain example.invalid is unknown",
+            Reason::HostUnknown,
+        ),
+    ] {
+        let v = c.classify_text(text);
+        assert_eq!(v.reason, reason, "{text}: {}", v.explain);
+        assert!(v.hardbounce, "{text}");
+        assert_eq!(v.remedy, Remedy::Suppress, "{text}");
+    }
+}
