@@ -267,6 +267,9 @@ struct Parsed {
     events: Vec<Event>,
     rejected: Vec<Value>,
     records: usize,
+    /// Records of a known kind that say nothing about delivery (opens,
+    /// clicks, …), by kind.
+    ignored: std::collections::BTreeMap<String, u64>,
 }
 
 pub async fn ingest(
@@ -425,6 +428,7 @@ pub async fn ingest(
         "stored": outcome.inserted,
         "duplicates": outcome.duplicates,
         "rejected": parsed.rejected,
+        "ignored": parsed.ignored,
         "suppressed": outcome.suppressed,
         "sender_issues": outcome.sender_issues,
     }))
@@ -520,8 +524,10 @@ fn parse_events(
         events: Vec::new(),
         rejected: Vec::new(),
         records: 0,
+        ignored: Default::default(),
     };
-    for item in reader {
+    let mut reader = reader;
+    for item in reader.by_ref() {
         parsed.records += 1;
         match item {
             Ok(e) => parsed.events.push(e),
@@ -530,6 +536,7 @@ fn parse_events(
                 .push(json!({"position": e.location, "error": e.message})),
         }
     }
+    parsed.ignored = reader.skipped().clone();
     Ok(parsed)
 }
 
@@ -544,6 +551,7 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
         events: Vec::new(),
         rejected: Vec::new(),
         records: records.len(),
+        ignored: Default::default(),
     };
     for (i, r) in records.iter().enumerate() {
         match rebound_ingest::from_decoded(r, "eml") {

@@ -933,3 +933,28 @@ fn reports_are_bounded_and_identical_ones_share_an_answer() {
     let r = s.req("GET", "/v1/report?since=4d&bucket=hour", Some(READ), b"");
     assert_eq!(r.json()["events"], 3);
 }
+
+#[test]
+fn ingest_counts_ignored_kinds_and_rejects_unknown_ones_by_name() {
+    let s = Server::start();
+    let t = now_s();
+    let body = json!([
+        sendgrid_bounce("x@example.com", "i1", t),
+        {"email": "y@example.com", "timestamp": t, "event": "open", "sg_event_id": "i2"},
+        {"email": "z@example.com", "timestamp": t, "event": "teleported", "sg_event_id": "i3"},
+    ])
+    .to_string();
+    let r = s.req("POST", "/v1/events/sendgrid", Some(INGEST), body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["stored"], 1);
+    assert_eq!(v["ignored"]["sendgrid open"], 1, "{v}");
+    let rejected = v["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{v}");
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("teleported")
+    );
+}
