@@ -26,7 +26,12 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         r.messageid,
         r.diagnosticcode
     );
-    let time_ms = r.timestamp.saturating_mul(1000);
+    // A bounce that states no date happened when it was received.
+    let time_ms = if r.timestamp > 0 {
+        r.timestamp.saturating_mul(1000)
+    } else {
+        crate::time::now_ms()
+    };
     let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     Some(Event {
         time_ms,

@@ -26,6 +26,64 @@ pub use detect::detect;
 pub use email::from_decoded;
 pub use reader::{EventReader, ReaderOptions};
 
+/// The event times an input may state. Whatever the bounds, a time before
+/// 1970 or after 9999 is refused: such a record is a broken or hostile one,
+/// and one stored would break every chart drawn over the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// How far back from now (none: no bound, for backfilling old logs).
+    pub max_age_ms: Option<i64>,
+    /// How far ahead of now (clocks drift; a day is generous).
+    pub max_ahead_ms: Option<i64>,
+}
+
+impl Default for TimeWindow {
+    fn default() -> Self {
+        Self {
+            max_age_ms: None,
+            max_ahead_ms: Some(86_400_000),
+        }
+    }
+}
+
+/// 9999-12-31T23:59:59.999Z.
+const LAST_MS: i64 = 253_402_300_799_999;
+
+impl TimeWindow {
+    /// Ok, or why the time is refused.
+    pub fn check(&self, time_ms: i64, now_ms: i64) -> Result<(), String> {
+        let shown = || {
+            if (0..=LAST_MS).contains(&time_ms) {
+                time::format_rfc3339(time_ms)
+            } else {
+                format!("{time_ms} ms since 1970")
+            }
+        };
+        if !(0..=LAST_MS).contains(&time_ms) {
+            return Err(format!("event time {} is not a real date", shown()));
+        }
+        if let Some(age) = self.max_age_ms
+            && time_ms < now_ms.saturating_sub(age)
+        {
+            return Err(format!(
+                "event time {} is more than {} days old",
+                shown(),
+                age / 86_400_000
+            ));
+        }
+        if let Some(ahead) = self.max_ahead_ms
+            && time_ms > now_ms.saturating_add(ahead)
+        {
+            return Err(format!(
+                "event time {} is more than {} hours ahead of now",
+                shown(),
+                ahead / 3_600_000
+            ));
+        }
+        Ok(())
+    }
+}
+
 use rebound_classify::Classifier;
 use rebound_core::{EnhancedStatus, Observation, Reason, ReplyCode, Verdict};
 use serde::{Deserialize, Serialize};
@@ -743,5 +801,48 @@ mod tests {
         // Fixed value: changing the hash would re-insert every stored event.
         assert_eq!(hex(&dedupe_key("abc")), "06b05ab6733a618578af5f94892f3950");
         assert_eq!(unhex16(&hex(&dedupe_key("x"))), Some(dedupe_key("x")));
+    }
+}
+
+#[cfg(test)]
+mod time_window_tests {
+    use super::TimeWindow;
+
+    const NOW: i64 = 1_796_000_000_000; // 2026-11-30
+
+    #[test]
+    fn refuses_impossible_and_far_times() {
+        let w = TimeWindow {
+            max_age_ms: Some(365 * 86_400_000),
+            max_ahead_ms: Some(86_400_000),
+        };
+        assert!(w.check(NOW, NOW).is_ok());
+        assert!(w.check(NOW - 300 * 86_400_000, NOW).is_ok());
+        assert!(
+            w.check(NOW - 400 * 86_400_000, NOW)
+                .unwrap_err()
+                .contains("days old")
+        );
+        assert!(
+            w.check(NOW + 2 * 86_400_000, NOW)
+                .unwrap_err()
+                .contains("ahead")
+        );
+        // Year 275760 (JavaScript's last date) and overflowed negatives.
+        assert!(
+            w.check(8_640_000_000_000_000, NOW)
+                .unwrap_err()
+                .contains("not a real date")
+        );
+        assert!(
+            w.check(i64::MIN, NOW)
+                .unwrap_err()
+                .contains("not a real date")
+        );
+        // The default keeps old logs (backfills) but not the future.
+        let d = TimeWindow::default();
+        assert!(d.check(1_000_000_000_000, NOW).is_ok());
+        assert!(d.check(NOW + 2 * 86_400_000, NOW).is_err());
+        assert!(d.check(-1, NOW).is_err());
     }
 }

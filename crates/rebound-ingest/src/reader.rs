@@ -15,6 +15,8 @@ pub struct ReaderOptions {
     /// The year for syslog timestamps that have none (Postfix); default: the
     /// current year, or the one before for dates that would lie in the future.
     pub year: Option<i64>,
+    /// Event times accepted; others are rejected records.
+    pub times: crate::TimeWindow,
 }
 
 impl Default for ReaderOptions {
@@ -22,6 +24,7 @@ impl Default for ReaderOptions {
         Self {
             format: Format::Auto,
             year: None,
+            times: crate::TimeWindow::default(),
         }
     }
 }
@@ -53,6 +56,7 @@ pub struct EventReader<R: BufRead> {
     explicit_year: bool,
     /// The time of a record that states none.
     received_ms: i64,
+    times: crate::TimeWindow,
     /// Records that carry no delivery outcome (opens, clicks, …), by
     /// provider and kind.
     skipped: BTreeMap<String, u64>,
@@ -102,6 +106,7 @@ impl<R: BufRead> EventReader<R> {
             now_ms,
             explicit_year: opts.year.is_some(),
             received_ms: now_ms,
+            times: opts.times,
             skipped: BTreeMap::new(),
         })
     }
@@ -195,8 +200,9 @@ impl<R: BufRead> EventReader<R> {
                     * 86_400_000;
             }
             let item = self
-                .normaliser
-                .finish(d, format, location.to_string())
+                .times
+                .check(d.time_ms, self.now_ms)
+                .and_then(|()| self.normaliser.finish(d, format, location.to_string()))
                 .map_err(|m| self.error(location.to_string(), m));
             self.queue.push_back(item);
         }

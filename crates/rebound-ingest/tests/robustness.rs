@@ -50,6 +50,7 @@ fn run(bytes: &[u8]) {
             ReaderOptions {
                 format,
                 year: Some(2026),
+                ..ReaderOptions::default()
             },
         ) {
             for e in r.take(10_000).flatten() {

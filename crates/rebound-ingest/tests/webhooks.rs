@@ -10,6 +10,7 @@ fn read(text: &str, format: Format) -> (Vec<Event>, Vec<String>) {
         ReaderOptions {
             format,
             year: Some(2026),
+            ..ReaderOptions::default()
         },
     )
     .unwrap();

@@ -65,7 +65,7 @@ var NS='http://www.w3.org/2000/svg';
 var COLORS=['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2','#17becf','#bcbd22','#7f7f7f','#393b79','#637939'];
 function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);if(p)p.appendChild(e);return e;}
 function txt(p,x,y,s,anchor){var t=el('text',{x:x,y:y,'text-anchor':anchor||'start'},p);t.textContent=s;return t;}
-function fmtT(ms){var d=new Date(ms);return d.toISOString().slice(5,16).replace('T',' ');}
+function fmtT(ms){var d=new Date(ms);return isNaN(d.getTime())?String(ms):d.toISOString().slice(5,16).replace('T',' ');}
 function pct(x){return (x*100).toFixed(x<0.1?2:1)+'%';}
 function lineChart(id,metric){
   var host=document.getElementById(id);host.innerHTML='';

@@ -107,6 +107,7 @@ fn open_reader(log: &std::path::Path) -> EventReader<BufReader<std::fs::File>> {
         ReaderOptions {
             format: Format::Postfix,
             year: Some(2026),
+            ..ReaderOptions::default()
         },
     )
     .unwrap()

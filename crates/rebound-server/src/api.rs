@@ -506,8 +506,20 @@ fn parse_events(
             .parse::<Format>()
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
-    let reader = EventReader::new(bytes, "body", ReaderOptions { format, year })
-        .map_err(|e| ApiError::unprocessable(e.message))?;
+    if let Some(y) = year
+        && !(1970..=9999).contains(&y)
+    {
+        return Err(ApiError::bad_request(format!(
+            "year={y}: between 1970 and 9999"
+        )));
+    }
+    let options = ReaderOptions {
+        format,
+        year,
+        times: s.config.limits.event_times(),
+    };
+    let reader =
+        EventReader::new(bytes, "body", options).map_err(|e| ApiError::unprocessable(e.message))?;
     if source == "log"
         && !matches!(
             reader.format(),
@@ -553,11 +565,19 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
         records: records.len(),
         ignored: Default::default(),
     };
+    let times = s.config.limits.event_times();
+    let now = rebound_ingest::time::now_ms();
     for (i, r) in records.iter().enumerate() {
+        let position = format!("body#{}", i + 1);
         match rebound_ingest::from_decoded(r, "eml") {
-            Some(e) => parsed.events.push(e),
+            Some(e) => match times.check(e.time_ms, now) {
+                Ok(()) => parsed.events.push(e),
+                Err(why) => parsed
+                    .rejected
+                    .push(json!({"position": position, "error": why})),
+            },
             None => parsed.rejected.push(json!({
-                "position": format!("body#{}", i + 1),
+                "position": position,
                 "error": format!("no usable recipient in {:?}", r.recipient),
             })),
         }

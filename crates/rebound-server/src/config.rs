@@ -88,6 +88,10 @@ pub struct Limits {
     pub report_buckets: usize,
     /// Identical report requests within this many seconds share one answer.
     pub report_cache_seconds: u64,
+    /// Events dated further back than this many days, or further ahead
+    /// than `event_max_ahead_hours`, are rejected records.
+    pub event_max_age_days: u64,
+    pub event_max_ahead_hours: u64,
 }
 
 impl Default for Limits {
@@ -108,6 +112,8 @@ impl Default for Limits {
             report_slots: 2,
             report_buckets: 5000,
             report_cache_seconds: 5,
+            event_max_age_days: 365,
+            event_max_ahead_hours: 24,
         }
     }
 }
@@ -115,6 +121,14 @@ impl Default for Limits {
 impl Limits {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    /// The event times ingestion accepts.
+    pub fn event_times(&self) -> rebound_ingest::TimeWindow {
+        rebound_ingest::TimeWindow {
+            max_age_ms: Some((self.event_max_age_days as i64).saturating_mul(86_400_000)),
+            max_ahead_ms: Some((self.event_max_ahead_hours as i64).saturating_mul(3_600_000)),
+        }
     }
 
     pub fn body_timeout(&self) -> Duration {

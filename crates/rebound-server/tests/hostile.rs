@@ -209,3 +209,56 @@ fn a_mailgun_token_is_accepted_once_across_servers_and_restarts() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn impossible_and_far_event_times_are_rejected_records() {
+    let s = Server::start();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let bounce = |email: &str, t: i64| {
+        serde_json::json!({"email": email, "timestamp": t, "event": "bounce", "sg_event_id": email,
+            "reason": "550 5.1.1 unknown recipient", "status": "5.1.1", "type": "bounce"})
+    };
+    let body = serde_json::json!([
+        bounce("now@example.com", now),
+        // Year 275760, JavaScript's last date.
+        bounce("far@example.com", 8_640_000_000_000),
+        bounce("old@example.com", now - 2 * 365 * 86_400),
+        bounce("ahead@example.com", now + 7 * 86_400),
+    ])
+    .to_string();
+    let r = s.req(
+        "POST",
+        "/v1/events/sendgrid",
+        Some(common::INGEST),
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["stored"], 1, "{v}");
+    let errors: Vec<&str> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 3, "{v}");
+    assert!(
+        errors.iter().all(|e| e.contains("event time")),
+        "{errors:?}"
+    );
+    // A syslog year that overflows is refused before anything is read.
+    let line = "Dec  1 10:00:00 mx postfix/smtp[1]: ABC123: to=<a@example.com>, relay=none, delay=1, delays=0/0/1/0, dsn=5.1.1, status=bounced (user unknown)\n";
+    let r = s.req(
+        "POST",
+        "/v1/events/postfix?year=9223372036854775807",
+        Some(common::INGEST),
+        line.as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Whatever got stored, the report still serves.
+    let r = s.req("GET", "/v1/report?format=html", Some(READ), b"");
+    assert_eq!(r.status, 200);
+}

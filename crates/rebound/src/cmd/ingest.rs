@@ -198,6 +198,7 @@ fn ingest_path(
         ReaderOptions {
             format,
             year: args.year,
+            ..ReaderOptions::default()
         },
     )
     .map_err(|e| other(anyhow::anyhow!("{e}")))?;
