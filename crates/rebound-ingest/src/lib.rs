@@ -359,21 +359,44 @@ pub fn normalize_address(raw: &str) -> Option<String> {
         .trim();
     let (local, domain) = s.rsplit_once('@')?;
     let domain = domain.trim_end_matches('.');
+    // U+FFFD is what invalid UTF-8 became on the way in: such an address
+    // names nobody, and storing it would suppress a string of question
+    // marks.
     if local.is_empty()
         || domain.is_empty()
         || s.len() > 320
-        || s.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        || s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || c == ',' || c == char::REPLACEMENT_CHARACTER
+        })
     {
         return None;
     }
+    let domain = normalize_domain(domain)?;
     let mut out = String::with_capacity(local.len() + domain.len() + 1);
     for c in local.chars() {
         out.extend(c.to_lowercase());
     }
     out.push('@');
-    out.push_str(&domain.to_ascii_lowercase());
+    out.push_str(&domain);
     Some(out)
+}
+
+/// One form for a domain however it was written: IDNA's mapping (Unicode
+/// case folding and the rest of UTS #46) to the ASCII form, then back to
+/// Unicode, so `BÜCHER.DE`, `bücher.de` and `xn--bcher-kva.de` are the same
+/// key, and reports show what people type. `None` for what is no domain.
+fn normalize_domain(domain: &str) -> Option<String> {
+    if domain
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !domain.contains("xn--")
+    {
+        return Some(domain.to_string());
+    }
+    let ascii = idna::domain_to_ascii(domain).ok()?;
+    let (unicode, checked) = idna::domain_to_unicode(&ascii);
+    checked.ok()?;
+    Some(unicode)
 }
 
 /// The domain of a normalised address.
@@ -844,5 +867,31 @@ mod time_window_tests {
         assert!(d.check(1_000_000_000_000, NOW).is_ok());
         assert!(d.check(NOW + 2 * 86_400_000, NOW).is_err());
         assert!(d.check(-1, NOW).is_err());
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::normalize_address;
+
+    #[test]
+    fn one_form_for_international_addresses() {
+        let want = Some("änne@bücher.de".to_string());
+        assert_eq!(normalize_address("ÄNNE@BÜCHER.DE"), want);
+        assert_eq!(normalize_address("änne@bücher.de"), want);
+        assert_eq!(normalize_address("Änne@xn--bcher-kva.de"), want);
+        assert_eq!(normalize_address("\"Anne\" <ÄNNE@Bücher.DE.>"), want);
+        assert_eq!(
+            normalize_address("John.Smith@Example.COM"),
+            Some("john.smith@example.com".into())
+        );
+    }
+
+    #[test]
+    fn broken_text_is_no_address() {
+        assert_eq!(normalize_address("\u{fffd}\u{fffd}@example.com"), None);
+        assert_eq!(normalize_address("a@exa mple.com"), None);
+        assert_eq!(normalize_address("a@exa\u{fffd}mple.com"), None);
+        assert_eq!(normalize_address("no-at-sign"), None);
     }
 }

@@ -262,3 +262,31 @@ fn impossible_and_far_event_times_are_rejected_records() {
     let r = s.req("GET", "/v1/report?format=html", Some(READ), b"");
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn an_international_address_is_one_address_however_written() {
+    let s = Server::start();
+    // ÄNNE@BÜCHER.DE, percent-encoded in the path.
+    let r = s.req(
+        "PUT",
+        "/v1/suppressions/%C3%84NNE@B%C3%9CCHER.DE",
+        Some(ADMIN),
+        b"",
+    );
+    assert!(r.status == 201 || r.status == 200, "{}", r.text());
+    for written in [
+        "%C3%A4nne@b%C3%BCcher.de",
+        "%C3%A4nne@xn--bcher-kva.de",
+        "%C3%84nne@B%C3%BCcher.de.",
+    ] {
+        let r = s.req(
+            "GET",
+            &format!("/v1/suppressions/{written}"),
+            Some(READ),
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["suppressed"], true, "{written}: {}", r.text());
+        assert_eq!(r.json()["address"], "änne@bücher.de");
+    }
+}
