@@ -49,9 +49,9 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     match path {
         None => Ok(Policy::default()),
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            let text = super::read_text(p)?;
+            Policy::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("cannot read the policy {}: {e}", p.display()))
         }
     }
 }
@@ -59,7 +59,7 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
     let policy = load_policy(args.policy.as_deref())?;
-    let mut store = rebound_ledger::open(&url).with_context(|| format!("opening {url}"))?;
+    let mut store = super::open_store(&url)?;
     let opts = IngestOptions {
         batch_size: args.batch_size,
         strict: args.strict,
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             Err(IngestFailure::Other(e)) => {
-                eprintln!("rebound: {path}: {e:#}");
+                eprintln!("rebound: {e:#}");
                 failed = true;
             }
         }
@@ -114,11 +114,14 @@ enum IngestFailure {
     Other(anyhow::Error),
 }
 
-impl From<IngestError> for IngestFailure {
-    fn from(e: IngestError) -> Self {
+impl IngestFailure {
+    /// A pipeline error, a store failure naming the input it was storing.
+    fn of(e: IngestError, path: &str) -> Self {
         match e {
             IngestError::Strict(p) => IngestFailure::Strict(p),
-            IngestError::Store(s) => IngestFailure::Other(s.into()),
+            IngestError::Store(s) => IngestFailure::Other(
+                anyhow::Error::from(s).context(format!("cannot store the events of {path}")),
+            ),
         }
     }
 }
@@ -155,7 +158,7 @@ fn ingest_path(
         Box::new(std::io::empty())
     } else {
         let f = std::fs::File::open(path)
-            .with_context(|| format!("opening {path}"))
+            .with_context(|| format!("cannot read {path}"))
             .map_err(other)?;
         Box::new(BufReader::with_capacity(1 << 16, f))
     };
@@ -168,7 +171,10 @@ fn ingest_path(
             )));
         }
     } else if args.format == Format::Auto {
-        let head = input.fill_buf().context("reading").map_err(other)?;
+        let head = input
+            .fill_buf()
+            .with_context(|| format!("cannot read {path}"))
+            .map_err(other)?;
         match detect(head) {
             Some(f) if f.is_email() => f,
             _ => Format::Auto,
@@ -188,7 +194,7 @@ fn ingest_path(
             year: args.year,
         },
     )
-    .map_err(|e| other(anyhow::anyhow!("{e}")))?;
+    .map_err(|e| other(anyhow::anyhow!("cannot read {path}: {e}")))?;
     let detected = reader.format();
     rebound_ledger::ingest(
         store,
@@ -198,7 +204,8 @@ fn ingest_path(
         stats,
         report_error,
         progress(args.quiet),
-    )?;
+    )
+    .map_err(|e| IngestFailure::of(e, path))?;
     Ok(detected)
 }
 
@@ -244,7 +251,7 @@ fn ingest_emails(
                 drop(input);
                 Box::new(
                     rebound_decode::messages(&[PathBuf::from(path)])
-                        .map(|m| m.map_err(|e| e.to_string())),
+                        .map(|m| m.map_err(|e| super::input_error(&e))),
                 )
             };
         move || loop {
@@ -284,6 +291,7 @@ fn ingest_emails(
         stats,
         report_error,
         progress(quiet),
-    )?;
+    )
+    .map_err(|e| IngestFailure::of(e, path))?;
     Ok(())
 }

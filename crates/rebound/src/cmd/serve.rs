@@ -41,12 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut db_in_file = false;
     let mut config = match &args.config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = super::read_text(p)?;
             db_in_file = text
                 .parse::<toml::Table>()
                 .is_ok_and(|t| t.contains_key("db"));
-            Config::from_toml(&text).with_context(|| format!("reading {}", p.display()))?
+            Config::from_toml(&text)
+                .with_context(|| format!("cannot read the configuration {}", p.display()))?
         }
         None => Config::default(),
     };
@@ -67,6 +67,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(n) = args.store_connections {
         config.store_connections = n;
+    }
+    // The server reads these itself; checked here first so that a missing
+    // file is reported with its path, the operation and the OS's reason.
+    for file in [&config.policy, &config.rules].into_iter().flatten() {
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
     let env_tokens = std::env::var(TOKENS_ENV).ok();
     let listen = config.listen;
