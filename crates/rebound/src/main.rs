@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a week of realistic sending (Postfix logs, SendGrid webhooks, bounce emails), ingest it, report on it.
+    Demo(cmd::demo::Args),
     /// Classify SMTP replies given as arguments or, with `-`, one per line on stdin.
     Classify(cmd::classify::Args),
     /// Decode bounce emails (files, directories, Maildirs, mboxes, `-`) into JSON Lines records.
@@ -46,6 +48,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Classify(args) => cmd::classify::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),

@@ -68,7 +68,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for path in &args.paths {
         let mut stats = IngestStats::default();
         let started = std::time::Instant::now();
-        let result = ingest_path(&mut *store, &policy, path, &args, opts, &mut stats);
+        let result = ingest_path(
+            &mut *store,
+            &policy,
+            path,
+            &args,
+            opts,
+            &mut stats,
+            &mut |_| {},
+        );
         let format = match &result {
             Ok(f) => f.as_str().to_string(),
             Err(_) => String::new(),
@@ -109,12 +117,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-enum IngestFailure {
+pub enum IngestFailure {
     Strict(ParseError),
     Other(anyhow::Error),
 }
 
 impl IngestFailure {
+    /// As one error, for callers that stop at the first failure.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            IngestFailure::Strict(e) => anyhow::anyhow!("{e}"),
+            IngestFailure::Other(e) => e,
+        }
+    }
+
     /// A pipeline error, a store failure naming the input it was storing.
     fn of(e: IngestError, path: &str) -> Self {
         match e {
@@ -130,8 +146,12 @@ fn report_error(e: &ParseError) {
     eprintln!("rebound: {e} (skipped)");
 }
 
-fn progress(quiet: bool) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutcome) {
+fn progress(
+    quiet: bool,
+    on_batch: &mut dyn FnMut(&IngestStats),
+) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutcome) {
     move |s, b| {
+        on_batch(s);
         if !quiet {
             eprintln!(
                 "rebound: committed batch {}: committed={} new={} duplicates={} (+{} new in this batch)",
@@ -141,14 +161,17 @@ fn progress(quiet: bool) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutco
     }
 }
 
-/// Ingests one path; returns the format read.
-fn ingest_path(
+/// Ingests one path; returns the format read. `on_batch` sees the running
+/// totals after each committed batch (`rebound demo` moves its progress bar
+/// with it).
+pub fn ingest_path(
     store: &mut dyn Store,
     policy: &Policy,
     path: &str,
     args: &Args,
     opts: IngestOptions,
     stats: &mut IngestStats,
+    on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<Format, IngestFailure> {
     let other = |e: anyhow::Error| IngestFailure::Other(e);
     let is_dir = path != "-" && Path::new(path).is_dir();
@@ -183,7 +206,9 @@ fn ingest_path(
         args.format
     };
     if format.is_email() {
-        ingest_emails(store, policy, path, input, format, opts, args.quiet, stats)?;
+        ingest_emails(
+            store, policy, path, input, format, opts, args.quiet, stats, on_batch,
+        )?;
         return Ok(format);
     }
     let reader = EventReader::new(
@@ -203,7 +228,7 @@ fn ingest_path(
         opts,
         stats,
         report_error,
-        progress(args.quiet),
+        progress(args.quiet, on_batch),
     )
     .map_err(|e| IngestFailure::of(e, path))?;
     Ok(detected)
@@ -221,6 +246,7 @@ fn ingest_emails(
     opts: IngestOptions,
     quiet: bool,
     stats: &mut IngestStats,
+    on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<(), IngestFailure> {
     let decode_opts = rebound_decode::DecodeOptions {
         delivered: true,
@@ -290,7 +316,7 @@ fn ingest_emails(
         opts,
         stats,
         report_error,
-        progress(quiet),
+        progress(quiet, on_batch),
     )
     .map_err(|e| IngestFailure::of(e, path))?;
     Ok(())

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod classify;
 pub mod conformance;
 pub mod decode;
+pub mod demo;
 pub mod events;
 pub mod ingest;
 pub mod report;

@@ -74,11 +74,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
     let env_tokens = std::env::var(TOKENS_ENV).ok();
+    serve_until_signal(config, env_tokens.as_deref(), args.threads, |_| {})?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the server on `config` until SIGTERM or ctrl-c (`rebound serve` and
+/// `rebound demo --serve`). `announce` is called with the bound address
+/// once it accepts connections.
+pub fn serve_until_signal(
+    config: Config,
+    env_tokens: Option<&str>,
+    threads: Option<usize>,
+    announce: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let listen = config.listen;
     let db = config.db.clone();
-    let state = AppState::new(config, env_tokens.as_deref())?;
+    let state = AppState::new(config, env_tokens)?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
+    if let Some(n) = threads {
         rt.worker_threads(n.max(1));
     }
     let rt = rt.enable_all().build().context("starting the runtime")?;
@@ -88,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("rebound: listening on http://{addr} (store {db})");
+        announce(addr);
         rebound_server::serve(state, listener, async {
             rebound_server::shutdown_signal().await;
             eprintln!("rebound: shutting down; finishing requests in flight");
@@ -96,6 +110,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("serving")?;
         eprintln!("rebound: stopped");
         anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
