@@ -150,6 +150,11 @@ fn a_day_of_sending_goes_through_the_parsers_and_the_report_finds_the_incidents(
     ] {
         assert!(stdout.contains(incident), "{incident} missing:\n{stdout}");
     }
+    let (incidents, tables) = (
+        stdout.find("Incidents:").unwrap(),
+        stdout.find("by provider").unwrap(),
+    );
+    assert!(incidents < tables, "incidents are not first:\n{stdout}");
     let html = std::fs::read_to_string(dir.path().join("rebound-demo.html")).unwrap();
     assert!(
         html.to_lowercase().starts_with("<!doctype html"),

@@ -22,7 +22,7 @@ use anyhow::Context;
 use rebound_ingest::time::{format_rfc3339, now_ms, parse_since};
 use rebound_ingest::{Event, Format, Outcome};
 use rebound_insight::synth::{IPS, Injection, PROVIDERS, Rng, Synth, SynthConfig};
-use rebound_insight::{Bucket, Dimension, IncidentKind};
+use rebound_insight::{Bucket, DetectConfig, Dimension, IncidentKind, ReportOptions, Window};
 use rebound_ledger::{IngestOptions, IngestStats, Policy};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -194,22 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         all.suppressed,
         all.sender_issues
     );
-    println!("== The report (`rebound report --db {db}`)\n");
-    super::report::run(super::report::Args {
-        db: Some(db.clone()),
-        since: None,
-        until: None,
-        by: Dimension::Provider,
-        bucket: Bucket::Hour,
-        top: 20,
-        json: false,
-        html: Some(args.html.clone()),
-        config: None,
-        min_events: None,
-        min_share: None,
-        spike_factor: None,
-        window_minutes: None,
-    })?;
+    print_report(&url, &args.html)?;
     println!(
         "\nInputs are in {dir}/; try:\n  rebound report --db {db} --by ip\n  rebound events --db {db} --sender-issues\n  rebound suppressions --db {db} list\n  rebound ingest --db {db} {dir}/{first}   # again: nothing new (dedupe keys)",
         dir = args.inputs.display(),
@@ -223,6 +208,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         serve(&db, args.port)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rebound report`'s text for the whole period, its incidents moved up
+/// under the title (they are what a newcomer should see first; the report
+/// prints them last, after the tables they explain), and its HTML page.
+fn print_report(url: &str, html: &Path) -> anyhow::Result<()> {
+    let options = ReportOptions {
+        window: Window::default(),
+        by: Dimension::Provider,
+        bucket: Bucket::Hour,
+        top: 20,
+        top_patterns: 5,
+        detect: DetectConfig::default(),
+        readers: rebound_insight::report::READERS,
+    };
+    let report = rebound_insight::build(url, options)
+        .with_context(|| format!("cannot read the store {url}"))?;
+    std::fs::write(html, rebound_insight::html::page(&report))
+        .with_context(|| format!("cannot write {}", html.display()))?;
+    let text = rebound_insight::render::text(&report);
+    let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let (tables, incidents) = match body.find("\nIncidents:") {
+        Some(at) => (&body[..at], body[at + 1..].trim_end()),
+        None => (body, ""),
+    };
+    println!("{title}\n\n{incidents}\n{tables}");
+    println!("\nHTML report written to {}", html.display());
+    Ok(())
 }
 
 /// Removes a previous demo database (and its WAL files) so that a run
