@@ -219,7 +219,7 @@ pub fn ingest_path(
             year: args.year,
         },
     )
-    .map_err(|e| other(anyhow::anyhow!("cannot read {path}: {e}")))?;
+    .map_err(|e| other(anyhow::anyhow!("{e}")))?;
     let detected = reader.format();
     rebound_ledger::ingest(
         store,
