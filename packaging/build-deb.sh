@@ -25,5 +25,7 @@ gzip -9n "$assets"/man/*.1
 "$bin" completions zsh >"$assets/completions/_rebound"
 "$bin" completions fish >"$assets/completions/rebound.fish"
 
+# cargo-deb warns that the target/deb-assets paths are not build outputs it
+# knows: they are this script's, made above.
 cargo deb -p rebound --no-build --profile "$profile"
 ls -l target/debian/*.deb
