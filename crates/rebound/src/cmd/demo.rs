@@ -367,8 +367,9 @@ impl Inputs {
     fn write(&mut self, e: &Event) -> anyhow::Result<()> {
         self.serial += 1;
         let a = Attempt::from_synth(e);
+        // Complaints come by the ESP's feedback loop whatever the IP.
         match a.ip {
-            ip if ESP_IPS.contains(&ip) => self.sendgrid(&a)?,
+            ip if ESP_IPS.contains(&ip) || a.outcome == Outcome::Complained => self.sendgrid(&a)?,
             _ => {
                 let by_email = a.outcome == Outcome::Bounced
                     && a.provider == "other"
