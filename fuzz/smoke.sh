@@ -9,6 +9,11 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seeds=../../shared/corpus/sisimai/emails
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+if [ ! -d "$seeds" ]; then
+  # CI runs beside ../shared: fuzzing from empty seeds there would hide that.
+  if [ "${CI:-}" = true ]; then echo "fuzz seeds not found at fuzz/$seeds (CI=true)"; exit 1; fi
+  echo "note: no seeds at fuzz/$seeds; fuzzing from empty inputs"
+fi
 for target in decode_message classify_reply mbox_split; do
   mkdir -p "$work/$target"
   extra=()

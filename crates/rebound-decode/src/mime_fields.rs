@@ -185,6 +185,10 @@ pub(crate) fn plain_unstructured<'x>(
 }
 
 #[cfg(test)]
+#[path = "../tests/support/shared_corpus.rs"]
+mod shared_corpus;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use mail_parser::parsers::MessageStream;
@@ -342,12 +346,10 @@ mod tests {
     /// path agrees with mail-parser, and takes nearly all of them.
     #[test]
     fn corpus_content_types() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus/sisimai/emails");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            eprintln!("SKIPPED: no Sisimai corpus at {}", dir.display());
+        let Some(dir) = shared_corpus::sisimai_corpus(&["emails"]) else {
             return;
         };
+        let entries = std::fs::read_dir(dir.join("emails")).unwrap();
         let (mut seen, mut taken) = (0, 0);
         for entry in entries {
             let raw = std::fs::read(entry.unwrap().path()).unwrap();

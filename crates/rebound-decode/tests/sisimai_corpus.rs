@@ -1,6 +1,6 @@
 //! Conformance against Sisimai's public corpus (`../shared/corpus/sisimai`,
-//! or `REBOUND_SISIMAI_CORPUS`). Each test says clearly when the corpus is
-//! absent and passes vacuously only then.
+//! or `REBOUND_SISIMAI_CORPUS`). Without it each test says SKIPPED and
+//! passes, except under `CI=true`, where it fails.
 
 use rebound_classify::Classifier;
 use rebound_decode::{DecodeOptions, Record, conformance, decode_message};
@@ -19,21 +19,11 @@ const FLOOR_STATUS: f64 = 99.6;
 const FLOOR_REPLYCODE: f64 = 99.6;
 const FLOOR_HARDBOUNCE: f64 = 99.6;
 
+#[path = "support/shared_corpus.rs"]
+mod shared_corpus;
+
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("REBOUND_SISIMAI_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/sisimai")
-        });
-    if dir.join("expected.jsonl").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: Sisimai corpus not found at {} (set REBOUND_SISIMAI_CORPUS)",
-            dir.display()
-        );
-        None
-    }
+    shared_corpus::sisimai_corpus(&["expected.jsonl", "emails"])
 }
 
 fn all_options() -> DecodeOptions {

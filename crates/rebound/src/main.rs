@@ -10,7 +10,7 @@ mod cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Read email bounces and tell the sender what happened and what to do.
@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a week of realistic sending (Postfix logs, SendGrid webhooks, bounce emails), ingest it, report on it.
+    Demo(cmd::demo::Args),
     /// Classify SMTP replies given as arguments or, with `-`, one per line on stdin.
     Classify(cmd::classify::Args),
     /// Decode bounce emails (files, directories, Maildirs, mboxes, `-`) into JSON Lines records.
@@ -41,11 +43,17 @@ enum Command {
     Report(cmd::report::Args),
     /// Serve the HTTP API, ESP webhooks, Prometheus metrics and the dashboard.
     Serve(cmd::serve::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::generate::CompletionArgs),
+    /// Write the man pages (one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Man(cmd::generate::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Classify(args) => cmd::classify::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
@@ -55,6 +63,8 @@ fn main() -> ExitCode {
         Command::Events(args) => cmd::events::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Completions(args) => cmd::generate::completions(args, Cli::command()),
+        Command::Man(args) => cmd::generate::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

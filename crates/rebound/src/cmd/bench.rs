@@ -75,7 +75,7 @@ impl Run {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for item in rebound_decode::messages(&args.paths) {
-        let msg = item?;
+        let msg = item.map_err(|e| anyhow::anyhow!(super::input_error(&e)))?;
         files.push(msg);
     }
     anyhow::ensure!(!files.is_empty(), "no message found under the given paths");

@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let classifier: &Classifier = match &args.rules {
         Some(path) => {
             owned = Classifier::from_user_file(path)
-                .with_context(|| format!("loading rules from {}", path.display()))?;
+                .with_context(|| format!("cannot load rules from {}", path.display()))?;
             &owned
         }
         None => Classifier::builtin(),

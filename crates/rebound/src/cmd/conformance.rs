@@ -14,8 +14,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let expected = args.dir.join("expected.jsonl");
+    // The library's I/O errors do not say which file; the one a wrong
+    // directory misses first is expected.jsonl, so name it (or the
+    // directory itself when that is what is missing).
+    let missing = if args.dir.is_dir() {
+        &expected
+    } else {
+        &args.dir
+    };
+    std::fs::metadata(missing).with_context(|| format!("cannot read {}", missing.display()))?;
     let board =
-        rebound_decode::conformance::run(&args.dir, rebound_classify::Classifier::builtin())?;
+        rebound_decode::conformance::run(&args.dir, rebound_classify::Classifier::builtin())
+            .with_context(|| format!("cannot read the corpus at {}", args.dir.display()))?;
     let text = board.render();
     if args.summary {
         let cut = text.find("\nmisses (").unwrap_or(text.len());

@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 Err(err) => {
                     failures += 1;
-                    eprintln!("rebound: {err}");
+                    eprintln!("rebound: {}", super::input_error(&err));
                 }
             }
         }

@@ -1,7 +1,6 @@
 //! `rebound events`: query the ledger's events (JSON Lines, newest first),
 //! or the sender-side issues recorded against sending IPs and domains.
 
-use anyhow::Context;
 use rebound_ingest::time::{format_rfc3339, now_ms};
 use rebound_ledger::EventQuery;
 use std::io::{BufWriter, Write};
@@ -45,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let mut store = rebound_ledger::open(&url).with_context(|| format!("opening {url}"))?;
+    let mut store = super::open_store(&url)?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if args.sender_issues {

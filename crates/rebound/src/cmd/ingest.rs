@@ -49,9 +49,9 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     match path {
         None => Ok(Policy::default()),
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            let text = super::read_text(p)?;
+            Policy::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("cannot read the policy {}: {e}", p.display()))
         }
     }
 }
@@ -59,7 +59,7 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
     let policy = load_policy(args.policy.as_deref())?;
-    let mut store = rebound_ledger::open(&url).with_context(|| format!("opening {url}"))?;
+    let mut store = super::open_store(&url)?;
     let opts = IngestOptions {
         batch_size: args.batch_size,
         strict: args.strict,
@@ -78,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             opts,
             &mut stats,
             &mut ignored,
+            &mut |_| {},
         );
         let format = match &result {
             Ok(f) => f.as_str().to_string(),
@@ -108,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             Err(IngestFailure::Other(e)) => {
-                eprintln!("rebound: {path}: {e:#}");
+                eprintln!("rebound: {e:#}");
                 failed = true;
             }
         }
@@ -120,16 +121,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-enum IngestFailure {
+pub enum IngestFailure {
     Strict(ParseError),
     Other(anyhow::Error),
 }
 
-impl From<IngestError> for IngestFailure {
-    fn from(e: IngestError) -> Self {
+impl IngestFailure {
+    /// As one error, for callers that stop at the first failure.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            IngestFailure::Strict(e) => anyhow::anyhow!("{e}"),
+            IngestFailure::Other(e) => e,
+        }
+    }
+
+    /// A pipeline error, a store failure naming the input it was storing.
+    fn of(e: IngestError, path: &str) -> Self {
         match e {
             IngestError::Strict(p) => IngestFailure::Strict(p),
-            IngestError::Store(s) => IngestFailure::Other(s.into()),
+            IngestError::Store(s) => IngestFailure::Other(
+                anyhow::Error::from(s).context(format!("cannot store the events of {path}")),
+            ),
         }
     }
 }
@@ -138,8 +150,12 @@ fn report_error(e: &ParseError) {
     eprintln!("rebound: {e} (skipped)");
 }
 
-fn progress(quiet: bool) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutcome) {
+fn progress(
+    quiet: bool,
+    on_batch: &mut dyn FnMut(&IngestStats),
+) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutcome) {
     move |s, b| {
+        on_batch(s);
         if !quiet {
             eprintln!(
                 "rebound: committed batch {}: committed={} new={} duplicates={} (+{} new in this batch)",
@@ -149,8 +165,10 @@ fn progress(quiet: bool) -> impl FnMut(&IngestStats, &rebound_ledger::BatchOutco
     }
 }
 
-/// Ingests one path; returns the format read.
-fn ingest_path(
+/// Ingests one path; returns the format read. `on_batch` sees the running
+/// totals after each committed batch (`rebound demo` moves its progress bar
+/// with it).
+pub fn ingest_path(
     store: &mut dyn Store,
     policy: &Policy,
     path: &str,
@@ -158,6 +176,7 @@ fn ingest_path(
     opts: IngestOptions,
     stats: &mut IngestStats,
     ignored: &mut std::collections::BTreeMap<String, u64>,
+    on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<Format, IngestFailure> {
     let other = |e: anyhow::Error| IngestFailure::Other(e);
     let is_dir = path != "-" && Path::new(path).is_dir();
@@ -167,7 +186,7 @@ fn ingest_path(
         Box::new(std::io::empty())
     } else {
         let f = std::fs::File::open(path)
-            .with_context(|| format!("opening {path}"))
+            .with_context(|| format!("cannot read {path}"))
             .map_err(other)?;
         Box::new(BufReader::with_capacity(1 << 16, f))
     };
@@ -180,7 +199,10 @@ fn ingest_path(
             )));
         }
     } else if args.format == Format::Auto {
-        let head = input.fill_buf().context("reading").map_err(other)?;
+        let head = input
+            .fill_buf()
+            .with_context(|| format!("cannot read {path}"))
+            .map_err(other)?;
         match detect(head) {
             Some(f) if f.is_email() => f,
             _ => Format::Auto,
@@ -189,7 +211,9 @@ fn ingest_path(
         args.format
     };
     if format.is_email() {
-        ingest_emails(store, policy, path, input, format, opts, args.quiet, stats)?;
+        ingest_emails(
+            store, policy, path, input, format, opts, args.quiet, stats, on_batch,
+        )?;
         return Ok(format);
     }
     let mut reader = EventReader::new(
@@ -210,10 +234,10 @@ fn ingest_path(
         opts,
         stats,
         report_error,
-        progress(args.quiet),
+        progress(args.quiet, on_batch),
     );
     ignored.clone_from(reader.skipped());
-    result?;
+    result.map_err(|e| IngestFailure::of(e, path))?;
     Ok(detected)
 }
 
@@ -229,6 +253,7 @@ fn ingest_emails(
     opts: IngestOptions,
     quiet: bool,
     stats: &mut IngestStats,
+    on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<(), IngestFailure> {
     let decode_opts = rebound_decode::DecodeOptions {
         delivered: true,
@@ -259,7 +284,7 @@ fn ingest_emails(
                 drop(input);
                 Box::new(
                     rebound_decode::messages(&[PathBuf::from(path)])
-                        .map(|m| m.map_err(|e| e.to_string())),
+                        .map(|m| m.map_err(|e| super::input_error(&e))),
                 )
             };
         move || loop {
@@ -298,7 +323,8 @@ fn ingest_emails(
         opts,
         stats,
         report_error,
-        progress(quiet),
-    )?;
+        progress(quiet, on_batch),
+    )
+    .map_err(|e| IngestFailure::of(e, path))?;
     Ok(())
 }

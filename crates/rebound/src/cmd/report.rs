@@ -75,10 +75,9 @@ pub fn detect_config(
 ) -> anyhow::Result<DetectConfig> {
     let mut cfg = match config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = super::read_text(p)?;
             toml::from_str::<ConfigFile>(&text)
-                .with_context(|| format!("reading {}", p.display()))?
+                .with_context(|| format!("cannot read the configuration {}", p.display()))?
                 .incidents
         }
         None => DetectConfig::default(),
@@ -126,10 +125,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?,
         readers: rebound_insight::report::READERS,
     };
-    let report = rebound_insight::build(&url, opts).with_context(|| format!("reading {url}"))?;
+    let report = rebound_insight::build(&url, opts)
+        .with_context(|| format!("cannot read the store {url}"))?;
     if let Some(path) = &args.html {
         std::fs::write(path, rebound_insight::html::page(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let out = std::io::stdout();
     let mut out = out.lock();

@@ -41,12 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut db_in_file = false;
     let mut config = match &args.config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = super::read_text(p)?;
             db_in_file = text
                 .parse::<toml::Table>()
                 .is_ok_and(|t| t.contains_key("db"));
-            Config::from_toml(&text).with_context(|| format!("reading {}", p.display()))?
+            Config::from_toml(&text)
+                .with_context(|| format!("cannot read the configuration {}", p.display()))?
         }
         None => Config::default(),
     };
@@ -68,12 +68,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.store_connections {
         config.store_connections = n;
     }
+    // The server reads these itself; checked here first so that a missing
+    // file is reported with its path, the operation and the OS's reason.
+    for file in [&config.policy, &config.rules].into_iter().flatten() {
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    }
     let env_tokens = std::env::var(TOKENS_ENV).ok();
+    serve_until_signal(config, env_tokens.as_deref(), args.threads, |_| {})?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the server on `config` until SIGTERM or ctrl-c (`rebound serve` and
+/// `rebound demo --serve`). `announce` is called with the bound address
+/// once it accepts connections.
+pub fn serve_until_signal(
+    config: Config,
+    env_tokens: Option<&str>,
+    threads: Option<usize>,
+    announce: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let listen = config.listen;
     let db = config.db.clone();
-    let state = AppState::new(config, env_tokens.as_deref())?;
+    let state = AppState::new(config, env_tokens)?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
+    if let Some(n) = threads {
         rt.worker_threads(n.max(1));
     }
     let rt = rt.enable_all().build().context("starting the runtime")?;
@@ -83,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("rebound: listening on http://{addr} (store {db})");
+        announce(addr);
         rebound_server::serve(state, listener, async {
             rebound_server::shutdown_signal().await;
             eprintln!("rebound: shutting down; finishing requests in flight");
@@ -91,6 +110,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("serving")?;
         eprintln!("rebound: stopped");
         anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    })
 }

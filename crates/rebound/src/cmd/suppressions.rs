@@ -110,7 +110,7 @@ fn suppression_json(s: &Suppression) -> serde_json::Value {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
-    let mut store = rebound_ledger::open(&url).with_context(|| format!("opening {url}"))?;
+    let mut store = super::open_store(&url)?;
     let store = &mut *store;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
@@ -221,7 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Box::new(std::io::stdin().lock())
             } else {
                 Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&path).with_context(|| format!("opening {path}"))?,
+                    std::fs::File::open(&path).with_context(|| format!("cannot read {path}"))?,
                 ))
             };
             let who = actor(by);
