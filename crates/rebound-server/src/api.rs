@@ -39,6 +39,33 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// A JSON endpoint refuses a body declared as something else (a form, a
+/// file upload): 415. No `Content-Type` at all is taken as JSON, as the
+/// simplest clients send none.
+fn json_content(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(v) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = v
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("Content-Type {media:?}: this endpoint reads application/json"),
+    ))
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -175,7 +202,12 @@ fn with_shape(e: ApiError, shape: &str) -> ApiError {
     }
 }
 
-pub async fn classify(State(s): Shared, b: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn classify(
+    State(s): Shared,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    json_content(&headers)?;
     let bytes = body(b)?;
     let classifier = s.rules.get();
     match classify_body(&bytes)? {
@@ -653,7 +685,12 @@ struct CheckBody {
     addresses: Vec<String>,
 }
 
-pub async fn check_many(State(s): Shared, b: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn check_many(
+    State(s): Shared,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    json_content(&headers)?;
     let bytes = body(b)?;
     let req: CheckBody = parse_json(&bytes)?;
     let max = s.config.limits.batch_items;
@@ -717,9 +754,11 @@ pub async fn suppress(
     State(s): Shared,
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let addr = address(&raw)?;
+    json_content(&headers)?;
     let bytes = body(b)?;
     let req: SuppressBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         SuppressBody::default()
@@ -877,7 +916,7 @@ pub async fn report(
     .map_err(blocking_failed)?
     .map_err(|e| match e {
         rebound_insight::source::Error::TooBig(why) => ApiError::bad_request(why),
-        e => ApiError::unavailable(format!("reading the store: {e}")),
+        e => ApiError::store(e),
     })?;
     drop(cancel);
     s.reports.remember(key, rendered.clone());
@@ -924,7 +963,7 @@ impl IncidentCache {
         let report = tokio::task::spawn_blocking(move || rebound_insight::build(&url, opts))
             .await
             .map_err(blocking_failed)?
-            .map_err(|e| ApiError::unavailable(format!("reading the store: {e}")))?;
+            .map_err(ApiError::store)?;
         let (open, closed): (Vec<_>, Vec<_>) = report
             .incidents
             .into_iter()

@@ -65,10 +65,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A store failure: the whole error (which may name files, hosts and
+    /// schemas) goes to the server's log, the client learns only that it
+    /// may retry.
+    pub fn store(e: impl std::fmt::Display) -> Self {
+        tracing::warn!("store error: {e}");
+        ApiError::unavailable(
+            "the store failed and nothing was changed; retry later (the server's log has the cause)",
+        )
+    }
+}
+
 impl From<rebound_ledger::Error> for ApiError {
     fn from(e: rebound_ledger::Error) -> Self {
-        tracing::warn!("store error: {e}");
-        ApiError::unavailable(format!("the store failed, nothing was changed: {e}"))
+        ApiError::store(e)
     }
 }
 
@@ -117,4 +128,18 @@ pub async fn json_errors(resp: Response) -> Response {
     );
     resp.headers_mut().remove(header::CONTENT_LENGTH);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_names_no_file_or_host() {
+        let e =
+            ApiError::store("opening /var/lib/rebound/rebound.db: unable to open database file");
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!e.detail.contains("/var/lib"), "{}", e.detail);
+        assert!(!e.detail.contains("rebound.db"), "{}", e.detail);
+    }
 }

@@ -81,7 +81,7 @@ impl StorePool {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(s);
                 }
-                Err(ApiError::unavailable(format!("store call failed: {e}")))
+                Err(ApiError::store(format!("store call panicked: {e}")))
             }
         }
     }
@@ -186,8 +186,7 @@ impl CheckBatcher {
         address: String,
     ) -> Result<Option<rebound_ledger::Suppression>, ApiError> {
         if let Some(url) = &self.inline_url {
-            return check_inline(url, address)
-                .map_err(|e| ApiError::unavailable(format!("the store failed: {e}")));
+            return check_inline(url, address).map_err(ApiError::store);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         // A full queue (64k waiting) means the store cannot keep up: shed.
@@ -196,7 +195,7 @@ impl CheckBatcher {
             .map_err(|_| ApiError::unavailable("suppression checks are queued too deep; retry"))?;
         rx.await
             .map_err(|_| ApiError::unavailable("the check worker stopped"))?
-            .map_err(|e| ApiError::unavailable(format!("the store failed: {e}")))
+            .map_err(ApiError::store)
     }
 }
 

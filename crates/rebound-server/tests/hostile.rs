@@ -290,3 +290,32 @@ fn an_international_address_is_one_address_however_written() {
         assert_eq!(r.json()["address"], "änne@bücher.de");
     }
 }
+
+#[test]
+fn json_endpoints_want_json() {
+    let s = Server::start();
+    // A form posted to a JSON endpoint.
+    let r = http::request(
+        s.addr,
+        "POST",
+        "/v1/classify",
+        &[
+            ("Authorization", &http::bearer(READ)),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"text=550+user+unknown",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert_eq!(r.json()["error"], "unsupported_media_type");
+    let r = http::request(
+        s.addr,
+        "POST",
+        "/v1/classify",
+        &[
+            ("Authorization", &http::bearer(READ)),
+            ("Content-Type", "application/json; charset=utf-8"),
+        ],
+        br#"{"text": "550 5.1.1 user unknown"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
