@@ -349,13 +349,35 @@ pub struct Report {
     pub text: String,
 }
 
+/// The message without what some stores write before its header: blank
+/// lines, and the `From sender date` line of an mbox (a single message
+/// saved from one). Without this the first header would not be found.
+fn skip_preamble(data: &[u8]) -> &[u8] {
+    let mut rest = data;
+    // Bounded: a file of blank lines is no message either way.
+    for _ in 0..64 {
+        let line_end = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+        let line = &rest[..line_end];
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        let postmark = line.starts_with(b"From ") && !blank;
+        if !(blank || postmark) || line_end == rest.len() {
+            break;
+        }
+        rest = &rest[line_end..];
+        if postmark {
+            break;
+        }
+    }
+    rest
+}
+
 impl Mail {
     /// Parses raw bytes (any line endings). Returns `None` only when the
     /// input has no header at all.
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
         let normalised = refold_boundary_parameters(normalised);
-        let data = normalised.as_ref();
+        let data = skip_preamble(normalised.as_ref());
         let mut stream = MessageStream::new(data);
         let mut mail = Mail::default();
         // A bounce's own header block has a few dozen fields.
