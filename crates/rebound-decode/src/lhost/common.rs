@@ -250,6 +250,7 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
             reason: None,
             feedbacktype: String::new(),
             standin: None,
+            addresser: String::new(),
         });
     }
     out

@@ -110,6 +110,10 @@ pub struct Delivery {
     /// convention fixes it apart from the final reason (Exim's refusals
     /// after `MAIL FROM`: `x.0.901`). `None`: the final reason's.
     pub standin: Option<Reason>,
+    /// The sender as the report itself states it (ARF's
+    /// `Original-Mail-From`). Empty: the record takes it from the returned
+    /// message's headers.
+    pub addresser: String,
 }
 
 /// A bounce format.
