@@ -31,6 +31,7 @@ pub mod exim;
 pub mod ezweb;
 pub mod facebook;
 pub mod fml;
+pub mod freetext;
 pub mod gmail;
 pub mod gmx;
 pub mod googlegroups;
@@ -139,6 +140,9 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
         all.extend_from_slice(appliances::LAST);
         all.extend_from_slice(providers::LAST);
         all.extend_from_slice(unix::LAST);
+        // Free text no format claims: every failed recipient near failure
+        // wording, each with its own reply.
+        all.push(&freetext::FreeText);
         all.push(&rfc3464::Rfc3464Loose);
         all
     })

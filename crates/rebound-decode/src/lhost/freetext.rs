@@ -1,0 +1,816 @@
+//! The generic fallback for free-text notices no format decoder claims:
+//! older or rarer MTAs and providers (AOL-style, Netscape/iPlanet,
+//! Exchange 5.5, GroupWise, Lotus, SMTP32/IMail, qmail variants, list
+//! servers) that write "could not be delivered to", "<addr>: host ...
+//! said:", "The following recipient(s) could not be reached" and the like.
+//!
+//! It reads the notice the way a person would: the part before the
+//! returned message, from the first paragraph that states a failure; every
+//! address there is a failed recipient, except the bounce's own sender and
+//! recipient, system and list-management mailboxes, and addresses on lines
+//! that name a sender or a contact. Each recipient's reply is the text
+//! that follows it (up to a blank line or the next recipient), or, when
+//! addresses are only listed, the next paragraph that explains why.
+//!
+//! The wording it recognises is data: [`FAILURE_PHRASES`],
+//! [`DELAY_PHRASES`], [`RETURNED_MESSAGE_MARKERS`], [`SYSTEM_LOCAL_PARTS`],
+//! [`NOT_RECIPIENT_CONTEXT`].
+
+use super::common::{SplitLines, squash, starts_with_ignore_case};
+use super::providers::failed_recipients;
+use super::unix::{MAX_RECIPIENTS, reply_code_in, status_in};
+use super::{Decoder, Delivery};
+use crate::dsn::{clean_address, looks_like_address};
+use crate::mail::Mail;
+use aho_corasick::AhoCorasick;
+use rebound_core::Reason;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+pub struct FreeText;
+
+/// Wording that says delivery to someone failed (matched case-insensitively
+/// anywhere in a line). The notice's failure region starts at the paragraph
+/// holding the first of them.
+pub const FAILURE_PHRASES: &[&str] = &[
+    // Statements about the delivery.
+    "could not be delivered",
+    "couldn't be delivered",
+    "cannot be delivered",
+    "can't be delivered",
+    "could not deliver",
+    "couldn't deliver",
+    "unable to deliver",
+    "not able to deliver",
+    "wasn't able to deliver",
+    "failed to deliver",
+    "delivery failed",
+    "delivery has failed",
+    "delivery to the following",
+    "was not delivered",
+    "were not delivered",
+    "has not been delivered",
+    "not be delivered",
+    "undeliverable",
+    "did not reach",
+    "did not receive this message",
+    "could not be reached",
+    "permanent fatal error",
+    "permanent delivery error",
+    "permanent error",
+    "permanent failure",
+    "fatal error",
+    "delivery error",
+    "following addresses had",
+    "following address",
+    "following recipient",
+    "following destination",
+    "returned to sender",
+    "message was rejected",
+    "message rejected",
+    "was rejected",
+    "has rejected",
+    "refused",
+    // qmail and Postfix style: `<addr>: host x said: 550 ...`.
+    " said: ",
+    "remote host said",
+    // Statements about the mailbox.
+    "unknown user",
+    "user unknown",
+    "unknown recipient",
+    "recipient unknown",
+    "no such user",
+    "no such mailbox",
+    "no such recipient",
+    "user not found",
+    "mailbox not found",
+    "address not found",
+    "recipient not found",
+    "invalid recipient",
+    "invalid address",
+    "no mailbox",
+    "mailbox unavailable",
+    "mailbox is full",
+    "mailbox full",
+    "over quota",
+    "quota exceeded",
+    "does not exist",
+    "not listed in",
+    "host unknown",
+    "domain not found",
+    "no route",
+    "relaying denied",
+    "relay denied",
+    // Delays are failures to deliver so far.
+    "has not yet been delivered",
+    "still being retried",
+    "will continue to try",
+    "delivery has been delayed",
+    "delivery is delayed",
+];
+
+/// Wording that says the system is still trying: such a notice reports a
+/// delay, not a failure.
+pub const DELAY_PHRASES: &[&str] = &[
+    "has not yet been delivered",
+    "not yet been delivered",
+    "still being retried",
+    "will continue to try",
+    "will keep trying",
+    "will be retried",
+    "will retry",
+    "delivery has been delayed",
+    "delivery is delayed",
+    "has been delayed",
+    "delivery delayed",
+    "no action is required on your part",
+    "this is a warning message only",
+    "do not need to resend",
+];
+
+/// Subjects of delay warnings (lower case): Sendmail's `Warning: could not
+/// send message for past 4 hours`, `Delivery Status Notification (Delay)`.
+pub const DELAY_SUBJECTS: &[&str] = &[
+    "warning",
+    "delayed",
+    "(delay)",
+    "delivery delay",
+    "still being retried",
+    "not yet delivered",
+    "not yet been delivered",
+];
+
+/// Lines (matched at their start, after blanks, case-insensitively) where
+/// the returned message begins: nothing after them is the notice's own.
+pub const RETURNED_MESSAGE_MARKERS: &[&str] = &[
+    "----- original message",
+    "-----original message",
+    "--- original message",
+    "original message follows",
+    "original message headers",
+    "original message header",
+    "----- original header",
+    "--- the header of the original message",
+    "the original message headers",
+    "------ this is a copy of the message",
+    "--- below this line is a copy",
+    "|------------------------- message text follows",
+    "----- the following is a copy",
+    "------ unsent message below",
+    "----- unsent message",
+    "----- returned message",
+    "---- start of returned message",
+    "----- message text follows",
+    "----- message header follows",
+    "--- message header follows",
+    "message headers follow",
+    "here is a copy of",
+    "copy of original message",
+    "--- enclosed are the headers",
+    "bounced e-mail:",
+    "bounced email:",
+    "bounced message:",
+    "------ the original message",
+    // A header block of the returned message written inline.
+    "received: ",
+    "return-path: ",
+    "message-id: ",
+    "dkim-signature: ",
+    "mime-version: ",
+    "content-type: ",
+    "delivered-to: ",
+];
+
+/// Local parts that name a system or list-management mailbox, never a
+/// failed recipient (matched whole; `*` stands for any prefix or suffix).
+pub const SYSTEM_LOCAL_PARTS: &[&str] = &[
+    "mailer-daemon",
+    "mail-daemon",
+    "maildaemon",
+    "postmaster",
+    "hostmaster",
+    "abuse",
+    "root",
+    "daemon",
+    "majordomo",
+    "listserv",
+    "listproc",
+    "mailman",
+    "ezmlm",
+    "sympa",
+    "nobody",
+    "noreply",
+    "no-reply",
+    "bounce",
+    "bounces",
+    "bounce-*",
+    "bounces-*",
+    "bounces+*",
+    "bounce+*",
+    "owner-*",
+    "*-owner",
+    "*-request",
+    "*-admin",
+    "*-bounces",
+    "*-bounce",
+    "*-bounces+*",
+];
+
+/// Words that, on a line, make its addresses someone else's than a failed
+/// recipient: the sender, a contact, an envelope command.
+pub const NOT_RECIPIENT_CONTEXT: &[&str] = &[
+    "mail from",
+    "envelope-from",
+    "envelope from",
+    "sender:",
+    "from:",
+    "reply-to:",
+    "return-path:",
+    "contact",
+    "assistance",
+    "helpdesk",
+    "help desk",
+    "send mail to",
+    "send an email to",
+    "write to",
+    "questions",
+];
+
+/// Senders and subjects that make a message a bounce worth reading here.
+const BOUNCE_SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "mail-daemon",
+    "maildaemon",
+    "postmaster",
+    "mail delivery",
+    "mail administrator",
+    "mail system",
+    "mailadmin",
+    "system administrator",
+    "delivery subsystem",
+    "delivery notification",
+    "mdaemon",
+    "gateway",
+    "majordomo",
+    "listserv",
+    "mailman",
+    "bounce",
+];
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "not delivered",
+    "returned",
+    "return mail",
+    "failure",
+    "failed",
+    "delivery status",
+    "delivery report",
+    "delivery notification",
+    "non-delivery",
+    "nondelivery",
+    "non delivery",
+    "could not be delivered",
+    "can't be delivered",
+    "cannot be delivered",
+    "unable to deliver",
+    "bounce",
+    "error",
+    "delayed",
+    "delay",
+    "warning",
+    "rejected",
+];
+
+static FAILURE: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(FAILURE_PHRASES));
+static DELAY: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(DELAY_PHRASES));
+static NOT_RECIPIENT: LazyLock<AhoCorasick> =
+    LazyLock::new(|| case_insensitive(NOT_RECIPIENT_CONTEXT));
+
+fn case_insensitive(phrases: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(phrases)
+        .expect("the phrase tables are valid patterns")
+}
+
+/// At most this many lines of a notice are read.
+const MAX_NOTICE_LINES: usize = 1000;
+/// At most this many lines after a listed recipient are searched for the
+/// paragraph that explains it.
+const EXPLANATION_WINDOW: usize = 120;
+/// At most this many lines make one recipient's reply.
+const MAX_REPLY_LINES: usize = 8;
+
+impl Decoder for FreeText {
+    fn name(&self) -> &'static str {
+        "FreeText"
+    }
+
+    fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        let listed = failed_recipients(mail);
+        if !looks_like_a_bounce(mail) && listed.is_empty() {
+            return None;
+        }
+        let notice = notice_text(&mail.text);
+        let lines: Vec<&str> = notice.split_lines().take(MAX_NOTICE_LINES).collect();
+        let first_failure = lines.iter().position(|l| FAILURE.is_match(l))?;
+        // The region starts at the paragraph holding the first failure
+        // wording: qmail-style notices put the address first
+        // (`<a@b.example>:` and the reason below it).
+        let region_start = lines[..first_failure]
+            .iter()
+            .rposition(|l| l.trim().is_empty())
+            .map_or(0, |n| n + 1);
+        let region = &lines[region_start..];
+        let ours = own_addresses(mail);
+        let mut found: Vec<(String, usize)> = Vec::new();
+        // Lower-cased, for the lookups of every line against the others.
+        let mut known: HashSet<String> = HashSet::new();
+        for (i, line) in region.iter().enumerate() {
+            if NOT_RECIPIENT.is_match(line) {
+                continue;
+            }
+            for address in addresses_in(line) {
+                if found.len() >= MAX_RECIPIENTS {
+                    break;
+                }
+                if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
+                    || is_system_mailbox(&address)
+                    || known.contains(&address.to_ascii_lowercase())
+                {
+                    continue;
+                }
+                if !listed.is_empty() && !listed.iter().any(|l| l.eq_ignore_ascii_case(&address)) {
+                    // The MTA listed its failed recipients in a header: an
+                    // address it did not list is not one of them.
+                    continue;
+                }
+                known.insert(address.to_ascii_lowercase());
+                found.push((address, i));
+            }
+        }
+        // Listed recipients the text never names still failed.
+        for address in &listed {
+            if known.insert(address.to_ascii_lowercase()) {
+                found.push((address.clone(), usize::MAX));
+            }
+        }
+        if found.is_empty() {
+            return None;
+        }
+        let delay_subject = DELAY_SUBJECTS
+            .iter()
+            .any(|w| mail.subject_lower.contains(w));
+        let out = found
+            .iter()
+            .map(|(address, at)| {
+                let own = if *at == usize::MAX {
+                    String::new()
+                } else {
+                    reply_after(region, *at, address, &known)
+                };
+                let reply = if own.is_empty() {
+                    explaining_paragraph(region, *at, address, &known)
+                } else {
+                    own
+                };
+                let delayed = DELAY.is_match(&reply)
+                    || delay_subject
+                    || (!region.iter().any(|l| permanent_wording(l))
+                        && region.iter().any(|l| DELAY.is_match(l)));
+                let status = status_in(&reply);
+                Delivery {
+                    recipient: address.clone(),
+                    action: if delayed { "delayed" } else { "failed" }.to_string(),
+                    status,
+                    replycode: reply_code_in(&reply),
+                    diagnostic: reply,
+                    // The notice says delivery failed; only its words say
+                    // why. A delay gets its hint from the action.
+                    reason: (!delayed).then_some(Reason::OnHold),
+                    ..Delivery::default()
+                }
+            })
+            .collect();
+        Some(out)
+    }
+}
+
+/// A failure wording that is not a delay's.
+fn permanent_wording(line: &str) -> bool {
+    FAILURE.find_iter(line).any(|m| {
+        !DELAY_PHRASES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&line[m.start()..m.end()]))
+    })
+}
+
+fn looks_like_a_bounce(mail: &Mail) -> bool {
+    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+        || BOUNCE_SUBJECTS
+            .iter()
+            .any(|s| mail.subject_lower.contains(s))
+        || mail.headers.contains("x-failed-recipients")
+}
+
+/// The notice's own text: up to the returned message.
+fn notice_text(text: &str) -> &str {
+    let mut offset = 0;
+    for line in text.split_lines_inclusive() {
+        let trimmed = line.trim_start();
+        let is_marker = RETURNED_MESSAGE_MARKERS.iter().any(|m| {
+            // Header names only count at the start of the line: an
+            // indented `Received:` is part of a notice's explanation.
+            starts_with_ignore_case(trimmed, m) && (m.contains(' ') || trimmed.len() == line.len())
+        });
+        if is_marker {
+            return &text[..offset];
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// The addresses the bounce itself is from or to, and the returned
+/// message's sender: never a failed recipient.
+fn own_addresses(mail: &Mail) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["from", "to", "reply-to", "sender", "return-path"] {
+        for value in mail.headers.get_all(name) {
+            out.extend(addresses_in(value));
+        }
+    }
+    let original = mail.original_headers();
+    for name in ["from", "sender", "return-path", "reply-to"] {
+        for value in original.get_all(name) {
+            out.extend(addresses_in(value));
+        }
+    }
+    // A list server writes from `news-owner@` or to `news-request@`: the
+    // list's own address `news@` is then no member that failed.
+    let lists: Vec<String> = out.iter().filter_map(|a| list_address(a)).collect();
+    out.extend(lists);
+    out
+}
+
+/// The list address behind a list-management address (`news-owner@d`,
+/// `owner-news@d`, `news-request@d`, `news-bounces@d`, `news-admin@d`).
+fn list_address(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let lower = local.to_ascii_lowercase();
+    let stem = ["-owner", "-request", "-bounces", "-admin"]
+        .iter()
+        .find_map(|s| {
+            lower
+                .strip_suffix(s)
+                .map(|_| &local[..local.len() - s.len()])
+        })
+        .or_else(|| lower.strip_prefix("owner-").map(|_| &local[6..]))?;
+    (!stem.is_empty()).then(|| format!("{stem}@{domain}"))
+}
+
+/// Whether an address is a system or list-management mailbox.
+fn is_system_mailbox(address: &str) -> bool {
+    let local = address
+        .rsplit_once('@')
+        .map_or(address, |(l, _)| l)
+        .to_ascii_lowercase();
+    SYSTEM_LOCAL_PARTS
+        .iter()
+        .any(|p| match (p.strip_prefix('*'), p.strip_suffix('*')) {
+            (Some(suffix), None) => local.ends_with(suffix),
+            (None, Some(prefix)) => local.starts_with(prefix),
+            (Some(_), Some(_)) => {
+                let inner = &p[1..p.len() - 1];
+                local.contains(inner)
+            }
+            (None, None) => local == *p,
+        })
+}
+
+/// Every address in a line of free text whose domain has a dot (or is an
+/// address literal): dot-less "addresses" in free text are host names of
+/// the form `user@host` in log lines, not mailboxes.
+pub(crate) fn addresses_in(line: &str) -> Vec<String> {
+    if !line.contains('@') {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for word in line.split(|c: char| {
+        c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '[' | ']')
+    }) {
+        if !word.contains('@') {
+            continue;
+        }
+        let address = clean_address(word.trim_end_matches(':'));
+        let dotted = address
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
+        if looks_like_address(&address)
+            && dotted
+            && !out.iter().any(|o| o.eq_ignore_ascii_case(&address))
+        {
+            out.push(address);
+        }
+    }
+    out
+}
+
+/// The reply that belongs to the recipient found on line `at`: its line
+/// (the reason may stand before the address, `User's mailbox is full:
+/// <a@b>`, or after it, `<a@b>: host x said: 550 ...`), then the following
+/// lines up to a blank line, a line naming another recipient, or a section
+/// rule. Empty when all that says nothing but the address; then the rest
+/// of its paragraph (`reject reason: Mailbox full` / `target address:
+/// a@b`).
+fn reply_after(region: &[&str], at: usize, address: &str, known: &HashSet<String>) -> String {
+    let names_other = |line: &str| {
+        addresses_in(line)
+            .iter()
+            .any(|a| !a.eq_ignore_ascii_case(address) && known.contains(&a.to_ascii_lowercase()))
+    };
+    let mut parts: Vec<&str> = vec![region[at].trim()];
+    for next in region.iter().skip(at + 1).take(MAX_REPLY_LINES) {
+        let t = next.trim();
+        if t.is_empty() || is_rule(t) || names_other(t) {
+            break;
+        }
+        parts.push(t);
+    }
+    if says_more_than(&parts, address) {
+        return squash(&parts.join(" "));
+    }
+    // The lines of its paragraph before it.
+    let start = region[..at]
+        .iter()
+        .rposition(|l| l.trim().is_empty() || is_rule(l.trim()))
+        .map_or(0, |n| n + 1)
+        .max(at.saturating_sub(MAX_REPLY_LINES));
+    let before: Vec<&str> = region[start..at]
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !names_other(l))
+        .collect();
+    if says_more_than(&before, address) {
+        return squash(&before.join(" "));
+    }
+    String::new()
+}
+
+/// Whether lines say anything besides the address itself and a label
+/// before it (`Recipient address: a@b`, `target mail address: a@b`).
+fn says_more_than(lines: &[&str], address: &str) -> bool {
+    lines.iter().any(|l| {
+        let without = l.replace(address, "");
+        let without = without
+            .trim_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ','));
+        let words = without
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count();
+        let label = without.ends_with(':') && words <= 4;
+        words >= 2 && !label
+    })
+}
+
+/// For a recipient listed without a reason beside it: the first paragraph
+/// after it that explains (failure wording or a reply code, not a bare
+/// label like `because:`, no other recipient named), else the paragraph of
+/// the notice's first failure wording.
+fn explaining_paragraph(
+    region: &[&str],
+    at: usize,
+    address: &str,
+    known: &HashSet<String>,
+) -> String {
+    let names_other = |line: &str| {
+        addresses_in(line)
+            .iter()
+            .any(|a| !a.eq_ignore_ascii_case(address) && known.contains(&a.to_ascii_lowercase()))
+    };
+    let explains = |p: &[&str]| {
+        let text = p.join(" ");
+        says_more_than(p, address)
+            && !p.iter().any(|l| names_other(l))
+            && (FAILURE.is_match(&text)
+                || reply_code_in(&text).is_some()
+                || status_in(&text).is_some())
+    };
+    let mut current: Vec<&str> = Vec::new();
+    let start = if at == usize::MAX { 0 } else { at + 1 };
+    // Bounded: a notice listing thousands of bare addresses must not make
+    // this quadratic.
+    let window = region.iter().skip(start).take(EXPLANATION_WINDOW);
+    for line in window.chain(std::iter::once(&"")) {
+        let t = line.trim();
+        if t.is_empty() || is_rule(t) {
+            if !current.is_empty() && explains(&current) {
+                return squash(
+                    &current
+                        .iter()
+                        .take(MAX_REPLY_LINES)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+            }
+            current.clear();
+            continue;
+        }
+        current.push(t);
+    }
+    // The paragraph of the first failure wording.
+    let Some(first) = region.iter().position(|l| FAILURE.is_match(l)) else {
+        return String::new();
+    };
+    let end = region[first..]
+        .iter()
+        .position(|l| l.trim().is_empty())
+        .map_or(region.len(), |n| first + n);
+    squash(
+        &region[first..end]
+            .iter()
+            .take(MAX_REPLY_LINES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// A separator line: mostly dashes, bars, equal signs or stars.
+fn is_rule(line: &str) -> bool {
+    let marks = line
+        .chars()
+        .filter(|c| matches!(c, '-' | '|' | '=' | '*' | '_'))
+        .count();
+    marks >= 10 && marks * 2 >= line.chars().count()
+}
+
+/// A delivery for a recipient known from elsewhere (the VERP address the
+/// bounce came back to) when the notice itself names none: the notice's
+/// failure wording is its reply. `None` when the message is not a bounce.
+pub(crate) fn delivery_for(mail: &Mail, recipient: String) -> Option<Delivery> {
+    if !looks_like_a_bounce(mail) && mail.reports.is_empty() {
+        return None;
+    }
+    let notice = notice_text(&mail.text);
+    let lines: Vec<&str> = notice.split_lines().take(MAX_NOTICE_LINES).collect();
+    let reply = explaining_paragraph(&lines, usize::MAX, &recipient, &HashSet::new());
+    let delayed = DELAY_SUBJECTS
+        .iter()
+        .any(|w| mail.subject_lower.contains(w))
+        || (DELAY.is_match(&reply) && !permanent_wording(&reply));
+    Some(Delivery {
+        status: status_in(&reply),
+        replycode: reply_code_in(&reply),
+        action: if delayed { "delayed" } else { "failed" }.to_string(),
+        reason: (!delayed).then_some(Reason::OnHold),
+        recipient,
+        diagnostic: reply,
+        ..Delivery::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(raw: &str) -> Vec<Delivery> {
+        FreeText
+            .decode(&Mail::parse(raw.as_bytes()).unwrap())
+            .unwrap_or_default()
+    }
+
+    /// Shapes whose own decoders exist (qmail, Domino, Messaging Server)
+    /// written by an unknown MTA: the fallback alone must still split them
+    /// into recipients with their own replies.
+    #[test]
+    fn per_recipient_paragraphs_without_a_format_decoder() {
+        let found = decode(
+            "From: Mail Gateway <gateway@relay.example>
+To: s@ours.example
+Subject: Returned mail
+
+Delivery to the following recipients failed.
+
+  Recipient address: ann@example.net
+  Reason: 550 5.1.1 unknown alias
+
+  Recipient address: bob@example.org
+  Reason: 552 5.2.2 over quota
+
+<cy@example.com>:
+Remote host said: 554 5.7.1 refused by policy
+
+Original message follows.
+
+To: ann@example.net, zed@example.net
+",
+        );
+        let got: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.recipient.as_str(), d.diagnostic.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "ann@example.net",
+                    "Recipient address: ann@example.net Reason: 550 5.1.1 unknown alias"
+                ),
+                (
+                    "bob@example.org",
+                    "Recipient address: bob@example.org Reason: 552 5.2.2 over quota"
+                ),
+                (
+                    "cy@example.com",
+                    "<cy@example.com>: Remote host said: 554 5.7.1 refused by policy"
+                ),
+            ]
+        );
+        assert_eq!(found[1].status.unwrap().to_string(), "5.2.2");
+        assert_eq!(found[2].replycode.unwrap().get(), 554);
+    }
+
+    #[test]
+    fn listed_addresses_take_the_next_explaining_paragraph() {
+        let found = decode(
+            "From: MAILER-DAEMON@mx.example
+To: s@ours.example
+Subject: Undeliverable
+
+was not delivered to:
+
+  frank@notes.example.com
+
+because:
+
+  User frank (frank@notes.example.com) not listed in the directory
+",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].diagnostic,
+            "User frank (frank@notes.example.com) not listed in the directory"
+        );
+    }
+
+    #[test]
+    fn senders_contacts_and_system_mailboxes_are_not_recipients() {
+        let found = decode(
+            "From: postmaster@mx.example
+To: s@ours.example
+Subject: Delivery failure
+
+Your message from s@ours.example could not be delivered.
+MAIL FROM:<other@ours.example>
+RCPT TO:<gil@example.net> 550 user unknown
+For assistance write to helpdesk@mx.example.
+Notify abuse@mx.example or owner-list@lists.example or list-request@lists.example.
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(got, ["gil@example.net"]);
+    }
+
+    #[test]
+    fn gate_and_limits() {
+        // Not from a mailer, no bounce subject, no failed-recipients header.
+        assert!(
+            decode(
+                "From: a@b.example
+To: c@d.example
+Subject: hi
+
+could not be delivered to e@f.example
+"
+            )
+            .is_empty()
+        );
+        // A bounce without failure wording names nobody.
+        assert!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: Returned mail
+
+see e@f.example
+"
+            )
+            .is_empty()
+        );
+        // Many addresses: bounded, and fast.
+        let mut raw = String::from(
+            "From: MAILER-DAEMON@x.example
+Subject: Undeliverable
+
+could not be delivered to:
+",
+        );
+        for i in 0..5000 {
+            raw.push_str(&format!("u{i}@example.com\n"));
+        }
+        assert!(decode(&raw).len() <= MAX_RECIPIENTS);
+    }
+}
