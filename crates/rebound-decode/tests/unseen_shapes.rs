@@ -248,6 +248,49 @@ Questions go to news-owner@lists.example.net or news-admin@lists.example.net.\n"
     assert_eq!(status(record(&records, "paul@example.org")), "5.2.2");
 }
 
+/// A German notice (Exchange and many hosters localise theirs): the
+/// failure wording and subject in the sender's language.
+#[test]
+fn german_notice() {
+    let records = decode(
+        "From: Mail-Server <mailserver@hoster.example.de>
+To: sender@ours.example
+Subject: Unzustellbar: Angebot
+
+Ihre Nachricht konnte nicht zugestellt werden an:
+
+    uwe@example.de
+    550 5.1.1 Postfach nicht vorhanden
+",
+    );
+    assert_eq!(recipients(&records), ["uwe@example.de"]);
+    assert_eq!(status(&records[0]), "5.1.1");
+}
+
+/// A subject that a person may write too ("error", "failed") makes a
+/// bounce only with a system's mark: a null return path or
+/// Auto-Submitted.
+#[test]
+fn weak_subjects_need_a_system_mark() {
+    let body = "Subject: Error in your order
+
+Your message could not be delivered to vera@example.com: mailbox unavailable.
+";
+    let person = format!(
+        "From: Wes <wes@example.org>
+To: sender@ours.example
+{body}"
+    );
+    assert!(decode(&person).is_empty());
+    let system = format!(
+        "Return-Path: <>
+From: Gateway <gw@relay.example.org>
+To: sender@ours.example
+{body}"
+    );
+    assert_eq!(recipients(&decode(&system)), ["vera@example.com"]);
+}
+
 /// A notice that is no bounce at all (a person's mail mentioning
 /// failure) gives nothing.
 #[test]
