@@ -497,6 +497,46 @@ Diagnostic-Code: smtp; 421 4.4.1 connection timed out\n",
     assert_eq!(status(three), "4.4.1");
 }
 
+/// An old Sendmail notice without a report (AOL's, around 2001): the
+/// addresses listed bare, one transcript session with a RCPT per
+/// recipient. Each recipient gets the reply to its own RCPT, not the
+/// session's first failure.
+#[test]
+fn sendmail_transcript_replies_per_rcpt() {
+    let records = decode(
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: sender@ours.example
+Subject: Returned mail: User unknown
+
+The original message was received at Mon, 1 Jan 2001 00:00:00 -0500 (EST)
+from mail.ours.example [192.0.2.9]
+
+   ----- The following addresses had permanent fatal errors -----
+ada@example.com
+ben@example.com
+
+   ----- Transcript of session follows -----
+... while talking to mx1.example.com.:
+>>> RCPT To:<ada@example.com>
+<<< 550 MAILBOX NOT FOUND
+550 ada@example.com... User unknown
+>>> RCPT To:<ben@example.com>
+<<< 552 MAILBOX FULL
+",
+    );
+    assert_eq!(recipients(&records), ["ada@example.com", "ben@example.com"]);
+    assert_eq!(
+        record(&records, "ada@example.com")
+            .verdict
+            .reason
+            .to_string(),
+        "userunknown"
+    );
+    let ben = record(&records, "ben@example.com");
+    assert_eq!(ben.diagnosticcode, "552 MAILBOX FULL");
+    assert_eq!(ben.verdict.reason.to_string(), "mailboxfull");
+}
+
 // ---------------------------------------------------------------------------
 // 5. Shape tolerance.
 
