@@ -291,6 +291,25 @@ To: sender@ours.example
     assert_eq!(recipients(&decode(&system)), ["vera@example.com"]);
 }
 
+/// A notice that names its recipient only in the subject.
+#[test]
+fn recipient_only_in_the_subject() {
+    let records = decode(
+        "From: Mail System <mailsys@mx.example.net>
+To: sender@ours.example
+Subject: Undeliverable mail: xavier@example.net
+
+Delivery failed permanently: the mailbox has been disabled.
+",
+    );
+    assert_eq!(recipients(&records), ["xavier@example.net"]);
+    assert!(
+        records[0]
+            .diagnosticcode
+            .contains("mailbox has been disabled")
+    );
+}
+
 /// A notice that is no bounce at all (a person's mail mentioning
 /// failure) gives nothing.
 #[test]

@@ -397,6 +397,20 @@ impl Decoder for FreeText {
             }
         }
         if found.is_empty() {
+            // Some notices name the recipient only in their subject
+            // (`Undeliverable mail: a@b.example`, `Delivery failure to
+            // a@b.example`).
+            let in_subject: Vec<String> = addresses_in(&mail.subject)
+                .into_iter()
+                .filter(|a| {
+                    !ours.iter().any(|o| o.eq_ignore_ascii_case(a)) && !is_system_mailbox(a)
+                })
+                .collect();
+            if let [only] = in_subject.as_slice() {
+                found.push((only.clone(), usize::MAX));
+            }
+        }
+        if found.is_empty() {
             return None;
         }
         let delay_subject = DELAY_SUBJECTS
