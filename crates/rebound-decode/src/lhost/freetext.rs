@@ -339,6 +339,9 @@ const MAX_NOTICE_LINES: usize = 1000;
 /// At most this many lines after a listed recipient are searched for the
 /// paragraph that explains it.
 const EXPLANATION_WINDOW: usize = 120;
+/// At most this many bytes of a line are read (a notice's lines are short;
+/// HTML turned into text may leave one long line).
+const MAX_LINE: usize = 4096;
 /// At most this many lines make one recipient's reply.
 const MAX_REPLY_LINES: usize = 8;
 
@@ -353,7 +356,11 @@ impl Decoder for FreeText {
             return None;
         }
         let notice = notice_text(&mail.text);
-        let lines: Vec<&str> = notice.split_lines().take(MAX_NOTICE_LINES).collect();
+        let lines: Vec<&str> = notice
+            .split_lines()
+            .take(MAX_NOTICE_LINES)
+            .map(clip_line)
+            .collect();
         let first_failure = lines.iter().position(|l| FAILURE.is_match(l))?;
         // The region starts at the paragraph holding the first failure
         // wording: qmail-style notices put the address first
@@ -707,6 +714,20 @@ fn explaining_paragraph(
             .collect::<Vec<_>>()
             .join(" "),
     )
+}
+
+/// A line cut to [`MAX_LINE`] bytes (at a character boundary): every line
+/// is searched for addresses several times, so one huge line must not
+/// make that slow.
+fn clip_line(line: &str) -> &str {
+    if line.len() <= MAX_LINE {
+        return line;
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
 }
 
 /// A separator line: mostly dashes, bars, equal signs or stars.
