@@ -128,6 +128,7 @@ pub fn decode_mail_configured(
             if deliveries.is_empty() {
                 continue;
             }
+            lhost::common::separate_shared_replies(mail, &mut deliveries);
             if verp::may_need_repair(&deliveries)
                 && let Some(verp_recipient) = verp.recipient_of(mail)
             {

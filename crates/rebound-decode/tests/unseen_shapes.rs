@@ -516,6 +516,40 @@ Diagnostic-Code: smtp; 421 4.4.1 connection timed out\n",
     assert_eq!(status(three), "4.4.1");
 }
 
+/// A provider's notice with one explanation for all its recipients, and a
+/// report with a reply per recipient: each recipient keeps its own.
+#[test]
+fn shared_notice_text_yields_to_per_recipient_report() {
+    let records = decode(
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n\
+To: sender@ours.example\n\
+Subject: Delivery Status Notification (Failure)\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+--b\nContent-Type: text/plain\n\n\
+Delivery to the following recipients failed permanently:\n\n\
+     pat@example.com\n\
+     quin@example.com\n\n\
+Technical details of permanent failure:\n\
+The email account that you tried to reach does not exist.\n\n\
+--b\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; googlemail.com\n\n\
+Final-Recipient: rfc822; pat@example.com\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 no such user\n\n\
+Final-Recipient: rfc822; quin@example.com\nAction: failed\nStatus: 5.0.0\n\
+Diagnostic-Code: smtp; 552 5.2.2 over quota\n\n\
+--b--\n",
+    );
+    assert_eq!(
+        recipients(&records),
+        ["pat@example.com", "quin@example.com"]
+    );
+    assert_eq!(status(record(&records, "pat@example.com")), "5.1.1");
+    let quin = record(&records, "quin@example.com");
+    assert_eq!(quin.diagnosticcode, "552 5.2.2 over quota");
+    assert_eq!(status(quin), "5.2.2");
+    assert_eq!(quin.verdict.reason.to_string(), "mailboxfull");
+}
+
 /// An old Sendmail notice without a report (AOL's, around 2001): the
 /// addresses listed bare, one transcript session with a RCPT per
 /// recipient. Each recipient gets the reply to its own RCPT, not the

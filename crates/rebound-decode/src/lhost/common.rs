@@ -265,6 +265,42 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
     out
 }
 
+/// When a format decoder gave several recipients one and the same reply
+/// (its notice has one explanation for all) but the message also carries
+/// a delivery-status report with a reply per recipient, each recipient
+/// takes its own from the report: a notice's shared words must not stand
+/// for every recipient's refusal. The report's status fills a missing one.
+pub fn separate_shared_replies(mail: &Mail, deliveries: &mut [Delivery]) {
+    let [first, rest @ ..] = deliveries else {
+        return;
+    };
+    if rest.is_empty() || rest.iter().any(|d| d.diagnostic != first.diagnostic) {
+        return;
+    }
+    let report = deliveries_from_report(mail);
+    if report.len() < 2 {
+        return;
+    }
+    // A report that repeats one reply for all (often cut shorter than the
+    // notice's) has nothing of its own to give.
+    let distinct = report.iter().any(|r| r.diagnostic != report[0].diagnostic);
+    for d in deliveries.iter_mut() {
+        let Some(own) = report
+            .iter()
+            .find(|r| r.recipient.eq_ignore_ascii_case(&d.recipient))
+        else {
+            continue;
+        };
+        if distinct && !own.diagnostic.is_empty() && own.diagnostic != d.diagnostic {
+            d.diagnostic = own.diagnostic.clone();
+            d.replycode = None;
+            d.status = own.status.or(status_in(&own.diagnostic));
+        } else if d.status.is_none() {
+            d.status = own.status;
+        }
+    }
+}
+
 /// The parenthesised comment after a `Status:` value, if any.
 pub fn status_comment(value: &str) -> &str {
     match (value.find('('), value.rfind(')')) {
