@@ -95,6 +95,44 @@ carol@corp.example.com on Mon, 1 Jan 2024 10:00:05 +0000\n\
     assert_eq!(carol.verdict.reason.to_string(), "userunknown");
 }
 
+/// Exchange 2007+ plain NDR without a report: a friendly line per
+/// recipient, then "Diagnostic information for administrators" naming
+/// each again with the remote reply, then the original headers.
+#[test]
+fn exchange_friendly_text_and_diagnostic_section() {
+    let records = decode(
+        "From: Microsoft Outlook <MicrosoftExchange329e71ec@corp.example.com>\n\
+To: Sender <sender@ours.example>\n\
+Subject: Undeliverable: Meeting\n\n\
+Delivery has failed to these recipients or groups:\n\n\
+John Smith (john@partner.example)\n\
+The e-mail address you entered couldn't be found.\n\n\
+Mary (mary@partner.example)\n\
+The recipient's mailbox is full and can't accept messages now.\n\n\
+Diagnostic information for administrators:\n\n\
+Generating server: mail.corp.example.com\n\n\
+john@partner.example\n\
+mx.partner.example #550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##\n\n\
+mary@partner.example\n\
+mx.partner.example #552 5.2.2 mailbox full ##\n\n\
+Original message headers:\n\n\
+Received: from a by b\n\
+From: Sender <sender@ours.example>\n\
+To: john@partner.example, mary@partner.example, zed@partner.example\n",
+    );
+    assert_eq!(
+        recipients(&records),
+        ["john@partner.example", "mary@partner.example"]
+    );
+    let john = record(&records, "john@partner.example");
+    assert_eq!(status(john), "5.1.1");
+    assert!(john.diagnosticcode.contains("couldn't be found"));
+    assert!(!john.diagnosticcode.contains("mailbox full"));
+    let mary = record(&records, "mary@partner.example");
+    assert_eq!(status(mary), "5.2.2");
+    assert!(!mary.diagnosticcode.contains("RecipNotFound"));
+}
+
 /// GroupWise: "undeliverable to the following", one address per line
 /// with its cause in parentheses.
 #[test]

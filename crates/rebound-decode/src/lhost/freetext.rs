@@ -24,7 +24,7 @@ use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
 use aho_corasick::AhoCorasick;
 use rebound_core::Reason;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 pub struct FreeText;
@@ -342,6 +342,8 @@ const EXPLANATION_WINDOW: usize = 120;
 /// At most this many bytes of a line are read (a notice's lines are short;
 /// HTML turned into text may leave one long line).
 const MAX_LINE: usize = 4096;
+/// At most this many later mentions of a recipient add to its reply.
+const MAX_MENTIONS: usize = 2;
 /// At most this many lines make one recipient's reply.
 const MAX_REPLY_LINES: usize = 8;
 
@@ -374,6 +376,10 @@ impl Decoder for FreeText {
         let mut found: Vec<(String, usize)> = Vec::new();
         // Lower-cased, for the lookups of every line against the others.
         let mut known: HashSet<String> = HashSet::new();
+        // Where a recipient is named again (Exchange's "Diagnostic
+        // information for administrators", a transcript's RCPT): more of
+        // its reply may stand there.
+        let mut again: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, line) in region.iter().enumerate() {
             if NOT_RECIPIENT.is_match(line) {
                 continue;
@@ -382,9 +388,16 @@ impl Decoder for FreeText {
                 if found.len() >= MAX_RECIPIENTS {
                     break;
                 }
+                let lower = address.to_ascii_lowercase();
+                if known.contains(&lower) {
+                    let seen = again.entry(lower).or_default();
+                    if seen.len() < MAX_MENTIONS && seen.last() != Some(&i) {
+                        seen.push(i);
+                    }
+                    continue;
+                }
                 if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
                     || is_system_mailbox(&address)
-                    || known.contains(&address.to_ascii_lowercase())
                 {
                     continue;
                 }
@@ -431,11 +444,22 @@ impl Decoder for FreeText {
                 } else {
                     reply_after(region, *at, address, &known)
                 };
-                let reply = if own.is_empty() {
+                let mut reply = if own.is_empty() {
                     explaining_paragraph(region, *at, address, &known)
                 } else {
                     own
                 };
+                for &later in again
+                    .get(&address.to_ascii_lowercase())
+                    .into_iter()
+                    .flatten()
+                {
+                    let more = reply_after(region, later, address, &known);
+                    if !more.is_empty() && !reply.contains(&more) {
+                        reply.push(' ');
+                        reply.push_str(&more);
+                    }
+                }
                 let delayed = DELAY.is_match(&reply)
                     || delay_subject
                     || (!region.iter().any(|l| permanent_wording(l))
