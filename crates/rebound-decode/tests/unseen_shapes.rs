@@ -386,6 +386,33 @@ Final-Recipient: rfc822;tom@{daemon}\nAction: failed\nStatus: 5.2.2 (mailbox ful
     }
 }
 
+/// The same in Messaging Server's own notice, whose text names the store
+/// route as `Recipient address:` and the sent-to address as `Original
+/// address:`.
+#[test]
+fn messaging_server_notice_with_store_route() {
+    let records = decode(
+        "From: Internet Mail Delivery <postmaster@mail.example.com>\n\
+To: sender@ours.example\n\
+Subject: Delivery Notification: Delivery has failed\n\
+Content-type: multipart/report; boundary=\"B\"; report-type=delivery-status\n\n\
+--B\nContent-type: text/plain; charset=us-ascii\n\n\
+This report relates to a message you sent with the following header fields:\n\n\
+  To: tom@example.com\n\n\
+Your message cannot be delivered to the following recipients:\n\n\
+  Recipient address: tom@ims-ms-daemon\n\
+  Original address: tom@example.com\n\
+  Reason: Over quota\n\n\
+--B\nContent-type: message/DELIVERY-STATUS\n\n\
+Reporting-MTA: dns;mail.example.com (tcp_intranet-daemon)\n\n\
+Original-recipient: rfc822;tom@example.com\n\
+Final-recipient: rfc822;tom@ims-ms-daemon\n\
+Action: failed\nStatus: 5.2.2 (Over quota)\n\n--B--\n",
+    );
+    assert_eq!(recipients(&records), ["tom@example.com"]);
+    assert_eq!(status(&records[0]), "5.2.2");
+}
+
 /// Exchange and X.400 address forms in DSN fields.
 #[test]
 fn exchange_and_x400_address_forms() {

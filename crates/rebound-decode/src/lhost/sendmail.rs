@@ -11,7 +11,9 @@ use super::unix::{
     reply_code_in, squeeze, status_in,
 };
 use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
+use crate::dsn::{
+    DeliveryStatus, clean_address, is_internal_route, looks_like_address, typed_value,
+};
 use crate::mail::Mail;
 use rebound_core::Reason;
 
@@ -134,7 +136,13 @@ impl Decoder for Sendmail {
         for (i, block) in ds.recipients.iter().enumerate().take(MAX_RECIPIENTS) {
             let final_rcpt = clean_address(block.value("final-recipient"));
             let original = clean_address(block.value("original-recipient"));
-            let recipient = if looks_like_address(&final_rcpt) && !final_rcpt.starts_with('@') {
+            // An internal route (`user@ims-ms-daemon`) gives way to the
+            // address the sender wrote.
+            let routed = final_rcpt.starts_with('@')
+                || (is_internal_route(&final_rcpt)
+                    && looks_like_address(&original)
+                    && !is_internal_route(&original));
+            let recipient = if looks_like_address(&final_rcpt) && !routed {
                 final_rcpt
             } else if let Some((a, _)) = listed.get(i) {
                 a.clone()
