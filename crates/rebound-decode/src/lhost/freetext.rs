@@ -255,6 +255,10 @@ pub const NOT_RECIPIENT_CONTEXT: &[&str] = &[
     "send an email to",
     "write to",
     "questions",
+    "message-id",
+    "message id",
+    "in-reply-to",
+    "references:",
 ];
 
 /// Senders and subjects that make a message a bounce worth reading here.
@@ -572,8 +576,16 @@ fn list_address(address: &str) -> Option<String> {
     (!stem.is_empty()).then(|| format!("{stem}@{domain}"))
 }
 
-/// Whether an address is a system or list-management mailbox.
+/// Whether an address is a system or list-management mailbox, or a VERP
+/// return path (`anything-user=example.com@host`): the sender's, never a
+/// failed recipient.
 fn is_system_mailbox(address: &str) -> bool {
+    if crate::verp::VerpPattern::builtin()
+        .recipient(address)
+        .is_some()
+    {
+        return true;
+    }
     let local = address
         .rsplit_once('@')
         .map_or(address, |(l, _)| l)
@@ -883,6 +895,8 @@ Your message from s@ours.example could not be delivered.
 MAIL FROM:<other@ours.example>
 RCPT TO:<gil@example.net> 550 user unknown
 For assistance write to helpdesk@mx.example.
+  Message-ID: <20240101.abc@mail.ours.example>
+Returned to news-gil=example.net@mailer.ours.example.
 Notify abuse@mx.example or owner-list@lists.example or list-request@lists.example.
 ",
         );
