@@ -666,6 +666,7 @@ Final-Recipient: rfc822; kay@example.com\nAction: failed\nStatus: 5.1.1\n--B--\n
 #[test]
 fn leading_blank_lines_and_an_mbox_postmark() {
     for prefix in [
+        "\u{feff}",
         "\n\n",
         "\r\n  \r\n",
         "From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n",
