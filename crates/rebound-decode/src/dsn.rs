@@ -192,9 +192,10 @@ fn strip_whole_quotes(v: &str) -> &str {
 
 /// The SMTP address inside an Exchange or X.400 gateway's address type:
 /// `SMTP:user@d` (Exchange's proxy address form) and `dda:SMTP=user@d` (a
-/// domain-defined attribute naming an SMTP address).
+/// domain-defined attribute naming an SMTP address), and a link's
+/// `mailto:`.
 fn strip_gateway_prefix(v: &str) -> &str {
-    for prefix in ["smtp:", "dda:smtp=", "dda.value="] {
+    for prefix in ["smtp:", "dda:smtp=", "dda.value=", "mailto:"] {
         if v.len() > prefix.len()
             && v.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
         {
@@ -246,7 +247,10 @@ pub fn looks_like_address(s: &str) -> bool {
         && (quoted_local || !local.contains(char::is_whitespace))
         && !domain.contains('@')
         && domain.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+            // Bytes above ASCII: an internationalised domain (RFC 6531).
+            b.is_ascii_alphanumeric()
+                || b >= 0x80
+                || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
         })
 }
 
@@ -298,6 +302,18 @@ Final-Recipient: rfc822; b@x.example\nStatus: 5.0.0\n",
         assert_eq!(clean_address("rfc822; <A@Example.org>"), "A@Example.org");
         assert_eq!(clean_address("\"a@b.example\""), "a@b.example");
         assert!(looks_like_address("a@b"));
+        assert!(looks_like_address("jürgen@bücher.example"));
+        assert_eq!(clean_address("<mailto:a@b.example>"), "a@b.example");
+        assert_eq!(clean_address("rfc822;SMTP:a@b.example"), "a@b.example");
+        assert_eq!(
+            clean_address("IMCEASMTP-a+2Eb+40c+2Eexample@x.example"),
+            "a.b@c.example"
+        );
+        assert_eq!(
+            clean_address("\"john smith\"@b.example"),
+            "\"john smith\"@b.example"
+        );
+        assert_eq!(clean_address("a@b.example>"), "a@b.example");
         assert!(!looks_like_address("a b@c"));
     }
 }
