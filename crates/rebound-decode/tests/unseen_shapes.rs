@@ -696,6 +696,7 @@ Your message has not yet been delivered; the system will continue to try for 5 d
     assert_eq!(recipients(&records), ["lou@example.net"]);
     assert_eq!(records[0].action, "delayed");
     assert!(!records[0].verdict.hardbounce);
+    assert!(status(&records[0]).starts_with("4."), "{:?}", records[0]);
 }
 
 // ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ use super::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
 use aho_corasick::AhoCorasick;
-use rebound_core::Reason;
+use rebound_core::{EnhancedStatus, Reason};
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -468,7 +468,7 @@ impl Decoder for FreeText {
                     || delay_subject
                     || (!region.iter().any(|l| permanent_wording(l))
                         && region.iter().any(|l| DELAY.is_match(l)));
-                let status = status_in(&reply);
+                let status = status_in(&reply).or_else(|| delayed.then(transient_status).flatten());
                 Delivery {
                     recipient: address.clone(),
                     action: if delayed { "delayed" } else { "failed" }.to_string(),
@@ -484,6 +484,13 @@ impl Decoder for FreeText {
             .collect();
         Some(out)
     }
+}
+
+/// The status of a delay warning that states none: RFC 3463's 4.0.0
+/// (persistent transient failure). Without it the record would get a
+/// permanent stand-in status, as if the system had given up.
+fn transient_status() -> Option<EnhancedStatus> {
+    EnhancedStatus::new(4, 0, 0)
 }
 
 /// A failure wording that is not a delay's.
@@ -790,7 +797,7 @@ pub(crate) fn delivery_for(mail: &Mail, recipient: String) -> Option<Delivery> {
         .any(|w| mail.subject_lower.contains(w))
         || (DELAY.is_match(&reply) && !permanent_wording(&reply));
     Some(Delivery {
-        status: status_in(&reply),
+        status: status_in(&reply).or_else(|| delayed.then(transient_status).flatten()),
         replycode: reply_code_in(&reply),
         action: if delayed { "delayed" } else { "failed" }.to_string(),
         reason: (!delayed).then_some(Reason::OnHold),
