@@ -286,6 +286,23 @@ Questions go to news-owner@lists.example.net or news-admin@lists.example.net.\n"
     assert_eq!(status(record(&records, "paul@example.org")), "5.2.2");
 }
 
+/// An HTML-only notice (hosted Exchange's newer style): the sentence
+/// naming the recipient, the remote reply two paragraphs below.
+#[test]
+fn html_only_notice_with_reply_below() {
+    let records = decode(
+        "From: postmaster@mail.example.biz\nTo: sender@ours.example\n\
+Subject: Undeliverable: hello\nContent-Type: text/html; charset=utf-8\n\n\
+<html><body><p><b>Your message to <a href=\"mailto:rita@example.biz\">rita@example.biz</a> \
+couldn't be delivered.</b></p>\n<p>rita wasn't found at example.biz.</p>\n\
+<p>Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found'</p>\n\
+</body></html>\n",
+    );
+    assert_eq!(recipients(&records), ["rita@example.biz"]);
+    assert_eq!(status(&records[0]), "5.1.10");
+    assert!(records[0].diagnosticcode.contains("couldn't be delivered"));
+}
+
 /// A German notice (Exchange and many hosters localise theirs): the
 /// failure wording and subject in the sender's language.
 #[test]

@@ -453,6 +453,20 @@ impl Decoder for FreeText {
                 } else {
                     own
                 };
+                if *at != usize::MAX
+                    && status_in(&reply).is_none()
+                    && reply_code_in(&reply).is_none()
+                {
+                    // Its own words say that it failed, a paragraph below
+                    // may say how (`Remote Server returned '550 5.1.10 ...'`).
+                    let more = explaining_paragraph(region, *at, address, &known);
+                    if (status_in(&more).is_some() || reply_code_in(&more).is_some())
+                        && !reply.contains(&more)
+                    {
+                        reply.push(' ');
+                        reply.push_str(&more);
+                    }
+                }
                 for &later in again
                     .get(&address.to_ascii_lowercase())
                     .into_iter()
