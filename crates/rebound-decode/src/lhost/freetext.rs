@@ -402,6 +402,7 @@ impl Decoder for FreeText {
                 }
                 if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
                     || is_system_mailbox(&address)
+                    || named_as_sender(line, &address)
                 {
                     continue;
                 }
@@ -595,6 +596,25 @@ fn list_address(address: &str) -> Option<String> {
         })
         .or_else(|| lower.strip_prefix("owner-").map(|_| &local[6..]))?;
     (!stem.is_empty()).then(|| format!("{stem}@{domain}"))
+}
+
+/// Words that, standing right before an address, make it the sender's
+/// (`Your message from <a@b> to <c@d>`): only that address is skipped.
+pub const SENDER_WORDS: &[&str] = &["from", "by", "sender", "originator", "author"];
+
+/// Whether the word before `address` on its line is one of [`SENDER_WORDS`].
+fn named_as_sender(line: &str, address: &str) -> bool {
+    let Some(at) = super::common::find_ignore_case(line, address) else {
+        return false;
+    };
+    let before = line[..at].trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '<' | '"' | '\'' | '(' | '[' | ':' | '=')
+    });
+    let word = before
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, '<' | '"' | '(' | '['))
+        .next()
+        .unwrap_or("");
+    SENDER_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// Whether an address is a system or list-management mailbox, or a VERP
@@ -914,6 +934,7 @@ Subject: Delivery failure
 
 Your message from s@ours.example could not be delivered.
 MAIL FROM:<other@ours.example>
+Your message sent by <third@ours.example> to <hugo@example.net> was rejected.
 RCPT TO:<gil@example.net> 550 user unknown
 For assistance write to helpdesk@mx.example.
   Message-ID: <20240101.abc@mail.ours.example>
@@ -922,7 +943,7 @@ Notify abuse@mx.example or owner-list@lists.example or list-request@lists.exampl
 ",
         );
         let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
-        assert_eq!(got, ["gil@example.net"]);
+        assert_eq!(got, ["hugo@example.net", "gil@example.net"]);
     }
 
     #[test]
