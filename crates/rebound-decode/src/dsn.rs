@@ -163,6 +163,12 @@ pub fn clean_address_str(raw: &str) -> &str {
         && start < end
     {
         v = &v[start + 1..end];
+    } else if v.contains(char::is_whitespace) && !v.starts_with('"') {
+        // An address followed (or preceded) by a comment or a name:
+        // `john@example.com (John Smith)`.
+        if let Some(word) = v.split_whitespace().find(|w| w.contains('@')) {
+            v = word;
+        }
     }
     let v = v
         .trim()
@@ -314,6 +320,10 @@ Final-Recipient: rfc822; b@x.example\nStatus: 5.0.0\n",
             "\"john smith\"@b.example"
         );
         assert_eq!(clean_address("a@b.example>"), "a@b.example");
+        assert_eq!(
+            clean_address("rfc822; john@b.example (John Smith)"),
+            "john@b.example"
+        );
         assert!(!looks_like_address("a b@c"));
     }
 }
