@@ -375,46 +375,20 @@ impl Decoder for FreeText {
             .iter()
             .rposition(|l| l.trim().is_empty())
             .map_or(0, |n| n + 1);
-        let region = &lines[region_start..];
         let ours = own_addresses(mail);
-        let mut found: Vec<(String, usize)> = Vec::new();
-        // Lower-cased, for the lookups of every line against the others.
-        let mut known: HashSet<String> = HashSet::new();
-        // Where a recipient is named again (Exchange's "Diagnostic
-        // information for administrators", a transcript's RCPT): more of
-        // its reply may stand there.
-        let mut again: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, line) in region.iter().enumerate() {
-            if NOT_RECIPIENT.is_match(line) {
-                continue;
-            }
-            for address in addresses_in(line) {
-                if found.len() >= MAX_RECIPIENTS {
-                    break;
-                }
-                let lower = address.to_ascii_lowercase();
-                if known.contains(&lower) {
-                    let seen = again.entry(lower).or_default();
-                    if seen.len() < MAX_MENTIONS && seen.last() != Some(&i) {
-                        seen.push(i);
-                    }
-                    continue;
-                }
-                if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
-                    || is_system_mailbox(&address)
-                    || named_as_sender(line, &address)
-                {
-                    continue;
-                }
-                if !listed.is_empty() && !listed.iter().any(|l| l.eq_ignore_ascii_case(&address)) {
-                    // The MTA listed its failed recipients in a header: an
-                    // address it did not list is not one of them.
-                    continue;
-                }
-                known.insert(address.to_ascii_lowercase());
-                found.push((address, i));
-            }
+        let mut region = &lines[region_start..];
+        let mut scan = scan_recipients(region, &ours, &listed);
+        if scan.found.is_empty() && region_start > 0 {
+            // The failure wording came after the addresses' paragraph
+            // (`a@b.example` / blank / `This address does not exist.`).
+            region = &lines[..];
+            scan = scan_recipients(region, &ours, &listed);
         }
+        let Scan {
+            mut found,
+            mut known,
+            again,
+        } = scan;
         // Listed recipients the text never names still failed.
         for address in &listed {
             if known.insert(address.to_ascii_lowercase()) {
@@ -506,6 +480,62 @@ impl Decoder for FreeText {
 /// permanent stand-in status, as if the system had given up.
 fn transient_status() -> Option<EnhancedStatus> {
     EnhancedStatus::new(4, 0, 0)
+}
+
+/// The recipients a region names: each with the line of its first
+/// mention, and where it is named again.
+struct Scan {
+    found: Vec<(String, usize)>,
+    /// `found`'s addresses, lower-cased, for the lookups of every line
+    /// against the others.
+    known: HashSet<String>,
+    again: HashMap<String, Vec<usize>>,
+}
+
+fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan {
+    let mut found: Vec<(String, usize)> = Vec::new();
+    // Lower-cased, for the lookups of every line against the others.
+    let mut known: HashSet<String> = HashSet::new();
+    // Where a recipient is named again (Exchange's "Diagnostic
+    // information for administrators", a transcript's RCPT): more of
+    // its reply may stand there.
+    let mut again: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, line) in region.iter().enumerate() {
+        if NOT_RECIPIENT.is_match(line) {
+            continue;
+        }
+        for address in addresses_in(line) {
+            if found.len() >= MAX_RECIPIENTS {
+                break;
+            }
+            let lower = address.to_ascii_lowercase();
+            if known.contains(&lower) {
+                let seen = again.entry(lower).or_default();
+                if seen.len() < MAX_MENTIONS && seen.last() != Some(&i) {
+                    seen.push(i);
+                }
+                continue;
+            }
+            if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
+                || is_system_mailbox(&address)
+                || named_as_sender(line, &address)
+            {
+                continue;
+            }
+            if !listed.is_empty() && !listed.iter().any(|l| l.eq_ignore_ascii_case(&address)) {
+                // The MTA listed its failed recipients in a header: an
+                // address it did not list is not one of them.
+                continue;
+            }
+            known.insert(address.to_ascii_lowercase());
+            found.push((address, i));
+        }
+    }
+    Scan {
+        found,
+        known,
+        again,
+    }
 }
 
 /// A failure wording that is not a delay's.
@@ -944,6 +974,18 @@ Notify abuse@mx.example or owner-list@lists.example or list-request@lists.exampl
         );
         let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
         assert_eq!(got, ["hugo@example.net", "gil@example.net"]);
+    }
+
+    #[test]
+    fn failure_wording_after_the_address_paragraph() {
+        let found = decode(
+            "From: MAILER-DAEMON@mx.example\nTo: s@ours.example\nSubject: Returned mail\n\n\
+Hello, this is the mail server at mx.example.\n\n    ida@example.net\n\n\
+This address does not exist here.\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].recipient, "ida@example.net");
+        assert_eq!(found[0].diagnostic, "This address does not exist here.");
     }
 
     #[test]
