@@ -265,6 +265,21 @@ Subject: hi\n",
     assert!(records[0].diagnosticcode.contains("mailbox is disabled"));
 }
 
+/// The returned message's headers written inline with no marker at all:
+/// the addresses of its To and Cc are not recipients.
+#[test]
+fn inline_returned_headers_without_a_marker() {
+    let records = decode(
+        "From: MAILER-DAEMON@gw.example.org\nTo: sender@ours.example\nSubject: Undeliverable mail\n\n\
+Delivery to nell@example.org failed: mailbox unavailable.\n\n\
+From: sender@ours.example\n\
+To: nell@example.org, otto@example.org\n\
+Cc: pia@example.org\n\
+Subject: plans\n",
+    );
+    assert_eq!(recipients(&records), ["nell@example.org"]);
+}
+
 /// A mailing-list server's notice: the list's owner and -request
 /// addresses are never recipients.
 #[test]

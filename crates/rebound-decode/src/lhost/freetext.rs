@@ -575,19 +575,55 @@ fn generated_by_a_system(mail: &Mail) -> bool {
 /// The notice's own text: up to the returned message.
 fn notice_text(text: &str) -> &str {
     let mut offset = 0;
+    let mut seen_failure = false;
+    // Where a run of header fields at the start of their lines began.
+    let mut header_run: Option<(usize, usize)> = None;
     for line in text.split_lines_inclusive() {
         let trimmed = line.trim_start();
+        let at_start = trimmed.len() == line.len();
         let is_marker = RETURNED_MESSAGE_MARKERS.iter().any(|m| {
             // Header names only count at the start of the line: an
             // indented `Received:` is part of a notice's explanation.
-            starts_with_ignore_case(trimmed, m) && (m.contains(' ') || trimmed.len() == line.len())
+            starts_with_ignore_case(trimmed, m) && (!m.ends_with(": ") || at_start)
         });
         if is_marker {
             return &text[..offset];
         }
+        // The returned message's header block written inline without a
+        // marker (`From: ...` / `To: ...` / `Subject: ...` after the
+        // notice): two header fields in a row, after the failure wording.
+        if seen_failure && at_start && is_header_field(line) {
+            let (start, count) = header_run.unwrap_or((offset, 0));
+            if count + 1 >= 2 {
+                return &text[..start];
+            }
+            header_run = Some((start, count + 1));
+        } else {
+            header_run = None;
+        }
+        seen_failure = seen_failure || FAILURE.is_match(line);
         offset += line.len();
     }
     text
+}
+
+/// Whether a line is a header field of a message (`Name: value` with one
+/// of the fields every message has).
+fn is_header_field(line: &str) -> bool {
+    const FIELDS: &[&str] = &[
+        "from:",
+        "to:",
+        "cc:",
+        "subject:",
+        "date:",
+        "message-id:",
+        "reply-to:",
+        "sender:",
+        "mime-version:",
+        "x-mailer:",
+        "user-agent:",
+    ];
+    FIELDS.iter().any(|f| starts_with_ignore_case(line, f))
 }
 
 /// The addresses the bounce itself is from or to, and the returned
