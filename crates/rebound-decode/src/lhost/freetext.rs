@@ -388,7 +388,12 @@ impl Decoder for FreeText {
             mut found,
             mut known,
             again,
+            named,
         } = scan;
+        let notice = Region {
+            lines: region,
+            named,
+        };
         // Listed recipients the text never names still failed.
         for address in &listed {
             if known.insert(address.to_ascii_lowercase()) {
@@ -412,19 +417,23 @@ impl Decoder for FreeText {
         if found.is_empty() {
             return None;
         }
-        let delay_subject = DELAY_SUBJECTS
+        // A delay notice as a whole: its subject says so, or its text
+        // speaks of retrying and of no permanent failure.
+        let delay_notice = DELAY_SUBJECTS
             .iter()
-            .any(|w| mail.subject_lower.contains(w));
+            .any(|w| mail.subject_lower.contains(w))
+            || (!region.iter().any(|l| permanent_wording(l))
+                && region.iter().any(|l| DELAY.is_match(l)));
         let out = found
             .iter()
             .map(|(address, at)| {
                 let own = if *at == usize::MAX {
                     String::new()
                 } else {
-                    reply_after(region, *at, address, &known)
+                    notice.reply_after(*at, address)
                 };
                 let mut reply = if own.is_empty() {
-                    explaining_paragraph(region, *at, address, &known)
+                    notice.explaining_paragraph(*at, address)
                 } else {
                     own
                 };
@@ -434,7 +443,7 @@ impl Decoder for FreeText {
                 {
                     // Its own words say that it failed, a paragraph below
                     // may say how (`Remote Server returned '550 5.1.10 ...'`).
-                    let more = explaining_paragraph(region, *at, address, &known);
+                    let more = notice.explaining_paragraph(*at, address);
                     if (status_in(&more).is_some() || reply_code_in(&more).is_some())
                         && !reply.contains(&more)
                     {
@@ -447,16 +456,13 @@ impl Decoder for FreeText {
                     .into_iter()
                     .flatten()
                 {
-                    let more = reply_after(region, later, address, &known);
+                    let more = notice.reply_after(later, address);
                     if !more.is_empty() && !reply.contains(&more) {
                         reply.push(' ');
                         reply.push_str(&more);
                     }
                 }
-                let delayed = DELAY.is_match(&reply)
-                    || delay_subject
-                    || (!region.iter().any(|l| permanent_wording(l))
-                        && region.iter().any(|l| DELAY.is_match(l)));
+                let delayed = delay_notice || DELAY.is_match(&reply);
                 let status = status_in(&reply).or_else(|| delayed.then(transient_status).flatten());
                 Delivery {
                     recipient: address.clone(),
@@ -490,6 +496,10 @@ struct Scan {
     /// against the others.
     known: HashSet<String>,
     again: HashMap<String, Vec<usize>>,
+    /// Per line of the region, the recipients it names (lower-cased):
+    /// read once here, so that finding each recipient's reply does not
+    /// parse every line again.
+    named: Vec<Vec<String>>,
 }
 
 fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan {
@@ -500,6 +510,7 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan 
     // information for administrators", a transcript's RCPT): more of
     // its reply may stand there.
     let mut again: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut named: Vec<Vec<String>> = vec![Vec::new(); region.len()];
     for (i, line) in region.iter().enumerate() {
         if NOT_RECIPIENT.is_match(line) {
             continue;
@@ -510,6 +521,7 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan 
             }
             let lower = address.to_ascii_lowercase();
             if known.contains(&lower) {
+                named[i].push(lower.clone());
                 let seen = again.entry(lower).or_default();
                 if seen.len() < MAX_MENTIONS && seen.last() != Some(&i) {
                     seen.push(i);
@@ -527,7 +539,8 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan 
                 // address it did not list is not one of them.
                 continue;
             }
-            known.insert(address.to_ascii_lowercase());
+            known.insert(lower.clone());
+            named[i].push(lower);
             found.push((address, i));
         }
     }
@@ -535,6 +548,7 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan 
         found,
         known,
         again,
+        named,
     }
 }
 
@@ -738,45 +752,108 @@ pub(crate) fn addresses_in(line: &str) -> Vec<String> {
     out
 }
 
-/// The reply that belongs to the recipient found on line `at`: its line
-/// (the reason may stand before the address, `User's mailbox is full:
-/// <a@b>`, or after it, `<a@b>: host x said: 550 ...`), then the following
-/// lines up to a blank line, a line naming another recipient, or a section
-/// rule. Empty when all that says nothing but the address; then the rest
-/// of its paragraph (`reject reason: Mailbox full` / `target address:
-/// a@b`).
-fn reply_after(region: &[&str], at: usize, address: &str, known: &HashSet<String>) -> String {
-    let names_other = |line: &str| {
-        addresses_in(line)
-            .iter()
-            .any(|a| !a.eq_ignore_ascii_case(address) && known.contains(&a.to_ascii_lowercase()))
-    };
-    let mut parts: Vec<&str> = vec![region[at].trim()];
-    for next in region.iter().skip(at + 1).take(MAX_REPLY_LINES) {
-        let t = next.trim();
-        if t.is_empty() || is_rule(t) || names_other(t) {
-            break;
+/// The notice's lines from where failures are reported, with the
+/// recipients each line names.
+struct Region<'a> {
+    lines: &'a [&'a str],
+    named: Vec<Vec<String>>,
+}
+
+impl Region<'_> {
+    /// Whether line `i` names a recipient other than `address`.
+    fn names_other(&self, i: usize, address: &str) -> bool {
+        self.named
+            .get(i)
+            .is_some_and(|n| n.iter().any(|a| !a.eq_ignore_ascii_case(address)))
+    }
+
+    /// The reply that belongs to the recipient found on line `at`: its
+    /// line (the reason may stand before the address, `User's mailbox is
+    /// full: <a@b>`, or after it, `<a@b>: host x said: 550 ...`), then the
+    /// following lines up to a blank line, a line naming another
+    /// recipient, or a section rule. Empty when all that says nothing but
+    /// the address; then the rest of its paragraph (`reject reason:
+    /// Mailbox full` / `target address: a@b`).
+    fn reply_after(&self, at: usize, address: &str) -> String {
+        let region = self.lines;
+        let mut parts: Vec<&str> = vec![region[at].trim()];
+        for (i, next) in region.iter().enumerate().skip(at + 1).take(MAX_REPLY_LINES) {
+            let t = next.trim();
+            if t.is_empty() || is_rule(t) || self.names_other(i, address) {
+                break;
+            }
+            parts.push(t);
         }
-        parts.push(t);
+        if says_more_than(&parts, address) {
+            return squash(&parts.join(" "));
+        }
+        // The lines of its paragraph before it.
+        let start = region[..at]
+            .iter()
+            .rposition(|l| l.trim().is_empty() || is_rule(l.trim()))
+            .map_or(0, |n| n + 1)
+            .max(at.saturating_sub(MAX_REPLY_LINES));
+        let before: Vec<&str> = (start..at)
+            .filter(|&i| !self.names_other(i, address))
+            .map(|i| region[i].trim())
+            .collect();
+        if says_more_than(&before, address) {
+            return squash(&before.join(" "));
+        }
+        String::new()
     }
-    if says_more_than(&parts, address) {
-        return squash(&parts.join(" "));
+
+    /// For a recipient listed without a reason beside it: the first
+    /// paragraph after it that explains (failure wording or a reply code,
+    /// not a bare label like `because:`, no other recipient named), else
+    /// the paragraph of the notice's first failure wording.
+    fn explaining_paragraph(&self, at: usize, address: &str) -> String {
+        let region = self.lines;
+        let explains = |p: &[&str], other: bool| {
+            let text = p.join(" ");
+            !other
+                && says_more_than(p, address)
+                && (FAILURE.is_match(&text)
+                    || reply_code_in(&text).is_some()
+                    || status_in(&text).is_some())
+        };
+        let mut current: Vec<&str> = Vec::new();
+        let mut other = false;
+        let start = if at == usize::MAX { 0 } else { at + 1 };
+        // Bounded: a notice listing thousands of bare addresses must not
+        // make this quadratic.
+        let end = region.len().min(start.saturating_add(EXPLANATION_WINDOW));
+        for i in start..=end {
+            let t = region.get(i).map_or("", |l| l.trim());
+            if t.is_empty() || is_rule(t) || i == end {
+                if !current.is_empty() && explains(&current, other) {
+                    return squash(&current[..current.len().min(MAX_REPLY_LINES)].join(" "));
+                }
+                current.clear();
+                other = false;
+                if i == end {
+                    break;
+                }
+                continue;
+            }
+            other = other || self.names_other(i, address);
+            current.push(t);
+        }
+        // The paragraph of the first failure wording.
+        let Some(first) = region.iter().position(|l| FAILURE.is_match(l)) else {
+            return String::new();
+        };
+        let end = region[first..]
+            .iter()
+            .position(|l| l.trim().is_empty())
+            .map_or(region.len(), |n| first + n);
+        let lines: Vec<&str> = region[first..end]
+            .iter()
+            .take(MAX_REPLY_LINES)
+            .copied()
+            .collect();
+        squash(&lines.join(" "))
     }
-    // The lines of its paragraph before it.
-    let start = region[..at]
-        .iter()
-        .rposition(|l| l.trim().is_empty() || is_rule(l.trim()))
-        .map_or(0, |n| n + 1)
-        .max(at.saturating_sub(MAX_REPLY_LINES));
-    let before: Vec<&str> = region[start..at]
-        .iter()
-        .map(|l| l.trim())
-        .filter(|l| !names_other(l))
-        .collect();
-    if says_more_than(&before, address) {
-        return squash(&before.join(" "));
-    }
-    String::new()
 }
 
 /// Whether lines say anything besides the address itself and a label
@@ -793,70 +870,6 @@ fn says_more_than(lines: &[&str], address: &str) -> bool {
         let label = without.ends_with(':') && words <= 4;
         words >= 2 && !label
     })
-}
-
-/// For a recipient listed without a reason beside it: the first paragraph
-/// after it that explains (failure wording or a reply code, not a bare
-/// label like `because:`, no other recipient named), else the paragraph of
-/// the notice's first failure wording.
-fn explaining_paragraph(
-    region: &[&str],
-    at: usize,
-    address: &str,
-    known: &HashSet<String>,
-) -> String {
-    let names_other = |line: &str| {
-        addresses_in(line)
-            .iter()
-            .any(|a| !a.eq_ignore_ascii_case(address) && known.contains(&a.to_ascii_lowercase()))
-    };
-    let explains = |p: &[&str]| {
-        let text = p.join(" ");
-        says_more_than(p, address)
-            && !p.iter().any(|l| names_other(l))
-            && (FAILURE.is_match(&text)
-                || reply_code_in(&text).is_some()
-                || status_in(&text).is_some())
-    };
-    let mut current: Vec<&str> = Vec::new();
-    let start = if at == usize::MAX { 0 } else { at + 1 };
-    // Bounded: a notice listing thousands of bare addresses must not make
-    // this quadratic.
-    let window = region.iter().skip(start).take(EXPLANATION_WINDOW);
-    for line in window.chain(std::iter::once(&"")) {
-        let t = line.trim();
-        if t.is_empty() || is_rule(t) {
-            if !current.is_empty() && explains(&current) {
-                return squash(
-                    &current
-                        .iter()
-                        .take(MAX_REPLY_LINES)
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                );
-            }
-            current.clear();
-            continue;
-        }
-        current.push(t);
-    }
-    // The paragraph of the first failure wording.
-    let Some(first) = region.iter().position(|l| FAILURE.is_match(l)) else {
-        return String::new();
-    };
-    let end = region[first..]
-        .iter()
-        .position(|l| l.trim().is_empty())
-        .map_or(region.len(), |n| first + n);
-    squash(
-        &region[first..end]
-            .iter()
-            .take(MAX_REPLY_LINES)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
 }
 
 /// A line cut to [`MAX_LINE`] bytes (at a character boundary): every line
@@ -891,7 +904,11 @@ pub(crate) fn delivery_for(mail: &Mail, recipient: String) -> Option<Delivery> {
     }
     let notice = notice_text(&mail.text);
     let lines: Vec<&str> = notice.split_lines().take(MAX_NOTICE_LINES).collect();
-    let reply = explaining_paragraph(&lines, usize::MAX, &recipient, &HashSet::new());
+    let notice = Region {
+        named: vec![Vec::new(); lines.len()],
+        lines: &lines,
+    };
+    let reply = notice.explaining_paragraph(usize::MAX, &recipient);
     let delayed = DELAY_SUBJECTS
         .iter()
         .any(|w| mail.subject_lower.contains(w))
