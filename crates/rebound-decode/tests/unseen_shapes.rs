@@ -361,6 +361,20 @@ To: sender@ours.example
     assert_eq!(recipients(&decode(&system)), ["vera@example.com"]);
 }
 
+/// Mail to a role mailbox of another site (`postmaster@`) bounces like
+/// any other; the reporting site's own role mailboxes are not recipients.
+#[test]
+fn role_mailboxes_here_and_elsewhere() {
+    let records = decode(
+        "From: MAILER-DAEMON@mx.relay.example.com\nTo: sender@ours.example\n\
+Subject: Undelivered Mail Returned to Sender\n\n\
+Your message could not be delivered:\n\n\
+<postmaster@partner.example>: host mx.partner.example said: 550 5.1.1 unknown\n\n\
+Report problems to postmaster@relay.example.com.\n",
+    );
+    assert_eq!(recipients(&records), ["postmaster@partner.example"]);
+}
+
 /// A notice that names its recipient only in the subject.
 #[test]
 fn recipient_only_in_the_subject() {

@@ -122,6 +122,19 @@ pub const FAILURE_PHRASES: &[&str] = &[
     "送信できませんでした",
     "届きませんでした",
     "宛先不明",
+    // Wording of MTAs that list recipients under a general statement.
+    "list of recipients",
+    "error has occurred",
+    "error occurred",
+    "error delivering",
+    "error while delivering",
+    "attempting to deliver",
+    "failure reason",
+    "not found",
+    "name service error",
+    "does not like recipient",
+    "did not like",
+    "message is delayed",
     // Delays are failures to deliver so far.
     "has not yet been delivered",
     "still being retried",
@@ -147,6 +160,9 @@ pub const DELAY_PHRASES: &[&str] = &[
     "no action is required on your part",
     "this is a warning message only",
     "do not need to resend",
+    "do not need to re-send",
+    "message is delayed",
+    "temporary failure report",
 ];
 
 /// Subjects of delay warnings (lower case): Sendmail's `Warning: could not
@@ -188,6 +204,8 @@ pub const RETURNED_MESSAGE_MARKERS: &[&str] = &[
     "here is a copy of",
     "copy of original message",
     "--- enclosed are the headers",
+    "below is a copy of the original message",
+    "------- returned message",
     "bounced e-mail:",
     "bounced email:",
     "bounced message:",
@@ -208,20 +226,12 @@ pub const SYSTEM_LOCAL_PARTS: &[&str] = &[
     "mailer-daemon",
     "mail-daemon",
     "maildaemon",
-    "postmaster",
-    "hostmaster",
-    "abuse",
-    "root",
-    "daemon",
     "majordomo",
     "listserv",
     "listproc",
     "mailman",
     "ezmlm",
     "sympa",
-    "nobody",
-    "noreply",
-    "no-reply",
     "bounce",
     "bounces",
     "bounce-*",
@@ -235,6 +245,23 @@ pub const SYSTEM_LOCAL_PARTS: &[&str] = &[
     "*-bounces",
     "*-bounce",
     "*-bounces+*",
+];
+
+/// Role mailboxes (RFC 2142) that a notice names as whom to contact at
+/// the reporting site; at another site they may well be the recipient
+/// that failed (mail to `postmaster@` a domain bounces too).
+pub const SITE_ROLE_LOCAL_PARTS: &[&str] = &[
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "abuse",
+    "root",
+    "daemon",
+    "nobody",
+    "noreply",
+    "no-reply",
+    "support",
+    "helpdesk",
 ];
 
 /// Words that, on a line, make its addresses someone else's than a failed
@@ -367,22 +394,30 @@ impl Decoder for FreeText {
             .take(MAX_NOTICE_LINES)
             .map(clip_line)
             .collect();
-        let first_failure = lines.iter().position(|l| FAILURE.is_match(l))?;
         // The region starts at the paragraph holding the first failure
-        // wording: qmail-style notices put the address first
-        // (`<a@b.example>:` and the reason below it).
-        let region_start = lines[..first_failure]
-            .iter()
-            .rposition(|l| l.trim().is_empty())
-            .map_or(0, |n| n + 1);
+        // wording (read across its line breaks: `could not` / `be
+        // delivered`): qmail-style notices put the address first
+        // (`<a@b.example>:` and the reason below it). A notice whose
+        // sender and subject both say it is a bounce is read whole even
+        // without wording of ours (its words may be in a language or a
+        // phrasing we do not list).
+        let region_start = match first_failure_paragraph(&lines) {
+            Some(start) => start,
+            None if strongly_a_bounce(mail) => 0,
+            None => return None,
+        };
         let ours = own_addresses(mail);
         let mut region = &lines[region_start..];
-        let mut scan = scan_recipients(region, &ours, &listed);
+        // The reporting site: the bounce's sender's domain.
+        let site = crate::lhost::common::find_address(mail.headers.value("from"))
+            .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .unwrap_or_default();
+        let mut scan = scan_recipients(region, &ours, &listed, &site);
         if scan.found.is_empty() && region_start > 0 {
             // The failure wording came after the addresses' paragraph
             // (`a@b.example` / blank / `This address does not exist.`).
             region = &lines[..];
-            scan = scan_recipients(region, &ours, &listed);
+            scan = scan_recipients(region, &ours, &listed, &site);
         }
         let Scan {
             mut found,
@@ -407,7 +442,9 @@ impl Decoder for FreeText {
             let in_subject: Vec<String> = addresses_in(&mail.subject)
                 .into_iter()
                 .filter(|a| {
-                    !ours.iter().any(|o| o.eq_ignore_ascii_case(a)) && !is_system_mailbox(a)
+                    !ours.iter().any(|o| o.eq_ignore_ascii_case(a))
+                        && !is_system_mailbox(a)
+                        && !is_site_role(a, &site)
                 })
                 .collect();
             if let [only] = in_subject.as_slice() {
@@ -481,6 +518,37 @@ impl Decoder for FreeText {
     }
 }
 
+/// The first line of the first paragraph whose text (its lines joined)
+/// holds failure wording.
+fn first_failure_paragraph(lines: &[&str]) -> Option<usize> {
+    let mut start = 0;
+    let mut joined = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if t.is_empty() {
+            if FAILURE.is_match(&joined) {
+                return Some(start);
+            }
+            joined.clear();
+            start = i + 1;
+            continue;
+        }
+        if joined.len() < 16 * MAX_LINE {
+            joined.push(' ');
+            joined.push_str(t);
+        }
+    }
+    FAILURE.is_match(&joined).then_some(start)
+}
+
+/// Both the sender and the subject say the message is a bounce.
+fn strongly_a_bounce(mail: &Mail) -> bool {
+    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+        && BOUNCE_SUBJECTS
+            .iter()
+            .any(|s| mail.subject_lower.contains(s))
+}
+
 /// The status of a delay warning that states none: RFC 3463's 4.0.0
 /// (persistent transient failure). Without it the record would get a
 /// permanent stand-in status, as if the system had given up.
@@ -502,7 +570,7 @@ struct Scan {
     named: Vec<Vec<String>>,
 }
 
-fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan {
+fn scan_recipients(region: &[&str], ours: &[String], listed: &[String], site: &str) -> Scan {
     let mut found: Vec<(String, usize)> = Vec::new();
     // Lower-cased, for the lookups of every line against the others.
     let mut known: HashSet<String> = HashSet::new();
@@ -530,6 +598,7 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String]) -> Scan 
             }
             if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
                 || is_system_mailbox(&address)
+                || is_site_role(&address, site)
                 || named_as_sender(line, &address)
             {
                 continue;
@@ -695,6 +764,30 @@ fn named_as_sender(line: &str, address: &str) -> bool {
         .next()
         .unwrap_or("");
     SENDER_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// Whether an address is a role mailbox of the reporting site: its local
+/// part one of [`SITE_ROLE_LOCAL_PARTS`], its domain the site's or one
+/// above or below it (`postmaster@example.com` in a notice from
+/// `MAILER-DAEMON@mx.example.com`).
+fn is_site_role(address: &str, site: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    if !SITE_ROLE_LOCAL_PARTS
+        .iter()
+        .any(|r| local.eq_ignore_ascii_case(r))
+    {
+        return false;
+    }
+    let (domain, site) = (domain.to_ascii_lowercase(), site.to_ascii_lowercase());
+    let within = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_suffix(outer)
+                .is_some_and(|head| head.ends_with('.'))
+    };
+    site.is_empty() || within(&domain, &site) || within(&site, &domain)
 }
 
 /// Whether an address is a system or list-management mailbox, or a VERP
@@ -1055,14 +1148,40 @@ could not be delivered to e@f.example
             )
             .is_empty()
         );
-        // A bounce without failure wording names nobody.
+        // A mailer's message without failure wording or a bounce subject
+        // names nobody...
+        assert!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: queue report
+
+see e@f.example
+"
+            )
+            .is_empty()
+        );
+        // ...but one whose sender and subject both say bounce is read
+        // whole (its wording may be one we do not list).
+        assert_eq!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: Returned mail
+
+Zustellung an e@f.example gescheitert.
+"
+            )
+            .len(),
+            1
+        );
         assert!(
             decode(
                 "From: MAILER-DAEMON@x.example
 To: c@d.example
 Subject: Returned mail
 
-see e@f.example
+see the queue.
 "
             )
             .is_empty()
