@@ -142,13 +142,20 @@ fn split_type(field: &str) -> Option<(&str, &str)> {
     })
 }
 
-/// Cleans an address as DSNs and NDRs write it: strips `<>`, quotes around
-/// the whole address, trailing punctuation, and a `rfc822;` prefix.
+/// Cleans an address as DSNs and NDRs write it: strips `<>` (also a stray
+/// one), quotes around the whole address, trailing punctuation, a
+/// `rfc822;` prefix, and unwraps the forms Exchange and X.400 gateways
+/// write (`SMTP:user@d`, `dda:SMTP=user@d`, `IMCEASMTP-user+40d@host`).
 pub fn clean_address(raw: &str) -> String {
-    clean_address_str(raw).to_string()
+    let v = clean_address_str(raw);
+    match imcea_address(v) {
+        Some(decoded) => decoded,
+        None => v.to_string(),
+    }
 }
 
-/// [`clean_address`], borrowed from `raw`.
+/// [`clean_address`], borrowed from `raw` (without the IMCEA decoding,
+/// which needs a copy).
 pub fn clean_address_str(raw: &str) -> &str {
     let v = typed_value_str(raw);
     let mut v = v.trim();
@@ -156,25 +163,111 @@ pub fn clean_address_str(raw: &str) -> &str {
         && start < end
     {
         v = &v[start + 1..end];
+    } else if v.contains(char::is_whitespace) && !v.starts_with('"') {
+        // An address followed (or preceded) by a comment or a name:
+        // `john@example.com (John Smith)`.
+        if let Some(word) = v.split_whitespace().find(|w| w.contains('@')) {
+            v = word;
+        }
     }
-    v.trim()
-        .trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | ';' | ':' | '.' | '(' | ')'))
+    let v = v
         .trim()
+        .trim_matches(|c: char| matches!(c, '\'' | ',' | ';' | ':' | '.' | '(' | ')' | '<' | '>'))
+        .trim();
+    let v = strip_whole_quotes(v)
+        .trim_matches(|c: char| matches!(c, ',' | ';' | '.' | '<' | '>'))
+        .trim();
+    strip_gateway_prefix(v)
+}
+
+/// `"a@b.example"` -> `a@b.example`, but `"john smith"@b.example` (a
+/// quoted local part, RFC 5321) stays as it is.
+fn strip_whole_quotes(v: &str) -> &str {
+    let inner = v.trim_matches('"');
+    if inner.len() == v.len() {
+        return v;
+    }
+    // Quotes only at the ends (or an unbalanced one): they wrap the address.
+    if v.starts_with('"') && v.ends_with('"') && v.len() >= 2 && !v[1..v.len() - 1].contains('"')
+        || !inner.contains('"') && (v.starts_with('"') != v.ends_with('"'))
+    {
+        return inner.trim();
+    }
+    v
+}
+
+/// The SMTP address inside an Exchange or X.400 gateway's address type:
+/// `SMTP:user@d` (Exchange's proxy address form) and `dda:SMTP=user@d` (a
+/// domain-defined attribute naming an SMTP address), and a link's
+/// `mailto:`.
+fn strip_gateway_prefix(v: &str) -> &str {
+    for prefix in ["smtp:", "dda:smtp=", "dda.value=", "mailto:"] {
+        if v.len() > prefix.len()
+            && v.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        {
+            return v[prefix.len()..].trim();
+        }
+    }
+    v
+}
+
+/// The SMTP address an Exchange IMCEA encapsulation carries
+/// (`IMCEASMTP-john+2Esmith+40example+2Ecom@exchange.example`: `+XX` is
+/// the hex code of a byte, so `+40` is `@` and `+2E` is `.`), if `v` is one.
+fn imcea_address(v: &str) -> Option<String> {
+    const PREFIX: &str = "imceasmtp-";
+    if v.len() <= PREFIX.len()
+        || !v.as_bytes()[..PREFIX.len()].eq_ignore_ascii_case(PREFIX.as_bytes())
+    {
+        return None;
+    }
+    let encoded = &v[PREFIX.len()..v.rfind('@')?];
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+'
+            && let Some(hex) = encoded.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    looks_like_address(&decoded).then_some(decoded)
 }
 
 /// Whether a string looks like an email address (local@domain with a dot-less
-/// domain allowed, no spaces).
+/// domain allowed, no spaces except inside a quoted local part).
 pub fn looks_like_address(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };
+    let quoted_local = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
     !local.is_empty()
         && !domain.is_empty()
-        && !s.contains(char::is_whitespace)
+        && (quoted_local || !local.contains(char::is_whitespace))
         && !domain.contains('@')
         && domain.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+            // Bytes above ASCII: an internationalised domain (RFC 6531).
+            b.is_ascii_alphanumeric()
+                || b >= 0x80
+                || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
         })
+}
+
+/// Whether an address's domain is an internal routing name rather than a
+/// mail domain: a host name without a dot (Sun/Oracle Messaging Server's
+/// `ims-ms-daemon`, `sims-ms-daemon`, a bare local host name) and not an
+/// address literal.
+pub fn is_internal_route(address: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| !domain.contains('.') && !domain.starts_with('['))
 }
 
 #[cfg(test)]
@@ -215,6 +308,22 @@ Final-Recipient: rfc822; b@x.example\nStatus: 5.0.0\n",
         assert_eq!(clean_address("rfc822; <A@Example.org>"), "A@Example.org");
         assert_eq!(clean_address("\"a@b.example\""), "a@b.example");
         assert!(looks_like_address("a@b"));
+        assert!(looks_like_address("jürgen@bücher.example"));
+        assert_eq!(clean_address("<mailto:a@b.example>"), "a@b.example");
+        assert_eq!(clean_address("rfc822;SMTP:a@b.example"), "a@b.example");
+        assert_eq!(
+            clean_address("IMCEASMTP-a+2Eb+40c+2Eexample@x.example"),
+            "a.b@c.example"
+        );
+        assert_eq!(
+            clean_address("\"john smith\"@b.example"),
+            "\"john smith\"@b.example"
+        );
+        assert_eq!(clean_address("a@b.example>"), "a@b.example");
+        assert_eq!(
+            clean_address("rfc822; john@b.example (John Smith)"),
+            "john@b.example"
+        );
         assert!(!looks_like_address("a b@c"));
     }
 }

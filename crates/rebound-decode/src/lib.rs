@@ -16,10 +16,12 @@ pub mod lhost;
 pub mod mail;
 mod mime_fields;
 mod record;
+pub mod verp;
 
 pub use input::{InputError, RawMessage, messages};
 pub use mail::Mail;
 pub use record::{REBOUND_ONLY_FIELDS, Record, parse_date, token};
+pub use verp::{DEFAULT_VERP_PATTERN, VerpPattern, VerpPatternError};
 
 use rebound_classify::Classifier;
 use rebound_core::Reason;
@@ -59,6 +61,18 @@ pub fn decode_message_with(
     options: &DecodeOptions,
     classifier: &Classifier,
 ) -> Result<Vec<Record>, DecodeError> {
+    decode_message_configured(raw, origin, options, classifier, VerpPattern::builtin())
+}
+
+/// Decodes one message with the given classifier and VERP address shape
+/// (see [`verp`]; [`VerpPattern::builtin`] is [`DEFAULT_VERP_PATTERN`]).
+pub fn decode_message_configured(
+    raw: &[u8],
+    origin: &str,
+    options: &DecodeOptions,
+    classifier: &Classifier,
+    verp: &VerpPattern,
+) -> Result<Vec<Record>, DecodeError> {
     let normalised = mail::normalise_line_endings(raw);
     let pieces = input::split_appended_messages(&normalised);
     if pieces.len() > 1 {
@@ -67,14 +81,16 @@ pub fn decode_message_with(
         let mut records = Vec::new();
         for piece in pieces {
             if let Some(mail) = Mail::parse(piece) {
-                records.extend(decode_mail(&mail, origin, options, classifier)?);
+                records.extend(decode_mail_configured(
+                    &mail, origin, options, classifier, verp,
+                )?);
             }
         }
         return Ok(records);
     }
     // Already normalised: parsing it does not copy it again.
     let mail = Mail::parse(&normalised).ok_or(DecodeError::NotAMessage)?;
-    decode_mail(&mail, origin, options, classifier)
+    decode_mail_configured(&mail, origin, options, classifier, verp)
 }
 
 /// Decodes an already parsed message.
@@ -84,29 +100,55 @@ pub fn decode_mail(
     options: &DecodeOptions,
     classifier: &Classifier,
 ) -> Result<Vec<Record>, DecodeError> {
+    decode_mail_configured(mail, origin, options, classifier, VerpPattern::builtin())
+}
+
+/// Decodes an already parsed message with the given VERP address shape.
+pub fn decode_mail_configured(
+    mail: &Mail,
+    origin: &str,
+    options: &DecodeOptions,
+    classifier: &Classifier,
+    verp: &VerpPattern,
+) -> Result<Vec<Record>, DecodeError> {
     let mut current = "";
     // A bug in a decoder or in the classifier must cost one message, not the
     // run: contain it here and report which decoder was at work.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let keep = |r: &Record| match r.verdict.reason {
+            Reason::Delivered => options.delivered,
+            Reason::Vacation => options.vacation,
+            _ => true,
+        };
         for decoder in lhost::registry() {
             current = decoder.name();
-            let Some(deliveries) = decoder.decode(mail) else {
+            let Some(mut deliveries) = decoder.decode(mail) else {
                 continue;
             };
             if deliveries.is_empty() {
                 continue;
             }
+            lhost::common::separate_shared_replies(mail, &mut deliveries);
+            if verp::may_need_repair(&deliveries)
+                && let Some(verp_recipient) = verp.recipient_of(mail)
+            {
+                verp::repair(&mut deliveries, &verp_recipient);
+            }
             return deliveries
                 .into_iter()
                 .map(|d| record::assemble(mail, d, decoder.name(), origin, classifier))
-                .filter(|r| match r.verdict.reason {
-                    Reason::Delivered => options.delivered,
-                    Reason::Vacation => options.vacation,
-                    _ => true,
-                })
+                .filter(keep)
                 .collect();
         }
-        Vec::new()
+        // No decoder found a recipient: a bounce that came back to a VERP
+        // address still says whom it is about.
+        current = "VERP";
+        verp.recipient_of(mail)
+            .and_then(|r| lhost::freetext::delivery_for(mail, r))
+            .map(|d| record::assemble(mail, d, "VERP", origin, classifier))
+            .into_iter()
+            .filter(keep)
+            .collect()
     }))
     .map_err(|_| DecodeError::DecoderPanicked {
         decoder: current.to_string(),

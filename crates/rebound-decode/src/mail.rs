@@ -349,13 +349,37 @@ pub struct Report {
     pub text: String,
 }
 
+/// The message without what some stores write before its header: a byte
+/// order mark, blank lines, and the `From sender date` line of an mbox (a
+/// single message saved from one). Without this the first header would not be found.
+fn skip_preamble(data: &[u8]) -> &[u8] {
+    // A byte order mark some Windows tools write at the start of a saved
+    // message.
+    let mut rest = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    // Bounded: a file of blank lines is no message either way.
+    for _ in 0..64 {
+        let line_end = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+        let line = &rest[..line_end];
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        let postmark = line.starts_with(b"From ") && !blank;
+        if !(blank || postmark) || line_end == rest.len() {
+            break;
+        }
+        rest = &rest[line_end..];
+        if postmark {
+            break;
+        }
+    }
+    rest
+}
+
 impl Mail {
     /// Parses raw bytes (any line endings). Returns `None` only when the
     /// input has no header at all.
     pub fn parse(raw: &[u8]) -> Option<Mail> {
         let normalised = normalise_line_endings(raw);
         let normalised = refold_boundary_parameters(normalised);
-        let data = normalised.as_ref();
+        let data = skip_preamble(normalised.as_ref());
         let mut stream = MessageStream::new(data);
         let mut mail = Mail::default();
         // A bounce's own header block has a few dozen fields.
@@ -1641,6 +1665,24 @@ fn decode_entities(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preamble_before_the_first_header_is_skipped() {
+        for prefix in [
+            "",
+            "\u{feff}",
+            "\n\n",
+            " \n\t\n",
+            "From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n",
+        ] {
+            let raw = format!("{prefix}From: MAILER-DAEMON@x.example\nSubject: s\n\nbody\n");
+            let mail = Mail::parse(raw.as_bytes()).unwrap_or_else(|| panic!("{prefix:?}"));
+            assert_eq!(mail.from_lower, "mailer-daemon@x.example", "{prefix:?}");
+            assert_eq!(mail.subject, "s");
+        }
+        // Only blank lines: still no message.
+        assert!(Mail::parse(b"\n\n\n").is_none());
+    }
 
     #[test]
     fn line_endings_are_normalised() {

@@ -82,7 +82,9 @@ pub(crate) fn assemble(
     classifier: &Classifier,
 ) -> Record {
     let original = mail.original_headers();
+    let stated = (!delivery.addresser.is_empty()).then_some(delivery.addresser.as_str());
     let addresser = [
+        stated,
         original.get("from"),
         original.get("return-path"),
         original.get("sender"),

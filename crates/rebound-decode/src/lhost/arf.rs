@@ -74,12 +74,28 @@ fn find_field_start(text: &str, field: &str) -> Option<usize> {
 fn from_report(mail: &Mail, report: &str) -> Vec<Delivery> {
     let (fields, _) = Headers::parse_block(report.trim_start());
     let feedbacktype = fields.value("feedback-type").trim().to_ascii_lowercase();
-    let mut recipients: Vec<String> = fields
+    let mut recipients: Vec<String> = Vec::new();
+    for address in fields
         .get_all("original-rcpt-to")
         .chain(fields.get_all("removal-recipient"))
         .map(clean_address)
+    {
+        // One complaint per person: `Removal-Recipient` often repeats the
+        // `Original-Rcpt-To` address.
+        if looks_like_address(&address)
+            && !recipients.iter().any(|r| r.eq_ignore_ascii_case(&address))
+        {
+            recipients.push(address);
+        }
+    }
+    // RFC 5965 3.2: the envelope sender of the reported message; the
+    // enclosed message's From is only its author, the report's To the
+    // feedback loop's mailbox.
+    let addresser = fields
+        .get("original-mail-from")
+        .map(clean_address)
         .filter(|a| looks_like_address(a))
-        .collect();
+        .unwrap_or_default();
     if recipients.is_empty() {
         recipients.push(recipient_from_original(mail.original_headers()));
     }
@@ -107,6 +123,7 @@ fn from_report(mail: &Mail, report: &str) -> Vec<Delivery> {
             date: date.clone(),
             reason: Some(Reason::Feedback),
             feedbacktype: feedbacktype.clone(),
+            addresser: addresser.clone(),
             ..Delivery::default()
         })
         .collect()

@@ -3,7 +3,8 @@
 
 use super::Delivery;
 use crate::dsn::{
-    DeliveryStatus, clean_address, clean_address_str, looks_like_address, typed_value,
+    DeliveryStatus, clean_address, clean_address_str, is_internal_route, looks_like_address,
+    typed_value,
 };
 use crate::mail::Mail;
 
@@ -152,7 +153,7 @@ pub fn find_address(s: &str) -> Option<String> {
     {
         let inner = clean_address_str(&s[start + 1..end]);
         if looks_like_address(inner) {
-            return Some(inner.to_string());
+            return Some(clean_address(inner));
         }
     }
     // Only a word with an `@` can be one.
@@ -162,7 +163,7 @@ pub fn find_address(s: &str) -> Option<String> {
     s.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"'))
         .map(clean_address_str)
         .find(|w| looks_like_address(w))
-        .map(str::to_string)
+        .map(clean_address)
 }
 
 /// Reads every recipient block of the mail's delivery-status report into a
@@ -186,17 +187,25 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
     for block in &ds.recipients {
         let final_rcpt = clean_address(block.value("final-recipient"));
         let original_rcpt = clean_address(block.value("original-recipient"));
-        // A source route (`@relay:user@host`, RFC 5321's obsolete form) is
-        // how the MTA reached the mailbox, not the address the sender used.
-        let routed = final_rcpt.starts_with('@');
-        let recipient =
-            if looks_like_address(&final_rcpt) && !(routed && looks_like_address(&original_rcpt)) {
-                final_rcpt
-            } else if looks_like_address(&original_rcpt) {
-                original_rcpt.clone()
-            } else {
+        let usable_original =
+            looks_like_address(&original_rcpt) && !is_internal_route(&original_rcpt);
+        // A source route (`@relay:user@host`, RFC 5321's obsolete form) or
+        // an internal routing name (`user@ims-ms-daemon`) is how the MTA
+        // reached the mailbox, not the address the sender used.
+        let routed = final_rcpt.starts_with('@') || is_internal_route(&final_rcpt);
+        let recipient = if looks_like_address(&final_rcpt) && !(routed && usable_original) {
+            final_rcpt
+        } else if looks_like_address(&original_rcpt) {
+            original_rcpt.clone()
+        } else {
+            // Neither field names a mailbox: the address after aliasing
+            // that Sendmail and others add is the last one left.
+            let actual = clean_address(block.value("x-actual-recipient"));
+            if !looks_like_address(&actual) {
                 continue;
-            };
+            }
+            actual
+        };
         let (diagnostictype, diagnostic) = typed_value(block.value("diagnostic-code"));
         let alias = if !original_rcpt.is_empty() && !original_rcpt.eq_ignore_ascii_case(&recipient)
         {
@@ -250,9 +259,46 @@ pub fn deliveries_from_status(ds: &DeliveryStatus) -> Vec<Delivery> {
             reason: None,
             feedbacktype: String::new(),
             standin: None,
+            addresser: String::new(),
         });
     }
     out
+}
+
+/// When a format decoder gave several recipients one and the same reply
+/// (its notice has one explanation for all) but the message also carries
+/// a delivery-status report with a reply per recipient, each recipient
+/// takes its own from the report: a notice's shared words must not stand
+/// for every recipient's refusal. The report's status fills a missing one.
+pub fn separate_shared_replies(mail: &Mail, deliveries: &mut [Delivery]) {
+    let [first, rest @ ..] = deliveries else {
+        return;
+    };
+    if rest.is_empty() || rest.iter().any(|d| d.diagnostic != first.diagnostic) {
+        return;
+    }
+    let report = deliveries_from_report(mail);
+    if report.len() < 2 {
+        return;
+    }
+    // A report that repeats one reply for all (often cut shorter than the
+    // notice's) has nothing of its own to give.
+    let distinct = report.iter().any(|r| r.diagnostic != report[0].diagnostic);
+    for d in deliveries.iter_mut() {
+        let Some(own) = report
+            .iter()
+            .find(|r| r.recipient.eq_ignore_ascii_case(&d.recipient))
+        else {
+            continue;
+        };
+        if distinct && !own.diagnostic.is_empty() && own.diagnostic != d.diagnostic {
+            d.diagnostic = own.diagnostic.clone();
+            d.replycode = None;
+            d.status = own.status.or(status_in(&own.diagnostic));
+        } else if d.status.is_none() {
+            d.status = own.status;
+        }
+    }
 }
 
 /// The parenthesised comment after a `Status:` value, if any.

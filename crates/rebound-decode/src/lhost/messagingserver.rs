@@ -7,7 +7,7 @@
 use super::common::{SplitLines, find_address};
 use super::unix::{better_status, head, reply_code_in, status_in, unfold_reply};
 use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, looks_like_address, typed_value};
+use crate::dsn::{DeliveryStatus, is_internal_route, looks_like_address, typed_value};
 use crate::mail::Mail;
 
 pub struct MessagingServer;
@@ -96,12 +96,18 @@ impl Decoder for MessagingServer {
             .to_string();
         let mut out = Vec::new();
         for (i, e) in entries.iter().enumerate() {
-            // A source-routed address (`@relay:user@host`) is the internal
-            // form; the original address is the one the sender wrote.
-            let recipient = if e.recipient.starts_with('@') || !looks_like_address(&e.recipient) {
-                find_address(&e.original)
+            // A source-routed address (`@relay:user@host`) or one at the
+            // message store's internal channel (`user@ims-ms-daemon`) is
+            // the internal form; the original address is the one the
+            // sender wrote.
+            let internal = e.recipient.starts_with('@')
+                || !looks_like_address(&e.recipient)
+                || find_address(&e.recipient).is_some_and(|a| is_internal_route(&a));
+            let original = find_address(&e.original).filter(|a| !is_internal_route(a));
+            let recipient = if internal && original.is_some() {
+                original
             } else {
-                find_address(&e.recipient)
+                find_address(&e.recipient).or(original)
             };
             let Some(recipient) = recipient else { continue };
             let block = ds.recipients.get(i);

@@ -31,6 +31,7 @@ pub mod exim;
 pub mod ezweb;
 pub mod facebook;
 pub mod fml;
+pub mod freetext;
 pub mod gmail;
 pub mod gmx;
 pub mod googlegroups;
@@ -110,6 +111,10 @@ pub struct Delivery {
     /// convention fixes it apart from the final reason (Exim's refusals
     /// after `MAIL FROM`: `x.0.901`). `None`: the final reason's.
     pub standin: Option<Reason>,
+    /// The sender as the report itself states it (ARF's
+    /// `Original-Mail-From`). Empty: the record takes it from the returned
+    /// message's headers.
+    pub addresser: String,
 }
 
 /// A bounce format.
@@ -135,6 +140,9 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
         all.extend_from_slice(appliances::LAST);
         all.extend_from_slice(providers::LAST);
         all.extend_from_slice(unix::LAST);
+        // Free text no format claims: every failed recipient near failure
+        // wording, each with its own reply.
+        all.push(&freetext::FreeText);
         all.push(&rfc3464::Rfc3464Loose);
         all
     })

@@ -11,7 +11,9 @@ use super::unix::{
     reply_code_in, squeeze, status_in,
 };
 use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
+use crate::dsn::{
+    DeliveryStatus, clean_address, is_internal_route, looks_like_address, typed_value,
+};
 use crate::mail::Mail;
 use rebound_core::Reason;
 
@@ -45,6 +47,23 @@ impl Session {
                 .filter(|c| c.get() >= 400)
                 .map(|_| (cmd.as_str(), joined))
         })
+    }
+
+    /// The failing reply to the command that named `address` (`RCPT
+    /// To:<address>`), when the session sent several recipients; else the
+    /// session's first failing reply.
+    fn failure_for(&self, address: &str) -> Option<(&str, String)> {
+        let lower = address.to_ascii_lowercase();
+        self.exchanges
+            .iter()
+            .filter(|(cmd, _)| cmd.to_ascii_lowercase().contains(&lower))
+            .find_map(|(cmd, replies)| {
+                let joined = squeeze(&join_reply(replies.iter().map(String::as_str)));
+                leading_reply_code(&joined)
+                    .filter(|c| c.get() >= 400)
+                    .map(|_| (cmd.as_str(), joined))
+            })
+            .or_else(|| self.failure())
     }
 
     fn mentions(&self, address: &str) -> bool {
@@ -117,7 +136,13 @@ impl Decoder for Sendmail {
         for (i, block) in ds.recipients.iter().enumerate().take(MAX_RECIPIENTS) {
             let final_rcpt = clean_address(block.value("final-recipient"));
             let original = clean_address(block.value("original-recipient"));
-            let recipient = if looks_like_address(&final_rcpt) && !final_rcpt.starts_with('@') {
+            // An internal route (`user@ims-ms-daemon`) gives way to the
+            // address the sender wrote.
+            let routed = final_rcpt.starts_with('@')
+                || (is_internal_route(&final_rcpt)
+                    && looks_like_address(&original)
+                    && !is_internal_route(&original));
+            let recipient = if looks_like_address(&final_rcpt) && !routed {
                 final_rcpt
             } else if let Some((a, _)) = listed.get(i) {
                 a.clone()
@@ -172,7 +197,7 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
                 sessions.iter().find(|s| s.failure().is_some())
             }
         });
-    let failure = session.and_then(|s| s.failure());
+    let failure = session.and_then(|s| s.failure_for(&d.recipient));
     if d.diagnostic.is_empty() {
         if let Some((_, reason)) = listed
             .iter()
@@ -186,15 +211,27 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
     if d.diagnostic.is_empty()
         && let Some(s) = session
     {
-        let notes: Vec<&str> = s
+        // Sendmail's own lines, without those about another recipient
+        // (`550 b@c... User unknown` is not this recipient's reply).
+        let lower = d.recipient.to_ascii_lowercase();
+        let chosen = s
             .notes
             .iter()
+            .filter(|l| !l.contains('@') || l.to_ascii_lowercase().contains(&lower));
+        let notes: Vec<&str> = chosen
             .map(|l| match l.split_once("... ") {
                 Some((who, what)) if who.contains('@') => what,
                 _ => l.as_str(),
             })
             .collect();
         d.diagnostic = squeeze(&notes.join(" "));
+        if d.diagnostic.is_empty()
+            && let Some((_, reply)) = &failure
+        {
+            // Its own lines were all about other recipients: the reply to
+            // its RCPT is what is left.
+            d.diagnostic = reply.clone();
+        }
     }
     // A bare exit code of a local mailer (`X-Unix; 77`): sendmail's own
     // line about the recipient says what it means.

@@ -26,6 +26,12 @@ pub struct Args {
     /// `json`: Sisimai's fields plus Rebound's verdict; `sisimai`: Sisimai's fields only.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+    /// The shape of VERP bounce addresses, a regex with the named groups
+    /// `local` and `domain` (default: `PREFIX+LOCAL=DOMAIN@host` or
+    /// `PREFIX-LOCAL=DOMAIN@host`); used only when a notice names no
+    /// recipient or a cut-off one.
+    #[arg(long, value_name = "REGEX")]
+    pub verp_pattern: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -47,6 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         vacation: args.vacation,
     };
     let classifier = Classifier::builtin();
+    let verp = match &args.verp_pattern {
+        Some(p) => rebound_decode::VerpPattern::new(p).context("--verp-pattern")?,
+        None => rebound_decode::VerpPattern::builtin().clone(),
+    };
     let progress = std::io::stderr()
         .is_terminal()
         .then(indicatif::ProgressBar::new_spinner);
@@ -77,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             batch
                 .par_iter()
                 .map(|m| {
-                    rebound_decode::decode_message_with(&m.bytes, &m.origin, &options, classifier)
+                    rebound_decode::decode_message_configured(
+                        &m.bytes, &m.origin, &options, classifier, &verp,
+                    )
                 })
                 .collect()
         });

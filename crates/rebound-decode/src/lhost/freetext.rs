@@ -1,0 +1,1202 @@
+//! The generic fallback for free-text notices no format decoder claims:
+//! older or rarer MTAs and providers (AOL-style, Netscape/iPlanet,
+//! Exchange 5.5, GroupWise, Lotus, SMTP32/IMail, qmail variants, list
+//! servers) that write "could not be delivered to", "<addr>: host ...
+//! said:", "The following recipient(s) could not be reached" and the like.
+//!
+//! It reads the notice the way a person would: the part before the
+//! returned message, from the first paragraph that states a failure; every
+//! address there is a failed recipient, except the bounce's own sender and
+//! recipient, system and list-management mailboxes, and addresses on lines
+//! that name a sender or a contact. Each recipient's reply is the text
+//! that follows it (up to a blank line or the next recipient), or, when
+//! addresses are only listed, the next paragraph that explains why.
+//!
+//! The wording it recognises is data: [`FAILURE_PHRASES`],
+//! [`DELAY_PHRASES`], [`RETURNED_MESSAGE_MARKERS`], [`SYSTEM_LOCAL_PARTS`],
+//! [`NOT_RECIPIENT_CONTEXT`].
+
+use super::common::{SplitLines, squash, starts_with_ignore_case};
+use super::providers::failed_recipients;
+use super::unix::{MAX_RECIPIENTS, reply_code_in, status_in};
+use super::{Decoder, Delivery};
+use crate::dsn::{clean_address, looks_like_address};
+use crate::mail::Mail;
+use aho_corasick::AhoCorasick;
+use rebound_core::{EnhancedStatus, Reason};
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+pub struct FreeText;
+
+/// Wording that says delivery to someone failed (matched case-insensitively
+/// anywhere in a line). The notice's failure region starts at the paragraph
+/// holding the first of them.
+pub const FAILURE_PHRASES: &[&str] = &[
+    // Statements about the delivery.
+    "could not be delivered",
+    "couldn't be delivered",
+    "cannot be delivered",
+    "can't be delivered",
+    "could not deliver",
+    "couldn't deliver",
+    "unable to deliver",
+    "not able to deliver",
+    "wasn't able to deliver",
+    "failed to deliver",
+    "delivery failed",
+    "delivery has failed",
+    "delivery to the following",
+    "was not delivered",
+    "were not delivered",
+    "has not been delivered",
+    "not be delivered",
+    "undeliverable",
+    "did not reach",
+    "did not receive this message",
+    "could not be reached",
+    "permanent fatal error",
+    "permanent delivery error",
+    "permanent error",
+    "permanent failure",
+    "fatal error",
+    "delivery error",
+    "following addresses had",
+    "following address",
+    "following recipient",
+    "following destination",
+    "returned to sender",
+    "message was rejected",
+    "message rejected",
+    "was rejected",
+    "has rejected",
+    "refused",
+    // qmail and Postfix style: `<addr>: host x said: 550 ...`.
+    " said: ",
+    "remote host said",
+    // Statements about the mailbox.
+    "unknown user",
+    "user unknown",
+    "unknown recipient",
+    "recipient unknown",
+    "no such user",
+    "no such mailbox",
+    "no such recipient",
+    "user not found",
+    "mailbox not found",
+    "address not found",
+    "recipient not found",
+    "invalid recipient",
+    "invalid address",
+    "no mailbox",
+    "mailbox unavailable",
+    "mailbox is full",
+    "mailbox full",
+    "over quota",
+    "quota exceeded",
+    "does not exist",
+    "not listed in",
+    "host unknown",
+    "domain not found",
+    "no route",
+    "relaying denied",
+    "relay denied",
+    // The same statements in other languages (German, French, Italian,
+    // Spanish, Portuguese, Dutch, Japanese).
+    "konnte nicht zugestellt werden",
+    "nicht zugestellt werden",
+    "unzustellbar",
+    "n'a pas pu être remis",
+    "n'a pas pu être distribué",
+    "impossible de remettre",
+    "échec de la remise",
+    "non è stato possibile recapitare",
+    "non è stato recapitato",
+    "no se ha podido entregar",
+    "no se pudo entregar",
+    "não foi possível entregar",
+    "não pôde ser entregue",
+    "kon niet worden afgeleverd",
+    "kon niet worden bezorgd",
+    "配信できませんでした",
+    "送信できませんでした",
+    "届きませんでした",
+    "宛先不明",
+    // Wording of MTAs that list recipients under a general statement.
+    "list of recipients",
+    "error has occurred",
+    "error occurred",
+    "error delivering",
+    "error while delivering",
+    "attempting to deliver",
+    "failure reason",
+    "not found",
+    "name service error",
+    "does not like recipient",
+    "did not like",
+    "message is delayed",
+    // Delays are failures to deliver so far.
+    "has not yet been delivered",
+    "still being retried",
+    "will continue to try",
+    "delivery has been delayed",
+    "delivery is delayed",
+];
+
+/// Wording that says the system is still trying: such a notice reports a
+/// delay, not a failure.
+pub const DELAY_PHRASES: &[&str] = &[
+    "has not yet been delivered",
+    "not yet been delivered",
+    "still being retried",
+    "will continue to try",
+    "will keep trying",
+    "will be retried",
+    "will retry",
+    "delivery has been delayed",
+    "delivery is delayed",
+    "has been delayed",
+    "delivery delayed",
+    "no action is required on your part",
+    "this is a warning message only",
+    "do not need to resend",
+    "do not need to re-send",
+    "message is delayed",
+    "temporary failure report",
+];
+
+/// Subjects of delay warnings (lower case): Sendmail's `Warning: could not
+/// send message for past 4 hours`, `Delivery Status Notification (Delay)`.
+pub const DELAY_SUBJECTS: &[&str] = &[
+    "warning",
+    "delayed",
+    "(delay)",
+    "delivery delay",
+    "still being retried",
+    "not yet delivered",
+    "not yet been delivered",
+];
+
+/// Lines (matched at their start, after blanks, case-insensitively) where
+/// the returned message begins: nothing after them is the notice's own.
+pub const RETURNED_MESSAGE_MARKERS: &[&str] = &[
+    "----- original message",
+    "-----original message",
+    "--- original message",
+    "original message follows",
+    "original message headers",
+    "original message header",
+    "----- original header",
+    "--- the header of the original message",
+    "the original message headers",
+    "------ this is a copy of the message",
+    "--- below this line is a copy",
+    "|------------------------- message text follows",
+    "----- the following is a copy",
+    "------ unsent message below",
+    "----- unsent message",
+    "----- returned message",
+    "---- start of returned message",
+    "----- message text follows",
+    "----- message header follows",
+    "--- message header follows",
+    "message headers follow",
+    "here is a copy of",
+    "copy of original message",
+    "--- enclosed are the headers",
+    "below is a copy of the original message",
+    "------- returned message",
+    "bounced e-mail:",
+    "bounced email:",
+    "bounced message:",
+    "------ the original message",
+    // A header block of the returned message written inline.
+    "received: ",
+    "return-path: ",
+    "message-id: ",
+    "dkim-signature: ",
+    "mime-version: ",
+    "content-type: ",
+    "delivered-to: ",
+];
+
+/// Local parts that name a system or list-management mailbox, never a
+/// failed recipient (matched whole; `*` stands for any prefix or suffix).
+pub const SYSTEM_LOCAL_PARTS: &[&str] = &[
+    "mailer-daemon",
+    "mail-daemon",
+    "maildaemon",
+    "majordomo",
+    "listserv",
+    "listproc",
+    "mailman",
+    "ezmlm",
+    "sympa",
+    "bounce",
+    "bounces",
+    "bounce-*",
+    "bounces-*",
+    "bounces+*",
+    "bounce+*",
+    "owner-*",
+    "*-owner",
+    "*-request",
+    "*-admin",
+    "*-bounces",
+    "*-bounce",
+    "*-bounces+*",
+];
+
+/// Role mailboxes (RFC 2142) that a notice names as whom to contact at
+/// the reporting site; at another site they may well be the recipient
+/// that failed (mail to `postmaster@` a domain bounces too).
+pub const SITE_ROLE_LOCAL_PARTS: &[&str] = &[
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "abuse",
+    "root",
+    "daemon",
+    "nobody",
+    "noreply",
+    "no-reply",
+    "support",
+    "helpdesk",
+];
+
+/// Words that, on a line, make its addresses someone else's than a failed
+/// recipient: the sender, a contact, an envelope command.
+pub const NOT_RECIPIENT_CONTEXT: &[&str] = &[
+    "mail from",
+    "envelope-from",
+    "envelope from",
+    "sender:",
+    "from:",
+    "reply-to:",
+    "return-path:",
+    "contact",
+    "assistance",
+    "helpdesk",
+    "help desk",
+    "send mail to",
+    "send an email to",
+    "write to",
+    "questions",
+    "message-id",
+    "message id",
+    "in-reply-to",
+    "references:",
+];
+
+/// Senders and subjects that make a message a bounce worth reading here.
+const BOUNCE_SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "mail-daemon",
+    "maildaemon",
+    "postmaster",
+    "mail delivery",
+    "mail administrator",
+    "mail system",
+    "mailadmin",
+    "system administrator",
+    "delivery subsystem",
+    "delivery notification",
+    "mdaemon",
+    "gateway",
+    "majordomo",
+    "listserv",
+    "mailman",
+    "bounce",
+];
+/// Subject wording that only a bounce uses.
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undeliver",
+    "not delivered",
+    "returned mail",
+    "return mail",
+    "returned to sender",
+    "failure notice",
+    "delivery fail",
+    "delivery status",
+    "delivery report",
+    "delivery notification",
+    "delivery problem",
+    "non-delivery",
+    "nondelivery",
+    "non delivery",
+    "could not be delivered",
+    "can't be delivered",
+    "cannot be delivered",
+    "unable to deliver",
+    "mail delivery",
+    "message delivery",
+    // German, French, Italian, Spanish, Portuguese, Dutch, Japanese.
+    "unzustellbar",
+    "nicht zugestellt",
+    "non remis",
+    "non distribu",
+    "échec de la remise",
+    "non recapitabile",
+    "mancato recapito",
+    "no entregado",
+    "no se puede entregar",
+    "não entregue",
+    "onbestelbaar",
+    "niet afgeleverd",
+    "配信不能",
+    "配送エラー",
+    "エラーメール",
+];
+/// Subject wording a person's mail may use too: it makes a bounce only
+/// with a sign that the message was generated by a system.
+const WEAK_BOUNCE_SUBJECTS: &[&str] = &[
+    "returned", "failure", "failed", "error", "delayed", "delay", "warning", "rejected", "bounce",
+];
+
+static FAILURE: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(FAILURE_PHRASES));
+static DELAY: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(DELAY_PHRASES));
+static NOT_RECIPIENT: LazyLock<AhoCorasick> =
+    LazyLock::new(|| case_insensitive(NOT_RECIPIENT_CONTEXT));
+
+fn case_insensitive(phrases: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(phrases)
+        .expect("the phrase tables are valid patterns")
+}
+
+/// At most this many lines of a notice are read.
+const MAX_NOTICE_LINES: usize = 1000;
+/// At most this many lines after a listed recipient are searched for the
+/// paragraph that explains it.
+const EXPLANATION_WINDOW: usize = 120;
+/// At most this many bytes of a line are read (a notice's lines are short;
+/// HTML turned into text may leave one long line).
+const MAX_LINE: usize = 4096;
+/// At most this many later mentions of a recipient add to its reply.
+const MAX_MENTIONS: usize = 2;
+/// At most this many lines make one recipient's reply.
+const MAX_REPLY_LINES: usize = 8;
+
+impl Decoder for FreeText {
+    fn name(&self) -> &'static str {
+        "FreeText"
+    }
+
+    fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
+        let listed = failed_recipients(mail);
+        if !looks_like_a_bounce(mail) && listed.is_empty() {
+            return None;
+        }
+        let notice = notice_text(&mail.text);
+        let lines: Vec<&str> = notice
+            .split_lines()
+            .take(MAX_NOTICE_LINES)
+            .map(clip_line)
+            .collect();
+        // The region starts at the paragraph holding the first failure
+        // wording (read across its line breaks: `could not` / `be
+        // delivered`): qmail-style notices put the address first
+        // (`<a@b.example>:` and the reason below it). A notice whose
+        // sender and subject both say it is a bounce is read whole even
+        // without wording of ours (its words may be in a language or a
+        // phrasing we do not list).
+        let region_start = match first_failure_paragraph(&lines) {
+            Some(start) => start,
+            None if strongly_a_bounce(mail) => 0,
+            None => return None,
+        };
+        let ours = own_addresses(mail);
+        let mut region = &lines[region_start..];
+        // The reporting site: the bounce's sender's domain.
+        let site = crate::lhost::common::find_address(mail.headers.value("from"))
+            .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .unwrap_or_default();
+        let mut scan = scan_recipients(region, &ours, &listed, &site);
+        if scan.found.is_empty() && region_start > 0 {
+            // The failure wording came after the addresses' paragraph
+            // (`a@b.example` / blank / `This address does not exist.`).
+            region = &lines[..];
+            scan = scan_recipients(region, &ours, &listed, &site);
+        }
+        let Scan {
+            mut found,
+            mut known,
+            again,
+            named,
+        } = scan;
+        let notice = Region {
+            lines: region,
+            named,
+        };
+        // Listed recipients the text never names still failed.
+        for address in &listed {
+            if known.insert(address.to_ascii_lowercase()) {
+                found.push((address.clone(), usize::MAX));
+            }
+        }
+        if found.is_empty() {
+            // Some notices name the recipient only in their subject
+            // (`Undeliverable mail: a@b.example`, `Delivery failure to
+            // a@b.example`).
+            let in_subject: Vec<String> = addresses_in(&mail.subject)
+                .into_iter()
+                .filter(|a| {
+                    !ours.iter().any(|o| o.eq_ignore_ascii_case(a))
+                        && !is_system_mailbox(a)
+                        && !is_site_role(a, &site)
+                })
+                .collect();
+            if let [only] = in_subject.as_slice() {
+                found.push((only.clone(), usize::MAX));
+            }
+        }
+        if found.is_empty() {
+            return None;
+        }
+        // A delay notice as a whole: its subject says so, or its text
+        // speaks of retrying and of no permanent failure.
+        let delay_notice = DELAY_SUBJECTS
+            .iter()
+            .any(|w| mail.subject_lower.contains(w))
+            || (!region.iter().any(|l| permanent_wording(l))
+                && region.iter().any(|l| DELAY.is_match(l)));
+        let out = found
+            .iter()
+            .map(|(address, at)| {
+                let own = if *at == usize::MAX {
+                    String::new()
+                } else {
+                    notice.reply_after(*at, address)
+                };
+                let mut reply = if own.is_empty() {
+                    notice.explaining_paragraph(*at, address)
+                } else {
+                    own
+                };
+                if *at != usize::MAX
+                    && status_in(&reply).is_none()
+                    && reply_code_in(&reply).is_none()
+                {
+                    // Its own words say that it failed, a paragraph below
+                    // may say how (`Remote Server returned '550 5.1.10 ...'`).
+                    let more = notice.explaining_paragraph(*at, address);
+                    if (status_in(&more).is_some() || reply_code_in(&more).is_some())
+                        && !reply.contains(&more)
+                    {
+                        reply.push(' ');
+                        reply.push_str(&more);
+                    }
+                }
+                for &later in again
+                    .get(&address.to_ascii_lowercase())
+                    .into_iter()
+                    .flatten()
+                {
+                    let more = notice.reply_after(later, address);
+                    if !more.is_empty() && !reply.contains(&more) {
+                        reply.push(' ');
+                        reply.push_str(&more);
+                    }
+                }
+                let delayed = delay_notice || DELAY.is_match(&reply);
+                let status = status_in(&reply).or_else(|| delayed.then(transient_status).flatten());
+                Delivery {
+                    recipient: address.clone(),
+                    action: if delayed { "delayed" } else { "failed" }.to_string(),
+                    status,
+                    replycode: reply_code_in(&reply),
+                    diagnostic: reply,
+                    // The notice says delivery failed; only its words say
+                    // why. A delay gets its hint from the action.
+                    reason: (!delayed).then_some(Reason::OnHold),
+                    ..Delivery::default()
+                }
+            })
+            .collect();
+        Some(out)
+    }
+}
+
+/// The first line of the first paragraph whose text (its lines joined)
+/// holds failure wording.
+fn first_failure_paragraph(lines: &[&str]) -> Option<usize> {
+    let mut start = 0;
+    let mut joined = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if t.is_empty() {
+            if FAILURE.is_match(&joined) {
+                return Some(start);
+            }
+            joined.clear();
+            start = i + 1;
+            continue;
+        }
+        if joined.len() < 16 * MAX_LINE {
+            joined.push(' ');
+            joined.push_str(t);
+        }
+    }
+    FAILURE.is_match(&joined).then_some(start)
+}
+
+/// Both the sender and the subject say the message is a bounce.
+fn strongly_a_bounce(mail: &Mail) -> bool {
+    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+        && BOUNCE_SUBJECTS
+            .iter()
+            .any(|s| mail.subject_lower.contains(s))
+}
+
+/// The status of a delay warning that states none: RFC 3463's 4.0.0
+/// (persistent transient failure). Without it the record would get a
+/// permanent stand-in status, as if the system had given up.
+fn transient_status() -> Option<EnhancedStatus> {
+    EnhancedStatus::new(4, 0, 0)
+}
+
+/// The recipients a region names: each with the line of its first
+/// mention, and where it is named again.
+struct Scan {
+    found: Vec<(String, usize)>,
+    /// `found`'s addresses, lower-cased, for the lookups of every line
+    /// against the others.
+    known: HashSet<String>,
+    again: HashMap<String, Vec<usize>>,
+    /// Per line of the region, the recipients it names (lower-cased):
+    /// read once here, so that finding each recipient's reply does not
+    /// parse every line again.
+    named: Vec<Vec<String>>,
+}
+
+fn scan_recipients(region: &[&str], ours: &[String], listed: &[String], site: &str) -> Scan {
+    let mut found: Vec<(String, usize)> = Vec::new();
+    // Lower-cased, for the lookups of every line against the others.
+    let mut known: HashSet<String> = HashSet::new();
+    // Where a recipient is named again (Exchange's "Diagnostic
+    // information for administrators", a transcript's RCPT): more of
+    // its reply may stand there.
+    let mut again: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut named: Vec<Vec<String>> = vec![Vec::new(); region.len()];
+    for (i, line) in region.iter().enumerate() {
+        if NOT_RECIPIENT.is_match(line) {
+            continue;
+        }
+        for address in addresses_in(line) {
+            if found.len() >= MAX_RECIPIENTS {
+                break;
+            }
+            let lower = address.to_ascii_lowercase();
+            if known.contains(&lower) {
+                named[i].push(lower.clone());
+                let seen = again.entry(lower).or_default();
+                if seen.len() < MAX_MENTIONS && seen.last() != Some(&i) {
+                    seen.push(i);
+                }
+                continue;
+            }
+            if ours.iter().any(|o| o.eq_ignore_ascii_case(&address))
+                || is_system_mailbox(&address)
+                || is_site_role(&address, site)
+                || named_as_sender(line, &address)
+            {
+                continue;
+            }
+            if !listed.is_empty() && !listed.iter().any(|l| l.eq_ignore_ascii_case(&address)) {
+                // The MTA listed its failed recipients in a header: an
+                // address it did not list is not one of them.
+                continue;
+            }
+            known.insert(lower.clone());
+            named[i].push(lower);
+            found.push((address, i));
+        }
+    }
+    Scan {
+        found,
+        known,
+        again,
+        named,
+    }
+}
+
+/// A failure wording that is not a delay's.
+fn permanent_wording(line: &str) -> bool {
+    FAILURE.find_iter(line).any(|m| {
+        !DELAY_PHRASES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&line[m.start()..m.end()]))
+    })
+}
+
+fn looks_like_a_bounce(mail: &Mail) -> bool {
+    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+        || BOUNCE_SUBJECTS
+            .iter()
+            .any(|s| mail.subject_lower.contains(s))
+        || mail.headers.contains("x-failed-recipients")
+        || (WEAK_BOUNCE_SUBJECTS
+            .iter()
+            .any(|s| mail.subject_lower.contains(s))
+            && generated_by_a_system(mail))
+}
+
+/// Whether the message says it was generated by a system: RFC 3834's
+/// `Auto-Submitted` (other than `no`), or a null return path (RFC 5321
+/// 4.5.5: notifications are sent with an empty reverse path).
+fn generated_by_a_system(mail: &Mail) -> bool {
+    mail.headers
+        .get("auto-submitted")
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
+        || mail
+            .headers
+            .get_all("return-path")
+            .any(|v| v.trim() == "<>" || v.trim().is_empty())
+}
+
+/// The notice's own text: up to the returned message.
+fn notice_text(text: &str) -> &str {
+    let mut offset = 0;
+    let mut seen_failure = false;
+    // Where a run of header fields at the start of their lines began.
+    let mut header_run: Option<(usize, usize)> = None;
+    for line in text.split_lines_inclusive() {
+        let trimmed = line.trim_start();
+        let at_start = trimmed.len() == line.len();
+        let is_marker = RETURNED_MESSAGE_MARKERS.iter().any(|m| {
+            // Header names only count at the start of the line: an
+            // indented `Received:` is part of a notice's explanation.
+            starts_with_ignore_case(trimmed, m) && (!m.ends_with(": ") || at_start)
+        });
+        if is_marker {
+            return &text[..offset];
+        }
+        // The returned message's header block written inline without a
+        // marker (`From: ...` / `To: ...` / `Subject: ...` after the
+        // notice): two header fields in a row, after the failure wording.
+        if seen_failure && at_start && is_header_field(line) {
+            let (start, count) = header_run.unwrap_or((offset, 0));
+            if count + 1 >= 2 {
+                return &text[..start];
+            }
+            header_run = Some((start, count + 1));
+        } else {
+            header_run = None;
+        }
+        seen_failure = seen_failure || FAILURE.is_match(line);
+        offset += line.len();
+    }
+    text
+}
+
+/// Whether a line is a header field of a message (`Name: value` with one
+/// of the fields every message has).
+fn is_header_field(line: &str) -> bool {
+    const FIELDS: &[&str] = &[
+        "from:",
+        "to:",
+        "cc:",
+        "subject:",
+        "date:",
+        "message-id:",
+        "reply-to:",
+        "sender:",
+        "mime-version:",
+        "x-mailer:",
+        "user-agent:",
+    ];
+    FIELDS.iter().any(|f| starts_with_ignore_case(line, f))
+}
+
+/// The addresses the bounce itself is from or to, and the returned
+/// message's sender: never a failed recipient.
+fn own_addresses(mail: &Mail) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["from", "to", "reply-to", "sender", "return-path"] {
+        for value in mail.headers.get_all(name) {
+            out.extend(addresses_in(value));
+        }
+    }
+    let original = mail.original_headers();
+    for name in ["from", "sender", "return-path", "reply-to"] {
+        for value in original.get_all(name) {
+            out.extend(addresses_in(value));
+        }
+    }
+    // A list server writes from `news-owner@` or to `news-request@`: the
+    // list's own address `news@` is then no member that failed.
+    let lists: Vec<String> = out.iter().filter_map(|a| list_address(a)).collect();
+    out.extend(lists);
+    out
+}
+
+/// The list address behind a list-management address (`news-owner@d`,
+/// `owner-news@d`, `news-request@d`, `news-bounces@d`, `news-admin@d`).
+fn list_address(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let lower = local.to_ascii_lowercase();
+    let stem = ["-owner", "-request", "-bounces", "-admin"]
+        .iter()
+        .find_map(|s| {
+            lower
+                .strip_suffix(s)
+                .map(|_| &local[..local.len() - s.len()])
+        })
+        .or_else(|| lower.strip_prefix("owner-").map(|_| &local[6..]))?;
+    (!stem.is_empty()).then(|| format!("{stem}@{domain}"))
+}
+
+/// Words that, standing right before an address, make it the sender's
+/// (`Your message from <a@b> to <c@d>`): only that address is skipped.
+pub const SENDER_WORDS: &[&str] = &["from", "by", "sender", "originator", "author"];
+
+/// Whether the word before `address` on its line is one of [`SENDER_WORDS`].
+fn named_as_sender(line: &str, address: &str) -> bool {
+    let Some(at) = super::common::find_ignore_case(line, address) else {
+        return false;
+    };
+    let before = line[..at].trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '<' | '"' | '\'' | '(' | '[' | ':' | '=')
+    });
+    let word = before
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, '<' | '"' | '(' | '['))
+        .next()
+        .unwrap_or("");
+    SENDER_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// Whether an address is a role mailbox of the reporting site: its local
+/// part one of [`SITE_ROLE_LOCAL_PARTS`], its domain the site's or one
+/// above or below it (`postmaster@example.com` in a notice from
+/// `MAILER-DAEMON@mx.example.com`).
+fn is_site_role(address: &str, site: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    if !SITE_ROLE_LOCAL_PARTS
+        .iter()
+        .any(|r| local.eq_ignore_ascii_case(r))
+    {
+        return false;
+    }
+    let (domain, site) = (domain.to_ascii_lowercase(), site.to_ascii_lowercase());
+    let within = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_suffix(outer)
+                .is_some_and(|head| head.ends_with('.'))
+    };
+    site.is_empty() || within(&domain, &site) || within(&site, &domain)
+}
+
+/// Whether an address is a system or list-management mailbox, or a VERP
+/// return path (`anything-user=example.com@host`): the sender's, never a
+/// failed recipient.
+fn is_system_mailbox(address: &str) -> bool {
+    if crate::verp::VerpPattern::builtin()
+        .recipient(address)
+        .is_some()
+    {
+        return true;
+    }
+    let local = address
+        .rsplit_once('@')
+        .map_or(address, |(l, _)| l)
+        .to_ascii_lowercase();
+    SYSTEM_LOCAL_PARTS
+        .iter()
+        .any(|p| match (p.strip_prefix('*'), p.strip_suffix('*')) {
+            (Some(suffix), None) => local.ends_with(suffix),
+            (None, Some(prefix)) => local.starts_with(prefix),
+            (Some(_), Some(_)) => {
+                let inner = &p[1..p.len() - 1];
+                local.contains(inner)
+            }
+            (None, None) => local == *p,
+        })
+}
+
+/// Every address in a line of free text whose domain has a dot (or is an
+/// address literal): dot-less "addresses" in free text are host names of
+/// the form `user@host` in log lines, not mailboxes.
+pub(crate) fn addresses_in(line: &str) -> Vec<String> {
+    if !line.contains('@') {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for word in line.split(|c: char| {
+        c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '[' | ']')
+    }) {
+        if !word.contains('@') {
+            continue;
+        }
+        let address = clean_address(word.trim_end_matches(':'));
+        let dotted = address
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
+        if looks_like_address(&address)
+            && dotted
+            && !out.iter().any(|o| o.eq_ignore_ascii_case(&address))
+        {
+            out.push(address);
+        }
+    }
+    out
+}
+
+/// The notice's lines from where failures are reported, with the
+/// recipients each line names.
+struct Region<'a> {
+    lines: &'a [&'a str],
+    named: Vec<Vec<String>>,
+}
+
+impl Region<'_> {
+    /// Whether line `i` names a recipient other than `address`.
+    fn names_other(&self, i: usize, address: &str) -> bool {
+        self.named
+            .get(i)
+            .is_some_and(|n| n.iter().any(|a| !a.eq_ignore_ascii_case(address)))
+    }
+
+    /// The reply that belongs to the recipient found on line `at`: its
+    /// line (the reason may stand before the address, `User's mailbox is
+    /// full: <a@b>`, or after it, `<a@b>: host x said: 550 ...`), then the
+    /// following lines up to a blank line, a line naming another
+    /// recipient, or a section rule. Empty when all that says nothing but
+    /// the address; then the rest of its paragraph (`reject reason:
+    /// Mailbox full` / `target address: a@b`).
+    fn reply_after(&self, at: usize, address: &str) -> String {
+        let region = self.lines;
+        let mut parts: Vec<&str> = vec![region[at].trim()];
+        for (i, next) in region.iter().enumerate().skip(at + 1).take(MAX_REPLY_LINES) {
+            let t = next.trim();
+            if t.is_empty() || is_rule(t) || self.names_other(i, address) {
+                break;
+            }
+            parts.push(t);
+        }
+        if says_more_than(&parts, address) {
+            return squash(&parts.join(" "));
+        }
+        // The lines of its paragraph before it.
+        let start = region[..at]
+            .iter()
+            .rposition(|l| l.trim().is_empty() || is_rule(l.trim()))
+            .map_or(0, |n| n + 1)
+            .max(at.saturating_sub(MAX_REPLY_LINES));
+        let before: Vec<&str> = (start..at)
+            .filter(|&i| !self.names_other(i, address))
+            .map(|i| region[i].trim())
+            .collect();
+        if says_more_than(&before, address) {
+            return squash(&before.join(" "));
+        }
+        String::new()
+    }
+
+    /// For a recipient listed without a reason beside it: the first
+    /// paragraph after it that explains (failure wording or a reply code,
+    /// not a bare label like `because:`, no other recipient named), else
+    /// the paragraph of the notice's first failure wording.
+    fn explaining_paragraph(&self, at: usize, address: &str) -> String {
+        let region = self.lines;
+        let explains = |p: &[&str], other: bool| {
+            let text = p.join(" ");
+            !other
+                && says_more_than(p, address)
+                && (FAILURE.is_match(&text)
+                    || reply_code_in(&text).is_some()
+                    || status_in(&text).is_some())
+        };
+        let mut current: Vec<&str> = Vec::new();
+        let mut other = false;
+        let start = if at == usize::MAX { 0 } else { at + 1 };
+        // Bounded: a notice listing thousands of bare addresses must not
+        // make this quadratic.
+        let end = region.len().min(start.saturating_add(EXPLANATION_WINDOW));
+        for i in start..=end {
+            let t = region.get(i).map_or("", |l| l.trim());
+            if t.is_empty() || is_rule(t) || i == end {
+                if !current.is_empty() && explains(&current, other) {
+                    return squash(&current[..current.len().min(MAX_REPLY_LINES)].join(" "));
+                }
+                current.clear();
+                other = false;
+                if i == end {
+                    break;
+                }
+                continue;
+            }
+            other = other || self.names_other(i, address);
+            current.push(t);
+        }
+        // The paragraph of the first failure wording.
+        let Some(first) = region.iter().position(|l| FAILURE.is_match(l)) else {
+            return String::new();
+        };
+        let end = region[first..]
+            .iter()
+            .position(|l| l.trim().is_empty())
+            .map_or(region.len(), |n| first + n);
+        let lines: Vec<&str> = region[first..end]
+            .iter()
+            .take(MAX_REPLY_LINES)
+            .copied()
+            .collect();
+        squash(&lines.join(" "))
+    }
+}
+
+/// Whether lines say anything besides the address itself and a label
+/// before it (`Recipient address: a@b`, `target mail address: a@b`).
+fn says_more_than(lines: &[&str], address: &str) -> bool {
+    lines.iter().any(|l| {
+        let without = l.replace(address, "");
+        let without = without
+            .trim_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ','));
+        let words = without
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count();
+        let label = without.ends_with(':') && words <= 4;
+        words >= 2 && !label
+    })
+}
+
+/// A line cut to [`MAX_LINE`] bytes (at a character boundary): every line
+/// is searched for addresses several times, so one huge line must not
+/// make that slow.
+fn clip_line(line: &str) -> &str {
+    if line.len() <= MAX_LINE {
+        return line;
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// A separator line: mostly dashes, bars, equal signs or stars.
+fn is_rule(line: &str) -> bool {
+    let marks = line
+        .chars()
+        .filter(|c| matches!(c, '-' | '|' | '=' | '*' | '_'))
+        .count();
+    marks >= 10 && marks * 2 >= line.chars().count()
+}
+
+/// A delivery for a recipient known from elsewhere (the VERP address the
+/// bounce came back to) when the notice itself names none: the notice's
+/// failure wording is its reply. `None` when the message is not a bounce.
+pub(crate) fn delivery_for(mail: &Mail, recipient: String) -> Option<Delivery> {
+    if !looks_like_a_bounce(mail) && mail.reports.is_empty() {
+        return None;
+    }
+    let notice = notice_text(&mail.text);
+    let lines: Vec<&str> = notice.split_lines().take(MAX_NOTICE_LINES).collect();
+    let notice = Region {
+        named: vec![Vec::new(); lines.len()],
+        lines: &lines,
+    };
+    let reply = notice.explaining_paragraph(usize::MAX, &recipient);
+    let delayed = DELAY_SUBJECTS
+        .iter()
+        .any(|w| mail.subject_lower.contains(w))
+        || (DELAY.is_match(&reply) && !permanent_wording(&reply));
+    Some(Delivery {
+        status: status_in(&reply).or_else(|| delayed.then(transient_status).flatten()),
+        replycode: reply_code_in(&reply),
+        action: if delayed { "delayed" } else { "failed" }.to_string(),
+        reason: (!delayed).then_some(Reason::OnHold),
+        recipient,
+        diagnostic: reply,
+        ..Delivery::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(raw: &str) -> Vec<Delivery> {
+        FreeText
+            .decode(&Mail::parse(raw.as_bytes()).unwrap())
+            .unwrap_or_default()
+    }
+
+    /// Shapes whose own decoders exist (qmail, Domino, Messaging Server)
+    /// written by an unknown MTA: the fallback alone must still split them
+    /// into recipients with their own replies.
+    #[test]
+    fn per_recipient_paragraphs_without_a_format_decoder() {
+        let found = decode(
+            "From: Mail Gateway <gateway@relay.example>
+To: s@ours.example
+Subject: Returned mail
+
+Delivery to the following recipients failed.
+
+  Recipient address: ann@example.net
+  Reason: 550 5.1.1 unknown alias
+
+  Recipient address: bob@example.org
+  Reason: 552 5.2.2 over quota
+
+<cy@example.com>:
+Remote host said: 554 5.7.1 refused by policy
+
+Original message follows.
+
+To: ann@example.net, zed@example.net
+",
+        );
+        let got: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.recipient.as_str(), d.diagnostic.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "ann@example.net",
+                    "Recipient address: ann@example.net Reason: 550 5.1.1 unknown alias"
+                ),
+                (
+                    "bob@example.org",
+                    "Recipient address: bob@example.org Reason: 552 5.2.2 over quota"
+                ),
+                (
+                    "cy@example.com",
+                    "<cy@example.com>: Remote host said: 554 5.7.1 refused by policy"
+                ),
+            ]
+        );
+        assert_eq!(found[1].status.unwrap().to_string(), "5.2.2");
+        assert_eq!(found[2].replycode.unwrap().get(), 554);
+    }
+
+    #[test]
+    fn listed_addresses_take_the_next_explaining_paragraph() {
+        let found = decode(
+            "From: MAILER-DAEMON@mx.example
+To: s@ours.example
+Subject: Undeliverable
+
+was not delivered to:
+
+  frank@notes.example.com
+
+because:
+
+  User frank (frank@notes.example.com) not listed in the directory
+",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].diagnostic,
+            "User frank (frank@notes.example.com) not listed in the directory"
+        );
+    }
+
+    #[test]
+    fn senders_contacts_and_system_mailboxes_are_not_recipients() {
+        let found = decode(
+            "From: postmaster@mx.example
+To: s@ours.example
+Subject: Delivery failure
+
+Your message from s@ours.example could not be delivered.
+MAIL FROM:<other@ours.example>
+Your message sent by <third@ours.example> to <hugo@example.net> was rejected.
+RCPT TO:<gil@example.net> 550 user unknown
+For assistance write to helpdesk@mx.example.
+  Message-ID: <20240101.abc@mail.ours.example>
+Returned to news-gil=example.net@mailer.ours.example.
+Notify abuse@mx.example or owner-list@lists.example or list-request@lists.example.
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(got, ["hugo@example.net", "gil@example.net"]);
+    }
+
+    #[test]
+    fn failure_wording_after_the_address_paragraph() {
+        let found = decode(
+            "From: MAILER-DAEMON@mx.example\nTo: s@ours.example\nSubject: Returned mail\n\n\
+Hello, this is the mail server at mx.example.\n\n    ida@example.net\n\n\
+This address does not exist here.\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].recipient, "ida@example.net");
+        assert_eq!(found[0].diagnostic, "This address does not exist here.");
+    }
+
+    #[test]
+    fn gate_and_limits() {
+        // Not from a mailer, no bounce subject, no failed-recipients header.
+        assert!(
+            decode(
+                "From: a@b.example
+To: c@d.example
+Subject: hi
+
+could not be delivered to e@f.example
+"
+            )
+            .is_empty()
+        );
+        // A mailer's message without failure wording or a bounce subject
+        // names nobody...
+        assert!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: queue report
+
+see e@f.example
+"
+            )
+            .is_empty()
+        );
+        // ...but one whose sender and subject both say bounce is read
+        // whole (its wording may be one we do not list).
+        assert_eq!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: Returned mail
+
+Zustellung an e@f.example gescheitert.
+"
+            )
+            .len(),
+            1
+        );
+        assert!(
+            decode(
+                "From: MAILER-DAEMON@x.example
+To: c@d.example
+Subject: Returned mail
+
+see the queue.
+"
+            )
+            .is_empty()
+        );
+        // Many addresses: bounded, and fast.
+        let mut raw = String::from(
+            "From: MAILER-DAEMON@x.example
+Subject: Undeliverable
+
+could not be delivered to:
+",
+        );
+        for i in 0..5000 {
+            raw.push_str(&format!("u{i}@example.com\n"));
+        }
+        assert!(decode(&raw).len() <= MAX_RECIPIENTS);
+    }
+}
