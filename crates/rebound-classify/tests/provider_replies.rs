@@ -17,10 +17,10 @@ use std::path::PathBuf;
 
 /// Floors, in percent, set at the level reached minus a small margin so that
 /// regressions fail.
-const REASON_FLOOR: f64 = 55.0;
-const HARDBOUNCE_FLOOR: f64 = 93.0;
-const REMEDY_FLOOR: f64 = 66.0;
-const DEAD_RECALL_FLOOR: f64 = 60.0;
+const REASON_FLOOR: f64 = 95.0;
+const HARDBOUNCE_FLOOR: f64 = 98.5;
+const REMEDY_FLOOR: f64 = 80.0;
+const DEAD_RECALL_FLOOR: f64 = 95.0;
 
 const MIN_ENTRIES: usize = 300;
 const MIN_PROVIDERS: usize = 15;
