@@ -258,3 +258,35 @@ fn verdicts_agree_with_the_labels() {
         "dead recall {recall_pc:.1}%"
     );
 }
+
+/// Every provider rule names where its convention is documented, on the line
+/// after `[[rule]]` (`# source: https://...`), or says that none was found.
+#[test]
+fn every_provider_rule_names_its_source() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/providers");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("rules/providers exists") {
+        let path = entry.expect("readable dir entry").path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable rule file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim() != "[[rule]]" {
+                continue;
+            }
+            let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
+            let ok = next
+                .strip_prefix("# source: ")
+                .is_some_and(|s| s.starts_with("https://") || s.starts_with("none found"));
+            if !ok {
+                missing.push(format!("{}:{}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "rules without a source line: {missing:#?}"
+    );
+}
