@@ -67,9 +67,9 @@ fn permanent_advice(reason: Reason, blocklisted: bool) -> (Owner, Remedy) {
         }
         R::NotCompliantRfc => (O::Content, M::FixConfig),
         R::ExceedLimit => (O::Content, M::Investigate),
-        // The sender must look at which mechanism failed (SPF, DKIM, DMARC
-        // alignment) before changing DNS; hence investigate, not fix_config.
-        R::AuthFailure => (O::SenderAuth, M::Investigate),
+        // SPF, DKIM, DMARC: the sender's DNS and signing setup; resending
+        // before it is fixed fails again.
+        R::AuthFailure => (O::SenderAuth, M::FixConfig),
         // A security or policy status (x.7.x) with no phrase that names a
         // mechanism: the receiver's policy refused, and nothing says it was
         // authentication (most bare `5.7.1`s are blocks and filters).
@@ -88,16 +88,25 @@ fn permanent_advice(reason: Reason, blocklisted: bool) -> (Owner, Remedy) {
 }
 
 /// Owner and remedy. A temporary failure (`transient`) is never a reason to
-/// suppress or to wait for a human: the receiver asked to come back later, so
-/// the remedy becomes `slow_down` for rate and reputation trouble and `retry`
-/// for everything else.
+/// suppress at once or to wait for a human: the receiver asked to come back
+/// later. So the remedy becomes `slow_down` for rate, reputation and block
+/// trouble, stays `fix_config` where the sender's own setup is refused
+/// (a deferral for missing SPF/DKIM, PTR or TLS repeats until it is fixed),
+/// and is `retry` for everything else (a temporarily full mailbox too: a
+/// deferral never counts toward suppressing anyone).
 pub(crate) fn advise(reason: Reason, transient: bool, blocklisted: bool) -> (Owner, Remedy) {
     let (owner, remedy) = permanent_advice(reason, blocklisted);
     if !transient || matches!(remedy, Remedy::None) {
         return (owner, remedy);
     }
     let remedy = match reason {
-        Reason::Speeding | Reason::TooManyConn | Reason::BadReputation => Remedy::SlowDown,
+        Reason::Speeding | Reason::TooManyConn | Reason::BadReputation | Reason::Blocked => {
+            Remedy::SlowDown
+        }
+        Reason::AuthFailure
+        | Reason::RequirePtr
+        | Reason::FailedStartTls
+        | Reason::NotCompliantRfc => Remedy::FixConfig,
         _ => Remedy::Retry,
     };
     (owner, remedy)

@@ -61,7 +61,8 @@ fn gmail_unauthenticated_is_authfailure() {
     );
     assert_eq!(v.reason, Reason::AuthFailure);
     assert_eq!(v.owner, Owner::SenderAuth);
-    assert_eq!(v.remedy, Remedy::Investigate);
+    // SPF or DKIM setup: resending fails until the sender fixes it.
+    assert_eq!(v.remedy, Remedy::FixConfig);
     assert_eq!(v.provider.as_deref(), Some("google"));
     assert!(!v.hardbounce);
 }
@@ -128,10 +129,12 @@ fn mailbox_full_is_retried_then_suppressed() {
     assert_eq!(v.owner, Owner::Mailbox);
     assert_eq!(v.remedy, Remedy::RetryThenSuppress);
     assert!(!v.hardbounce);
-    // The same over quota, temporarily: retry only.
+    // The same over quota, temporarily: retry only; a deferral never
+    // counts toward suppressing anyone.
     let v = classify("452 4.2.2 Mailbox full");
     assert_eq!(v.reason, Reason::MailboxFull);
     assert_eq!(v.remedy, Remedy::Retry);
+    assert!(!v.hardbounce);
 }
 
 #[test]
@@ -541,25 +544,25 @@ fn security_and_policy_statuses_read_by_their_words() {
             "550 5.7.1 Sender address failed SPF verification",
             R::AuthFailure,
             O::SenderAuth,
-            M::Investigate,
+            M::FixConfig,
         ),
         (
             "550 5.7.1 DKIM signature is invalid",
             R::AuthFailure,
             O::SenderAuth,
-            M::Investigate,
+            M::FixConfig,
         ),
         (
             "550 5.7.1 Unauthenticated mail is prohibited",
             R::AuthFailure,
             O::SenderAuth,
-            M::Investigate,
+            M::FixConfig,
         ),
         (
             "550 5.7.1 [SPF] 192.0.2.1 is not allowed to send mail from example.com",
             R::AuthFailure,
             O::SenderAuth,
-            M::Investigate,
+            M::FixConfig,
         ),
         // Spam-content wording: the content.
         (
