@@ -297,12 +297,15 @@ impl Classifier {
 
         // One pass of the automaton over the text (ASCII case ignored).
         scratch.hits.clear();
-        // The leftmost (then longest) command marker names the command.
+        // The leftmost (then longest) command marker names the command, as
+        // `reply::smtp_command` reads it.
         let mut command_marker: Option<(usize, usize, u32)> = None;
         rs.scan(text, |pid, start, end| {
             scratch.hits.push(pid);
             for t in &rs.targets[pid as usize] {
-                if let Target::Command(c) = *t {
+                if let Target::Command(c) = *t
+                    && reply::ends_a_word(text, end)
+                {
                     let key = (start, usize::MAX - (end - start), c);
                     if command_marker.is_none_or(|best| key < best) {
                         command_marker = Some(key);
@@ -316,7 +319,8 @@ impl Classifier {
             .filter(|c| !c.is_empty())
             .map(str::to_ascii_uppercase)
             .or_else(|| {
-                command_marker.map(|(_, _, c)| reply::COMMAND_MARKERS[c as usize].1.to_string())
+                command_marker
+                    .map(|(_, _, c)| reply::command_markers_table()[c as usize].1.to_string())
             });
         scratch.hits.sort_unstable();
         scratch.hits.dedup();

@@ -103,11 +103,7 @@ fn parse_line(line: &str, find_command: bool) -> ParsedRef<'_> {
 
     let diagnostic_type = strip_diagnostic_type(&mut s);
     let bytes = s.as_bytes();
-    let smtpcommand = if find_command {
-        find_command_marker(s)
-    } else {
-        None
-    };
+    let smtpcommand = if find_command { smtp_command(s) } else { None };
     let rhost = find_rhost(s);
 
     let (replycode, status, reply_end) = find_codes(bytes);
@@ -204,53 +200,86 @@ fn strip_diagnostic_type<'a>(s: &mut &'a str) -> Option<Cow<'a, str>> {
     Some(kind)
 }
 
-/// Phrases that say which SMTP command a reply answered, as MTAs word it.
-/// Syntax knowledge of bounce generators, not classification knowledge, so
-/// it lives here rather than in the rule files.
-pub(crate) const COMMAND_MARKERS: &[(&str, &str)] = &[
-    ("in reply to rcpt to command", "RCPT"),
-    ("in reply to rcpt command", "RCPT"),
-    ("in reply to end of data command", "DATA"),
-    ("in reply to data command", "DATA"),
-    ("in reply to mail from command", "MAIL"),
-    ("in reply to mail command", "MAIL"),
-    ("in reply to helo command", "HELO"),
-    ("in reply to ehlo command", "EHLO"),
-    ("in reply to starttls command", "STARTTLS"),
-    ("in reply to auth command", "AUTH"),
-    ("in reply to bdat command", "BDAT"),
-    ("in reply to quit command", "QUIT"),
-    ("after rcpt to", "RCPT"),
-    ("after mail from", "MAIL"),
-    ("after end of data", "DATA"),
-    ("after data", "DATA"),
-    ("after initial connection", "CONN"),
-    ("after ehlo", "EHLO"),
-    ("after helo", "HELO"),
-    ("after starttls", "STARTTLS"),
-    ("after auth", "AUTH"),
-    ("after pipelined", "RCPT"),
-    ("did not like our rcpt to", "RCPT"),
-    ("did not like our mail from", "MAIL"),
-    ("did not like our final data", "DATA"),
-    ("did not like our data", "DATA"),
-    ("did not like our greeting", "CONN"),
+/// How MTAs say which SMTP command a reply answered: a lead-in, then the
+/// command. Syntax knowledge of bounce generators, not classification
+/// knowledge, so it lives here rather than in the rule files; it is the one
+/// table behind [`smtp_command`], the classifier, the decoders and ingest.
+const LEAD_INS: &[&str] = &[
+    "in reply to ",
+    "in reply to end of ",
+    "in response to ",
+    "after ",
+    "after end of ",
+    "did not like our ",
+    ">>> ",
+    "while sending ",
+    "error following ",
+];
+
+/// The commands as they follow a lead-in. BDAT (RFC 3030, the chunked
+/// DATA) keeps its own name: rules that mean the data stage list both.
+const COMMAND_WORDS: &[(&str, &str)] = &[
+    ("rcpt to", "RCPT"),
+    ("rcpt", "RCPT"),
+    ("mail from", "MAIL"),
+    ("mail", "MAIL"),
+    ("data", "DATA"),
+    ("final data", "DATA"),
+    ("bdat", "BDAT"),
+    ("ehlo", "EHLO"),
+    ("helo", "HELO"),
+    ("starttls", "STARTTLS"),
+    ("auth", "AUTH"),
+    ("quit", "QUIT"),
+    ("rset", "RSET"),
+    ("initial connection", "CONN"),
+    ("greeting", "CONN"),
+    ("pipelined", "RCPT"),
+];
+
+/// Phrases that name the command without a lead-in.
+const STANDALONE: &[(&str, &str)] = &[
+    ("rcpt to:", "RCPT"),
+    ("rcpt to command", "RCPT"),
+    ("rcpt command", "RCPT"),
+    ("rcpt_to", "RCPT"),
+    ("smtp:rcpt", "RCPT"),
     ("does not like recipient", "RCPT"),
-    ("failed after i sent the message", "DATA"),
+    ("mail from:", "MAIL"),
+    ("mail from command", "MAIL"),
+    ("mail command", "MAIL"),
+    ("mail_from", "MAIL"),
     ("sender was rejected", "MAIL"),
-    ("my name was rejected", "HELO"),
-    ("refused to talk to me", "CONN"),
+    ("end of data", "DATA"),
+    ("data command", "DATA"),
+    // GMX: "... for TEXT command".
+    ("text command", "DATA"),
+    ("failed after i sent the message", "DATA"),
+    ("ehlo command", "EHLO"),
+    ("helo command", "HELO"),
     ("while performing the helo handshake", "HELO"),
     ("while performing the ehlo handshake", "EHLO"),
-    ("while sending rcpt to", "RCPT"),
-    ("while sending mail from", "MAIL"),
-    ("while sending end of data", "DATA"),
-    ("while sending data", "DATA"),
-    ("error following rcpt command", "RCPT"),
-    ("smtp:rcpt", "RCPT"),
-    ("[rcpt_to]", "RCPT"),
-    ("[mail_from]", "MAIL"),
+    ("my name was rejected", "HELO"),
+    ("refused to talk to me", "CONN"),
 ];
+
+/// Every phrase that names a command, with the command: lead-ins times
+/// command words, then the standalone phrases.
+pub(crate) fn command_markers_table() -> &'static [(String, &'static str)] {
+    static TABLE: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: Vec<(String, &'static str)> = Vec::new();
+        for lead in LEAD_INS {
+            for (word, cmd) in COMMAND_WORDS {
+                t.push((format!("{lead}{word}"), cmd));
+            }
+        }
+        t.extend(STANDALONE.iter().map(|(p, c)| (p.to_string(), *c)));
+        t.sort();
+        t.dedup_by(|a, b| a.0 == b.0);
+        t
+    })
+}
 
 fn command_markers() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
@@ -258,37 +287,33 @@ fn command_markers() -> &'static AhoCorasick {
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(COMMAND_MARKERS.iter().map(|(p, _)| p))
+            .build(command_markers_table().iter().map(|(p, _)| p))
             .expect("command markers compile")
     })
 }
 
-/// Finds the SMTP command named by the wrapping.
-fn find_command_marker(s: &str) -> Option<&'static str> {
-    // Wrappers name the command near the start (`… after RCPT TO:`) or in a
-    // trailer (`(in reply to RCPT TO command)`); scanning only those ends
-    // keeps long replies cheap.
-    const HEAD: usize = 512;
-    const TAIL: usize = 128;
-    let find = |part: &str| {
-        command_markers()
-            .find(part)
-            .map(|m| COMMAND_MARKERS[m.pattern().as_usize()].1)
-    };
-    if s.len() <= HEAD + TAIL {
-        find(s)
-    } else {
-        let mut head_end = HEAD;
-        while !s.is_char_boundary(head_end) {
-            head_end -= 1;
-        }
-        let mut tail_start = s.len() - TAIL;
-        while !s.is_char_boundary(tail_start) {
-            tail_start += 1;
-        }
-        find(&s[..head_end]).or_else(|| find(&s[tail_start..]))
-    }
+/// Whether a command phrase ending at `end` ends there as a word: `after
+/// data` names DATA, `after database maintenance` does not.
+pub(crate) fn ends_a_word(text: &str, end: usize) -> bool {
+    !text
+        .as_bytes()
+        .get(end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// The SMTP command a text says a reply answered (`RCPT`, `MAIL`, `DATA`,
+/// `BDAT`, `EHLO`, `HELO`, `STARTTLS`, `AUTH`, `QUIT`, `RSET`, or `CONN` for
+/// the connection and greeting): the leftmost phrase that names one (`in
+/// reply to RCPT TO command`, `after end of data`, `>>> MAIL From:`,
+/// `did not like our RCPT TO`, `[RCPT_TO]`…), the longest where several
+/// start together. The one reader of it for the classifier, the decoders
+/// and ingest.
+pub fn smtp_command(text: &str) -> Option<&'static str> {
+    let text = capped(text);
+    command_markers()
+        .find_iter(text)
+        .find(|m| ends_a_word(text, m.end()))
+        .map(|m| command_markers_table()[m.pattern().as_usize()].1)
 }
 
 /// The remote host as Postfix (`host mx.example.com[192.0.2.1]`), Exim

@@ -386,7 +386,7 @@ pub(crate) enum Target {
     Rule(u32),
     ProviderMarker(u32),
     /// A phrase naming the SMTP command answered (index into
-    /// `reply::COMMAND_MARKERS`).
+    /// `reply::command_markers_table()`).
     Command(u32),
     /// A blocklist zone (the pattern's text is the zone) or a marker that
     /// names the operator only.
@@ -712,7 +712,7 @@ impl RuleSet {
             }
         }
 
-        for (i, (marker, _)) in crate::reply::COMMAND_MARKERS.iter().enumerate() {
+        for (i, (marker, _)) in crate::reply::command_markers_table().iter().enumerate() {
             b.pattern(marker, Target::Command(i as u32))
                 .map_err(|e| invalid("(command markers)", e))?;
         }

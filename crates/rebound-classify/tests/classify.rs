@@ -682,3 +682,49 @@ fn dead_addresses_without_a_command() {
         assert_eq!(v.remedy, Remedy::Suppress, "{text}");
     }
 }
+
+/// One reader of "which SMTP command failed", for the classifier, the
+/// decoders and ingest alike.
+#[test]
+fn the_command_a_reply_answered() {
+    use rebound_classify::reply::smtp_command;
+    for (text, want) in [
+        (
+            "host mx.example.org said: 550 5.1.1 unknown (in reply to RCPT TO command)",
+            Some("RCPT"),
+        ),
+        (
+            "SMTP error from remote mail server after RCPT TO:<a@example.org>: 550 no",
+            Some("RCPT"),
+        ),
+        (
+            "SMTP error from remote mail server after end of data: 554 spam",
+            Some("DATA"),
+        ),
+        (
+            "550 5.7.1 rejected (in reply to end of DATA command)",
+            Some("DATA"),
+        ),
+        (
+            "mx.example.org [192.0.2.1] did not like our MAIL FROM: 553 no",
+            Some("MAIL"),
+        ),
+        (">>> BDAT 1024 LAST\n<<< 554 5.7.1 rejected", Some("BDAT")),
+        (
+            "host mx.example.org refused to talk to me: 554 go away",
+            Some("CONN"),
+        ),
+        ("after initial connection: 421 too busy", Some("CONN")),
+        ("501 Sender address rejected [MAIL_FROM]", Some("MAIL")),
+        ("550 user unknown", None),
+        // A word that only starts like a command names none.
+        ("451 temporary failure after database maintenance", None),
+        ("452 try again after mailbox migration", None),
+    ] {
+        assert_eq!(smtp_command(text), want, "{text}");
+    }
+    // The classifier reads the same.
+    let v = Classifier::builtin().classify_text(">>> BDAT 1024 LAST\n<<< 550 user unknown");
+    assert_eq!(v.smtpcommand, "BDAT");
+    assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
+}

@@ -649,41 +649,10 @@ fn mask_variable(text: &str, out: &mut String) {
     }
 }
 
-/// Extracts the command a reply answered from the usual phrasings
-/// (`(in reply to RCPT TO command)`, `after RCPT TO:<…>`, `after end of data`).
+/// The command a reply answered, as `rebound_classify::reply::smtp_command`
+/// reads it (the one reader the classifier and the decoders use too).
 pub(crate) fn smtp_command_in(text: &str) -> Option<String> {
-    // Every phrasing below has one of these words; most replies have none.
-    let b = text.as_bytes();
-    if memchr::memmem::find(b, b"reply").is_none()
-        && memchr::memmem::find(b, b"after").is_none()
-        && memchr::memmem::find(b, b"REPLY").is_none()
-        && memchr::memmem::find(b, b"AFTER").is_none()
-        && memchr::memmem::find(b, b"Reply").is_none()
-        && memchr::memmem::find(b, b"After").is_none()
-    {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    for (needle, cmd) in [
-        ("in reply to rcpt to", "RCPT"),
-        ("after rcpt to", "RCPT"),
-        ("in reply to mail from", "MAIL"),
-        ("after mail from", "MAIL"),
-        ("in reply to end of data", "DATA"),
-        ("after end of data", "DATA"),
-        ("in reply to data", "DATA"),
-        ("after data", "DATA"),
-        ("in reply to starttls", "STARTTLS"),
-        ("in reply to ehlo", "EHLO"),
-        ("in reply to helo", "HELO"),
-        ("after initial connection", "CONN"),
-        ("in reply to initial", "CONN"),
-    ] {
-        if lower.contains(needle) {
-            return Some(cmd.to_string());
-        }
-    }
-    None
+    rebound_classify::reply::smtp_command(text).map(str::to_string)
 }
 
 /// The first reply code and enhanced status in a text like

@@ -35,7 +35,7 @@ impl Decoder for Aol {
                 .iter()
                 .find(|(a, _)| a.eq_ignore_ascii_case(&d.recipient))
             {
-                d.command = command_in(text);
+                d.command = command_in(text).to_string();
             }
             d.status = refine_status(d.status, &d.diagnostic);
         }

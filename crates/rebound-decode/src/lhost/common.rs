@@ -408,50 +408,11 @@ pub fn leading_reply_code(text: &str) -> Option<rebound_core::ReplyCode> {
     code.parse().ok()
 }
 
-/// The SMTP command a notice says the reply answered: `in reply to RCPT TO
-/// command`, `in reply to end of DATA command`, `>>> MAIL FROM:<...>`.
-pub fn command_in(text: &str) -> Option<&'static str> {
-    let lower = text.to_ascii_lowercase();
-    let mut found: Option<(usize, &'static str)> = None;
-    let mut consider = |at: usize, cmd: &'static str| {
-        if found.is_none_or(|(pos, _)| at < pos) {
-            found = Some((at, cmd));
-        }
-    };
-    if let Some(at) = lower.find("in reply to ") {
-        let rest = lower.get(at + 12..).unwrap_or("");
-        let rest = rest.trim_start_matches("end of ").trim_start();
-        if let Some(cmd) = command_word(rest) {
-            consider(at, cmd);
-        }
-    }
-    if let Some(at) = lower.find(">>> ")
-        && let Some(cmd) = command_word(lower.get(at + 4..).unwrap_or(""))
-    {
-        consider(at, cmd);
-    }
-    found.map(|(_, c)| c)
-}
-
-fn command_word(s: &str) -> Option<&'static str> {
-    const COMMANDS: &[(&str, &str)] = &[
-        ("rcpt", "RCPT"),
-        ("mail", "MAIL"),
-        ("data", "DATA"),
-        ("ehlo", "EHLO"),
-        ("helo", "HELO"),
-        ("starttls", "STARTTLS"),
-        ("auth", "AUTH"),
-        ("quit", "QUIT"),
-        ("bdat", "BDAT"),
-        ("rset", "RSET"),
-    ];
-    let word = s
-        .trim_start_matches(['"', '\''])
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
-    COMMANDS.iter().find(|(w, _)| *w == word).map(|(_, c)| *c)
+/// The SMTP command a notice says the reply answered (`RCPT`, `DATA`…), or
+/// "" when it names none: `rebound_classify::reply::smtp_command`, the one
+/// reader the classifier and ingest use too.
+pub fn command_in(text: &str) -> &'static str {
+    rebound_classify::reply::smtp_command(text).unwrap_or("")
 }
 
 /// The lines after the first line containing `marker` (ASCII
@@ -585,10 +546,10 @@ mod tests {
         assert!(leading_reply_code("5501 no").is_none());
         assert_eq!(
             command_in("said: 550 x (in reply to end of DATA command)"),
-            Some("DATA")
+            "DATA"
         );
-        assert_eq!(command_in(">>> RCPT TO:<a@b>\n<<< 550"), Some("RCPT"));
-        assert_eq!(command_in("nothing"), None);
+        assert_eq!(command_in(">>> RCPT TO:<a@b>\n<<< 550"), "RCPT");
+        assert_eq!(command_in("nothing"), "");
         assert_eq!(
             first_paragraph("\n\nHello,\n\nA b\n c\n\nd", |p| p != "Hello,"),
             "A b c"

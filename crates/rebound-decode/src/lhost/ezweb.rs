@@ -118,7 +118,7 @@ fn parse_notice(text: &str) -> Notice {
         }
         if t.starts_with(">>>") {
             if let Some(r) = notice.recipients.last_mut() {
-                r.command = command_in(t);
+                r.command = Some(command_in(t)).filter(|c| !c.is_empty());
             }
             continue;
         }

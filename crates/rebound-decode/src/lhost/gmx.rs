@@ -87,7 +87,7 @@ fn decode_united_internet(mail: &Mail) -> Option<Vec<Delivery>> {
     }
     for (d, l) in out.iter_mut().zip(lines) {
         d.diagnostic = join_lines(l);
-        d.command = command_in(&d.diagnostic);
+        d.command = command_in(&d.diagnostic).to_string();
         d.rhost = host_after(&d.diagnostic, "host:");
         if d.diagnostic
             .to_ascii_lowercase()

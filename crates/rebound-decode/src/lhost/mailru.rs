@@ -64,7 +64,7 @@ impl Decoder for MailRu {
             .into_iter()
             .map(|(mut d, lines)| {
                 d.diagnostic = join_lines(lines);
-                d.command = command_in(&d.diagnostic);
+                d.command = command_in(&d.diagnostic).to_string();
                 d.rhost = host_after(&d.diagnostic, "host ");
                 if d.diagnostic.eq_ignore_ascii_case("retry timeout exceeded") {
                     d.reason = Some(Reason::Expired);

@@ -77,40 +77,7 @@ pub(crate) fn join_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> String
     out
 }
 
-/// The SMTP command a text says the reply answered: `after RCPT TO`,
-/// `in reply to RCPT TO command`, `[RCPT_TO]`, `after end of data`, …
-pub(crate) fn command_in(text: &str) -> String {
-    const TABLE: &[(&str, &str)] = &[
-        ("rcpt to:", "RCPT"),
-        ("rcpt to command", "RCPT"),
-        ("rcpt_to", "RCPT"),
-        ("rcpt command", "RCPT"),
-        ("mail from:", "MAIL"),
-        ("mail from command", "MAIL"),
-        ("mail_from", "MAIL"),
-        ("mail command", "MAIL"),
-        ("end of data", "DATA"),
-        ("data command", "DATA"),
-        ("text command", "DATA"),
-        ("after data", "DATA"),
-        ("ehlo command", "EHLO"),
-        ("helo command", "HELO"),
-    ];
-    // The phrase that starts first wins, the earlier one in the table when
-    // two start together: leftmost-first matching, in one pass.
-    static PHRASES: std::sync::LazyLock<aho_corasick::AhoCorasick> =
-        std::sync::LazyLock::new(|| {
-            aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                .build(TABLE.iter().map(|(phrase, _)| phrase))
-                .expect("a fixed phrase list builds")
-        });
-    PHRASES
-        .find(text)
-        .map(|m| TABLE[m.pattern().as_usize()].1.to_string())
-        .unwrap_or_default()
-}
+pub(crate) use super::common::command_in;
 
 /// The host named after `host` in texts like `host mx.example.org [192.0.2.1]`
 /// or `host: mx.example.org`.

@@ -25,7 +25,8 @@ impl Decoder for InterScanMss {
         for line in mail.text.split_lines().take(500) {
             let t = line.trim();
             if let Some(sent) = t.strip_prefix("Sent <<<") {
-                let command = command_in(&format!(">>> {}", sent.trim()));
+                let command =
+                    Some(command_in(&format!(">>> {}", sent.trim()))).filter(|c| !c.is_empty());
                 let address = find_address(sent);
                 if let (Some(a), Some(c)) = (address, command) {
                     pending = Some((a, c));

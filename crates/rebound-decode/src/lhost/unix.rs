@@ -7,7 +7,6 @@
 //! of a multi-line SMTP reply.
 
 use super::Decoder;
-use super::common::Needle;
 use rebound_core::{EnhancedStatus, ReplyCode};
 
 use super::{
@@ -122,59 +121,7 @@ pub(crate) fn status_in(text: &str) -> Option<EnhancedStatus> {
     None
 }
 
-/// The SMTP command a diagnostic says the reply answered, from the usual
-/// phrasings (`in reply to RCPT TO command`, `after MAIL FROM:`, `>>> DATA`).
-pub(crate) fn command_in(text: &str) -> &'static str {
-    // Searchers built once: this runs on nearly every bounce, and
-    // `str::find` sets one up per call.
-    static KEYS: [Needle; 4] = [
-        Needle::new("in reply to "),
-        Needle::new("after "),
-        Needle::new("did not like our "),
-        Needle::new(">>> "),
-    ];
-    let lower = text.to_ascii_lowercase();
-    for key in &KEYS {
-        let skip = key.text().len();
-        let mut from = 0;
-        while let Some(pos) = lower.get(from..).and_then(|s| key.find(s)) {
-            let rest = lower.get(from + pos + skip..).unwrap_or("");
-            if let Some(cmd) = command_word(rest) {
-                return cmd;
-            }
-            from += pos + skip;
-        }
-    }
-    ""
-}
-
-fn command_word(rest: &str) -> Option<&'static str> {
-    let rest = rest.trim_start();
-    let table: [(&str, &str); 12] = [
-        ("initial connection", "CONN"),
-        ("rcpt", "RCPT"),
-        ("mail from", "MAIL"),
-        ("mail", "MAIL"),
-        ("end of data", "DATA"),
-        ("final data", "DATA"),
-        ("data", "DATA"),
-        ("ehlo", "EHLO"),
-        ("helo", "HELO"),
-        ("starttls", "STARTTLS"),
-        ("auth", "AUTH"),
-        ("bdat", "DATA"),
-    ];
-    table
-        .iter()
-        .find(|(k, _)| {
-            rest.starts_with(k)
-                && !rest
-                    .as_bytes()
-                    .get(k.len())
-                    .is_some_and(|b| b.is_ascii_alphabetic())
-        })
-        .map(|(_, v)| *v)
-}
+pub(crate) use super::common::command_in;
 
 /// Joins the lines of a (possibly multi-line) SMTP reply into one line:
 /// `550-5.1.1 a` / `550 5.1.1 b` becomes `550 5.1.1 a b`. Lines without a

@@ -45,7 +45,7 @@ impl Decoder for Yahoo {
                     out.push(Delivery {
                         recipient,
                         action: "failed".to_string(),
-                        command: command_in(&diagnostic),
+                        command: command_in(&diagnostic).to_string(),
                         diagnostic,
                         ..Delivery::default()
                     });

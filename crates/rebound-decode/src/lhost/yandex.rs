@@ -28,7 +28,7 @@ impl Decoder for Yandex {
                 .iter()
                 .find(|(a, _)| a.eq_ignore_ascii_case(&d.recipient))
             {
-                d.command = command_in(text);
+                d.command = command_in(text).to_string();
                 if d.diagnostic.is_empty() {
                     d.diagnostic = text.clone();
                 }
