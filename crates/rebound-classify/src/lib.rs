@@ -382,6 +382,7 @@ impl Classifier {
             .map(|(_, d)| d.trim_end_matches('>').trim())
             .filter(|d| !d.is_empty());
         let domain_provider = domain.and_then(|d| rs.provider_of_domain(&d.to_ascii_lowercase()));
+        let marker_provider = provider;
         let provider = provider.or_else(host_provider).or(domain_provider);
         let provider_applies = |p: usize| {
             Some(p) == provider || Some(p) == domain_provider || Some(p) == host_provider()
@@ -524,6 +525,16 @@ impl Classifier {
             fallback(status, replycode, command.as_deref(), obs)
         };
 
+        // The provider a verdict is counted under: the one whose server
+        // answered (the remote or reporting host) or that hosts the
+        // recipient's domain. A word in the text only recognises which
+        // conventions apply: "comcast" in a reply from another network does
+        // not make its failures Comcast's, and deliveries to the same domain
+        // (whose "250 ok" names nobody) must be counted alike. With no
+        // recipient known (a bare reply), a marker is all there is.
+        let reported_provider = host_provider()
+            .or(domain_provider)
+            .or(marker_provider.filter(|_| domain.is_none()));
         let reason = decider.reason();
         let transient = class == Some(4);
         let permanent = match class {
@@ -568,7 +579,7 @@ impl Classifier {
             permanent,
             owner,
             remedy,
-            provider: provider.map(|p| rs.providers[p].name.clone()),
+            provider: reported_provider.map(|p| rs.providers[p].name.clone()),
             blocklist,
             pattern: pattern::pattern(replycode, status, &parsed.text),
             explain,

@@ -728,3 +728,38 @@ fn the_command_a_reply_answered() {
     assert_eq!(v.smtpcommand, "BDAT");
     assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
 }
+
+/// A verdict is counted under the provider that answered or hosts the
+/// recipient, never under one a word in the text names.
+#[test]
+fn the_provider_comes_from_the_domain_or_host_not_a_word() {
+    let c = Classifier::builtin();
+    let obs = |recipient: &str, rhost: Option<&str>| Observation {
+        text: "550 5.1.1 <a@x>: recipient unknown (see comcast.net policy)".into(),
+        recipient: Some(recipient.into()),
+        rhost: rhost.map(str::to_string),
+        ..Observation::default()
+    };
+    assert_eq!(
+        c.classify(&obs("a@comcast-like.example.net", None))
+            .provider,
+        None
+    );
+    assert_eq!(
+        c.classify(&obs("a@comcast.net", None)).provider.as_deref(),
+        Some("comcast")
+    );
+    assert_eq!(
+        c.classify(&obs("a@example.org", Some("gmail-smtp-in.l.google.com")))
+            .provider
+            .as_deref(),
+        Some("google")
+    );
+    // A bare reply has nothing else to go by.
+    assert_eq!(
+        c.classify_text("550 5.1.1 The email account does not exist. x1si - gsmtp")
+            .provider
+            .as_deref(),
+        Some("google")
+    );
+}
