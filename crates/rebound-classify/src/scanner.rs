@@ -62,7 +62,11 @@ impl PhraseScanner {
         prefix_len: usize,
     ) -> Result<Option<PhraseScanner>, String> {
         // Distinct prefixes, and which phrases share each.
-        let mut prefix_ids: std::collections::HashMap<&[u8], usize> = Default::default();
+        let mut prefix_ids: std::collections::HashMap<
+            &[u8],
+            usize,
+            std::hash::BuildHasherDefault<crate::rules::Fnv>,
+        > = Default::default();
         let mut prefix_texts: Vec<&[u8]> = Vec::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
         for (id, p) in phrases.iter().enumerate() {
@@ -122,7 +126,11 @@ impl PhraseScanner {
 
         // Every state reachable from the start, in the library's ids.
         let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
-        let mut seen = std::collections::HashSet::from([start]);
+        let mut seen: std::collections::HashSet<
+            StateID,
+            std::hash::BuildHasherDefault<crate::rules::Fnv>,
+        > = std::collections::HashSet::default();
+        seen.insert(start);
         let mut states = vec![start];
         let mut i = 0;
         while i < states.len() {
@@ -139,7 +147,11 @@ impl PhraseScanner {
         // the table is half the size.
         states.sort_by_key(|&sid| !dfa.is_match(sid));
         let match_limit = states.iter().filter(|&&sid| dfa.is_match(sid)).count() * stride;
-        let number_of: std::collections::HashMap<StateID, usize> = states
+        let number_of: std::collections::HashMap<
+            StateID,
+            usize,
+            std::hash::BuildHasherDefault<crate::rules::Fnv>,
+        > = states
             .iter()
             .enumerate()
             .map(|(n, &sid)| (sid, n))
