@@ -22,6 +22,17 @@ fn is_message_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// `NNNN-NN-NN NN:NN:NN`, whatever the numbers.
+fn is_date_shaped(s: &str) -> bool {
+    s.len() == 19
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b' ',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 /// Splits `DATE TIME[.ms] [ZONE] [[PID]] ID FLAG REST`.
 fn split(line: &str) -> Option<(i64, &str, &str, &str)> {
     let b = line.as_bytes();
@@ -90,6 +101,14 @@ impl Exim {
 
     pub fn line(&mut self, line: &str) -> Result<Vec<Draft>, String> {
         let Some((time_ms, id, flag, rest)) = split(line) else {
+            // A line dated like Exim's whose date is not a real time
+            // (`2026-11-31`, `25:00:00`) is a broken line, not another kind.
+            if let Some(stamp) = line.get(..19)
+                && is_date_shaped(stamp)
+                && time::parse_iso(stamp).is_none()
+            {
+                return Err(format!("invalid timestamp {stamp:?}"));
+            }
             return Ok(Vec::new());
         };
         let outcome = match flag {
@@ -209,6 +228,12 @@ mod tests {
                 .is_empty()
         );
         assert!(x.line("not exim at all").unwrap().is_empty());
+        for bad in [
+            "2026-11-31 10:00:06 1tAbCd-000Xyz-AB ** bob@example.com: 550 no",
+            "2026-11-23 25:00:06 1tAbCd-000Xyz-AB ** bob@example.com: 550 no",
+        ] {
+            assert!(x.line(bad).unwrap_err().starts_with("invalid timestamp"));
+        }
         assert!(
             x.line("2026-11-23 10:00:0\u{e9}5 1tAbCd-000Xyz-AB => a@b.c")
                 .unwrap()

@@ -13,6 +13,7 @@
 //! record; a JSON document that is not line-delimited is read whole up to
 //! [`MAX_JSON_DOCUMENT`] bytes, and bigger ones are refused.
 
+mod client_ip;
 mod detect;
 mod email;
 mod exim;

@@ -7,8 +7,9 @@
 //! `message-id=<…>`) are joined by queue id from earlier lines; the join
 //! table is bounded (two generations of [`GENERATION`] queue ids).
 
-use crate::{Draft, Outcome, codes_in, smtp_command_in, time};
-use std::collections::HashMap;
+use crate::time::{LineStamp, SyslogClock};
+use crate::{Draft, Outcome, codes_in, smtp_command_in};
+use std::collections::{BTreeMap, HashMap};
 
 const GENERATION: usize = 100_000;
 
@@ -21,18 +22,27 @@ struct Queue {
 }
 
 pub(crate) struct Postfix {
-    year: i64,
+    clock: SyslogClock,
     current: HashMap<String, Queue>,
     previous: HashMap<String, Queue>,
+    /// Lines read that gave no event and no error, by why.
+    pub skipped: BTreeMap<&'static str, u64>,
 }
 
 impl Postfix {
-    pub fn new(year: i64) -> Self {
+    pub fn new(clock: SyslogClock) -> Self {
         Self {
-            year,
+            clock,
             current: HashMap::new(),
             previous: HashMap::new(),
+            skipped: BTreeMap::new(),
         }
+    }
+
+    /// Counts a line that gives nothing, and gives nothing.
+    fn skip(&mut self, why: &'static str) -> Result<Vec<Draft>, String> {
+        *self.skipped.entry(why).or_default() += 1;
+        Ok(Vec::new())
     }
 
     fn queue(&mut self, qid: &str) -> &mut Queue {
@@ -52,25 +62,32 @@ impl Postfix {
 
     /// Whether a line looks like a Postfix log line (for format detection).
     pub fn looks_like(line: &str) -> bool {
-        split_prefix(line, 2026).is_some_and(|(_, prog, _)| prog.contains("postfix"))
+        // Any year and zone will do to tell the format.
+        let clock = SyslogClock::new(crate::time::TimeZone::UTC, Some(2000), 0);
+        split_prefix(line, &clock)
+            .is_ok_and(|p| p.is_some_and(|(_, prog, _)| prog.contains("postfix")))
     }
 
     /// Parses one line. Lines of other programs and Postfix lines that carry
-    /// no delivery outcome give nothing; a delivery line that cannot be read
+    /// no delivery outcome give nothing (counted in `skipped`); a line whose
+    /// timestamp is not a real time, or a delivery line that cannot be read,
     /// is an error.
     pub fn line(&mut self, line: &str) -> Result<Vec<Draft>, String> {
-        let Some((time_ms, prog, msg)) = split_prefix(line, self.year) else {
-            return Ok(Vec::new());
+        if line.trim().is_empty() {
+            return self.skip("blank line");
+        }
+        let Some((time_ms, prog, msg)) = split_prefix(line, &self.clock)? else {
+            return Err("not a syslog line (no timestamp, host and program)".into());
         };
         if !prog.contains("postfix") {
-            return Ok(Vec::new());
+            return self.skip("another program");
         }
         let service = prog.rsplit('/').next().unwrap_or(prog);
         let Some((qid, body)) = msg.split_once(": ") else {
-            return Ok(Vec::new());
+            return self.skip("no queue id");
         };
         if qid.is_empty() || !qid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Ok(Vec::new());
+            return self.skip("no queue id");
         }
         if body.starts_with("to=<") {
             return self
@@ -82,12 +99,12 @@ impl Postfix {
             if !id.is_empty() {
                 self.queue(qid).message_id = Some(id.trim_matches(['<', '>']).to_string());
             }
-            return Ok(Vec::new());
+            return self.skip("no delivery status");
         }
         if body == "removed" {
             self.current.remove(qid);
             self.previous.remove(qid);
-            return Ok(Vec::new());
+            return self.skip("no delivery status");
         }
         if let Some(from) = field(body, "from=<") {
             let from = from.to_string();
@@ -98,7 +115,7 @@ impl Postfix {
                 self.queue(qid).from = Some(from);
             }
         }
-        Ok(Vec::new())
+        self.skip("no delivery status")
     }
 
     fn delivery(&mut self, time_ms: i64, qid: &str, body: &str) -> Result<Option<Draft>, String> {
@@ -119,7 +136,10 @@ impl Postfix {
             "deferred" => Outcome::Deferred,
             "expired" => Outcome::Expired,
             // Address verification probes and the like: not deliveries.
-            "deliverable" | "undeliverable" | "SOFTBOUNCE" => return Ok(None),
+            "deliverable" | "undeliverable" | "SOFTBOUNCE" => {
+                *self.skipped.entry("address verification").or_default() += 1;
+                return Ok(None);
+            }
             other => return Err(format!("unknown status={other}")),
         };
         if rcpt.is_empty() {
@@ -142,6 +162,11 @@ impl Postfix {
             time_ms,
             recipient: rcpt.to_string(),
             outcome: Some(outcome),
+            // Postfix never logs our own address; the reply may.
+            sending_ip: crate::client_ip::named_in(
+                text,
+                relay.and_then(crate::client_ip::relay_address),
+            ),
             text: text.to_string(),
             rhost: rhost.clone(),
             smtpcommand: smtp_command_in(text),
@@ -205,6 +230,7 @@ impl Postfix {
                     d.set_status(&dsn);
                 }
                 d.replycode = codes_in(&text).0;
+                d.sending_ip = crate::client_ip::named_in(&text, None);
                 d.text = text;
                 d
             })
@@ -220,29 +246,40 @@ fn field<'a>(body: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Splits `TIME HOST PROGRAM[PID]: MESSAGE` into (time, program, message).
-/// TIME is classic syslog (`Nov 23 15:30:03`, year given) or RFC 3339.
-fn split_prefix(line: &str, year: i64) -> Option<(i64, &str, &str)> {
-    let (ms, rest) = if line.as_bytes().first()?.is_ascii_digit() {
-        let (ts, rest) = line.split_once(' ')?;
-        (time::parse_iso(ts)?, rest)
-    } else {
-        let (ms, rest) = time::parse_syslog(line, year)?;
-        (ms, rest.strip_prefix(' ')?)
+/// TIME is classic syslog (`Nov 23 15:30:03`, placed by `clock`) or RFC
+/// 3339. `Ok(None)`: not a syslog line; `Err`: a timestamp that is not a
+/// real time.
+type Prefix<'a> = (i64, &'a str, &'a str);
+fn split_prefix<'a>(line: &'a str, clock: &SyslogClock) -> Result<Option<Prefix<'a>>, String> {
+    let (ms, rest) = match clock.line(line) {
+        LineStamp::Time(ms, rest) => (ms, rest),
+        LineStamp::Invalid(e) => return Err(e),
+        LineStamp::Missing => return Ok(None),
     };
-    let (_host, rest) = rest.split_once(' ')?;
-    let (prog, msg) = rest.split_once(": ")?;
-    let prog = prog.split('[').next().unwrap_or(prog);
-    Some((ms, prog, msg))
+    let parts = || {
+        let (_host, rest) = rest.strip_prefix(' ')?.split_once(' ')?;
+        let (prog, msg) = rest.split_once(": ")?;
+        Some((prog.split('[').next().unwrap_or(prog), msg))
+    };
+    // A timed line without `HOST PROGRAM: ` (syslogd's `-- MARK --`) is
+    // nobody's: the caller skips it as another program's.
+    let (prog, msg) = parts().unwrap_or(("", ""));
+    Ok(Some((ms, prog, msg)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{self, TimeZone};
     use rebound_core::Reason;
+
+    fn postfix_2026() -> Postfix {
+        Postfix::new(SyslogClock::new(TimeZone::UTC, Some(2026), 0))
+    }
 
     #[test]
     fn joins_sender_and_message_id_and_reads_bounces() {
-        let mut p = Postfix::new(2026);
+        let mut p = postfix_2026();
         let lines = [
             "Nov 23 10:00:00 mx1 postfix/cleanup[10]: 4ABC123: message-id=<m1@example.org>",
             "Nov 23 10:00:00 mx1 postfix/qmgr[11]: 4ABC123: from=<news@example.org>, size=1234, nrcpt=2 (queue active)",
@@ -271,7 +308,7 @@ mod tests {
 
     #[test]
     fn sent_deferred_then_expired() {
-        let mut p = Postfix::new(2026);
+        let mut p = postfix_2026();
         let sent = p.line("2026-11-23T10:00:01.500+00:00 mx1 postfix/smtp[12]: 5DEF: to=<a@x.org>, relay=mx.x.org[1.2.3.4]:25, delay=0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 99)").unwrap();
         assert_eq!(sent[0].outcome, Some(Outcome::Delivered));
         assert_eq!(sent[0].time_ms % 1000, 500);
@@ -296,7 +333,7 @@ mod tests {
 
     #[test]
     fn other_lines_are_ignored_and_broken_ones_reported() {
-        let mut p = Postfix::new(2026);
+        let mut p = postfix_2026();
         assert!(
             p.line("Nov 23 10:00:00 mx1 dovecot: imap-login: Login")
                 .unwrap()
@@ -307,7 +344,27 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert!(p.line("garbage").unwrap().is_empty());
+        assert!(p.line("Nov 23 10:00:00 mx1 -- MARK --").unwrap().is_empty());
+        assert!(p.line("").unwrap().is_empty());
+        // No timestamp: not a log line we can read, so an error (the reader
+        // reports it with file:line) rather than nothing.
+        assert!(p.line("garbage").is_err());
+        // Timestamps that are not real times.
+        for bad in [
+            "Nov 32 25:99:99 mx1 postfix/smtp[1]: 4AB: to=<a@b.c>, relay=x, dsn=5.0.0, status=bounced (x)",
+            "Feb 30 10:00:00 mx1 postfix/qmgr[1]: 4AB: removed",
+            "2026-11-31T10:00:00+01:00 mx1 postfix/qmgr[1]: 4AB: removed",
+        ] {
+            let e = p.line(bad).unwrap_err();
+            assert!(e.starts_with("invalid"), "{bad}: {e}");
+        }
+        assert_eq!(
+            p.skipped
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            ["another program=2", "blank line=1", "no queue id=1"]
+        );
         assert!(
             p.line("Nov 23 10:00:00 mx1 postfix/smtp[1]: 4AB: to=<a@b.c>, relay=x, dsn=5.0.0")
                 .is_err()

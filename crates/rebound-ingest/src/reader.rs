@@ -8,13 +8,20 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Read};
 
 /// How to read an input.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReaderOptions {
     /// The format, or [`Format::Auto`] to detect it.
     pub format: Format,
     /// The year for syslog timestamps that have none (Postfix); default: the
-    /// current year, or the one before for dates that would lie in the future.
+    /// current year, or the one before for dates that would lie more than a
+    /// day in the future (a December line read in January).
     pub year: Option<i64>,
+    /// The zone of syslog timestamps, which state none (Postfix); default:
+    /// the machine's. Timestamps with an offset are read as stated.
+    pub timezone: time::TimeZone,
+    /// When the input is read (default: now); years are inferred and time
+    /// windows checked against it.
+    pub now_ms: Option<i64>,
     /// Event times accepted; others are rejected records.
     pub times: crate::TimeWindow,
 }
@@ -24,6 +31,8 @@ impl Default for ReaderOptions {
         Self {
             format: Format::Auto,
             year: None,
+            timezone: time::TimeZone::system(),
+            now_ms: None,
             times: crate::TimeWindow::default(),
         }
     }
@@ -51,15 +60,15 @@ pub struct EventReader<R: BufRead> {
     queue: VecDeque<Result<Event, ParseError>>,
     buf: Vec<u8>,
     done: bool,
-    /// For syslog years: events more than a day ahead of now move back a year.
     now_ms: i64,
-    explicit_year: bool,
     /// The time of a record that states none.
     received_ms: i64,
     times: crate::TimeWindow,
     /// Records that carry no delivery outcome (opens, clicks, …), by
     /// provider and kind.
     skipped: BTreeMap<String, u64>,
+    /// Records rejected, by kind of fault.
+    rejected: BTreeMap<&'static str, u64>,
 }
 
 impl<R: BufRead> EventReader<R> {
@@ -84,10 +93,13 @@ impl<R: BufRead> EventReader<R> {
                 "{format} input is read by the bounce decoder, not the log/webhook reader"
             )));
         }
-        let now_ms = time::now_ms();
-        let year = opts.year.unwrap_or_else(|| time::year_of(now_ms));
+        let now_ms = opts.now_ms.unwrap_or_else(time::now_ms);
         let parser = match format {
-            Format::Postfix => Parser::Postfix(Box::new(Postfix::new(year))),
+            Format::Postfix => Parser::Postfix(Box::new(Postfix::new(time::SyslogClock::new(
+                opts.timezone,
+                opts.year,
+                now_ms,
+            )))),
             Format::Exim => Parser::Exim(Box::new(Exim::new())),
             Format::Pmta => Parser::Pmta(Box::new(Pmta::new())),
             f if json_auto => Parser::Json(if f.is_json() { Format::Auto } else { f }),
@@ -104,10 +116,10 @@ impl<R: BufRead> EventReader<R> {
             buf: Vec::new(),
             done: false,
             now_ms,
-            explicit_year: opts.year.is_some(),
             received_ms: now_ms,
             times: opts.times,
             skipped: BTreeMap::new(),
+            rejected: BTreeMap::new(),
         })
     }
 
@@ -126,6 +138,24 @@ impl<R: BufRead> EventReader<R> {
         &self.skipped
     }
 
+    /// Why records gave no event, with counts: for log lines, what they were
+    /// (`another program`, `no delivery status`…); for every input, the
+    /// records rejected as errors, as `rejected: KIND` (`invalid timestamp`,
+    /// `line too long`…), each also given as a [`ParseError`] with
+    /// file:line.
+    pub fn skipped_by_reason(&self) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        if let Parser::Postfix(p) = &self.parser {
+            for (k, v) in &p.skipped {
+                out.insert(k.to_string(), *v);
+            }
+        }
+        for (k, v) in &self.rejected {
+            out.insert(format!("rejected: {k}"), *v);
+        }
+        out
+    }
+
     /// The format read (the first record's provider for JSON under Auto).
     pub fn format(&self) -> Format {
         self.format
@@ -141,11 +171,26 @@ impl<R: BufRead> EventReader<R> {
         (self.normaliser.cache_hits, self.normaliser.cache_misses)
     }
 
-    fn error(&self, location: String, message: impl Into<String>) -> ParseError {
-        ParseError {
-            location,
-            message: message.into(),
-        }
+    /// A rejected record, counted by kind: the kind is told from the
+    /// message, which every parser words the same way for these.
+    fn error(&mut self, location: String, message: impl Into<String>) -> ParseError {
+        let message = message.into();
+        let kind = if message.starts_with("invalid timestamp")
+            || message.starts_with("invalid date")
+            || message.starts_with("invalid time of day")
+        {
+            "invalid timestamp"
+        } else if message.starts_with("not a syslog line") {
+            "not a log line"
+        } else if message.starts_with("line longer") {
+            "line too long"
+        } else if message.starts_with("event time") {
+            "time out of range"
+        } else {
+            "unreadable record"
+        };
+        *self.rejected.entry(kind).or_default() += 1;
+        ParseError { location, message }
     }
 
     /// Reads one line into `self.buf` (without the newline), capped at
@@ -188,22 +233,15 @@ impl<R: BufRead> EventReader<R> {
     }
 
     fn push_drafts(&mut self, drafts: Vec<Draft>, format: Format, location: &str) {
-        for mut d in drafts {
-            if !self.explicit_year
-                && matches!(self.parser, Parser::Postfix(_))
-                && d.time_ms > self.now_ms + 86_400_000
-            {
-                // A syslog date without a year that would lie in the future
-                // belongs to last year.
-                let y = time::year_of(d.time_ms);
-                d.time_ms -= (time::days_from_civil(y, 1, 1) - time::days_from_civil(y - 1, 1, 1))
-                    * 86_400_000;
-            }
-            let item = self
+        for d in drafts {
+            let item = match self
                 .times
                 .check(d.time_ms, self.now_ms)
                 .and_then(|()| self.normaliser.finish(d, format, location.to_string()))
-                .map_err(|m| self.error(location.to_string(), m));
+            {
+                Ok(e) => Ok(e),
+                Err(m) => Err(self.error(location.to_string(), m)),
+            };
             self.queue.push_back(item);
         }
     }

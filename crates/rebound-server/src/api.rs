@@ -549,6 +549,8 @@ fn parse_events(
         format,
         year,
         times: s.config.limits.event_times(),
+        // Syslog dates in the server machine's zone, as `rebound ingest`.
+        ..ReaderOptions::default()
     };
     let reader =
         EventReader::new(bytes, "body", options).map_err(|e| ApiError::unprocessable(e.message))?;

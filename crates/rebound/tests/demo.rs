@@ -126,8 +126,8 @@ fn a_day_of_sending_goes_through_the_parsers_and_the_report_finds_the_incidents(
         .collect();
     assert_eq!(
         ips,
-        BTreeSet::from(["198.51.100.10", "198.51.100.11"]),
-        "SendGrid events carry the ESP's IPs"
+        BTreeSet::from(["198.51.100.10", "198.51.100.11", "203.0.113.20"]),
+        "SendGrid events carry the ESP's IPs; Postfix events our MTA's, where a reply names it"
     );
     // Hard bounces were suppressed; the Spamhaus listing went to the
     // sender-side issues, against the listed IP.

@@ -161,6 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             strict: false,
             batch_size: opts.batch_size,
             year: file.year,
+            // The demo writes its logs' syslog dates in UTC.
+            timezone: Some("UTC".into()),
             quiet: true,
             paths: Vec::new(),
         };

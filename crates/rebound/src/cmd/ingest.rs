@@ -33,9 +33,14 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     pub batch_size: usize,
     /// Year for syslog dates that have none (default: this year, or last
-    /// year for dates that would lie in the future).
+    /// year for dates that would lie more than a day in the future).
     #[arg(long)]
     pub year: Option<i64>,
+    /// Time zone of syslog dates, which state none: an IANA name such as
+    /// `Europe/Paris`, or `UTC` (default: the machine's zone). RFC 3339
+    /// dates are read with the offset they state.
+    #[arg(long)]
+    pub timezone: Option<String>,
     /// No per-batch progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -68,8 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for path in &args.paths {
         let mut stats = IngestStats::default();
         let started = std::time::Instant::now();
-        // Records that carry no delivery outcome (opens, clicks…), by kind.
-        let mut ignored = std::collections::BTreeMap::new();
+        let mut passed = Passed::default();
         let result = ingest_path(
             &mut *store,
             &policy,
@@ -77,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &args,
             opts,
             &mut stats,
-            &mut ignored,
+            &mut passed,
             &mut |_| {},
         );
         let format = match &result {
@@ -94,7 +98,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "inserted": stats.inserted,
                 "duplicates": stats.duplicates,
                 "skipped": stats.errors,
-                "ignored": ignored,
+                "ignored": passed.ignored,
+                "skipped_by_reason": passed.by_reason,
                 "suppressed": stats.suppressed,
                 "sender_issues": stats.sender_issues,
                 "batches": stats.batches,
@@ -119,6 +124,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Records of an input that gave no event.
+#[derive(Default)]
+pub struct Passed {
+    /// Records that carry no delivery outcome (opens, clicks…), by
+    /// provider and kind.
+    pub ignored: std::collections::BTreeMap<String, u64>,
+    /// Log lines that gave no event, by why, and rejected records by kind
+    /// (`rejected: …`, each also reported on stderr with file:line).
+    pub by_reason: std::collections::BTreeMap<String, u64>,
 }
 
 pub enum IngestFailure {
@@ -168,6 +184,7 @@ fn progress(
 /// Ingests one path; returns the format read. `on_batch` sees the running
 /// totals after each committed batch (`rebound demo` moves its progress bar
 /// with it).
+#[allow(clippy::too_many_arguments)]
 pub fn ingest_path(
     store: &mut dyn Store,
     policy: &Policy,
@@ -175,12 +192,17 @@ pub fn ingest_path(
     args: &Args,
     opts: IngestOptions,
     stats: &mut IngestStats,
-    ignored: &mut std::collections::BTreeMap<String, u64>,
+    passed: &mut Passed,
     on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<Format, IngestFailure> {
     let other = |e: anyhow::Error| IngestFailure::Other(e);
+    let timezone = match &args.timezone {
+        None => rebound_ingest::time::TimeZone::system(),
+        Some(name) => rebound_ingest::time::zone_named(name)
+            .map_err(|e| other(anyhow::anyhow!("--timezone: {e}")))?,
+    };
     let is_dir = path != "-" && Path::new(path).is_dir();
-    let mut input: Box<dyn BufRead> = if path == "-" {
+    let input: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::with_capacity(1 << 16, std::io::stdin()))
     } else if is_dir {
         Box::new(std::io::empty())
@@ -190,6 +212,9 @@ pub fn ingest_path(
             .map_err(other)?;
         Box::new(BufReader::with_capacity(1 << 16, f))
     };
+    let (mut input, compressed) = decompressed(input)
+        .with_context(|| format!("cannot read {path}"))
+        .map_err(other)?;
     let format = if is_dir {
         if args.format == Format::Auto || args.format.is_email() {
             Format::Maildir
@@ -211,6 +236,12 @@ pub fn ingest_path(
         args.format
     };
     if format.is_email() {
+        if compressed.is_some() {
+            // The decoder reads bounce emails from their paths.
+            return Err(other(anyhow::anyhow!(
+                "{path}: compressed bounce emails are not read; decompress them first"
+            )));
+        }
         ingest_emails(
             store, policy, path, input, format, opts, args.quiet, stats, on_batch,
         )?;
@@ -222,6 +253,7 @@ pub fn ingest_path(
         ReaderOptions {
             format,
             year: args.year,
+            timezone,
             ..ReaderOptions::default()
         },
     )
@@ -236,9 +268,39 @@ pub fn ingest_path(
         report_error,
         progress(args.quiet, on_batch),
     );
-    ignored.clone_from(reader.skipped());
+    passed.ignored.clone_from(reader.skipped());
+    passed.by_reason = reader.skipped_by_reason();
     result.map_err(|e| IngestFailure::of(e, path))?;
     Ok(detected)
+}
+
+/// Compression formats told by their magic bytes, not the file name: a
+/// rotated log keeps its content whatever it is called.
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// The input decompressed if it is gzip (`.gz`, members concatenated as
+/// logrotate and `cat` make them) or zstd (`.zst`), and which it was.
+/// Corrupt compressed data surfaces as a read error at the line it breaks.
+fn decompressed(
+    mut input: Box<dyn BufRead>,
+) -> std::io::Result<(Box<dyn BufRead>, Option<&'static str>)> {
+    let head = input.fill_buf()?;
+    if head.starts_with(GZIP_MAGIC) {
+        let gz = flate2::bufread::MultiGzDecoder::new(input);
+        Ok((
+            Box::new(BufReader::with_capacity(1 << 16, gz)),
+            Some("gzip"),
+        ))
+    } else if head.starts_with(ZSTD_MAGIC) {
+        let zst = zstd::stream::read::Decoder::with_buffer(input)?;
+        Ok((
+            Box::new(BufReader::with_capacity(1 << 16, zst)),
+            Some("zstd"),
+        ))
+    } else {
+        Ok((input, None))
+    }
 }
 
 /// Bounce emails through the decoder: files, Maildirs, directories, mboxes
