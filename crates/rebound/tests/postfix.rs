@@ -134,28 +134,38 @@ impl Drop for Postfix {
 struct PolicyService {
     child: Child,
     addr: SocketAddr,
+    socketmap: SocketAddr,
 }
 
 impl PolicyService {
     fn start(db: &str) -> PolicyService {
         let mut child = Command::new(BIN)
             .args(["policy", "--db", db, "--listen", "127.0.0.1:0"])
+            .args(["--socketmap", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start rebound policy");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
+        let (mut addr, mut socketmap) = (None, None);
+        while addr.is_none() || socketmap.is_none() {
             let line = lines
                 .next()
                 .expect("rebound policy exited before listening")
                 .unwrap();
+            let a = line.rsplit(' ').next().unwrap().parse().ok();
             if line.contains("policy delegation on") {
-                break line.rsplit(' ').next().unwrap().parse().unwrap();
+                addr = a;
+            } else if line.contains("socketmap on") {
+                socketmap = a;
             }
-        };
+        }
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        PolicyService { child, addr }
+        PolicyService {
+            child,
+            addr: addr.unwrap(),
+            socketmap: socketmap.unwrap(),
+        }
     }
 }
 
@@ -290,6 +300,8 @@ fn postfix_bounces_suppress_and_the_policy_service_refuses() {
 
     let policy = PolicyService::start(&db);
     let smtp_port = free_port();
+    // A second smtpd that asks the socketmap table instead.
+    let map_port = free_port();
     let conf = root.join("conf");
     for d in ["conf", "queue", "data"] {
         std::fs::create_dir(root.join(d)).unwrap();
@@ -330,6 +342,8 @@ smtputf8_enable = no
         conf.join("master.cf"),
         format!(
             "{smtp_port} inet n - n - - smtpd
+{map_port} inet n - n - - smtpd
+  -o smtpd_recipient_restrictions=check_recipient_access,socketmap:inet:{socketmap}:suppressed,permit_mynetworks,reject_unauth_destination
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -351,7 +365,8 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 rebound   unix  -       n       n       -       -       pipe
   flags=Rq user=nobody argv={BIN} ingest --db {db} --format email --quiet -
-"
+",
+            socketmap = policy.socketmap
         ),
     )
     .unwrap();
@@ -420,11 +435,25 @@ rebound   unix  -       n       n       -       -       pipe
     let rcpt = smtp.send("news@local.test", "someone.else@local.test");
     assert!(rcpt.starts_with("250"), "{rcpt}");
 
+    // The same through the socketmap table and check_recipient_access
+    // (whose own code for REJECT is 554 too).
+    let mut via_map = Smtp::connect(map_port);
+    let rcpt = via_map.send("news@local.test", dead);
+    assert!(
+        rcpt.starts_with("554 5.1.1 <nosuch@local.test>: Recipient address rejected: <nosuch@local.test>: suppressed by Rebound (hardbounce, since "),
+        "{rcpt}"
+    );
+    let rcpt = via_map.send("news@local.test", "someone.else@local.test");
+    assert!(rcpt.starts_with("250"), "{rcpt}");
+
     // 4. With the policy service gone, Postfix defers (4xx): fail closed.
     drop(policy);
     let rcpt = smtp.send("news@local.test", dead);
     assert!(rcpt.starts_with("451 4.3.5"), "{rcpt}");
     let _ = smtp.command("QUIT");
+    let rcpt = via_map.send("news@local.test", dead);
+    assert!(rcpt.starts_with("451 4.3.5"), "{rcpt}");
+    let _ = via_map.command("QUIT");
 
     let mut log = String::new();
     let _ = std::fs::File::open(root.join("maillog")).and_then(|mut f| f.read_to_string(&mut log));
