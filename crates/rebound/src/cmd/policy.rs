@@ -235,24 +235,35 @@ fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
             }
             continue;
         }
-        let shared = shared.clone();
-        let spawned = std::thread::Builder::new().stack_size(256 * 1024).spawn({
-            let shared = shared.clone();
-            move || {
+        // Gives the slot back however the connection ends (a panic in a
+        // store call included), or if its thread cannot start.
+        let slot = Slot(shared.clone());
+        let spawned = std::thread::Builder::new()
+            // Threads are many and their work shallow; 1 MiB is reserved,
+            // not used, and leaves room for the PostgreSQL client.
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                let shared = &slot.0;
                 let peer = stream.peer_addr().ok();
-                if let Err(e) = serve(stream, protocol, &shared) {
+                if let Err(e) = serve(stream, protocol, shared) {
                     match peer {
                         Some(p) => eprintln!("rebound policy: {p}: {e}"),
                         None => eprintln!("rebound policy: {e}"),
                     }
                 }
-                shared.connections.fetch_sub(1, Ordering::AcqRel);
-            }
-        });
+            });
         if let Err(e) = spawned {
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
             eprintln!("rebound policy: cannot start a connection thread: {e}");
         }
+    }
+}
+
+/// One connection's place under `--max-connections`.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
