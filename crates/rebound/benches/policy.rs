@@ -78,7 +78,7 @@ fn main() {
                     let n = i % (suppressions.max(1) * 10);
                     // n < suppressions for one lookup in ten when the list
                     // is a tenth of the range.
-                    let recipient = if n % 10 == 0 {
+                    let recipient = if n.is_multiple_of(10) {
                         format!("dead{}@example{}.net", n / 10, (n / 10) % 97)
                     } else {
                         format!("alive{n}@example{}.net", n % 97)
