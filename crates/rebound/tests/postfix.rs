@@ -513,4 +513,14 @@ fn ingest_from_a_pipe_exits_as_postfix_expects() {
     assert_eq!(code, Some(75));
     let (code, _) = pipe("postgres://rebound@127.0.0.1:1/rebound", &bounce);
     assert_eq!(code, Some(75));
+    // A policy file that cannot be read is a configuration error, which
+    // pipe(8) also retries (EX_CONFIG) rather than bouncing the bounce.
+    let out = Command::new(BIN)
+        .args(["ingest", "--db", db, "--format", "email", "--policy"])
+        .arg(dir.path().join("no-such-policy.toml"))
+        .arg("-")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
 }

@@ -12,6 +12,7 @@
 //! bounce the message back on a data error, and a bounce of a bounce helps
 //! nobody); 75 (`EX_TEMPFAIL`) when the store could not be opened or
 //! written, so the MTA keeps the message and retries and nothing is lost;
+//! 78 (`EX_CONFIG`, also a retry for pipe(8)) when `--policy` cannot be read;
 //! 1 when `--strict` stopped at a bad record; 2 for other failures (an
 //! unreadable path, a format that cannot be told).
 
@@ -68,7 +69,13 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
-    let policy = load_policy(args.policy.as_deref())?;
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rebound: {e:#}");
+            return Ok(ExitCode::from(EX_CONFIG));
+        }
+    };
     let mut store = match super::open_store(&url) {
         Ok(s) => s,
         Err(e) => {
@@ -149,6 +156,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// sysexits.h: a temporary failure, try again later (Postfix's pipe(8)
 /// defers the message).
 pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits.h: a configuration error; pipe(8) defers on it too, so a
+/// broken policy file keeps bounces queued instead of bouncing them.
+pub const EX_CONFIG: u8 = 78;
 
 pub enum IngestFailure {
     Strict(ParseError),
