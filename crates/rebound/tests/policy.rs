@@ -310,3 +310,42 @@ fn bad_peers_are_cut_off_and_good_ones_still_served() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The same lookups on PostgreSQL, when `REBOUND_TEST_POSTGRES_URL` names a
+/// server (required in CI, as for the ledger's own tests).
+#[test]
+fn lookups_on_postgresql() {
+    let base = match std::env::var("REBOUND_TEST_POSTGRES_URL") {
+        Ok(b) if !b.is_empty() => b,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("REBOUND_TEST_POSTGRES_URL is not set: in CI the PostgreSQL tests must run");
+            }
+            println!("SKIPPED: PostgreSQL not available (set REBOUND_TEST_POSTGRES_URL)");
+            return;
+        }
+    };
+    let schema = format!("rebound_policy_{}", std::process::id());
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}schema={schema}");
+    struct DropSchema(String, String);
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            let _ = rebound_ledger::PgStore::drop_schema(&self.0, &self.1);
+        }
+    }
+    let _cleanup = DropSchema(base.clone(), schema);
+    let out = Command::new(BIN)
+        .args(["suppressions", "--db", &url, "add", "dead@example.net"])
+        .args(["--reason", "hardbounce"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let p = Policy::start(&url, &[]);
+    assert!(ask(p.policy, "Dead@Example.NET").starts_with(
+        "action=REJECT 5.1.1 <dead@example.net>: suppressed by Rebound (hardbounce, since "
+    ));
+    assert_eq!(ask(p.policy, "alive@example.net"), "action=DUNNO\n\n");
+    let mut s = connect(p.socketmap);
+    assert!(lookup(&mut s, "m dead@example.net").starts_with("OK REJECT 5.1.1"));
+}

@@ -243,14 +243,18 @@ fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
             // not used, and leaves room for the PostgreSQL client.
             .stack_size(1024 * 1024)
             .spawn(move || {
-                let shared = &slot.0;
+                let mut stream = stream;
                 let peer = stream.peer_addr().ok();
-                if let Err(e) = serve(stream, protocol, shared) {
+                if let Err(e) = serve(&mut stream, protocol, &slot.0) {
                     match peer {
                         Some(p) => eprintln!("rebound policy: {p}: {e}"),
                         None => eprintln!("rebound policy: {e}"),
                     }
                 }
+                // The slot is free before the peer sees the connection
+                // close, so whoever reconnects then finds it free.
+                drop(slot);
+                drop(stream);
             });
         if let Err(e) = spawned {
             eprintln!("rebound policy: cannot start a connection thread: {e}");
@@ -283,7 +287,7 @@ impl std::fmt::Display for ConnError {
 
 /// Serves one connection until the peer closes it, stays idle too long, or
 /// breaks the protocol.
-fn serve(mut stream: TcpStream, protocol: Protocol, shared: &Shared) -> Result<(), ConnError> {
+fn serve(stream: &mut TcpStream, protocol: Protocol, shared: &Shared) -> Result<(), ConnError> {
     stream
         .set_read_timeout(Some(shared.idle))
         .map_err(ConnError::Io)?;
