@@ -173,7 +173,11 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim().to_ascii_lowercase();
+        let mut s = s.trim().to_ascii_lowercase();
+        // `email` reads better in a pipe transport's argv; it is one message.
+        if s == "email" {
+            s = "eml".into();
+        }
         Format::ALL
             .iter()
             .copied()

@@ -43,6 +43,8 @@ enum Command {
     Report(cmd::report::Args),
     /// Serve the HTTP API, ESP webhooks, Prometheus metrics and the dashboard.
     Serve(cmd::serve::Args),
+    /// Enforce the suppression list in Postfix at RCPT TO (policy delegation and socketmap).
+    Policy(cmd::policy::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::generate::CompletionArgs),
     /// Write the man pages (one per subcommand) into a directory (packaging).
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Events(args) => cmd::events::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
         Command::Completions(args) => cmd::generate::completions(args, Cli::command()),
         Command::Man(args) => cmd::generate::man(args, Cli::command()),
     };

@@ -4,6 +4,17 @@
 //! Progress goes to stderr: one `committed batch` line per transaction, so
 //! whatever a line reports is durable. A summary per input goes to stdout as
 //! JSON.
+//!
+//! Exit codes follow sysexits.h, which Postfix's pipe(8) reads, so the
+//! command can be a delivery transport for the bounce address: 0 when every
+//! input was read (records that could not be used, and messages that are
+//! not bounces, are counted in the summary, not failed: pipe(8) would
+//! bounce the message back on a data error, and a bounce of a bounce helps
+//! nobody); 75 (`EX_TEMPFAIL`) when the store could not be opened or
+//! written, so the MTA keeps the message and retries and nothing is lost;
+//! 78 (`EX_CONFIG`, also a retry for pipe(8)) when `--policy` cannot be read;
+//! 1 when `--strict` stopped at a bad record; 2 for other failures (an
+//! unreadable path, a format that cannot be told).
 
 use anyhow::Context;
 use rebound_ingest::{EventReader, Format, ParseError, ReaderOptions, detect, from_decoded};
@@ -19,7 +30,7 @@ pub struct Args {
     /// $REBOUND_DATABASE_URL, else ./rebound.db).
     #[arg(long)]
     pub db: Option<String>,
-    /// Input format: auto, eml, mbox, maildir, postfix, exim, pmta, ses,
+    /// Input format: auto, eml (or email: one message), mbox, maildir, postfix, exim, pmta, ses,
     /// sendgrid, mailgun, postmark, sparkpost.
     #[arg(long, default_value = "auto")]
     pub format: Format,
@@ -63,13 +74,26 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
-    let policy = load_policy(args.policy.as_deref())?;
-    let mut store = super::open_store(&url)?;
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rebound: {e:#}");
+            return Ok(ExitCode::from(EX_CONFIG));
+        }
+    };
+    let mut store = match super::open_store(&url) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rebound: {e:#}");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
     let opts = IngestOptions {
         batch_size: args.batch_size,
         strict: args.strict,
     };
     let mut failed = false;
+    let mut store_failed = false;
     for path in &args.paths {
         let mut stats = IngestStats::default();
         let started = std::time::Instant::now();
@@ -113,13 +137,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 eprintln!("rebound: {e} (stopped: --strict)");
                 return Ok(ExitCode::from(1));
             }
+            Err(IngestFailure::Store(e)) => {
+                eprintln!("rebound: {e:#}");
+                store_failed = true;
+            }
             Err(IngestFailure::Other(e)) => {
                 eprintln!("rebound: {e:#}");
                 failed = true;
             }
         }
     }
-    Ok(if failed {
+    // A store failure wins: whatever else happened, the input must be
+    // offered again once the store is back.
+    Ok(if store_failed {
+        ExitCode::from(EX_TEMPFAIL)
+    } else if failed {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -137,8 +169,18 @@ pub struct Passed {
     pub by_reason: std::collections::BTreeMap<String, u64>,
 }
 
+/// sysexits.h: a temporary failure, try again later (Postfix's pipe(8)
+/// defers the message).
+pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits.h: a configuration error; pipe(8) defers on it too, so a
+/// broken policy file keeps bounces queued instead of bouncing them.
+pub const EX_CONFIG: u8 = 78;
+
 pub enum IngestFailure {
     Strict(ParseError),
+    /// The store could not take the events (nothing of the failed batch
+    /// was stored).
+    Store(anyhow::Error),
     Other(anyhow::Error),
 }
 
@@ -147,7 +189,7 @@ impl IngestFailure {
     pub fn into_anyhow(self) -> anyhow::Error {
         match self {
             IngestFailure::Strict(e) => anyhow::anyhow!("{e}"),
-            IngestFailure::Other(e) => e,
+            IngestFailure::Store(e) | IngestFailure::Other(e) => e,
         }
     }
 
@@ -155,7 +197,7 @@ impl IngestFailure {
     fn of(e: IngestError, path: &str) -> Self {
         match e {
             IngestError::Strict(p) => IngestFailure::Strict(p),
-            IngestError::Store(s) => IngestFailure::Other(
+            IngestError::Store(s) => IngestFailure::Store(
                 anyhow::Error::from(s).context(format!("cannot store the events of {path}")),
             ),
         }
@@ -243,7 +285,16 @@ pub fn ingest_path(
             )));
         }
         ingest_emails(
-            store, policy, path, input, format, opts, args.quiet, stats, on_batch,
+            store,
+            policy,
+            path,
+            input,
+            format,
+            opts,
+            args.quiet,
+            stats,
+            &mut passed.ignored,
+            on_batch,
         )?;
         return Ok(format);
     }
@@ -315,6 +366,7 @@ fn ingest_emails(
     opts: IngestOptions,
     quiet: bool,
     stats: &mut IngestStats,
+    ignored: &mut std::collections::BTreeMap<String, u64>,
     on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<(), IngestFailure> {
     let decode_opts = rebound_decode::DecodeOptions {
@@ -322,6 +374,10 @@ fn ingest_emails(
         vacation: true,
     };
     let fmt = format.as_str();
+    // Messages the decoder found no bounce in (a reply, a newsletter sent
+    // to the bounce address): read fine, nothing to store, counted.
+    let not_bounces = std::cell::Cell::new(0u64);
+    let not_bounces_seen = &not_bounces;
     let events = std::iter::from_fn({
         let mut queue: std::collections::VecDeque<Result<rebound_ingest::Event, ParseError>> =
             Default::default();
@@ -364,6 +420,9 @@ fn ingest_emails(
                         message: e.to_string(),
                     })),
                     Ok(records) => {
+                        if records.is_empty() {
+                            not_bounces_seen.set(not_bounces_seen.get() + 1);
+                        }
                         for r in &records {
                             match from_decoded(r, fmt) {
                                 Some(e) => queue.push_back(Ok(e)),
@@ -378,7 +437,7 @@ fn ingest_emails(
             }
         }
     });
-    rebound_ledger::ingest(
+    let result = rebound_ledger::ingest(
         store,
         policy,
         events,
@@ -386,7 +445,10 @@ fn ingest_emails(
         stats,
         report_error,
         progress(quiet, on_batch),
-    )
-    .map_err(|e| IngestFailure::of(e, path))?;
+    );
+    if not_bounces.get() > 0 {
+        *ignored.entry("not a bounce".to_string()).or_default() += not_bounces.get();
+    }
+    result.map_err(|e| IngestFailure::of(e, path))?;
     Ok(())
 }

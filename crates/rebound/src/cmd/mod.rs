@@ -8,6 +8,8 @@ pub mod demo;
 pub mod events;
 pub mod generate;
 pub mod ingest;
+pub mod policy;
+pub mod policy_protocol;
 pub mod report;
 pub mod serve;
 pub mod suppressions;
