@@ -284,9 +284,12 @@ pub(crate) fn command_markers_table() -> &'static [(String, &'static str)] {
 fn command_markers() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
+        // A contiguous NFA: cheap to build (every process pays for it) and
+        // fast enough for the short texts it reads.
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(command_markers_table().iter().map(|(p, _)| p))
             .expect("command markers compile")
     })

@@ -226,7 +226,7 @@ pub(crate) struct Rule {
     any: Vec<u32>,
     requires: Vec<u32>,
     excludes: Vec<u32>,
-    regex: Option<Regex>,
+    regex: Option<LazyRegex>,
     commands: Vec<String>,
     not_commands: Vec<String>,
     status: Vec<StatusMatch>,
@@ -318,6 +318,37 @@ impl Rule {
     /// checked on every reply.
     pub(crate) fn is_unanchored(&self) -> bool {
         self.any.is_empty()
+    }
+}
+
+/// A rule's regex, checked when the rules are built but compiled the first
+/// time a reply needs it: most never run in a given process (a regex is
+/// only tried once a phrase of its rule hit), and compiling them all was a
+/// tenth of building the rules, which every process pays.
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    pattern: String,
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn checked(pattern: String) -> Result<Self, String> {
+        regex_syntax::Parser::new()
+            .parse(&pattern)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            pattern,
+            compiled: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        // A pattern that parses but exceeds the engine's size limits
+        // matches nothing.
+        self.compiled
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(text))
     }
 }
 
@@ -579,7 +610,7 @@ impl RuleSet {
                     .regex
                     .as_deref()
                     .map(|r| {
-                        Regex::new(&format!("(?i){r}"))
+                        LazyRegex::checked(format!("(?i){r}"))
                             .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))
                     })
                     .transpose()?;
