@@ -249,8 +249,10 @@ async fn frame(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     // URLs; a browser's login box must not pop up for API clients.
     let basic_challenge = headers::asked_for_basic(req.headers()) || route == "/v1/events/{source}";
     let started = Instant::now();
-    let resp = admitted(&s, route, req, next).await;
-    let mut resp = resp;
+    let mut resp = match oversized_head(&req) {
+        Some(refusal) => refusal.into_response(),
+        None => admitted(&s, route, req, next).await,
+    };
     headers::harden(&mut resp, basic_challenge);
     let labels = metrics::HttpLabels {
         route,
@@ -304,6 +306,41 @@ fn refused(refusal: admission::Refusal) -> Response {
         }
         admission::Refusal::OverShare(why) => ApiError::too_many(why).into_response(),
     }
+}
+
+/// The longest request target and header block answered; beyond them a
+/// request gets 414 or 431 in the same JSON shape as every other error.
+/// (hyper's own limits, far above these, answer before any of this runs:
+/// [`serve`] raises its header count so that ours decides.)
+const MAX_TARGET_BYTES: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+const MAX_HEADERS: usize = 100;
+
+fn oversized_head(req: &Request) -> Option<ApiError> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Some(ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {target} bytes; at most {MAX_TARGET_BYTES}"),
+        ));
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "{} header fields, {bytes} bytes; at most {MAX_HEADERS} fields and {MAX_HEADER_BYTES} bytes",
+                headers.len()
+            ),
+        ));
+    }
+    None
 }
 
 /// Whether the request says it carries a body.
@@ -454,6 +491,8 @@ pub async fn serve(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
+            // Above `MAX_HEADERS`, so that `oversized_head` answers in JSON.
+            .max_headers(4 * MAX_HEADERS)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

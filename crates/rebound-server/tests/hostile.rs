@@ -319,3 +319,23 @@ fn json_endpoints_want_json() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn long_targets_and_header_blocks_get_json_errors() {
+    let s = Server::start();
+    let long = format!("/v1/suppressions/{}@example.com", "a".repeat(9000));
+    let r = s.req("GET", &long, Some(READ), b"");
+    assert_eq!(r.status, 414, "{}", r.text());
+    assert_eq!(r.json()["error"], "uri_too_long");
+    let many: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("X-Filler-{i}"), "x".into()))
+        .collect();
+    let headers: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = http::request(s.addr, "GET", "/healthz", &headers, b"");
+    assert_eq!(r.status, 431, "{}", r.text());
+    assert_eq!(r.json()["error"], "headers_too_large");
+    let big = "y".repeat(40 * 1024);
+    let r = http::request(s.addr, "GET", "/healthz", &[("X-Big", &big)], b"");
+    assert_eq!(r.status, 431, "{}", r.text());
+    assert_eq!(r.json()["error"], "headers_too_large");
+}
