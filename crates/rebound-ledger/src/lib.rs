@@ -152,20 +152,33 @@ pub trait Store: Send {
     fn backend(&self) -> &'static str;
 
     /// Inserts a batch of events and applies the policy to the new ones, in
-    /// one transaction.
-    fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome>;
+    /// one transaction, which first claims `once` when given (a signed
+    /// webhook's one-time token). `None`: the key was already claimed, by
+    /// this or any server sharing the store, and nothing was stored. A
+    /// failed store claims nothing, so a retry is not a replay.
+    fn ingest_claiming(
+        &mut self,
+        events: &[Event],
+        policy: &Policy,
+        once: Option<&OnceKey>,
+    ) -> Result<Option<BatchOutcome>>;
 
-    /// [`Store::ingest_batch`] that first claims a one-time key (a signed
-    /// webhook's token) in the same transaction. `None`: the key was
-    /// already claimed, by this or any server sharing the store, and
-    /// nothing was stored. A failed store claims nothing, so a retry is
-    /// not a replay.
+    /// [`Store::ingest_claiming`] without a one-time key.
+    fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
+        Ok(self
+            .ingest_claiming(events, policy, None)?
+            .expect("a batch without a one-time key always runs"))
+    }
+
+    /// [`Store::ingest_claiming`] with a one-time key.
     fn ingest_batch_once(
         &mut self,
         events: &[Event],
         policy: &Policy,
         once: &OnceKey,
-    ) -> Result<Option<BatchOutcome>>;
+    ) -> Result<Option<BatchOutcome>> {
+        self.ingest_claiming(events, policy, Some(once))
+    }
 
     /// Looks up normalised addresses; one answer per address, in order.
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>>;

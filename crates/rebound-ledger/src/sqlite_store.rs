@@ -320,19 +320,13 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    fn ingest_batch(&mut self, events: &[Event], policy: &Policy) -> Result<BatchOutcome> {
-        Ok(self
-            .batch(events, policy, None)?
-            .expect("a batch without a one-time key always runs"))
-    }
-
-    fn ingest_batch_once(
+    fn ingest_claiming(
         &mut self,
         events: &[Event],
         policy: &Policy,
-        once: &OnceKey,
+        once: Option<&OnceKey>,
     ) -> Result<Option<BatchOutcome>> {
-        self.batch(events, policy, Some(once))
+        self.batch(events, policy, once)
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
