@@ -725,7 +725,7 @@ fn explain(
                 out.push_str(", overriding ");
                 pattern::push_status(&mut out, s);
             }
-            return out;
+            out
         }
         Decider::Status {
             status, explain, ..
@@ -734,40 +734,17 @@ fn explain(
             pattern::push_status(&mut out, *status);
             out.push_str(": ");
             out.push_str(explain.unwrap_or(advice::meaning(reason)));
-            return out;
+            out
         }
-        _ => {}
-    }
-    let overriding = match (status, status_reason) {
-        (Some(s), Some(sr)) if sr != reason => format!(", overriding {s}"),
-        _ => String::new(),
-    };
-    match decider {
         Decider::Hint(r) => format!(
             "hint {r}: the input's format says {}; nothing in the text says otherwise",
             advice::meaning(*r)
         ),
         Decider::Success => "class 2: the server accepted the message".to_string(),
-        Decider::Rule { rule, phrase } => {
-            let why = match (&rule.explain, phrase) {
-                (Some(e), _) => e.clone(),
-                (None, Some(p)) => format!("{p:?} means {}", advice::meaning(reason)),
-                (None, None) => advice::meaning(reason).to_string(),
-            };
-            format!("rule {}: {why}{overriding}", rule.id)
-        }
-        Decider::Status {
-            status, explain, ..
-        } => match explain {
-            Some(e) => format!("status {status}: {e}"),
-            None => format!("status {status}: {}", advice::meaning(reason)),
-        },
-        Decider::Blocklist(_) => {
-            format!(
-                "blocklist: the reply names a DNS blocklist, so {}",
-                advice::meaning(reason)
-            )
-        }
+        Decider::Blocklist(_) => format!(
+            "blocklist: the reply names a DNS blocklist, so {}",
+            advice::meaning(reason)
+        ),
         Decider::Fallback(_, why) => format!("fallback {reason}: {why}"),
     }
 }
