@@ -877,6 +877,7 @@ pub async fn report(
         top: q.top.unwrap_or(20),
         top_patterns: 5,
         detect: s.config.incidents.detect.clone(),
+        alerts: s.config.alerts.clone(),
         // The report's own reader threads; one request should not take
         // every core of a server that has other requests to answer.
         readers: 2,
@@ -958,6 +959,11 @@ impl IncidentCache {
             top: 1,
             top_patterns: 0,
             detect: s.config.incidents.detect.clone(),
+            // Incidents only: the scan skips the columns alerts count by.
+            alerts: rebound_insight::AlertConfig {
+                enabled: false,
+                ..Default::default()
+            },
             readers: 2,
             ..Default::default()
         };
