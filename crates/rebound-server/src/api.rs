@@ -1028,11 +1028,8 @@ impl IncidentCache {
             top: 1,
             top_patterns: 0,
             detect: s.config.incidents.detect.clone(),
-            // Incidents only: the scan skips the columns alerts count by.
-            alerts: rebound_insight::AlertConfig {
-                enabled: false,
-                ..Default::default()
-            },
+            // The same pass gives the alerts of the metrics' gauges.
+            alerts: s.config.alerts.clone(),
             readers: 2,
             ..Default::default()
         };
@@ -1046,6 +1043,19 @@ impl IncidentCache {
             .into_iter()
             .partition(|i| i.state == "open");
         s.metrics.incidents_open.set(open.len() as i64);
+        // Alerts that ended must leave the scrape, not linger at their
+        // last value: the family is rebuilt from the current list.
+        s.metrics.alert_values.clear();
+        for a in &report.alerts {
+            s.metrics
+                .alert_values
+                .get_or_create(&crate::metrics::AlertLabels {
+                    scope: a.scope.as_str(),
+                    key: crate::metrics::label_value(&a.key),
+                    metric: a.metric.as_str(),
+                })
+                .set(a.value);
+        }
         let v = Arc::new(json!({
             "as_of_ms": now,
             "window_hours": s.config.incidents.window_hours,

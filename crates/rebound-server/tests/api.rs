@@ -1043,6 +1043,15 @@ fn alerts_over_the_last_day_need_the_read_scope() {
         &s.req("GET", "/v1/alerts?since=whenever", Some(READ), b""),
         400,
     );
+    // The gauges follow the incident window (24 hours): list.example only.
+    let m = s.req("GET", "/metrics", Some(READ), b"").text();
+    assert!(
+        m.contains(
+            "rebound_alert_value{scope=\"domain\",key=\"list.example\",metric=\"bounce_rate\"} 0.1"
+        ),
+        "{m}"
+    );
+    assert!(!m.contains("old.example"), "{m}");
     // The report carries the same list; 5.1.1 is a dead address, so the
     // hard-bounce rate (10% against 1%: 10 times) comes before the bounce
     // rate (10% against 2%: 5 times).
