@@ -158,6 +158,30 @@ pub fn page(r: &Report) -> String {
         r.by.as_str(),
         r.bucket.as_str()
     );
+    // Alerts first: what is over its line, before the overview.
+    let _ = write!(
+        h,
+        "<section id=\"alerts\"><h2>Alerts ({})</h2><table><tr><th>scope</th><th>key</th><th>metric</th>\
+<th>value</th><th>threshold</th><th>attempts</th><th>since</th></tr>",
+        r.alerts.len()
+    );
+    for a in &r.alerts {
+        let _ = write!(
+            h,
+            "<tr class=\"alert-row\"><td>{}</td><td>{}</td><td>{}</td><td class=\"open\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.scope.as_str(),
+            esc(&a.key),
+            a.metric.as_str(),
+            pct(a.value),
+            pct(a.threshold),
+            a.attempts,
+            esc(&format_rfc3339(a.since_ms))
+        );
+    }
+    if r.alerts.is_empty() {
+        h.push_str("<tr><td colspan=\"7\">none</td></tr>");
+    }
+    h.push_str("</table></section>");
     let c = &r.totals.counts;
     let rt = &r.totals.rates;
     let open = r.incidents.iter().filter(|i| i.state == "open").count();

@@ -11,6 +11,9 @@
 //!   code family and pattern repeat at volume, classifies it (reputation,
 //!   blocklist, authentication, rate limiting, content, list quality) and
 //!   closes it when it falls back; usable in batch and incrementally;
+//! * **rate alerts** ([`alerts`]): every provider, domain, IP and campaign
+//!   whose bounce, hard-bounce, complaint or deferral rate is confidently
+//!   over its threshold (counted in the same pass);
 //! * **reports** ([`report`], [`render`], [`html`]): the terminal summary,
 //!   JSON, and a self-contained HTML page with charts;
 //! * **evaluation** ([`synth`]): a seeded generator of realistic delivery
@@ -23,6 +26,7 @@
 //! incidents are computed in one pass whose memory grows with the number of
 //! groups, never with the number of events.
 
+pub mod alerts;
 pub mod detect;
 pub mod html;
 pub mod model;
@@ -31,6 +35,7 @@ pub mod report;
 pub mod source;
 pub mod synth;
 
+pub use alerts::{Alert, AlertConfig, Metric, Scope};
 pub use detect::{Change, DetectConfig, Detector, Incident, IncidentKind};
 pub use model::{Bucket, Counts, Dimension, OwnedRow, Rates, Row};
 pub use report::{Bounds, Report, ReportOptions, build, build_within};

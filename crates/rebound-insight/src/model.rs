@@ -19,7 +19,7 @@ pub struct Row<'a> {
     /// The receiving provider ([`provider_key`]).
     pub provider: &'a str,
     /// The recipient domain (for deliveries read by [`crate::report::build`]
-    /// from SQLite: only when grouping by domain, else empty).
+    /// from SQLite: only when grouping by domain or counting alerts, else empty).
     pub domain: &'a str,
     pub ip: Option<&'a str>,
     pub campaign: Option<&'a str>,

@@ -53,6 +53,39 @@ pub fn text(r: &Report) -> String {
         time(r.since_ms),
         time(r.until_ms)
     );
+    // What needs acting on comes before the tables.
+    if !r.alerts.is_empty() {
+        let _ = writeln!(out, "\nALERTS ({})", r.alerts.len());
+        for a in &r.alerts {
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<32} {:<16} {:>8} > {:<8} {:>10} attempts  since {}",
+                a.scope.as_str(),
+                cut(&a.key, 32),
+                a.metric.as_str(),
+                pct(a.value),
+                pct(a.threshold),
+                a.attempts,
+                time(Some(a.since_ms))
+            );
+        }
+    }
+    let open: Vec<_> = r.incidents.iter().filter(|i| i.state == "open").collect();
+    if !open.is_empty() {
+        let _ = writeln!(out, "\nOPEN INCIDENTS ({}; details below)", open.len());
+        for i in &open {
+            let _ = writeln!(
+                out,
+                "  {} at {} — {} {} — {} events since {}",
+                i.kind.as_str(),
+                i.provider,
+                i.family,
+                i.reason,
+                i.events,
+                time(Some(i.first_seen_ms))
+            );
+        }
+    }
     let w = if r.by == crate::Dimension::Pattern {
         48
     } else {
@@ -115,7 +148,6 @@ pub fn text(r: &Report) -> String {
         }
     }
 
-    let open: Vec<_> = r.incidents.iter().filter(|i| i.state == "open").collect();
     let _ = writeln!(
         out,
         "\nIncidents: {} in the window, {} open",

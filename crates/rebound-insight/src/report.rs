@@ -3,6 +3,7 @@
 //! the incident detector at once. Memory grows with the number of distinct
 //! groups, buckets and patterns, never with the number of events.
 
+use crate::alerts::{Alert, AlertConfig, ScopeCounters};
 use crate::detect::{DetectConfig, Detector, Incident};
 use crate::model::Map;
 use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
@@ -26,6 +27,7 @@ pub struct ReportOptions {
     /// Patterns listed per provider.
     pub top_patterns: usize,
     pub detect: DetectConfig,
+    pub alerts: AlertConfig,
     /// Reader threads (each with its own connection).
     pub readers: usize,
 }
@@ -39,6 +41,7 @@ impl Default for ReportOptions {
             top: 20,
             top_patterns: 5,
             detect: DetectConfig::default(),
+            alerts: AlertConfig::default(),
             readers: READERS,
         }
     }
@@ -106,6 +109,10 @@ pub struct Report {
     /// Incidents, by opening time (open ones have `state = "open"`).
     pub incidents: Vec<Incident>,
     pub detect: DetectConfig,
+    /// Rates over their threshold per provider, domain, IP and campaign,
+    /// furthest over first (empty when alerts are off).
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Default)]
@@ -125,6 +132,8 @@ pub struct Aggregator {
     groups: Map<String, GroupAgg>,
     reasons: Map<String, u64>,
     patterns: Map<String, (u64, Map<String, PatternAgg>)>,
+    /// Per provider, domain, IP and campaign, for the alerts.
+    scopes: Option<ScopeCounters>,
     detector: Detector,
 }
 
@@ -132,6 +141,10 @@ impl Aggregator {
     pub fn new(opts: ReportOptions) -> Self {
         Aggregator {
             detector: Detector::new(opts.detect.clone()),
+            scopes: opts
+                .alerts
+                .enabled
+                .then(|| ScopeCounters::new(opts.alerts.max_keys)),
             opts,
             events: 0,
             first: None,
@@ -155,6 +168,9 @@ impl Aggregator {
         self.last = Some(self.last.map_or(r.time_ms, |l| l.max(r.time_ms)));
         let f = Flags::of(r);
         self.totals.add(f, n);
+        if let Some(s) = &mut self.scopes {
+            s.push(r, f, n);
+        }
         let key = self.opts.by.key(r);
         let b = self.opts.bucket.floor(r.time_ms);
         let g = match self.groups.get_mut(key) {
@@ -329,6 +345,11 @@ impl Aggregator {
             top_patterns,
             incidents: self.detector.incidents(),
             detect: opts.detect.clone(),
+            alerts: self
+                .scopes
+                .as_ref()
+                .map(|s| s.judge(&opts.alerts))
+                .unwrap_or_default(),
         }
     }
 }
@@ -427,6 +448,13 @@ pub fn build_within(
             let mine: Vec<Window> = chunks.iter().skip(j).step_by(readers).copied().collect();
             let reader = if j == 0 { first.take() } else { None };
             let by = opts.by;
+            let all_scopes = opts.alerts.enabled;
+            // Which of IP and campaign the delivery counts keep: the
+            // grouping one, or both for the alerts' scopes.
+            let keep = (
+                all_scopes || by == Dimension::Ip,
+                all_scopes || by == Dimension::Campaign,
+            );
             scope.spawn(move || {
                 let mut rd = match reader.map(Ok).unwrap_or_else(|| source::Reader::open(url)) {
                     Ok(r) => r,
@@ -444,13 +472,13 @@ pub fn build_within(
                     let mut batch = Batch::default();
                     let mut gone = false;
                     let mut minute = i64::MIN;
-                    let r = rd.scan(w, by, &mut |r| {
+                    let r = rd.scan_with(w, by, all_scopes, &mut |r| {
                         if gone {
                             return;
                         }
                         let m = r.time_ms.div_euclid(60_000);
                         if m != minute {
-                            flush_delivered(&mut delivered, &mut batch, by);
+                            flush_delivered(&mut delivered, &mut batch);
                             minute = m;
                         }
                         if r.outcome == "delivered" {
@@ -458,15 +486,12 @@ pub fn build_within(
                             key.push_str(r.provider);
                             key.push('\u{1f}');
                             key.push_str(r.domain);
-                            key.push('\u{1f}');
-                            let x = match by {
-                                Dimension::Ip => r.ip,
-                                Dimension::Campaign => r.campaign,
-                                _ => None,
-                            };
-                            match x {
-                                Some(x) => key.push_str(x),
-                                None => key.push('\u{1e}'),
+                            for x in [r.ip.filter(|_| keep.0), r.campaign.filter(|_| keep.1)] {
+                                key.push('\u{1f}');
+                                match x {
+                                    Some(x) => key.push_str(x),
+                                    None => key.push('\u{1e}'),
+                                }
                             }
                             match delivered.get_mut(key.as_str()) {
                                 Some(v) => v.0 += 1,
@@ -486,7 +511,7 @@ pub fn build_within(
                         let _ = tx.send(Msg::Failed(e));
                         return;
                     }
-                    flush_delivered(&mut delivered, &mut batch, by);
+                    flush_delivered(&mut delivered, &mut batch);
                     if !batch.rows.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                         return;
                     }
@@ -526,19 +551,20 @@ pub fn build_within(
 }
 
 /// Hands the minute's counted deliveries on as weighted rows.
-fn flush_delivered(delivered: &mut Map<String, (u64, i64)>, batch: &mut Batch, by: Dimension) {
+fn flush_delivered(delivered: &mut Map<String, (u64, i64)>, batch: &mut Batch) {
     for (k, (n, t)) in delivered.drain() {
         let mut parts = k.split('\u{1f}');
         let provider = parts.next().unwrap_or("");
         let domain = parts.next().unwrap_or("");
-        let x = parts.next().filter(|x| *x != "\u{1e}");
+        let ip = parts.next().filter(|x| *x != "\u{1e}");
+        let campaign = parts.next().filter(|x| *x != "\u{1e}");
         batch.push(
             &Row {
                 time_ms: t,
                 provider,
                 domain,
-                ip: if by == Dimension::Ip { x } else { None },
-                campaign: if by == Dimension::Campaign { x } else { None },
+                ip,
+                campaign,
                 outcome: "delivered",
                 reason: "delivered",
                 owner: "none",

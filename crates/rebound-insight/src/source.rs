@@ -118,28 +118,44 @@ impl Reader {
         by: Dimension,
         f: &mut dyn FnMut(&Row<'_>),
     ) -> Result<u64, Error> {
+        self.scan_with(w, by, false, f)
+    }
+
+    /// [`scan`](Reader::scan), and with `all_scopes` every delivery also
+    /// carries its domain, IP and campaign (what the alerts count by),
+    /// whatever `by` is.
+    pub fn scan_with(
+        &mut self,
+        w: Window,
+        by: Dimension,
+        all_scopes: bool,
+        f: &mut dyn FnMut(&Row<'_>),
+    ) -> Result<u64, Error> {
         match self {
-            Reader::Sqlite(c) => scan_sqlite(c, w, by, f),
+            Reader::Sqlite(c) => scan_sqlite(c, w, by, all_scopes, f),
             Reader::Postgres(c) => scan_postgres(c, w, f),
         }
     }
 }
 
 /// SQLite: the ordered scan reads only what every event needs (time,
-/// provider, domain, outcome and the grouping column); the other columns
-/// are read by row id for the events that are not deliveries (a few
-/// percent), which halves the work per row.
+/// provider, outcome and the grouping column, or the domain, IP and
+/// campaign when `all_scopes`); the other columns are read by row id for
+/// the events that are not deliveries (a few percent), which halves the
+/// work per row.
 fn scan_sqlite(
     conn: &rusqlite::Connection,
     w: Window,
     by: Dimension,
+    all_scopes: bool,
     f: &mut dyn FnMut(&Row<'_>),
 ) -> Result<u64, Error> {
     let extra = match by {
-        Dimension::Ip => "sending_ip",
-        Dimension::Campaign => "campaign",
-        Dimension::Domain => "recipient_domain",
-        _ => "NULL",
+        _ if all_scopes => "recipient_domain, sending_ip, campaign",
+        Dimension::Ip => "NULL, sending_ip, NULL",
+        Dimension::Campaign => "NULL, NULL, campaign",
+        Dimension::Domain => "recipient_domain, NULL, NULL",
+        _ => "NULL, NULL, NULL",
     };
     // The provider key (see `provider_key`) computed in SQL: one column.
     let mut st = conn.prepare_cached(&format!(
@@ -161,18 +177,13 @@ fn scan_sqlite(
         let outcome = s(r, 3)?.unwrap_or("");
         let time_ms = r.get(1)?;
         if outcome == "delivered" {
-            let x = s(r, 4)?;
             f(&Row {
                 time_ms,
                 provider,
-                // Deliveries carry their domain only when grouping by it.
-                domain: if by == Dimension::Domain {
-                    x.unwrap_or("")
-                } else {
-                    ""
-                },
-                ip: if by == Dimension::Ip { x } else { None },
-                campaign: if by == Dimension::Campaign { x } else { None },
+                // Deliveries carry only the columns selected above.
+                domain: s(r, 4)?.unwrap_or(""),
+                ip: s(r, 5)?,
+                campaign: s(r, 6)?,
                 outcome,
                 reason: "delivered",
                 owner: "none",

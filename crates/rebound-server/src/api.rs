@@ -837,21 +837,12 @@ pub async fn report(
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let key = raw.unwrap_or_default();
+    let key = format!("report?{}", raw.unwrap_or_default());
     if let Some(r) = s.reports.cached(&key) {
         return Ok(rendered_response(r));
     }
     let now = rebound_ingest::time::now_ms();
-    let since_ms = q
-        .since
-        .as_deref()
-        .map(|v| time_param("since", v, now))
-        .transpose()?;
-    let until_ms = q
-        .until
-        .as_deref()
-        .map(|v| time_param("until", v, now))
-        .transpose()?;
+    let window = window_params(q.since.as_deref(), q.until.as_deref(), None, now)?;
     let by = match q.by.as_deref() {
         None => rebound_insight::Dimension::Provider,
         Some(v) => v
@@ -871,16 +862,60 @@ pub async fn report(
         )));
     }
     let opts = rebound_insight::ReportOptions {
-        window: rebound_insight::Window { since_ms, until_ms },
+        window,
         by,
         bucket,
         top: q.top.unwrap_or(20),
         top_patterns: 5,
         detect: s.config.incidents.detect.clone(),
+        alerts: s.config.alerts.clone(),
         // The report's own reader threads; one request should not take
         // every core of a server that has other requests to answer.
         readers: 2,
     };
+    built_report(&s, key, opts, move |report| match format.as_str() {
+        "html" => crate::reports::Rendered {
+            content_type: "text/html; charset=utf-8",
+            body: rebound_insight::html::page(report).into(),
+        },
+        "text" => crate::reports::Rendered {
+            content_type: "text/plain; charset=utf-8",
+            body: rebound_insight::render::text(report).into(),
+        },
+        _ => crate::reports::Rendered {
+            content_type: "application/json",
+            body: serde_json::to_vec(report).unwrap_or_default().into(),
+        },
+    })
+    .await
+}
+
+/// `since`/`until` as a window; `since` defaults to `default_since_ms`.
+fn window_params(
+    since: Option<&str>,
+    until: Option<&str>,
+    default_since_ms: Option<i64>,
+    now: i64,
+) -> Result<rebound_insight::Window, ApiError> {
+    Ok(rebound_insight::Window {
+        since_ms: match since {
+            Some(v) => Some(time_param("since", v, now)?),
+            None => default_since_ms,
+        },
+        until_ms: until.map(|v| time_param("until", v, now)).transpose()?,
+    })
+}
+
+/// Builds a report the way every report request does (see `reports.rs`):
+/// a slot among `limits.report_slots`, within `limits.report_buckets`,
+/// cancelled when the request is dropped, and the rendered answer shared
+/// under `key` for `limits.report_cache_seconds`.
+async fn built_report(
+    s: &Arc<AppState>,
+    key: String,
+    opts: rebound_insight::ReportOptions,
+    render: impl FnOnce(&rebound_insight::Report) -> crate::reports::Rendered + Send + 'static,
+) -> ApiResult {
     let wait = Duration::from_secs(s.config.limits.queue_seconds);
     let Some(_slot) = s.reports.slot(wait).await else {
         return Err(ApiError::unavailable(
@@ -899,20 +934,7 @@ pub async fn report(
     };
     let rendered = tokio::task::spawn_blocking(move || {
         let report = rebound_insight::build_within(&url, opts, &bounds)?;
-        Ok::<_, rebound_insight::source::Error>(match format.as_str() {
-            "html" => crate::reports::Rendered {
-                content_type: "text/html; charset=utf-8",
-                body: rebound_insight::html::page(&report).into(),
-            },
-            "text" => crate::reports::Rendered {
-                content_type: "text/plain; charset=utf-8",
-                body: rebound_insight::render::text(&report).into(),
-            },
-            _ => crate::reports::Rendered {
-                content_type: "application/json",
-                body: serde_json::to_vec(&report).unwrap_or_default().into(),
-            },
-        })
+        Ok::<_, rebound_insight::source::Error>(render(&report))
     })
     .await
     .map_err(blocking_failed)?
@@ -923,6 +945,54 @@ pub async fn report(
     drop(cancel);
     s.reports.remember(key, rendered.clone());
     Ok(rendered_response(rendered))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AlertsQuery {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// `GET /v1/alerts`: the report's rate alerts over the window (default:
+/// the last 24 hours), built by the report's path and bounds.
+pub async fn alerts(
+    State(s): Shared,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    q: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let key = format!("alerts?{}", raw.unwrap_or_default());
+    if let Some(r) = s.reports.cached(&key) {
+        return Ok(rendered_response(r));
+    }
+    let now = rebound_ingest::time::now_ms();
+    let window = window_params(
+        q.since.as_deref(),
+        q.until.as_deref(),
+        Some(now - 24 * 3_600_000),
+        now,
+    )?;
+    let mut alerts = s.config.alerts.clone();
+    // The answer is the alerts: counting them is not optional here.
+    alerts.enabled = true;
+    let opts = rebound_insight::ReportOptions {
+        window,
+        // Day buckets and one group: the least series work for a window.
+        bucket: rebound_insight::Bucket::Day,
+        top: 1,
+        top_patterns: 0,
+        detect: s.config.incidents.detect.clone(),
+        alerts,
+        readers: 2,
+        ..Default::default()
+    };
+    built_report(&s, key, opts, |report| crate::reports::Rendered {
+        content_type: "application/json",
+        body: serde_json::to_vec(&json!({ "alerts": report.alerts }))
+            .unwrap_or_default()
+            .into(),
+    })
+    .await
 }
 
 fn rendered_response(r: crate::reports::Rendered) -> Response {
@@ -958,6 +1028,8 @@ impl IncidentCache {
             top: 1,
             top_patterns: 0,
             detect: s.config.incidents.detect.clone(),
+            // The same pass gives the alerts of the metrics' gauges.
+            alerts: s.config.alerts.clone(),
             readers: 2,
             ..Default::default()
         };
@@ -971,6 +1043,19 @@ impl IncidentCache {
             .into_iter()
             .partition(|i| i.state == "open");
         s.metrics.incidents_open.set(open.len() as i64);
+        // Alerts that ended must leave the scrape, not linger at their
+        // last value: the family is rebuilt from the current list.
+        s.metrics.alert_values.clear();
+        for a in &report.alerts {
+            s.metrics
+                .alert_values
+                .get_or_create(&crate::metrics::AlertLabels {
+                    scope: a.scope.as_str(),
+                    key: crate::metrics::label_value(&a.key),
+                    metric: a.metric.as_str(),
+                })
+                .set(a.value);
+        }
         let v = Arc::new(json!({
             "as_of_ms": now,
             "window_hours": s.config.incidents.window_hours,

@@ -30,6 +30,9 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     pub webhooks: Webhooks,
     pub incidents: IncidentsConfig,
+    /// Rate alerts of `/v1/report` and `/v1/alerts` (as `[alerts]` of
+    /// `rebound report --config`).
+    pub alerts: rebound_insight::AlertConfig,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             tokens: Vec::new(),
             webhooks: Webhooks::default(),
             incidents: IncidentsConfig::default(),
+            alerts: Default::default(),
         }
     }
 }

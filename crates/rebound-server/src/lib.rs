@@ -6,7 +6,8 @@
 //! dashboard page — and delegates every judgement and every byte of storage to the
 //! library crates: the classifier (`/v1/classify`), the decoder
 //! (`/v1/decode`), the ingest parsers and the ledger (`/v1/events/{source}`,
-//! the suppression list), and insight (`/v1/report`, `/v1/incidents`).
+//! the suppression list), and insight (`/v1/report`, `/v1/alerts`,
+//! `/v1/incidents`).
 //!
 //! State shared by all instances lives in the store, so several servers on
 //! one PostgreSQL answer alike: suppressions are read from the store on
@@ -73,6 +74,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/suppressions/{address}"),
     ("GET", "/v1/report"),
     ("GET", "/v1/incidents"),
+    ("GET", "/v1/alerts"),
 ];
 
 /// The classifier used by classify and decode: the built-in rules, or the
@@ -412,6 +414,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/suppressions/{address}", get(api::check_one))
         .route("/v1/report", get(api::report))
         .route("/v1/incidents", get(api::incidents))
+        .route("/v1/alerts", get(api::alerts))
         .route_layer(middleware::from_fn_with_state(state.clone(), need_read));
     let ingest = Router::new()
         .route("/v1/events/{source}", post(api::ingest))

@@ -3,7 +3,8 @@
 //! Label values are bounded: routes are the router's templates (never raw
 //! paths), sources the fixed list of event sources, reasons Sisimai's fixed
 //! vocabulary, providers the classifier's provider names (a fixed set from
-//! the rule tables) or `other`.
+//! the rule tables) or `other`; alert keys the current alert list (at most
+//! `alerts.max_alerts`, replaced at each refresh).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,6 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
@@ -35,6 +37,32 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    pub scope: &'static str,
+    /// Escaped with [`label_value`]: keys come from ingested events.
+    pub key: String,
+    pub metric: &'static str,
+}
+
+/// A label value from outside data, made safe for the exposition format:
+/// prometheus-client writes label values as given, so a `"`, `\\` or line
+/// break in a campaign name would break the whole scrape. Escaped as
+/// OpenMetrics says, and cut to 200 characters.
+pub fn label_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(200));
+    for c in s.chars().take(200) {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 type HistogramFn = fn() -> Histogram;
 
 pub struct Metrics {
@@ -43,6 +71,8 @@ pub struct Metrics {
     pub ingest: Family<IngestLabels, Counter>,
     pub suppressions: Gauge,
     pub incidents_open: Gauge,
+    /// The rate of each current alert, refreshed with the incident list.
+    pub alert_values: Family<AlertLabels, Gauge<f64, AtomicU64>>,
     pub requests: Family<HttpLabels, Counter>,
     pub latency: Family<HttpLabels, Histogram, HistogramFn>,
 }
@@ -65,6 +95,7 @@ impl Metrics {
         let ingest = Family::<IngestLabels, Counter>::default();
         let suppressions = Gauge::default();
         let incidents_open = Gauge::default();
+        let alert_values = Family::<AlertLabels, Gauge<f64, AtomicU64>>::default();
         let requests = Family::<HttpLabels, Counter>::default();
         let latency =
             Family::<HttpLabels, Histogram, HistogramFn>::new_with_constructor(latency_histogram);
@@ -89,6 +120,11 @@ impl Metrics {
             incidents_open.clone(),
         );
         registry.register(
+            "rebound_alert_value",
+            "Rate of each current alert (bounce, hard-bounce, complaint, deferral) over the incident window, by scope, key and metric",
+            alert_values.clone(),
+        );
+        registry.register(
             "rebound_http_requests",
             "HTTP requests, by route template, method and status",
             requests.clone(),
@@ -104,6 +140,7 @@ impl Metrics {
             ingest,
             suppressions,
             incidents_open,
+            alert_values,
             requests,
             latency,
         }
@@ -114,5 +151,15 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_from_outside_are_escaped() {
+        assert_eq!(super::label_value("spring"), "spring");
+        assert_eq!(super::label_value("a\"b\\c\nd\re"), "a\\\"b\\\\c\\nd e");
+        assert_eq!(super::label_value(&"x".repeat(500)).len(), 200);
     }
 }

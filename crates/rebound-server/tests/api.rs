@@ -958,3 +958,123 @@ fn ingest_counts_ignored_kinds_and_rejects_unknown_ones_by_name() {
             .contains("teleported")
     );
 }
+
+#[test]
+fn alerts_over_the_last_day_need_the_read_scope() {
+    let s = Server::start();
+    let now = now_s();
+    let ev = |email: String, id: String, t: i64, delivered: bool| {
+        if delivered {
+            json!({"email": email, "timestamp": t, "event": "delivered", "sg_event_id": id,
+                "response": "250 2.0.0 OK", "ip": "192.0.2.45"})
+        } else {
+            json!({"email": email, "timestamp": t, "event": "bounce", "sg_event_id": id,
+                "reason": "550 5.1.1 unknown recipient", "status": "5.1.1", "type": "bounce",
+                "ip": "192.0.2.45"})
+        }
+    };
+    // list.example in the last hour: 270 delivered, 30 bounced = 10% over
+    // 300 attempts (Wilson 95% lower bound 0.071, over the 2% line).
+    // old.example three days ago: 250 bounces of 250, outside the default
+    // day.
+    let mut batch = Vec::new();
+    for i in 0..300 {
+        batch.push(ev(
+            format!("u{i}@list.example"),
+            format!("al-{i}"),
+            now - 3000 + i,
+            i >= 30,
+        ));
+    }
+    for i in 0..250 {
+        batch.push(ev(
+            format!("o{i}@old.example"),
+            format!("ao-{i}"),
+            now - 3 * 86_400 + i,
+            false,
+        ));
+    }
+    let r = s.req(
+        "POST",
+        "/v1/events/sendgrid",
+        Some(INGEST),
+        Value::Array(batch).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    assert_error(&s.req("GET", "/v1/alerts", None, b""), 401);
+    assert_error(&s.req("GET", "/v1/alerts", Some(INGEST), b""), 403);
+    let domain_alerts = |path: &str| {
+        let r = s.req("GET", path, Some(READ), b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["scope"] == "domain" && a["metric"] == "bounce_rate")
+            .map(|a| {
+                (
+                    a["key"].as_str().unwrap().to_string(),
+                    a["value"].as_f64().unwrap(),
+                    a["attempts"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        domain_alerts("/v1/alerts"),
+        [("list.example".to_string(), 0.1, 300)]
+    );
+    assert_eq!(
+        domain_alerts("/v1/alerts?since=4d"),
+        [
+            ("old.example".to_string(), 1.0, 250),
+            ("list.example".to_string(), 0.1, 300)
+        ]
+    );
+    assert!(
+        domain_alerts("/v1/alerts?since=4d&until=2d")
+            .iter()
+            .all(|a| a.0 == "old.example")
+    );
+    assert_error(
+        &s.req("GET", "/v1/alerts?since=whenever", Some(READ), b""),
+        400,
+    );
+    // The gauges follow the incident window (24 hours): list.example only.
+    let m = s.req("GET", "/metrics", Some(READ), b"").text();
+    assert!(
+        m.contains(
+            "rebound_alert_value{scope=\"domain\",key=\"list.example\",metric=\"bounce_rate\"} 0.1"
+        ),
+        "{m}"
+    );
+    assert!(!m.contains("old.example"), "{m}");
+    // The report carries the same list; 5.1.1 is a dead address, so the
+    // hard-bounce rate (10% against 1%: 10 times) comes before the bounce
+    // rate (10% against 2%: 5 times).
+    let r = s.req("GET", "/v1/report?since=24h", Some(READ), b"");
+    let v = r.json();
+    let domain: Vec<(&str, &str, f64)> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["scope"] == "domain")
+        .map(|a| {
+            (
+                a["key"].as_str().unwrap(),
+                a["metric"].as_str().unwrap(),
+                a["threshold"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        domain,
+        [
+            ("list.example", "hard_bounce_rate", 0.01),
+            ("list.example", "bounce_rate", 0.02)
+        ]
+    );
+}

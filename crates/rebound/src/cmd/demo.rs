@@ -224,6 +224,7 @@ fn print_report(url: &str, html: &Path) -> anyhow::Result<()> {
         top: 20,
         top_patterns: 5,
         detect: DetectConfig::default(),
+        alerts: Default::default(),
         readers: rebound_insight::report::READERS,
     };
     let report = rebound_insight::build(url, options)

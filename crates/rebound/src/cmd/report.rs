@@ -6,7 +6,7 @@
 use super::events::parse_since;
 use anyhow::Context;
 use rebound_ingest::time::now_ms;
-use rebound_insight::{Bucket, DetectConfig, Dimension, ReportOptions, Window};
+use rebound_insight::{AlertConfig, Bucket, DetectConfig, Dimension, ReportOptions, Window};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +42,10 @@ pub struct Args {
     /// A TOML file whose `[incidents]` section sets detection thresholds
     /// (window_minutes, min_events, min_share, spike_factor,
     /// baseline_floor, baseline_half_life_hours, list_quality_bounce_rate,
-    /// close_factor, lateness_minutes, samples).
+    /// close_factor, lateness_minutes, samples) and whose `[alerts]`
+    /// section sets the rate alerts (bounce_rate, hard_bounce_rate,
+    /// complaint_rate, deferral_rate, min_attempts, z, max_keys,
+    /// max_alerts, enabled).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Incident threshold: events of one signature in the window.
@@ -63,6 +66,22 @@ pub struct Args {
 struct ConfigFile {
     #[serde(default)]
     incidents: DetectConfig,
+    #[serde(default)]
+    alerts: AlertConfig,
+}
+
+/// The `[alerts]` section of `--config` (defaults without a file).
+pub fn alert_config(config: Option<&std::path::Path>) -> anyhow::Result<AlertConfig> {
+    Ok(match config {
+        Some(p) => read_config(p)?.alerts,
+        None => AlertConfig::default(),
+    })
+}
+
+fn read_config(p: &std::path::Path) -> anyhow::Result<ConfigFile> {
+    let text = super::read_text(p)?;
+    toml::from_str::<ConfigFile>(&text)
+        .with_context(|| format!("cannot read the configuration {}", p.display()))
 }
 
 /// Detection thresholds from `--config` and the flags (flags win).
@@ -74,12 +93,7 @@ pub fn detect_config(
     window_minutes: Option<u32>,
 ) -> anyhow::Result<DetectConfig> {
     let mut cfg = match config {
-        Some(p) => {
-            let text = super::read_text(p)?;
-            toml::from_str::<ConfigFile>(&text)
-                .with_context(|| format!("cannot read the configuration {}", p.display()))?
-                .incidents
-        }
+        Some(p) => read_config(p)?.incidents,
         None => DetectConfig::default(),
     };
     if let Some(v) = min_events {
@@ -123,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.spike_factor,
             args.window_minutes,
         )?,
+        alerts: alert_config(args.config.as_deref())?,
         readers: rebound_insight::report::READERS,
     };
     let report = rebound_insight::build(&url, opts)
