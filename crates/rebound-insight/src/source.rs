@@ -220,33 +220,7 @@ fn scan_sqlite(
 }
 
 fn connect_postgres(url: &str) -> Result<postgres::Client, Error> {
-    let (url, schema) = match url.split_once('?') {
-        Some((base, q)) => {
-            let mut schema = None;
-            let rest: Vec<&str> = q
-                .split('&')
-                .filter(|kv| match kv.strip_prefix("schema=") {
-                    Some(s) => {
-                        schema = Some(s.to_string());
-                        false
-                    }
-                    None => true,
-                })
-                .collect();
-            let url = if rest.is_empty() {
-                base.to_string()
-            } else {
-                format!("{base}?{}", rest.join("&"))
-            };
-            (url, schema)
-        }
-        None => (url.to_string(), None),
-    };
-    let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
-    if let Some(s) = schema.filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
-        client.batch_execute(&format!("SET search_path TO {s}"))?;
-    }
-    Ok(client)
+    Ok(rebound_ledger::connect_to_schema(url)?)
 }
 
 fn scan_postgres(

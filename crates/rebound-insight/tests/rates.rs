@@ -370,3 +370,14 @@ fn a_cancelled_report_stops_and_a_too_fine_one_is_refused() {
     let whole = build_within(&url, opts, &Bounds::default()).unwrap();
     assert_eq!(whole.events, events.len() as u64);
 }
+
+#[test]
+fn a_bad_schema_name_is_refused_not_ignored() {
+    // Refused before any connection is tried (the port is closed anyway).
+    let url = "postgres://rebound@127.0.0.1:1/rebound?schema=no-such;schema";
+    let err = match rebound_insight::source::Reader::open(url) {
+        Ok(_) => panic!("a bad schema name was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("bad schema name"), "{err}");
+}

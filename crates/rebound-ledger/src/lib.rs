@@ -23,7 +23,7 @@ pub mod synth;
 
 pub use pipeline::{IngestOptions, IngestStats, ingest};
 pub use policy::{Class, Policy};
-pub use postgres_store::PgStore;
+pub use postgres_store::{PgStore, connect_to_schema};
 pub use sqlite_store::SqliteStore;
 
 use rebound_ingest::Event;

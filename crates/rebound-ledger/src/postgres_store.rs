@@ -54,6 +54,18 @@ fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     Ok((url, schema))
 }
 
+/// A connection to the PostgreSQL store `url` names, with its `schema=`
+/// selected (not created): for readers beside the ledger, such as insight,
+/// so that one reader of the URL refuses a bad schema name everywhere.
+pub fn connect_to_schema(url: &str) -> Result<Client> {
+    let (url, schema) = split_schema(url)?;
+    let mut client = Client::connect(&url, NoTls)?;
+    if let Some(s) = schema {
+        client.batch_execute(&format!("SET search_path TO {s}"))?;
+    }
+    Ok(client)
+}
+
 fn is_retryable(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
     matches!(
