@@ -232,6 +232,15 @@ impl ScopeCounters {
                 if key == OTHER {
                     continue;
                 }
+                // A sending IP or campaign with failures but no delivery in
+                // the window is one the input does not name on deliveries
+                // (Postfix's delivery lines carry no sending IP, while a
+                // refusal may quote it): its rates cannot be measured, and
+                // an alert would say 100% for what is an attribution gap.
+                // Blocks of such an asset still open incidents.
+                if matches!(scope, Scope::Ip | Scope::Campaign) && a.counts.delivered == 0 {
+                    continue;
+                }
                 for metric in Metric::ALL {
                     let (k, n) = metric.of(&a.counts);
                     let threshold = metric.threshold(cfg);

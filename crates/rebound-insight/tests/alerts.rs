@@ -570,3 +570,43 @@ fn a_sqlite_ledger_gives_every_scope_its_deliveries() {
         );
     }
 }
+
+/// An IP whose deliveries the input does not attribute (Postfix: refusals
+/// quote the sending IP, delivery lines do not) has no measurable rate.
+#[test]
+fn an_ip_seen_only_on_failures_does_not_alert() {
+    let mut a = Aggregator::new(opts(AlertConfig::default()));
+    let mix = |delivered| Mix {
+        delivered,
+        soft: 300,
+        hard: 0,
+        deferred: 0,
+        complaints: 0,
+    };
+    // Deliveries of both domains without an IP, failures with one.
+    feed(&mut a, T0, "bigmail", "a.example", None, None, mix(5000));
+    feed(
+        &mut a,
+        T0,
+        "bigmail",
+        "a.example",
+        Some("192.0.2.1"),
+        None,
+        mix(0),
+    );
+    // Another IP with its deliveries named: 300 of 3,300 (9.1%) alerts.
+    feed(
+        &mut a,
+        T0,
+        "bigmail",
+        "b.example",
+        Some("192.0.2.2"),
+        None,
+        mix(3000),
+    );
+    let r = a.finish();
+    let ips = of(&r, Scope::Ip);
+    assert_eq!(ips.len(), 1, "{ips:?}");
+    assert_eq!(ips[0].0, "192.0.2.2");
+    assert_eq!(ips[0].1, Metric::BounceRate);
+}
