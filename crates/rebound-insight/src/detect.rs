@@ -166,6 +166,10 @@ pub struct Incident {
     pub family: String,
     pub pattern: String,
     pub reason: String,
+    /// Who owns the problem (the verdicts' owner: `sender_reputation`,
+    /// `sender_auth`, `content`, `recipient` for list quality, …).
+    #[serde(default)]
+    pub owner: String,
     /// `open` or `closed`.
     pub state: String,
     /// When the thresholds were crossed (end of that minute).
@@ -289,6 +293,7 @@ struct Sig {
     family: String,
     pattern: String,
     reason: String,
+    owner: String,
     kind: IncidentKind,
     blocklist: Option<String>,
     ring: Ring,
@@ -724,6 +729,7 @@ impl Sig {
             family: self.family.clone(),
             pattern: self.pattern.clone(),
             reason: self.reason.clone(),
+            owner: self.owner.clone(),
             state: match state {
                 IncidentKindState::Open => "open",
                 IncidentKindState::Closed => "closed",
@@ -774,6 +780,11 @@ fn new_sig(r: &Row<'_>, kind: IncidentKind, window: usize) -> Sig {
             "userunknown".into()
         } else {
             r.reason.to_string()
+        },
+        owner: if list_quality {
+            "recipient".into()
+        } else {
+            r.owner.to_string()
         },
         kind,
         blocklist: None,

@@ -157,13 +157,15 @@ pub fn text(r: &Report) -> String {
     for i in &r.incidents {
         let _ = writeln!(
             out,
-            "  [{}] {} at {} — {} {} — {} events, first {} last {}{}",
+            "  [{}] {} at {} — {} {} — owner {} — {} events, detected {}, first {} last {}{}",
             i.state,
             i.kind.as_str(),
             i.provider,
             i.family,
             i.reason,
+            i.owner,
             i.events,
+            time(Some(i.opened_ms)),
             time(Some(i.first_seen_ms)),
             time(Some(i.last_seen_ms)),
             i.closed_ms

@@ -343,7 +343,12 @@ impl Aggregator {
             series,
             reasons,
             top_patterns,
-            incidents: self.detector.incidents(),
+            // Newest first: what a person opening the report needs first.
+            incidents: {
+                let mut v = self.detector.incidents();
+                v.reverse();
+                v
+            },
             detect: opts.detect.clone(),
             alerts: self
                 .scopes

@@ -139,7 +139,18 @@ fn injected_incidents_are_found_in_batch_and_incrementally() {
             .map(|i| (i.kind, i.provider.clone(), i.opened_ms))
             .collect::<Vec<_>>()
     };
-    assert_eq!(key(&inc), key(&report.incidents));
+    // The report lists the same incidents, newest first.
+    let mut newest_first = inc.clone();
+    newest_first.reverse();
+    assert_eq!(key(&newest_first), key(&report.incidents));
+    assert!(
+        report
+            .incidents
+            .windows(2)
+            .all(|w| w[0].opened_ms >= w[1].opened_ms)
+    );
+    // Each says who owns the problem.
+    assert!(report.incidents.iter().all(|i| !i.owner.is_empty()));
 }
 
 #[test]

@@ -130,7 +130,8 @@ fn report_in_text_json_and_html_and_the_page_renders_in_chromium() {
     );
     let incidents = v["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), cfg.injections.len(), "{incidents:#?}");
-    for (i, inj) in incidents.iter().zip(&cfg.injections) {
+    // Newest first.
+    for (i, inj) in incidents.iter().rev().zip(&cfg.injections) {
         assert_eq!(i["kind"], serde_json::to_value(inj.kind).unwrap());
     }
     // Stricter thresholds from a config file: nothing reaches 10 000 events.
