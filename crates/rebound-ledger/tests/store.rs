@@ -601,12 +601,16 @@ fn one_key_claimed_once_by_concurrent_writers(open: &(dyn Fn() -> Box<dyn Store>
         key: "mailgun:raced".into(),
         expires_ms: now_ms() + 3_600_000,
     };
+    // The stores are opened first, one after the other: what races here
+    // is the claim, not eight processes creating one new file at once.
+    let stores: Vec<Box<dyn Store>> = (0..8).map(|_| open()).collect();
     let claimed: usize = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
+        let handles: Vec<_> = stores
+            .into_iter()
+            .zip(0i64..)
+            .map(|(mut s, i)| {
                 let once = once.clone();
                 scope.spawn(move || {
-                    let mut s = open();
                     let e = ev(
                         &format!("w{i}@example.net"),
                         T0 + i,
