@@ -528,7 +528,6 @@ fn body_limit_answers_413_in_json() {
 #[test]
 fn sendgrid_and_mailgun_signatures_over_http() {
     use base64::Engine;
-    use hmac::Mac;
     use p256::ecdsa::signature::Signer;
     use p256::pkcs8::EncodePublicKey;
     let sk = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
@@ -578,20 +577,7 @@ fn sendgrid_and_mailgun_signatures_over_http() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["stored"], 1);
 
-    let mg = |token: &str, key: &str| {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-        mac.update(format!("{t}{token}").as_bytes());
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        json!({"signature": {"timestamp": t.to_string(), "token": token, "signature": hex},
-               "event-data": {"id": format!("mg-{token}"), "timestamp": t, "event": "failed", "severity": "permanent",
-               "recipient": "mg@example.com", "delivery-status": {"code": 550, "message": "No such mailbox"}}})
-        .to_string()
-    };
+    let mg = |token: &str, key: &str| common::mailgun_body(key, token, t, "mg@example.com");
     let good = mg("token-1", "mg-signing-key");
     assert_eq!(
         s.req("POST", "/v1/events/mailgun", Some(INGEST), good.as_bytes())

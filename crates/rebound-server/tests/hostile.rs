@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN, READ, Server, http};
+use common::{ADMIN, READ, Server, http, mailgun_body};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -105,27 +105,6 @@ fn slow_bodies_hold_no_request_slots() {
     }
     assert_eq!(statuses.get(&408), Some(&10), "{statuses:?}");
     assert_eq!(statuses.get(&429), Some(&38), "{statuses:?}");
-}
-
-/// A Mailgun webhook body signed with `key` for `token` at `t`, whose event
-/// data (not covered by the signature) names `recipient`.
-fn mailgun_body(key: &str, token: &str, t: i64, recipient: &str) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(format!("{t}{token}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    serde_json::json!({
-        "signature": {"timestamp": t.to_string(), "token": token, "signature": hex},
-        "event-data": {"id": format!("mg-{recipient}"), "timestamp": t, "event": "failed",
-            "severity": "permanent", "recipient": recipient,
-            "delivery-status": {"code": 550, "message": "No such mailbox"}}
-    })
-    .to_string()
 }
 
 #[test]

@@ -96,3 +96,24 @@ impl Drop for Server {
         }
     }
 }
+
+/// A Mailgun webhook body signed with `key` for `token` at `t`, whose event
+/// data (not covered by the signature) names `recipient`.
+pub fn mailgun_body(key: &str, token: &str, t: i64, recipient: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{t}{token}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    serde_json::json!({
+        "signature": {"timestamp": t.to_string(), "token": token, "signature": hex},
+        "event-data": {"id": format!("mg-{token}-{recipient}"), "timestamp": t, "event": "failed",
+            "severity": "permanent", "recipient": recipient,
+            "delivery-status": {"code": 550, "message": "No such mailbox"}}
+    })
+    .to_string()
+}
