@@ -170,6 +170,11 @@ thread_local! {
 }
 
 /// What decided, for `explain`.
+/// Why a delay notice with no stated cause is `onhold`: the outcome is
+/// pending, so neither `expired` nor a guessed cause would be true.
+const DELAYED_WITHOUT_CAUSE: &str =
+    "a delay notice: the MTA is still retrying and states no cause, so the outcome is pending";
+
 enum Decider<'a> {
     Hint(Reason),
     Success,
@@ -442,7 +447,15 @@ impl Classifier {
         let status_entry = status
             .filter(|s| !s.is_generic())
             .and_then(|s| rs.status_entry(s).map(|e| (s, e)));
-        let hint = obs.reason_hint;
+        // A delay notice (`Action: delayed`) comes from an MTA that is still
+        // retrying: nothing has expired, whatever a decoder guessed. Its
+        // reason is the cause the text gives, if any.
+        let delayed = obs
+            .action
+            .is_some_and(|a| a.trim().eq_ignore_ascii_case("delayed"));
+        let hint = obs
+            .reason_hint
+            .filter(|h| !(delayed && *h == Reason::Expired));
 
         let decider = 'decide: {
             if let Some(h @ (Reason::Feedback | Reason::Vacation | Reason::Delivered)) = hint {
@@ -467,10 +480,10 @@ impl Classifier {
                 };
             }
             for &r in PRIMARY_ORDER {
-                // A DSN saying `Action: delayed` comes from an MTA still
-                // retrying: a refused connection or a block it reports is
-                // the last attempt's error, and the message expires (as in
-                // Sisimai). Other specific reasons still decide.
+                // A message the MTA gave up on (`expired`) after a refused
+                // connection or a block: the block is only the last
+                // attempt's error, the loss is the expiry (as in Sisimai).
+                // Other specific reasons still decide.
                 if r == Reason::Blocked && hint == Some(Reason::Expired) {
                     continue;
                 }
@@ -524,6 +537,13 @@ impl Classifier {
             }
             fallback(status, replycode, command.as_deref(), obs)
         };
+        // "Delivery time expired" (x.4.7) in a delay notice is the warning
+        // timer, not the queue lifetime: the message is still queued.
+        let decider = if delayed && decider.reason() == Reason::Expired {
+            Decider::Fallback(Reason::OnHold, DELAYED_WITHOUT_CAUSE)
+        } else {
+            decider
+        };
 
         // The provider a verdict is counted under: the one whose server
         // answered (the remote or reporting host) or that hosts the
@@ -536,7 +556,9 @@ impl Classifier {
             .or(domain_provider)
             .or(marker_provider.filter(|_| domain.is_none()));
         let reason = decider.reason();
-        let transient = class == Some(4);
+        // With no code at all, a delay notice's action is what says the
+        // failure is temporary.
+        let transient = class == Some(4) || (class.is_none() && delayed);
         let permanent = match class {
             Some(5) => Some(true),
             Some(4) => Some(false),
@@ -669,10 +691,7 @@ fn fallback<'a>(
         .action
         .is_some_and(|a| a.trim().eq_ignore_ascii_case("delayed"))
     {
-        return Decider::Fallback(
-            Reason::Expired,
-            "the message was still delayed when the report was written",
-        );
+        return Decider::Fallback(Reason::OnHold, DELAYED_WITHOUT_CAUSE);
     }
     if matches!(command, Some("CONN" | "HELO" | "EHLO")) {
         return Decider::Fallback(

@@ -364,12 +364,32 @@ fn hints_interact_with_text() {
     let obs = Observation {
         text: "Connection timed out".into(),
         reason_hint: Some(Reason::Expired),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    assert_eq!(c.classify(&obs).reason, Reason::Expired);
+    // A delay notice has not expired, whatever its decoder guessed: the MTA
+    // is still retrying, so the outcome is pending and nothing is suppressed.
+    for status in ["", "Status: 4.4.7 "] {
+        let obs = Observation {
+            text: format!("{status}Connection timed out"),
+            reason_hint: Some(Reason::Expired),
+            action: Some("delayed".into()),
+            ..Observation::default()
+        };
+        let v = c.classify(&obs);
+        assert_eq!(v.reason, Reason::OnHold, "{status}");
+        assert_eq!(v.permanent, Some(false));
+        assert!(!v.hardbounce);
+        assert_eq!(v.remedy, Remedy::Retry);
+    }
+    // A delay notice that names its cause keeps it.
+    let obs = Observation {
+        text: "452 4.2.2 Mailbox full".into(),
         action: Some("delayed".into()),
         ..Observation::default()
     };
-    let v = c.classify(&obs);
-    assert_eq!(v.reason, Reason::Expired);
-    assert_eq!(v.permanent, Some(false));
+    assert_eq!(c.classify(&obs).reason, Reason::MailboxFull);
 }
 
 #[test]

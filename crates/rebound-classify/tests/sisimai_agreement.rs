@@ -72,7 +72,10 @@ fn observation(rec: &Value) -> Observation {
         rhost: opt("rhost"),
         lhost: opt("lhost"),
         recipient: opt("recipient"),
-        action: opt("action"),
+        // Sisimai writes `delayed` for every record it calls `expired`,
+        // "failed permanently" ones included, so its `delayed` is its own
+        // conclusion (carried by the hint above), not a delay notice's field.
+        action: opt("action").filter(|a| a != "delayed"),
         reason_hint,
         source: opt("smtpagent"),
         // Every record comes from a bounce message.

@@ -167,15 +167,15 @@ pub(crate) fn assemble(
 }
 
 /// What the DSN action alone says: `delivered`/`relayed`/`expanded` with no
-/// failure status is a delivery; `delayed` means the MTA is still retrying
-/// and will give up when the queue lifetime expires.
+/// failure status is a delivery. `delayed` gives no reason: the MTA is still
+/// retrying, nothing has expired yet, and the cause is whatever the text says
+/// (the classifier reads the action itself).
 fn action_hint(d: &Delivery) -> Option<Reason> {
     let failing_status = d
         .status
         .is_some_and(|s| matches!(s.class(), StatusClass::Transient | StatusClass::Permanent));
     match d.action.as_str() {
         "delivered" | "relayed" | "expanded" if !failing_status => Some(Reason::Delivered),
-        "delayed" => Some(Reason::Expired),
         _ => None,
     }
 }

@@ -14,7 +14,12 @@ use std::path::PathBuf;
 /// in go-sisimai's ApacheJames decoder, and an address found only in a
 /// mailto: link of office365-04 that contradicts its own text and DSN).
 const FLOOR_RECIPIENT: f64 = 99.6;
-const FLOOR_REASON: f64 = 99.6;
+/// Reason sits two rows lower (646): two Gmail delay notices say "the
+/// recipient server did not accept our requests to connect", which Rebound
+/// reports as the cause (`networkerror`, still retrying) where Sisimai says
+/// `expired` (a delay notice has not expired; Sisimai itself calls another
+/// such 4.4.1 notice, rfc3464-34, `networkerror`).
+const FLOOR_REASON: f64 = 99.3;
 const FLOOR_STATUS: f64 = 99.6;
 const FLOOR_REPLYCODE: f64 = 99.6;
 const FLOOR_HARDBOUNCE: f64 = 99.6;

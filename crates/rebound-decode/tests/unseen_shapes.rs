@@ -624,6 +624,7 @@ Diagnostic-Code: smtp; 421 4.4.1 connection timed out\n",
     let three = record(&records, "three@example.com");
     assert_eq!(three.action, "delayed");
     assert!(!three.verdict.hardbounce);
+    assert_ne!(three.verdict.reason.as_str(), "expired");
     assert_eq!(status(three), "4.4.1");
 }
 
@@ -743,6 +744,32 @@ Your message has not yet been delivered; the system will continue to try for 5 d
     assert_eq!(records[0].action, "delayed");
     assert!(!records[0].verdict.hardbounce);
     assert!(status(&records[0]).starts_with("4."), "{:?}", records[0]);
+    assert_ne!(records[0].verdict.reason.as_str(), "expired");
+}
+
+/// A standard delay DSN whose only status is x.4.7 ("delivery time
+/// expired": here the warning timer, the queue lifetime is days away) and
+/// which names no cause: pending and retried, never `expired`, never
+/// suppressing anyone.
+#[test]
+fn dsn_delay_notice_is_pending_not_expired() {
+    let records = decode(&dsn(
+        "Final-Recipient: rfc822; pat@example.org\nAction: delayed\nStatus: 4.4.7\n\
+Will-Retry-Until: Fri, 4 Dec 2026 10:00:00 +0000\n",
+    ));
+    assert_eq!(recipients(&records), ["pat@example.org"]);
+    let v = &records[0].verdict;
+    assert_eq!(v.reason.as_str(), "onhold", "{:?}", v.explain);
+    assert_eq!(v.permanent, Some(false));
+    assert!(!v.hardbounce);
+    assert_eq!(v.remedy.as_str(), "retry");
+    // A delay notice that names its cause reports it.
+    let records = decode(&dsn(
+        "Final-Recipient: rfc822; pat@example.org\nAction: delayed\nStatus: 4.2.2\n\
+Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\n",
+    ));
+    assert_eq!(records[0].verdict.reason.as_str(), "mailboxfull");
+    assert!(!records[0].verdict.hardbounce);
 }
 
 // ---------------------------------------------------------------------------
