@@ -513,6 +513,24 @@ Please contact the recipient by other means.\n",
     assert_eq!(status(record(&records, "cal@example.org")), "5.1.1");
 }
 
+/// A gateway's `X-Original-RecipientList` (semicolon separated) names the
+/// recipients its notice leaves out; the notice's own To (the sender) and
+/// the quoted message's addresses are not recipients.
+#[test]
+fn original_recipient_list_header_names_the_recipients() {
+    let records = decode(
+        "From: Postmaster <postmaster@gw.example.org>\n\
+To: sender@ours.example\n\
+X-Original-RecipientList: <gil@example.org>; hal@example.org\n\
+Subject: Undeliverable: quarterly figures\n\n\
+Your message could not be delivered to one or more recipients.\n\
+The recipient's mailbox is unavailable.\n\n\
+----- Original message -----\n\
+From: sender@ours.example\nTo: team@example.org\nSubject: quarterly figures\n",
+    );
+    assert_eq!(recipients(&records), ["gil@example.org", "hal@example.org"]);
+}
+
 // ---------------------------------------------------------------------------
 // 3. VERP.
 

@@ -638,7 +638,9 @@ fn looks_like_a_bounce(mail: &Mail) -> bool {
         || BOUNCE_SUBJECTS
             .iter()
             .any(|s| mail.subject_lower.contains(s))
-        || mail.headers.contains("x-failed-recipients")
+        || crate::lhost::providers::FAILED_RECIPIENT_HEADERS
+            .iter()
+            .any(|h| mail.headers.contains(h))
         || (WEAK_BOUNCE_SUBJECTS
             .iter()
             .any(|s| mail.subject_lower.contains(s))

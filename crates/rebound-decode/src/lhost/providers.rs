@@ -47,11 +47,21 @@ pub(crate) fn from_lower(mail: &Mail) -> &str {
     &mail.from_lower
 }
 
-/// Addresses listed in `X-Failed-Recipients:` (comma separated), in order.
+/// Header fields in which a reporting MTA lists the recipients that failed,
+/// when its text does not: Exim's `X-Failed-Recipients` (also written by
+/// Google and others) and the `X-Original-RecipientList` some gateways add.
+pub(crate) const FAILED_RECIPIENT_HEADERS: &[&str] =
+    &["x-failed-recipients", "x-original-recipientlist"];
+
+/// Addresses listed in the failed-recipient header fields (comma or
+/// semicolon separated), in order, each once.
 pub(crate) fn failed_recipients(mail: &Mail) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for value in mail.headers.get_all("x-failed-recipients") {
-        for part in value.split(',') {
+    let values = FAILED_RECIPIENT_HEADERS
+        .iter()
+        .flat_map(|name| mail.headers.get_all(name));
+    for value in values {
+        for part in value.split([',', ';']) {
             let a = clean_address(part);
             if looks_like_address(&a) && !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
                 out.push(a);
