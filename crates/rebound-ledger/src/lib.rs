@@ -14,6 +14,7 @@
 //! events that were new.
 
 mod engine;
+mod pg_connect;
 pub mod pipeline;
 pub mod policy;
 mod postgres_store;

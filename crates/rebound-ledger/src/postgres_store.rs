@@ -4,6 +4,7 @@
 //! or serialization race is retried whole.
 
 use crate::engine::{self, TxOps};
+use crate::pg_connect::PgUrl;
 use crate::schema::{
     self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
 };
@@ -12,7 +13,7 @@ use crate::{
     SenderIssue, Store, StoredEvent, Suppression, now_ms,
 };
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use postgres::{Client, Row, Statement};
 use rebound_ingest::Event;
 use std::collections::HashMap;
 
@@ -28,39 +29,13 @@ pub struct PgStore {
     statements: HashMap<&'static str, Statement>,
 }
 
-/// Splits a `schema=NAME` parameter off a URL (the driver does not know it).
-fn split_schema(url: &str) -> Result<(String, Option<String>)> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), None));
-    };
-    let mut schema = None;
-    let mut rest = Vec::new();
-    for kv in query.split('&') {
-        match kv.strip_prefix("schema=") {
-            Some(s) => schema = Some(s.to_string()),
-            None => rest.push(kv),
-        }
-    }
-    if let Some(s) = &schema
-        && (s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    {
-        return Err(Error::Other(format!("bad schema name {s:?}")));
-    }
-    let url = if rest.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", rest.join("&"))
-    };
-    Ok((url, schema))
-}
-
 /// A connection to the PostgreSQL store `url` names, with its `schema=`
 /// selected (not created): for readers beside the ledger, such as insight,
 /// so that one reader of the URL refuses a bad schema name everywhere.
 pub fn connect_to_schema(url: &str) -> Result<Client> {
-    let (url, schema) = split_schema(url)?;
-    let mut client = Client::connect(&url, NoTls)?;
-    if let Some(s) = schema {
+    let url = PgUrl::parse(url)?;
+    let mut client = url.connect()?;
+    if let Some(s) = url.schema {
         client.batch_execute(&format!("SET search_path TO {s}"))?;
     }
     Ok(client)
@@ -77,7 +52,7 @@ fn is_retryable(e: &postgres::Error) -> bool {
 impl PgStore {
     /// Drops a schema and everything in it (test clean-up).
     pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
-        let (url, _) = split_schema(url)?;
+        let url = PgUrl::parse(url)?;
         if schema.is_empty()
             || !schema
                 .bytes()
@@ -85,7 +60,7 @@ impl PgStore {
         {
             return Err(Error::Other(format!("bad schema name {schema:?}")));
         }
-        let mut client = Client::connect(&url, NoTls)?;
+        let mut client = url.connect()?;
         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
         Ok(())
     }
@@ -93,9 +68,9 @@ impl PgStore {
     /// Connects, selects the URL's `schema=` (creating it) and brings the
     /// schema up to date.
     pub fn connect(url: &str) -> Result<Self> {
-        let (url, schema) = split_schema(url)?;
-        let mut client = Client::connect(&url, NoTls)?;
-        if let Some(s) = &schema {
+        let url = PgUrl::parse(url)?;
+        let mut client = url.connect()?;
+        if let Some(s) = &url.schema {
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock(720715)", &[])?;
             tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
