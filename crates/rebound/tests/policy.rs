@@ -349,3 +349,32 @@ fn lookups_on_postgresql() {
     let mut s = connect(p.socketmap);
     assert!(lookup(&mut s, "m dead@example.net").starts_with("OK REJECT 5.1.1"));
 }
+
+/// Exim's `${readsocket{inet:HOST:PORT}{REQUEST}}` (the README's Exim ACL)
+/// sends one request, shuts down its writing side and reads until the
+/// service closes: the answer must come whole before the close.
+#[test]
+fn exim_readsocket_style_one_shot_requests() {
+    let (_dir, db) = ledger();
+    let p = Policy::start(&db, &[]);
+    let one_shot = |recipient: &str| {
+        let mut s = connect(p.policy);
+        write!(
+            s,
+            "request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={recipient}\n\n"
+        )
+        .unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all)
+            .expect("read until the service closes");
+        all
+    };
+    let refused = one_shot("dead@example.net");
+    assert!(
+        refused.starts_with("action=REJECT 5.1.1 <dead@example.net>"),
+        "{refused:?}"
+    );
+    assert!(refused.ends_with("\n\n"), "{refused:?}");
+    assert_eq!(one_shot("alive@example.net"), "action=DUNNO\n\n");
+}
