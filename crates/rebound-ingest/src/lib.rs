@@ -611,12 +611,20 @@ impl Normaliser {
             sep(&mut h, recipient.as_bytes());
         }
         let key = time_ordered_key(d.time_ms, h.digest128().to_be_bytes());
+        // Webhooks and bounce emails rarely state which of our addresses
+        // sent; a refusal often names it ("Client host [198.51.100.22]
+        // blocked"), and rates and incidents by IP need it.
+        let sending_ip = d.sending_ip.filter(|s| !s.is_empty()).or_else(|| {
+            (outcome != Outcome::Delivered)
+                .then(|| crate::client_ip::named_in(&d.text, None))
+                .flatten()
+        });
         Ok(Event {
             time_ms: d.time_ms,
             recipient_domain: domain_of(&recipient).to_string(),
             recipient,
             sender: d.sender.as_deref().and_then(normalize_address),
-            sending_ip: d.sending_ip.filter(|s| !s.is_empty()),
+            sending_ip,
             campaign: d.campaign.filter(|s| !s.is_empty()),
             message_id: d.message_id.filter(|s| !s.is_empty()),
             outcome,

@@ -230,7 +230,6 @@ impl Postfix {
                     d.set_status(&dsn);
                 }
                 d.replycode = codes_in(&text).0;
-                d.sending_ip = crate::client_ip::named_in(&text, None);
                 d.text = text;
                 d
             })

@@ -199,3 +199,18 @@ fn pretty_printed_document_is_read_whole() {
     assert_eq!(ev[0].recipient, "full@example.com");
     assert_eq!(ev[0].verdict.deliverystatus.unwrap().to_string(), "5.2.2");
 }
+
+/// A webhook that states no sending IP takes the one its refusal names as
+/// the client's ("Client host [ip]"), never the receiving server's; one
+/// that states its IP keeps it.
+#[test]
+fn sending_ip_from_the_refusal_when_the_payload_has_none() {
+    let blocked = r#"[{"email":"kim@example.org","timestamp":1764583200,"event":"bounce","type":"blocked","reason":"554 5.7.1 Service unavailable; Client host [198.51.100.22] blocked using zen.spamhaus.org","status":"5.7.1","sg_event_id":"ip-1"},
+{"email":"lou@example.org","timestamp":1764583200,"event":"bounce","type":"blocked","ip":"203.0.113.9","reason":"554 5.7.1 Service unavailable; Client host [198.51.100.22] blocked using zen.spamhaus.org","status":"5.7.1","sg_event_id":"ip-2"},
+{"email":"max@example.org","timestamp":1764583200,"event":"bounce","type":"bounce","reason":"550 5.1.1 <max@example.org>: Recipient address rejected: User unknown","status":"5.1.1","sg_event_id":"ip-3"}]"#;
+    let (ev, bad) = read(blocked, Format::Auto);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ev[0].sending_ip.as_deref(), Some("198.51.100.22"));
+    assert_eq!(ev[1].sending_ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(ev[2].sending_ip, None);
+}
