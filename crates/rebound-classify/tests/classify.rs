@@ -783,3 +783,29 @@ fn the_provider_comes_from_the_domain_or_host_not_a_word() {
         Some("google")
     );
 }
+
+/// Wordings seen in filtering gateways' refusals: a spam profile, content
+/// refused as unacceptable, a receiver that takes mail only from listed IPs.
+/// None of them says anything about the recipient's address.
+#[test]
+fn gateway_refusals_of_the_message_or_the_ip() {
+    let cases = [
+        (
+            "554 5.7.1 The message from (<news@sender.example>) with the subject of (Hi) matches a profile the Internet community may consider spam. Please revise your message before resending.",
+            Reason::SpamDetected,
+        ),
+        (
+            "554 5.7.1 Message rejected because of unacceptable content",
+            Reason::ContentError,
+        ),
+        (
+            "421 4.7.0 IP not in whitelist for RCPT domain, closing connection.",
+            Reason::Blocked,
+        ),
+    ];
+    for (text, want) in cases {
+        let v = classify(text);
+        assert_eq!(v.reason, want, "{text}: {}", v.explain);
+        assert!(!v.hardbounce, "{text}");
+    }
+}
