@@ -82,7 +82,10 @@ impl ImapMailbox {
         {
             Ok(s) => s,
             Err((async_imap::error::Error::No(text), _)) => {
-                return Err(FetchError::Auth(format!("{url}: login refused: {text}")));
+                return Err(FetchError::Auth(format!(
+                    "{url}: login refused: {}",
+                    server_text(&text)
+                )));
             }
             Err((e, _)) => return Err(protocol(&format!("{url}: LOGIN"), e)),
         };
@@ -330,6 +333,15 @@ async fn greeting(
     }
 }
 
+/// The server's own words in async-imap's rendering of a NO answer
+/// (`code: None, info: Some("[AUTHENTICATIONFAILED] …")`).
+fn server_text(rendered: &str) -> String {
+    match rendered.split_once("info: Some(\"") {
+        Some((_, rest)) => rest.trim_end_matches("\")").replace("\\\"", "\""),
+        None => rendered.to_string(),
+    }
+}
+
 /// A folder name as an IMAP quoted string (names with quotes or
 /// backslashes are refused by the configuration).
 fn quote(name: &str) -> String {
@@ -362,6 +374,17 @@ fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refusal_reads_as_the_servers_words() {
+        assert_eq!(
+            super::server_text(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(super::server_text("plain"), "plain");
+    }
+
     #[test]
     fn uid_sets_join_runs() {
         assert_eq!(super::uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");

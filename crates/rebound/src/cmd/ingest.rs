@@ -445,7 +445,7 @@ pub fn ingest_messages(
                             not_bounces_seen.set(not_bounces_seen.get() + 1);
                         }
                         for r in &records {
-                            match from_decoded(r, fmt) {
+                            match from_decoded(r, fmt, &m.bytes) {
                                 Some(e) => queue.push_back(Ok(e)),
                                 None => queue.push_back(Err(ParseError {
                                     location: m.origin.clone(),
