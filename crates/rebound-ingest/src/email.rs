@@ -33,11 +33,12 @@ pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
     // read (a mailbox fetched again after a crash, a pipe retried after a
     // store failure): it holds the message's bytes instead, so the same
     // message gives the same key and two such bounces never share one.
+    // Only the bytes every mailbox server hands out unchanged count.
     let (time_ms, key_time_ms) = if r.timestamp > 0 {
         let t = r.timestamp.saturating_mul(1000);
         (t, t)
     } else {
-        let digest = xxhash_rust::xxh3::xxh3_128(message);
+        let digest = xxhash_rust::xxh3::xxh3_128(&mailbox_stable_bytes(message));
         identity.push_str(&format!("\u{1f}{digest:032x}"));
         (crate::time::now_ms(), 0)
     };
@@ -57,6 +58,24 @@ pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
         dedupe_key: time_ordered_key(key_time_ms, dedupe_key(&identity)),
         verdict: r.verdict.clone(),
     })
+}
+
+/// What of a message survives every mailbox server unchanged: its
+/// printable ASCII and its line feeds, without those at its end. IMAP and
+/// POP3 hand out CRLF what was stored LF, add a last line end, and replace
+/// or drop bytes IMAP cannot carry (a NUL becomes 0x80 or nothing). Two
+/// different bounces that differ only in other bytes would also need the
+/// same recipient, reason and reply text to share a key.
+fn mailbox_stable_bytes(message: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = message
+        .iter()
+        .copied()
+        .filter(|&b| b == b'\n' || (0x20..0x7f).contains(&b))
+        .collect();
+    while matches!(out.last(), Some(b'\n' | b' ')) {
+        out.pop();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -106,6 +125,15 @@ Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: User unknown\r\n\
         let first = key_of(DATELESS);
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert_eq!(first, key_of(DATELESS), "read again later: same key");
+        let from_a_mailbox = format!(
+            "{}\r\n",
+            DATELESS.replace('\n', "\r\n").replace("\r\r", "\r")
+        );
+        let as_a_file = DATELESS.replace("\r\n", "\n");
+        assert_eq!(first, key_of(&from_a_mailbox), "CRLF and a last line end");
+        assert_eq!(first, key_of(&as_a_file), "LF");
+        let with_a_nul = format!("{DATELESS}\0\r\n");
+        assert_eq!(first, key_of(&with_a_nul), "a NUL IMAP cannot carry");
         let other = DATELESS.replace("I'm sorry", "Sorry");
         assert_ne!(first, key_of(&other), "another message: another key");
     }
