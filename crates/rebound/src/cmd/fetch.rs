@@ -168,6 +168,21 @@ pub fn print_notice(notice: Notice<'_>, quiet: bool) {
     }
 }
 
+/// `rebound serve`'s account of its mailboxes, on stderr: each message,
+/// passes that found any, retries.
+pub fn print_server_notice(notice: Notice<'_>) {
+    match notice {
+        Notice::Pass(pass) if pass.messages == 0 => {}
+        Notice::Pass(pass) => {
+            eprintln!(
+                "rebound: {}",
+                serde_json::to_string(pass).unwrap_or_default()
+            );
+        }
+        other => print_notice(other, false),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = MailboxConfig {
         url: args.url.clone(),
