@@ -276,11 +276,8 @@ impl ImapMailbox {
             let (wait, _stop) = idle.wait_with_timeout(dur);
             // Keepalives reset the library's timeout; this one bounds the
             // whole wait, so a server that chats forever is still renewed.
-            match tokio::time::timeout(dur + IO_TIMEOUT, wait).await {
-                Ok(r) => {
-                    r.map_err(|e| protocol("IDLE", e))?;
-                }
-                Err(_) => {}
+            if let Ok(r) = tokio::time::timeout(dur + IO_TIMEOUT, wait).await {
+                r.map_err(|e| protocol("IDLE", e))?;
             }
         }
         budget.reset(ANSWER_BUDGET);

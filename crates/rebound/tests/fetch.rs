@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ const USERS: &[&str] = &[
     "killed",
     "killedpop",
     "watch",
+    "served",
 ];
 
 /// A reply from a person to the bounce address: no failed recipient in it.
@@ -826,4 +827,75 @@ fn watch_picks_up_mail_delivered_after_it_started() {
         assert!(total(&events_of(&db)) > 0, "{url}: nothing stored");
         assert_eq!(dovecot.count("watch", "INBOX"), 0, "{url}");
     }
+}
+
+/// README's `[[mailboxes]]` example, pointed at this Dovecot, in the config
+/// of a `rebound serve`: the server stores and sorts the mailbox by itself.
+#[test]
+fn serve_watches_the_mailboxes_of_its_config() {
+    let Some(messages) = messages() else { return };
+    let Some(dovecot) = Dovecot::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("**In the server.**")
+        .and_then(|i| readme[i..].find("```toml").map(|j| i + j + 7))
+        .expect("the [[mailboxes]] example in README");
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let password_file = work.path().join("mail-password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let mailbox = example
+        .replace(
+            "imaps://bounces%40sender.example@mail.sender.example/INBOX",
+            &dovecot.url("imaps", "served"),
+        )
+        .replace(
+            "/etc/rebound/mail-password",
+            password_file.to_str().unwrap(),
+        )
+        .replace("/etc/rebound/mail-ca.pem", &dovecot.ca());
+    assert!(
+        !mailbox.contains("sender.example"),
+        "the example changed: {example}"
+    );
+    let config = work.path().join("serve.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\n{mailbox}")).unwrap();
+    let db = work.path().join("served.db").display().to_string();
+
+    dovecot.deliver("served", &messages.all[0]);
+    dovecot.deliver("served", HUMAN_REPLY.as_bytes());
+    let mut server = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap(), "--db", &db])
+        .env("REBOUND_TOKENS", "reader:read:fetch-test-reader-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = line_channel(server.stderr.take().unwrap());
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    // The server logs the pass's summary once both messages are done.
+    while !seen.iter().any(|l: &String| l.contains("\"messages\":2")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!(
+                "the server did not fetch the mailbox ({e}):\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("watching imaps://served@")),
+        "{seen:?}"
+    );
+    assert_eq!(dovecot.count("served", "INBOX"), 0);
+    assert_eq!(dovecot.count("served", "Processed"), 1);
+    assert_eq!(dovecot.count("served", "Other"), 1);
+    assert!(total(&events_of(&db)) > 0, "nothing stored");
 }

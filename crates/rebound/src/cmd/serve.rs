@@ -120,8 +120,7 @@ pub fn serve_until_signal(
             tokio::spawn(async move {
                 let url = mailbox.url.clone();
                 let result =
-                    rebound_fetch::run(&mailbox, sink, |n| super::fetch::print_server_notice(n))
-                        .await;
+                    rebound_fetch::run(&mailbox, sink, super::fetch::print_server_notice).await;
                 if let Err(e) = result {
                     eprintln!("rebound: mailbox {url} is not watched: {e}");
                 }
