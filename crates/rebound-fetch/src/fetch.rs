@@ -15,7 +15,8 @@ use std::time::Duration;
 /// the message is moved or deleted only after it returned `Ok`.
 pub trait Sink: Send + 'static {
     /// Stores the events of one raw message; `origin` names it for the
-    /// records (`imaps://user@host:993/INBOX;UID=12`). A message in which
+    /// records (`imaps://user@host:993/INBOX;UIDVALIDITY=1733…/;UID=12`,
+    /// `pop3s://user@host:995;UIDL=…`). A message in which
     /// nothing was found returns `Stored { events: 0, .. }`.
     fn store(&mut self, message: Vec<u8>, origin: &str) -> Result<Stored, String>;
 }
@@ -301,7 +302,8 @@ async fn imap_pass<S: Sink>(
         ..Pass::default()
     };
     for (uid, size) in mailbox.pending().await? {
-        let origin = format!("{url};UID={uid}");
+        // RFC 5092's form: `…/INBOX;UIDVALIDITY=…/;UID=…`.
+        let origin = format!("{url};UIDVALIDITY={}/;UID={uid}", mailbox.uid_validity);
         if seen.ids.contains(&origin) {
             continue;
         }

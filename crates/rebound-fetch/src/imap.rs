@@ -20,6 +20,9 @@ pub struct ImapMailbox {
     can_move: bool,
     uidplus: bool,
     pub can_idle: bool,
+    /// The selected folder's UIDVALIDITY: a UID names a message only
+    /// together with it (RFC 3501 2.3.1.1).
+    pub uid_validity: u32,
 }
 
 fn protocol(what: &str, e: async_imap::error::Error) -> FetchError {
@@ -96,13 +99,14 @@ impl ImapMailbox {
             can_move: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             can_idle: caps.has_str("IDLE"),
+            uid_validity: 0,
             session,
             budget,
         };
         for folder in folders {
             mailbox.ensure_folder(folder).await?;
         }
-        mailbox.select(&url.folder).await?;
+        mailbox.uid_validity = mailbox.select(&url.folder).await?;
         Ok(mailbox)
     }
 
@@ -266,6 +270,7 @@ impl ImapMailbox {
             can_move,
             uidplus,
             can_idle,
+            uid_validity,
         } = self;
         budget.reset(ANSWER_BUDGET);
         let mut idle = session.idle();
@@ -290,6 +295,7 @@ impl ImapMailbox {
             can_move,
             uidplus,
             can_idle,
+            uid_validity,
         };
         mailbox.drain_unsolicited();
         Ok(mailbox)

@@ -113,6 +113,11 @@ struct Dovecot {
 impl Dovecot {
     /// `None` (after printing why) when Dovecot cannot run here.
     fn start() -> Option<Dovecot> {
+        Dovecot::start_with("")
+    }
+
+    /// As [`Dovecot::start`], with `extra` lines of configuration.
+    fn start_with(extra: &str) -> Option<Dovecot> {
         // SAFETY-free check of root: Dovecot's master must start as root
         // to switch to the mail uid.
         let uid = String::from_utf8_lossy(&run("id", &["-u"]).stdout)
@@ -166,7 +171,8 @@ impl Dovecot {
              service imap-login {{\n  inet_listener imap {{\n    port = {imap}\n  }}\n  inet_listener imaps {{\n    port = {imaps}\n    ssl = yes\n  }}\n}}\n\
              service pop3-login {{\n  inet_listener pop3 {{\n    port = {pop3}\n  }}\n  inet_listener pop3s {{\n    port = {pop3s}\n    ssl = yes\n  }}\n}}\n\
              service anvil {{\n  chroot =\n}}\n\
-             pop3_uidl_format = %08Xu%08Xv\n"
+             pop3_uidl_format = %08Xu%08Xv\n\
+             {extra}"
         );
         let conf_path = root.join("dovecot.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -761,6 +767,21 @@ fn a_wrong_password_a_dead_server_and_an_unknown_ca_are_clear_errors() {
         stderr(&out)
     );
 
+    // A store that cannot be opened: EX_TEMPFAIL, before any connection.
+    let out = fetch(
+        &dovecot,
+        &dovecot.url("imaps", "imaps"),
+        "/nonexistent-directory/rebound.db",
+        &[],
+        PASSWORD,
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot open the store"),
+        "{}",
+        stderr(&out)
+    );
+
     // Nothing was taken from the mailboxes.
     assert_eq!(dovecot.count("imaps", "INBOX"), 1);
     assert_eq!(dovecot.count("pop3s", "INBOX"), 1);
@@ -898,4 +919,56 @@ fn serve_watches_the_mailboxes_of_its_config() {
     assert_eq!(dovecot.count("served", "Processed"), 1);
     assert_eq!(dovecot.count("served", "Other"), 1);
     assert!(total(&events_of(&db)) > 0, "nothing stored");
+}
+
+/// A server that announces none of MOVE, UIDPLUS and IDLE (Dovecot told to
+/// claim plain IMAP4rev1): messages are copied, flagged \\Deleted and
+/// expunged instead of moved, and `--watch` polls with NOOP.
+#[test]
+fn a_server_without_move_uidplus_or_idle_still_gets_its_mail_sorted() {
+    let Some(messages) = messages() else { return };
+    let Some(dovecot) = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+\n") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("old.db").display().to_string();
+    let url = dovecot.url("imaps", "imaps");
+    for m in &messages.all[..20] {
+        dovecot.deliver("imaps", m);
+    }
+    dovecot.deliver("imaps", HUMAN_REPLY.as_bytes());
+    let out = fetch(&dovecot, &url, &db, &[], PASSWORD);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(dovecot.count("imaps", "INBOX"), 0);
+    assert_eq!(dovecot.count("imaps", "Processed"), 20);
+    assert_eq!(dovecot.count("imaps", "Other"), 1);
+
+    let mut child = Command::new(BIN)
+        .args(["fetch", "--watch", "--poll-interval", "1", "--db", &db])
+        .args(["--ca", &dovecot.ca(), &url])
+        .env("REBOUND_MAIL_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let passes = line_channel(child.stdout.take().unwrap());
+    let lines = line_channel(child.stderr.take().unwrap());
+    let first = passes.recv_timeout(WAIT).expect("no first pass");
+    assert!(first.contains("\"messages\":0"), "{first}");
+    dovecot.deliver("imaps", &messages.all[20]);
+    let line = wait_fetched(&lines, &url);
+    assert!(line.contains("-> processed"), "{line}");
+    let pass = passes
+        .recv_timeout(WAIT)
+        .expect("no pass after the message");
+    assert!(pass.contains("\"messages\":1"), "{pass}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dovecot.count("imaps", "INBOX"), 0);
+    assert_eq!(dovecot.count("imaps", "Processed"), 21);
 }
