@@ -182,7 +182,7 @@ pub async fn run<S: Sink>(
     let sink = Arc::new(Mutex::new(sink));
     let mut seen = Seen::default();
     let mut backoff = Duration::from_secs(1);
-    let mut connected_once = false;
+    let mut passed_once = false;
     loop {
         let result = match prepared.url.protocol {
             Protocol::Imap => {
@@ -193,7 +193,7 @@ pub async fn run<S: Sink>(
                     &mut seen,
                     &mut notify,
                     &mut || {
-                        connected_once = true;
+                        passed_once = true;
                         backoff = Duration::from_secs(1);
                     },
                 )
@@ -203,7 +203,7 @@ pub async fn run<S: Sink>(
                 let r = pop3_pass(config, &prepared, &sink, &mut seen, &mut notify).await;
                 match r {
                     Ok(pass) => {
-                        connected_once = true;
+                        passed_once = true;
                         backoff = Duration::from_secs(1);
                         notify(Notice::Pass(&pass));
                         tokio::time::sleep(config.poll_interval()).await;
@@ -214,7 +214,7 @@ pub async fn run<S: Sink>(
             }
         };
         let Err(error) = result;
-        if !connected_once && matches!(error, FetchError::Config(_) | FetchError::Auth(_)) {
+        if !passed_once && matches!(error, FetchError::Config(_) | FetchError::Auth(_)) {
             return Err(error);
         }
         notify(Notice::Retry {
@@ -248,19 +248,23 @@ async fn imap_connect(
     .await
 }
 
-/// Connects, then passes and waits until the connection fails.
+/// Connects, then passes and waits until the connection fails;
+/// `on_pass_done` after each pass.
 async fn imap_watch<S: Sink>(
     config: &MailboxConfig,
     prepared: &Prepared,
     sink: &Arc<Mutex<S>>,
     seen: &mut Seen,
     notify: &mut (impl FnMut(Notice<'_>) + Send),
-    on_connected: &mut (impl FnMut() + Send),
+    on_pass_done: &mut (impl FnMut() + Send),
 ) -> Result<std::convert::Infallible, FetchError> {
     let mut mailbox = imap_connect(config, prepared).await?;
-    on_connected();
     loop {
         let pass = imap_pass(config, prepared, &mut mailbox, sink, seen, notify).await?;
+        // Only a whole pass resets the backoff: a connection that fails
+        // at every first message (a store that is down) is retried
+        // slower and slower, not every second.
+        on_pass_done();
         notify(Notice::Pass(&pass));
         let wait = if mailbox.can_idle {
             config.idle()

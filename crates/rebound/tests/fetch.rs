@@ -843,6 +843,32 @@ fn watch_picks_up_mail_delivered_after_it_started() {
             .recv_timeout(WAIT)
             .expect("no pass after the message");
         assert!(pass.contains("\"messages\":1"), "{pass}");
+        if scheme == "imaps" {
+            // The server drops the connection (as at a restart): the
+            // watcher says so, connects again and goes on.
+            let kicked = run(
+                "doveadm",
+                &["-c", dovecot.conf.to_str().unwrap(), "kick", "watch"],
+            );
+            assert!(
+                kicked.status.success(),
+                "{}",
+                String::from_utf8_lossy(&kicked.stderr)
+            );
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let line = lines
+                    .recv_timeout(left)
+                    .expect("no word of the dropped connection");
+                if line.contains("connecting again") {
+                    break;
+                }
+            }
+            dovecot.deliver("watch", &messages.all[1]);
+            let line = wait_fetched(&lines, &url);
+            assert!(line.contains("-> processed"), "{line}");
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(total(&events_of(&db)) > 0, "{url}: nothing stored");
