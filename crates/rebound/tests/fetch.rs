@@ -118,8 +118,7 @@ impl Dovecot {
 
     /// As [`Dovecot::start`], with `extra` lines of configuration.
     fn start_with(extra: &str) -> Option<Dovecot> {
-        // SAFETY-free check of root: Dovecot's master must start as root
-        // to switch to the mail uid.
+        // Dovecot's master must start as root to switch to the mail uid.
         let uid = String::from_utf8_lossy(&run("id", &["-u"]).stdout)
             .trim()
             .to_string();
