@@ -2,7 +2,8 @@
 # Builds the Debian package of `rebound` into target/debian/:
 #   /usr/bin/rebound, man pages (rebound(1), rebound-serve(1), …), bash/zsh/fish
 #   completions, /etc/rebound/rebound-serve.toml and rebound-serve.service
-#   (installed, not enabled: it needs tokens first).
+#   (installed, not enabled: it needs tokens first), and the template
+#   rebound-fetch@.service (one bounce mailbox per instance).
 # Usage: packaging/build-deb.sh [--profile dev]   (default: release, ~8 min cold)
 set -euo pipefail
 cd "$(dirname "$0")/.."

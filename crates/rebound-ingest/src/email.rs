@@ -6,8 +6,10 @@ use rebound_decode::Record;
 
 /// Turns one decoder record into an event (`format` is `eml`, `mbox` or
 /// `maildir`). The verdict is the decoder's, which came from the shared
-/// classifier. `None` when the record has no usable recipient.
-pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
+/// classifier. `None` when the record has no usable recipient. `message`
+/// is the raw message the record was decoded from: a bounce that states no
+/// date is keyed by its bytes (see below).
+pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
     let recipient = normalize_address(&r.recipient)?;
     let outcome = match r.verdict.reason {
         Reason::Feedback => Outcome::Complained,
@@ -18,7 +20,7 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         _ if !r.feedbacktype.is_empty() => Outcome::Complained,
         _ => Outcome::Bounced,
     };
-    let identity = format!(
+    let mut identity = format!(
         "email\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
         r.token,
         recipient,
@@ -26,11 +28,19 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         r.messageid,
         r.diagnosticcode
     );
-    // A bounce that states no date happened when it was received.
-    let time_ms = if r.timestamp > 0 {
-        r.timestamp.saturating_mul(1000)
+    // A bounce that states no date happened when it was received. Its key
+    // cannot hold that time, which differs each time the same message is
+    // read (a mailbox fetched again after a crash, a pipe retried after a
+    // store failure): it holds the message's bytes instead, so the same
+    // message gives the same key and two such bounces never share one.
+    // Only the bytes every mailbox server hands out unchanged count.
+    let (time_ms, key_time_ms) = if r.timestamp > 0 {
+        let t = r.timestamp.saturating_mul(1000);
+        (t, t)
     } else {
-        crate::time::now_ms()
+        let digest = xxhash_rust::xxh3::xxh3_128(&mailbox_stable_bytes(message));
+        identity.push_str(&format!("\u{1f}{digest:032x}"));
+        (crate::time::now_ms(), 0)
     };
     let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     Some(Event {
@@ -45,7 +55,86 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
         text: r.diagnosticcode.clone(),
         format: format.to_string(),
         source: r.origin.clone(),
-        dedupe_key: time_ordered_key(time_ms, dedupe_key(&identity)),
+        dedupe_key: time_ordered_key(key_time_ms, dedupe_key(&identity)),
         verdict: r.verdict.clone(),
     })
+}
+
+/// What of a message survives every mailbox server unchanged: its
+/// printable ASCII and its line feeds, without those at its end. IMAP and
+/// POP3 hand out CRLF what was stored LF, add a last line end, and replace
+/// or drop bytes IMAP cannot carry (a NUL becomes 0x80 or nothing). Two
+/// different bounces that differ only in other bytes would also need the
+/// same recipient, reason and reply text to share a key.
+fn mailbox_stable_bytes(message: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = message
+        .iter()
+        .copied()
+        .filter(|&b| b == b'\n' || (0x20..0x7f).contains(&b))
+        .collect();
+    while matches!(out.last(), Some(b'\n' | b' ')) {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Postfix bounce with no Date anywhere: its event time is the time
+    /// it is read.
+    const DATELESS: &str = "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n\
+To: news@example.org\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+I'm sorry to have to inform you that your message could not be delivered.\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.org\r\n\
+\r\n\
+Final-Recipient: rfc822; gone@example.net\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: User unknown\r\n\
+\r\n\
+--b1--\r\n";
+
+    fn key_of(message: &str) -> [u8; 16] {
+        let opts = rebound_decode::DecodeOptions::default();
+        let records = rebound_decode::decode_message(message.as_bytes(), "t", &opts).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].timestamp, 0,
+            "the test message must state no date"
+        );
+        from_decoded(&records[0], "eml", message.as_bytes())
+            .unwrap()
+            .dedupe_key
+    }
+
+    #[test]
+    fn a_dateless_bounce_read_twice_has_one_key_and_two_such_bounces_two() {
+        let first = key_of(DATELESS);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(first, key_of(DATELESS), "read again later: same key");
+        let from_a_mailbox = format!(
+            "{}\r\n",
+            DATELESS.replace('\n', "\r\n").replace("\r\r", "\r")
+        );
+        let as_a_file = DATELESS.replace("\r\n", "\n");
+        assert_eq!(first, key_of(&from_a_mailbox), "CRLF and a last line end");
+        assert_eq!(first, key_of(&as_a_file), "LF");
+        let with_a_nul = format!("{DATELESS}\0\r\n");
+        assert_eq!(first, key_of(&with_a_nul), "a NUL IMAP cannot carry");
+        let other = DATELESS.replace("I'm sorry", "Sorry");
+        assert_ne!(first, key_of(&other), "another message: another key");
+    }
 }

@@ -603,7 +603,7 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
     let now = rebound_ingest::time::now_ms();
     for (i, r) in records.iter().enumerate() {
         let position = format!("body#{}", i + 1);
-        match rebound_ingest::from_decoded(r, "eml") {
+        match rebound_ingest::from_decoded(r, "eml", bytes) {
             Some(e) => match times.check(e.time_ms, now) {
                 Ok(()) => parsed.events.push(e),
                 Err(why) => parsed

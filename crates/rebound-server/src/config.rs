@@ -33,6 +33,9 @@ pub struct Config {
     /// Rate alerts of `/v1/report` and `/v1/alerts` (as `[alerts]` of
     /// `rebound report --config`).
     pub alerts: rebound_insight::AlertConfig,
+    /// Bounce mailboxes watched in the background (`[[mailboxes]]`, the
+    /// fields of `rebound fetch`'s flags; `rebound serve` runs them).
+    pub mailboxes: Vec<rebound_fetch::MailboxConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             webhooks: Webhooks::default(),
             incidents: IncidentsConfig::default(),
             alerts: Default::default(),
+            mailboxes: Vec::new(),
         }
     }
 }
@@ -300,6 +304,13 @@ impl Config {
         }
         if self.limits.concurrency == 0 {
             return Err(ConfigError("limits.concurrency must be at least 1".into()));
+        }
+        for (i, mailbox) in self.mailboxes.iter().enumerate() {
+            // The URL, folders and intervals, and that the password can be
+            // read now, not at the first reconnection.
+            mailbox
+                .validate()
+                .map_err(|e| ConfigError(format!("mailboxes[{i}]: {e}")))?;
         }
         Ok(())
     }

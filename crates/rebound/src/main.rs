@@ -35,6 +35,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Ingest MTA logs, ESP webhooks and bounce emails into the ledger (auto-detects the format).
     Ingest(cmd::ingest::Args),
+    /// Ingest the bounces of an IMAP or POP3 mailbox, then move them away (once, or `--watch`).
+    Fetch(cmd::fetch::Args),
     /// The suppression list: list, check, add, remove, show, export, import, audit.
     Suppressions(cmd::suppressions::Args),
     /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => cmd::conformance::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Fetch(args) => cmd::fetch::run(args),
         Command::Suppressions(args) => cmd::suppressions::run(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Report(args) => cmd::report::run(args),

@@ -369,6 +369,51 @@ fn ingest_emails(
     ignored: &mut std::collections::BTreeMap<String, u64>,
     on_batch: &mut dyn FnMut(&IngestStats),
 ) -> Result<(), IngestFailure> {
+    // stdin: one message (or an mbox) read from the already-open input.
+    let messages: Box<dyn Iterator<Item = Result<rebound_decode::RawMessage, String>>> =
+        if path == "-" {
+            let mut bytes = Vec::new();
+            let limit = rebound_decode::input::MAX_MESSAGE_BYTES as u64;
+            let read = input.take(limit + 1).read_to_end(&mut bytes);
+            let item = match read {
+                Err(e) => Err(format!("-: {e}")),
+                Ok(_) if bytes.len() as u64 > limit => {
+                    Err(format!("-: message larger than {limit} bytes, skipped"))
+                }
+                Ok(_) => Ok(rebound_decode::RawMessage {
+                    origin: "-".into(),
+                    bytes,
+                }),
+            };
+            Box::new(std::iter::once(item))
+        } else {
+            drop(input);
+            Box::new(
+                rebound_decode::messages(&[PathBuf::from(path)])
+                    .map(|m| m.map_err(|e| super::input_error(&e))),
+            )
+        };
+    ingest_messages(
+        store, policy, path, messages, format, opts, quiet, stats, ignored, on_batch,
+    )
+}
+
+/// Raw bounce emails through the decoder into the store, as `rebound
+/// ingest --format email` reads them; `rebound fetch` hands each message of
+/// a mailbox to it. `path` names the input in errors.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_messages(
+    store: &mut dyn Store,
+    policy: &Policy,
+    path: &str,
+    mut messages: Box<dyn Iterator<Item = Result<rebound_decode::RawMessage, String>> + '_>,
+    format: Format,
+    opts: IngestOptions,
+    quiet: bool,
+    stats: &mut IngestStats,
+    ignored: &mut std::collections::BTreeMap<String, u64>,
+    on_batch: &mut dyn FnMut(&IngestStats),
+) -> Result<(), IngestFailure> {
     let decode_opts = rebound_decode::DecodeOptions {
         delivered: true,
         vacation: true,
@@ -381,30 +426,6 @@ fn ingest_emails(
     let events = std::iter::from_fn({
         let mut queue: std::collections::VecDeque<Result<rebound_ingest::Event, ParseError>> =
             Default::default();
-        // stdin: one message (or an mbox) read from the already-open input.
-        let mut messages: Box<dyn Iterator<Item = Result<rebound_decode::RawMessage, String>>> =
-            if path == "-" {
-                let mut bytes = Vec::new();
-                let limit = rebound_decode::input::MAX_MESSAGE_BYTES as u64;
-                let read = input.take(limit + 1).read_to_end(&mut bytes);
-                let item = match read {
-                    Err(e) => Err(format!("-: {e}")),
-                    Ok(_) if bytes.len() as u64 > limit => {
-                        Err(format!("-: message larger than {limit} bytes, skipped"))
-                    }
-                    Ok(_) => Ok(rebound_decode::RawMessage {
-                        origin: "-".into(),
-                        bytes,
-                    }),
-                };
-                Box::new(std::iter::once(item))
-            } else {
-                drop(input);
-                Box::new(
-                    rebound_decode::messages(&[PathBuf::from(path)])
-                        .map(|m| m.map_err(|e| super::input_error(&e))),
-                )
-            };
         move || loop {
             if let Some(item) = queue.pop_front() {
                 return Some(item);
@@ -424,7 +445,7 @@ fn ingest_emails(
                             not_bounces_seen.set(not_bounces_seen.get() + 1);
                         }
                         for r in &records {
-                            match from_decoded(r, fmt) {
+                            match from_decoded(r, fmt, &m.bytes) {
                                 Some(e) => queue.push_back(Ok(e)),
                                 None => queue.push_back(Err(ParseError {
                                     location: m.origin.clone(),

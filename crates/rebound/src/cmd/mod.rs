@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod decode;
 pub mod demo;
 pub mod events;
+pub mod fetch;
 pub mod generate;
 pub mod ingest;
 pub mod policy;

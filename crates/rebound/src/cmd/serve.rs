@@ -89,7 +89,19 @@ pub fn serve_until_signal(
 ) -> anyhow::Result<()> {
     let listen = config.listen;
     let db = config.db.clone();
+    let mailboxes = config.mailboxes.clone();
+    let policy_path = config.policy.clone();
     let state = AppState::new(config, env_tokens)?;
+    // Each mailbox's sink holds a store of its own, opened now so a store
+    // that cannot be opened stops the start like any other setting.
+    let mut watchers = Vec::new();
+    if !mailboxes.is_empty() {
+        let policy = super::ingest::load_policy(policy_path.as_deref())?;
+        for mailbox in mailboxes {
+            let sink = super::fetch::LedgerSink::open(&db, policy.clone())?;
+            watchers.push((mailbox, sink));
+        }
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {
         rt.worker_threads(n.max(1));
@@ -101,6 +113,19 @@ pub fn serve_until_signal(
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("rebound: listening on http://{addr} (store {db})");
+        for (mailbox, sink) in watchers {
+            eprintln!("rebound: watching {}", mailbox.url);
+            // Runs until the runtime stops with the server: a message being
+            // stored then stays in its mailbox and is read again next time.
+            tokio::spawn(async move {
+                let url = mailbox.url.clone();
+                let result =
+                    rebound_fetch::run(&mailbox, sink, super::fetch::print_server_notice).await;
+                if let Err(e) = result {
+                    eprintln!("rebound: mailbox {url} is not watched: {e}");
+                }
+            });
+        }
         announce(addr);
         rebound_server::serve(state, listener, async {
             rebound_server::shutdown_signal().await;
