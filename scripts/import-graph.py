@@ -103,7 +103,8 @@ def graph(src: Path):
         if is_dir:
             children = {m.split("::")[-1] for m in modules if m.rsplit("::", 1)[0] == module
                         or (module == "crate" and "::" not in m)}
-            paths += [m for m in re.findall(r"(?<![:\w])(\w+)::\w+", text) if m in children]
+            paths += [p for p in re.findall(r"(?<![:\w])(\w+(?:::\w+)+)", text)
+                      if p.split("::")[0] in children]
         for p in paths:
             target = resolve(module, p, modules, is_dir)
             if target and target != module:

@@ -10,12 +10,14 @@
 //! means the same thing whether it arrived in an email, a log or a webhook.
 
 pub mod conformance;
+pub mod delivery;
 pub mod dsn;
 pub mod input;
 pub mod lhost;
 pub mod mail;
 mod mime_fields;
 mod record;
+pub mod text;
 pub mod verp;
 
 pub use input::{InputError, RawMessage, messages};

@@ -10,7 +10,7 @@
 //! plain text) and from a few vectorised stand-ins for mail-parser's
 //! byte-by-byte routines, each tested against the routine it replaces.
 
-use crate::lhost::common::SplitLines;
+use crate::text::{SplitLines, find_ignore_case};
 use mail_parser::decoders::DecodeFnc;
 use mail_parser::decoders::charsets::DecoderFnc;
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -1615,16 +1615,6 @@ pub fn html_to_text(html: &str) -> String {
     }
     out.push_str(rest);
     decode_entities(out)
-}
-
-/// Where `needle` (starting with `<`) first occurs, ASCII case ignored;
-/// without a lower-cased copy of the rest of the page per `<script>`.
-fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
-    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    memchr::memchr_iter(needle[0], hay).find(|&i| {
-        hay.get(i..i + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
 }
 
 /// The common entities, in one pass. Each starts with `&` and holds no

@@ -4,12 +4,13 @@
 //! `host mx.example.net [192.0.2.1]: 550 ...`). Newer versions append an
 //! RFC 3464 report, which gives the status when the text has none.
 
-use super::common::{SplitLines, find_address, first_status, text_before};
-use super::unix::{better_status, command_in, head, join_reply, reply_code_in, status_in};
-use super::{Decoder, Delivery};
-use crate::dsn::DeliveryStatus;
-use crate::dsn::looks_like_address;
+use super::common::first_status;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{DeliveryStatus, find_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{
+    SplitLines, better_status, command_in, head, join_reply, reply_code_in, status_in, text_before,
+};
 use rebound_core::Reason;
 
 pub struct Exim;
