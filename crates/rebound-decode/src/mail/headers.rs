@@ -3,6 +3,7 @@
 //! "is there a field named…" questions without looking at any field; and
 //! the trims and unfolding its values go through.
 
+use super::name_filter::NameFilter;
 use crate::text::SplitLines;
 
 /// Header fields, names lower-cased, values unfolded, in message order.
@@ -15,27 +16,10 @@ pub struct Headers {
     /// Per field: where its name starts, where its value starts (the name's
     /// end) and where its value ends, in `text`.
     fields: Vec<[u32; 3]>,
-    /// One bit per name present (see `name_bit`): decoders ask every
-    /// message for dozens of names it does not have, and this answers most
-    /// of those without looking at any field.
-    names: [u64; 4],
-}
-
-/// A name's bit in `Headers::names`: a cheap hash of its length and a few
-/// of its bytes.
-pub(super) fn name_bit(name: &[u8]) -> (usize, u64) {
-    let n = name.len();
-    let (first, middle, last) = match n {
-        0 => (0, 0, 0),
-        _ => (name[0], name[n / 2], name[n - 1]),
-    };
-    let h = n
-        .wrapping_mul(31)
-        .wrapping_add(usize::from(first))
-        .wrapping_add(usize::from(middle).wrapping_mul(7))
-        .wrapping_add(usize::from(last).wrapping_mul(13))
-        & 255;
-    (h >> 6, 1u64 << (h & 63))
+    /// The names present: decoders ask every message for dozens of names
+    /// it does not have, and this answers most of those without looking at
+    /// any field.
+    names: NameFilter,
 }
 
 impl Headers {
@@ -55,8 +39,7 @@ impl Headers {
     }
 
     fn may_have(&self, name: &str) -> bool {
-        let (word, bit) = name_bit(name.as_bytes());
-        self.names[word] & bit != 0
+        self.names.may_contain(name.as_bytes())
     }
 
     /// The first value of a field (`name` in lower case).
@@ -134,8 +117,7 @@ impl Headers {
     /// its value running to the end of the buffer.
     fn end_field(&mut self, start: usize, middle: usize) {
         let pos = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let (word, bit) = name_bit(&self.text.as_bytes()[start..middle]);
-        self.names[word] |= bit;
+        self.names.insert(&self.text.as_bytes()[start..middle]);
         self.fields
             .push([pos(start), pos(middle), pos(self.text.len())]);
     }

@@ -15,7 +15,8 @@
 //! module of its own, none importing this one except the walk:
 //! - `walk`: the MIME part walk, and `Mail::parse`, which runs it;
 //! - `part_headers`: a part's header block in one pass;
-//! - `headers`: `Headers`, a header block's fields, with its name filter;
+//! - `headers`: `Headers`, a header block's fields;
+//! - `name_filter`: the bits that say which names a block may hold;
 //! - `boundary`: the vectorised search for the next `--boundary`;
 //! - `quoted_printable`: quoted-printable bodies in runs;
 //! - `charset`: bytes to UTF-8, and the size cut;
@@ -27,6 +28,7 @@ mod boundary;
 mod charset;
 mod headers;
 mod html;
+mod name_filter;
 mod part_headers;
 mod quoted_printable;
 mod walk;
