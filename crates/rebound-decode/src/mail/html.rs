@@ -57,39 +57,16 @@ pub fn html_to_text(html: &str) -> String {
     decode_entities(out)
 }
 
-/// The common entities, in one pass. Each starts with `&` and holds no
-/// other, and no replacement holds one, so this equals replacing them one
-/// entity after another.
+/// Every character reference HTML defines (named, decimal, hexadecimal),
+/// by html-escape. `&nbsp;` becomes a plain space first, as the six
+/// entities this module knew before did: an NBSP would then stand in reply
+/// texts where a space always stood.
 pub(super) fn decode_entities(text: String) -> String {
-    const ENTITIES: [(&str, &str); 6] = [
-        ("&nbsp;", " "),
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", "\""),
-        ("&#39;", "'"),
-        ("&amp;", "&"),
-    ];
     if !text.contains('&') {
         return text;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        match ENTITIES.iter().find(|(e, _)| tail.starts_with(e)) {
-            Some((e, r)) => {
-                out.push_str(r);
-                rest = &tail[e.len()..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    let spaced = text.replace("&nbsp;", " ");
+    html_escape::decode_html_entities(&spaced).into_owned()
 }
 
 #[cfg(test)]
@@ -102,5 +79,8 @@ mod tests {
         assert_eq!(t, "\na&b\n\nc");
         let t = html_to_text("<STYLE>p{}</Style>&amp;lt; &lt;&gt;&nbsp;&quot;&#39;&x");
         assert_eq!(t, "&lt; <> \"'&x");
+        // Beyond the six entities the module once listed by hand.
+        let t = html_to_text("caf&eacute; caf&#233; caf&#xE9; &copy;&nbsp;&amp;nbsp;");
+        assert_eq!(t, "caf\u{e9} caf\u{e9} caf\u{e9} \u{a9} &nbsp;");
     }
 }
