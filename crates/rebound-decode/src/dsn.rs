@@ -3,8 +3,8 @@
 //! blocks, fields in any case, continuation lines, `rfc822;` prefixes
 //! with or without a space.
 
-use crate::lhost::common::SplitLines;
 use crate::mail::Headers;
+use crate::text::SplitLines;
 
 /// A parsed `message/delivery-status` body.
 #[derive(Debug, Clone, Default)]
@@ -270,9 +270,39 @@ pub fn is_internal_route(address: &str) -> bool {
         .is_some_and(|(_, domain)| !domain.contains('.') && !domain.starts_with('['))
 }
 
+/// The first email address in `s` (bare, `<...>`-bracketed or quoted).
+pub fn find_address(s: &str) -> Option<String> {
+    if let (Some(start), Some(end)) = (s.find('<'), s.find('>'))
+        && start < end
+    {
+        let inner = clean_address_str(&s[start + 1..end]);
+        if looks_like_address(inner) {
+            return Some(clean_address(inner));
+        }
+    }
+    // Only a word with an `@` can be one.
+    if !s.contains('@') {
+        return None;
+    }
+    s.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"'))
+        .map(clean_address_str)
+        .find(|w| looks_like_address(w))
+        .map(clean_address)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_addresses() {
+        assert_eq!(find_address("to <a@b.example>:").unwrap(), "a@b.example");
+        assert_eq!(
+            find_address("user a@b.example, said").unwrap(),
+            "a@b.example"
+        );
+        assert!(find_address("no address here").is_none());
+    }
 
     #[test]
     fn splits_message_and_recipient_blocks() {

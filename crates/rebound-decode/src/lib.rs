@@ -4,18 +4,21 @@
 //! It owns everything between bytes and an [`Observation`](rebound_core::Observation):
 //! reading inputs ([`input`]: files, directories, Maildirs, mboxes, stdin),
 //! laying a MIME message out for decoders ([`mail`]), the RFC 3464 field
-//! parser ([`dsn`]), and one decoder per bounce format ([`lhost`]). The
+//! parser ([`dsn`]), the text helpers every layer shares ([`text`]), and one
+//! decoder per bounce format ([`lhost`], which lists them in order). The
 //! judgement itself (reason, hard bounce, remedy) is the classifier's: every
 //! record's verdict comes from [`rebound_classify::Classifier`], so a reply
 //! means the same thing whether it arrived in an email, a log or a webhook.
 
 pub mod conformance;
+pub mod delivery;
 pub mod dsn;
 pub mod input;
 pub mod lhost;
 pub mod mail;
 mod mime_fields;
 mod record;
+pub mod text;
 pub mod verp;
 
 pub use input::{InputError, RawMessage, messages};

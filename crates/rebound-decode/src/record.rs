@@ -2,8 +2,8 @@
 //! plus Rebound's verdict, and its assembly from a format decoder's
 //! [`Delivery`].
 
-use crate::lhost::Delivery;
-use crate::lhost::common::find_address;
+use crate::delivery::Delivery;
+use crate::dsn::find_address;
 use crate::mail::Mail;
 use rebound_classify::{Classifier, ObservationRef};
 use rebound_core::{EnhancedStatus, Reason, StatusClass, Verdict};

@@ -5,8 +5,8 @@
 //! decoder found a recipient in a notice that is a bounce, or when the one
 //! it found is a truncated copy of the VERP recipient.
 
+use crate::delivery::Delivery;
 use crate::dsn::looks_like_address;
-use crate::lhost::Delivery;
 use crate::mail::Mail;
 use regex::Regex;
 
@@ -67,7 +67,7 @@ impl VerpPattern {
             .iter()
             .flat_map(|h| mail.headers.get_all(h))
             .flat_map(|v| v.split(','))
-            .filter_map(crate::lhost::common::find_address)
+            .filter_map(crate::dsn::find_address)
             .find_map(|a| self.recipient(&a))
     }
 }

@@ -2,9 +2,11 @@
 //! addresses after "The following addresses had permanent fatal errors"
 //! (`>>> user@dom <user@dom>`) and the reply in the session transcript.
 
-use super::common::{delivery_from_reply, find_address, section};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::section;
 
 pub struct ActiveHunter;
 

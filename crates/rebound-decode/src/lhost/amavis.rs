@@ -2,7 +2,7 @@
 //! 3464 report written by amavis itself.
 
 use super::common::deliveries_from_report;
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
 
 pub struct Amavis;

@@ -4,8 +4,8 @@
 //! `notificationType` Bounce, Complaint or Delivery).
 
 use super::common::deliveries_from_report;
-use super::providers::{from_lower, refine_status};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{from_lower, refine_status};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address, typed_value};
 use crate::mail::Mail;
 use rebound_core::{EnhancedStatus, Reason, ReplyCode};

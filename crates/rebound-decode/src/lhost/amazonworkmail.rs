@@ -3,7 +3,7 @@
 
 use super::amazonses::refine_ses;
 use super::common::{deliveries_from_report, deliveries_from_status};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
 use crate::mail::Mail;
 

@@ -4,9 +4,10 @@
 //! (`X-Outbound-Mail-Relay; ...`).
 
 use super::common::deliveries_from_report;
-use super::providers::{bracketed_paragraphs, command_in, from_lower, refine_status};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{bracketed_paragraphs, from_lower, refine_status};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::command_in;
 
 pub struct Aol;
 

@@ -1,10 +1,10 @@
 //! Apache James: `Error message below:` followed by the reply, and a
 //! `Message details:` block whose `RCPT TO:` names the recipient.
 
-use super::common::{SplitLines, find_address};
-use super::unix::{head, join_reply, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, head, join_reply, reply_code_in, status_in};
 
 pub struct ApacheJames;
 

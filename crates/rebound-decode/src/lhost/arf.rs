@@ -3,12 +3,10 @@
 //! forwards, with the complained-about address in the returned message's
 //! `X-HmXmrOriginalRecipient`, and Apple Mail's one-click unsubscribe mails).
 
-use super::common::{
-    Needle, SplitLines, find_address, first_paragraph, squash, starts_with_ignore_case,
-};
-use super::{Decoder, Delivery};
-use crate::dsn::{clean_address, looks_like_address};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{clean_address, find_address, looks_like_address};
 use crate::mail::{Headers, Mail};
+use crate::text::{Needle, SplitLines, first_paragraph, squash, starts_with_ignore_case};
 use rebound_core::Reason;
 
 /// The recipient Sisimai reports when a complaint names nobody: kept

@@ -1,9 +1,10 @@
 //! Barracuda Spam & Virus Firewall: "**Message you sent blocked by our bulk
 //! email filter**" with an RFC 3464 report.
 
-use super::common::{Needle, deliveries_from_report};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::Needle;
 
 pub struct Barracuda;
 

@@ -1,10 +1,11 @@
 //! Bigfoot (bigfoot.com forwarding): a Sendmail-style notice with an RFC
 //! 3464 report; the session transcript names the refused command.
 
-use super::common::{SplitLines, deliveries_from_report};
-use super::providers::{MAX_LINES, from_lower};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use super::provider_helpers::{MAX_LINES, from_lower};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::SplitLines;
 
 pub struct Bigfoot;
 

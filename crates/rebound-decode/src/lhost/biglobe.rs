@@ -2,9 +2,10 @@
 //! "The following addresses had delivery problems", the cause after
 //! "Non-delivered information".
 
-use super::common::{find_address, section, squash};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{section, squash};
 use rebound_core::Reason;
 
 pub struct Biglobe;

@@ -3,13 +3,13 @@
 //! mail server`) listing each `<address>:` with the remote host and the SMTP
 //! dialogue (`>>> RCPT TO:<...>`, `<<< 550 ...`), and an RFC 3464 report.
 
-use super::common::{SplitLines, find_address, first_status};
-use super::unix::{
-    MAX_RECIPIENTS, better_status, command_in, head, join_reply, reply_code_in, status_in,
-};
-use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
+use super::common::{MAX_RECIPIENTS, first_status};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{DeliveryStatus, clean_address, find_address, looks_like_address, typed_value};
 use crate::mail::Mail;
+use crate::text::{
+    SplitLines, better_status, command_in, head, join_reply, reply_code_in, status_in,
+};
 
 pub struct Courier;
 

@@ -2,11 +2,11 @@
 //! and the address, "because:" and the cause; newer versions add an RFC
 //! 3464 report, whose recipient and status are preferred.
 
-use super::common::{
-    deliveries_from_report, find_address, section, squash, starts_with_ignore_case,
-};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{section, squash, starts_with_ignore_case};
 use rebound_core::Reason;
 
 pub struct Domino;

@@ -3,10 +3,12 @@
 //! remote reply (`host [ip] did not like our RCPT TO:` and the reply lines)
 //! or dma's own error, then `Message headers follow.`
 
-use super::common::{SplitLines, find_address, text_before};
-use super::unix::{command_in, head, join_reply, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{
+    SplitLines, command_in, head, join_reply, reply_code_in, status_in, text_before,
+};
 use rebound_core::Reason;
 
 pub struct DragonFly;

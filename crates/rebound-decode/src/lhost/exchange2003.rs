@@ -3,11 +3,11 @@
 //! reached:"), then `address on date` lines each followed by indented
 //! detail lines ending with an `MSEXCH:...` line and Exchange's code.
 
-use super::common::SplitLines;
-use super::providers::{MAX_LINES, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::SplitLines;
 
 pub struct Exchange2003;
 

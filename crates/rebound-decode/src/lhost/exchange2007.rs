@@ -4,7 +4,7 @@
 //! Online, without its tenant headers and hosts.
 
 use super::office365::{decode_exchange, is_exchange_ndr, is_exchange_online};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
 
 pub struct Exchange2007;

@@ -3,12 +3,14 @@
 //! sentence, then the recipients, each optionally with the command sent
 //! (`>>> RCPT TO:<...>`) and the reply (`<<< 550 ...`).
 
-use super::common::{
-    SplitLines, command_in, contains_ignore_case, deliveries_from_report, find_address,
-    leading_reply_code, squash, starts_with_ignore_case, status_in,
-};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{
+    SplitLines, StatusBounds, command_in, contains_ignore_case, leading_reply_code, squash,
+    starts_with_ignore_case, status_in_with,
+};
 use rebound_core::Reason;
 
 pub struct EzWeb;
@@ -54,7 +56,9 @@ impl Decoder for EzWeb {
 fn apply(d: &mut Delivery, rcpt: &Recipient, summary: &str) {
     if !rcpt.reply.is_empty() {
         d.diagnostic = squash(&rcpt.reply);
-        d.status = d.status.or_else(|| status_in(&d.diagnostic));
+        d.status = d
+            .status
+            .or_else(|| status_in_with(&d.diagnostic, StatusBounds::Word));
         d.replycode = leading_reply_code(&d.diagnostic);
         d.command = rcpt.command.unwrap_or("").to_string();
     } else {

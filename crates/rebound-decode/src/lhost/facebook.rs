@@ -3,7 +3,7 @@
 //! carries Facebook's own response code (`RCP-P1`, `POL-P2`, …).
 
 use super::common::deliveries_from_report;
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
 
 pub struct Facebook;

@@ -2,9 +2,10 @@
 //! poster that the list refused the message (not a member, a looping
 //! Message-ID), naming the list address in the first paragraph.
 
-use super::common::{SplitLines, find_address};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::SplitLines;
 
 pub struct Fml;
 

@@ -16,12 +16,12 @@
 //! [`DELAY_PHRASES`], [`RETURNED_MESSAGE_MARKERS`], [`SYSTEM_LOCAL_PARTS`],
 //! [`NOT_RECIPIENT_CONTEXT`].
 
-use super::common::{SplitLines, squash, starts_with_ignore_case};
-use super::providers::failed_recipients;
-use super::unix::{MAX_RECIPIENTS, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use super::common::MAX_RECIPIENTS;
+use super::provider_helpers::failed_recipients;
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, reply_code_in, squash, starts_with_ignore_case, status_in};
 use aho_corasick::AhoCorasick;
 use rebound_core::{EnhancedStatus, Reason};
 use std::collections::{HashMap, HashSet};
@@ -412,7 +412,7 @@ impl Decoder for FreeText {
         let ours = own_addresses(mail);
         let mut region = &lines[region_start..];
         // The reporting site: the bounce's sender's domain.
-        let site = crate::lhost::common::find_address(mail.headers.value("from"))
+        let site = crate::dsn::find_address(mail.headers.value("from"))
             .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
             .unwrap_or_default();
         let mut scan = scan_recipients(region, &ours, &listed, &site);
@@ -638,7 +638,7 @@ fn looks_like_a_bounce(mail: &Mail) -> bool {
         || BOUNCE_SUBJECTS
             .iter()
             .any(|s| mail.subject_lower.contains(s))
-        || crate::lhost::providers::FAILED_RECIPIENT_HEADERS
+        || crate::lhost::provider_helpers::FAILED_RECIPIENT_HEADERS
             .iter()
             .any(|h| mail.headers.contains(h))
         || (WEAK_BOUNCE_SUBJECTS
@@ -758,7 +758,7 @@ pub const SENDER_WORDS: &[&str] = &["from", "by", "sender", "originator", "autho
 
 /// Whether the word before `address` on its line is one of [`SENDER_WORDS`].
 fn named_as_sender(line: &str, address: &str) -> bool {
-    let Some(at) = super::common::find_ignore_case(line, address) else {
+    let Some(at) = crate::text::find_ignore_case(line, address) else {
         return false;
     };
     let before = line[..at].trim_end_matches(|c: char| {

@@ -2,10 +2,10 @@
 //! failed permanently"), sent by mailer-daemon@googlemail.com before Gmail
 //! switched to RFC 3464 reports.
 
-use super::common::{Needle, SplitLines, starts_with_ignore_case, text_before};
-use super::providers::{MAX_LINES, address_line, failed_recipients, from_lower, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, address_line, failed_recipients, from_lower, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, starts_with_ignore_case, text_before};
 use rebound_core::Reason;
 
 pub struct Gmail;

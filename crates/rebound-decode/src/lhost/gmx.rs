@@ -3,10 +3,10 @@
 //! reason lines, up to "--- The header of the original message is
 //! following. ---".
 
-use super::common::{Needle, SplitLines, text_before};
-use super::providers::{MAX_LINES, address_line, command_in, from_lower, host_after, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, address_line, from_lower, host_after, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, command_in, text_before};
 use rebound_core::Reason;
 
 pub struct Gmx;

@@ -2,10 +2,10 @@
 //! sender may not post), reported by mailer-daemon@googlemail.com in the
 //! sender's language with the group's address in `X-Failed-Recipients`.
 
-use super::common::{Needle, SplitLines, text_before};
-use super::providers::{failed_recipients, from_lower, join_lines, mentions};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{failed_recipients, from_lower, join_lines, mentions};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, text_before};
 
 pub struct GoogleGroups;
 

@@ -7,14 +7,15 @@
 //! ones whose report is empty (relay errors such as a misconfigured
 //! 'Send mail as' account).
 
-use super::common::{Needle, SplitLines, deliveries_from_report, starts_with_ignore_case};
-use super::providers::{
+use super::common::deliveries_from_report;
+use super::provider_helpers::{
     MAX_LINES, failed_recipients, from_lower, gave_up_on_temporary, join_lines, original_to,
     refine_status,
 };
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::looks_like_address;
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, starts_with_ignore_case};
 use rebound_core::Reason;
 
 pub struct GSuite;

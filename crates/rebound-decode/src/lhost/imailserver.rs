@@ -3,11 +3,10 @@
 //! to address` followed by the remote server's reply under `Body of
 //! message generated response:`.
 
-use super::common::{SplitLines, find_address, text_before};
-use super::unix::{join_reply, reply_code_in, status_in};
-use super::{Decoder, Delivery};
-use crate::dsn::looks_like_address;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{find_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, join_reply, reply_code_in, status_in, text_before};
 use rebound_core::Reason;
 
 pub struct IMailServer;

@@ -1,11 +1,10 @@
 //! KDDI's au one net mail (`no-reply@...dion.ne.jp`): "Your mail sent on:",
 //! "Could not be delivered to: <address>", then the cause in English.
 
-use super::common::{
-    SplitLines, contains_ignore_case, find_address, squash, starts_with_ignore_case,
-};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, contains_ignore_case, squash, starts_with_ignore_case};
 use rebound_core::Reason;
 
 pub struct Kddi;

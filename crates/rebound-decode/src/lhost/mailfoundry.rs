@@ -3,9 +3,11 @@
 //! (`Server host[ip] failed with: 550 ...` or `host[ip] responded with
 //! failure: 552 ...`).
 
-use super::common::{Needle, SplitLines, delivery_from_reply, find_address, section};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, section};
 
 pub struct MailFoundry;
 

@@ -2,11 +2,11 @@
 //! reply, "The following recipients were affected:" and the addresses, then
 //! an "Additional Information" block with `Remote-MTA:` and friends.
 
-use super::common::{
-    SplitLines, delivery_from_reply, find_address, section, starts_with_ignore_case,
-};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, section, starts_with_ignore_case};
 
 pub struct MailMarshal;
 

@@ -1,10 +1,10 @@
 //! Mail.ru: an Exim notice, first in Russian and then in English, listing
 //! each failed address indented by two spaces with its reason below it.
 
-use super::common::{SplitLines, text_before};
-use super::providers::{MAX_LINES, address_line, command_in, from_lower, host_after, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, address_line, from_lower, host_after, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{SplitLines, command_in, text_before};
 use rebound_core::Reason;
 
 pub struct MailRu;

@@ -2,9 +2,10 @@
 //! (`X-NAI-Header: Modified by McAfee ...`): an RFC 3464-like report keyed
 //! by `Original-Recipient`, with a bare `Remote-MTA`.
 
-use super::common::{contains_ignore_case, deliveries_from_report};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::contains_ignore_case;
 
 pub struct McAfee;
 

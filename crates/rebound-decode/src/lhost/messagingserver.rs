@@ -4,11 +4,12 @@
 //! `Original address:`, `Reason:`, `Diagnostic code:` and `Remote system:`
 //! lines, then an RFC 3464 report (sometimes inline in the same text).
 
-use super::common::{SplitLines, find_address};
-use super::unix::{better_status, head, reply_code_in, status_in, unfold_reply};
-use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, is_internal_route, looks_like_address, typed_value};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{
+    DeliveryStatus, find_address, is_internal_route, looks_like_address, typed_value,
+};
 use crate::mail::Mail;
+use crate::text::{SplitLines, better_status, head, reply_code_in, status_in, unfold_reply};
 
 pub struct MessagingServer;
 

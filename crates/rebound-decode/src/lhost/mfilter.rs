@@ -2,9 +2,11 @@
 //! preamble, the failed addresses, then `-------server message` with the
 //! reply and `-------SMTP command` with the command it answered.
 
-use super::common::{SplitLines, delivery_from_reply, find_address, section};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, section};
 
 pub struct MFilter;
 

@@ -3,12 +3,11 @@
 //! after "Additional information follows", and sometimes a delivery-status
 //! part written with `Name : value` fields and `rfc/822;` address types.
 
-use super::common::{
-    SplitLines, contains_ignore_case, deliveries_from_status, delivery_from_reply, find_address,
-};
-use super::{Decoder, Delivery};
-use crate::dsn::DeliveryStatus;
+use super::common::{deliveries_from_status, delivery_from_reply};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{DeliveryStatus, find_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, contains_ignore_case};
 
 pub struct Mimecast;
 

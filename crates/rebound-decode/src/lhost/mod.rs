@@ -7,8 +7,7 @@
 //! a test that decodes a sample. `decode` must reject foreign messages
 //! cheaply (a header or a fixed marker) before any real parsing.
 
-use crate::mail::Mail;
-use rebound_core::{EnhancedStatus, Reason, ReplyCode};
+pub use crate::delivery::{Decoder, Delivery};
 
 pub mod activehunter;
 pub mod amavis;
@@ -16,7 +15,6 @@ pub mod amazonses;
 pub mod amazonworkmail;
 pub mod aol;
 pub mod apachejames;
-pub mod appliances;
 pub mod arf;
 pub mod barracuda;
 pub mod bigfoot;
@@ -52,7 +50,7 @@ pub mod opensmtpd;
 pub mod outlook;
 pub mod postfix;
 pub mod powermta;
-pub mod providers;
+pub mod provider_helpers;
 pub mod qmail;
 pub mod receivingses;
 pub mod rfc3464;
@@ -61,7 +59,6 @@ pub mod sendgrid;
 pub mod sendmail;
 pub mod surfcontrol;
 pub mod trendmicro;
-pub mod unix;
 pub mod v5sendmail;
 pub mod verizon;
 pub mod x1;
@@ -74,76 +71,83 @@ pub mod yahoo;
 pub mod yandex;
 pub mod zoho;
 
-/// What a format decoder found about one recipient. Fields it cannot know
-/// stay empty; the record assembly fills them from the headers and the
-/// classifier.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Delivery {
-    /// The failed (or delivered) recipient address.
-    pub recipient: String,
-    /// The address as the sender wrote it when the MTA rewrote it
-    /// (`Original-Recipient`, Postfix `expanded from`).
-    pub alias: String,
-    /// DSN `Action:` in lower case: failed, delayed, delivered, relayed, expanded.
-    pub action: String,
-    /// Enhanced status as stated by the report (`Status:`), if any.
-    pub status: Option<EnhancedStatus>,
-    /// Reply code as stated separately, if any (it is usually in `diagnostic`).
-    pub replycode: Option<ReplyCode>,
-    /// The remote server's reply or the MTA's diagnostic text.
-    pub diagnostic: String,
-    /// Type of the diagnostic (`SMTP`, `X-UNIX`, `X-POSTFIX`, …), upper-cased.
-    pub diagnostictype: String,
-    /// SMTP command that failed (`RCPT`, `DATA`, …).
-    pub command: String,
-    /// The host that refused (`Remote-MTA`), if known.
-    pub rhost: String,
-    /// The host that reports (`Reporting-MTA`), if known.
-    pub lhost: String,
-    /// Date of the attempt as written (`Last-Attempt-Date`, `Arrival-Date`).
-    pub date: String,
-    /// A reason the format itself states (e.g. feedback, vacation, expired).
-    pub reason: Option<Reason>,
-    /// ARF `Feedback-Type`.
-    pub feedbacktype: String,
-    /// The reason whose Sisimai stand-in status (`x.0.9xx`) the record gets
-    /// when the bounce states no enhanced status, where the format's
-    /// convention fixes it apart from the final reason (Exim's refusals
-    /// after `MAIL FROM`: `x.0.901`). `None`: the final reason's.
-    pub standin: Option<Reason>,
-    /// The sender as the report itself states it (ARF's
-    /// `Original-Mail-From`). Empty: the record takes it from the returned
-    /// message's headers.
-    pub addresser: String,
-}
-
-/// A bounce format.
-pub trait Decoder: Sync {
-    /// Name written to `decodedby` (`Postfix`, `Exim`, `RFC3464`, …).
-    fn name(&self) -> &'static str;
-
-    /// The recipients this format reports, or `None` when the message is not
-    /// in this format.
-    fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>>;
-}
-
 /// Every decoder, in the order they are tried: specific formats first,
-/// standards-based fallbacks last.
+/// standards-based fallbacks last. This list is the one place that says
+/// which decoders exist; the modules above only decode.
 pub fn registry() -> &'static [&'static dyn Decoder] {
-    static REGISTRY: std::sync::OnceLock<Vec<&'static dyn Decoder>> = std::sync::OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let mut all: Vec<&'static dyn Decoder> = Vec::new();
-        all.extend_from_slice(appliances::FIRST);
-        all.extend_from_slice(providers::FIRST);
-        all.extend_from_slice(unix::FIRST);
-        all.push(&rfc3464::Rfc3464);
-        all.extend_from_slice(appliances::LAST);
-        all.extend_from_slice(providers::LAST);
-        all.extend_from_slice(unix::LAST);
+    static REGISTRY: &[&dyn Decoder] = &[
+        // Standards beyond RFC 3464 (ARF first: a feedback report must win
+        // over everything), mail appliances and filters, Japanese carriers.
+        &arf::Arf,
+        &ezweb::EzWeb,
+        &kddi::Kddi,
+        &biglobe::Biglobe,
+        &mfilter::MFilter,
+        &trendmicro::InterScanMss,
+        &mailfoundry::MailFoundry,
+        &mailmarshal::MailMarshal,
+        &surfcontrol::SurfControl,
+        &barracuda::Barracuda,
+        &activehunter::ActiveHunter,
+        &amavis::Amavis,
+        &powermta::PowerMta,
+        &notes::Notes,
+        &domino::Domino,
+        &mcafee::McAfee,
+        &mxlogic::MxLogic,
+        &facebook::Facebook,
+        &mimecast::Mimecast,
+        // Mailbox providers and sending services.
+        &gmail::Gmail,
+        &googleworkspace::GSuite,
+        &googlegroups::GoogleGroups,
+        &googleworkspace::GoogleWorkspace,
+        &yahoo::Yahoo,
+        &zoho::Zoho,
+        &gmx::Gmx,
+        &gmx::EinsUndEins,
+        &mailru::MailRu,
+        &yandex::Yandex,
+        &amazonworkmail::AmazonWorkMail,
+        &receivingses::ReceivingSes,
+        &amazonses::AmazonSes,
+        &sendgrid::SendGrid,
+        &office365::Office365,
+        &exchange2007::Exchange2007,
+        &exchange2003::Exchange2003,
+        &outlook::Outlook,
+        &aol::Aol,
+        &verizon::Verizon,
+        &bigfoot::Bigfoot,
+        // Unix MTAs that write their own notices.
+        &postfix::Postfix,
+        &sendmail::Sendmail,
+        &exim::Exim,
+        &qmail::Qmail,
+        &dragonfly::DragonFly,
+        &opensmtpd::OpenSmtpd,
+        &v5sendmail::V5sendmail,
+        &courier::Courier,
+        &messagingserver::MessagingServer,
+        &imailserver::IMailServer,
+        &fml::Fml,
+        &apachejames::ApacheJames,
+        // The standard report.
+        &rfc3464::Rfc3464,
+        // Shapes too loose to be trusted over a standard report: RFC 3834
+        // auto-replies, then the unknown-MTA shapes.
+        &rfc3834::Rfc3834,
+        &x1::X1,
+        &x2::X2,
+        &x3::X3,
+        &x4::X4,
+        &x5::X5,
+        &x6::X6,
         // Free text no format claims: every failed recipient near failure
         // wording, each with its own reply.
-        all.push(&freetext::FreeText);
-        all.push(&rfc3464::Rfc3464Loose);
-        all
-    })
+        &freetext::FreeText,
+        // The loose mailer-daemon notice reader, last of all.
+        &rfc3464::Rfc3464Loose,
+    ];
+    REGISTRY
 }

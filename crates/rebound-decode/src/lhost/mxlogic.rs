@@ -2,9 +2,11 @@
 //! `X-MXL-NoteHash`): an Exim-like notice, "The following address failed:"
 //! then `<address>: reply` lines, continued on indented lines.
 
-use super::common::{delivery_from_reply, find_address, section};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::section;
 
 pub struct MxLogic;
 

@@ -2,9 +2,10 @@
 //! --------`, the cause and the failed addresses, then `------- Returned
 //! Message --------`.
 
-use super::common::{SplitLines, find_address, squash, starts_with_ignore_case};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, squash, starts_with_ignore_case};
 use rebound_core::Reason;
 
 pub struct Notes;

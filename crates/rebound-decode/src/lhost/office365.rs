@@ -3,12 +3,11 @@
 //! names the generating server, each recipient, the remote host and
 //! `Remote Server returned '<reply>'`, usually with an RFC 3464 report.
 
-use super::common::{
-    Needle, SplitLines, deliveries_from_report, starts_with_ignore_case, text_before,
-};
-use super::providers::{MAX_LINES, address_line, join_lines, mentions, refine_status};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use super::provider_helpers::{MAX_LINES, address_line, join_lines, mentions, refine_status};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines, starts_with_ignore_case, text_before};
 use rebound_core::Reason;
 
 pub struct Office365;

@@ -3,11 +3,10 @@
 //! recipient. Newer versions append an RFC 3464 report with a catch-all
 //! status; the text is the better source.
 
-use super::common::{SplitLines, find_address, text_before};
-use super::unix::{head, reply_code_in, status_in};
-use super::{Decoder, Delivery};
-use crate::dsn::looks_like_address;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{find_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, head, reply_code_in, status_in, text_before};
 use rebound_core::Reason;
 
 pub struct OpenSmtpd;

@@ -2,10 +2,11 @@
 //! report from postmaster@*.hotmail.com with Hotmail's `X-Message-Delivery`
 //! / `X-Message-Info` headers.
 
-use super::common::{SplitLines, deliveries_from_report};
-use super::providers::{gave_up_on_temporary, join_lines, refine_status};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use super::provider_helpers::{gave_up_on_temporary, join_lines, refine_status};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::SplitLines;
 use rebound_core::Reason;
 
 pub struct Outlook;

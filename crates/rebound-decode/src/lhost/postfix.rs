@@ -6,14 +6,13 @@
 //! Also Postfix's notice to the postmaster about an SMTP session error,
 //! which is a transcript of the session.
 
-use super::common::{Needle, SplitLines, find_address};
-use super::unix::{
-    MAX_RECIPIENTS, better_status, command_in, delivery_from_block, head, reply_code_in, squeeze,
-    status_in,
-};
-use super::{Decoder, Delivery};
-use crate::dsn::{DeliveryStatus, clean_address, looks_like_address, typed_value};
+use super::common::{MAX_RECIPIENTS, delivery_from_block};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{DeliveryStatus, clean_address, find_address, looks_like_address, typed_value};
 use crate::mail::Mail;
+use crate::text::{
+    Needle, SplitLines, better_status, command_in, head, reply_code_in, squash, status_in,
+};
 use rebound_core::Reason;
 
 pub struct Postfix;
@@ -281,7 +280,7 @@ fn text_entries(text: &str) -> Vec<TextEntry> {
         open = false;
     }
     for e in &mut out {
-        e.body = squeeze(&e.body);
+        e.body = squash(&e.body);
     }
     out
 }

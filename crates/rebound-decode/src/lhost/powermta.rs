@@ -1,7 +1,7 @@
 //! PowerMTA delivery reports: RFC 3464 with `X-PowerMTA-*` fields.
 
 use super::common::deliveries_from_report;
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
 
 pub struct PowerMta;

@@ -3,10 +3,12 @@
 //! qmail's explanation, the remote server's reply (`Remote host said: ...`)
 //! and often qmail's own status as `(#5.1.1)`.
 
-use super::common::{Needle, SplitLines, find_address, text_before};
-use super::unix::{command_in, head, join_reply, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{
+    Needle, SplitLines, command_in, head, join_reply, reply_code_in, status_in, text_before,
+};
 
 pub struct Qmail;
 

@@ -2,10 +2,11 @@
 //! `inbound-smtp.<region>.amazonaws.com`, sent out through SES
 //! (`X-SES-Outgoing`).
 
-use super::common::{SplitLines, deliveries_from_report};
-use super::providers::refine_status;
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use super::provider_helpers::refine_status;
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::SplitLines;
 
 pub struct ReceivingSes;
 

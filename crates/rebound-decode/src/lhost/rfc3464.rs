@@ -1,13 +1,11 @@
 //! RFC 3464 delivery status notifications: the standard every modern MTA
 //! writes, and the fallback for any MTA without its own decoder.
 
-use super::common::{
-    SplitLines, deliveries_from_report, deliveries_from_status, find_address, leading_reply_code,
-    squash, starts_with_ignore_case, text_before,
-};
-use super::{Decoder, Delivery};
-use crate::dsn::DeliveryStatus;
+use super::common::{deliveries_from_report, deliveries_from_status};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::{DeliveryStatus, find_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, leading_reply_code, squash, starts_with_ignore_case, text_before};
 use rebound_core::Reason;
 
 pub struct Rfc3464;

@@ -3,9 +3,10 @@
 //! i.e. the reply's sender. Tried last: delivery notices also carry
 //! `Auto-Submitted`, and any real report must win.
 
-use super::common::{SplitLines, find_address, squash, starts_with_ignore_case};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, squash, starts_with_ignore_case};
 use rebound_core::Reason;
 
 pub struct Rfc3834;

@@ -2,11 +2,12 @@
 //! with one `local:id:<address> : ip : host:[ip] : reply  in COMMAND` line
 //! per recipient and a loose delivery-status part (`Action: expired`).
 
-use super::common::{Needle, SplitLines, deliveries_from_report};
-use super::providers::{MAX_LINES, mentions_within};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use super::provider_helpers::{MAX_LINES, mentions_within};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{Needle, SplitLines};
 use rebound_core::Reason;
 
 pub struct SendGrid;

@@ -5,16 +5,16 @@
 //! 3464 report. The report gives the recipients; the transcript gives the
 //! command and, when the report's diagnostic is a bare exit code, the reply.
 
-use super::common::{Needle, SplitLines, find_address};
-use super::unix::{
-    MAX_RECIPIENTS, command_in, delivery_from_block, head, join_reply, leading_reply_code,
-    reply_code_in, squeeze, status_in,
-};
-use super::{Decoder, Delivery};
+use super::common::{MAX_RECIPIENTS, delivery_from_block};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{
-    DeliveryStatus, clean_address, is_internal_route, looks_like_address, typed_value,
+    DeliveryStatus, clean_address, find_address, is_internal_route, looks_like_address, typed_value,
 };
 use crate::mail::Mail;
+use crate::text::{
+    Needle, SplitLines, command_in, head, join_reply, leading_reply_code, reply_code_in, squash,
+    status_in,
+};
 use rebound_core::Reason;
 
 pub struct Sendmail;
@@ -42,7 +42,7 @@ impl Session {
     /// The first failing reply and the command it answered.
     fn failure(&self) -> Option<(&str, String)> {
         self.exchanges.iter().find_map(|(cmd, replies)| {
-            let joined = squeeze(&join_reply(replies.iter().map(String::as_str)));
+            let joined = squash(&join_reply(replies.iter().map(String::as_str)));
             leading_reply_code(&joined)
                 .filter(|c| c.get() >= 400)
                 .map(|_| (cmd.as_str(), joined))
@@ -58,7 +58,7 @@ impl Session {
             .iter()
             .filter(|(cmd, _)| cmd.to_ascii_lowercase().contains(&lower))
             .find_map(|(cmd, replies)| {
-                let joined = squeeze(&join_reply(replies.iter().map(String::as_str)));
+                let joined = squash(&join_reply(replies.iter().map(String::as_str)));
                 leading_reply_code(&joined)
                     .filter(|c| c.get() >= 400)
                     .map(|_| (cmd.as_str(), joined))
@@ -224,7 +224,7 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
                 _ => l.as_str(),
             })
             .collect();
-        d.diagnostic = squeeze(&notes.join(" "));
+        d.diagnostic = squash(&notes.join(" "));
         if d.diagnostic.is_empty()
             && let Some((_, reply)) = &failure
         {

@@ -1,9 +1,10 @@
 //! SurfControl E-mail Filter (`X-SEF-*` headers): an RFC 3464 report plus a
 //! transcript naming the host that refused (`user@dom: [192.0.2.5], 550 ...`).
 
-use super::common::{SplitLines, contains_ignore_case, deliveries_from_report};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{SplitLines, contains_ignore_case};
 
 pub struct SurfControl;
 

@@ -2,9 +2,11 @@
 //! dialogue (`Sent <<< RCPT TO:<...>` / `Received >>> 550 ...`) or a line
 //! "Unable to deliver message to <address> ...".
 
-use super::common::{SplitLines, command_in, delivery_from_reply, find_address, squash};
-use super::{Decoder, Delivery};
+use super::common::delivery_from_reply;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, command_in, squash};
 use rebound_core::Reason;
 
 pub struct InterScanMss;

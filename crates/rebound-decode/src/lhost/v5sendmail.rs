@@ -4,10 +4,10 @@
 //! SMTP dialogue that caused it (`While talking to host:`, `>>> RCPT
 //! To:<...>`, `<<< 550 ...`), and `----- Unsent message follows -----`.
 
-use super::common::{SplitLines, find_address};
-use super::unix::{command_in, leading_reply_code, reply_code_in, squeeze};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::{Mail, original_from_text};
+use crate::text::{SplitLines, command_in, leading_reply_code, reply_code_in, squash};
 use rebound_core::Reason;
 
 pub struct V5sendmail;
@@ -76,7 +76,7 @@ impl Decoder for V5sendmail {
             let Some(recipient) = find_address(who) else {
                 continue;
             };
-            let reply = squeeze(&session.reply.join(" "));
+            let reply = squash(&session.reply.join(" "));
             let (diagnostic, command) = if reply.is_empty() {
                 (what.to_string(), "")
             } else {

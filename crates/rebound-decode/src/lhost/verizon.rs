@@ -3,11 +3,11 @@
 //! `To:`) and SMS gateway notices from `post_master@vtext.com` ("Error
 //! message below:", recipient in "RCPT TO:" of the message details).
 
-use super::common::{SplitLines, starts_with_ignore_case};
-use super::providers::{MAX_LINES, from_lower};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, from_lower};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, starts_with_ignore_case};
 
 pub struct Verizon;
 

@@ -2,10 +2,10 @@
 //! with `---The following addresses had delivery errors---` and one
 //! `address [reason]` line per recipient.
 
-use super::common::{SplitLines, find_address};
-use super::unix::head;
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, head};
 
 pub struct X1;
 

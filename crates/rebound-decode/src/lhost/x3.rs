@@ -3,10 +3,11 @@
 //! `was aborted after N hour(s)`), `* address` lines and `Technical
 //! details:` with the SMTP exchange (`SMTP:RCPT host IP: 553 ...`).
 
-use super::common::{SplitLines, deliveries_from_report, find_address};
-use super::unix::{better_status, command_in, head, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, better_status, command_in, head, reply_code_in, status_in};
 use rebound_core::Reason;
 
 pub struct X3;

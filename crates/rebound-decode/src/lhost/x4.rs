@@ -2,11 +2,10 @@
 //! mail message to the following address(es) could not be delivered.` and
 //! qmail-style `<address>:` paragraphs.
 
-use super::common::text_before;
 use super::qmail::failed_paragraphs;
-use super::unix::head;
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::{head, text_before};
 
 pub struct X4;
 

@@ -2,10 +2,11 @@
 //! following addresses had permanent delivery errors -----` and lists bare
 //! addresses, with any report attached.
 
-use super::common::{SplitLines, deliveries_from_report, find_address};
-use super::unix::{head, reply_code_in};
-use super::{Decoder, Delivery};
+use super::common::deliveries_from_report;
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, head, reply_code_in};
 
 pub struct X5;
 
@@ -17,7 +18,7 @@ impl Decoder for X5 {
     }
 
     fn decode(&self, mail: &Mail) -> Option<Vec<Delivery>> {
-        if !super::common::starts_with_ignore_case(&mail.subject, "Returned mail") {
+        if !crate::text::starts_with_ignore_case(&mail.subject, "Returned mail") {
             return None;
         }
         let top = head(&mail.text, 4096);

@@ -5,10 +5,10 @@
 //! `The following recipients returned permanent errors: address. Reason:
 //! ...`).
 
-use super::common::{SplitLines, find_address};
-use super::unix::{command_in, head, reply_code_in, status_in};
-use super::{Decoder, Delivery};
+use crate::delivery::{Decoder, Delivery};
+use crate::dsn::find_address;
 use crate::mail::Mail;
+use crate::text::{SplitLines, command_in, head, reply_code_in, status_in};
 
 pub struct X6;
 

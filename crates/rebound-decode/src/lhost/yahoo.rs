@@ -2,11 +2,11 @@
 //! after "Sorry, we were unable to deliver your message to the following
 //! address.", the reply often tagged with the failed step (`[RCPT_TO]`).
 
-use super::common::{SplitLines, text_before};
-use super::providers::{MAX_LINES, command_in, has_line_starting, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, has_line_starting, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, command_in, text_before};
 
 pub struct Yahoo;
 

@@ -2,9 +2,10 @@
 //! report; the text adds which command the reply answered.
 
 use super::common::deliveries_from_report;
-use super::providers::{bracketed_paragraphs, command_in, from_lower, gave_up_on_temporary};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{bracketed_paragraphs, from_lower, gave_up_on_temporary};
+use crate::delivery::{Decoder, Delivery};
 use crate::mail::Mail;
+use crate::text::command_in;
 use rebound_core::Reason;
 
 pub struct Yandex;

@@ -2,11 +2,11 @@
 //! :5.1.1 text` line per recipient, or in delay warnings a bracketed
 //! `[Status: Error, Address: <a@b>, ResponseCode 421, , text]` line.
 
-use super::common::{SplitLines, text_before};
-use super::providers::{MAX_LINES, join_lines};
-use super::{Decoder, Delivery};
+use super::provider_helpers::{MAX_LINES, join_lines};
+use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{clean_address, looks_like_address};
 use crate::mail::Mail;
+use crate::text::{SplitLines, text_before};
 use rebound_core::Reason;
 
 pub struct Zoho;

@@ -1,42 +1,13 @@
-//! Mailbox providers and sending services: Google, Microsoft, Yahoo,
-//! Amazon, SendGrid, Zoho, GMX and others.
-//!
-//! Besides the group's decoder lists, this module holds the small text
-//! helpers the provider decoders share.
+//! Helpers the decoders of mailbox providers and sending services (Google,
+//! Microsoft, Yahoo, Amazon, SendGrid, Zoho, GMX and others) share: the
+//! failed-recipient headers, recipient paragraphs and lines, a bounded
+//! marker search, a status refined from the reply. Which of those decoders
+//! exist, and in which order, is `lhost::registry`'s to say.
 
-use super::common::{Needle, SplitLines, find_address, starts_with_ignore_case};
-use super::{Decoder, Delivery};
-use crate::dsn::{clean_address, looks_like_address};
+use crate::delivery::Delivery;
+use crate::dsn::{clean_address, find_address, looks_like_address};
 use crate::mail::Mail;
-
-/// Decoders of this group tried before the generic RFC 3464 fallback.
-pub static FIRST: &[&dyn Decoder] = &[
-    &super::gmail::Gmail,
-    &super::googleworkspace::GSuite,
-    &super::googlegroups::GoogleGroups,
-    &super::googleworkspace::GoogleWorkspace,
-    &super::yahoo::Yahoo,
-    &super::zoho::Zoho,
-    &super::gmx::Gmx,
-    &super::gmx::EinsUndEins,
-    &super::mailru::MailRu,
-    &super::yandex::Yandex,
-    &super::amazonworkmail::AmazonWorkMail,
-    &super::receivingses::ReceivingSes,
-    &super::amazonses::AmazonSes,
-    &super::sendgrid::SendGrid,
-    &super::office365::Office365,
-    &super::exchange2007::Exchange2007,
-    &super::exchange2003::Exchange2003,
-    &super::outlook::Outlook,
-    &super::aol::Aol,
-    &super::verizon::Verizon,
-    &super::bigfoot::Bigfoot,
-];
-
-/// Decoders of this group tried after the RFC 3464 fallback (shapes too
-/// loose to be trusted over a standard report).
-pub static LAST: &[&dyn Decoder] = &[];
+use crate::text::{Needle, SplitLines, starts_with_ignore_case};
 
 /// Upper bound on the lines any provider decoder looks at: notices are short,
 /// and a huge text part must not make a decoder slow.
@@ -86,8 +57,6 @@ pub(crate) fn join_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> String
     }
     out
 }
-
-pub(crate) use super::common::command_in;
 
 /// The host named after `host` in texts like `host mx.example.org [192.0.2.1]`
 /// or `host: mx.example.org`.
@@ -155,7 +124,7 @@ pub(crate) fn mentions(text: &str, needle: &Needle) -> bool {
 
 /// Whether the first `limit` bytes of `text` contain `needle` (exact case).
 pub(crate) fn mentions_within(text: &str, needle: &Needle, limit: usize) -> bool {
-    needle.is_in(super::unix::head(text, limit))
+    needle.is_in(crate::text::head(text, limit))
 }
 
 /// Postfix-style recipient paragraphs of a notice: `<a@b>: text` up to the
@@ -213,23 +182,6 @@ pub(crate) fn refine_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_are_found_in_prose() {
-        assert_eq!(
-            command_in("SMTP error from remote mail server after RCPT TO:<a@b>"),
-            "RCPT"
-        );
-        assert_eq!(
-            command_in("host said: 550 x (in reply to end of DATA command)"),
-            "DATA"
-        );
-        assert_eq!(
-            command_in("501 Sender address rejected [MAIL_FROM]"),
-            "MAIL"
-        );
-        assert_eq!(command_in("nothing here"), "");
-    }
 
     #[test]
     fn hosts_and_addresses() {
