@@ -582,3 +582,61 @@ fn bounce_emails_go_through_the_decoder() {
         assert_eq!(s["inserted"], 0, "{s}");
     }
 }
+
+/// An exported list reads back whole: a note with commas, quotes and a line
+/// break survives CSV export and import, and so does a JSON Lines export.
+#[test]
+fn exported_lists_round_trip_with_awkward_notes() {
+    let db = sqlite_db();
+    let note = "asked by \"Legal\", twice;\nsee ticket 42";
+    let out = rebound(&[
+        "suppressions",
+        "--db",
+        &db.url,
+        "add",
+        "--note",
+        note,
+        "Ann@Example.com",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = rebound(&[
+        "suppressions",
+        "--db",
+        &db.url,
+        "add",
+        "--reason",
+        "legal",
+        "bo@example.org",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, flag) in [("list.csv", "--csv"), ("list.jsonl", "--json")] {
+        let exported = rebound(&["suppressions", "--db", &db.url, "export", flag]);
+        assert!(exported.status.success());
+        let path = dir.path().join(name);
+        std::fs::write(&path, &exported.stdout).unwrap();
+        let fresh = sqlite_db();
+        let out = rebound(&[
+            "suppressions",
+            "--db",
+            &fresh.url,
+            "import",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("2 read, 2 added"), "{name}: {stderr}");
+        let list = json_lines(&rebound(&["suppressions", "--db", &fresh.url, "list"]).stdout);
+        let ann = list
+            .iter()
+            .find(|s| s["address"] == "ann@example.com")
+            .unwrap_or_else(|| panic!("{name}: {list:?}"));
+        assert_eq!(ann["detail"], note, "{name}");
+        assert_eq!(ann["reason"], "manual", "{name}");
+        let bo = list
+            .iter()
+            .find(|s| s["address"] == "bo@example.org")
+            .unwrap();
+        assert_eq!(bo["reason"], "legal", "{name}");
+    }
+}

@@ -112,221 +112,354 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
     let mut store = super::open_store(&url)?;
     let store = &mut *store;
-    let out = std::io::stdout();
-    let mut out = BufWriter::new(out.lock());
-    match args.command {
-        Sub::List { limit } => {
-            for s in store.suppressions(limit)? {
-                writeln!(out, "{}", suppression_json(&s))?;
-            }
-        }
-        Sub::Check { addresses, json } => {
-            if addresses.len() == 1 && addresses[0] == "-" {
-                let stdin = std::io::stdin();
-                let mut chunk = Vec::with_capacity(10_000);
-                for line in stdin.lock().lines() {
-                    chunk.push(line?);
-                    if chunk.len() == 10_000 {
-                        check(store, &chunk, json, &mut out)?;
-                        chunk.clear();
-                    }
-                }
-                check(store, &chunk, json, &mut out)?;
-            } else {
-                check(store, &addresses, json, &mut out)?;
-            }
-        }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let code = match args.command {
+        Sub::List { limit } => list(store, limit, &mut out)?,
+        Sub::Check { addresses, json } => check_command(store, &addresses, json, &mut out)?,
         Sub::Add {
             addresses,
             reason,
             note,
             by,
-        } => {
-            let items: Vec<ManualSuppression> = normalized(&addresses)?
-                .into_iter()
-                .map(|address| ManualSuppression {
-                    address,
-                    reason: reason.clone(),
-                    detail: note.clone(),
-                })
-                .collect();
-            let n = store.add_suppressions(&items, &actor(by))?;
-            eprintln!("rebound: {n} added, {} already suppressed", items.len() - n);
-        }
+        } => add(store, &addresses, &reason, &note, by)?,
         Sub::Remove {
             addresses,
             note,
             by,
-        } => {
-            let who = actor(by);
-            let mut missing = 0;
-            for a in normalized(&addresses)? {
-                if store.remove_suppression(&a, &who, &note)? {
-                    eprintln!("rebound: {a}: removed by {who}");
-                } else {
-                    eprintln!("rebound: {a}: was not suppressed");
-                    missing += 1;
-                }
-            }
-            if missing > 0 {
-                out.flush()?;
-                return Ok(ExitCode::from(1));
-            }
-        }
-        Sub::Show { address } => {
-            let a = normalized(&[address])?.remove(0);
-            let s = store.check(std::slice::from_ref(&a))?.remove(0);
-            let events = store.suppression_events(&a)?;
-            let audit = store.audit(Some(&a), 100)?;
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "address": a,
-                    "suppression": s.as_ref().map(suppression_json),
-                    "events": events,
-                    "audit": audit,
-                }))?
-            )?;
-        }
-        Sub::Export { csv: _, json } => {
-            let all = store.suppressions(None)?;
-            if json {
-                for s in &all {
-                    writeln!(out, "{}", suppression_json(s))?;
-                }
-            } else {
-                writeln!(
-                    out,
-                    "address,domain,reason,detail,created,updated,created_by,events"
-                )?;
-                for s in &all {
-                    writeln!(
-                        out,
-                        "{},{},{},{},{},{},{},{}",
-                        csv_field(&s.address),
-                        csv_field(&s.domain),
-                        csv_field(&s.reason),
-                        csv_field(&s.detail),
-                        format_rfc3339(s.created_ms),
-                        format_rfc3339(s.updated_ms),
-                        csv_field(&s.created_by),
-                        s.event_count
-                    )?;
-                }
+        } => remove(store, &addresses, &note, by)?,
+        Sub::Show { address } => show(store, address, &mut out)?,
+        Sub::Export { csv: _, json } => export(store, json, &mut out)?,
+        Sub::Import { path, reason, by } => import(store, &path, &reason, by)?,
+        Sub::Audit { address, limit } => audit(store, address, limit, &mut out)?,
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn list(
+    store: &mut dyn Store,
+    limit: Option<usize>,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    for s in store.suppressions(limit)? {
+        writeln!(out, "{}", suppression_json(&s))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Addresses from the command line, or one per line on stdin (`-`), in
+/// chunks of 10,000 so that a long list never sits in memory whole.
+fn check_command(
+    store: &mut dyn Store,
+    addresses: &[String],
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    if addresses.len() == 1 && addresses[0] == "-" {
+        let mut chunk = Vec::with_capacity(10_000);
+        for line in std::io::stdin().lock().lines() {
+            chunk.push(line?);
+            if chunk.len() == 10_000 {
+                check(store, &chunk, json, out)?;
+                chunk.clear();
             }
         }
-        Sub::Import { path, reason, by } => {
-            let input: Box<dyn BufRead> = if path == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&path).with_context(|| format!("cannot read {path}"))?,
-                ))
-            };
-            let who = actor(by);
-            let (mut added, mut total, mut bad) = (0, 0, 0);
-            let mut batch = Vec::new();
-            let mut columns: Option<Vec<String>> = None;
+        check(store, &chunk, json, out)?;
+    } else {
+        check(store, addresses, json, out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add(
+    store: &mut dyn Store,
+    addresses: &[String],
+    reason: &str,
+    note: &str,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let items: Vec<ManualSuppression> = normalized(addresses)?
+        .into_iter()
+        .map(|address| ManualSuppression {
+            address,
+            reason: reason.to_string(),
+            detail: note.to_string(),
+        })
+        .collect();
+    let n = store.add_suppressions(&items, &actor(by))?;
+    eprintln!("rebound: {n} added, {} already suppressed", items.len() - n);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exits 1 when an address was not suppressed, so scripts notice a typo.
+fn remove(
+    store: &mut dyn Store,
+    addresses: &[String],
+    note: &str,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let who = actor(by);
+    let mut missing = 0;
+    for a in normalized(addresses)? {
+        if store.remove_suppression(&a, &who, note)? {
+            eprintln!("rebound: {a}: removed by {who}");
+        } else {
+            eprintln!("rebound: {a}: was not suppressed");
+            missing += 1;
+        }
+    }
+    Ok(if missing > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn show(store: &mut dyn Store, address: String, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let a = normalized(&[address])?.remove(0);
+    let s = store.check(std::slice::from_ref(&a))?.remove(0);
+    let events = store.suppression_events(&a)?;
+    let audit = store.audit(Some(&a), 100)?;
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "address": a,
+            "suppression": s.as_ref().map(suppression_json),
+            "events": events,
+            "audit": audit,
+        }))?
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The columns of an exported list, in order; `import` reads them back.
+const EXPORT_COLUMNS: [&str; 8] = [
+    "address",
+    "domain",
+    "reason",
+    "detail",
+    "created",
+    "updated",
+    "created_by",
+    "events",
+];
+
+fn export(store: &mut dyn Store, json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let all = store.suppressions(None)?;
+    if json {
+        for s in &all {
+            writeln!(out, "{}", suppression_json(s))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(EXPORT_COLUMNS)?;
+    for s in &all {
+        w.write_record([
+            s.address.as_str(),
+            &s.domain,
+            &s.reason,
+            &s.detail,
+            &format_rfc3339(s.created_ms),
+            &format_rfc3339(s.updated_ms),
+            &s.created_by,
+            &s.event_count.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One entry of an imported list, before its address is checked.
+struct ImportItem {
+    /// 1-based line of the input, for messages.
+    line: u64,
+    address: String,
+    reason: Option<String>,
+    detail: String,
+}
+
+/// Reads a list in any of the shapes `export` writes or people keep: CSV
+/// with an `address` column (as exported, quoted fields included), JSON
+/// Lines with `address`, or one address per line. The first non-empty line
+/// says which. Adds in batches of 10,000; unreadable entries are skipped
+/// and named.
+fn import(
+    store: &mut dyn Store,
+    path: &str,
+    default_reason: &str,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut input: Box<dyn BufRead> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?,
+        ))
+    };
+    let who = actor(by);
+    let (mut added, mut total, mut bad) = (0, 0, 0);
+    let mut batch = Vec::new();
+    let mut accept = |item: anyhow::Result<ImportItem>| -> anyhow::Result<()> {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                bad += 1;
+                eprintln!("rebound: {path}: {e:#}, skipped");
+                return Ok(());
+            }
+        };
+        match normalize_address(&item.address) {
+            Some(address) => {
+                total += 1;
+                batch.push(ManualSuppression {
+                    address,
+                    reason: item
+                        .reason
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or_else(|| default_reason.to_string()),
+                    detail: item.detail,
+                });
+            }
+            None => {
+                bad += 1;
+                eprintln!("rebound: {path}:{}: not an address, skipped", item.line);
+            }
+        }
+        if batch.len() >= 10_000 {
+            added += store.add_suppressions(&batch, &who)?;
+            batch.clear();
+        }
+        Ok(())
+    };
+    match first_line_shape(&mut input)? {
+        Shape::Empty => {}
+        Shape::Csv => {
+            let mut rows = csv::ReaderBuilder::new()
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(input);
+            let headers: Vec<String> = rows
+                .headers()?
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
+            let column = |name: &str| headers.iter().position(|h| h == name);
+            let (address, reason, detail) = (column("address"), column("reason"), column("detail"));
+            for row in rows.records() {
+                accept(row.map_err(anyhow::Error::from).map(|r| {
+                    let field =
+                        |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("").to_string();
+                    ImportItem {
+                        line: r.position().map_or(0, csv::Position::line),
+                        address: field(address),
+                        reason: Some(field(reason)),
+                        detail: field(detail),
+                    }
+                }))?;
+            }
+        }
+        Shape::JsonLines | Shape::Plain => {
             for (i, line) in input.lines().enumerate() {
                 let line = line?;
                 let t = line.trim();
                 if t.is_empty() {
                     continue;
                 }
-                let item = if t.starts_with('{') {
-                    serde_json::from_str::<serde_json::Value>(t)
-                        .ok()
-                        .and_then(|v| {
-                            let addr = v.get("address")?.as_str()?.to_string();
-                            let r = v
-                                .get("reason")
-                                .and_then(|r| r.as_str())
-                                .unwrap_or(&reason)
-                                .to_string();
-                            let d = v
-                                .get("detail")
-                                .and_then(|r| r.as_str())
-                                .unwrap_or("")
-                                .to_string();
-                            Some((addr, r, d))
-                        })
-                } else if i == 0 && t.to_ascii_lowercase().starts_with("address") {
-                    columns = Some(
-                        t.split(',')
-                            .map(|c| c.trim().to_ascii_lowercase())
-                            .collect(),
-                    );
-                    continue;
-                } else if let Some(cols) = &columns {
-                    let f: Vec<&str> = t.split(',').map(|s| s.trim().trim_matches('"')).collect();
-                    let get = |n: &str| {
-                        cols.iter()
-                            .position(|c| c == n)
-                            .and_then(|i| f.get(i))
-                            .copied()
-                            .unwrap_or("")
-                    };
-                    let r = get("reason");
-                    Some((
-                        get("address").to_string(),
-                        if r.is_empty() {
-                            reason.clone()
-                        } else {
-                            r.to_string()
-                        },
-                        get("detail").to_string(),
-                    ))
+                let line_no = i as u64 + 1;
+                accept(if t.starts_with('{') {
+                    json_item(t, line_no)
                 } else {
-                    Some((t.to_string(), reason.clone(), String::new()))
-                };
-                match item.and_then(|(a, r, d)| Some((normalize_address(&a)?, r, d))) {
-                    Some((address, reason, detail)) => {
-                        total += 1;
-                        batch.push(ManualSuppression {
-                            address,
-                            reason,
-                            detail,
-                        });
-                    }
-                    None => {
-                        bad += 1;
-                        eprintln!("rebound: {path}:{}: not an address, skipped", i + 1);
-                    }
-                }
-                if batch.len() >= 10_000 {
-                    added += store.add_suppressions(&batch, &who)?;
-                    batch.clear();
-                }
-            }
-            added += store.add_suppressions(&batch, &who)?;
-            eprintln!(
-                "rebound: {total} read, {added} added, {} already suppressed, {bad} skipped",
-                total - added
-            );
-        }
-        Sub::Audit { address, limit } => {
-            let a = address
-                .map(|a| normalized(&[a]))
-                .transpose()?
-                .map(|mut v| v.remove(0));
-            for e in store.audit(a.as_deref(), limit)? {
-                let mut v = serde_json::to_value(&e)?;
-                v["at"] = format_rfc3339(e.at_ms).into();
-                writeln!(out, "{v}")?;
+                    Ok(ImportItem {
+                        line: line_no,
+                        address: t.to_string(),
+                        reason: None,
+                        detail: String::new(),
+                    })
+                })?;
             }
         }
     }
-    out.flush()?;
+    added += store.add_suppressions(&batch, &who)?;
+    eprintln!(
+        "rebound: {total} read, {added} added, {} already suppressed, {bad} skipped",
+        total - added
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+enum Shape {
+    Empty,
+    Csv,
+    JsonLines,
+    Plain,
+}
+
+/// What the first non-empty line says the list is, without consuming it.
+fn first_line_shape(input: &mut dyn BufRead) -> anyhow::Result<Shape> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(Shape::Empty);
+        }
+        let blank = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if blank == buf.len() {
+            input.consume(blank);
+            continue;
+        }
+        input.consume(blank);
+        let rest = input.fill_buf()?;
+        let head: Vec<u8> = rest
+            .iter()
+            .take_while(|&&b| b != b'\n')
+            .take(64)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        return Ok(if head.starts_with(b"{") {
+            Shape::JsonLines
+        } else if head.starts_with(b"address")
+            && head[7..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_none_or(|&b| b == b',' || b == b'\r')
+        {
+            Shape::Csv
+        } else {
+            Shape::Plain
+        });
     }
+}
+
+fn json_item(text: &str, line: u64) -> anyhow::Result<ImportItem> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).with_context(|| format!("line {line}: not JSON"))?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Ok(ImportItem {
+        line,
+        address: field("address").ok_or_else(|| anyhow::anyhow!("line {line}: no \"address\""))?,
+        reason: field("reason"),
+        detail: field("detail").unwrap_or_default(),
+    })
+}
+
+fn audit(
+    store: &mut dyn Store,
+    address: Option<String>,
+    limit: usize,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let a = address
+        .map(|a| normalized(&[a]))
+        .transpose()?
+        .map(|mut v| v.remove(0));
+    for e in store.audit(a.as_deref(), limit)? {
+        let mut v = serde_json::to_value(&e)?;
+        v["at"] = format_rfc3339(e.at_ms).into();
+        writeln!(out, "{v}")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(
