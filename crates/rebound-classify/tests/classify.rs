@@ -802,6 +802,10 @@ fn gateway_refusals_of_the_message_or_the_ip() {
             "421 4.7.0 IP not in whitelist for RCPT domain, closing connection.",
             Reason::Blocked,
         ),
+        (
+            "420 The message has been deferred due to suspect content. Try again later.",
+            Reason::SpamDetected,
+        ),
     ];
     for (text, want) in cases {
         let v = classify(text);
