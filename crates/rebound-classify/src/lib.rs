@@ -119,6 +119,55 @@ include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
 pub struct Classifier {
     rules: RuleSet,
+    /// See [`Classifier::id`].
+    id: String,
+    /// The user files this classifier was built with: (name, rules, status
+    /// entries).
+    user_files: Vec<UserFileInfo>,
+}
+
+/// A user rule file as loaded: what `rebound rules list` shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserFileInfo {
+    pub name: String,
+    pub rules: usize,
+    pub statuses: usize,
+}
+
+/// FNV-1a over length-prefixed parts: the rules id must be the same on
+/// every machine and in every release of the same rules (a keyed hash
+/// would not be), and it is no defence against anyone, only a name.
+fn rules_hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.as_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The id of the built-in rules: this crate's version (the code that reads
+/// the rules) and every built-in file's name and text.
+pub fn builtin_rules_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut parts = vec![env!("CARGO_PKG_VERSION")];
+        for (name, text) in BUILTIN_RULES {
+            parts.push(name);
+            parts.push(text);
+        }
+        format!("{:016x}", rules_hash(&parts))
+    })
+}
+
+/// The built-in rule files: (path under `rules/`, number of rules).
+pub fn builtin_files() -> Vec<(&'static str, usize)> {
+    BUILTIN_RULES
+        .iter()
+        .map(|(name, text)| (*name, rules::count_rules(text)))
+        .collect()
 }
 
 /// An [`Observation`]'s fields, borrowed: what [`Classifier::classify_ref`]
@@ -226,9 +275,40 @@ impl Classifier {
                 Tier::Generic
             },
         }));
+        let rules = RuleSet::compile(&sources)?;
         Ok(Classifier {
-            rules: RuleSet::compile(&sources)?,
+            id: rules_id(user_files),
+            user_files: user_files
+                .iter()
+                .map(|(name, text)| {
+                    let counted = rules::count_rules_and_statuses(text);
+                    UserFileInfo {
+                        name: name.to_string(),
+                        rules: counted.0,
+                        statuses: counted.1,
+                    }
+                })
+                .collect(),
+            rules,
         })
+    }
+
+    /// The id of these rules: the built-in rules' id alone, or followed by
+    /// `+` and a hash of the user files' texts (in order; their names are
+    /// left out, so moving a file does not make its verdicts stale).
+    /// Computed once, when the rules are built; stored with every event.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user rule files loaded, in precedence order.
+    pub fn user_files(&self) -> &[UserFileInfo] {
+        &self.user_files
+    }
+
+    /// Number of compiled rules (built-in and user).
+    pub fn rule_count(&self) -> usize {
+        self.rules.rules.len()
     }
 
     /// The built-in rules plus one user rule file.
@@ -237,6 +317,21 @@ impl Classifier {
         let text = rules::read_user_file(path)?;
         let name = path.display().to_string();
         Self::with_rules(&[(&name, &text)])
+    }
+
+    /// The built-in rules plus user rule files, in precedence order (the
+    /// first file's rules win over the second's).
+    pub fn from_user_files(paths: &[impl AsRef<Path>]) -> Result<Classifier, RuleError> {
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            let p = p.as_ref();
+            files.push((p.display().to_string(), rules::read_user_file(p)?));
+        }
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        Self::with_rules(&borrowed)
     }
 
     /// Judge a bare reply text.
@@ -585,6 +680,15 @@ impl Classifier {
             explain,
         }
     }
+}
+
+/// See [`Classifier::id`].
+fn rules_id(user_files: &[(&str, &str)]) -> String {
+    if user_files.is_empty() {
+        return builtin_rules_id().to_string();
+    }
+    let texts: Vec<&str> = user_files.iter().map(|(_, t)| *t).collect();
+    format!("{}+{:016x}", builtin_rules_id(), rules_hash(&texts))
 }
 
 /// Hard bounce, owner and remedy from a reason, whether the failure was

@@ -504,6 +504,19 @@ fn normalize_command(c: &str) -> String {
     c.trim().to_ascii_uppercase()
 }
 
+/// Rules and status entries in a file's text (0 when it does not parse;
+/// building the rules reports that).
+pub(crate) fn count_rules_and_statuses(text: &str) -> (usize, usize) {
+    toml::from_str::<RuleFile>(text)
+        .map(|f| (f.rule.len(), f.status.len()))
+        .unwrap_or((0, 0))
+}
+
+/// Rules in a file's text.
+pub(crate) fn count_rules(text: &str) -> usize {
+    count_rules_and_statuses(text).0
+}
+
 /// Reads the user's rule file.
 pub(crate) fn read_user_file(path: &Path) -> Result<String, RuleError> {
     std::fs::read_to_string(path).map_err(|source| RuleError::Io {

@@ -72,6 +72,7 @@ fn ev(rcpt: &str, time_ms: i64, outcome: Outcome, reason: Reason, status: &str) 
             pattern: format!("{} <*> {reason}", code.unwrap_or(0)),
             explain: format!("test rule for {reason}"),
         },
+        evidence: Default::default(),
     }
 }
 
@@ -746,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 2);
+                assert_eq!(s.schema_version().unwrap(), 3);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 2);
+                assert_eq!(s.schema_version().unwrap(), 3);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }

@@ -39,6 +39,8 @@ enum Command {
     Suppressions(cmd::suppressions::Args),
     /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
     Events(cmd::events::Args),
+    /// Judge stored events again with the current rules; show (or `--apply`) the changed verdicts and suppressions.
+    Reclassify(cmd::reclassify::Args),
     /// Delivery rates by provider, domain, IP, campaign, reason, owner or pattern; incidents; HTML charts.
     Report(cmd::report::Args),
     /// Serve the HTTP API, ESP webhooks, Prometheus metrics and the dashboard.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => cmd::ingest::run(args),
         Command::Suppressions(args) => cmd::suppressions::run(args),
         Command::Events(args) => cmd::events::run(args),
+        Command::Reclassify(args) => cmd::reclassify::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Policy(args) => cmd::policy::run(args),

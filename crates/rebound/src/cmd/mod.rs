@@ -10,6 +10,7 @@ pub mod generate;
 pub mod ingest;
 pub mod policy;
 pub mod policy_protocol;
+pub mod reclassify;
 pub mod report;
 pub mod serve;
 pub mod suppressions;
