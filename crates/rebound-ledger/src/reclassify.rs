@@ -226,12 +226,13 @@ pub(crate) fn batch<T: ReclassifyOps>(
 }
 
 /// The next `batch_size` events, cut at an address boundary so that a batch
-/// holds every pending event of each of its addresses.
+/// holds every pending event of each of its addresses: one row more than
+/// the batch is read, and the address it belongs to is left for the next
+/// batch (or, when it is the only one, read whole).
 fn whole_addresses<T: ReclassifyOps>(
     tx: &mut T,
     job: &ReclassifyJob<'_, '_>,
     rules_id: &str,
-    // (The rows query is shared by both steps.)
 ) -> Result<Option<Vec<JudgedRow>>> {
     let limit = job.options.batch_size.max(1);
     let skip_rules = job.options.apply.then_some(rules_id);
@@ -240,27 +241,23 @@ fn whole_addresses<T: ReclassifyOps>(
         only: None,
         since_ms: job.options.since_ms,
         skip_rules,
-        limit,
+        limit: limit + 1,
     })?;
     if rows.is_empty() {
         return Ok(None);
     }
-    if rows.len() == limit {
-        let last = rows
-            .last()
-            .map(|r| r.event.recipient.clone())
-            .unwrap_or_default();
-        if rows[0].event.recipient == last {
-            // One address fills the batch: take all of it.
+    if rows.len() > limit {
+        let next = rows[limit].event.recipient.clone();
+        if rows[0].event.recipient == next {
             rows = tx.judging_rows(&RowQuery {
                 after: "",
-                only: Some(&last),
+                only: Some(&next),
                 since_ms: job.options.since_ms,
                 skip_rules,
                 limit: usize::MAX,
             })?;
         } else {
-            rows.retain(|r| r.event.recipient != last);
+            rows.retain(|r| r.event.recipient != next);
         }
     }
     Ok(Some(rows))
