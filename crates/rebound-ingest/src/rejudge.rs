@@ -12,7 +12,9 @@ use std::collections::HashMap;
 /// a few thousand distinct replies millions of times.
 pub struct Judge<'c> {
     classifier: &'c Classifier,
-    cache: HashMap<u128, Verdict>,
+    /// Verdicts by [`cache_key`], with a number the caller may attach
+    /// (the ledger's detail key), computed once per entry.
+    cache: HashMap<u128, (Verdict, Option<i64>)>,
     /// Entries kept before the cache is emptied.
     pub cache_limit: usize,
 }
@@ -32,21 +34,43 @@ impl<'c> Judge<'c> {
 
     /// The verdict `e` gets from these rules.
     pub fn verdict(&mut self, e: &Event) -> Verdict {
-        let evidence = if e.evidence.recorded {
-            std::borrow::Cow::Borrowed(&e.evidence)
+        self.verdict_with(e, |_| 0).0.clone()
+    }
+
+    /// The verdict `e` gets from these rules, borrowed from the cache (a
+    /// caller that mostly compares need not copy it), with `extra` of it,
+    /// computed once per distinct verdict.
+    pub fn verdict_with(
+        &mut self,
+        e: &Event,
+        extra: impl FnOnce(&Verdict) -> i64,
+    ) -> (&Verdict, i64) {
+        let key = if e.evidence.recorded {
+            cache_key(e, &e.evidence)
         } else {
-            std::borrow::Cow::Owned(recovered(e))
+            cache_key(e, &recovered(e))
         };
-        let key = cache_key(e, &evidence);
-        if let Some(v) = self.cache.get(&key) {
-            return v.clone();
-        }
-        let v = judge(self.classifier, e, &evidence);
-        if self.cache.len() >= self.cache_limit {
+        if self.cache.len() >= self.cache_limit && !self.cache.contains_key(&key) {
             self.cache.clear();
         }
-        self.cache.insert(key, v.clone());
-        v
+        let classifier = self.classifier;
+        let entry = self.cache.entry(key).or_insert_with(|| {
+            let v = if e.evidence.recorded {
+                judge(classifier, e, &e.evidence)
+            } else {
+                judge(classifier, e, &recovered(e))
+            };
+            (v, None)
+        });
+        let x = match entry.1 {
+            Some(x) => x,
+            None => {
+                let x = extra(&entry.0);
+                entry.1 = Some(x);
+                x
+            }
+        };
+        (&entry.0, x)
     }
 }
 
@@ -144,10 +168,13 @@ fn cache_key(e: &Event, ev: &Evidence) -> u128 {
         h.update(&(s.len() as u64).to_le_bytes());
         h.update(s);
     };
-    if !e.recipient.is_empty() && e.text.contains(&e.recipient) {
-        put(e.text.replace(&e.recipient, "\u{1}").as_bytes());
-    } else {
+    // The text around each occurrence of the address, without copying it.
+    if e.recipient.is_empty() {
         put(e.text.as_bytes());
+    } else {
+        for piece in e.text.split(e.recipient.as_str()) {
+            put(piece.as_bytes());
+        }
     }
     put(e.recipient_domain.as_bytes());
     put(e.outcome.as_str().as_bytes());

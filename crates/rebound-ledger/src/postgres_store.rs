@@ -4,7 +4,7 @@
 //! or serialization race is retried whole.
 
 use crate::engine::{self, TxOps};
-use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery};
+use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery, Stamp};
 use crate::schema::{
     self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
 };
@@ -459,7 +459,7 @@ fn row_to_judging(r: &Row) -> schema::JudgingValues {
 impl ReclassifyOps for Tx<'_, '_> {
     fn judging_rows(&mut self, q: &RowQuery<'_>) -> Result<Vec<JudgedRow>> {
         let (w, params) = schema::judging_filter(q);
-        let sql = format!("SELECT {} FROM {EVENT_FROM} {w}", schema::JUDGING_SELECT);
+        let sql = format!("SELECT {} FROM events {w}", schema::JUDGING_SELECT);
         let owned = pg_values(params);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         Ok(self
@@ -542,11 +542,12 @@ impl ReclassifyOps for Tx<'_, '_> {
         Ok(())
     }
 
-    fn stamp(&mut self, ids: &[i64], rules_id: &str) -> Result<()> {
-        // One statement for the batch: a round trip per event would be
-        // the whole cost.
+    fn stamp(&mut self, b: &Stamp<'_>) -> Result<()> {
+        // By id (an ingest may have added events to the range since the
+        // batch was read: they were judged by other rules); one statement
+        // for the batch, as a round trip per event would be the whole cost.
         let st = self.st("UPDATE events SET rules_id = $1 WHERE id = ANY($2)")?;
-        self.tx.execute(&st, &[&rules_id, &ids])?;
+        self.tx.execute(&st, &[&b.rules_id, &b.ids])?;
         Ok(())
     }
 

@@ -47,10 +47,21 @@ pub(crate) trait ReclassifyOps: crate::engine::TxOps {
     fn lift(&mut self, address: &str) -> Result<()>;
     /// Writes an event's new verdict, class and rules id.
     fn update_event(&mut self, id: i64, e: &Event, class: Class, rules_id: &str) -> Result<()>;
-    /// Stamps events with the rules id that judged them.
-    fn stamp(&mut self, ids: &[i64], rules_id: &str) -> Result<()>;
+    /// Stamps the batch's events with the rules id that judged them: the
+    /// ids, which are also every pending event of the addresses `first`
+    /// to `last` at or after `since_ms` (a backend whose transaction keeps
+    /// other writers out may stamp by that range in one statement).
+    fn stamp(&mut self, batch: &Stamp<'_>) -> Result<()>;
     fn drop_sender_issue(&mut self, event_id: i64) -> Result<()>;
     fn record_change(&mut self, change: &Change<'_>) -> Result<()>;
+}
+
+pub(crate) struct Stamp<'a> {
+    pub ids: &'a [i64],
+    pub first: &'a str,
+    pub last: &'a str,
+    pub since_ms: Option<i64>,
+    pub rules_id: &'a str,
 }
 
 pub(crate) struct RowQuery<'a> {
@@ -275,29 +286,41 @@ fn judge_rows<T: ReclassifyOps>(
 ) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut affected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut ids = Vec::with_capacity(rows.len());
+    let first = rows
+        .first()
+        .map(|r| r.event.recipient.clone())
+        .unwrap_or_default();
+    let last = rows
+        .last()
+        .map(|r| r.event.recipient.clone())
+        .unwrap_or_default();
     for mut row in rows {
         report.events += 1;
         ids.push(row.id);
-        let new = job.judge.verdict(&row.event);
-        let old = std::mem::replace(&mut row.event.verdict, new);
-        let e = &row.event;
-        let class = job.policy.class(e);
-        let meaningful = old.reason != e.verdict.reason
-            || old.hardbounce != e.verdict.hardbounce
-            || old.permanent != e.verdict.permanent
-            || old.owner != e.verdict.owner
-            || old.remedy != e.verdict.remedy
+        let (new, new_key) = job
+            .judge
+            .verdict_with(&row.event, crate::schema::detail_key);
+        let old = &row.event.verdict;
+        let class = job.policy.class_of(row.event.outcome, new);
+        let meaningful = old.reason != new.reason
+            || old.hardbounce != new.hardbounce
+            || old.permanent != new.permanent
+            || old.owner != new.owner
+            || old.remedy != new.remedy
             || row.policy_class != class.as_str();
         let stored_differs = meaningful
-            || row.detail_key != crate::schema::detail_key(&e.verdict)
-            || old.provider != e.verdict.provider
-            || old.deliverystatus != e.verdict.deliverystatus
-            || old.replycode != e.verdict.replycode
-            || old.smtpcommand != e.verdict.smtpcommand
-            || old.rhost != e.verdict.rhost;
+            || row.detail_key != new_key
+            || old.provider != new.provider
+            || old.deliverystatus != new.deliverystatus
+            || old.replycode != new.replycode
+            || old.smtpcommand != new.smtpcommand
+            || old.rhost != new.rhost;
         if !stored_differs {
             continue;
         }
+        // Changed (rare): the event takes its new verdict.
+        let old = std::mem::replace(&mut row.event.verdict, new.clone());
+        let e = &row.event;
         tx.update_event(row.id, e, class, rules_id)?;
         if !meaningful {
             continue;
@@ -340,7 +363,17 @@ fn judge_rows<T: ReclassifyOps>(
                 .insert(old_rules.unwrap_or("unknown").to_string());
         }
     }
-    tx.stamp(&ids, rules_id)?;
+    // A dry run is rolled back: stamping would be work thrown away (the
+    // policy replay does not read the stamp).
+    if job.options.apply {
+        tx.stamp(&Stamp {
+            ids: &ids,
+            first: &first,
+            last: &last,
+            since_ms: job.options.since_ms,
+            rules_id,
+        })?;
+    }
     Ok(affected)
 }
 

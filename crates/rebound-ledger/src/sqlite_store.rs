@@ -7,7 +7,7 @@
 //! lose the last commits.
 
 use crate::engine::{self, TxOps};
-use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery};
+use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery, Stamp};
 use crate::schema::{self, EVENT_COLUMNS, EVENT_FROM, EVENT_SELECT, EventRow, QueryParam};
 use crate::{
     AuditEntry, BatchOutcome, Class, EventQuery, ManualSuppression, OnceKey, Policy, ReclassifyJob,
@@ -226,7 +226,7 @@ impl ReclassifyOps for Tx<'_> {
     fn judging_rows(&mut self, q: &RowQuery<'_>) -> Result<Vec<JudgedRow>> {
         let (w, params) = schema::judging_filter(q);
         let mut st = self.0.prepare_cached(&format!(
-            "SELECT {} FROM {EVENT_FROM} {w}",
+            "SELECT {} FROM events {w}",
             schema::JUDGING_SELECT
         ))?;
         let rows = st.query_map(rusqlite::params_from_iter(sqlite_values(params)), |r| {
@@ -298,13 +298,21 @@ impl ReclassifyOps for Tx<'_> {
         Ok(())
     }
 
-    fn stamp(&mut self, ids: &[i64], rules_id: &str) -> Result<()> {
-        let mut st = self
-            .0
-            .prepare_cached("UPDATE events SET rules_id = $1 WHERE id = $2")?;
-        for id in ids {
-            st.execute(params![rules_id, id])?;
-        }
+    fn stamp(&mut self, b: &Stamp<'_>) -> Result<()> {
+        // The batch's transaction is `IMMEDIATE`: no other writer added an
+        // event since it was read, so the range is exactly the ids (less
+        // the changed ones, stamped with their new verdict), and
+        // one statement walking the recipient index costs less than one
+        // per id.
+        let mut st = self.0.prepare_cached(
+            "UPDATE events SET rules_id = $1 WHERE recipient >= $2 AND recipient <= $3 AND time_ms >= $4 AND (rules_id IS NULL OR rules_id <> $1)",
+        )?;
+        st.execute(params![
+            b.rules_id,
+            b.first,
+            b.last,
+            b.since_ms.unwrap_or(i64::MIN)
+        ])?;
         Ok(())
     }
 
