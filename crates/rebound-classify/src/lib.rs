@@ -59,10 +59,12 @@
 pub mod reply;
 
 mod advice;
+mod lint;
 mod pattern;
 mod rules;
 mod scanner;
 
+pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
 use rebound_core::{Blocklist, EnhancedStatus, Observation, Reason, Verdict};
@@ -124,6 +126,20 @@ pub struct Classifier {
     /// The user files this classifier was built with: (name, rules, status
     /// entries).
     user_files: Vec<UserFileInfo>,
+}
+
+/// A rule that holds for a reply ([`Classifier::matching_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleMatch {
+    pub id: String,
+    pub reason: Reason,
+    /// `user`, `provider` or `generic`.
+    pub tier: &'static str,
+    pub provider: Option<String>,
+    /// The first of its phrases found in the reply.
+    pub phrase: Option<String>,
+    /// It decided the verdict.
+    pub won: bool,
 }
 
 /// A user rule file as loaded: what `rebound rules list` shows.
@@ -350,13 +366,75 @@ impl Classifier {
     /// [`Classifier::classify`] on borrowed fields.
     pub fn classify_ref(&self, input: &ObservationRef<'_>) -> Verdict {
         SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => self.classify_with(input, &mut scratch),
+            Ok(mut scratch) => self.classify_with(input, &mut scratch, None),
             // Only reachable through re-entrancy; stay correct regardless.
-            Err(_) => self.classify_with(input, &mut Scratch::default()),
+            Err(_) => self.classify_with(input, &mut Scratch::default(), None),
         })
     }
 
-    fn classify_with(&self, obs: &ObservationRef<'_>, scratch: &mut Scratch) -> Verdict {
+    /// Every rule that holds for the input, in the order the decision
+    /// tries them (user rules, then the provider's, then generic ones by
+    /// reason priority, each by order of definition), with the verdict; the
+    /// rule that decided, if a rule did, is marked `won`. For `rebound rules
+    /// explain`.
+    pub fn matching_rules(&self, input: &ObservationRef<'_>) -> (Verdict, Vec<RuleMatch>) {
+        let mut holding = Vec::new();
+        let verdict = self.classify_with(input, &mut Scratch::default(), Some(&mut holding));
+        let rs = &self.rules;
+        let rank = |r: &rules::Rule| {
+            let reason_rank = PRIMARY_ORDER
+                .iter()
+                .chain(SECONDARY_ORDER)
+                .position(|x| *x == r.reason)
+                .unwrap_or(usize::MAX);
+            match r.tier {
+                Tier::Generic => (r.tier, reason_rank, r.order),
+                _ => (r.tier, 0, r.order),
+            }
+        };
+        holding.sort_by_key(|&i| rank(&rs.rules[i as usize]));
+        holding.dedup();
+        let hits = {
+            let mut hits = Vec::new();
+            rs.scan(reply::capped(input.text), |pid, _, _| hits.push(pid));
+            hits.sort_unstable();
+            hits.dedup();
+            hits
+        };
+        let winner = verdict
+            .explain
+            .strip_prefix("rule ")
+            .and_then(|r| r.split(':').next());
+        let mut won_seen = false;
+        let matches = holding
+            .iter()
+            .map(|&i| {
+                let r = &rs.rules[i as usize];
+                let won = !won_seen && winner == Some(r.id.as_str());
+                won_seen |= won;
+                RuleMatch {
+                    id: r.id.clone(),
+                    reason: r.reason,
+                    tier: match r.tier {
+                        Tier::User => "user",
+                        Tier::Provider => "provider",
+                        Tier::Generic => "generic",
+                    },
+                    provider: r.provider.map(|p| rs.providers[p].name.clone()),
+                    phrase: first_phrase(rs, r, &hits).map(str::to_string),
+                    won,
+                }
+            })
+            .collect();
+        (verdict, matches)
+    }
+
+    fn classify_with(
+        &self,
+        obs: &ObservationRef<'_>,
+        scratch: &mut Scratch,
+        mut holding: Option<&mut Vec<u32>>,
+    ) -> Verdict {
         let rs = &self.rules;
         let text = reply::capped(obs.text);
         let parsed = reply::parse_except_command(text);
@@ -517,6 +595,11 @@ impl Classifier {
             // the same words (recognised by a marker) does not count.
             if rule.from_host && rule.provider != host_provider() {
                 continue;
+            }
+            if let Some(h) = holding.as_deref_mut()
+                && rule.holds(hits, &facts)
+            {
+                h.push(ri);
             }
             let slot = match rule.tier {
                 Tier::User => &mut best_user,

@@ -587,3 +587,98 @@ fn kill_9_postgres() {
     let dir = tempfile::tempdir().unwrap();
     kill_mid_reclassify_then_resume(&killed, &whole, dir.path());
 }
+
+// ------------------------------------------------------------ rebound rules
+
+fn rebound_status(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn rules_list_check_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("acme.toml");
+    std::fs::write(&good, USER_RULES).unwrap();
+    let good = good.to_str().unwrap();
+
+    // list: the id is the built-in one plus the file's, as the classifier
+    // computes it; the file's two rules are counted.
+    let (code, out) = rebound_status(&["rules", "list", "--json", "--rules", good]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = rebound_classify::Classifier::from_user_file(good)
+        .unwrap()
+        .id()
+        .to_string();
+    assert_eq!(v["rules_id"], id.as_str());
+    assert!(id.starts_with(&format!("{}+", rebound_classify::builtin_rules_id())));
+    assert_eq!(v["user"][0]["rules"], 2);
+    let builtin_total: u64 = v["builtin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rules"].as_u64().unwrap())
+        .sum();
+    assert_eq!(v["rules"].as_u64().unwrap(), builtin_total + 2);
+
+    // check: a clean file passes.
+    assert_eq!(
+        rebound_status(&["rules", "check", good]),
+        (0, format!("{good}: ok\n"))
+    );
+    // Every kind of problem, each on its line.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nid = \"wide\"\nreason = \"userunknown\"\nphrases = [\"retired\"]\n\n\
+         [[rule]]\nid = \"narrow\"\nreason = \"dead\"\nphrases = [\"mailbox retired by acme\"]\n\n\
+         [[rule]]\nid = \"wide\"\nreason = \"blocked\"\nphrases = [\"x\"]\n",
+    )
+    .unwrap();
+    let (code, out) = rebound_status(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].contains(":8: error: unknown reason \"dead\""),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains(":9: warning: rule narrow: phrase \"mailbox retired by acme\" can never win: rule wide (line 2)"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains(":12: error: duplicate rule id \"wide\" (first at line 2)"),
+        "{out}"
+    );
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "# a comment\n\n[[rule]\nid = 1\n").unwrap();
+    let (code, out) = rebound_status(&["rules", "check", broken.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains(":3: error: invalid TOML"), "{out}");
+
+    // explain: the user's rule and the built-in one both hold; the user's
+    // is tried first and wins.
+    let (code, out) = rebound_status(&["rules", "explain", "--json", "--rules", good, DISGUISED]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = v["matches"].as_array().unwrap();
+    assert_eq!(m[0]["id"], "acme-block");
+    assert_eq!(m[0]["won"], true);
+    assert!(
+        m[1..]
+            .iter()
+            .any(|r| r["reason"] == "userunknown" && r["tier"] == "generic" && r["won"] == false),
+        "{out}"
+    );
+    assert_eq!(v["verdict"]["reason"], "blocked");
+    // Without the file the built-in rule wins.
+    let (_, out) = rebound_status(&["rules", "explain", "--json", DISGUISED]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["matches"][0]["won"], true);
+    assert_eq!(v["matches"][0]["reason"], "userunknown");
+}

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod policy_protocol;
 pub mod reclassify;
 pub mod report;
+pub mod rules;
 pub mod serve;
 pub mod suppressions;
 
