@@ -5,6 +5,8 @@
 //! killed with SIGKILL that, run again, ends where an uninterrupted run
 //! does.
 
+mod common;
+
 use rebound_ledger::{AuditEntry, Store};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -681,4 +683,62 @@ fn rules_list_check_and_explain() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["matches"][0]["won"], true);
     assert_eq!(v["matches"][0]["reason"], "userunknown");
+}
+
+// ------------------------------------------------------------ SIGHUP
+
+#[test]
+fn serve_reloads_rules_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("acme.toml");
+    std::fs::write(&rules, USER_RULES).unwrap();
+    let id_of = |p: &Path| {
+        rebound_classify::Classifier::from_user_file(p)
+            .unwrap()
+            .id()
+            .to_string()
+    };
+    let first = id_of(&rules);
+    let db = dir.path().join("ledger.db");
+    let serve =
+        common::Serve::start_with_args(db.to_str().unwrap(), &["--rules", rules.to_str().unwrap()]);
+    let health = |s: &common::Serve| s.req("GET", "/healthz", "", b"").json()["rules_id"].clone();
+    assert_eq!(health(&serve), first.as_str());
+    let hup = |s: &common::Serve| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &s.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    // Polls of the server's own answer and log, bounded in number.
+    let until = |what: &dyn Fn() -> bool| {
+        for _ in 0..1000 {
+            if what() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the server never reloaded: {}", serve.log.lock().unwrap());
+    };
+
+    std::fs::write(&rules, FLIP_RULES).unwrap();
+    let second = id_of(&rules);
+    assert_ne!(first, second);
+    hup(&serve);
+    until(&|| health(&serve) == second.as_str());
+    assert!(
+        serve
+            .log
+            .lock()
+            .unwrap()
+            .contains(&format!("rules reloaded: {second}"))
+    );
+
+    // A broken file: refused, the rules in use stay, the server lives on.
+    std::fs::write(&rules, "[[rule]\n").unwrap();
+    hup(&serve);
+    until(&|| serve.log.lock().unwrap().contains("stay"));
+    assert_eq!(health(&serve), second.as_str());
 }
