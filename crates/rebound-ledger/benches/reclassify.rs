@@ -12,9 +12,7 @@
 
 use rebound_classify::Classifier;
 use rebound_ingest::{EventReader, Format, Judge, ReaderOptions};
-use rebound_ledger::{
-    IngestOptions, IngestStats, Policy, ReclassifyJob, ReclassifyOptions, Store, synth,
-};
+use rebound_ledger::{IngestOptions, IngestStats, Policy, ReclassifyJob, ReclassifyOptions, synth};
 use std::io::{BufReader, BufWriter, Write};
 use std::time::Instant;
 
