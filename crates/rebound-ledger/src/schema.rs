@@ -356,7 +356,7 @@ pub fn sender_domain(e: &Event) -> Option<String> {
 /// `SELECT` list of [`crate::reclassify::JudgedRow`] (`FROM events`). The
 /// old verdict's explanation and blocklist are only read for events stored
 /// without evidence, which are judged again from them.
-pub const JUDGING_SELECT: &str = "id, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, text, format, source, replycode, status, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, evidence, rules_id, CASE WHEN evidence IS NULL THEN (SELECT blocklist FROM verdict_details WHERE key = detail_key) END, CASE WHEN evidence IS NULL THEN (SELECT explain FROM verdict_details WHERE key = detail_key) ELSE '' END";
+pub const JUDGING_SELECT: &str = "id, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, text, format, source, replycode, status, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, evidence, rules_id, CASE WHEN evidence IS NULL THEN (SELECT blocklist FROM verdict_details WHERE key = detail_key) END, CASE WHEN evidence IS NULL THEN COALESCE((SELECT explain FROM verdict_details WHERE key = detail_key), '') ELSE '' END";
 
 /// The `WHERE … ORDER BY … LIMIT` of a judging query, `$1`-numbered, and
 /// its parameters.
