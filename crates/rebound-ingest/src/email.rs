@@ -57,6 +57,7 @@ pub fn from_decoded(r: &Record, format: &str) -> Option<Event> {
             action: r.observed.action.clone(),
             hint: r.observed.reason_hint,
             temporary: false,
+            esp: None,
             bounce_report: true,
             standin: r.observed.standin,
             // The decoder's classifier is the built-in one.

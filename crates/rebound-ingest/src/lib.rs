@@ -322,6 +322,12 @@ pub struct Evidence {
     /// The ESP calls the failure temporary or a block of the sender.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub temporary: bool,
+    /// The ESP's own type and severity fields as it stated them
+    /// (`bounceType=Permanent; bounceSubType=General`), which its table
+    /// turned into `hint` and `temporary`: kept so that a changed table
+    /// can be checked against what was said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<String>,
     /// A bounce message's observation (see `Observation::bounce_report`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bounce_report: bool,
@@ -493,6 +499,8 @@ pub(crate) struct Draft {
     /// The source calls the failure temporary, or a block of the sender:
     /// never a hard bounce, whatever the text says.
     pub temporary: bool,
+    /// The ESP's own classification fields, as stated (see `Evidence::esp`).
+    pub esp: Option<String>,
     /// Source-specific identity; empty means "derive from the fields".
     pub identity: String,
 }
@@ -666,6 +674,7 @@ impl Normaliser {
                 action: Some(outcome.action().to_string()),
                 hint,
                 temporary: d.temporary,
+                esp: d.esp,
                 bounce_report: false,
                 standin: None,
                 rules_id: Some(self.classifier.id().to_string()),

@@ -153,6 +153,7 @@ pub fn recovered(e: &Event) -> Evidence {
             && v.permanent == Some(false)
             && v.explain
                 .contains("the ESP reports the failure as temporary"),
+        esp: None,
         bounce_report,
         standin: None,
         rules_id: e.evidence.rules_id.clone(),
