@@ -59,10 +59,12 @@
 pub mod reply;
 
 mod advice;
+mod lint;
 mod pattern;
 mod rules;
 mod scanner;
 
+pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
 use rebound_core::{Blocklist, EnhancedStatus, Observation, Reason, Verdict};
@@ -119,6 +121,69 @@ include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
 pub struct Classifier {
     rules: RuleSet,
+    /// See [`Classifier::id`].
+    id: String,
+    /// The user files this classifier was built with: (name, rules, status
+    /// entries).
+    user_files: Vec<UserFileInfo>,
+}
+
+/// A rule that holds for a reply ([`Classifier::matching_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleMatch {
+    pub id: String,
+    pub reason: Reason,
+    /// `user`, `provider` or `generic`.
+    pub tier: &'static str,
+    pub provider: Option<String>,
+    /// The first of its phrases found in the reply.
+    pub phrase: Option<String>,
+    /// It decided the verdict.
+    pub won: bool,
+}
+
+/// A user rule file as loaded: what `rebound rules list` shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserFileInfo {
+    pub name: String,
+    pub rules: usize,
+    pub statuses: usize,
+}
+
+/// FNV-1a over length-prefixed parts: the rules id must be the same on
+/// every machine and in every release of the same rules (a keyed hash
+/// would not be), and it is no defence against anyone, only a name.
+fn rules_hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.as_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The id of the built-in rules: this crate's version (the code that reads
+/// the rules) and every built-in file's name and text.
+pub fn builtin_rules_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut parts = vec![env!("CARGO_PKG_VERSION")];
+        for (name, text) in BUILTIN_RULES {
+            parts.push(name);
+            parts.push(text);
+        }
+        format!("{:016x}", rules_hash(&parts))
+    })
+}
+
+/// The built-in rule files: (path under `rules/`, number of rules).
+pub fn builtin_files() -> Vec<(&'static str, usize)> {
+    BUILTIN_RULES
+        .iter()
+        .map(|(name, text)| (*name, rules::count_rules(text)))
+        .collect()
 }
 
 /// An [`Observation`]'s fields, borrowed: what [`Classifier::classify_ref`]
@@ -231,9 +296,40 @@ impl Classifier {
                 Tier::Generic
             },
         }));
+        let rules = RuleSet::compile(&sources)?;
         Ok(Classifier {
-            rules: RuleSet::compile(&sources)?,
+            id: rules_id(user_files),
+            user_files: user_files
+                .iter()
+                .map(|(name, text)| {
+                    let counted = rules::count_rules_and_statuses(text);
+                    UserFileInfo {
+                        name: name.to_string(),
+                        rules: counted.0,
+                        statuses: counted.1,
+                    }
+                })
+                .collect(),
+            rules,
         })
+    }
+
+    /// The id of these rules: the built-in rules' id alone, or followed by
+    /// `+` and a hash of the user files' texts (in order; their names are
+    /// left out, so moving a file does not make its verdicts stale).
+    /// Computed once, when the rules are built; stored with every event.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user rule files loaded, in precedence order.
+    pub fn user_files(&self) -> &[UserFileInfo] {
+        &self.user_files
+    }
+
+    /// Number of compiled rules (built-in and user).
+    pub fn rule_count(&self) -> usize {
+        self.rules.rules.len()
     }
 
     /// The built-in rules plus one user rule file.
@@ -242,6 +338,21 @@ impl Classifier {
         let text = rules::read_user_file(path)?;
         let name = path.display().to_string();
         Self::with_rules(&[(&name, &text)])
+    }
+
+    /// The built-in rules plus user rule files, in precedence order (the
+    /// first file's rules win over the second's).
+    pub fn from_user_files(paths: &[impl AsRef<Path>]) -> Result<Classifier, RuleError> {
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            let p = p.as_ref();
+            files.push((p.display().to_string(), rules::read_user_file(p)?));
+        }
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        Self::with_rules(&borrowed)
     }
 
     /// Judge a bare reply text.
@@ -260,13 +371,75 @@ impl Classifier {
     /// [`Classifier::classify`] on borrowed fields.
     pub fn classify_ref(&self, input: &ObservationRef<'_>) -> Verdict {
         SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => self.classify_with(input, &mut scratch),
+            Ok(mut scratch) => self.classify_with(input, &mut scratch, None),
             // Only reachable through re-entrancy; stay correct regardless.
-            Err(_) => self.classify_with(input, &mut Scratch::default()),
+            Err(_) => self.classify_with(input, &mut Scratch::default(), None),
         })
     }
 
-    fn classify_with(&self, obs: &ObservationRef<'_>, scratch: &mut Scratch) -> Verdict {
+    /// Every rule that holds for the input, in the order the decision
+    /// tries them (user rules, then the provider's, then generic ones by
+    /// reason priority, each by order of definition), with the verdict; the
+    /// rule that decided, if a rule did, is marked `won`. For `rebound rules
+    /// explain`.
+    pub fn matching_rules(&self, input: &ObservationRef<'_>) -> (Verdict, Vec<RuleMatch>) {
+        let mut holding = Vec::new();
+        let verdict = self.classify_with(input, &mut Scratch::default(), Some(&mut holding));
+        let rs = &self.rules;
+        let rank = |r: &rules::Rule| {
+            let reason_rank = PRIMARY_ORDER
+                .iter()
+                .chain(SECONDARY_ORDER)
+                .position(|x| *x == r.reason)
+                .unwrap_or(usize::MAX);
+            match r.tier {
+                Tier::Generic => (r.tier, reason_rank, r.order),
+                _ => (r.tier, 0, r.order),
+            }
+        };
+        holding.sort_by_key(|&i| rank(&rs.rules[i as usize]));
+        holding.dedup();
+        let hits = {
+            let mut hits = Vec::new();
+            rs.scan(reply::capped(input.text), |pid, _, _| hits.push(pid));
+            hits.sort_unstable();
+            hits.dedup();
+            hits
+        };
+        let winner = verdict
+            .explain
+            .strip_prefix("rule ")
+            .and_then(|r| r.split(':').next());
+        let mut won_seen = false;
+        let matches = holding
+            .iter()
+            .map(|&i| {
+                let r = &rs.rules[i as usize];
+                let won = !won_seen && winner == Some(r.id.as_str());
+                won_seen |= won;
+                RuleMatch {
+                    id: r.id.clone(),
+                    reason: r.reason,
+                    tier: match r.tier {
+                        Tier::User => "user",
+                        Tier::Provider => "provider",
+                        Tier::Generic => "generic",
+                    },
+                    provider: r.provider.map(|p| rs.providers[p].name.clone()),
+                    phrase: first_phrase(rs, r, &hits).map(str::to_string),
+                    won,
+                }
+            })
+            .collect();
+        (verdict, matches)
+    }
+
+    fn classify_with(
+        &self,
+        obs: &ObservationRef<'_>,
+        scratch: &mut Scratch,
+        mut holding: Option<&mut Vec<u32>>,
+    ) -> Verdict {
         let rs = &self.rules;
         let text = reply::capped(obs.text);
         let parsed = reply::parse_except_command(text);
@@ -427,6 +600,11 @@ impl Classifier {
             // the same words (recognised by a marker) does not count.
             if rule.from_host && rule.provider != host_provider() {
                 continue;
+            }
+            if let Some(h) = holding.as_deref_mut()
+                && rule.holds(hits, &facts)
+            {
+                h.push(ri);
             }
             let slot = match rule.tier {
                 Tier::User => &mut best_user,
@@ -607,6 +785,15 @@ impl Classifier {
             explain,
         }
     }
+}
+
+/// See [`Classifier::id`].
+fn rules_id(user_files: &[(&str, &str)]) -> String {
+    if user_files.is_empty() {
+        return builtin_rules_id().to_string();
+    }
+    let texts: Vec<&str> = user_files.iter().map(|(_, t)| *t).collect();
+    format!("{}+{:016x}", builtin_rules_id(), rules_hash(&texts))
 }
 
 /// Hard bounce, owner and remedy from a reason, whether the failure was

@@ -504,6 +504,76 @@ fn normalize_command(c: &str) -> String {
     c.trim().to_ascii_uppercase()
 }
 
+/// What `lint` reads of a rule file.
+pub(crate) struct RuleFileView {
+    pub reason: Option<String>,
+    pub rules: Vec<RuleSpecView>,
+    /// (code, reason) of each status entry.
+    pub statuses: Vec<(String, String)>,
+}
+
+pub(crate) struct RuleSpecView {
+    pub id: String,
+    pub reason: Option<String>,
+    pub phrases: Vec<String>,
+    /// Holds whenever a phrase is present: no other condition.
+    pub has_no_conditions: bool,
+}
+
+/// A file's text as `lint` reads it, or the TOML error's line (1-based)
+/// and message.
+pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(0);
+        (line, format!("invalid TOML: {}", e.message()))
+    })?;
+    Ok(RuleFileView {
+        reason: file.reason,
+        statuses: file
+            .status
+            .iter()
+            .map(|s| (s.code.clone(), s.reason.clone()))
+            .collect(),
+        rules: file
+            .rule
+            .into_iter()
+            .map(|r| RuleSpecView {
+                has_no_conditions: r.requires.is_empty()
+                    && r.excludes.is_empty()
+                    && r.regex.is_none()
+                    && r.commands.is_empty()
+                    && r.not_commands.is_empty()
+                    && r.status.is_empty()
+                    && r.not_status.is_empty()
+                    && r.replycodes.is_empty()
+                    && r.class.is_none()
+                    && r.actions.is_empty()
+                    && !r.no_replycode
+                    && !r.from_host,
+                id: r.id,
+                reason: r.reason,
+                phrases: r.phrases,
+            })
+            .collect(),
+    })
+}
+
+/// Rules and status entries in a file's text (0 when it does not parse;
+/// building the rules reports that).
+pub(crate) fn count_rules_and_statuses(text: &str) -> (usize, usize) {
+    toml::from_str::<RuleFile>(text)
+        .map(|f| (f.rule.len(), f.status.len()))
+        .unwrap_or((0, 0))
+}
+
+/// Rules in a file's text.
+pub(crate) fn count_rules(text: &str) -> usize {
+    count_rules_and_statuses(text).0
+}
+
 /// Reads the user's rule file.
 pub(crate) fn read_user_file(path: &Path) -> Result<String, RuleError> {
     std::fs::read_to_string(path).map_err(|source| RuleError::Io {

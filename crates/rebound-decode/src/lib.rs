@@ -23,7 +23,7 @@ pub mod verp;
 
 pub use input::{InputError, RawMessage, messages};
 pub use mail::Mail;
-pub use record::{REBOUND_ONLY_FIELDS, Record, parse_date, token};
+pub use record::{Observed, REBOUND_ONLY_FIELDS, Record, judge, parse_date, token};
 pub use verp::{DEFAULT_VERP_PATTERN, VerpPattern, VerpPatternError};
 
 use rebound_classify::Classifier;

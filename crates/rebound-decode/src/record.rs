@@ -42,6 +42,66 @@ pub struct Record {
     pub token: String,
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// What the verdict was judged from besides the diagnostic text (not
+    /// part of the record's JSON: the ledger keeps it to judge again).
+    #[serde(skip)]
+    pub observed: Observed,
+}
+
+/// The classifier's input for a record, as the bounce stated it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub replycode: Option<rebound_core::ReplyCode>,
+    pub status: Option<EnhancedStatus>,
+    pub smtpcommand: Option<String>,
+    pub rhost: Option<String>,
+    pub lhost: Option<String>,
+    pub action: Option<String>,
+    pub reason_hint: Option<Reason>,
+    /// The reason the format's decoder fixed for the stand-in status
+    /// ([`Delivery::standin`]).
+    pub standin: Option<Reason>,
+}
+
+/// The verdict of a bounce's diagnostic `text` for `recipient`, as a record
+/// gets it: the classifier's, completed with Sisimai's stand-in status when
+/// the bounce stated none, without a reply code the status contradicts.
+/// The one judgement of a record, at decoding and when a stored event is
+/// judged again.
+pub fn judge(classifier: &Classifier, text: &str, recipient: &str, o: &Observed) -> Verdict {
+    let mut verdict = classifier.classify_ref(&ObservationRef {
+        text,
+        replycode: o.replycode,
+        status: o.status,
+        smtpcommand: o.smtpcommand.as_deref(),
+        rhost: o.rhost.as_deref(),
+        lhost: o.lhost.as_deref(),
+        recipient: Some(recipient),
+        action: o.action.as_deref(),
+        reason_hint: o.reason_hint,
+        bounce_report: true,
+    });
+    if verdict.deliverystatus.is_none() {
+        verdict.deliverystatus =
+            pseudo_status(o.standin.unwrap_or(verdict.reason), verdict.replycode, text);
+        // The stand-in status can make a verdict hard (`notaccept` with
+        // 5.0.932): let the classifier re-derive what depends on it.
+        if verdict.deliverystatus.is_some() {
+            rebound_classify::settle(&mut verdict);
+        }
+    }
+    // The record's reply code is the final answer's: one the status
+    // contradicts (`550 4.4.7`, a relayed `554` under a DSN's `4.0.0`) or
+    // that SMTP does not define (`426`, `542`) is left out, as Sisimai does.
+    if verdict.replycode.is_some_and(|code| {
+        !SMTP_REPLY_CODES.contains(&code.get())
+            || verdict
+                .deliverystatus
+                .is_some_and(|s| u16::from(s.class_digit()) != code.get() / 100)
+    }) {
+        verdict.replycode = None;
+    }
+    verdict
 }
 
 /// Fields of [`Verdict`] that Sisimai does not have; `--format sisimai`
@@ -99,42 +159,22 @@ pub(crate) fn assemble(
         .or_else(|| parse_date(mail.headers.value("date")))
         .unwrap_or((0, "+0000".to_string()));
 
-    let reason_hint = delivery.reason.or_else(|| action_hint(&delivery));
-    let mut verdict = classifier.classify_ref(&ObservationRef {
-        text: &delivery.diagnostic,
+    let observed = Observed {
         replycode: delivery.replycode,
         status: delivery.status,
-        smtpcommand: nonempty(&delivery.command),
-        rhost: nonempty(&delivery.rhost),
-        lhost: nonempty(&delivery.lhost),
-        recipient: Some(&delivery.recipient),
-        action: nonempty(&delivery.action),
-        reason_hint,
-        bounce_report: true,
-    });
-    if verdict.deliverystatus.is_none() {
-        verdict.deliverystatus = pseudo_status(
-            delivery.standin.unwrap_or(verdict.reason),
-            verdict.replycode,
-            &delivery.diagnostic,
-        );
-        // The stand-in status can make a verdict hard (`notaccept` with
-        // 5.0.932): let the classifier re-derive what depends on it.
-        if verdict.deliverystatus.is_some() {
-            rebound_classify::settle(&mut verdict);
-        }
-    }
-    // The record's reply code is the final answer's: one the status
-    // contradicts (`550 4.4.7`, a relayed `554` under a DSN's `4.0.0`) or
-    // that SMTP does not define (`426`, `542`) is left out, as Sisimai does.
-    if verdict.replycode.is_some_and(|code| {
-        !SMTP_REPLY_CODES.contains(&code.get())
-            || verdict
-                .deliverystatus
-                .is_some_and(|s| u16::from(s.class_digit()) != code.get() / 100)
-    }) {
-        verdict.replycode = None;
-    }
+        smtpcommand: nonempty(&delivery.command).map(str::to_string),
+        rhost: nonempty(&delivery.rhost).map(str::to_string),
+        lhost: nonempty(&delivery.lhost).map(str::to_string),
+        action: nonempty(&delivery.action).map(str::to_string),
+        reason_hint: delivery.reason.or_else(|| action_hint(&delivery)),
+        standin: delivery.standin,
+    };
+    let verdict = judge(
+        classifier,
+        &delivery.diagnostic,
+        &delivery.recipient,
+        &observed,
+    );
 
     let recipient = delivery.recipient;
     let token = token(&addresser, &recipient, timestamp);
@@ -163,6 +203,7 @@ pub(crate) fn assemble(
         decodedby: decodedby.to_string(),
         token,
         verdict,
+        observed,
     }
 }
 

@@ -57,6 +57,22 @@ pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
         source: r.origin.clone(),
         dedupe_key: time_ordered_key(key_time_ms, dedupe_key(&identity)),
         verdict: r.verdict.clone(),
+        evidence: crate::Evidence {
+            recorded: true,
+            replycode: r.observed.replycode,
+            status: r.observed.status,
+            smtpcommand: r.observed.smtpcommand.clone(),
+            rhost: r.observed.rhost.clone(),
+            lhost: r.observed.lhost.clone(),
+            action: r.observed.action.clone(),
+            hint: r.observed.reason_hint,
+            temporary: false,
+            esp: None,
+            bounce_report: true,
+            standin: r.observed.standin,
+            // The decoder's classifier is the built-in one.
+            rules_id: Some(rebound_classify::builtin_rules_id().to_string()),
+        },
     })
 }
 

@@ -20,12 +20,14 @@ mod exim;
 mod pmta;
 mod postfix;
 mod reader;
+mod rejudge;
 pub mod time;
 mod webhook;
 
 pub use detect::detect;
 pub use email::from_decoded;
 pub use reader::{EventReader, ReaderOptions};
+pub use rejudge::Judge;
 
 /// The event times an input may state. Whatever the bounds, a time before
 /// 1970 or after 9999 is refused: such a record is a broken or hostile one,
@@ -280,6 +282,63 @@ pub struct Event {
     pub dedupe_key: [u8; 16],
     /// The shared classifier's judgement.
     pub verdict: Verdict,
+    /// What the verdict was judged from, kept so that new rules can judge
+    /// it again (`rebound reclassify`).
+    #[serde(default)]
+    pub evidence: Evidence,
+}
+
+/// Everything the classifier read for an event besides its text, as the
+/// input stated it (not as the verdict completed it: a status the text
+/// quotes is found again in the text, and one the input stated outranks
+/// it), plus the id of the rules that judged it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// False for events stored before evidence was kept: they are judged
+    /// again from what the verdict recorded (`Judge` and its `recovered`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recorded: bool,
+    /// Reply code stated outside the text (a webhook field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replycode: Option<ReplyCode>,
+    /// Enhanced status stated outside the text (a DSN `Status:`, an ESP
+    /// field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<EnhancedStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtpcommand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rhost: Option<String>,
+    /// The reporting host (bounce emails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lhost: Option<String>,
+    /// The DSN `Action:` or its equivalent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The reason the input's format states (the decoder's hint, or the
+    /// ESP's own type and severity read through its table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Reason>,
+    /// The ESP calls the failure temporary or a block of the sender.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub temporary: bool,
+    /// The ESP's own type and severity fields as it stated them
+    /// (`bounceType=Permanent; bounceSubType=General`), which its table
+    /// turned into `hint` and `temporary`: kept so that a changed table
+    /// can be checked against what was said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<String>,
+    /// A bounce message's observation (see `Observation::bounce_report`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bounce_report: bool,
+    /// The reason a bounce format's decoder fixed for the stand-in status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standin: Option<Reason>,
+    /// The id of the rules that judged the event
+    /// (`rebound_classify::Classifier::id`); `None` when unknown (stored
+    /// before rules had ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_id: Option<String>,
 }
 
 mod hex16 {
@@ -440,6 +499,8 @@ pub(crate) struct Draft {
     /// The source calls the failure temporary, or a block of the sender:
     /// never a hard bounce, whatever the text says.
     pub temporary: bool,
+    /// The ESP's own classification fields, as stated (see `Evidence::esp`).
+    pub esp: Option<String>,
     /// Source-specific identity; empty means "derive from the fields".
     pub identity: String,
 }
@@ -569,29 +630,7 @@ impl Normaliser {
             bounce_report: false,
         };
         let mut verdict = self.classify(&obs);
-        if outcome == Outcome::Dropped
-            && let Some(h) = hint
-            && verdict.reason != h
-        {
-            // Not attempted: no receiving server replied, and the text and
-            // status are the ESP's own account of why it did not send (SES
-            // writes `5.1.1` for an address on its suppression list). Its
-            // stated reason is the fact.
-            verdict.reason = h;
-            rebound_classify::settle(&mut verdict);
-            verdict.explain = format!("hint {h}: the ESP did not send the message and says why");
-        }
-        if d.temporary && verdict.permanent != Some(false) {
-            // The ESP's own verdict: it will retry, or it judged the refusal
-            // a block of the sender. A reply that reads as permanent (a
-            // block worded "550 user unknown") is then no reason to drop
-            // the address; `settle` re-derives hard bounce and remedy.
-            verdict.permanent = Some(false);
-            rebound_classify::settle(&mut verdict);
-            verdict
-                .explain
-                .push_str("; the ESP reports the failure as temporary or a block, not permanent");
-        }
+        apply_source_facts(&mut verdict, outcome, hint, d.temporary);
         // The identity, hashed as a stream (same bytes as the documented
         // `format \x1f …` string, without building it).
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -633,7 +672,56 @@ impl Normaliser {
             source,
             dedupe_key: key,
             verdict,
+            evidence: Evidence {
+                recorded: true,
+                replycode: d.replycode,
+                status: d.status,
+                smtpcommand: d.smtpcommand,
+                rhost: d.rhost,
+                lhost: None,
+                action: Some(outcome.action().to_string()),
+                hint,
+                temporary: d.temporary,
+                esp: d.esp,
+                bounce_report: false,
+                standin: None,
+                rules_id: Some(self.classifier.id().to_string()),
+            },
         })
+    }
+}
+
+/// What only the source knows, applied after classification: a message the
+/// ESP dropped keeps the ESP's reason, and a failure the ESP calls
+/// temporary (or a block of the sender) is not permanent.
+pub(crate) fn apply_source_facts(
+    verdict: &mut Verdict,
+    outcome: Outcome,
+    hint: Option<Reason>,
+    temporary: bool,
+) {
+    if outcome == Outcome::Dropped
+        && let Some(h) = hint
+        && verdict.reason != h
+    {
+        // Not attempted: no receiving server replied, and the text and
+        // status are the ESP's own account of why it did not send (SES
+        // writes `5.1.1` for an address on its suppression list). Its
+        // stated reason is the fact.
+        verdict.reason = h;
+        rebound_classify::settle(verdict);
+        verdict.explain = format!("hint {h}: the ESP did not send the message and says why");
+    }
+    if temporary && verdict.permanent != Some(false) {
+        // The ESP's own verdict: it will retry, or it judged the refusal
+        // a block of the sender. A reply that reads as permanent (a
+        // block worded "550 user unknown") is then no reason to drop
+        // the address; `settle` re-derives hard bounce and remedy.
+        verdict.permanent = Some(false);
+        rebound_classify::settle(verdict);
+        verdict
+            .explain
+            .push_str("; the ESP reports the failure as temporary or a block, not permanent");
     }
 }
 

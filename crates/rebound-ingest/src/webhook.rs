@@ -552,6 +552,17 @@ fn stamp_of(stated: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+/// The ESP's own classification fields of a record as stated
+/// (`bounceType=Permanent; bounceSubType=General`), kept with the event's
+/// evidence; `None` when it states none of them.
+fn esp_fields(v: &Value, keys: &[&str]) -> Option<String> {
+    let parts: Vec<String> = keys
+        .iter()
+        .filter_map(|k| string(v, k).map(|x| format!("{k}={x}")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 fn apply(d: &mut Draft, v: EspVerdict) {
     d.outcome = Some(v.outcome);
     d.hint = v.hint;
@@ -676,6 +687,7 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
                 d.time_ms = time_ms;
                 d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
                 apply(&mut d, verdict);
+                d.esp = esp_fields(b, &["bounceType", "bounceSubType"]);
                 d.text = s(r, "diagnosticCode")
                     .map(|t| t.strip_prefix("smtp;").unwrap_or(t).trim().to_string())
                     .unwrap_or_else(|| format!("{btype} {sub}").trim().to_string());
@@ -877,6 +889,7 @@ fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         ..Draft::default()
     };
     apply(&mut d, verdict);
+    d.esp = esp_fields(v, &["event", "type", "bounce_classification"]);
     if let Some(st) = string(v, "status") {
         d.set_status(&st);
     }
@@ -959,6 +972,7 @@ fn mailgun(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         ..Draft::default()
     };
     apply(&mut d, verdict);
+    d.esp = esp_fields(e, &["event", "severity", "reason"]);
     if let Some(code) = ds.get("code").and_then(Value::as_u64) {
         d.replycode = u16::try_from(code)
             .ok()
@@ -1031,6 +1045,7 @@ fn postmark(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         ..Draft::default()
     };
     apply(&mut d, verdict);
+    d.esp = esp_fields(v, &["RecordType", "Type", "TypeCode"]);
     codes_into(&mut d);
     Ok(Parsed::events(vec![d]))
 }
@@ -1120,6 +1135,7 @@ fn sparkpost(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         ..Draft::default()
     };
     apply(&mut d, verdict);
+    d.esp = esp_fields(e, &["type", "bounce_class"]);
     if let Some(code) = string(e, "error_code").and_then(|c| c.parse::<u16>().ok()) {
         d.replycode = rebound_core::ReplyCode::new(code);
     }

@@ -47,6 +47,26 @@ fn ses_bounce_raw_and_in_sns_envelope() {
     assert_eq!(ev[0].verdict.deliverystatus.unwrap().to_string(), "5.1.1");
     assert_eq!(ev[0].verdict.replycode.unwrap().get(), 550);
     assert_ne!(ev[0].dedupe_key, ev[1].dedupe_key);
+    // What the verdict was judged from is kept: SES's own classification
+    // as stated, the status it gave as a field, the action, the rules.
+    let evidence = &ev[0].evidence;
+    assert!(evidence.recorded);
+    assert_eq!(
+        evidence.esp.as_deref(),
+        Some("bounceType=Permanent; bounceSubType=General")
+    );
+    assert_eq!(
+        evidence.status.map(|s| s.to_string()).as_deref(),
+        Some("5.1.1")
+    );
+    assert_eq!(evidence.action.as_deref(), Some("failed"));
+    assert_eq!(
+        evidence.rules_id.as_deref(),
+        Some(rebound_classify::builtin_rules_id())
+    );
+    // Judged again by the same rules, the verdict is the same.
+    let mut judge = rebound_ingest::Judge::new(rebound_classify::Classifier::builtin());
+    assert_eq!(judge.verdict(&ev[0]), ev[0].verdict);
 
     let sns = serde_json::json!({
         "Type": "Notification",

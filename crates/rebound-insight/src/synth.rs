@@ -487,6 +487,7 @@ impl Synth {
             source: format!("synth:{}", self.n),
             dedupe_key: dedupe_key(&format!("synth\u{1f}{}\u{1f}{}", self.cfg.seed, self.n)),
             verdict,
+            evidence: Default::default(),
         }
     }
 }

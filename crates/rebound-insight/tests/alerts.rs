@@ -497,6 +497,7 @@ fn a_sqlite_ledger_gives_every_scope_its_deliveries() {
             source: format!("test:{n}"),
             dedupe_key: dedupe_key(&format!("alerts-test-{n}")),
             verdict: rebound_classify::Classifier::builtin().classify(&obs),
+            evidence: Default::default(),
         }
     };
     let mut v = Vec::new();

@@ -60,6 +60,7 @@ impl Gen {
             source: format!("test:{}", self.0),
             dedupe_key: dedupe_key(&format!("rates-test-{}", self.0)),
             verdict: rebound_classify::Classifier::builtin().classify(&obs),
+            evidence: Default::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod pg_connect;
 pub mod pipeline;
 pub mod policy;
 mod postgres_store;
+pub mod reclassify;
 mod schema;
 mod sqlite_store;
 pub mod synth;
@@ -25,6 +26,7 @@ pub mod synth;
 pub use pipeline::{IngestOptions, IngestStats, ingest};
 pub use policy::{Class, Policy};
 pub use postgres_store::{PgStore, connect_to_schema};
+pub use reclassify::{ReclassifyJob, ReclassifyOptions, ReclassifyReport};
 pub use sqlite_store::SqliteStore;
 
 use rebound_ingest::Event;
@@ -214,7 +216,40 @@ pub trait Store: Send {
     /// Number of active suppressions (the server's gauge reads it on every
     /// scrape, so it must not load the list).
     fn count_suppressions(&mut self) -> Result<u64>;
+
+    /// One batch of a reclassify run ([`reclassify`]) in one transaction,
+    /// committed when the job applies, rolled back otherwise; false when no
+    /// event was left.
+    fn reclassify_batch(&mut self, job: &mut ReclassifyJob<'_, '_>) -> Result<bool>;
+
+    /// Verdicts changed by reclassify runs, newest first (for one event or
+    /// all).
+    fn verdict_changes(
+        &mut self,
+        event_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<VerdictChange>>;
 }
+
+/// One verdict a reclassify run changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictChange {
+    pub event_id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub old_reason: String,
+    pub new_reason: String,
+    pub old_class: String,
+    pub new_class: String,
+    /// `None`: the event was stored before rules had ids.
+    pub old_rules_id: Option<String>,
+    pub new_rules_id: String,
+    /// What decided the new verdict (`rule ID`, `status 5.1.1`, …).
+    pub decided_by: String,
+}
+
+/// `SELECT` of [`VerdictChange`].
+pub(crate) const VERDICT_CHANGE_SELECT: &str = "SELECT event_id, at_ms, actor, old_reason, new_reason, old_class, new_class, old_rules_id, new_rules_id, decided_by FROM verdict_changes";
 
 /// Opens (creating and migrating if needed) the store a URL names:
 /// `postgres://…`/`postgresql://…` (an optional `schema=NAME` query

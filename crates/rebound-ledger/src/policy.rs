@@ -145,21 +145,26 @@ impl Policy {
 
     /// Classifies one event for the policy.
     pub fn class(&self, e: &Event) -> Class {
-        let v = &e.verdict;
-        if e.outcome == Outcome::AutoReply || v.reason == Reason::Vacation {
+        self.class_of(e.outcome, &e.verdict)
+    }
+
+    /// [`Policy::class`] of an outcome and a verdict held apart (a verdict
+    /// judged again, before it replaces the event's).
+    pub fn class_of(&self, outcome: Outcome, v: &rebound_core::Verdict) -> Class {
+        if outcome == Outcome::AutoReply || v.reason == Reason::Vacation {
             return Class::Ignored;
         }
-        if e.outcome == Outcome::Complained || v.reason == Reason::Feedback {
+        if outcome == Outcome::Complained || v.reason == Reason::Feedback {
             return Class::Complaint;
         }
-        if e.outcome == Outcome::Delivered || v.reason == Reason::Delivered {
+        if outcome == Outcome::Delivered || v.reason == Reason::Delivered {
             return Class::Delivered;
         }
-        if e.outcome == Outcome::Dropped || v.reason == Reason::Suppressed {
+        if outcome == Outcome::Dropped || v.reason == Reason::Suppressed {
             // The ESP did not even try: its own list, nothing new to learn.
             return Class::Other;
         }
-        if e.outcome == Outcome::Deferred {
+        if outcome == Outcome::Deferred {
             return Class::Deferral;
         }
         if is_sender_owner(v.owner)
@@ -179,7 +184,7 @@ impl Policy {
         if transient {
             return Class::Deferral;
         }
-        if matches!(e.outcome, Outcome::Bounced)
+        if matches!(outcome, Outcome::Bounced)
             && (v.hardbounce || self.hard_reasons.contains(&v.reason))
         {
             return Class::Hard;

@@ -5,12 +5,13 @@
 
 use crate::engine::{self, TxOps};
 use crate::pg_connect::PgUrl;
+use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery, Stamp};
 use crate::schema::{
     self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
 };
 use crate::{
-    AuditEntry, BatchOutcome, Error, EventQuery, ManualSuppression, OnceKey, Policy, Result,
-    SenderIssue, Store, StoredEvent, Suppression, now_ms,
+    AuditEntry, BatchOutcome, Class, Error, EventQuery, ManualSuppression, OnceKey, Policy,
+    ReclassifyJob, Result, SenderIssue, Store, StoredEvent, Suppression, VerdictChange, now_ms,
 };
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
@@ -200,6 +201,8 @@ impl PgStore {
                 owned.push(Box::new(v.smtpcommand.clone()));
                 owned.push(Box::new(class.as_str()));
                 owned.push(Box::new(now));
+                owned.push(Box::new(schema::evidence_json(e)));
+                owned.push(Box::new(e.evidence.rules_id.clone()));
             }
             let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
             for row in tx.query(&statements[ci], &refs)? {
@@ -383,6 +386,173 @@ impl TxOps for Tx<'_, '_> {
     }
 }
 
+fn pg_values(params: Vec<QueryParam>) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .into_iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                QueryParam::Int(i) => Box::new(i),
+                QueryParam::Text(s) => Box::new(s),
+            }
+        })
+        .collect()
+}
+
+fn row_to_judging(r: &Row) -> schema::JudgingValues {
+    schema::JudgingValues {
+        id: r.get(0),
+        time_ms: r.get(1),
+        recipient: r.get(2),
+        recipient_domain: r.get(3),
+        sender: r.get(4),
+        sending_ip: r.get(5),
+        campaign: r.get(6),
+        message_id: r.get(7),
+        outcome: r.get(8),
+        text: r.get(9),
+        format: r.get(10),
+        source: r.get(11),
+        replycode: r.get(12),
+        status: r.get(13),
+        reason: r.get(14),
+        hardbounce: r.get(15),
+        permanent: r.get(16),
+        owner: r.get(17),
+        remedy: r.get(18),
+        provider: r.get(19),
+        detail_key: r.get(20),
+        rhost: r.get(21),
+        smtpcommand: r.get(22),
+        policy_class: r.get(23),
+        evidence: r.get(24),
+        rules_id: r.get(25),
+        blocklist: r.get(26),
+        explain: r.get(27),
+    }
+}
+
+impl ReclassifyOps for Tx<'_, '_> {
+    fn judging_rows(&mut self, q: &RowQuery<'_>) -> Result<Vec<JudgedRow>> {
+        let (w, params) = schema::judging_filter(q);
+        let sql = format!("SELECT {} FROM events {w}", schema::JUDGING_SELECT);
+        let owned = pg_values(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        Ok(self
+            .tx
+            .query(&sql, &refs)?
+            .iter()
+            .map(|r| row_to_judging(r).into_row())
+            .collect())
+    }
+
+    fn address_events(&mut self, address: &str) -> Result<Vec<AddressEvent>> {
+        let st = self.st(schema::ADDRESS_EVENTS)?;
+        Ok(self
+            .tx
+            .query(&st, &[&address])?
+            .iter()
+            .map(|r| AddressEvent {
+                id: r.get(0),
+                time_ms: r.get(1),
+                message_id: r.get(2),
+                class: r.get(3),
+                reason: r.get(4),
+            })
+            .collect())
+    }
+
+    fn suppression(&mut self, address: &str) -> Result<Option<Suppression>> {
+        let st = self.st(
+            "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions WHERE address = $1",
+        )?;
+        Ok(self
+            .tx
+            .query_opt(&st, &[&address])?
+            .map(|r| row_to_suppression(&r)))
+    }
+
+    fn lift(&mut self, address: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM suppressions WHERE address = $1", &[&address])?;
+        self.tx.execute(
+            "DELETE FROM suppression_events WHERE address = $1",
+            &[&address],
+        )?;
+        Ok(())
+    }
+
+    fn update_event(&mut self, id: i64, e: &Event, class: Class, rules_id: &str) -> Result<()> {
+        let v = &e.verdict;
+        let dk = schema::detail_key(v);
+        let det = self.st(schema::INSERT_DETAIL)?;
+        self.tx.execute(
+            &det,
+            &[
+                &dk,
+                &schema::blocklist_json(&v.blocklist),
+                &v.pattern,
+                &v.explain,
+            ],
+        )?;
+        let up = self.st(schema::UPDATE_VERDICT)?;
+        self.tx.execute(
+            &up,
+            &[
+                &v.replycode.map(|c| c.get() as i32),
+                &v.deliverystatus.map(|s| s.to_string()),
+                &v.reason.as_str(),
+                &v.hardbounce,
+                &v.permanent,
+                &v.owner.as_str(),
+                &v.remedy.as_str(),
+                &v.provider,
+                &dk,
+                &v.rhost,
+                &v.smtpcommand,
+                &class.as_str(),
+                &rules_id,
+                &id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn stamp(&mut self, b: &Stamp<'_>) -> Result<()> {
+        // By id (an ingest may have added events to the range since the
+        // batch was read: they were judged by other rules); one statement
+        // for the batch, as a round trip per event would be the whole cost.
+        let st = self.st("UPDATE events SET rules_id = $1 WHERE id = ANY($2)")?;
+        self.tx.execute(&st, &[&b.rules_id, &b.ids])?;
+        Ok(())
+    }
+
+    fn drop_sender_issue(&mut self, event_id: i64) -> Result<()> {
+        let st = self.st(schema::DROP_SENDER_ISSUE)?;
+        self.tx.execute(&st, &[&event_id])?;
+        Ok(())
+    }
+
+    fn record_change(&mut self, c: &Change<'_>) -> Result<()> {
+        let st = self.st(schema::INSERT_CHANGE)?;
+        self.tx.execute(
+            &st,
+            &[
+                &c.event_id,
+                &c.at_ms,
+                &c.actor,
+                &c.old_reason,
+                &c.new_reason,
+                &c.old_class,
+                &c.new_class,
+                &c.old_rules_id,
+                &c.new_rules_id,
+                &c.decided_by,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
 fn row_to_event(r: &Row) -> EventRow {
     EventRow {
         id: r.get(0),
@@ -412,6 +582,8 @@ fn row_to_event(r: &Row) -> EventRow {
         pattern: r.get(24),
         explain: r.get(25),
         policy_class: r.get(26),
+        evidence: r.get(27),
+        rules_id: r.get(28),
     }
 }
 
@@ -621,5 +793,66 @@ impl Store for PgStore {
             .query_one("SELECT COUNT(*) FROM suppressions", &[])?
             .get(0);
         Ok(n as u64)
+    }
+
+    fn reclassify_batch(&mut self, job: &mut ReclassifyJob<'_, '_>) -> Result<bool> {
+        let mut tx = self.client.transaction()?;
+        // One reclassify writer at a time per store: two runs over the
+        // same addresses would each replay the policy on half-updated
+        // events. Ingest is not held up (it takes no such lock).
+        tx.execute("SELECT pg_advisory_xact_lock(720717)", &[])?;
+        let batch = crate::reclassify::batch(
+            &mut Tx {
+                tx: &mut tx,
+                statements: &mut self.statements,
+            },
+            job,
+        )?;
+        let Some(batch) = batch else {
+            return Ok(false);
+        };
+        if job.options.apply {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        job.finished(batch);
+        Ok(true)
+    }
+
+    fn verdict_changes(
+        &mut self,
+        event_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<VerdictChange>> {
+        let sql = format!(
+            "{} {} ORDER BY at_ms DESC, id DESC LIMIT {}",
+            crate::VERDICT_CHANGE_SELECT,
+            if event_id.is_some() {
+                "WHERE event_id = $1"
+            } else {
+                ""
+            },
+            limit.min(i64::MAX as usize) as i64
+        );
+        let rows = match event_id {
+            Some(id) => self.client.query(&sql, &[&id])?,
+            None => self.client.query(&sql, &[])?,
+        };
+        Ok(rows
+            .iter()
+            .map(|r| VerdictChange {
+                event_id: r.get(0),
+                at_ms: r.get(1),
+                actor: r.get(2),
+                old_reason: r.get(3),
+                new_reason: r.get(4),
+                old_class: r.get(5),
+                new_class: r.get(6),
+                old_rules_id: r.get(7),
+                new_rules_id: r.get(8),
+                decided_by: r.get(9),
+            })
+            .collect())
     }
 }

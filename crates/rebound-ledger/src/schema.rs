@@ -110,6 +110,32 @@ CREATE TABLE once_tokens (
 CREATE INDEX once_tokens_expiry ON once_tokens (expires_ms);
 "#,
     ),
+    (
+        3,
+        r#"
+-- What each verdict was judged from besides the text (JSON of
+-- `rebound_ingest::Evidence`; NULL for events stored before this
+-- migration, which are judged again from their verdict's fields) and the
+-- id of the rules that judged it (NULL: unknown).
+ALTER TABLE events ADD COLUMN evidence TEXT;
+ALTER TABLE events ADD COLUMN rules_id TEXT;
+-- Every verdict `rebound reclassify --apply` changed, with both rule ids.
+CREATE TABLE verdict_changes (
+    id {ID},
+    event_id BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    old_reason TEXT NOT NULL,
+    new_reason TEXT NOT NULL,
+    old_class TEXT NOT NULL,
+    new_class TEXT NOT NULL,
+    old_rules_id TEXT,
+    new_rules_id TEXT NOT NULL,
+    decided_by TEXT NOT NULL
+);
+CREATE INDEX verdict_changes_event ON verdict_changes (event_id);
+"#,
+    ),
 ];
 
 /// Claiming a one-time key inside a batch's transaction: expired keys are
@@ -128,12 +154,39 @@ pub fn ddl(sql: &str, postgres: bool) -> String {
     }
 }
 
-/// Columns of `events` in insert order (25 after `id`).
-pub const EVENT_COLUMNS: &str = "dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, ingested_ms";
-pub const EVENT_NCOLS: usize = 25;
+/// Columns of `events` in insert order (27 after `id`).
+pub const EVENT_COLUMNS: &str = "dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, ingested_ms, evidence, rules_id";
+pub const EVENT_NCOLS: usize = 27;
 
 /// `SELECT` list for reading events back (id first), with [`EVENT_FROM`].
-pub const EVENT_SELECT: &str = "id, dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, COALESCE(pattern, ''), COALESCE(explain, ''), policy_class";
+pub const EVENT_SELECT: &str = "id, dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, blocklist, rhost, smtpcommand, COALESCE(pattern, ''), COALESCE(explain, ''), policy_class, evidence, rules_id";
+
+/// An event's evidence as stored: JSON without the rules id (a column of
+/// its own) and without `recorded` (a stored value is recorded evidence;
+/// evidence not recorded is NULL, as in rows older than migration 3).
+pub fn evidence_json(e: &Event) -> Option<String> {
+    if !e.evidence.recorded {
+        return None;
+    }
+    let mut ev = e.evidence.clone();
+    ev.rules_id = None;
+    ev.recorded = false;
+    serde_json::to_string(&ev).ok()
+}
+
+/// The evidence read back: `None` (an event stored before evidence was
+/// kept) is not recorded.
+pub fn evidence_from(json: Option<&str>, rules_id: Option<String>) -> rebound_ingest::Evidence {
+    let mut ev = json
+        .and_then(|j| serde_json::from_str::<rebound_ingest::Evidence>(j).ok())
+        .map(|mut ev| {
+            ev.recorded = true;
+            ev
+        })
+        .unwrap_or_default();
+    ev.rules_id = rules_id;
+    ev
+}
 
 /// The `FROM` of [`EVENT_SELECT`].
 pub const EVENT_FROM: &str =
@@ -195,6 +248,8 @@ pub struct EventRow {
     pub pattern: String,
     pub explain: String,
     pub policy_class: String,
+    pub evidence: Option<String>,
+    pub rules_id: Option<String>,
 }
 
 impl EventRow {
@@ -246,6 +301,7 @@ impl EventRow {
                     pattern: self.pattern,
                     explain: self.explain,
                 },
+                evidence: evidence_from(self.evidence.as_deref(), self.rules_id),
             },
         }
     }
@@ -296,3 +352,132 @@ pub fn sender_domain(e: &Event) -> Option<String> {
         .filter(|d| !d.is_empty())
         .map(str::to_string)
 }
+
+/// `SELECT` list of [`crate::reclassify::JudgedRow`] (`FROM events`). The
+/// old verdict's explanation and blocklist are only read for events stored
+/// without evidence, which are judged again from them.
+pub const JUDGING_SELECT: &str = "id, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, text, format, source, replycode, status, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, evidence, rules_id, CASE WHEN evidence IS NULL THEN (SELECT blocklist FROM verdict_details WHERE key = detail_key) END, CASE WHEN evidence IS NULL THEN COALESCE((SELECT explain FROM verdict_details WHERE key = detail_key), '') ELSE '' END";
+
+/// The `WHERE … ORDER BY … LIMIT` of a judging query, `$1`-numbered, and
+/// its parameters.
+pub fn judging_filter(q: &crate::reclassify::RowQuery<'_>) -> (String, Vec<QueryParam>) {
+    let mut params = Vec::new();
+    let mut clauses = Vec::new();
+    match q.only {
+        Some(a) => {
+            params.push(QueryParam::Text(a.to_string()));
+            clauses.push(format!("recipient = ${}", params.len()));
+        }
+        None => {
+            params.push(QueryParam::Text(q.after.to_string()));
+            clauses.push(format!("recipient > ${}", params.len()));
+        }
+    }
+    if let Some(s) = q.since_ms {
+        params.push(QueryParam::Int(s));
+        clauses.push(format!("time_ms >= ${}", params.len()));
+    }
+    if let Some(r) = q.skip_rules {
+        params.push(QueryParam::Text(r.to_string()));
+        clauses.push(format!(
+            "(rules_id IS NULL OR rules_id <> ${})",
+            params.len()
+        ));
+    }
+    let limit = if q.limit == usize::MAX {
+        String::new()
+    } else {
+        format!(" LIMIT {}", q.limit)
+    };
+    (
+        format!(
+            "WHERE {} ORDER BY recipient, time_ms, id{limit}",
+            clauses.join(" AND ")
+        ),
+        params,
+    )
+}
+
+/// A judging row's plain values (both backends fill this).
+pub struct JudgingValues {
+    pub id: i64,
+    pub time_ms: i64,
+    pub recipient: String,
+    pub recipient_domain: String,
+    pub sender: Option<String>,
+    pub sending_ip: Option<String>,
+    pub campaign: Option<String>,
+    pub message_id: Option<String>,
+    pub outcome: String,
+    pub text: String,
+    pub format: String,
+    pub source: String,
+    pub replycode: Option<i32>,
+    pub status: Option<String>,
+    pub reason: String,
+    pub hardbounce: bool,
+    pub permanent: Option<bool>,
+    pub owner: String,
+    pub remedy: String,
+    pub provider: Option<String>,
+    pub detail_key: i64,
+    pub rhost: String,
+    pub smtpcommand: String,
+    pub policy_class: String,
+    pub evidence: Option<String>,
+    pub rules_id: Option<String>,
+    pub blocklist: Option<String>,
+    pub explain: String,
+}
+
+impl JudgingValues {
+    pub fn into_row(self) -> crate::reclassify::JudgedRow {
+        let stored = EventRow {
+            id: self.id,
+            dedupe_key: Vec::new(),
+            time_ms: self.time_ms,
+            recipient: self.recipient,
+            recipient_domain: self.recipient_domain,
+            sender: self.sender,
+            sending_ip: self.sending_ip,
+            campaign: self.campaign,
+            message_id: self.message_id,
+            outcome: self.outcome,
+            replycode: self.replycode,
+            status: self.status,
+            text: self.text,
+            format: self.format,
+            source: self.source,
+            reason: self.reason,
+            hardbounce: self.hardbounce,
+            permanent: self.permanent,
+            owner: self.owner,
+            remedy: self.remedy,
+            provider: self.provider,
+            blocklist: self.blocklist,
+            rhost: self.rhost,
+            smtpcommand: self.smtpcommand,
+            pattern: String::new(),
+            explain: self.explain,
+            policy_class: self.policy_class,
+            evidence: self.evidence,
+            rules_id: self.rules_id,
+        }
+        .into_stored();
+        crate::reclassify::JudgedRow {
+            id: stored.id,
+            event: stored.event,
+            policy_class: stored.policy_class,
+            detail_key: self.detail_key,
+        }
+    }
+}
+
+/// Writing a re-judged verdict (`$14` the id: SQLite numbers parameters
+/// in order of appearance, so they appear in order).
+pub const UPDATE_VERDICT: &str = "UPDATE events SET replycode = $1, status = $2, reason = $3, hardbounce = $4, permanent = $5, owner = $6, remedy = $7, provider = $8, detail_key = $9, rhost = $10, smtpcommand = $11, policy_class = $12, rules_id = $13 WHERE id = $14";
+pub const INSERT_DETAIL: &str = "INSERT INTO verdict_details (key, blocklist, pattern, explain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+pub const INSERT_CHANGE: &str = "INSERT INTO verdict_changes (event_id, at_ms, actor, old_reason, new_reason, old_class, new_class, old_rules_id, new_rules_id, decided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub const ADDRESS_EVENTS: &str =
+    "SELECT id, time_ms, message_id, policy_class, reason FROM events WHERE recipient = $1";
+pub const DROP_SENDER_ISSUE: &str = "DELETE FROM sender_issues WHERE event_id = $1";

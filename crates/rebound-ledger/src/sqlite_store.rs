@@ -7,10 +7,11 @@
 //! lose the last commits.
 
 use crate::engine::{self, TxOps};
+use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery, Stamp};
 use crate::schema::{self, EVENT_COLUMNS, EVENT_FROM, EVENT_SELECT, EventRow, QueryParam};
 use crate::{
-    AuditEntry, BatchOutcome, EventQuery, ManualSuppression, OnceKey, Policy, Result, SenderIssue,
-    Store, StoredEvent, Suppression, now_ms,
+    AuditEntry, BatchOutcome, Class, EventQuery, ManualSuppression, OnceKey, Policy, ReclassifyJob,
+    Result, SenderIssue, Store, StoredEvent, Suppression, VerdictChange, now_ms,
 };
 use rebound_ingest::Event;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -24,6 +25,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens or creates the database file and brings the schema up to date.
     pub fn open(path: &str) -> Result<Self> {
+        Self::open_migrated_to(path, i64::MAX)
+    }
+
+    /// Opens the file with migrations up to `version` only: for tests of
+    /// the migrations themselves (a store as an older release left it).
+    #[doc(hidden)]
+    pub fn open_migrated_to(path: &str, version: i64) -> Result<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -37,11 +45,18 @@ impl SqliteStore {
             conn,
             details: Default::default(),
         };
-        s.migrate()?;
+        s.migrate(version)?;
         Ok(s)
     }
 
-    fn migrate(&mut self) -> Result<()> {
+    /// The connection (tests of migrations write rows as an older release
+    /// did).
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn migrate(&mut self, upto: i64) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -54,7 +69,7 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         for (v, sql) in schema::MIGRATIONS {
-            if *v > current {
+            if *v > current && *v <= upto {
                 tx.execute_batch(&schema::ddl(sql, false))?;
                 tx.execute(
                     "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
@@ -134,6 +149,8 @@ impl SqliteStore {
                     v.smtpcommand,
                     class.as_str(),
                     now,
+                    schema::evidence_json(e),
+                    e.evidence.rules_id,
                 ])?;
                 if n == 1 {
                     out.inserted += 1;
@@ -161,6 +178,169 @@ impl SqliteStore {
 }
 
 struct Tx<'a>(&'a rusqlite::Transaction<'a>);
+
+fn sqlite_values(params: Vec<QueryParam>) -> Vec<rusqlite::types::Value> {
+    params
+        .into_iter()
+        .map(|p| match p {
+            QueryParam::Int(i) => rusqlite::types::Value::Integer(i),
+            QueryParam::Text(s) => rusqlite::types::Value::Text(s),
+        })
+        .collect()
+}
+
+fn row_to_judging(r: &rusqlite::Row<'_>) -> rusqlite::Result<schema::JudgingValues> {
+    Ok(schema::JudgingValues {
+        id: r.get(0)?,
+        time_ms: r.get(1)?,
+        recipient: r.get(2)?,
+        recipient_domain: r.get(3)?,
+        sender: r.get(4)?,
+        sending_ip: r.get(5)?,
+        campaign: r.get(6)?,
+        message_id: r.get(7)?,
+        outcome: r.get(8)?,
+        text: r.get(9)?,
+        format: r.get(10)?,
+        source: r.get(11)?,
+        replycode: r.get(12)?,
+        status: r.get(13)?,
+        reason: r.get(14)?,
+        hardbounce: r.get(15)?,
+        permanent: r.get(16)?,
+        owner: r.get(17)?,
+        remedy: r.get(18)?,
+        provider: r.get(19)?,
+        detail_key: r.get(20)?,
+        rhost: r.get(21)?,
+        smtpcommand: r.get(22)?,
+        policy_class: r.get(23)?,
+        evidence: r.get(24)?,
+        rules_id: r.get(25)?,
+        blocklist: r.get(26)?,
+        explain: r.get(27)?,
+    })
+}
+
+impl ReclassifyOps for Tx<'_> {
+    fn judging_rows(&mut self, q: &RowQuery<'_>) -> Result<Vec<JudgedRow>> {
+        let (w, params) = schema::judging_filter(q);
+        let mut st = self.0.prepare_cached(&format!(
+            "SELECT {} FROM events {w}",
+            schema::JUDGING_SELECT
+        ))?;
+        let rows = st.query_map(rusqlite::params_from_iter(sqlite_values(params)), |r| {
+            row_to_judging(r)
+        })?;
+        Ok(rows
+            .map(|r| r.map(schema::JudgingValues::into_row))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn address_events(&mut self, address: &str) -> Result<Vec<AddressEvent>> {
+        let mut st = self.0.prepare_cached(schema::ADDRESS_EVENTS)?;
+        let rows = st.query_map([address], |r| {
+            Ok(AddressEvent {
+                id: r.get(0)?,
+                time_ms: r.get(1)?,
+                message_id: r.get(2)?,
+                class: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn suppression(&mut self, address: &str) -> Result<Option<Suppression>> {
+        let mut st = self.0.prepare_cached(SUPPRESSION_BY_ADDRESS)?;
+        Ok(st.query_row([address], row_to_suppression).optional()?)
+    }
+
+    fn lift(&mut self, address: &str) -> Result<()> {
+        self.0
+            .execute("DELETE FROM suppressions WHERE address = $1", [address])?;
+        self.0.execute(
+            "DELETE FROM suppression_events WHERE address = $1",
+            [address],
+        )?;
+        Ok(())
+    }
+
+    fn update_event(&mut self, id: i64, e: &Event, class: Class, rules_id: &str) -> Result<()> {
+        let v = &e.verdict;
+        let dk = schema::detail_key(v);
+        self.0
+            .prepare_cached(schema::INSERT_DETAIL)?
+            .execute(params![
+                dk,
+                schema::blocklist_json(&v.blocklist),
+                v.pattern,
+                v.explain
+            ])?;
+        self.0
+            .prepare_cached(schema::UPDATE_VERDICT)?
+            .execute(params![
+                v.replycode.map(|c| c.get() as i32),
+                v.deliverystatus.map(|s| s.to_string()),
+                v.reason.as_str(),
+                v.hardbounce,
+                v.permanent,
+                v.owner.as_str(),
+                v.remedy.as_str(),
+                v.provider,
+                dk,
+                v.rhost,
+                v.smtpcommand,
+                class.as_str(),
+                rules_id,
+                id,
+            ])?;
+        Ok(())
+    }
+
+    fn stamp(&mut self, b: &Stamp<'_>) -> Result<()> {
+        // The batch's transaction is `IMMEDIATE`: no other writer added an
+        // event since it was read, so the range is exactly the ids (less
+        // the changed ones, stamped with their new verdict), and
+        // one statement walking the recipient index costs less than one
+        // per id.
+        let mut st = self.0.prepare_cached(
+            "UPDATE events SET rules_id = $1 WHERE recipient >= $2 AND recipient <= $3 AND time_ms >= $4 AND (rules_id IS NULL OR rules_id <> $1)",
+        )?;
+        st.execute(params![
+            b.rules_id,
+            b.first,
+            b.last,
+            b.since_ms.unwrap_or(i64::MIN)
+        ])?;
+        Ok(())
+    }
+
+    fn drop_sender_issue(&mut self, event_id: i64) -> Result<()> {
+        self.0
+            .prepare_cached(schema::DROP_SENDER_ISSUE)?
+            .execute([event_id])?;
+        Ok(())
+    }
+
+    fn record_change(&mut self, c: &Change<'_>) -> Result<()> {
+        self.0
+            .prepare_cached(schema::INSERT_CHANGE)?
+            .execute(params![
+                c.event_id,
+                c.at_ms,
+                c.actor,
+                c.old_reason,
+                c.new_reason,
+                c.old_class,
+                c.new_class,
+                c.old_rules_id,
+                c.new_rules_id,
+                c.decided_by,
+            ])?;
+        Ok(())
+    }
+}
 
 impl TxOps for Tx<'_> {
     fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
@@ -289,6 +469,8 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         pattern: r.get(24)?,
         explain: r.get(25)?,
         policy_class: r.get(26)?,
+        evidence: r.get(27)?,
+        rules_id: r.get(28)?,
     })
 }
 
@@ -488,5 +670,58 @@ impl Store for SqliteStore {
             .conn
             .query_row("SELECT COUNT(*) FROM suppressions", [], |r| r.get(0))?;
         Ok(n as u64)
+    }
+
+    fn reclassify_batch(&mut self, job: &mut ReclassifyJob<'_, '_>) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(batch) = crate::reclassify::batch(&mut Tx(&tx), job)? else {
+            return Ok(false);
+        };
+        if job.options.apply {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        job.finished(batch);
+        Ok(true)
+    }
+
+    fn verdict_changes(
+        &mut self,
+        event_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<VerdictChange>> {
+        let sql = format!(
+            "{} {} ORDER BY at_ms DESC, id DESC LIMIT {}",
+            crate::VERDICT_CHANGE_SELECT,
+            if event_id.is_some() {
+                "WHERE event_id = $1"
+            } else {
+                ""
+            },
+            limit.min(i64::MAX as usize) as i64
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(VerdictChange {
+                event_id: r.get(0)?,
+                at_ms: r.get(1)?,
+                actor: r.get(2)?,
+                old_reason: r.get(3)?,
+                new_reason: r.get(4)?,
+                old_class: r.get(5)?,
+                new_class: r.get(6)?,
+                old_rules_id: r.get(7)?,
+                new_rules_id: r.get(8)?,
+                decided_by: r.get(9)?,
+            })
+        };
+        let rows = match event_id {
+            Some(id) => st.query_map([id], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+        };
+        Ok(rows)
     }
 }

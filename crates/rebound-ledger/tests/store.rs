@@ -72,6 +72,7 @@ fn ev(rcpt: &str, time_ms: i64, outcome: Outcome, reason: Reason, status: &str) 
             pattern: format!("{} <*> {reason}", code.unwrap_or(0)),
             explain: format!("test rule for {reason}"),
         },
+        evidence: Default::default(),
     }
 }
 
@@ -746,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 2);
+                assert_eq!(s.schema_version().unwrap(), 3);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 2);
+                assert_eq!(s.schema_version().unwrap(), 3);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }
@@ -785,3 +786,77 @@ suite!(
     manual_add_and_events_query,
     a_one_time_key_is_claimed_once,
 );
+
+/// A store written by a release before migration 3: its events keep what
+/// they had, get no evidence and an unknown rules id, and are judged again
+/// from their verdict's fields (the same verdict under the same rules).
+#[test]
+fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let path = path.to_str().unwrap();
+    let text = "host mx.example.net[192.0.2.1] said: 550 5.1.1 <old@example.net>: Recipient address rejected: User unknown (in reply to RCPT TO command)";
+    let v = rebound_classify::Classifier::builtin().classify(&rebound_core::Observation {
+        text: text.into(),
+        recipient: Some("old@example.net".into()),
+        action: Some("failed".into()),
+        ..Default::default()
+    });
+    {
+        let old = rebound_ledger::SqliteStore::open_migrated_to(path, 2).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 2);
+        // The row as migration 2's columns hold it.
+        old.connection()
+            .execute(
+                "INSERT INTO events (dedupe_key, time_ms, recipient, recipient_domain, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, detail_key, rhost, smtpcommand, policy_class, ingested_ms) VALUES (x'00', 1000, 'old@example.net', 'example.net', 'bounced', 550, '5.1.1', ?1, 'postfix', 'old.log:1', ?2, ?3, 1, ?4, ?5, 0, ?6, ?7, 'hard', 1000)",
+                rusqlite::params![
+                    text,
+                    v.reason.as_str(),
+                    v.hardbounce,
+                    v.owner.as_str(),
+                    v.remedy.as_str(),
+                    v.rhost,
+                    v.smtpcommand
+                ],
+            )
+            .unwrap();
+    }
+    let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    let e = s
+        .events(&EventQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .remove(0);
+    assert!(!e.event.evidence.recorded);
+    assert_eq!(e.event.evidence.rules_id, None);
+    assert_eq!(e.event.verdict.reason, rebound_core::Reason::UserUnknown);
+
+    // Judged again by the built-in rules: nothing changes but the stamp.
+    let mut judge = rebound_ingest::Judge::new(rebound_classify::Classifier::builtin());
+    let policy = Policy::default();
+    let mut job = rebound_ledger::ReclassifyJob::new(
+        &mut judge,
+        &policy,
+        rebound_ledger::ReclassifyOptions {
+            apply: true,
+            ..Default::default()
+        },
+    );
+    rebound_ledger::reclassify::run(&mut s, &mut job, |_| {}).unwrap();
+    assert_eq!((job.report.events, job.report.changed), (1, 0));
+    let e = s
+        .events(&EventQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        e.event.evidence.rules_id.as_deref(),
+        Some(rebound_classify::builtin_rules_id())
+    );
+    assert_eq!(e.policy_class, "hard");
+}

@@ -96,7 +96,11 @@ fn blocking_failed(e: tokio::task::JoinError) -> ApiError {
 // ------------------------------------------------------------------ open
 
 pub async fn healthz(State(s): Shared) -> ApiResult {
-    ok(json!({"status": "ok", "backend": backend_name(s.pool.url())}))
+    ok(json!({
+        "status": "ok",
+        "backend": backend_name(s.pool.url()),
+        "rules_id": s.rules.get().id(),
+    }))
 }
 
 fn backend_name(url: &str) -> &'static str {
@@ -260,7 +264,7 @@ pub async fn decode(
     };
     let state = Arc::clone(&s);
     let records = tokio::task::spawn_blocking(move || {
-        rebound_decode::decode_message_with(&bytes, "body", &opts, state.rules.get())
+        rebound_decode::decode_message_with(&bytes, "body", &opts, &state.rules.get())
     })
     .await
     .map_err(blocking_failed)?
@@ -591,7 +595,7 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
         delivered: true,
         vacation: true,
     };
-    let records = rebound_decode::decode_message_with(bytes, "body", &opts, s.rules.get())
+    let records = rebound_decode::decode_message_with(bytes, "body", &opts, &s.rules.get())
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let mut parsed = Parsed {
         events: Vec::new(),

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod headers;
+pub mod jobs;
 pub mod metrics;
 pub mod pool;
 pub mod reports;
@@ -75,21 +76,75 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/report"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/alerts"),
+    ("POST", "/v1/rules/reload"),
+    ("POST", "/v1/reclassify"),
+    ("GET", "/v1/jobs/{id}"),
 ];
 
-/// The classifier used by classify and decode: the built-in rules, or the
-/// built-in rules plus a user rule file.
-pub enum Rules {
+/// A set of rules as loaded: the built-in rules (shared, built once per
+/// process) or the built-in rules plus user rule files.
+#[derive(Clone)]
+pub enum Loaded {
     Builtin,
-    Custom(Box<Classifier>),
+    Custom(Arc<Classifier>),
+}
+
+impl std::ops::Deref for Loaded {
+    type Target = Classifier;
+    fn deref(&self) -> &Classifier {
+        match self {
+            Loaded::Builtin => Classifier::builtin(),
+            Loaded::Custom(c) => c,
+        }
+    }
+}
+
+/// The classifier used by classify, decode and reclassify, reloadable
+/// from its files (SIGHUP, `POST /v1/rules/reload`): a request takes the
+/// rules of the moment and keeps them to its end.
+pub struct Rules {
+    files: Vec<std::path::PathBuf>,
+    current: std::sync::RwLock<Loaded>,
 }
 
 impl Rules {
-    pub fn get(&self) -> &Classifier {
-        match self {
-            Rules::Builtin => Classifier::builtin(),
-            Rules::Custom(c) => c,
+    /// Loads `files` (none: the built-in rules alone).
+    pub fn load(files: Vec<std::path::PathBuf>) -> Result<Rules, rebound_classify::RuleError> {
+        let current = std::sync::RwLock::new(Self::build(&files)?);
+        Ok(Rules { files, current })
+    }
+
+    fn build(files: &[std::path::PathBuf]) -> Result<Loaded, rebound_classify::RuleError> {
+        if files.is_empty() {
+            return Ok(Loaded::Builtin);
         }
+        Ok(Loaded::Custom(Arc::new(Classifier::from_user_files(
+            files,
+        )?)))
+    }
+
+    /// The rules of the moment.
+    pub fn get(&self) -> Loaded {
+        // A poisoned lock only means a panic elsewhere while swapping an
+        // `Arc`: the value is whole either way.
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the files again; on an error the rules in use stay. Returns
+    /// the new rules' id.
+    pub fn reload(&self) -> Result<String, rebound_classify::RuleError> {
+        let fresh = Self::build(&self.files)?;
+        let id = fresh.id().to_string();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(id)
+    }
+
+    /// The files the rules are read from.
+    pub fn files(&self) -> &[std::path::PathBuf] {
+        &self.files
     }
 }
 
@@ -111,6 +166,8 @@ pub struct AppState {
     pub admission: Arc<admission::Admission>,
     /// Report slots and recent answers.
     pub reports: reports::Reports,
+    /// Reclassify runs started through the API.
+    pub jobs: jobs::Jobs,
 }
 
 /// Why the server could not start.
@@ -145,13 +202,8 @@ impl AppState {
                 Policy::from_toml(&text).map_err(|e| cfg_err(format!("{}: {e}", p.display())))?
             }
         };
-        let rules = match &config.rules {
-            None => Rules::Builtin,
-            Some(p) => Rules::Custom(Box::new(
-                Classifier::from_user_file(p)
-                    .map_err(|e| cfg_err(format!("rules {}: {e}", p.display())))?,
-            )),
-        };
+        let rules = Rules::load(config.rules.iter().cloned().collect())
+            .map_err(|e| cfg_err(format!("rules: {e}")))?;
         let sendgrid = config
             .webhooks
             .sendgrid
@@ -185,19 +237,22 @@ impl AppState {
             url: config.db.clone(),
             source: e,
         })?;
+        let metrics = metrics::Metrics::new();
+        metrics.set_rules_id(rules.get().id());
         Ok(Arc::new(AppState {
             rules,
             pool,
             checks,
             policy: Arc::new(policy),
             tokens: Tokens::new(tokens),
-            metrics: metrics::Metrics::new(),
+            metrics,
             sendgrid,
             mailgun,
             sns,
             incidents: api::IncidentCache::default(),
             admission: admission::Admission::new(&config.limits),
             reports: reports::Reports::new(&config.limits),
+            jobs: jobs::Jobs::default(),
             config,
         }))
     }
@@ -424,6 +479,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/suppressions/{address}",
             axum::routing::put(api::suppress).delete(api::unsuppress),
         )
+        .route("/v1/rules/reload", post(jobs::reload_rules))
+        .route("/v1/reclassify", post(jobs::reclassify))
+        .route("/v1/jobs/{id}", get(jobs::job))
         .route_layer(middleware::from_fn_with_state(state.clone(), need_admin));
     let open = Router::new()
         .route("/healthz", get(api::healthz))

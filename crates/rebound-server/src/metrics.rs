@@ -65,8 +65,16 @@ pub fn label_value(s: &str) -> String {
 
 type HistogramFn = fn() -> Histogram;
 
+/// The rules in use, as a label (`rebound_rules_info{rules_id} 1`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RulesLabels {
+    pub rules_id: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// One series, the rules in use (replaced on reload).
+    pub rules: Family<RulesLabels, Gauge>,
     pub events: Family<EventLabels, Counter>,
     pub ingest: Family<IngestLabels, Counter>,
     pub suppressions: Gauge,
@@ -91,6 +99,12 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
+        let rules = Family::<RulesLabels, Gauge>::default();
+        registry.register(
+            "rebound_rules_info",
+            "The classifier rules in use, by rules id (built-in rules and user files)",
+            rules.clone(),
+        );
         let events = Family::<EventLabels, Counter>::default();
         let ingest = Family::<IngestLabels, Counter>::default();
         let suppressions = Gauge::default();
@@ -136,6 +150,7 @@ impl Metrics {
         );
         Metrics {
             registry,
+            rules,
             events,
             ingest,
             suppressions,
@@ -144,6 +159,16 @@ impl Metrics {
             requests,
             latency,
         }
+    }
+
+    /// Shows `id` as the rules in use (and no other).
+    pub fn set_rules_id(&self, id: &str) {
+        self.rules.clear();
+        self.rules
+            .get_or_create(&RulesLabels {
+                rules_id: id.to_string(),
+            })
+            .set(1);
     }
 
     pub fn encode(&self) -> String {

@@ -71,7 +71,8 @@ fn every_route_needs_the_right_scope() {
         }
         let path = path
             .replace("{source}", "sendgrid")
-            .replace("{address}", "a@example.com");
+            .replace("{address}", "a@example.com")
+            .replace("{id}", "1");
         let r = s.req(method, &path, None, b"");
         assert_error(&r, 401);
         // Bearer always; Basic only for webhook URLs, never a browser's
@@ -91,6 +92,8 @@ fn every_route_needs_the_right_scope() {
         let needed = match (*method, path.as_str()) {
             ("POST", p) if p.starts_with("/v1/events/") => "ingest",
             ("PUT" | "DELETE", _) => "admin",
+            ("POST", "/v1/rules/reload" | "/v1/reclassify") => "admin",
+            ("GET", p) if p.starts_with("/v1/jobs/") => "admin",
             _ => "read",
         };
         // A token without the scope is refused with 403, before the body
@@ -1063,4 +1066,123 @@ fn alerts_over_the_last_day_need_the_read_scope() {
             ("list.example", "bounce_rate", 0.02)
         ]
     );
+}
+
+/// Follows a reclassify job until it ends (each poll is a request; the
+/// bound is on polls, not on time).
+fn finished_job(s: &Server, location: &str) -> Value {
+    for _ in 0..2000 {
+        let r = s.req("GET", location, Some(ADMIN), b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        if j["state"] != "running" {
+            return j;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("job {location} never ended");
+}
+
+#[test]
+fn rules_reload_and_reclassify_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("acme.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"acme-retired\"\nreason = \"userunknown\"\nphrases = [\"mailbox retired by acme\"]\n",
+    )
+    .unwrap();
+    let with_file = rebound_classify::Classifier::from_user_file(&rules)
+        .unwrap()
+        .id()
+        .to_string();
+    let path = rules.clone();
+    let s = Server::start_with(move |c| c.rules = Some(path));
+    let r = s.req("GET", "/healthz", None, b"");
+    assert_eq!(r.json()["rules_id"], with_file.as_str());
+    let metrics = s.req("GET", "/metrics", Some(READ), b"").text();
+    assert!(
+        metrics.contains(&format!("rebound_rules_info{{rules_id=\"{with_file}\"}} 1")),
+        "{metrics}"
+    );
+
+    // Stored through the log endpoint, judged by the built-in rules (ingest
+    // always is): the wording is not recognised, nothing is suppressed.
+    let line = format!(
+        "{} mx1 postfix/smtp[2231]: Q1ALICE: to=<alice@example.com>, relay=mx.example.com[192.0.2.25]:25, delay=3.2, delays=0.05/0.01/3/0.14, dsn=5.0.0, status=bounced (host mx.example.com[192.0.2.25] said: 550 5.0.0 mailbox retired by acme (in reply to RCPT TO command))\n",
+        rebound_ingest::time::format_rfc3339(now_s() * 1000)
+    );
+    let r = s.req("POST", "/v1/events/log", Some(INGEST), line.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1, "{}", r.text());
+    let check = |s: &Server| {
+        s.req("GET", "/v1/suppressions/alice@example.com", Some(READ), b"")
+            .json()["suppressed"]
+            .clone()
+    };
+    assert_eq!(check(&s), false);
+
+    // A dry run: reported, not done.
+    let r = s.req("POST", "/v1/reclassify", Some(ADMIN), b"");
+    assert_eq!(r.status, 202, "{}", r.text());
+    let location = r.header("location").unwrap().to_string();
+    let j = finished_job(&s, &location);
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(j["apply"], false);
+    assert_eq!(j["report"]["changed"], 1, "{j}");
+    assert_eq!(
+        j["report"]["suppressions_added"],
+        json!(["alice@example.com"])
+    );
+    assert_eq!(j["report"]["rules_id"], with_file.as_str());
+    assert_eq!(check(&s), false);
+    // Applied.
+    let r = s.req("POST", "/v1/reclassify?apply=true", Some(ADMIN), b"");
+    assert_eq!(r.status, 202, "{}", r.text());
+    let j = finished_job(&s, r.header("location").unwrap());
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(
+        j["report"]["suppressions_added"],
+        json!(["alice@example.com"])
+    );
+    assert_eq!(check(&s), true);
+
+    // The file changes; the rules follow on reload. A broken file is
+    // refused and the rules in use stay.
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"x\"\nreason = \"blocked\"\nphrases = [\"acme\"]\n",
+    )
+    .unwrap();
+    let changed = rebound_classify::Classifier::from_user_file(&rules)
+        .unwrap()
+        .id()
+        .to_string();
+    assert_ne!(changed, with_file);
+    let r = s.req("POST", "/v1/rules/reload", Some(ADMIN), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["rules_id"], changed.as_str());
+    assert_eq!(
+        s.req("GET", "/healthz", None, b"").json()["rules_id"],
+        changed.as_str()
+    );
+    let metrics = s.req("GET", "/metrics", Some(READ), b"").text();
+    assert!(
+        metrics.contains(&format!("rules_id=\"{changed}\"")),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(&format!("rules_id=\"{with_file}\"")),
+        "{metrics}"
+    );
+    std::fs::write(&rules, "[[rule]\n").unwrap();
+    let r = s.req("POST", "/v1/rules/reload", Some(ADMIN), b"");
+    assert_error(&r, 422);
+    assert_eq!(
+        s.req("GET", "/healthz", None, b"").json()["rules_id"],
+        changed.as_str()
+    );
+    // Unknown jobs.
+    assert_error(&s.req("GET", "/v1/jobs/999", Some(ADMIN), b""), 404);
+    assert_error(&s.req("GET", "/v1/jobs/x", Some(ADMIN), b""), 400);
 }

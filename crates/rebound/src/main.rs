@@ -41,6 +41,10 @@ enum Command {
     Suppressions(cmd::suppressions::Args),
     /// Query the ledger's events, or the sender-side issues (`--sender-issues`).
     Events(cmd::events::Args),
+    /// Judge stored events again with the current rules; show (or `--apply`) the changed verdicts and suppressions.
+    Reclassify(cmd::reclassify::Args),
+    /// The classifier's rules: list what is loaded and its id, check a rule file, explain which rules match a reply.
+    Rules(cmd::rules::Args),
     /// Delivery rates by provider, domain, IP, campaign, reason, owner or pattern; incidents; HTML charts.
     Report(cmd::report::Args),
     /// Serve the HTTP API, ESP webhooks, Prometheus metrics and the dashboard.
@@ -66,6 +70,8 @@ fn main() -> ExitCode {
         Command::Fetch(args) => cmd::fetch::run(args),
         Command::Suppressions(args) => cmd::suppressions::run(args),
         Command::Events(args) => cmd::events::run(args),
+        Command::Reclassify(args) => cmd::reclassify::run(args),
+        Command::Rules(args) => cmd::rules::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Policy(args) => cmd::policy::run(args),

@@ -11,7 +11,9 @@ pub mod generate;
 pub mod ingest;
 pub mod policy;
 pub mod policy_protocol;
+pub mod reclassify;
 pub mod report;
+pub mod rules;
 pub mod serve;
 pub mod suppressions;
 

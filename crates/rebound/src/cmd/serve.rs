@@ -78,6 +78,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads the rule files again on every SIGHUP (the rules in use stay when
+/// they do not load).
+fn reload_on_sighup(state: std::sync::Arc<AppState>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let s = state.clone();
+            match tokio::task::spawn_blocking(move || s.rules.reload()).await {
+                Ok(Ok(id)) => {
+                    state.metrics.set_rules_id(&id);
+                    eprintln!("rebound: SIGHUP: rules reloaded: {id}");
+                }
+                Ok(Err(e)) => eprintln!(
+                    "rebound: SIGHUP: {e:#}; the rules in use ({}) stay",
+                    state.rules.get().id()
+                ),
+                Err(e) => eprintln!("rebound: SIGHUP: reload task: {e}"),
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Runs the server on `config` until SIGTERM or ctrl-c (`rebound serve` and
 /// `rebound demo --serve`). `announce` is called with the bound address
 /// once it accepts connections.
@@ -112,7 +136,10 @@ pub fn serve_until_signal(
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("rebound: listening on http://{addr} (store {db})");
+        eprintln!(
+            "rebound: listening on http://{addr} (store {db}, rules {})",
+            state.rules.get().id()
+        );
         for (mailbox, sink) in watchers {
             eprintln!("rebound: watching {}", mailbox.url);
             // Runs until the runtime stops with the server: a message being
@@ -127,6 +154,7 @@ pub fn serve_until_signal(
             });
         }
         announce(addr);
+        reload_on_sighup(state.clone())?;
         rebound_server::serve(state, listener, async {
             rebound_server::shutdown_signal().await;
             eprintln!("rebound: shutting down; finishing requests in flight");

@@ -23,6 +23,11 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(db: &str) -> Serve {
+        Self::start_with_args(db, &[])
+    }
+
+    /// [`Serve::start`] with more `rebound serve` arguments.
+    pub fn start_with_args(db: &str, extra: &[&str]) -> Serve {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -33,6 +38,7 @@ impl Serve {
                 "--store-connections",
                 "2",
             ])
+            .args(extra)
             .env(
                 "REBOUND_TOKENS",
                 format!("reader:read:{READ},ingester:ingest:{INGEST},boss:admin:{ADMIN}"),

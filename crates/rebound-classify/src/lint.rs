@@ -1,0 +1,158 @@
+//! `rebound rules check`: what is wrong with a user rule file, all of it at
+//! once, with line numbers (building the rules stops at the first error).
+
+use crate::rules::{RuleFileView, RuleSpecView};
+use rebound_core::Reason;
+use serde::Serialize;
+
+/// One problem in a rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// 1-based; 0 when the problem has no one place.
+    pub line: usize,
+    /// `error` (the file cannot be used) or `warning` (it can, but part of
+    /// it does nothing).
+    pub severity: &'static str,
+    pub message: String,
+}
+
+/// Checks one user rule file's text: TOML errors, unknown reasons,
+/// duplicate rule ids, phrases that can never win because an earlier rule
+/// of the file (user rules are tried in order) always matches first, and
+/// whatever else building it with the built-in rules refuses.
+pub fn lint(name: &str, text: &str) -> Vec<Finding> {
+    let file = match crate::rules::view(text) {
+        Ok(f) => f,
+        Err((line, message)) => {
+            return vec![Finding {
+                line,
+                severity: "error",
+                message,
+            }];
+        }
+    };
+    let mut out = Vec::new();
+    unknown_reasons(text, &file, &mut out);
+    duplicate_ids(text, &file, &mut out);
+    shadowed_phrases(text, &file, &mut out);
+    if out.iter().all(|f| f.severity != "error")
+        && let Err(e) = crate::Classifier::with_rules(&[(name, text)])
+    {
+        out.push(Finding {
+            line: 0,
+            severity: "error",
+            message: e.to_string(),
+        });
+    }
+    out.sort_by_key(|f| f.line);
+    out
+}
+
+/// The line of the first `needle` at or after line `from` (1-based).
+fn line_of(text: &str, needle: &str, from: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0)
+}
+
+fn id_line(text: &str, id: &str) -> usize {
+    let quoted = format!("\"{id}\"");
+    text.lines()
+        .enumerate()
+        .find(|(_, l)| {
+            let l = l.trim_start();
+            l.starts_with("id") && l.contains(&quoted)
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0)
+}
+
+fn unknown_reasons(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
+    let mut check = |r: &str, line: usize| {
+        if r.parse::<Reason>().is_err() {
+            let names: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+            out.push(Finding {
+                line,
+                severity: "error",
+                message: format!("unknown reason {r:?} (one of {})", names.join(", ")),
+            });
+        }
+    };
+    if let Some(r) = &file.reason {
+        check(r, line_of(text, "reason", 1));
+    }
+    for rule in &file.rules {
+        if let Some(r) = &rule.reason {
+            let at = id_line(text, &rule.id);
+            check(r, line_of(text, "reason", at.max(1)));
+        }
+    }
+    for (code, r) in &file.statuses {
+        check(r, line_of(text, code, 1));
+    }
+}
+
+fn duplicate_ids(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
+    let mut seen = std::collections::HashSet::new();
+    for rule in &file.rules {
+        if !seen.insert(rule.id.as_str()) {
+            // The second occurrence is the one to point at.
+            let first = id_line(text, &rule.id);
+            let quoted = format!("\"{}\"", rule.id);
+            let second = text
+                .lines()
+                .enumerate()
+                .skip(first)
+                .find(|(_, l)| l.trim_start().starts_with("id") && l.contains(&quoted))
+                .map(|(i, _)| i + 1)
+                .unwrap_or(first);
+            out.push(Finding {
+                line: second,
+                severity: "error",
+                message: format!("duplicate rule id {:?} (first at line {first})", rule.id),
+            });
+        }
+    }
+}
+
+/// A phrase of a later rule that contains a phrase of an earlier rule with
+/// no other condition: every reply holding it holds the earlier rule too,
+/// which wins (user rules are tried in order), so it never decides.
+fn shadowed_phrases(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
+    for (j, later) in file.rules.iter().enumerate() {
+        for phrase in &later.phrases {
+            let lower = phrase.to_ascii_lowercase();
+            let by = file.rules[..j].iter().find_map(|earlier| {
+                if !unconditional(earlier) {
+                    return None;
+                }
+                earlier
+                    .phrases
+                    .iter()
+                    .find(|p| !p.trim().is_empty() && lower.contains(&p.to_ascii_lowercase()))
+                    .map(|p| (earlier, p))
+            });
+            if let Some((earlier, p)) = by {
+                let at = id_line(text, &later.id);
+                out.push(Finding {
+                    line: line_of(text, phrase, at.max(1)),
+                    severity: "warning",
+                    message: format!(
+                        "rule {}: phrase {phrase:?} can never win: rule {} (line {}) matches {p:?} in every reply that holds it, and comes first",
+                        later.id,
+                        earlier.id,
+                        id_line(text, &earlier.id)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// A rule that holds whenever one of its phrases is present.
+fn unconditional(r: &RuleSpecView) -> bool {
+    r.has_no_conditions
+}
