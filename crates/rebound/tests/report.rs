@@ -286,3 +286,52 @@ fn hostile_reply_texts_round_trip_through_the_html_page() {
         "the reply text is shown as text"
     );
 }
+
+/// The text report fits the terminal: at 80 and 100 columns (`COLUMNS`) no
+/// line is wider, whatever the replies hold (long wording, a URL with no
+/// space to break at); alerts come before the tables.
+#[test]
+fn the_text_report_fits_80_and_100_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig::with_incidents(7, T0, 24, 300.0, 2);
+    let url = dir.path().join("ledger.db").to_str().unwrap().to_string();
+    let mut store = rebound_ledger::open(&url).unwrap();
+    let mut events: Vec<_> = Synth::new(cfg).collect();
+    let tail = format!(
+        "please see our postmaster pages for the reasons we may refuse mail and what to do about it https://postmaster.example.net/{}",
+        "a1b2c3d4".repeat(20)
+    );
+    for e in events.iter_mut() {
+        if e.outcome != rebound_ingest::Outcome::Delivered {
+            e.text = format!("{} {tail}", e.text);
+            e.verdict.pattern = format!("{} {tail}", e.verdict.pattern);
+        }
+    }
+    store
+        .ingest_batch(&events, &rebound_ledger::Policy::default())
+        .unwrap();
+    for width in [80usize, 100] {
+        for by in ["provider", "pattern", "domain"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+                .args(["report", "--db", &url, "--by", by])
+                .env("COLUMNS", width.to_string())
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            let text = String::from_utf8(out.stdout).unwrap();
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= width,
+                    "{} columns at COLUMNS={width} --by {by}:\n{line}",
+                    line.chars().count()
+                );
+            }
+            // The long wording is cut, not spilled.
+            assert!(text.contains('…'), "{text}");
+            let alerts = text.find("\nALERTS (").expect("the incidents raise alerts");
+            let table = text.find(&format!("\nby {by}")).unwrap();
+            assert!(alerts < table, "alerts after the tables:\n{text}");
+            assert!(text.contains("first action: "), "{text}");
+        }
+    }
+}
