@@ -113,6 +113,14 @@ pub struct Report {
     /// furthest over first (empty when alerts are off).
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// All traffic per bucket (buckets with no events omitted): the HTML
+    /// page's failures-by-kind chart.
+    #[serde(default)]
+    pub overall: Vec<Point>,
+    /// The alert thresholds in force (the page draws them as reference
+    /// lines).
+    #[serde(default)]
+    pub alert_config: AlertConfig,
 }
 
 #[derive(Default)]
@@ -135,6 +143,7 @@ pub struct Aggregator {
     /// Per provider, domain, IP and campaign, for the alerts.
     scopes: Option<ScopeCounters>,
     detector: Detector,
+    overall: Vec<(i64, Counts)>,
 }
 
 impl Aggregator {
@@ -153,6 +162,7 @@ impl Aggregator {
             groups: Map::default(),
             reasons: Map::default(),
             patterns: Map::default(),
+            overall: Vec::new(),
         }
     }
 
@@ -186,25 +196,9 @@ impl Aggregator {
         };
         g.counts.add(f, n);
         if g.with_series {
-            // Rows come in time order: the bucket is the last one or a new
-            // one; anything else is found by binary search.
-            match g.series.last_mut() {
-                Some((t, c)) if *t == b => c.add(f, n),
-                Some((t, _)) if *t > b => match g.series.binary_search_by_key(&b, |x| x.0) {
-                    Ok(i) => g.series[i].1.add(f, n),
-                    Err(i) => {
-                        let mut c = Counts::default();
-                        c.add(f, n);
-                        g.series.insert(i, (b, c));
-                    }
-                },
-                _ => {
-                    let mut c = Counts::default();
-                    c.add(f, n);
-                    g.series.push((b, c));
-                }
-            }
+            add_to_series(&mut g.series, b, f, n);
         }
+        add_to_series(&mut self.overall, b, f, n);
         if f.failed() {
             match self.reasons.get_mut(r.reason) {
                 Some(v) => *v += 1,
@@ -355,6 +349,38 @@ impl Aggregator {
                 .as_ref()
                 .map(|s| s.judge(&opts.alerts))
                 .unwrap_or_default(),
+            overall: self
+                .overall
+                .into_iter()
+                .map(|(t, counts)| Point {
+                    t,
+                    rates: counts.rates(),
+                    counts,
+                })
+                .collect(),
+            alert_config: opts.alerts.clone(),
+        }
+    }
+}
+
+/// Counts `n` events of flags `f` in bucket `b` of a series kept in time
+/// order. Rows come in time order: the bucket is the last one or a new
+/// one; anything else is found by binary search.
+fn add_to_series(series: &mut Vec<(i64, Counts)>, b: i64, f: Flags, n: u64) {
+    match series.last_mut() {
+        Some((t, c)) if *t == b => c.add(f, n),
+        Some((t, _)) if *t > b => match series.binary_search_by_key(&b, |x| x.0) {
+            Ok(i) => series[i].1.add(f, n),
+            Err(i) => {
+                let mut c = Counts::default();
+                c.add(f, n);
+                series.insert(i, (b, c));
+            }
+        },
+        _ => {
+            let mut c = Counts::default();
+            c.add(f, n);
+            series.push((b, c));
         }
     }
 }
