@@ -94,9 +94,45 @@ fn dashboard_shows_incidents_chart_events_and_removes_a_suppression() {
         incidents.as_str().unwrap().contains("microsoft"),
         "incidents: {incidents}"
     );
-    let lines = b.eval("[...document.querySelectorAll('#chart path[data-provider]')].map(p => p.dataset.provider).sort()");
+    let lines = b.eval(
+        "[...document.querySelectorAll('#chart path.series-line')].map(p => p.dataset.key).sort()",
+    );
     // Providers as the classifier names them (gmail.com is Google's).
     assert_eq!(lines, json!(["google", "microsoft"]), "chart lines");
+    // The incident as the HTML report tells it: owner, the listed IP, a
+    // band in the chart, the replies folded away.
+    let incident = incidents.as_str().unwrap();
+    for part in ["sender reputation", "192.0.2.44", "first seen"] {
+        assert!(incident.contains(part), "{part} missing from {incident}");
+    }
+    assert_eq!(
+        b.eval("document.querySelectorAll('#chart .incident-band').length"),
+        json!(1)
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#incidents details')].map(d => d.open)"),
+        json!([false])
+    );
+    // The report's look: its chart kit draws the chart.
+    assert_eq!(
+        b.eval("document.querySelector('#chart svg').classList.contains('chart-svg')"),
+        json!(true)
+    );
+    // Nothing sticks out sideways, on a desktop or a phone.
+    for (width, mobile) in [(1400, false), (390, true)] {
+        b.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+        let fit = b.eval("[document.documentElement.scrollWidth, window.innerWidth]");
+        assert_eq!(fit[1], json!(width));
+        assert!(
+            fit[0].as_u64() <= fit[1].as_u64(),
+            "at {width} px the dashboard is {} px wide",
+            fit[0]
+        );
+    }
+    b.call("Emulation.clearDeviceMetricsOverride", json!({}));
     let rows = b.eval("document.querySelectorAll('#events tbody tr').length");
     assert!(rows.as_u64().unwrap() >= 40, "events rows: {rows}");
     let text = b.eval("document.querySelector('#events tbody').innerText");
