@@ -480,12 +480,6 @@ pub fn build_within(
             let reader = if j == 0 { first.take() } else { None };
             let by = opts.by;
             let all_scopes = opts.alerts.enabled;
-            // Which of IP and campaign the delivery counts keep: the
-            // grouping one, or both for the alerts' scopes.
-            let keep = (
-                all_scopes || by == Dimension::Ip,
-                all_scopes || by == Dimension::Campaign,
-            );
             scope.spawn(move || {
                 let mut rd = match reader.map(Ok).unwrap_or_else(|| source::Reader::open(url)) {
                     Ok(r) => r,
@@ -494,45 +488,16 @@ pub fn build_within(
                         return;
                     }
                 };
-                // Deliveries of the current minute, counted here by
-                // provider, domain and grouping value; failures go as they
-                // are.
-                let mut delivered: Map<String, (u64, i64)> = Map::default();
-                let mut key = String::new();
                 for w in mine {
                     let mut batch = Batch::default();
                     let mut gone = false;
-                    let mut minute = i64::MIN;
-                    let r = rd.scan_with(w, by, all_scopes, &mut |r| {
+                    // Deliveries come counted by the store, per minute and
+                    // key; failures one by one.
+                    let r = rd.scan_counted(w, by, all_scopes, &mut |r, n| {
                         if gone {
                             return;
                         }
-                        let m = r.time_ms.div_euclid(60_000);
-                        if m != minute {
-                            flush_delivered(&mut delivered, &mut batch);
-                            minute = m;
-                        }
-                        if r.outcome == "delivered" {
-                            key.clear();
-                            key.push_str(r.provider);
-                            key.push('\u{1f}');
-                            key.push_str(r.domain);
-                            for x in [r.ip.filter(|_| keep.0), r.campaign.filter(|_| keep.1)] {
-                                key.push('\u{1f}');
-                                match x {
-                                    Some(x) => key.push_str(x),
-                                    None => key.push('\u{1e}'),
-                                }
-                            }
-                            match delivered.get_mut(key.as_str()) {
-                                Some(v) => v.0 += 1,
-                                None => {
-                                    delivered.insert(key.clone(), (1, r.time_ms));
-                                }
-                            }
-                        } else {
-                            batch.push(r, 1);
-                        }
+                        batch.push(r, n);
                         if batch.rows.len() >= BATCH {
                             let full = std::mem::take(&mut batch);
                             gone = tx.send(Msg::Batch(full)).is_err();
@@ -542,7 +507,6 @@ pub fn build_within(
                         let _ = tx.send(Msg::Failed(e));
                         return;
                     }
-                    flush_delivered(&mut delivered, &mut batch);
                     if !batch.rows.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                         return;
                     }
@@ -579,35 +543,6 @@ pub fn build_within(
     report.first_event_ms = Some(lo);
     report.last_event_ms = Some(hi);
     Ok(report)
-}
-
-/// Hands the minute's counted deliveries on as weighted rows.
-fn flush_delivered(delivered: &mut Map<String, (u64, i64)>, batch: &mut Batch) {
-    for (k, (n, t)) in delivered.drain() {
-        let mut parts = k.split('\u{1f}');
-        let provider = parts.next().unwrap_or("");
-        let domain = parts.next().unwrap_or("");
-        let ip = parts.next().filter(|x| *x != "\u{1e}");
-        let campaign = parts.next().filter(|x| *x != "\u{1e}");
-        batch.push(
-            &Row {
-                time_ms: t,
-                provider,
-                domain,
-                ip,
-                campaign,
-                outcome: "delivered",
-                reason: "delivered",
-                owner: "none",
-                status: None,
-                hardbounce: false,
-                pattern: "",
-                blocklist: None,
-                text: "",
-            },
-            n,
-        );
-    }
 }
 
 /// Rows packed for the trip between threads: strings copied into one
