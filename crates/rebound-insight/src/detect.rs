@@ -950,10 +950,11 @@ pub fn listed_ip(text: &str) -> Option<String> {
             || before.ends_with('=')
             || after.contains("listed")
             || after.contains("block");
-        if tied && !after_host {
-            if let Ok(ip) = token.parse::<std::net::Ipv4Addr>() {
-                return Some(ip.to_string());
-            }
+        if tied
+            && !after_host
+            && let Ok(ip) = token.parse::<std::net::Ipv4Addr>()
+        {
+            return Some(ip.to_string());
         }
         i = end;
     }

@@ -181,7 +181,7 @@ fn layout(width: usize, min_key: usize, max_key: usize) -> (Vec<&'static Column>
     let mut used = 0;
     for c in by_priority {
         // One space before each column.
-        if min_key + used + c.width + 1 <= width {
+        if min_key + used + c.width < width {
             used += c.width + 1;
             kept.push(c);
         }
