@@ -7,7 +7,7 @@ use crate::alerts::{Alert, AlertConfig, ScopeCounters};
 use crate::detect::{DetectConfig, Detector, Incident};
 use crate::model::Map;
 use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
-use crate::source::{self, Window};
+use crate::source::{self, Part, Window};
 use serde::{Deserialize, Serialize};
 
 /// Groups given their own time series (the first seen); further groups
@@ -173,6 +173,20 @@ impl Aggregator {
     /// Counts `n` events like `r` (the same minute, provider, domain and
     /// grouping value; deliveries pre-counted by a reader).
     pub fn push_n(&mut self, r: &Row<'_>, n: u64) {
+        self.push_counts(r, n);
+        self.detector.push_n(r, n);
+    }
+
+    /// Feeds the detector alone: `n` attempts like `r` (deliveries of one
+    /// minute to one provider), which [`Aggregator::push_counts`] counts
+    /// elsewhere.
+    pub fn push_attempts(&mut self, r: &Row<'_>, n: u64) {
+        self.detector.push_n(r, n);
+    }
+
+    /// Counts `n` events like `r` in everything but the detector (which
+    /// gets them per minute through [`Aggregator::push_attempts`]).
+    pub fn push_counts(&mut self, r: &Row<'_>, n: u64) {
         self.events += n;
         self.first = Some(self.first.map_or(r.time_ms, |f| f.min(r.time_ms)));
         self.last = Some(self.last.map_or(r.time_ms, |l| l.max(r.time_ms)));
@@ -233,7 +247,6 @@ impl Aggregator {
                 }
             }
         }
-        self.detector.push_n(r, n);
     }
 
     pub fn finish(mut self) -> Report {
@@ -480,6 +493,7 @@ pub fn build_within(
             let reader = if j == 0 { first.take() } else { None };
             let by = opts.by;
             let all_scopes = opts.alerts.enabled;
+            let bucket = opts.bucket;
             scope.spawn(move || {
                 let mut rd = match reader.map(Ok).unwrap_or_else(|| source::Reader::open(url)) {
                     Ok(r) => r,
@@ -493,11 +507,11 @@ pub fn build_within(
                     let mut gone = false;
                     // Deliveries come counted by the store, per minute and
                     // key; failures one by one.
-                    let r = rd.scan_counted(w, by, all_scopes, &mut |r, n| {
+                    let r = rd.scan_counted(w, by, all_scopes, bucket, &mut |r, n, part| {
                         if gone {
                             return;
                         }
-                        batch.push(r, n);
+                        batch.push(r, n, part);
                         if batch.rows.len() >= BATCH {
                             let full = std::mem::take(&mut batch);
                             gone = tx.send(Msg::Batch(full)).is_err();
@@ -526,7 +540,12 @@ pub fn build_within(
                 match inbox.recv() {
                     Ok(Msg::Batch(b)) => {
                         for i in 0..b.rows.len() {
-                            agg.push_n(&b.row(i), b.rows[i].n);
+                            let (row, n) = (b.row(i), b.rows[i].n);
+                            match b.rows[i].part {
+                                Part::Event => agg.push_n(&row, n),
+                                Part::Counts => agg.push_counts(&row, n),
+                                Part::Attempts => agg.push_attempts(&row, n),
+                            }
                         }
                     }
                     Ok(Msg::End) => break,
@@ -562,6 +581,7 @@ struct Packed {
     time_ms: i64,
     /// Events this row stands for.
     n: u64,
+    part: Part,
     hardbounce: bool,
     /// provider, domain, ip, campaign, outcome, reason, owner, status,
     /// pattern, blocklist, text
@@ -580,7 +600,7 @@ impl Batch {
         }
     }
 
-    fn push(&mut self, r: &Row<'_>, n: u64) {
+    fn push(&mut self, r: &Row<'_>, n: u64, part: Part) {
         let f = [
             self.span(Some(r.provider)),
             self.span(Some(r.domain)),
@@ -597,6 +617,7 @@ impl Batch {
         self.rows.push(Packed {
             time_ms: r.time_ms,
             n,
+            part,
             hardbounce: r.hardbounce,
             f,
         });

@@ -4,7 +4,7 @@
 //! pattern only for failures. Nothing is kept: each row is handed to a
 //! callback and dropped.
 
-use crate::model::{Dimension, Map, Row, provider_key};
+use crate::model::{Bucket, Dimension, Map, Row, provider_key};
 
 /// The part of the timeline to read: `since_ms <= time_ms < until_ms`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,19 +126,20 @@ impl Reader {
     /// [`scan`](Reader::scan), and with `all_scopes` every delivery also
     /// carries its domain, IP and campaign (what the alerts count by),
     /// whatever `by` is.
-    /// One time chunk for the report, counted in the store: the
-    /// deliveries of each minute grouped by provider, recipient domain and,
-    /// as `by` and `all_scopes` ask, sending IP and campaign (`GROUP BY`;
-    /// `f` gets one row per group with its count and the time of its first
-    /// delivery), the other events one by one with every field. The order
-    /// is the one the report's readers always gave: per minute, its
-    /// non-deliveries in time order, then its delivery groups.
+    /// One time chunk for the report, its deliveries counted rather than
+    /// read out (see [`Part`]): `Counts` per `bucket` and key (provider
+    /// key, recipient domain, and sending IP and campaign when `all_scopes`
+    /// or `by` need them), `Attempts` per minute and provider, and the
+    /// other events one by one with every field (`Event`). Per minute, its
+    /// events come first, then its attempts, in time order; the counts
+    /// come at the end of the chunk.
     pub fn scan_counted(
         &mut self,
         w: Window,
         by: Dimension,
         all_scopes: bool,
-        f: &mut dyn FnMut(&Row<'_>, u64),
+        bucket: Bucket,
+        f: &mut dyn FnMut(&Row<'_>, u64, Part),
     ) -> Result<(), Error> {
         let since = w.since_ms.unwrap_or(i64::MIN);
         let until = w.until_ms.unwrap_or(i64::MAX);
@@ -149,40 +150,39 @@ impl Reader {
             Dimension::Domain => "recipient_domain, NULL, NULL",
             _ => "'', NULL, NULL",
         };
-        // Event times are never before 1970 (the ingest's `TimeWindow`), so
-        // integer division floors to the minute as `div_euclid` does.
-        let grouped = format!(
-            "SELECT time_ms / 60000 AS m, MIN(time_ms), COALESCE(NULLIF(provider, ''), recipient_domain) AS p, {extra}, COUNT(*) \
-             FROM events WHERE time_ms >= $1 AND time_ms < $2 AND outcome = 'delivered' \
-             GROUP BY 1, 3, 4, 5, 6 ORDER BY 1"
-        );
         let failures = "SELECT e.time_ms, COALESCE(NULLIF(e.provider, ''), e.recipient_domain), e.outcome, e.recipient_domain, \
              e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text \
              FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key \
              WHERE e.time_ms >= $1 AND e.time_ms < $2 AND e.outcome <> 'delivered' ORDER BY e.time_ms, e.id";
-        // The chunk's delivery groups (a few per provider and minute) are
-        // held while its failures stream past them.
-        let mut groups: Vec<DeliveryGroup> = Vec::new();
+        // The chunk's delivery counts (a few per provider and bucket or
+        // minute) are held while its failures stream past them.
+        let mut counts: Vec<DeliveryGroup> = Vec::new();
+        let mut attempts: Vec<DeliveryGroup> = Vec::new();
         match self {
             // SQLite sorts to group (no hash aggregation), which costs more
             // than reading the rows: they are read from the covering index
-            // `events_report` (no table lookup) and counted here, minute by
-            // minute.
+            // `events_report` (no table lookup) and counted here.
             Reader::Sqlite(c) => {
                 let mut st = c.prepare_cached(&format!(
                     "SELECT time_ms, COALESCE(NULLIF(provider, ''), recipient_domain), {extra} FROM events \
                      WHERE time_ms >= $1 AND time_ms < $2 AND outcome = 'delivered' ORDER BY time_ms"
                 ))?;
                 let mut rows = st.query([since, until])?;
-                let mut minute = i64::MIN;
-                let mut counts: Map<String, (u64, i64)> = Map::default();
+                let (mut minute, mut period) = (i64::MIN, i64::MIN);
+                let mut by_key: Map<String, (u64, i64)> = Map::default();
+                let mut by_provider: Map<String, (u64, i64)> = Map::default();
                 let mut key = String::new();
                 while let Some(r) = rows.next()? {
                     let t: i64 = r.get(0)?;
                     let m = t.div_euclid(60_000);
                     if m != minute {
-                        DeliveryGroup::drain(minute, &mut counts, &mut groups);
+                        DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
                         minute = m;
+                    }
+                    let b = bucket.floor(t);
+                    if b != period {
+                        DeliveryGroup::drain(period, &mut by_key, &mut counts);
+                        period = b;
                     }
                     key.clear();
                     for i in 1..=4 {
@@ -194,50 +194,66 @@ impl Reader {
                             None => key.push(NONE),
                         }
                     }
-                    match counts.get_mut(key.as_str()) {
+                    match by_key.get_mut(key.as_str()) {
                         Some(v) => v.0 += 1,
                         None => {
-                            counts.insert(key.clone(), (1, t));
+                            by_key.insert(key.clone(), (1, t));
+                        }
+                    }
+                    let provider = text_or_null(r, 1)?.unwrap_or("");
+                    match by_provider.get_mut(provider) {
+                        Some(v) => v.0 += 1,
+                        None => {
+                            by_provider.insert(provider.to_string(), (1, t));
                         }
                     }
                 }
-                DeliveryGroup::drain(minute, &mut counts, &mut groups);
+                DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
+                DeliveryGroup::drain(period, &mut by_key, &mut counts);
             }
             // PostgreSQL aggregates by hashing, and every row it does not
             // send saves its encoding and the trip.
             Reader::Postgres(c) => {
-                for r in c.query(&grouped, &[&since, &until])? {
-                    groups.push(DeliveryGroup {
-                        minute: r.get(0),
-                        first_ms: r.get(1),
-                        provider: r.get::<_, Option<String>>(2).unwrap_or_default(),
-                        domain: r.get::<_, Option<String>>(3).unwrap_or_default(),
-                        ip: r.get(4),
-                        campaign: r.get(5),
-                        n: r.get::<_, i64>(6) as u64,
-                    });
+                let b = bucket.ms();
+                let by_key = format!(
+                    "SELECT time_ms / {b} AS m, MIN(time_ms), COALESCE(NULLIF(provider, ''), recipient_domain) AS p, {extra}, COUNT(*) \
+                     FROM events WHERE time_ms >= $1 AND time_ms < $2 AND outcome = 'delivered' GROUP BY 1, 3, 4, 5, 6"
+                );
+                let by_provider = "SELECT time_ms / 60000 AS m, MIN(time_ms), COALESCE(NULLIF(provider, ''), recipient_domain) AS p, \
+                     '', NULL::TEXT, NULL::TEXT, COUNT(*) \
+                     FROM events WHERE time_ms >= $1 AND time_ms < $2 AND outcome = 'delivered' GROUP BY 1, 3 ORDER BY 1";
+                for (q, out) in [(by_key.as_str(), &mut counts), (by_provider, &mut attempts)] {
+                    for r in c.query(q, &[&since, &until])? {
+                        out.push(DeliveryGroup {
+                            minute: r.get(0),
+                            first_ms: r.get(1),
+                            provider: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                            domain: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                            ip: r.get(4),
+                            campaign: r.get(5),
+                            n: r.get::<_, i64>(6) as u64,
+                        });
+                    }
                 }
             }
         }
         let mut next = 0;
-        // Hands on the delivery groups of the minutes before `minute`.
-        let mut flush_before = |minute: i64, f: &mut dyn FnMut(&Row<'_>, u64)| {
-            while let Some(g) = groups.get(next).filter(|g| g.minute < minute) {
-                f(&g.row(), g.n);
+        // Hands on the attempts of the minutes before `minute`.
+        let mut flush_before = |minute: i64, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
+            while let Some(g) = attempts.get(next).filter(|g| g.minute < minute) {
+                f(&g.row(), g.n, Part::Attempts);
                 next += 1;
             }
         };
-        let mut failure = |r: &Row<'_>, f: &mut dyn FnMut(&Row<'_>, u64)| {
+        let mut failure = |r: &Row<'_>, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
             flush_before(r.time_ms.div_euclid(60_000), f);
-            f(r, 1);
+            f(r, 1, Part::Event);
         };
         match self {
             Reader::Sqlite(c) => {
                 let mut st = c.prepare_cached(failures)?;
                 let mut rows = st.query([since, until])?;
-                fn s<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
-                    Ok(r.get_ref(i)?.as_str_or_null()?)
-                }
+                let s = text_or_null;
                 while let Some(r) = rows.next()? {
                     let row = Row {
                         time_ms: r.get(0)?,
@@ -284,6 +300,9 @@ impl Reader {
             }
         }
         flush_before(i64::MAX, f);
+        for g in &counts {
+            f(&g.row(), g.n, Part::Counts);
+        }
         Ok(())
     }
 
@@ -382,8 +401,21 @@ fn scan_sqlite(
     Ok(n)
 }
 
-/// Deliveries of one minute with the same provider, domain, IP and
-/// campaign, counted by the store.
+/// What a row of [`Reader::scan_counted`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// One event that is not a delivery: counted everywhere.
+    Event,
+    /// Deliveries of one bucket and key: rates, groups, series and alerts,
+    /// not the detector.
+    Counts,
+    /// Deliveries of one minute to one provider: the detector only (its
+    /// shares are of each minute's attempts).
+    Attempts,
+}
+
+/// Deliveries of one minute (or bucket) with the same provider, domain,
+/// IP and campaign, counted.
 struct DeliveryGroup {
     minute: i64,
     first_ms: i64,
