@@ -159,58 +159,7 @@ impl Reader {
         let mut counts: Vec<DeliveryGroup> = Vec::new();
         let mut attempts: Vec<DeliveryGroup> = Vec::new();
         match self {
-            // SQLite sorts to group (no hash aggregation), which costs more
-            // than reading the rows: they are read from the covering index
-            // `events_report` (no table lookup) and counted here.
-            Reader::Sqlite(c) => {
-                let mut st = c.prepare_cached(&format!(
-                    "SELECT time_ms, COALESCE(NULLIF(provider, ''), recipient_domain), {extra} FROM events \
-                     WHERE time_ms >= $1 AND time_ms < $2 AND outcome = 'delivered' ORDER BY time_ms"
-                ))?;
-                let mut rows = st.query([since, until])?;
-                let (mut minute, mut period) = (i64::MIN, i64::MIN);
-                let mut by_key: Map<String, (u64, i64)> = Map::default();
-                let mut by_provider: Map<String, (u64, i64)> = Map::default();
-                let mut key = String::new();
-                while let Some(r) = rows.next()? {
-                    let t: i64 = r.get(0)?;
-                    let m = t.div_euclid(60_000);
-                    if m != minute {
-                        DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
-                        minute = m;
-                    }
-                    let b = bucket.floor(t);
-                    if b != period {
-                        DeliveryGroup::drain(period, &mut by_key, &mut counts);
-                        period = b;
-                    }
-                    key.clear();
-                    for i in 1..=4 {
-                        if i > 1 {
-                            key.push(SEP);
-                        }
-                        match text_or_null(r, i)? {
-                            Some(x) => key.push_str(x),
-                            None => key.push(NONE),
-                        }
-                    }
-                    match by_key.get_mut(key.as_str()) {
-                        Some(v) => v.0 += 1,
-                        None => {
-                            by_key.insert(key.clone(), (1, t));
-                        }
-                    }
-                    let provider = text_or_null(r, 1)?.unwrap_or("");
-                    match by_provider.get_mut(provider) {
-                        Some(v) => v.0 += 1,
-                        None => {
-                            by_provider.insert(provider.to_string(), (1, t));
-                        }
-                    }
-                }
-                DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
-                DeliveryGroup::drain(period, &mut by_key, &mut counts);
-            }
+            Reader::Sqlite(c) => return counted_sqlite(c, since, until, extra, bucket, f),
             // PostgreSQL aggregates by hashing, and every row it does not
             // send saves its encoding and the trip.
             Reader::Postgres(c) => {
@@ -250,29 +199,7 @@ impl Reader {
             f(r, 1, Part::Event);
         };
         match self {
-            Reader::Sqlite(c) => {
-                let mut st = c.prepare_cached(failures)?;
-                let mut rows = st.query([since, until])?;
-                let s = text_or_null;
-                while let Some(r) = rows.next()? {
-                    let row = Row {
-                        time_ms: r.get(0)?,
-                        provider: s(r, 1)?.unwrap_or(""),
-                        outcome: s(r, 2)?.unwrap_or(""),
-                        domain: s(r, 3)?.unwrap_or(""),
-                        ip: s(r, 4)?,
-                        campaign: s(r, 5)?,
-                        reason: s(r, 6)?.unwrap_or(""),
-                        owner: s(r, 7)?.unwrap_or(""),
-                        status: s(r, 8)?,
-                        hardbounce: r.get(9)?,
-                        pattern: s(r, 10)?.unwrap_or(""),
-                        blocklist: s(r, 11)?,
-                        text: s(r, 12)?.unwrap_or(""),
-                    };
-                    failure(&row, f);
-                }
-            }
+            Reader::Sqlite(_) => unreachable!("counted in one pass above"),
             Reader::Postgres(c) => {
                 use postgres::fallible_iterator::FallibleIterator;
                 let mut it = c.query_raw(
@@ -424,6 +351,112 @@ struct DeliveryGroup {
     ip: Option<String>,
     campaign: Option<String>,
     n: u64,
+}
+
+/// [`Reader::scan_counted`] on SQLite, in one pass over the covering index
+/// `events_report`: SQLite groups by sorting, which costs more than reading
+/// the rows, and a second pass for the failures would step through the
+/// index again; so deliveries are counted here as they pass and each other
+/// event's fields are fetched by id (a few percent of the rows).
+fn counted_sqlite(
+    conn: &rusqlite::Connection,
+    since: i64,
+    until: i64,
+    extra: &str,
+    bucket: Bucket,
+    f: &mut dyn FnMut(&Row<'_>, u64, Part),
+) -> Result<(), Error> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, time_ms, COALESCE(NULLIF(provider, ''), recipient_domain), outcome, {extra} FROM events \
+         WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms"
+    ))?;
+    let mut detail = conn.prepare_cached(
+        "SELECT e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text, e.recipient_domain \
+         FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key WHERE e.id = $1",
+    )?;
+    let mut rows = st.query([since, until])?;
+    let (mut minute, mut period) = (i64::MIN, i64::MIN);
+    let mut by_key: Map<String, (u64, i64)> = Map::default();
+    let mut by_provider: Map<String, (u64, i64)> = Map::default();
+    let mut counts: Vec<DeliveryGroup> = Vec::new();
+    let mut attempts: Vec<DeliveryGroup> = Vec::new();
+    let mut key = String::new();
+    let s = text_or_null;
+    while let Some(r) = rows.next()? {
+        let t: i64 = r.get(1)?;
+        let m = t.div_euclid(60_000);
+        if m != minute {
+            // The minute's attempts follow its other events.
+            DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
+            for g in attempts.drain(..) {
+                f(&g.row(), g.n, Part::Attempts);
+            }
+            minute = m;
+        }
+        let provider = s(r, 2)?.unwrap_or("");
+        let outcome = s(r, 3)?.unwrap_or("");
+        if outcome != "delivered" {
+            let id: i64 = r.get(0)?;
+            let mut d = detail.query([id])?;
+            if let Some(d) = d.next()? {
+                f(
+                    &Row {
+                        time_ms: t,
+                        provider,
+                        domain: s(d, 9)?.unwrap_or(""),
+                        ip: s(d, 0)?,
+                        campaign: s(d, 1)?,
+                        outcome,
+                        reason: s(d, 2)?.unwrap_or(""),
+                        owner: s(d, 3)?.unwrap_or(""),
+                        status: s(d, 4)?,
+                        hardbounce: d.get(5)?,
+                        pattern: s(d, 6)?.unwrap_or(""),
+                        blocklist: s(d, 7)?,
+                        text: s(d, 8)?.unwrap_or(""),
+                    },
+                    1,
+                    Part::Event,
+                );
+            }
+            continue;
+        }
+        let b = bucket.floor(t);
+        if b != period {
+            DeliveryGroup::drain(period, &mut by_key, &mut counts);
+            period = b;
+        }
+        key.clear();
+        key.push_str(provider);
+        for i in 4..=6 {
+            key.push(SEP);
+            match s(r, i)? {
+                Some(x) => key.push_str(x),
+                None => key.push(NONE),
+            }
+        }
+        match by_key.get_mut(key.as_str()) {
+            Some(v) => v.0 += 1,
+            None => {
+                by_key.insert(key.clone(), (1, t));
+            }
+        }
+        match by_provider.get_mut(provider) {
+            Some(v) => v.0 += 1,
+            None => {
+                by_provider.insert(provider.to_string(), (1, t));
+            }
+        }
+    }
+    DeliveryGroup::drain(minute, &mut by_provider, &mut attempts);
+    for g in attempts.drain(..) {
+        f(&g.row(), g.n, Part::Attempts);
+    }
+    DeliveryGroup::drain(period, &mut by_key, &mut counts);
+    for g in &counts {
+        f(&g.row(), g.n, Part::Counts);
+    }
+    Ok(())
 }
 
 fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
