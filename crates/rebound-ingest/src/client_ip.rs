@@ -38,7 +38,7 @@ static COMPILED: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
 
 /// The client (sending) address the reply `text` names, if any; never
 /// `remote`, the address of the server that wrote the reply.
-pub(crate) fn named_in(text: &str, remote: Option<&str>) -> Option<String> {
+pub fn named_in(text: &str, remote: Option<&str>) -> Option<String> {
     let remote: Option<IpAddr> = remote.and_then(|r| r.parse().ok());
     COMPILED.iter().find_map(|re| {
         re.captures_iter(text).find_map(|c| {

@@ -13,7 +13,9 @@
 //! record; a JSON document that is not line-delimited is read whole up to
 //! [`MAX_JSON_DOCUMENT`] bytes, and bigger ones are refused.
 
-mod client_ip;
+/// Public for insight, which names the listed IP of a blocklist incident
+/// from the replies the same way ingest names an event's sending IP.
+pub mod client_ip;
 mod detect;
 mod email;
 mod exim;

@@ -279,6 +279,16 @@ impl Counter {
         }
     }
 
+    fn merge(&mut self, other: Counter) {
+        for (k, n) in other.0 {
+            if let Some(v) = self.0.get_mut(&k) {
+                *v += n;
+            } else if self.0.len() < MAX_ASSETS {
+                self.0.insert(k, n);
+            }
+        }
+    }
+
     fn top(&self, n: usize) -> Vec<(String, u64)> {
         let mut v: Vec<_> = self.0.iter().map(|(k, c)| (k.clone(), *c)).collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -308,8 +318,48 @@ struct Sig {
     domains: Counter,
     campaigns: Counter,
     providers: Counter,
+    /// IPs named by the replies of a blocklist signature.
+    listed_ips: Counter,
     samples: Vec<String>,
+    /// Events of minutes not judged yet, by minute.
+    ahead: BTreeMap<i64, Ahead>,
     open: Option<Incident>,
+}
+
+/// A signature's events of one minute that is not judged yet. They join
+/// the episode only when their minute is judged: minutes are judged
+/// `lateness_minutes` behind the newest event, so an incident that closes
+/// in a minute judged after a new burst began must neither count that
+/// burst nor wipe it; its events start the next episode, whose first seen
+/// is then their own time and not that of the first event after the
+/// close.
+#[derive(Debug)]
+struct Ahead {
+    events: u64,
+    first_ms: i64,
+    last_ms: i64,
+    ips: Counter,
+    domains: Counter,
+    campaigns: Counter,
+    providers: Counter,
+    listed_ips: Counter,
+    samples: Vec<String>,
+}
+
+impl Ahead {
+    fn new() -> Self {
+        Ahead {
+            events: 0,
+            first_ms: i64::MAX,
+            last_ms: i64::MIN,
+            ips: Counter::default(),
+            domains: Counter::default(),
+            campaigns: Counter::default(),
+            providers: Counter::default(),
+            listed_ips: Counter::default(),
+            samples: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -426,21 +476,27 @@ impl Detector {
                             self.sigs.entry(self.key.clone()).or_insert(s)
                         }
                     };
-                    if sig.episode_events == 0 {
-                        sig.episode_first_ms = r.time_ms;
+                    // Held with its minute until that minute is judged: see
+                    // `Ahead`.
+                    let a = sig.ahead.entry(minute).or_insert_with(Ahead::new);
+                    a.events += n;
+                    a.first_ms = a.first_ms.min(r.time_ms);
+                    a.last_ms = a.last_ms.max(r.time_ms);
+                    a.ips.bump(r.ip);
+                    a.domains.bump(Some(r.domain));
+                    a.campaigns.bump(r.campaign);
+                    a.providers.bump(Some(r.provider));
+                    if r.blocklist.is_some() {
+                        // The address the list holds is the one the reply
+                        // names; the event's own sending IP otherwise.
+                        let named = listed_ip(r.text);
+                        a.listed_ips.bump(named.as_deref().or(r.ip));
                     }
-                    sig.episode_first_ms = sig.episode_first_ms.min(r.time_ms);
-                    sig.episode_last_ms = sig.episode_last_ms.max(r.time_ms);
-                    sig.episode_events += n;
-                    sig.ips.bump(r.ip);
-                    sig.domains.bump(Some(r.domain));
-                    sig.campaigns.bump(r.campaign);
-                    sig.providers.bump(Some(r.provider));
-                    if sig.samples.len() < cfg_samples
+                    if a.samples.len() < cfg_samples
                         && !r.text.is_empty()
-                        && !sig.samples.iter().any(|s| s == r.text)
+                        && !a.samples.iter().any(|s| s == r.text)
                     {
-                        sig.samples.push(r.text.to_string());
+                        a.samples.push(r.text.to_string());
                     }
                     if sig.blocklist.is_none() {
                         sig.blocklist = r.blocklist.map(str::to_string);
@@ -550,7 +606,14 @@ impl Detector {
             }
             for (k, n) in slice.sigs {
                 if let Some(s) = self.sigs.get_mut(&k) {
+                    // A window that emptied ends the episode: the next
+                    // event starts a new one (untouched signatures are not
+                    // judged, so this is where their quiet is noticed).
+                    if s.open.is_none() && s.ring.sum_at(m - 1) == 0 {
+                        s.reset_episode();
+                    }
                     s.ring.add(m, n);
+                    s.absorb_until(m, cfg.samples);
                 }
                 touched.push(k);
             }
@@ -664,7 +727,10 @@ impl Detector {
         let decay = self.decay;
         self.sigs.retain(|_, s| {
             let age = m.saturating_sub(s.ewma_minute).clamp(0, 1_000_000) as i32;
-            s.open.is_some() || s.ring.sum_at(m) > 0 || s.ewma * decay.powi(age) > 1e-4
+            s.open.is_some()
+                || !s.ahead.is_empty()
+                || s.ring.sum_at(m) > 0
+                || s.ewma * decay.powi(age) > 1e-4
         });
         let w = self.cfg.window_minutes as i64;
         self.providers.retain(|_, r| r.last.saturating_add(w) > m);
@@ -686,7 +752,34 @@ impl Sig {
         self.domains = Counter::default();
         self.campaigns = Counter::default();
         self.providers = Counter::default();
+        self.listed_ips = Counter::default();
         self.samples.clear();
+    }
+
+    /// Moves the held events of minutes up to `m` into the episode.
+    fn absorb_until(&mut self, m: i64, samples: usize) {
+        while let Some(e) = self.ahead.first_entry() {
+            if *e.key() > m {
+                break;
+            }
+            let a = e.remove();
+            if self.episode_events == 0 {
+                self.episode_first_ms = a.first_ms;
+            }
+            self.episode_first_ms = self.episode_first_ms.min(a.first_ms);
+            self.episode_last_ms = self.episode_last_ms.max(a.last_ms);
+            self.episode_events += a.events;
+            self.ips.merge(a.ips);
+            self.domains.merge(a.domains);
+            self.campaigns.merge(a.campaigns);
+            self.providers.merge(a.providers);
+            self.listed_ips.merge(a.listed_ips);
+            for x in a.samples {
+                if self.samples.len() < samples && !self.samples.contains(&x) {
+                    self.samples.push(x);
+                }
+            }
+        }
     }
 
     fn snapshot(
@@ -710,15 +803,28 @@ impl Sig {
             } else {
                 format!("{} ({})", b.name, b.zone)
             };
-            let assets = match b.listed {
-                rebound_core::Listed::Domain => {
-                    self.domains.top(0).into_iter().map(|x| x.0).collect()
+            let named = self.listed_ips.top(5);
+            let (listed, assets) = match b.listed {
+                // The sending domain is not among the event's fields (the
+                // domains counted are the recipients').
+                rebound_core::Listed::Domain => (b.listed, Vec::new()),
+                rebound_core::Listed::Url => (b.listed, Vec::new()),
+                // A list that refuses by IP, or one the classifier could
+                // not tell: the IPs the replies name are what it lists.
+                _ => {
+                    let from = if named.is_empty() { &ips } else { &named };
+                    let assets: Vec<String> = from.iter().map(|x| x.0.clone()).collect();
+                    let listed = if assets.is_empty() {
+                        b.listed
+                    } else {
+                        rebound_core::Listed::Ip
+                    };
+                    (listed, assets)
                 }
-                _ => ips.iter().map(|x| x.0.clone()).collect(),
             };
             Some(ListedAsset {
                 list,
-                listed: b.listed.as_str().to_string(),
+                listed: listed.as_str().to_string(),
                 assets,
             })
         });
@@ -798,9 +904,61 @@ fn new_sig(r: &Row<'_>, kind: IncidentKind, window: usize) -> Sig {
         domains: Counter::default(),
         campaigns: Counter::default(),
         providers: Counter::default(),
+        listed_ips: Counter::default(),
         samples: Vec::new(),
+        ahead: BTreeMap::new(),
         open: None,
     }
+}
+
+/// The IP address a blocklist refusal names: the client address as ingest
+/// reads it (`Client host [IP]`, `IP: IP`, …), else an IPv4 literal that
+/// the reply ties to the listing (`IP 192.0.2.1 listed at …`, `192.0.2.1
+/// is blocked`, a lookup URL `…/query/ip/192.0.2.1`) and that is not a
+/// server's (`host[IP]`). A bare dotted number (Yahoo's `4.16.55.1`
+/// reference) is not taken.
+pub fn listed_ip(text: &str) -> Option<String> {
+    if let Some(ip) = rebound_ingest::client_ip::named_in(text, None) {
+        return Some(ip);
+    }
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_digit()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let end = (i..b.len())
+            .find(|&j| !(b[j].is_ascii_digit() || b[j] == b'.'))
+            .unwrap_or(b.len());
+        let token = text[i..end].trim_end_matches('.');
+        let after_host =
+            i >= 2 && b[i - 1] == b'[' && (b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'-');
+        let before = text[..i]
+            .get(i.saturating_sub(12)..)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let after = text[end..]
+            .get(..text.len().saturating_sub(end).min(24))
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let tied = before.contains("ip")
+            || before.contains("address")
+            || before.ends_with('/')
+            || before.ends_with('=')
+            || after.contains("listed")
+            || after.contains("block");
+        if tied
+            && !after_host
+            && let Ok(ip) = token.parse::<std::net::Ipv4Addr>()
+        {
+            return Some(ip.to_string());
+        }
+        i = end;
+    }
+    None
 }
 
 /// `5.7.x` from `5.7.1`; the reason when there is no enhanced status.
@@ -1069,5 +1227,179 @@ mod tests {
         d.advance_to(T0 + 3 * 3_600_000);
         d.push(&row(T0, "yahoo", "bounced", "blocked"));
         assert_eq!(d.late_events, 1);
+    }
+
+    const M8: i64 = 480; // 08:00, in minutes of the day
+
+    fn block(t: i64, ip: Option<&'static str>, text: &'static str) -> Row<'static> {
+        Row {
+            time_ms: t,
+            provider: "google",
+            domain: "gmail.com",
+            ip,
+            campaign: Some("c1"),
+            outcome: "bounced",
+            reason: "blocked",
+            owner: "sender_reputation",
+            status: Some("5.7.1"),
+            hardbounce: false,
+            pattern: "550 5.7.1 blocked <ip>",
+            blocklist: None,
+            text,
+        }
+    }
+
+    /// 100 deliveries a minute to google over minutes `from..to` of the day
+    /// and, in the minutes `blocks` says, that many refusals, the first at
+    /// second 2 of the minute.
+    fn day(d: &mut Detector, from: i64, to: i64, blocks: impl Fn(i64) -> i64) {
+        for m in from..to {
+            let t = T0 + m * MINUTE;
+            for i in 0..100 {
+                d.push(&row(t + i * 600, "google", "delivered", "delivered"));
+            }
+            for i in 0..blocks(m) {
+                d.push(&block(
+                    t + 2_000 + i * 100,
+                    Some("198.51.100.1"),
+                    "550 5.7.1 blocked",
+                ));
+            }
+        }
+        d.finish();
+    }
+
+    /// 8 refusals a minute over 08:00–08:09.
+    fn burst_b(m: i64) -> i64 {
+        if (M8..M8 + 10).contains(&m) { 8 } else { 0 }
+    }
+
+    #[test]
+    fn an_incident_starts_at_its_first_event_whatever_closed_before_it() {
+        // Burst A, 8 a minute over 06:53–07:02, opens an incident that
+        // closes when fewer than 25 of its events are left in the hour
+        // (half of 5× the baseline floor; its share of ~6,000 attempts is
+        // far under 2.5%): three of its minutes, 24 events, at minute
+        // 07:59, so closed at 08:00. That minute is judged only at 08:05
+        // (5 minutes of hold-back), after burst B's first refusals arrived
+        // at 08:00:02.
+        let mut d = Detector::new(DetectConfig::default());
+        day(&mut d, 0, 9 * 60, |m| {
+            if (413..423).contains(&m) {
+                8
+            } else {
+                burst_b(m)
+            }
+        });
+        let v = d.incidents();
+        assert_eq!(v.len(), 2, "{v:#?}");
+        let (a, b) = (&v[0], &v[1]);
+        assert_eq!(a.closed_ms, Some(T0 + M8 * MINUTE));
+        // A keeps its own 80 events and ends with its last one (minute
+        // 07:02, the 8th refusal at second 2.7).
+        assert_eq!(a.events, 80);
+        assert_eq!(a.last_seen_ms, T0 + 422 * MINUTE + 2_700);
+        // B is seen from its first refusal, 08:00:02, with all 80 events.
+        assert_eq!(b.first_seen_ms, T0 + M8 * MINUTE + 2_000);
+        assert_eq!(b.events, 80);
+        // Opened when its share over the 5 minutes before reached 5%:
+        // at 08:03, 32 of 4 × 108 + 100 attempts (6%); at 08:02 it was
+        // 24 of 3 × 108 + 2 × 100 (4.6%).
+        assert_eq!(b.opened_ms, T0 + (M8 + 4) * MINUTE);
+
+        // The same burst in a window that begins at 07:30: the same start
+        // (and the same opening: the 5 minutes before hold the same
+        // attempts).
+        let mut d = Detector::new(DetectConfig::default());
+        day(&mut d, M8 - 30, 9 * 60, burst_b);
+        let v = d.incidents();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].first_seen_ms, T0 + M8 * MINUTE + 2_000);
+        assert_eq!(v[0].opened_ms, T0 + (M8 + 4) * MINUTE);
+    }
+
+    #[test]
+    fn a_stray_refusal_hours_before_is_not_the_incident_start() {
+        // One refusal of the same signature at 05:00: its hour passes
+        // empty, so it is not part of the 08:00 episode.
+        let mut d = Detector::new(DetectConfig::default());
+        day(&mut d, 0, 9 * 60, |m| if m == 300 { 1 } else { burst_b(m) });
+        let v = d.incidents();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].first_seen_ms, T0 + M8 * MINUTE + 2_000);
+        assert_eq!(v[0].events, 80);
+    }
+
+    #[test]
+    fn a_blocklist_incident_names_the_ip_of_the_replies() {
+        // Postfix-like events: no sending IP of their own; the reply names
+        // it, in a form the ingest reader does not take.
+        let mut d = Detector::new(DetectConfig::default());
+        for m in 0..120 {
+            let t = T0 + m * MINUTE;
+            for i in 0..100 {
+                d.push(&row(t + i * 600, "google", "delivered", "delivered"));
+            }
+            if m >= 60 {
+                for i in 0..10 {
+                    let mut r = block(
+                        t + 2_000 + i * 100,
+                        None,
+                        "554 5.7.1 Service unavailable; 192.0.2.77 listed at zen.spamhaus.org",
+                    );
+                    r.blocklist =
+                        Some(r#"{"name":"spamhaus","zone":"zen.spamhaus.org","listed":"unknown"}"#);
+                    d.push(&r);
+                }
+            }
+        }
+        d.finish();
+        let v = d.incidents();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].kind, IncidentKind::Blocklist);
+        let b = v[0].blocklist.as_ref().expect("a listed asset");
+        assert_eq!(
+            (b.list.as_str(), b.listed.as_str(), b.assets.clone()),
+            (
+                "spamhaus (zen.spamhaus.org)",
+                "ip",
+                vec!["192.0.2.77".to_string()]
+            )
+        );
+        assert!(v[0].action.contains("192.0.2.77"), "{}", v[0].action);
+    }
+
+    #[test]
+    fn the_listed_ip_is_the_clients_never_the_servers() {
+        let cases = [
+            (
+                "554 5.7.1 Client host [198.51.100.22] blocked using zen.spamhaus.org",
+                Some("198.51.100.22"),
+            ),
+            (
+                "550 5.7.1 192.0.2.9 is listed on bl.spamcop.net",
+                Some("192.0.2.9"),
+            ),
+            (
+                "550 blocked, see https://check.spamhaus.org/listed/?searchterm=192.0.2.10",
+                Some("192.0.2.10"),
+            ),
+            (
+                "550 5.7.1 Your IP address 192.0.2.11 is on a blocklist",
+                Some("192.0.2.11"),
+            ),
+            // The server's own address, and Yahoo's reference number.
+            (
+                "host mx.example.net[192.0.2.1] said: 554 5.7.1 blocked by spamhaus",
+                None,
+            ),
+            (
+                "554 5.7.9 Message not accepted for policy reasons - 4.16.55.1",
+                None,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(listed_ip(text).as_deref(), want, "{text}");
+        }
     }
 }

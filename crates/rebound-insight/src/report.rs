@@ -7,7 +7,7 @@ use crate::alerts::{Alert, AlertConfig, ScopeCounters};
 use crate::detect::{DetectConfig, Detector, Incident};
 use crate::model::Map;
 use crate::model::{Bucket, Counts, Dimension, Flags, Rates, Row};
-use crate::source::{self, Window};
+use crate::source::{self, Part, Window};
 use serde::{Deserialize, Serialize};
 
 /// Groups given their own time series (the first seen); further groups
@@ -113,6 +113,14 @@ pub struct Report {
     /// furthest over first (empty when alerts are off).
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// All traffic per bucket (buckets with no events omitted): the HTML
+    /// page's failures-by-kind chart.
+    #[serde(default)]
+    pub overall: Vec<Point>,
+    /// The alert thresholds in force (the page draws them as reference
+    /// lines).
+    #[serde(default)]
+    pub alert_config: AlertConfig,
 }
 
 #[derive(Default)]
@@ -135,6 +143,7 @@ pub struct Aggregator {
     /// Per provider, domain, IP and campaign, for the alerts.
     scopes: Option<ScopeCounters>,
     detector: Detector,
+    overall: Vec<(i64, Counts)>,
 }
 
 impl Aggregator {
@@ -153,6 +162,7 @@ impl Aggregator {
             groups: Map::default(),
             reasons: Map::default(),
             patterns: Map::default(),
+            overall: Vec::new(),
         }
     }
 
@@ -163,6 +173,20 @@ impl Aggregator {
     /// Counts `n` events like `r` (the same minute, provider, domain and
     /// grouping value; deliveries pre-counted by a reader).
     pub fn push_n(&mut self, r: &Row<'_>, n: u64) {
+        self.push_counts(r, n);
+        self.detector.push_n(r, n);
+    }
+
+    /// Feeds the detector alone: `n` attempts like `r` (deliveries of one
+    /// minute to one provider), which [`Aggregator::push_counts`] counts
+    /// elsewhere.
+    pub fn push_attempts(&mut self, r: &Row<'_>, n: u64) {
+        self.detector.push_n(r, n);
+    }
+
+    /// Counts `n` events like `r` in everything but the detector (which
+    /// gets them per minute through [`Aggregator::push_attempts`]).
+    pub fn push_counts(&mut self, r: &Row<'_>, n: u64) {
         self.events += n;
         self.first = Some(self.first.map_or(r.time_ms, |f| f.min(r.time_ms)));
         self.last = Some(self.last.map_or(r.time_ms, |l| l.max(r.time_ms)));
@@ -186,25 +210,9 @@ impl Aggregator {
         };
         g.counts.add(f, n);
         if g.with_series {
-            // Rows come in time order: the bucket is the last one or a new
-            // one; anything else is found by binary search.
-            match g.series.last_mut() {
-                Some((t, c)) if *t == b => c.add(f, n),
-                Some((t, _)) if *t > b => match g.series.binary_search_by_key(&b, |x| x.0) {
-                    Ok(i) => g.series[i].1.add(f, n),
-                    Err(i) => {
-                        let mut c = Counts::default();
-                        c.add(f, n);
-                        g.series.insert(i, (b, c));
-                    }
-                },
-                _ => {
-                    let mut c = Counts::default();
-                    c.add(f, n);
-                    g.series.push((b, c));
-                }
-            }
+            add_to_series(&mut g.series, b, f, n);
         }
+        add_to_series(&mut self.overall, b, f, n);
         if f.failed() {
             match self.reasons.get_mut(r.reason) {
                 Some(v) => *v += 1,
@@ -239,7 +247,6 @@ impl Aggregator {
                 }
             }
         }
-        self.detector.push_n(r, n);
     }
 
     pub fn finish(mut self) -> Report {
@@ -355,6 +362,38 @@ impl Aggregator {
                 .as_ref()
                 .map(|s| s.judge(&opts.alerts))
                 .unwrap_or_default(),
+            overall: self
+                .overall
+                .into_iter()
+                .map(|(t, counts)| Point {
+                    t,
+                    rates: counts.rates(),
+                    counts,
+                })
+                .collect(),
+            alert_config: opts.alerts.clone(),
+        }
+    }
+}
+
+/// Counts `n` events of flags `f` in bucket `b` of a series kept in time
+/// order. Rows come in time order: the bucket is the last one or a new
+/// one; anything else is found by binary search.
+fn add_to_series(series: &mut Vec<(i64, Counts)>, b: i64, f: Flags, n: u64) {
+    match series.last_mut() {
+        Some((t, c)) if *t == b => c.add(f, n),
+        Some((t, _)) if *t > b => match series.binary_search_by_key(&b, |x| x.0) {
+            Ok(i) => series[i].1.add(f, n),
+            Err(i) => {
+                let mut c = Counts::default();
+                c.add(f, n);
+                series.insert(i, (b, c));
+            }
+        },
+        _ => {
+            let mut c = Counts::default();
+            c.add(f, n);
+            series.push((b, c));
         }
     }
 }
@@ -454,12 +493,7 @@ pub fn build_within(
             let reader = if j == 0 { first.take() } else { None };
             let by = opts.by;
             let all_scopes = opts.alerts.enabled;
-            // Which of IP and campaign the delivery counts keep: the
-            // grouping one, or both for the alerts' scopes.
-            let keep = (
-                all_scopes || by == Dimension::Ip,
-                all_scopes || by == Dimension::Campaign,
-            );
+            let bucket = opts.bucket;
             scope.spawn(move || {
                 let mut rd = match reader.map(Ok).unwrap_or_else(|| source::Reader::open(url)) {
                     Ok(r) => r,
@@ -468,45 +502,16 @@ pub fn build_within(
                         return;
                     }
                 };
-                // Deliveries of the current minute, counted here by
-                // provider, domain and grouping value; failures go as they
-                // are.
-                let mut delivered: Map<String, (u64, i64)> = Map::default();
-                let mut key = String::new();
                 for w in mine {
                     let mut batch = Batch::default();
                     let mut gone = false;
-                    let mut minute = i64::MIN;
-                    let r = rd.scan_with(w, by, all_scopes, &mut |r| {
+                    // Deliveries come counted by the store, per minute and
+                    // key; failures one by one.
+                    let r = rd.scan_counted(w, by, all_scopes, bucket, &mut |r, n, part| {
                         if gone {
                             return;
                         }
-                        let m = r.time_ms.div_euclid(60_000);
-                        if m != minute {
-                            flush_delivered(&mut delivered, &mut batch);
-                            minute = m;
-                        }
-                        if r.outcome == "delivered" {
-                            key.clear();
-                            key.push_str(r.provider);
-                            key.push('\u{1f}');
-                            key.push_str(r.domain);
-                            for x in [r.ip.filter(|_| keep.0), r.campaign.filter(|_| keep.1)] {
-                                key.push('\u{1f}');
-                                match x {
-                                    Some(x) => key.push_str(x),
-                                    None => key.push('\u{1e}'),
-                                }
-                            }
-                            match delivered.get_mut(key.as_str()) {
-                                Some(v) => v.0 += 1,
-                                None => {
-                                    delivered.insert(key.clone(), (1, r.time_ms));
-                                }
-                            }
-                        } else {
-                            batch.push(r, 1);
-                        }
+                        batch.push(r, n, part);
                         if batch.rows.len() >= BATCH {
                             let full = std::mem::take(&mut batch);
                             gone = tx.send(Msg::Batch(full)).is_err();
@@ -516,7 +521,6 @@ pub fn build_within(
                         let _ = tx.send(Msg::Failed(e));
                         return;
                     }
-                    flush_delivered(&mut delivered, &mut batch);
                     if !batch.rows.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                         return;
                     }
@@ -536,7 +540,12 @@ pub fn build_within(
                 match inbox.recv() {
                     Ok(Msg::Batch(b)) => {
                         for i in 0..b.rows.len() {
-                            agg.push_n(&b.row(i), b.rows[i].n);
+                            let (row, n) = (b.row(i), b.rows[i].n);
+                            match b.rows[i].part {
+                                Part::Event => agg.push_n(&row, n),
+                                Part::Counts => agg.push_counts(&row, n),
+                                Part::Attempts => agg.push_attempts(&row, n),
+                            }
                         }
                     }
                     Ok(Msg::End) => break,
@@ -553,35 +562,6 @@ pub fn build_within(
     report.first_event_ms = Some(lo);
     report.last_event_ms = Some(hi);
     Ok(report)
-}
-
-/// Hands the minute's counted deliveries on as weighted rows.
-fn flush_delivered(delivered: &mut Map<String, (u64, i64)>, batch: &mut Batch) {
-    for (k, (n, t)) in delivered.drain() {
-        let mut parts = k.split('\u{1f}');
-        let provider = parts.next().unwrap_or("");
-        let domain = parts.next().unwrap_or("");
-        let ip = parts.next().filter(|x| *x != "\u{1e}");
-        let campaign = parts.next().filter(|x| *x != "\u{1e}");
-        batch.push(
-            &Row {
-                time_ms: t,
-                provider,
-                domain,
-                ip,
-                campaign,
-                outcome: "delivered",
-                reason: "delivered",
-                owner: "none",
-                status: None,
-                hardbounce: false,
-                pattern: "",
-                blocklist: None,
-                text: "",
-            },
-            n,
-        );
-    }
 }
 
 /// Rows packed for the trip between threads: strings copied into one
@@ -601,6 +581,7 @@ struct Packed {
     time_ms: i64,
     /// Events this row stands for.
     n: u64,
+    part: Part,
     hardbounce: bool,
     /// provider, domain, ip, campaign, outcome, reason, owner, status,
     /// pattern, blocklist, text
@@ -619,7 +600,7 @@ impl Batch {
         }
     }
 
-    fn push(&mut self, r: &Row<'_>, n: u64) {
+    fn push(&mut self, r: &Row<'_>, n: u64, part: Part) {
         let f = [
             self.span(Some(r.provider)),
             self.span(Some(r.domain)),
@@ -636,6 +617,7 @@ impl Batch {
         self.rows.push(Packed {
             time_ms: r.time_ms,
             n,
+            part,
             hardbounce: r.hardbounce,
             f,
         });

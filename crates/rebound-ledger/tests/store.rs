@@ -747,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 3);
+                assert_eq!(s.schema_version().unwrap(), 4);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 3);
+                assert_eq!(s.schema_version().unwrap(), 4);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }

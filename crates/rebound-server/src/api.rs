@@ -117,7 +117,7 @@ pub async fn dashboard() -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        crate::DASHBOARD,
+        crate::dashboard_page(),
     )
         .into_response()
 }

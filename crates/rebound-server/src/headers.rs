@@ -60,7 +60,7 @@ pub fn content_security_policy() -> &'static HeaderValue {
     static POLICY: OnceLock<HeaderValue> = OnceLock::new();
     POLICY.get_or_init(|| {
         let report_page = format!("<script>{}</script>", rebound_insight::html::SCRIPT);
-        HeaderValue::from_str(&policy_for(&[crate::DASHBOARD, &report_page]))
+        HeaderValue::from_str(&policy_for(&[crate::dashboard_page(), &report_page]))
             .expect("a policy made of ASCII")
     })
 }
@@ -132,7 +132,9 @@ mod tests {
     fn the_policy_names_both_pages_scripts() {
         let policy = content_security_policy().to_str().unwrap().to_string();
         assert!(policy.contains("frame-ancestors 'none'"));
-        assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
+        // The dashboard's chart kit and its own script, the report's one.
+        assert_eq!(policy.matches("'sha256-").count(), 3, "{policy}");
+        assert!(crate::dashboard_page().contains("window.RK="));
         assert!(!policy.contains("unsafe-eval"));
         assert!(!policy.contains("script-src 'unsafe-inline'"));
     }

@@ -51,9 +51,29 @@ use std::time::Instant;
 /// The OpenAPI 3.1 document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The dashboard: one self-contained page with no data in it; everything it
-/// shows comes from token-protected API calls made by its script.
+/// The dashboard as written: one self-contained page with no data in it;
+/// everything it shows comes from token-protected API calls made by its
+/// script. [`dashboard_page`] is what is served.
 pub const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// The dashboard served: [`DASHBOARD`] with the HTML report's style and
+/// chart kit put in at its markers, so both pages look and draw alike.
+pub fn dashboard_page() -> &'static str {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        DASHBOARD
+            .replacen(
+                "<!--rebound:style-->",
+                &format!("<style>{}</style>", rebound_insight::html::STYLE),
+                1,
+            )
+            .replacen(
+                "<!--rebound:charts-->",
+                &format!("<script>{}</script>", rebound_insight::html::CHARTS),
+                1,
+            )
+    })
+}
 
 /// Every route of the API as (method, path template); the router is built
 /// from the same handlers and a test checks both this list and the OpenAPI

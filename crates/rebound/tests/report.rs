@@ -6,7 +6,10 @@
 //! The Chromium tests print "SKIPPED: chromium not installed" when no
 //! browser is found, and fail instead when `CI=true`.
 
+mod common;
+
 use rebound_insight::synth::{Synth, SynthConfig};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -285,4 +288,175 @@ fn hostile_reply_texts_round_trip_through_the_html_page() {
         dom.contains("&lt;/script&gt;"),
         "the reply text is shown as text"
     );
+}
+
+/// The text report fits the terminal: at 80 and 100 columns (`COLUMNS`) no
+/// line is wider, whatever the replies hold (long wording, a URL with no
+/// space to break at); alerts come before the tables.
+#[test]
+fn the_text_report_fits_80_and_100_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig::with_incidents(7, T0, 24, 300.0, 2);
+    let url = dir.path().join("ledger.db").to_str().unwrap().to_string();
+    let mut store = rebound_ledger::open(&url).unwrap();
+    let mut events: Vec<_> = Synth::new(cfg).collect();
+    let tail = format!(
+        "please see our postmaster pages for the reasons we may refuse mail and what to do about it https://postmaster.example.net/{}",
+        "a1b2c3d4".repeat(20)
+    );
+    for e in events.iter_mut() {
+        if e.outcome != rebound_ingest::Outcome::Delivered {
+            e.text = format!("{} {tail}", e.text);
+            e.verdict.pattern = format!("{} {tail}", e.verdict.pattern);
+        }
+    }
+    store
+        .ingest_batch(&events, &rebound_ledger::Policy::default())
+        .unwrap();
+    for width in [80usize, 100] {
+        for by in ["provider", "pattern", "domain"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+                .args(["report", "--db", &url, "--by", by])
+                .env("COLUMNS", width.to_string())
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            let text = String::from_utf8(out.stdout).unwrap();
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= width,
+                    "{} columns at COLUMNS={width} --by {by}:\n{line}",
+                    line.chars().count()
+                );
+            }
+            // The long wording is cut, not spilled.
+            assert!(text.contains('…'), "{text}");
+            let alerts = text.find("\nALERTS (").expect("the incidents raise alerts");
+            let table = text.find(&format!("\nby {by}")).unwrap();
+            assert!(alerts < table, "alerts after the tables:\n{text}");
+            assert!(text.contains("first action: "), "{text}");
+        }
+    }
+}
+
+/// The page at a desktop width (1400 px) and a phone's (390 px): nothing
+/// sticks out sideways (the document is no wider than the viewport), no
+/// chart label is cut by its chart's edge, tick values are round and time
+/// ticks fall on whole hours, every incident band is labelled and takes
+/// its kind's colour, and each incident's raw replies are folded away.
+#[test]
+fn the_html_page_fits_a_desktop_and_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _, cfg) = ledger(dir.path());
+    let html = dir.path().join("report.html");
+    rebound(&["report", "--db", &url, "--html", html.to_str().unwrap()]);
+    let Some(bin) = common::browser::chromium() else {
+        return;
+    };
+    let mut b = common::browser::Browser::launch(&bin);
+    b.call("Page.enable", json!({}));
+    for (width, height, mobile) in [(1400, 1000, false), (390, 844, true)] {
+        b.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+        b.call(
+            "Page.navigate",
+            json!({"url": format!("file://{}", html.display())}),
+        );
+        b.wait_for(
+            "document.readyState === 'complete' && document.body.dataset.rendered === 'ok'",
+            "the report to render",
+        );
+        let fit = b.eval("[document.documentElement.scrollWidth, window.innerWidth]");
+        assert_eq!(fit[1], json!(width), "the viewport is the emulated one");
+        assert!(
+            fit[0].as_u64() <= fit[1].as_u64(),
+            "at {width} px the page is {} px wide",
+            fit[0]
+        );
+        // Labels inside their chart (client rectangles: rotated titles too).
+        let clipped = b.eval(
+            "[...document.querySelectorAll('svg text')].filter(t => { const r = t.getBoundingClientRect(), s = t.ownerSVGElement.getBoundingClientRect(); \
+             return r.width > 0 && (r.left < s.left - 0.5 || r.right > s.right + 0.5 || r.top < s.top - 0.5 || r.bottom > s.bottom + 0.5); }).map(t => t.textContent)",
+        );
+        assert_eq!(clipped, json!([]), "labels cut at {width} px");
+        // Round y ticks: each chart's ticks are the multiples of one step of
+        // 1, 2, 2.5 or 5 times a power of ten.
+        let charts = b.eval(
+            "[...document.querySelectorAll('svg.chart-svg')].map(s => [Number(s.dataset.yStep), [...s.querySelectorAll('.y-tick')].map(t => t.textContent)])",
+        );
+        for c in charts.as_array().unwrap() {
+            let step = c[0].as_f64().unwrap();
+            let mantissa = step / 10f64.powf(step.log10().floor());
+            assert!(
+                [1.0, 2.0, 2.5, 5.0, 10.0]
+                    .iter()
+                    .any(|m| (m - mantissa).abs() < 1e-9),
+                "step {step}"
+            );
+            for (k, label) in c[1].as_array().unwrap().iter().enumerate() {
+                let label = label.as_str().unwrap();
+                let value: f64 = if let Some(p) = label.strip_suffix('%') {
+                    p.parse::<f64>().unwrap() / 100.0
+                } else {
+                    label.replace(',', "").parse().unwrap()
+                };
+                assert!(
+                    (value - k as f64 * step).abs() < step * 1e-6,
+                    "tick {k} of step {step} reads {label}"
+                );
+                // Thousands are separated.
+                if value >= 1000.0 && !label.ends_with('%') {
+                    assert!(label.contains(','), "{label}");
+                }
+            }
+        }
+        // Time ticks on whole hours: `HH:00`, `MM-DD HH:00` or a day `MM-DD`.
+        let ticks = b.eval("[...document.querySelectorAll('.x-tick')].map(t => t.textContent)");
+        assert!(!ticks.as_array().unwrap().is_empty());
+        for t in ticks.as_array().unwrap() {
+            let t = t.as_str().unwrap();
+            let hour = t.rsplit(' ').next().unwrap();
+            let whole_hour = hour.len() == 5 && hour.ends_with(":00");
+            let day = t.len() == 5 && t.as_bytes()[2] == b'-';
+            assert!(whole_hour || day, "time tick {t:?}");
+        }
+        // Bands: one label each, and the kinds' colours differ.
+        let bands = b.eval(
+            "[...document.querySelectorAll('#failures-chart .incident-band')].map(r => [r.dataset.kind, r.getAttribute('fill')])",
+        );
+        let bands = bands.as_array().unwrap();
+        assert_eq!(bands.len(), cfg.injections.len());
+        let labels = b.eval("document.querySelectorAll('#failures-chart .band-label').length");
+        assert_eq!(labels, json!(bands.len()));
+        let mut colour_of = std::collections::HashMap::new();
+        for band in bands {
+            let prev = colour_of.insert(band[0].clone(), band[1].clone());
+            assert!(prev.is_none() || prev.as_ref() == Some(&band[1]));
+        }
+        let colours: std::collections::HashSet<_> = colour_of.values().collect();
+        assert_eq!(colours.len(), colour_of.len(), "{colour_of:?}");
+        // Replies folded away: one closed <details> per incident.
+        let folded = b.eval(
+            "[...document.querySelectorAll('#incidents tr.incident-row')].map(r => { const d = r.querySelector('details'); return !!d && !d.open && !d.querySelector('code').checkVisibility(); })",
+        );
+        assert_eq!(folded, json!(vec![true; cfg.injections.len()]));
+        // Nothing of the page's own workings in its header.
+        let header = b.eval("document.querySelector('header').innerText");
+        for word in ["render", "debug", "not drawn"] {
+            assert!(!header.as_str().unwrap().contains(word), "{header}");
+        }
+        if let Ok(keep) = std::env::var("REBOUND_KEEP_SCREENSHOT") {
+            let shot = b.call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            );
+            std::fs::write(
+                format!("{keep}.{width}.png"),
+                common::browser::base64_png::decode(shot["data"].as_str().unwrap()),
+            )
+            .unwrap();
+        }
+    }
 }

@@ -231,8 +231,9 @@ fn print_report(url: &str, html: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read the store {url}"))?;
     std::fs::write(html, rebound_insight::html::page(&report))
         .with_context(|| format!("cannot write {}", html.display()))?;
-    let text = rebound_insight::render::text(&report);
-    let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let text = rebound_insight::render::text_width(&report, super::report::terminal_width());
+    // The title may wrap: it ends at the first blank line.
+    let (title, body) = text.split_once("\n\n").unwrap_or((&text, ""));
     let (tables, incidents) = match body.find("\nIncidents:") {
         Some(at) => (&body[..at], body[at + 1..].trim_end()),
         None => (body, ""),

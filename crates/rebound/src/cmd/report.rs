@@ -111,6 +111,22 @@ pub fn detect_config(
     Ok(cfg)
 }
 
+/// The width the text report fits: `COLUMNS` when set (shells export it,
+/// and it lets a pipe choose), else the terminal's, else
+/// [`rebound_insight::render::DEFAULT_WIDTH`].
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| cols as usize)
+        })
+        .unwrap_or(rebound_insight::render::DEFAULT_WIDTH)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
     let now = now_ms();
@@ -152,7 +168,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        out.write_all(rebound_insight::render::text(&report).as_bytes())?;
+        let width = terminal_width();
+        out.write_all(rebound_insight::render::text_width(&report, width).as_bytes())?;
         if let Some(path) = &args.html {
             writeln!(out, "\nHTML report written to {}", path.display())?;
         }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 #[path = "../../../rebound-server/tests/common/http.rs"]
 pub mod http;
 
