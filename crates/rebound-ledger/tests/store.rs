@@ -822,7 +822,7 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
             .unwrap();
     }
     let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let e = s
         .events(&EventQuery {
             limit: 10,
