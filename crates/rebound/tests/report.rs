@@ -41,31 +41,6 @@ fn rebound(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn chromium() -> Option<PathBuf> {
-    let names = [
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ];
-    let from_env = std::env::var_os("CHROMIUM").map(PathBuf::from);
-    let found = from_env.into_iter().chain(names.iter().flat_map(|n| {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(move |d| d.join(n))
-            .collect::<Vec<_>>()
-    }));
-    for p in found {
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("chromium not installed, and CI=true: the HTML report must be tested");
-    }
-    eprintln!("SKIPPED: chromium not installed");
-    None
-}
-
 /// Runs headless Chromium on a page with extra arguments; (stdout, stderr).
 fn run_chromium(bin: &Path, page: &Path, extra: &[&str]) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
@@ -170,7 +145,9 @@ fn report_in_text_json_and_html_and_the_page_renders_in_chromium() {
         );
     }
 
-    let Some(bin) = chromium() else { return };
+    let Some(bin) = common::browser::chromium() else {
+        return;
+    };
     let (dom, log) = run_chromium(&bin, &html, &["--dump-dom"]);
     assert!(
         dom.contains("data-rendered=\"ok\""),
@@ -277,7 +254,9 @@ fn hostile_reply_texts_round_trip_through_the_html_page() {
     let parsed: serde_json::Value = serde_json::from_str(data).unwrap();
     assert!(parsed.to_string().contains("</script><script>"));
 
-    let Some(bin) = chromium() else { return };
+    let Some(bin) = common::browser::chromium() else {
+        return;
+    };
     let (dom, log) = run_chromium(&bin, &html, &["--dump-dom"]);
     assert!(
         dom.contains("data-rendered=\"ok\""),
