@@ -10,7 +10,7 @@ mod common;
 
 use rebound_insight::synth::{Synth, SynthConfig};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// 2026-11-02T00:00:00Z
