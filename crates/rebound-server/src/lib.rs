@@ -27,6 +27,7 @@ pub mod error;
 pub mod headers;
 pub mod jobs;
 pub mod metrics;
+mod parse_errors;
 pub mod pool;
 pub mod reports;
 pub mod signatures;
@@ -387,8 +388,9 @@ fn refused(refusal: admission::Refusal) -> Response {
 
 /// The longest request target and header block answered; beyond them a
 /// request gets 414 or 431 in the same JSON shape as every other error.
-/// (hyper's own limits, far above these, answer before any of this runs:
-/// [`serve`] raises its header count so that ours decides.)
+/// (hyper's own limits, far above these, answer before any of this runs,
+/// in JSON too through `parse_errors`; [`serve`] raises hyper's header
+/// count so that ours decides with the more precise message.)
 const MAX_TARGET_BYTES: usize = 8 * 1024;
 const MAX_HEADER_BYTES: usize = 32 * 1024;
 const MAX_HEADERS: usize = 100;
@@ -574,7 +576,10 @@ pub async fn serve(
             .header_read_timeout(header_timeout)
             // Above `MAX_HEADERS`, so that `oversized_head` answers in JSON.
             .max_headers(4 * MAX_HEADERS)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                TokioIo::new(parse_errors::JsonParseErrors::new(stream)),
+                service,
+            );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;

@@ -318,3 +318,43 @@ fn long_targets_and_header_blocks_get_json_errors() {
     assert_eq!(r.status, 431, "{}", r.text());
     assert_eq!(r.json()["error"], "headers_too_large");
 }
+
+/// Requests hyper cannot parse are answered before any handler runs; they
+/// must still get the JSON error shape, and the connection must close.
+#[test]
+fn unparseable_requests_get_json_errors() {
+    let s = Server::start();
+    let big = "z".repeat(600 * 1024);
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"GARBAGE\r\n\r\n".to_vec(), 400, "bad_request"),
+        (
+            b"GET / HTTP/1.1\r\nno colon here\r\n\r\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        // Beyond hyper's own read buffer: hyper answers 431 itself.
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n").into_bytes(),
+            431,
+            "headers_too_large",
+        ),
+    ];
+    for (raw, status, error) in cases {
+        let mut c = connect_from([127, 0, 0, 1], s.addr);
+        // hyper may answer (and close) before it has read all of a huge head.
+        let _ = c.write_all(&raw);
+        let r = http::read_response(&mut c);
+        let shown = String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned();
+        assert_eq!(r.status, status, "{shown:?}: {}", r.text());
+        assert_eq!(r.json()["error"], error, "{shown:?}: {}", r.text());
+        assert!(r.json()["detail"].is_string(), "{shown:?}: {}", r.text());
+    }
+    // A good request on a fresh connection still works.
+    let r = s.req("GET", "/healthz", None, b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
