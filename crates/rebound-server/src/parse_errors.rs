@@ -152,10 +152,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for JsonParseErrors<S> {
         ready!(self.poll_drain(cx))?;
         // hyper's answer is a head alone: one non-empty slice.
         let mut non_empty = bufs.iter().filter(|b| !b.is_empty());
-        if let (Some(only), None) = (non_empty.next(), non_empty.next()) {
-            if let Some(done) = self.intercept(cx, only) {
-                return done;
-            }
+        if let (Some(only), None) = (non_empty.next(), non_empty.next())
+            && let Some(done) = self.intercept(cx, only)
+        {
+            return done;
         }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
