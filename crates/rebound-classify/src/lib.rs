@@ -128,6 +128,33 @@ pub struct Classifier {
     user_files: Vec<UserFileInfo>,
 }
 
+/// A classifier to hand around: the built-in one (built once per process)
+/// or one built from user files, shared. Cheap to clone; dereferences to
+/// the [`Classifier`]. What readers and servers hold, so that every path
+/// that judges (classify, decode, ingest, reclassify) can take user rules.
+#[derive(Clone, Default)]
+pub enum SharedClassifier {
+    #[default]
+    Builtin,
+    Loaded(std::sync::Arc<Classifier>),
+}
+
+impl std::ops::Deref for SharedClassifier {
+    type Target = Classifier;
+    fn deref(&self) -> &Classifier {
+        match self {
+            SharedClassifier::Builtin => Classifier::builtin(),
+            SharedClassifier::Loaded(c) => c,
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedClassifier({})", self.id())
+    }
+}
+
 /// A rule that holds for a reply ([`Classifier::matching_rules`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RuleMatch {

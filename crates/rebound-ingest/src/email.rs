@@ -8,8 +8,9 @@ use rebound_decode::Record;
 /// `maildir`). The verdict is the decoder's, which came from the shared
 /// classifier. `None` when the record has no usable recipient. `message`
 /// is the raw message the record was decoded from: a bounce that states no
-/// date is keyed by its bytes (see below).
-pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
+/// date is keyed by its bytes (see below). `rules_id` names the rules the
+/// decoder judged with ([`rebound_classify::Classifier::id`]).
+pub fn from_decoded(r: &Record, format: &str, message: &[u8], rules_id: &str) -> Option<Event> {
     let recipient = normalize_address(&r.recipient)?;
     let outcome = match r.verdict.reason {
         Reason::Feedback => Outcome::Complained,
@@ -70,8 +71,7 @@ pub fn from_decoded(r: &Record, format: &str, message: &[u8]) -> Option<Event> {
             esp: None,
             bounce_report: true,
             standin: r.observed.standin,
-            // The decoder's classifier is the built-in one.
-            rules_id: Some(rebound_classify::builtin_rules_id().to_string()),
+            rules_id: Some(rules_id.to_string()),
         },
     })
 }
@@ -131,9 +131,14 @@ Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: User unknown\r\n\
             records[0].timestamp, 0,
             "the test message must state no date"
         );
-        from_decoded(&records[0], "eml", message.as_bytes())
-            .unwrap()
-            .dedupe_key
+        from_decoded(
+            &records[0],
+            "eml",
+            message.as_bytes(),
+            rebound_classify::builtin_rules_id(),
+        )
+        .unwrap()
+        .dedupe_key
     }
 
     #[test]

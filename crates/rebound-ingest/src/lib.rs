@@ -89,7 +89,7 @@ impl TimeWindow {
     }
 }
 
-use rebound_classify::Classifier;
+use rebound_classify::SharedClassifier;
 use rebound_core::{EnhancedStatus, Observation, Reason, ReplyCode, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -523,7 +523,7 @@ impl Draft {
 /// Turns drafts into events: normalises, classifies (with a bounded cache of
 /// verdicts) and computes dedupe keys.
 pub struct Normaliser {
-    classifier: &'static Classifier,
+    classifier: SharedClassifier,
     cache: HashMap<u128, Verdict>,
     /// Entries kept before the cache is emptied.
     pub cache_limit: usize,
@@ -538,9 +538,15 @@ impl Default for Normaliser {
 }
 
 impl Normaliser {
+    /// A normaliser judging with the built-in rules.
     pub fn new() -> Self {
+        Self::with_classifier(SharedClassifier::Builtin)
+    }
+
+    /// A normaliser judging with `classifier` (user rule files).
+    pub fn with_classifier(classifier: SharedClassifier) -> Self {
         Self {
-            classifier: Classifier::builtin(),
+            classifier,
             cache: HashMap::new(),
             cache_limit: 200_000,
             cache_hits: 0,

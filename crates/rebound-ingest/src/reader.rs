@@ -24,6 +24,8 @@ pub struct ReaderOptions {
     pub now_ms: Option<i64>,
     /// Event times accepted; others are rejected records.
     pub times: crate::TimeWindow,
+    /// The rules events are judged by (default: the built-in ones).
+    pub classifier: rebound_classify::SharedClassifier,
 }
 
 impl Default for ReaderOptions {
@@ -34,6 +36,7 @@ impl Default for ReaderOptions {
             timezone: time::TimeZone::system(),
             now_ms: None,
             times: crate::TimeWindow::default(),
+            classifier: rebound_classify::SharedClassifier::Builtin,
         }
     }
 }
@@ -110,7 +113,7 @@ impl<R: BufRead> EventReader<R> {
             name: name.to_string(),
             format,
             parser,
-            normaliser: Normaliser::new(),
+            normaliser: Normaliser::with_classifier(opts.classifier.clone()),
             line_no: 0,
             queue: VecDeque::new(),
             buf: Vec::new(),

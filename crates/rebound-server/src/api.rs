@@ -553,6 +553,8 @@ fn parse_events(
         format,
         year,
         times: s.config.limits.event_times(),
+        // The server's rules of the moment, as /v1/classify judges.
+        classifier: s.rules.get(),
         // Syslog dates in the server machine's zone, as `rebound ingest`.
         ..ReaderOptions::default()
     };
@@ -595,7 +597,8 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
         delivered: true,
         vacation: true,
     };
-    let records = rebound_decode::decode_message_with(bytes, "body", &opts, &s.rules.get())
+    let rules = s.rules.get();
+    let records = rebound_decode::decode_message_with(bytes, "body", &opts, &rules)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let mut parsed = Parsed {
         events: Vec::new(),
@@ -607,7 +610,7 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
     let now = rebound_ingest::time::now_ms();
     for (i, r) in records.iter().enumerate() {
         let position = format!("body#{}", i + 1);
-        match rebound_ingest::from_decoded(r, "eml", bytes) {
+        match rebound_ingest::from_decoded(r, "eml", bytes, rules.id()) {
             Some(e) => match times.check(e.time_ms, now) {
                 Ok(()) => parsed.events.push(e),
                 Err(why) => parsed

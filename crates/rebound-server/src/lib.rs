@@ -104,21 +104,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// A set of rules as loaded: the built-in rules (shared, built once per
 /// process) or the built-in rules plus user rule files.
-#[derive(Clone)]
-pub enum Loaded {
-    Builtin,
-    Custom(Arc<Classifier>),
-}
-
-impl std::ops::Deref for Loaded {
-    type Target = Classifier;
-    fn deref(&self) -> &Classifier {
-        match self {
-            Loaded::Builtin => Classifier::builtin(),
-            Loaded::Custom(c) => c,
-        }
-    }
-}
+pub type Loaded = rebound_classify::SharedClassifier;
 
 /// The classifier used by classify, decode and reclassify, reloadable
 /// from its files (SIGHUP, `POST /v1/rules/reload`): a request takes the
@@ -139,7 +125,7 @@ impl Rules {
         if files.is_empty() {
             return Ok(Loaded::Builtin);
         }
-        Ok(Loaded::Custom(Arc::new(Classifier::from_user_files(
+        Ok(Loaded::Loaded(Arc::new(Classifier::from_user_files(
             files,
         )?)))
     }

@@ -1087,6 +1087,58 @@ fn finished_job(s: &Server, location: &str) -> Value {
 fn rules_reload_and_reclassify_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.toml");
+    // The server starts with a rule file that says nothing of the wording
+    // the test uses.
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"unrelated\"\nreason = \"blocked\"\nphrases = [\"a wording never sent\"]\n",
+    )
+    .unwrap();
+    let first = rebound_classify::Classifier::from_user_file(&rules)
+        .unwrap()
+        .id()
+        .to_string();
+    let path = rules.clone();
+    let s = Server::start_with(move |c| c.rules = Some(path));
+    let r = s.req("GET", "/healthz", None, b"");
+    assert_eq!(r.json()["rules_id"], first.as_str());
+    let metrics = s.req("GET", "/metrics", Some(READ), b"").text();
+    assert!(
+        metrics.contains(&format!("rebound_rules_info{{rules_id=\"{first}\"}} 1")),
+        "{metrics}"
+    );
+
+    // Stored through the log endpoint, judged by the rules in use: the
+    // wording is not recognised, nothing is suppressed.
+    let retired_line = |who: &str| {
+        format!(
+            "{} mx1 postfix/smtp[2231]: Q1{}: to=<{who}@example.com>, relay=mx.example.com[192.0.2.25]:25, delay=3.2, delays=0.05/0.01/3/0.14, dsn=5.0.0, status=bounced (host mx.example.com[192.0.2.25] said: 550 5.0.0 mailbox retired by acme (in reply to RCPT TO command))\n",
+            rebound_ingest::time::format_rfc3339(now_s() * 1000),
+            who.to_ascii_uppercase()
+        )
+    };
+    let r = s.req(
+        "POST",
+        "/v1/events/log",
+        Some(INGEST),
+        retired_line("alice").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1, "{}", r.text());
+    let check = |s: &Server, who: &str| {
+        s.req(
+            "GET",
+            &format!("/v1/suppressions/{who}@example.com"),
+            Some(READ),
+            b"",
+        )
+        .json()["suppressed"]
+            .clone()
+    };
+    assert_eq!(check(&s, "alice"), false);
+
+    // The file learns the wording; after a reload, new events are judged
+    // by it at once (dave), and alice's stored event waits for reclassify.
     std::fs::write(
         &rules,
         "[[rule]]\nid = \"acme-retired\"\nreason = \"userunknown\"\nphrases = [\"mailbox retired by acme\"]\n",
@@ -1096,31 +1148,19 @@ fn rules_reload_and_reclassify_jobs() {
         .unwrap()
         .id()
         .to_string();
-    let path = rules.clone();
-    let s = Server::start_with(move |c| c.rules = Some(path));
-    let r = s.req("GET", "/healthz", None, b"");
-    assert_eq!(r.json()["rules_id"], with_file.as_str());
-    let metrics = s.req("GET", "/metrics", Some(READ), b"").text();
-    assert!(
-        metrics.contains(&format!("rebound_rules_info{{rules_id=\"{with_file}\"}} 1")),
-        "{metrics}"
-    );
-
-    // Stored through the log endpoint, judged by the built-in rules (ingest
-    // always is): the wording is not recognised, nothing is suppressed.
-    let line = format!(
-        "{} mx1 postfix/smtp[2231]: Q1ALICE: to=<alice@example.com>, relay=mx.example.com[192.0.2.25]:25, delay=3.2, delays=0.05/0.01/3/0.14, dsn=5.0.0, status=bounced (host mx.example.com[192.0.2.25] said: 550 5.0.0 mailbox retired by acme (in reply to RCPT TO command))\n",
-        rebound_ingest::time::format_rfc3339(now_s() * 1000)
-    );
-    let r = s.req("POST", "/v1/events/log", Some(INGEST), line.as_bytes());
+    let r = s.req("POST", "/v1/rules/reload", Some(ADMIN), b"");
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["rules_id"], with_file.as_str());
+    let r = s.req(
+        "POST",
+        "/v1/events/log",
+        Some(INGEST),
+        retired_line("dave").as_bytes(),
+    );
     assert_eq!(r.json()["stored"], 1, "{}", r.text());
-    let check = |s: &Server| {
-        s.req("GET", "/v1/suppressions/alice@example.com", Some(READ), b"")
-            .json()["suppressed"]
-            .clone()
-    };
-    assert_eq!(check(&s), false);
+    assert_eq!(check(&s, "dave"), true);
+    assert_eq!(check(&s, "alice"), false);
+    let check = |s: &Server| check(s, "alice");
 
     // A dry run: reported, not done.
     let r = s.req("POST", "/v1/reclassify", Some(ADMIN), b"");

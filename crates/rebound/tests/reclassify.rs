@@ -742,3 +742,83 @@ fn serve_reloads_rules_on_sighup() {
     until(&|| serve.log.lock().unwrap().contains("stay"));
     assert_eq!(health(&serve), second.as_str());
 }
+
+// ------------------------------------------ ingest judges by the same rules
+
+/// A minimal RFC 3464 bounce of `recipient` with `reply` as its diagnostic.
+fn dsn_email(recipient: &str, reply: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx1.sender.example\r\nTo: news@sender.example\r\n\
+         Date: Mon, 23 Nov 2026 10:15:00 +0000\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn-{recipient}@mx1.sender.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx1.sender.example\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.0.0\r\n\
+         Remote-MTA: dns; mx.acme.example\r\nDiagnostic-Code: smtp; {reply}\r\n\r\n--b--\r\n"
+    )
+}
+
+/// `rebound ingest --rules FILE` judges log lines and bounce emails by the
+/// user's rules, and stamps them with those rules' id: a reclassify with
+/// the same file then has nothing to change.
+#[test]
+fn ingest_judges_by_the_users_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path(), "ingest-rules.db");
+    let rules = dir.path().join("acme.toml");
+    std::fs::write(&rules, USER_RULES).unwrap();
+    let user = rebound_classify::Classifier::from_user_file(&rules)
+        .unwrap()
+        .id()
+        .to_string();
+    let log = dir.path().join("mail.log");
+    std::fs::write(
+        &log,
+        postfix_log(&[(2, "alice", RETIRED), (3, "bob", DISGUISED)]),
+    )
+    .unwrap();
+    let eml = dir.path().join("bounce.eml");
+    std::fs::write(&eml, dsn_email("carol@acme.example", RETIRED)).unwrap();
+    let r = rules.to_str().unwrap();
+    for input in [&log, &eml] {
+        rebound(&[
+            "ingest",
+            "--db",
+            &db.url,
+            "--rules",
+            r,
+            "-q",
+            input.to_str().unwrap(),
+        ]);
+    }
+    let mut store = rebound_ledger::open(&db.url).unwrap();
+    // By the built-in rules alice and carol would be `onhold` (kept) and
+    // bob a dead address; the user file says the opposite.
+    assert_eq!(
+        suppression_of(&mut *store, "alice@acme.example").map(|s| s.0),
+        Some("hardbounce".to_string())
+    );
+    assert_eq!(
+        suppression_of(&mut *store, "carol@acme.example").map(|s| s.0),
+        Some("hardbounce".to_string())
+    );
+    assert_eq!(suppression_of(&mut *store, "bob@acme.example"), None);
+    let events = store
+        .events(&rebound_ledger::EventQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 3);
+    for e in &events {
+        assert_eq!(
+            e.event.evidence.rules_id.as_deref(),
+            Some(user.as_str()),
+            "{e:?}"
+        );
+    }
+    let out = rebound(&["reclassify", "--db", &db.url, "--rules", r, "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["changed"], 0, "{summary}");
+}

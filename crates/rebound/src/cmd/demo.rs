@@ -163,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             year: file.year,
             // The demo writes its logs' syslog dates in UTC.
             timezone: Some("UTC".into()),
+            rules: Vec::new(),
             quiet: true,
             paths: Vec::new(),
         };
@@ -171,6 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ingest_path(
             &mut *store,
             &policy,
+            &rebound_classify::SharedClassifier::Builtin,
             path,
             &ingest_args,
             opts,

@@ -14,6 +14,7 @@
 //! settings cannot work (URL, password, CA, policy).
 
 use super::ingest::{EX_CONFIG, EX_TEMPFAIL, IngestFailure, ingest_messages, load_policy};
+use rebound_classify::SharedClassifier;
 use rebound_fetch::{FetchError, MailboxConfig, Notice, Sink, Stored};
 use rebound_ingest::Format;
 use rebound_ledger::{IngestOptions, IngestStats, Policy, Store};
@@ -33,6 +34,10 @@ pub struct Args {
     /// Suppression policy (TOML).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// A TOML rule file whose rules take precedence over the built-in ones
+    /// (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// The environment variable holding the password.
     #[arg(long, value_name = "NAME", default_value = rebound_fetch::DEFAULT_PASSWORD_ENV)]
     pub password_env: String,
@@ -77,16 +82,23 @@ pub struct LedgerSink {
     url: String,
     store: Option<Box<dyn Store>>,
     policy: Policy,
+    /// The rules of the moment (`rebound serve` reloads its rules; each
+    /// message is judged by those in use when it arrives).
+    rules: RulesOfTheMoment,
 }
+
+/// Where a sink gets the rules to judge a message by.
+pub type RulesOfTheMoment = Box<dyn Fn() -> SharedClassifier + Send + Sync>;
 
 impl LedgerSink {
     /// Opens the store now, so a wrong URL is said before any connection.
-    pub fn open(url: &str, policy: Policy) -> anyhow::Result<Self> {
+    pub fn open(url: &str, policy: Policy, rules: RulesOfTheMoment) -> anyhow::Result<Self> {
         let store = super::open_store(url)?;
         Ok(LedgerSink {
             url: url.to_string(),
             store: Some(store),
             policy,
+            rules,
         })
     }
 }
@@ -108,6 +120,7 @@ impl Sink for LedgerSink {
         let result = ingest_messages(
             &mut **store,
             &self.policy,
+            &(self.rules)(),
             origin,
             Box::new(std::iter::once(Ok(raw))),
             Format::Eml,
@@ -206,8 +219,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EX_CONFIG));
         }
     };
+    let rules = match super::reclassify::shared_rules(&args.rules) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rebound: {e:#}");
+            return Ok(ExitCode::from(EX_CONFIG));
+        }
+    };
     let url = rebound_ledger::resolve_url(args.db.as_deref());
-    let sink = match LedgerSink::open(&url, policy) {
+    let sink = match LedgerSink::open(&url, policy, Box::new(move || rules.clone())) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rebound: {e:#}");

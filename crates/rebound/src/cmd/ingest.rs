@@ -17,6 +17,7 @@
 //! unreadable path, a format that cannot be told).
 
 use anyhow::Context;
+use rebound_classify::SharedClassifier;
 use rebound_ingest::{EventReader, Format, ParseError, ReaderOptions, detect, from_decoded};
 use rebound_ledger::pipeline::IngestError;
 use rebound_ledger::{IngestOptions, IngestStats, Policy, Store};
@@ -52,6 +53,10 @@ pub struct Args {
     /// dates are read with the offset they state.
     #[arg(long)]
     pub timezone: Option<String>,
+    /// A TOML rule file whose rules take precedence over the built-in ones
+    /// (repeatable; as `rebound classify`, `reclassify` and `serve` take).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// No per-batch progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -81,6 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EX_CONFIG));
         }
     };
+    let rules = match super::reclassify::shared_rules(&args.rules) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rebound: {e:#}");
+            return Ok(ExitCode::from(EX_CONFIG));
+        }
+    };
     let mut store = match super::open_store(&url) {
         Ok(s) => s,
         Err(e) => {
@@ -101,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let result = ingest_path(
             &mut *store,
             &policy,
+            &rules,
             path,
             &args,
             opts,
@@ -230,6 +243,7 @@ fn progress(
 pub fn ingest_path(
     store: &mut dyn Store,
     policy: &Policy,
+    rules: &SharedClassifier,
     path: &str,
     args: &Args,
     opts: IngestOptions,
@@ -287,6 +301,7 @@ pub fn ingest_path(
         ingest_emails(
             store,
             policy,
+            rules,
             path,
             input,
             format,
@@ -305,6 +320,7 @@ pub fn ingest_path(
             format,
             year: args.year,
             timezone,
+            classifier: rules.clone(),
             ..ReaderOptions::default()
         },
     )
@@ -360,6 +376,7 @@ fn decompressed(
 fn ingest_emails(
     store: &mut dyn Store,
     policy: &Policy,
+    rules: &SharedClassifier,
     path: &str,
     input: Box<dyn BufRead>,
     format: Format,
@@ -394,7 +411,7 @@ fn ingest_emails(
             )
         };
     ingest_messages(
-        store, policy, path, messages, format, opts, quiet, stats, ignored, on_batch,
+        store, policy, rules, path, messages, format, opts, quiet, stats, ignored, on_batch,
     )
 }
 
@@ -405,6 +422,7 @@ fn ingest_emails(
 pub fn ingest_messages(
     store: &mut dyn Store,
     policy: &Policy,
+    rules: &SharedClassifier,
     path: &str,
     mut messages: Box<dyn Iterator<Item = Result<rebound_decode::RawMessage, String>> + '_>,
     format: Format,
@@ -435,7 +453,12 @@ pub fn ingest_messages(
                     location: path.to_string(),
                     message: e,
                 })),
-                Ok(m) => match rebound_decode::decode_message(&m.bytes, &m.origin, &decode_opts) {
+                Ok(m) => match rebound_decode::decode_message_with(
+                    &m.bytes,
+                    &m.origin,
+                    &decode_opts,
+                    rules,
+                ) {
                     Err(e) => queue.push_back(Err(ParseError {
                         location: m.origin.clone(),
                         message: e.to_string(),
@@ -445,7 +468,7 @@ pub fn ingest_messages(
                             not_bounces_seen.set(not_bounces_seen.get() + 1);
                         }
                         for r in &records {
-                            match from_decoded(r, fmt, &m.bytes) {
+                            match from_decoded(r, fmt, &m.bytes, rules.id()) {
                                 Some(e) => queue.push_back(Ok(e)),
                                 None => queue.push_back(Err(ParseError {
                                     location: m.origin.clone(),

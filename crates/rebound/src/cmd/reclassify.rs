@@ -57,6 +57,16 @@ pub fn load_rules(files: &[PathBuf]) -> anyhow::Result<Classifier> {
     })
 }
 
+/// As [`load_rules`], shared: the process's built-in classifier when no
+/// file is named (no second copy compiled).
+pub fn shared_rules(files: &[PathBuf]) -> anyhow::Result<rebound_classify::SharedClassifier> {
+    Ok(if files.is_empty() {
+        rebound_classify::SharedClassifier::Builtin
+    } else {
+        rebound_classify::SharedClassifier::Loaded(std::sync::Arc::new(load_rules(files)?))
+    })
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = rebound_ledger::resolve_url(args.db.as_deref());
     let since_ms = match &args.since {

@@ -122,7 +122,14 @@ pub fn serve_until_signal(
     if !mailboxes.is_empty() {
         let policy = super::ingest::load_policy(policy_path.as_deref())?;
         for mailbox in mailboxes {
-            let sink = super::fetch::LedgerSink::open(&db, policy.clone())?;
+            // The server's rules of the moment: a reload (SIGHUP, the
+            // API) applies to mail fetched after it.
+            let rules_of = state.clone();
+            let sink = super::fetch::LedgerSink::open(
+                &db,
+                policy.clone(),
+                Box::new(move || rules_of.rules.get()),
+            )?;
             watchers.push((mailbox, sink));
         }
     }
