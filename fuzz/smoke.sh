@@ -14,10 +14,23 @@ if [ ! -d "$seeds" ]; then
   if [ "${CI:-}" = true ]; then echo "fuzz seeds not found at fuzz/$seeds (CI=true)"; exit 1; fi
   echo "note: no seeds at fuzz/$seeds; fuzzing from empty inputs"
 fi
-for target in decode_message classify_reply mbox_split; do
+# Records (logs, webhook payloads) are seeded with the corpus's ESP payloads,
+# each behind a format byte of 0 (detect the format).
+json_seeds=../../shared/corpus/sisimai-extra/esp-json
+for target in decode_message classify_reply mbox_split event_reader; do
   mkdir -p "$work/$target"
   extra=()
-  [ -d "$seeds" ] && extra+=("$seeds")
+  if [ "$target" = event_reader ]; then
+    if [ -d "$json_seeds" ]; then
+      mkdir -p "$work/event_reader.seeds"
+      for f in "$json_seeds"/*; do
+        { printf '\0'; cat "$f"; } >"$work/event_reader.seeds/$(basename "$f")"
+      done
+      extra+=("$work/event_reader.seeds")
+    fi
+  elif [ -d "$seeds" ]; then
+    extra+=("$seeds")
+  fi
   echo "== fuzz $target for ${seconds}s"
   # The project builds on the stable toolchain; cargo-fuzz needs nightly
   # flags, which RUSTC_BOOTSTRAP allows.
