@@ -27,6 +27,28 @@ const PATTERNS: &[(&str, &str)] = &[
     // Yahoo: `421 4.7.0 [TSS04] Messages from 198.51.100.22 temporarily
     // deferred due to user complaints`.
     ("messages from", r"(?i)\bmessages from ([0-9a-f:.]+)"),
+    // Blocklist refusals that name the listed address in their own words,
+    // after the forms above: `Your IP address 192.0.2.11 is on a
+    // blocklist`, `IP 192.0.2.1 listed at …`.
+    (
+        "ip address",
+        r"(?i)\b(?:ip(?:v4)?(?:\s+address)?|address)\s+\[?(\d{1,3}(?:\.\d{1,3}){3})\b",
+    ),
+    // `192.0.2.9 is listed on bl.spamcop.net`, `192.0.2.9 blocked`; not a
+    // server's `host[192.0.2.9]` (the bracket before it), nor part of a
+    // longer dotted number (Yahoo's `4.16.55.1` reference stands alone
+    // and is followed by no listing word).
+    (
+        "ip is listed",
+        r"(?i)(?:^|[^\w.\[])(\d{1,3}(?:\.\d{1,3}){3})\s+(?:is\s+|was\s+|has\s+been\s+)?(?:listed|black|block)",
+    ),
+    // A lookup link of a blocklist: `…/listed/?searchterm=192.0.2.10`,
+    // `…/query/ip/192.0.2.1` (a query parameter or an `/ip/` path, never a
+    // URL's host or a version string).
+    (
+        "lookup link",
+        r"(?i)(?:[?&][\w.-]*=|/ip/)(\d{1,3}(?:\.\d{1,3}){3})\b",
+    ),
 ];
 
 static COMPILED: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
@@ -101,6 +123,37 @@ mod tests {
             ),
             // Not an address.
             ("550 Client host [999.1.1.1] blocked", None),
+            // Blocklist refusals in their own words.
+            (
+                "550 5.7.1 192.0.2.9 is listed on bl.spamcop.net",
+                Some("192.0.2.9"),
+            ),
+            (
+                "550 blocked, see https://check.spamhaus.org/listed/?searchterm=192.0.2.10",
+                Some("192.0.2.10"),
+            ),
+            (
+                "550 5.7.1 Your IP address 192.0.2.11 is on a blocklist",
+                Some("192.0.2.11"),
+            ),
+            (
+                "554 Service unavailable; IP 192.0.2.12 listed at b.barracudacentral.org",
+                Some("192.0.2.12"),
+            ),
+            (
+                "550 see https://mxtoolbox.com/query/ip/192.0.2.13 for details",
+                Some("192.0.2.13"),
+            ),
+            // A URL's host is a server, and a reference number no address.
+            ("550 rejected, see http://192.0.2.14/policy.html", None),
+            (
+                "554 5.7.9 Message not accepted for policy reasons - 4.16.55.1",
+                None,
+            ),
+            (
+                "host mx.example.net[192.0.2.1] said: 554 5.7.1 blocked by spamhaus",
+                None,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(named_in(text, None).as_deref(), want, "{text}");

@@ -912,53 +912,12 @@ fn new_sig(r: &Row<'_>, kind: IncidentKind, window: usize) -> Sig {
 }
 
 /// The IP address a blocklist refusal names: the client address as ingest
-/// reads it (`Client host [IP]`, `IP: IP`, …), else an IPv4 literal that
-/// the reply ties to the listing (`IP 192.0.2.1 listed at …`, `192.0.2.1
-/// is blocked`, a lookup URL `…/query/ip/192.0.2.1`) and that is not a
-/// server's (`host[IP]`). A bare dotted number (Yahoo's `4.16.55.1`
-/// reference) is not taken.
+/// reads it (`rebound_ingest::client_ip`: `Client host [IP]`, `IP address
+/// IP`, `IP is listed`, a lookup link), never a server's (`host[IP]`). One
+/// reader, so that an incident's listed IP and the sending IP stored with
+/// its events agree.
 pub fn listed_ip(text: &str) -> Option<String> {
-    if let Some(ip) = rebound_ingest::client_ip::named_in(text, None) {
-        return Some(ip);
-    }
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let starts = b[i].is_ascii_digit()
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'));
-        if !starts {
-            i += 1;
-            continue;
-        }
-        let end = (i..b.len())
-            .find(|&j| !(b[j].is_ascii_digit() || b[j] == b'.'))
-            .unwrap_or(b.len());
-        let token = text[i..end].trim_end_matches('.');
-        let after_host =
-            i >= 2 && b[i - 1] == b'[' && (b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'-');
-        let before = text[..i]
-            .get(i.saturating_sub(12)..)
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let after = text[end..]
-            .get(..text.len().saturating_sub(end).min(24))
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let tied = before.contains("ip")
-            || before.contains("address")
-            || before.ends_with('/')
-            || before.ends_with('=')
-            || after.contains("listed")
-            || after.contains("block");
-        if tied
-            && !after_host
-            && let Ok(ip) = token.parse::<std::net::Ipv4Addr>()
-        {
-            return Some(ip.to_string());
-        }
-        i = end;
-    }
-    None
+    rebound_ingest::client_ip::named_in(text, None)
 }
 
 /// `5.7.x` from `5.7.1`; the reason when there is no enhanced status.
