@@ -632,7 +632,7 @@ impl Normaliser {
             bounce_report: false,
         };
         let mut verdict = self.classify(&obs);
-        apply_source_facts(&mut verdict, outcome, hint, d.temporary);
+        apply_source_facts(self.classifier, &mut verdict, outcome, hint, d.temporary);
         // The identity, hashed as a stream (same bytes as the documented
         // `format \x1f …` string, without building it).
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -697,6 +697,7 @@ impl Normaliser {
 /// ESP dropped keeps the ESP's reason, and a failure the ESP calls
 /// temporary (or a block of the sender) is not permanent.
 pub(crate) fn apply_source_facts(
+    classifier: &Classifier,
     verdict: &mut Verdict,
     outcome: Outcome,
     hint: Option<Reason>,
@@ -711,7 +712,7 @@ pub(crate) fn apply_source_facts(
         // writes `5.1.1` for an address on its suppression list). Its
         // stated reason is the fact.
         verdict.reason = h;
-        rebound_classify::settle(verdict);
+        classifier.settle(verdict);
         verdict.explain = format!("hint {h}: the ESP did not send the message and says why");
     }
     if temporary && verdict.permanent != Some(false) {
@@ -720,7 +721,7 @@ pub(crate) fn apply_source_facts(
         // block worded "550 user unknown") is then no reason to drop
         // the address; `settle` re-derives hard bounce and remedy.
         verdict.permanent = Some(false);
-        rebound_classify::settle(verdict);
+        classifier.settle(verdict);
         verdict
             .explain
             .push_str("; the ESP reports the failure as temporary or a block, not permanent");
