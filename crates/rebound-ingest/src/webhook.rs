@@ -18,7 +18,8 @@
 //! a kind no table knows is an error naming it, never dropped silently.
 //! A record without a timestamp takes the time it was received.
 
-use crate::{Draft, Format, Outcome, codes_in, smtp_command_in, time};
+use crate::{Draft, Format, Outcome, smtp_command_in, time};
+use rebound_classify::reply;
 use rebound_core::Reason;
 use serde_json::Value;
 
@@ -574,7 +575,7 @@ fn apply(d: &mut Draft, v: EspVerdict) {
 /// one in the text replaces a generic `x.0.0` the ESP put in a field),
 /// command; then drops a broad class's hint when the status says more.
 fn codes_into(d: &mut Draft) {
-    let (code, status) = codes_in(&d.text);
+    let (code, status) = reply::codes(&d.text);
     if d.replycode.is_none() {
         d.replycode = code;
     }
