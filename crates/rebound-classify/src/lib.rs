@@ -69,7 +69,7 @@ pub use advice::{Advice, HardBounce};
 pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
-use rebound_core::{Blocklist, EnhancedStatus, Observation, Reason, Verdict};
+use rebound_core::{Blocklist, EnhancedStatus, Observation, Owner, Reason, Remedy, Verdict};
 use rules::{Facts, RuleSet, Source, Target, Tier};
 use std::cell::RefCell;
 use std::path::Path;
@@ -489,34 +489,10 @@ impl Classifier {
         };
 
         let reason = decider.reason();
-        // With no code at all, a delay notice's action is what says the
-        // failure is temporary.
-        let transient = reading.class == Some(4) || (reading.class.is_none() && reading.delayed);
-        let hard_class = reading
-            .status
-            .map(EnhancedStatus::class_digit)
-            .or(reading.class);
         let (hardbounce, owner, remedy) =
-            rs.advice(reason)
-                .consequences(transient, hard_class, blocklist.is_some());
-        let blocklist = blocklist.map(|b| Blocklist {
-            name: rs.blocklists[b.list as usize].name.clone(),
-            zone: if b.is_zone {
-                rs.patterns[b.pattern as usize].clone()
-            } else {
-                String::new()
-            },
-            listed: b.listed,
-        });
-        // What the status alone would have meant, to say when a rule
-        // overrode it.
-        let status_meaning = status_entry
-            .map(|(_, e)| e.reason)
-            .or(match reading.status {
-                Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
-                Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
-                _ => None,
-            });
+            reading.consequences(rs.advice(reason), blocklist.is_some());
+        let blocklist = blocklist.map(|b| b.named(rs));
+        let status_meaning = status_meaning(status_entry, reading.status);
         let explain = explain(rs, &decider, reading.status, status_meaning);
         let provider = providers.reported().map(|p| rs.providers[p].name.clone());
         let permanent = reading.permanent(obs);
@@ -616,6 +592,15 @@ impl Reading {
         }
     }
 
+    /// Hard bounce, owner and remedy by `advice`. With no code at all, a
+    /// delay notice's action is what says the failure is temporary; the
+    /// class of the status (else the reply code) decides hardness.
+    fn consequences(&self, advice: &Advice, blocklisted: bool) -> (bool, Owner, Remedy) {
+        let transient = self.class == Some(4) || (self.class.is_none() && self.delayed);
+        let hard_class = self.status.map(EnhancedStatus::class_digit).or(self.class);
+        advice.consequences(transient, hard_class, blocklisted)
+    }
+
     /// Permanent (5), temporary (4), or, with no code, what the DSN action
     /// says.
     fn permanent(&self, obs: &ObservationRef<'_>) -> Option<bool> {
@@ -664,6 +649,35 @@ struct FoundBlocklist {
     pattern: u32,
     listed: rebound_core::Listed,
     is_zone: bool,
+}
+
+impl FoundBlocklist {
+    /// As the verdict names it: the list, and the zone when the reply
+    /// named one.
+    fn named(self, rs: &RuleSet) -> Blocklist {
+        Blocklist {
+            name: rs.blocklists[self.list as usize].name.clone(),
+            zone: if self.is_zone {
+                rs.patterns[self.pattern as usize].clone()
+            } else {
+                String::new()
+            },
+            listed: self.listed,
+        }
+    }
+}
+
+/// What the status alone would have meant (its table entry, else the x.6
+/// and x.7 fallbacks), for `explain` to say when a rule overrode it.
+fn status_meaning(
+    entry: Option<(EnhancedStatus, &rules::StatusEntry)>,
+    status: Option<EnhancedStatus>,
+) -> Option<Reason> {
+    entry.map(|(_, e)| e.reason).or(match status {
+        Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
+        Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
+        _ => None,
+    })
 }
 
 /// What the hits name: the rules they are phrases of (into `candidates`),
