@@ -4,7 +4,6 @@
 //! policy can be read and argued about in one place); this module reads it,
 //! merges user overrides into it, and applies it to one verdict.
 
-use crate::rules::{RuleError, invalid, parse_reason};
 use rebound_core::{Owner, Reason, Remedy};
 use serde::Deserialize;
 
@@ -117,22 +116,13 @@ fn first<T>(slot: &mut Vec<Option<T>>, reason: Reason, value: Option<T>) {
 }
 
 impl AdviceBuilder {
-    pub(crate) fn add(
-        &mut self,
-        file: &str,
-        key: &str,
-        spec: &AdviceSpec,
-    ) -> Result<(), RuleError> {
-        let reason = parse_reason(file, "advice", key)?;
+    /// Adds one file's `[advice.<key>]`; the error is the message alone,
+    /// the caller names the file.
+    pub(crate) fn add(&mut self, key: &str, spec: &AdviceSpec) -> Result<(), String> {
         let what = format!("advice.{key}");
-        let owner = |v: &str| {
-            v.parse::<Owner>()
-                .map_err(|e| invalid(file, format!("{what}: {e}")))
-        };
-        let remedy = |v: &str| {
-            v.parse::<Remedy>()
-                .map_err(|e| invalid(file, format!("{what}: {e}")))
-        };
+        let reason: Reason = key.parse().map_err(|e| format!("{what}: {e}"))?;
+        let owner = |v: &str| v.parse::<Owner>().map_err(|e| format!("{what}: {e}"));
+        let remedy = |v: &str| v.parse::<Remedy>().map_err(|e| format!("{what}: {e}"));
         first(&mut self.meaning, reason, spec.meaning.clone());
         first(
             &mut self.owner,
@@ -152,13 +142,13 @@ impl AdviceBuilder {
         let hardbounce = spec
             .hardbounce
             .as_deref()
-            .map(|h| h.parse().map_err(|e| invalid(file, format!("{what}: {e}"))))
+            .map(|h| h.parse().map_err(|e| format!("{what}: {e}")))
             .transpose()?;
         first(&mut self.hardbounce, reason, hardbounce);
         let blocklisted = spec
             .blocklisted
             .as_ref()
-            .map(|b| Ok::<_, RuleError>((owner(&b.owner)?, remedy(&b.remedy)?)))
+            .map(|b| Ok::<_, String>((owner(&b.owner)?, remedy(&b.remedy)?)))
             .transpose()?;
         first(&mut self.blocklisted, reason, blocklisted);
         Ok(())
@@ -166,16 +156,13 @@ impl AdviceBuilder {
 
     /// The table, indexed by reason; every reason must have every field
     /// (`blocklisted` is optional).
-    pub(crate) fn finish(mut self) -> Result<Vec<Advice>, RuleError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<Advice>, String> {
         let mut out = Vec::with_capacity(Reason::ALL.len());
         for &reason in Reason::ALL {
             let i = reason as usize;
             let missing = |field: &str| {
-                invalid(
-                    "(advice)",
-                    format!(
-                        "no {field} for reason {reason}: every reason needs an [advice.{reason}] table with every field"
-                    ),
+                format!(
+                    "no {field} for reason {reason}: every reason needs an [advice.{reason}] table with every field"
                 )
             };
             let meaning = self
@@ -225,9 +212,9 @@ mod tests {
                 hardbounce: (*r != Reason::Expired).then(|| "never".into()),
                 blocklisted: None,
             };
-            b.add("advice.toml", r.as_str(), &spec).unwrap();
+            b.add(r.as_str(), &spec).unwrap();
         }
-        let err = b.finish().unwrap_err().to_string();
+        let err = b.finish().unwrap_err();
         assert!(err.contains("no hardbounce for reason expired"), "{err}");
     }
 }

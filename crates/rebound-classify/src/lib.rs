@@ -70,11 +70,9 @@ pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
 use rebound_core::{Blocklist, EnhancedStatus, Observation, Owner, Reason, Remedy, Verdict};
-use rules::{Facts, RuleSet, Source, Target, Tier};
+use rules::{Facts, RuleSet, Target, Tier};
 use std::cell::RefCell;
 use std::path::Path;
-
-include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
 pub struct Classifier {
@@ -128,7 +126,7 @@ pub fn builtin_rules_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let mut parts = vec![env!("CARGO_PKG_VERSION")];
-        for (name, text) in BUILTIN_RULES {
+        for (name, text) in rules::BUILTIN_RULES {
             parts.push(name);
             parts.push(text);
         }
@@ -138,7 +136,7 @@ pub fn builtin_rules_id() -> &'static str {
 
 /// The built-in rule files: (path under `rules/`, number of rules).
 pub fn builtin_files() -> Vec<(&'static str, usize)> {
-    BUILTIN_RULES
+    rules::BUILTIN_RULES
         .iter()
         .map(|(name, text)| (*name, rules::count_rules(text)))
         .collect()
@@ -237,24 +235,7 @@ impl Classifier {
     /// The built-in rules plus user rule files given as `(name, toml text)`;
     /// the user's rules and status entries take precedence.
     pub fn with_rules(user_files: &[(&str, &str)]) -> Result<Classifier, RuleError> {
-        let mut sources: Vec<Source<'_>> = user_files
-            .iter()
-            .map(|(name, text)| Source {
-                name,
-                text,
-                tier: Tier::User,
-            })
-            .collect();
-        sources.extend(BUILTIN_RULES.iter().map(|(name, text)| Source {
-            name,
-            text,
-            tier: if name.starts_with("providers/") {
-                Tier::Provider
-            } else {
-                Tier::Generic
-            },
-        }));
-        let rules = RuleSet::compile(&sources)?;
+        let rules = rules::compile_with_builtins(user_files)?;
         Ok(Classifier {
             id: rules_id(user_files),
             user_files: user_files

@@ -39,7 +39,7 @@ pub fn lint(name: &str, text: &str) -> Vec<Finding> {
     shadowed_phrases(text, &file, &mut out);
     advice_tables(text, &file, &mut out);
     if out.iter().all(|f| f.severity != "error")
-        && let Err(e) = crate::Classifier::with_rules(&[(name, text)])
+        && let Err(e) = crate::rules::compile_with_builtins(&[(name, text)])
     {
         out.push(Finding {
             line: 0,
@@ -201,7 +201,7 @@ fn advice_tables(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
         };
         let owner = |v: &str| v.parse::<Owner>().map(drop);
         let remedy = |v: &str| v.parse::<Remedy>().map(drop);
-        let hard = |v: &str| v.parse::<crate::HardBounce>().map(drop);
+        let hard = |v: &str| v.parse::<crate::advice::HardBounce>().map(drop);
         let blocklisted = spec.blocklisted.as_ref();
         for (value, problem) in [
             check(&spec.owner, owner),

@@ -7,7 +7,7 @@
 //! run to confirm a rule whose phrases already hit.
 
 use crate::advice::{Advice, AdviceBuilder, AdviceSpec};
-use crate::scanner::PhraseScanner;
+use crate::scanner::{Fnv, PhraseScanner};
 use rebound_core::{EnhancedStatus, Listed, Reason, ReplyCode};
 use regex::Regex;
 use serde::Deserialize;
@@ -385,30 +385,6 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
-/// FNV-1a: host names and phrases are short and come from rule files, not
-/// from the mail being judged, so a fast non-keyed hash is the right trade
-/// (SipHash was an eighth of building the rules, paid by every process).
-#[derive(Default)]
-pub(crate) struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
 type SuffixIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Looks `name` and each of its parent domains up, longest first.
@@ -481,6 +457,32 @@ pub(crate) struct ReasonOrder {
     pub secondary: Vec<Reason>,
 }
 
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// The built-in rule files with the user's before them (user files first,
+/// in precedence order), compiled: what every classifier is built from, and
+/// what `lint` checks a user file against.
+pub(crate) fn compile_with_builtins(user_files: &[(&str, &str)]) -> Result<RuleSet, RuleError> {
+    let mut sources: Vec<Source<'_>> = user_files
+        .iter()
+        .map(|(name, text)| Source {
+            name,
+            text,
+            tier: Tier::User,
+        })
+        .collect();
+    sources.extend(BUILTIN_RULES.iter().map(|(name, text)| Source {
+        name,
+        text,
+        tier: if name.starts_with("providers/") {
+            Tier::Provider
+        } else {
+            Tier::Generic
+        },
+    }));
+    RuleSet::compile(&sources)
+}
+
 /// One source file: its name (for errors) and text.
 pub(crate) struct Source<'a> {
     pub name: &'a str,
@@ -488,14 +490,14 @@ pub(crate) struct Source<'a> {
     pub tier: Tier,
 }
 
-pub(crate) fn invalid(file: &str, message: impl Into<String>) -> RuleError {
+fn invalid(file: &str, message: impl Into<String>) -> RuleError {
     RuleError::Invalid {
         file: file.to_string(),
         message: message.into(),
     }
 }
 
-pub(crate) fn parse_reason(file: &str, what: &str, s: &str) -> Result<Reason, RuleError> {
+fn parse_reason(file: &str, what: &str, s: &str) -> Result<Reason, RuleError> {
     s.parse()
         .map_err(|e: String| invalid(file, format!("{what}: {e}")))
 }
@@ -676,7 +678,9 @@ impl Compiler {
             self.add_blocklist(src, spec)?;
         }
         for (reason, spec) in &file.advice {
-            self.advice.add(src.name, reason, spec)?;
+            self.advice
+                .add(reason, spec)
+                .map_err(|e| invalid(src.name, e))?;
         }
         if let Some(order) = &file.order {
             self.set_order(src, order)?;
@@ -939,7 +943,7 @@ impl Compiler {
             statuses: self.statuses,
             providers: self.providers,
             blocklists: self.blocklists,
-            advice: self.advice.finish()?,
+            advice: self.advice.finish().map_err(|e| invalid("(advice)", e))?,
             order,
         })
     }
