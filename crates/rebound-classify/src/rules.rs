@@ -597,8 +597,8 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
     })
 }
 
-/// The advice of `reason`.
 impl RuleSet {
+    /// The advice of `reason` (every reason has one: `compile` checks).
     pub(crate) fn advice(&self, reason: Reason) -> &Advice {
         &self.advice[reason as usize]
     }
