@@ -11,11 +11,15 @@ one module, each printed with the edges inside it, and the pairs of modules that
 each other (the shortest circles).
 
 Usage: scripts/import-graph.py [crates/rebound-decode/src] [--edges]
+       scripts/import-graph.py --all    (one summary line per crate)
 """
 
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loc import mask  # noqa: E402
 
 
 def module_of(path: Path, src: Path) -> str:
@@ -27,14 +31,15 @@ def module_of(path: Path, src: Path) -> str:
 
 
 def strip(text: str) -> str:
-    """The source without comments, string literals and its test module."""
+    """The source without comments, string literals and its test module.
+
+    Literals and comments are blanked by `loc.py`'s lexer: a regex for raw
+    strings also matched the `r"` that ends a word in quotes (`"error"`),
+    swallowing code up to the next quote and the paths in it."""
+    text = mask(text)
     cut = re.search(r"#\[cfg\(test\)\]\s*(pub(\([a-z]+\))?\s+)?mod\s+\w+\s*\{", text)
     if cut:
         text = text[: cut.start()]
-    text = re.sub(r"//[^\n]*", "", text)
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    text = re.sub(r'r#*"(?:.|\n)*?"#*', '""', text)
-    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
     return text
 
 
@@ -144,11 +149,9 @@ def circles(edges):
     return out
 
 
-def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    src = Path(args[0] if args else "crates/rebound-decode/src")
+def report(src: Path, show_edges: bool):
     edges = graph(src)
-    if "--edges" in sys.argv:
+    if show_edges:
         for m in sorted(edges):
             print(f"{m} -> {', '.join(sorted(edges[m])) or '-'}")
     found = circles(edges)
@@ -163,6 +166,19 @@ def main():
         for m in comp:
             back = sorted(edges[m] & inside)
             print(f"    {m} -> {', '.join(back)}")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--all" in sys.argv:
+        for crate in sorted(p for p in Path("crates").iterdir() if (p / "src").is_dir()):
+            print(f"== {crate.name}: ", end="")
+            report(crate / "src", "--edges" in sys.argv)
+        sys.exit(0)
+    src = Path(args[0] if args else "crates/rebound-decode/src")
+    if (src / "src").is_dir():
+        src = src / "src"
+    report(src, "--edges" in sys.argv)
     sys.exit(0)
 
 

@@ -1,123 +1,220 @@
-//! What each reason means for the sender: who owns the problem and what to
-//! do next, by deliverability practice. Kept apart from the decision so the
-//! policy can be read (and argued about) in one place.
+//! What each reason means for the sender: who owns the problem, what to do
+//! next, and whether the address is dead. The table itself is data, in
+//! `rules/advice.toml` (one `[advice.<reason>]` table per reason, where its
+//! policy can be read and argued about in one place); this module reads it,
+//! merges user overrides into it, and applies it to one verdict.
 
 use rebound_core::{Owner, Reason, Remedy};
+use serde::Deserialize;
 
-/// One plain sentence per reason, for `explain`.
-pub(crate) fn meaning(reason: Reason) -> &'static str {
-    match reason {
-        Reason::Undefined => "nothing says why",
-        Reason::UserUnknown => "the mailbox does not exist",
-        Reason::HostUnknown => "the recipient domain does not exist or has no mail host",
-        Reason::MailboxFull => "the mailbox is over quota",
-        Reason::Suspend => "the mailbox is disabled or suspended",
-        Reason::HasMoved => "the recipient has moved away",
-        Reason::NotAccept => "the domain accepts no mail",
-        Reason::Blocked => "the sending IP or host is refused",
-        Reason::BadReputation => "the sender's reputation is too low",
-        Reason::AuthFailure => "SPF, DKIM or DMARC failed",
-        Reason::RequirePtr => "the sending IP lacks valid reverse DNS",
-        Reason::FailedStartTls => "TLS is required or failed",
-        Reason::SpamDetected => "the message was judged spam",
-        Reason::VirusDetected => "the message carries malware",
-        Reason::ContentError => "the content or headers were refused",
-        Reason::MesgTooBig => "the message is too big",
-        Reason::ExceedLimit => "a size or count limit was exceeded",
-        Reason::PolicyViolation => "the receiver's policy refused the message",
-        Reason::Rejected => "the envelope sender was refused",
-        Reason::Filtered => "the recipient's filter refused the message",
-        Reason::NoRelaying => "the server refuses to relay for the sender",
-        Reason::NotCompliantRfc => "the message breaks the RFCs",
-        Reason::Speeding => "too many messages too fast",
-        Reason::TooManyConn => "too many connections or recipients at once",
-        Reason::SystemError => "the receiving system failed",
-        Reason::SystemFull => "the receiving system is out of space",
-        Reason::NetworkError => "DNS or network trouble",
-        Reason::Expired => "delivery kept failing until the retry time ran out",
-        Reason::SyntaxError => "the SMTP dialogue had a syntax error",
-        Reason::SecurityError => "a security or policy check refused the message",
-        Reason::MailerError => "the local delivery program failed",
-        Reason::Suppressed => "the address is on a suppression list",
-        Reason::Delivered => "the message was delivered",
-        Reason::OnHold => "the failure is real but its cause is not stated",
-        Reason::Feedback => "the recipient complained (feedback loop)",
-        Reason::Vacation => "an auto-reply",
+/// An `[advice.<reason>]` table as written. Every field is optional so that
+/// a user file can replace one field and keep the built-in others; the
+/// merged table must have all of them (`AdviceBuilder::finish`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdviceSpec {
+    pub meaning: Option<String>,
+    pub owner: Option<String>,
+    pub remedy: Option<String>,
+    pub temporary_remedy: Option<String>,
+    pub hardbounce: Option<String>,
+    pub blocklisted: Option<BlocklistedSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BlocklistedSpec {
+    pub owner: String,
+    pub remedy: String,
+}
+
+/// When a failure of a reason is a hard bounce (never when temporary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardBounce {
+    /// Unless the status (or reply code) is a 4xx; also with no class known.
+    Unless4xx,
+    /// Only with a 5xx.
+    Only5xx,
+    Never,
+}
+
+impl std::str::FromStr for HardBounce {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "unless_4xx" => Ok(HardBounce::Unless4xx),
+            "only_5xx" => Ok(HardBounce::Only5xx),
+            "never" => Ok(HardBounce::Never),
+            _ => Err(format!(
+                "unknown hardbounce {s:?} (one of unless_4xx, only_5xx, never)"
+            )),
+        }
     }
 }
 
-/// Who owns the problem and what to do, for a permanent (or unknown-class)
-/// failure. `transient` then bends the remedy: see [`advise`].
-fn permanent_advice(reason: Reason, blocklisted: bool) -> (Owner, Remedy) {
-    use Owner as O;
-    use Reason as R;
-    use Remedy as M;
-    match reason {
-        R::Delivered | R::Vacation => (O::None, M::None),
-        // A complaint: keep mailing and the reputation suffers; stop.
-        R::Feedback => (O::SenderReputation, M::Suppress),
-        R::UserUnknown | R::HostUnknown | R::HasMoved | R::NotAccept | R::Suppressed => {
-            (O::Recipient, M::Suppress)
+/// One reason's advice, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    /// One plain sentence, for `explain`.
+    pub meaning: String,
+    pub owner: Owner,
+    pub remedy: Remedy,
+    /// The remedy when the failure is temporary (the owner stays).
+    pub temporary_remedy: Remedy,
+    pub hardbounce: HardBounce,
+    /// Owner and remedy instead when the reply names a blocklist.
+    pub blocklisted: Option<(Owner, Remedy)>,
+}
+
+impl Advice {
+    /// Hard bounce, owner and remedy of a failure of this reason: whether
+    /// it was temporary, the class of its status (or reply code), whether
+    /// the reply named a blocklist.
+    pub fn consequences(
+        &self,
+        transient: bool,
+        hard_class: Option<u8>,
+        blocklisted: bool,
+    ) -> (bool, Owner, Remedy) {
+        let (owner, remedy) = match self.blocklisted {
+            Some(pair) if blocklisted => pair,
+            _ => (self.owner, self.remedy),
+        };
+        if transient {
+            return (false, owner, self.temporary_remedy);
         }
-        R::MailboxFull | R::Suspend => (O::Mailbox, M::RetryThenSuppress),
-        R::Blocked | R::BadReputation => (O::SenderReputation, M::Investigate),
-        R::SpamDetected if blocklisted => (O::SenderReputation, M::Investigate),
-        R::SpamDetected | R::VirusDetected | R::ContentError | R::MesgTooBig => {
-            (O::Content, M::Investigate)
-        }
-        R::NotCompliantRfc => (O::Content, M::FixConfig),
-        R::ExceedLimit => (O::Content, M::Investigate),
-        // SPF, DKIM, DMARC: the sender's DNS and signing setup; resending
-        // before it is fixed fails again.
-        R::AuthFailure => (O::SenderAuth, M::FixConfig),
-        // A security or policy status (x.7.x) with no phrase that names a
-        // mechanism: the receiver's policy refused, and nothing says it was
-        // authentication (most bare `5.7.1`s are blocks and filters).
-        R::SecurityError => (O::Policy, M::Investigate),
-        R::RequirePtr | R::FailedStartTls => (O::SenderAuth, M::FixConfig),
-        R::NoRelaying | R::SyntaxError => (O::SenderConfig, M::FixConfig),
-        R::Speeding | R::TooManyConn => (O::SenderReputation, M::SlowDown),
-        R::PolicyViolation | R::Rejected | R::Filtered => (O::Policy, M::Investigate),
-        R::NetworkError => (O::Network, M::Retry),
-        // The sending MTA already retried for days. One more try on the next
-        // send is fair; an address that keeps expiring is as good as dead.
-        R::Expired => (O::Network, M::RetryThenSuppress),
-        R::SystemError | R::SystemFull | R::MailerError => (O::Remote, M::Retry),
-        R::OnHold | R::Undefined => (O::Unknown, M::Investigate),
+        let hard = match self.hardbounce {
+            HardBounce::Unless4xx => hard_class != Some(4),
+            HardBounce::Only5xx => hard_class == Some(5),
+            HardBounce::Never => false,
+        };
+        (hard, owner, remedy)
     }
 }
 
-/// Owner and remedy. A temporary failure (`transient`) is never a reason to
-/// suppress at once or to wait for a human: the receiver asked to come back
-/// later. So the remedy becomes `slow_down` for rate, reputation and block
-/// trouble, stays `fix_config` where the sender's own setup is refused
-/// (a deferral for missing SPF/DKIM, PTR or TLS repeats until it is fixed),
-/// and is `retry` for everything else (a temporarily full mailbox too: a
-/// deferral never counts toward suppressing anyone).
-pub(crate) fn advise(reason: Reason, transient: bool, blocklisted: bool) -> (Owner, Remedy) {
-    let (owner, remedy) = permanent_advice(reason, blocklisted);
-    if !transient || matches!(remedy, Remedy::None) {
-        return (owner, remedy);
-    }
-    let remedy = match reason {
-        Reason::Speeding | Reason::TooManyConn | Reason::BadReputation | Reason::Blocked => {
-            Remedy::SlowDown
-        }
-        Reason::AuthFailure
-        | Reason::RequirePtr
-        | Reason::FailedStartTls
-        | Reason::NotCompliantRfc => Remedy::FixConfig,
-        _ => Remedy::Retry,
-    };
-    (owner, remedy)
+/// The advice of every reason as the files give it, field by field: the
+/// first file to give a field (user files come first) sets it.
+#[derive(Default)]
+pub(crate) struct AdviceBuilder {
+    meaning: Vec<Option<String>>,
+    owner: Vec<Option<Owner>>,
+    remedy: Vec<Option<Remedy>>,
+    temporary_remedy: Vec<Option<Remedy>>,
+    hardbounce: Vec<Option<HardBounce>>,
+    blocklisted: Vec<Option<(Owner, Remedy)>>,
 }
 
-/// Sisimai's hard-bounce rule: the address itself is dead. Never for a
-/// temporary failure.
-pub(crate) fn is_hard(reason: Reason, class: Option<u8>) -> bool {
-    match reason {
-        Reason::UserUnknown | Reason::HostUnknown | Reason::HasMoved => class != Some(4),
-        Reason::NotAccept => class == Some(5),
-        _ => false,
+/// Sets `slot[reason]` unless an earlier file did.
+fn first<T>(slot: &mut Vec<Option<T>>, reason: Reason, value: Option<T>) {
+    if slot.is_empty() {
+        slot.resize_with(Reason::ALL.len(), || None);
+    }
+    let cell = &mut slot[reason as usize];
+    if cell.is_none() {
+        *cell = value;
+    }
+}
+
+impl AdviceBuilder {
+    /// Adds one file's `[advice.<key>]`; the error is the message alone,
+    /// the caller names the file.
+    pub(crate) fn add(&mut self, key: &str, spec: &AdviceSpec) -> Result<(), String> {
+        let what = format!("advice.{key}");
+        let reason: Reason = key.parse().map_err(|e| format!("{what}: {e}"))?;
+        let owner = |v: &str| v.parse::<Owner>().map_err(|e| format!("{what}: {e}"));
+        let remedy = |v: &str| v.parse::<Remedy>().map_err(|e| format!("{what}: {e}"));
+        first(&mut self.meaning, reason, spec.meaning.clone());
+        first(
+            &mut self.owner,
+            reason,
+            spec.owner.as_deref().map(owner).transpose()?,
+        );
+        first(
+            &mut self.remedy,
+            reason,
+            spec.remedy.as_deref().map(remedy).transpose()?,
+        );
+        first(
+            &mut self.temporary_remedy,
+            reason,
+            spec.temporary_remedy.as_deref().map(remedy).transpose()?,
+        );
+        let hardbounce = spec
+            .hardbounce
+            .as_deref()
+            .map(|h| h.parse().map_err(|e| format!("{what}: {e}")))
+            .transpose()?;
+        first(&mut self.hardbounce, reason, hardbounce);
+        let blocklisted = spec
+            .blocklisted
+            .as_ref()
+            .map(|b| Ok::<_, String>((owner(&b.owner)?, remedy(&b.remedy)?)))
+            .transpose()?;
+        first(&mut self.blocklisted, reason, blocklisted);
+        Ok(())
+    }
+
+    /// The table, indexed by reason; every reason must have every field
+    /// (`blocklisted` is optional).
+    pub(crate) fn finish(mut self) -> Result<Vec<Advice>, String> {
+        let mut out = Vec::with_capacity(Reason::ALL.len());
+        for &reason in Reason::ALL {
+            let i = reason as usize;
+            let missing = |field: &str| {
+                format!(
+                    "no {field} for reason {reason}: every reason needs an [advice.{reason}] table with every field"
+                )
+            };
+            let meaning = self
+                .meaning
+                .get_mut(i)
+                .and_then(Option::take)
+                .ok_or_else(|| missing("meaning"))?;
+            let get = |v: &Vec<Option<Remedy>>| v.get(i).copied().flatten();
+            out.push(Advice {
+                meaning,
+                owner: self
+                    .owner
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| missing("owner"))?,
+                remedy: get(&self.remedy).ok_or_else(|| missing("remedy"))?,
+                temporary_remedy: get(&self.temporary_remedy)
+                    .ok_or_else(|| missing("temporary_remedy"))?,
+                hardbounce: self
+                    .hardbounce
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| missing("hardbounce"))?,
+                blocklisted: self.blocklisted.get(i).copied().flatten(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_without_every_field_is_refused() {
+        let mut b = AdviceBuilder::default();
+        for r in Reason::ALL {
+            let spec = AdviceSpec {
+                meaning: Some("m".into()),
+                owner: Some("policy".into()),
+                remedy: Some("retry".into()),
+                temporary_remedy: Some("retry".into()),
+                // One reason lacks its hard-bounce rule.
+                hardbounce: (*r != Reason::Expired).then(|| "never".into()),
+                blocklisted: None,
+            };
+            b.add(r.as_str(), &spec).unwrap();
+        }
+        let err = b.finish().unwrap_err();
+        assert!(err.contains("no hardbounce for reason expired"), "{err}");
     }
 }

@@ -27,7 +27,8 @@
 //!    `OXSUS001_403` under `5.7.1` means the mailbox does not exist. A rule
 //!    marked `from_host` holds only when a host (not a text marker or the
 //!    recipient's domain) names the provider: its own server said it.
-//! 5. Specific reasons, in a fixed priority ([`PRIMARY_ORDER`]): each fires
+//! 5. Specific reasons, in a fixed priority (`primary` in
+//!    `rules/order.toml`, [`Classifier::reason_order`]): each fires
 //!    when a generic phrase rule of it matches, or when the status table
 //!    says the enhanced status alone decides it (`5.1.1` → userunknown,
 //!    `5.2.2` → mailboxfull) and no phrase of a reason listed in the entry's
@@ -35,7 +36,7 @@
 //!    Under an `expired` hint (`Action: delayed`), `blocked` is skipped
 //!    here: a refusal reported while the MTA still retries is the last
 //!    attempt's error.
-//! 6. Other phrase rules ([`SECONDARY_ORDER`]).
+//! 6. Other phrase rules (`secondary` in `rules/order.toml`).
 //! 7. Any other hint (`expired`, `onhold`, …): a hint only says what the
 //!    input's format implies, so a specific text or status beats it, as in
 //!    Sisimai.
@@ -64,59 +65,14 @@ mod pattern;
 mod rules;
 mod scanner;
 
+pub use advice::{Advice, HardBounce};
 pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
-use rebound_core::{Blocklist, EnhancedStatus, Observation, Reason, Verdict};
-use rules::{Facts, RuleSet, Source, Target, Tier};
+use rebound_core::{Blocklist, EnhancedStatus, Observation, Owner, Reason, Remedy, Verdict};
+use rules::{Facts, RuleSet, Target, Tier};
 use std::cell::RefCell;
 use std::path::Path;
-
-/// Reasons tried first, in this order, by phrase or by deciding status.
-pub const PRIMARY_ORDER: &[Reason] = &[
-    Reason::MailboxFull,
-    Reason::MesgTooBig,
-    Reason::ExceedLimit,
-    Reason::Suspend,
-    Reason::HasMoved,
-    Reason::NoRelaying,
-    Reason::AuthFailure,
-    Reason::UserUnknown,
-    Reason::Filtered,
-    Reason::RequirePtr,
-    Reason::NotCompliantRfc,
-    Reason::BadReputation,
-    Reason::Rejected,
-    Reason::HostUnknown,
-    Reason::SpamDetected,
-    Reason::Speeding,
-    Reason::TooManyConn,
-    Reason::Blocked,
-];
-
-/// Reasons tried next, by phrase only.
-pub const SECONDARY_ORDER: &[Reason] = &[
-    Reason::VirusDetected,
-    Reason::PolicyViolation,
-    Reason::SystemError,
-    Reason::NetworkError,
-    Reason::ContentError,
-    Reason::SystemFull,
-    Reason::NotAccept,
-    Reason::Expired,
-    Reason::FailedStartTls,
-    Reason::SecurityError,
-    Reason::Suppressed,
-    Reason::MailerError,
-    Reason::SyntaxError,
-    Reason::OnHold,
-    Reason::Delivered,
-    Reason::Feedback,
-    Reason::Vacation,
-    Reason::Undefined,
-];
-
-include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// A compiled set of rules. Build once, share everywhere (it is `Sync`).
 pub struct Classifier {
@@ -197,7 +153,7 @@ pub fn builtin_rules_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let mut parts = vec![env!("CARGO_PKG_VERSION")];
-        for (name, text) in BUILTIN_RULES {
+        for (name, text) in rules::BUILTIN_RULES {
             parts.push(name);
             parts.push(text);
         }
@@ -207,7 +163,7 @@ pub fn builtin_rules_id() -> &'static str {
 
 /// The built-in rule files: (path under `rules/`, number of rules).
 pub fn builtin_files() -> Vec<(&'static str, usize)> {
-    BUILTIN_RULES
+    rules::BUILTIN_RULES
         .iter()
         .map(|(name, text)| (*name, rules::count_rules(text)))
         .collect()
@@ -261,12 +217,12 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// What decided, for `explain`.
 /// Why a delay notice with no stated cause is `onhold`: the outcome is
 /// pending, so neither `expired` nor a guessed cause would be true.
 const DELAYED_WITHOUT_CAUSE: &str =
     "a delay notice: the MTA is still retrying and states no cause, so the outcome is pending";
 
+/// What decided, for `explain`.
 enum Decider<'a> {
     Hint(Reason),
     Success,
@@ -306,24 +262,7 @@ impl Classifier {
     /// The built-in rules plus user rule files given as `(name, toml text)`;
     /// the user's rules and status entries take precedence.
     pub fn with_rules(user_files: &[(&str, &str)]) -> Result<Classifier, RuleError> {
-        let mut sources: Vec<Source<'_>> = user_files
-            .iter()
-            .map(|(name, text)| Source {
-                name,
-                text,
-                tier: Tier::User,
-            })
-            .collect();
-        sources.extend(BUILTIN_RULES.iter().map(|(name, text)| Source {
-            name,
-            text,
-            tier: if name.starts_with("providers/") {
-                Tier::Provider
-            } else {
-                Tier::Generic
-            },
-        }));
-        let rules = RuleSet::compile(&sources)?;
+        let rules = rules::compile_with_builtins(user_files)?;
         Ok(Classifier {
             id: rules_id(user_files),
             user_files: user_files
@@ -352,6 +291,42 @@ impl Classifier {
     /// The user rule files loaded, in precedence order.
     pub fn user_files(&self) -> &[UserFileInfo] {
         &self.user_files
+    }
+
+    /// What `reason` means for the sender under these rules: the
+    /// `[advice.<reason>]` table of `rules/advice.toml`, with the user
+    /// files' fields over it.
+    pub fn advice(&self, reason: Reason) -> &Advice {
+        self.rules.advice(reason)
+    }
+
+    /// The order in which the decision tries reasons by generic phrase
+    /// (and, the first list, by deciding status): `rules/order.toml`.
+    pub fn reason_order(&self) -> (&[Reason], &[Reason]) {
+        (&self.rules.order.primary, &self.rules.order.secondary)
+    }
+
+    /// Re-derive `hardbounce`, `owner` and `remedy` after the caller
+    /// completed a verdict's reason or status, as a decoder does when it
+    /// writes a stand-in `x.0.9xx` status for a bounce that stated none
+    /// (Sisimai's hard-bounce rule for `notaccept` looks at the status
+    /// class): the one place besides classification that applies the
+    /// advice table. The failure counts as temporary when the verdict says
+    /// it is not permanent.
+    pub fn settle(&self, verdict: &mut Verdict) {
+        let transient = verdict.permanent == Some(false);
+        let hard_class = verdict
+            .deliverystatus
+            .map(EnhancedStatus::class_digit)
+            .or(verdict.replycode.map(|r| (r.get() / 100) as u8));
+        let (hardbounce, owner, remedy) = self.advice(verdict.reason).consequences(
+            transient,
+            hard_class,
+            verdict.blocklist.is_some(),
+        );
+        verdict.hardbounce = hardbounce;
+        verdict.owner = owner;
+        verdict.remedy = remedy;
     }
 
     /// Number of compiled rules (built-in and user).
@@ -414,9 +389,11 @@ impl Classifier {
         let verdict = self.classify_with(input, &mut Scratch::default(), Some(&mut holding));
         let rs = &self.rules;
         let rank = |r: &rules::Rule| {
-            let reason_rank = PRIMARY_ORDER
+            let reason_rank = rs
+                .order
+                .primary
                 .iter()
-                .chain(SECONDARY_ORDER)
+                .chain(&rs.order.secondary)
                 .position(|x| *x == r.reason)
                 .unwrap_or(usize::MAX);
             match r.tier {
@@ -461,16 +438,111 @@ impl Classifier {
         (verdict, matches)
     }
 
+    /// The decision, in its steps: what the input states and the text says
+    /// ([`Reading`]), one automaton pass ([`scan`]), which provider and
+    /// blocklist the hits name ([`recognise`], [`Providers`]), the best
+    /// holding rule of each tier ([`best_rules`]), the first step of the
+    /// documented order that applies ([`decide`]), then the verdict.
     fn classify_with(
         &self,
         obs: &ObservationRef<'_>,
         scratch: &mut Scratch,
-        mut holding: Option<&mut Vec<u32>>,
+        holding: Option<&mut Vec<u32>>,
     ) -> Verdict {
         let rs = &self.rules;
         let text = reply::capped(obs.text);
-        let parsed = reply::parse_except_command(text);
+        let mut parsed = reply::parse_except_command(text);
+        let mut reading = Reading::new(obs, &mut parsed);
+        let command_marker = scan(rs, text, &mut scratch.hits);
+        reading.command = reading.command.or_else(|| {
+            command_marker.map(|c| reply::command_markers_table()[c as usize].1.to_string())
+        });
+        let hits = &scratch.hits;
+        let (marker_provider, blocklist) = recognise(rs, hits, &mut scratch.candidates);
+        let providers = Providers::new(rs, obs, &reading, marker_provider);
+        scratch.candidates.extend_from_slice(&rs.unanchored);
+        scratch.candidates.sort_unstable();
+        scratch.candidates.dedup();
 
+        let facts = Facts {
+            command: reading.command.as_deref(),
+            status: reading.status,
+            replycode: reading.replycode,
+            class: reading.class,
+            action: reading.action.as_deref(),
+            text,
+            bounce_report: obs.bounce_report,
+        };
+        let best = best_rules(rs, &scratch.candidates, hits, &facts, &providers, holding);
+        let status_entry = reading
+            .status
+            .filter(|s| !s.is_generic())
+            .and_then(|s| rs.status_entry(s).map(|e| (s, e)));
+        let decider = decide(
+            rs,
+            &reading,
+            &parsed,
+            hits,
+            &best,
+            status_entry,
+            blocklist.is_some(),
+            obs,
+        );
+        // "Delivery time expired" (x.4.7) in a delay notice is the warning
+        // timer, not the queue lifetime: the message is still queued.
+        let decider = if reading.delayed && decider.reason() == Reason::Expired {
+            Decider::Fallback(Reason::OnHold, DELAYED_WITHOUT_CAUSE)
+        } else {
+            decider
+        };
+
+        let reason = decider.reason();
+        let (hardbounce, owner, remedy) =
+            reading.consequences(rs.advice(reason), blocklist.is_some());
+        let blocklist = blocklist.map(|b| b.named(rs));
+        let status_meaning = status_meaning(status_entry, reading.status);
+        let explain = explain(rs, &decider, reading.status, status_meaning);
+        let provider = providers.reported().map(|p| rs.providers[p].name.clone());
+        let permanent = reading.permanent(obs);
+        Verdict {
+            replycode: reading.replycode,
+            deliverystatus: reading.status,
+            smtpcommand: reading.command.unwrap_or_default(),
+            rhost: reading.rhost.unwrap_or_default(),
+            reason,
+            hardbounce,
+            permanent,
+            owner,
+            remedy,
+            provider,
+            blocklist,
+            pattern: pattern::pattern(reading.replycode, reading.status, &parsed.text),
+            explain,
+        }
+    }
+}
+
+/// What the input states and the reply text says, reconciled. Facts
+/// first: the observation's own fields outrank what [`reply::parse`] finds
+/// in the text.
+struct Reading {
+    replycode: Option<rebound_core::ReplyCode>,
+    status: Option<EnhancedStatus>,
+    rhost: Option<String>,
+    /// The class that decides permanence.
+    class: Option<u8>,
+    /// Stated, else the text's command marker (see [`scan`]).
+    command: Option<String>,
+    /// The DSN action, trimmed and lower-cased.
+    action: Option<String>,
+    /// A delay notice (`Action: delayed`).
+    delayed: bool,
+    /// The input's reason hint, as far as it is believed.
+    hint: Option<Reason>,
+}
+
+impl Reading {
+    fn new(obs: &ObservationRef<'_>, parsed: &mut reply::ParsedRef<'_>) -> Reading {
         let replycode = obs.replycode.or(parsed.replycode);
         // The most specific evidence wins: a catch-all status stated by the
         // transport (an ESP's `5.0.0` over the receiver's `550 5.1.1 ...`)
@@ -490,281 +562,57 @@ impl Classifier {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .map(str::to_ascii_lowercase)
-            .or(parsed.rhost);
-        // The class that decides permanence: a separately stated status (a
-        // DSN's `Status:` field) is the reporting MTA's own judgement; else
-        // the reply code, which is what the SMTP client acted on.
+            .or(parsed.rhost.take());
+        // A separately stated status (a DSN's `Status:` field) is the
+        // reporting MTA's own judgement; else the reply code, which is what
+        // the SMTP client acted on.
         let class = obs
             .status
             .map(EnhancedStatus::class_digit)
             .or(replycode.map(|r| (r.get() / 100) as u8))
             .or(status.map(EnhancedStatus::class_digit));
-
-        // One pass of the automaton over the text (ASCII case ignored).
-        scratch.hits.clear();
-        // The leftmost (then longest) command marker names the command, as
-        // `reply::smtp_command` reads it.
-        let mut command_marker: Option<(usize, usize, u32)> = None;
-        rs.scan(text, |pid, start, end| {
-            scratch.hits.push(pid);
-            for t in &rs.targets[pid as usize] {
-                if let Target::Command(c) = *t
-                    && reply::ends_a_word(text, end)
-                {
-                    let key = (start, usize::MAX - (end - start), c);
-                    if command_marker.is_none_or(|best| key < best) {
-                        command_marker = Some(key);
-                    }
-                }
-            }
-        });
         let command = obs
             .smtpcommand
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(str::to_ascii_uppercase)
-            .or_else(|| {
-                command_marker
-                    .map(|(_, _, c)| reply::command_markers_table()[c as usize].1.to_string())
-            });
-        scratch.hits.sort_unstable();
-        scratch.hits.dedup();
-        let hits = &scratch.hits;
-
-        // Provider: text marker first (most specific), then host, then the
-        // recipient's domain.
-        let mut provider: Option<usize> = None;
-        let mut blocklist: Option<(u32, u32, rebound_core::Listed, bool)> = None;
-        scratch.candidates.clear();
-        for &pid in hits {
-            for t in &rs.targets[pid as usize] {
-                match *t {
-                    Target::Rule(r) => scratch.candidates.push(r),
-                    Target::ProviderMarker(p) => {
-                        provider.get_or_insert(p as usize);
-                    }
-                    Target::Command(_) => {}
-                    Target::Blocklist {
-                        list,
-                        listed,
-                        is_zone,
-                    } => {
-                        // A zone beats an operator's bare name.
-                        let better = match blocklist {
-                            None => true,
-                            Some((_, _, _, was_zone)) => is_zone && !was_zone,
-                        };
-                        if better {
-                            blocklist = Some((list, pid, listed, is_zone));
-                        }
-                    }
-                }
-            }
-        }
-        // Looked up only when needed: no marker named the provider, or a
-        // provider rule asks whether it applies.
-        let host_provider_cell = std::cell::OnceCell::new();
-        // When the remote host names no provider, the reporting host
-        // stands in: a provider's own relay reporting a failure speaks the
-        // provider's conventions (AOL's bouncer names no remote host; a
-        // MessageLabs gateway reports what its customer's server said).
-        let host_provider = || {
-            *host_provider_cell.get_or_init(|| {
-                rhost
-                    .as_deref()
-                    .and_then(|h| rs.provider_of_host(h))
-                    .or_else(|| {
-                        obs.lhost
-                            .map(str::trim)
-                            .filter(|h| !h.is_empty())
-                            .and_then(|h| rs.provider_of_host(&h.to_ascii_lowercase()))
-                    })
-            })
-        };
-        let domain = obs
-            .recipient
-            .and_then(|r| r.rsplit_once('@'))
-            .map(|(_, d)| d.trim_end_matches('>').trim())
-            .filter(|d| !d.is_empty());
-        let domain_provider = domain.and_then(|d| rs.provider_of_domain(&d.to_ascii_lowercase()));
-        let marker_provider = provider;
-        let provider = provider.or_else(host_provider).or(domain_provider);
-        let provider_applies = |p: usize| {
-            Some(p) == provider || Some(p) == domain_provider || Some(p) == host_provider()
-        };
-
-        scratch.candidates.extend_from_slice(&rs.unanchored);
-        scratch.candidates.sort_unstable();
-        scratch.candidates.dedup();
-
+            .map(str::to_ascii_uppercase);
         let action = obs
             .action
             .map(str::trim)
             .filter(|a| !a.is_empty())
             .map(str::to_ascii_lowercase);
-        let facts = Facts {
-            command: command.as_deref(),
-            status,
-            replycode,
-            class,
-            action: action.as_deref(),
-            text,
-            bounce_report: obs.bounce_report,
-        };
-
-        // The best holding rule of each tier, and of each reason for the
-        // generic tier.
-        let mut best_user: Option<&rules::Rule> = None;
-        let mut best_provider: Option<&rules::Rule> = None;
-        let mut generic_by_reason: [Option<&rules::Rule>; Reason::ALL.len()] =
-            [None; Reason::ALL.len()];
-        for &ri in &scratch.candidates {
-            let rule = &rs.rules[ri as usize];
-            if rule.provider.is_some_and(|p| !provider_applies(p)) {
-                continue;
-            }
-            // A convention of the provider's own servers: a relay quoting
-            // the same words (recognised by a marker) does not count.
-            if rule.from_host && rule.provider != host_provider() {
-                continue;
-            }
-            if let Some(h) = holding.as_deref_mut()
-                && rule.holds(hits, &facts)
-            {
-                h.push(ri);
-            }
-            let slot = match rule.tier {
-                Tier::User => &mut best_user,
-                Tier::Provider => &mut best_provider,
-                Tier::Generic => &mut generic_by_reason[rule.reason as usize],
-            };
-            if slot.is_some_and(|b| b.order < rule.order) {
-                continue;
-            }
-            if rule.holds(hits, &facts) {
-                *slot = Some(rule);
-            }
-        }
-        let text_says = |r: Reason| {
-            generic_by_reason[r as usize].is_some() || (r == Reason::Blocked && blocklist.is_some())
-        };
-
-        let status_entry = status
-            .filter(|s| !s.is_generic())
-            .and_then(|s| rs.status_entry(s).map(|e| (s, e)));
-        // A delay notice (`Action: delayed`) comes from an MTA that is still
-        // retrying: nothing has expired, whatever a decoder guessed. Its
-        // reason is the cause the text gives, if any.
-        let delayed = obs
-            .action
-            .is_some_and(|a| a.trim().eq_ignore_ascii_case("delayed"));
+        // A delay notice comes from an MTA that is still retrying: nothing
+        // has expired, whatever a decoder guessed. Its reason is the cause
+        // the text gives, if any.
+        let delayed = action.as_deref() == Some("delayed");
         let hint = obs
             .reason_hint
             .filter(|h| !(delayed && *h == Reason::Expired));
+        Reading {
+            replycode,
+            status,
+            rhost,
+            class,
+            command,
+            action,
+            delayed,
+            hint,
+        }
+    }
 
-        let decider = 'decide: {
-            if let Some(h @ (Reason::Feedback | Reason::Vacation | Reason::Delivered)) = hint {
-                break 'decide Decider::Hint(h);
-            }
-            if class == Some(2) {
-                break 'decide Decider::Success;
-            }
-            if let Some(rule) = best_user.or(best_provider) {
-                break 'decide Decider::Rule {
-                    rule,
-                    phrase: first_phrase(rs, rule, hits),
-                };
-            }
-            if let Some((s, e)) = status_entry
-                && e.tier == Tier::User
-            {
-                break 'decide Decider::Status {
-                    status: s,
-                    reason: e.reason,
-                    explain: e.explain.as_deref(),
-                };
-            }
-            for &r in PRIMARY_ORDER {
-                // A message the MTA gave up on (`expired`) after a refused
-                // connection or a block: the block is only the last
-                // attempt's error, the loss is the expiry (as in Sisimai).
-                // Other specific reasons still decide.
-                if r == Reason::Blocked && hint == Some(Reason::Expired) {
-                    continue;
-                }
-                if let Some(rule) = generic_by_reason[r as usize] {
-                    break 'decide Decider::Rule {
-                        rule,
-                        phrase: first_phrase(rs, rule, hits),
-                    };
-                }
-                if let Some((s, e)) = status_entry
-                    && e.decides
-                    && e.reason == r
-                    && !e.unless.iter().any(|u| text_says(*u))
-                {
-                    break 'decide Decider::Status {
-                        status: s,
-                        reason: r,
-                        explain: e.explain.as_deref(),
-                    };
-                }
-                if r == Reason::Blocked && blocklist.is_some() {
-                    break 'decide Decider::Blocklist(r);
-                }
-            }
-            for &r in SECONDARY_ORDER {
-                if let Some(rule) = generic_by_reason[r as usize] {
-                    break 'decide Decider::Rule {
-                        rule,
-                        phrase: first_phrase(rs, rule, hits),
-                    };
-                }
-            }
-            if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
-                break 'decide Decider::Hint(h);
-            }
-            if matches!(
-                parsed.diagnostic_type.as_deref(),
-                Some("x-unix" | "x-postfix")
-            ) {
-                break 'decide Decider::Fallback(
-                    Reason::MailerError,
-                    "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
-                );
-            }
-            if let Some((s, e)) = status_entry {
-                break 'decide Decider::Status {
-                    status: s,
-                    reason: e.reason,
-                    explain: e.explain.as_deref(),
-                };
-            }
-            fallback(status, replycode, command.as_deref(), obs)
-        };
-        // "Delivery time expired" (x.4.7) in a delay notice is the warning
-        // timer, not the queue lifetime: the message is still queued.
-        let decider = if delayed && decider.reason() == Reason::Expired {
-            Decider::Fallback(Reason::OnHold, DELAYED_WITHOUT_CAUSE)
-        } else {
-            decider
-        };
+    /// Hard bounce, owner and remedy by `advice`. With no code at all, a
+    /// delay notice's action is what says the failure is temporary; the
+    /// class of the status (else the reply code) decides hardness.
+    fn consequences(&self, advice: &Advice, blocklisted: bool) -> (bool, Owner, Remedy) {
+        let transient = self.class == Some(4) || (self.class.is_none() && self.delayed);
+        let hard_class = self.status.map(EnhancedStatus::class_digit).or(self.class);
+        advice.consequences(transient, hard_class, blocklisted)
+    }
 
-        // The provider a verdict is counted under: the one whose server
-        // answered (the remote or reporting host) or that hosts the
-        // recipient's domain. A word in the text only recognises which
-        // conventions apply: "comcast" in a reply from another network does
-        // not make its failures Comcast's, and deliveries to the same domain
-        // (whose "250 ok" names nobody) must be counted alike. With no
-        // recipient known (a bare reply), a marker is all there is.
-        let reported_provider = host_provider()
-            .or(domain_provider)
-            .or(marker_provider.filter(|_| domain.is_none()));
-        let reason = decider.reason();
-        // With no code at all, a delay notice's action is what says the
-        // failure is temporary.
-        let transient = class == Some(4) || (class.is_none() && delayed);
-        let permanent = match class {
+    /// Permanent (5), temporary (4), or, with no code, what the DSN action
+    /// says.
+    fn permanent(&self, obs: &ObservationRef<'_>) -> Option<bool> {
+        match self.class {
             Some(5) => Some(true),
             Some(4) => Some(false),
             Some(_) => None,
@@ -773,45 +621,328 @@ impl Classifier {
                 Some(a) if a.eq_ignore_ascii_case("delayed") => Some(false),
                 _ => None,
             },
-        };
-        let hard_class = status.map(EnhancedStatus::class_digit).or(class);
-        let (hardbounce, owner, remedy) =
-            consequences(reason, transient, hard_class, blocklist.is_some());
+        }
+    }
+}
 
-        let blocklist = blocklist.map(|(list, pid, listed, is_zone)| Blocklist {
-            name: rs.blocklists[list as usize].name.clone(),
-            zone: if is_zone {
-                rs.patterns[pid as usize].clone()
+/// One pass of the automaton over the text (ASCII case ignored): every
+/// pattern hit into `hits` (sorted, deduplicated), and the command marker
+/// that names the command answered: the leftmost (then longest) one ending
+/// a word, as `reply::smtp_command` reads it.
+fn scan(rs: &RuleSet, text: &str, hits: &mut Vec<u32>) -> Option<u32> {
+    hits.clear();
+    let mut command_marker: Option<(usize, usize, u32)> = None;
+    rs.scan(text, |pid, start, end| {
+        hits.push(pid);
+        for t in &rs.targets[pid as usize] {
+            if let Target::Command(c) = *t
+                && reply::ends_a_word(text, end)
+            {
+                let key = (start, usize::MAX - (end - start), c);
+                if command_marker.is_none_or(|best| key < best) {
+                    command_marker = Some(key);
+                }
+            }
+        }
+    });
+    hits.sort_unstable();
+    hits.dedup();
+    command_marker.map(|(_, _, c)| c)
+}
+
+/// A blocklist the reply names: a zone, or only its operator.
+#[derive(Clone, Copy)]
+struct FoundBlocklist {
+    list: u32,
+    pattern: u32,
+    listed: rebound_core::Listed,
+    is_zone: bool,
+}
+
+impl FoundBlocklist {
+    /// As the verdict names it: the list, and the zone when the reply
+    /// named one.
+    fn named(self, rs: &RuleSet) -> Blocklist {
+        Blocklist {
+            name: rs.blocklists[self.list as usize].name.clone(),
+            zone: if self.is_zone {
+                rs.patterns[self.pattern as usize].clone()
             } else {
                 String::new()
             },
-            listed,
-        });
-
-        // What the status alone would have meant, to say when a rule
-        // overrode it.
-        let status_meaning = status_entry.map(|(_, e)| e.reason).or(match status {
-            Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
-            Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
-            _ => None,
-        });
-        let explain = explain(&decider, status, status_meaning);
-        Verdict {
-            replycode,
-            deliverystatus: status,
-            smtpcommand: command.unwrap_or_default(),
-            rhost: rhost.unwrap_or_default(),
-            reason,
-            hardbounce,
-            permanent,
-            owner,
-            remedy,
-            provider: reported_provider.map(|p| rs.providers[p].name.clone()),
-            blocklist,
-            pattern: pattern::pattern(replycode, status, &parsed.text),
-            explain,
+            listed: self.listed,
         }
     }
+}
+
+/// What the status alone would have meant (its table entry, else the x.6
+/// and x.7 fallbacks), for `explain` to say when a rule overrode it.
+fn status_meaning(
+    entry: Option<(EnhancedStatus, &rules::StatusEntry)>,
+    status: Option<EnhancedStatus>,
+) -> Option<Reason> {
+    entry.map(|(_, e)| e.reason).or(match status {
+        Some(s) if s.class_digit() != 2 && s.subject() == 7 => Some(Reason::SecurityError),
+        Some(s) if s.class_digit() != 2 && s.subject() == 6 => Some(Reason::ContentError),
+        _ => None,
+    })
+}
+
+/// What the hits name: the rules they are phrases of (into `candidates`),
+/// the first provider marker, and the blocklist (a zone beats an
+/// operator's bare name).
+fn recognise(
+    rs: &RuleSet,
+    hits: &[u32],
+    candidates: &mut Vec<u32>,
+) -> (Option<usize>, Option<FoundBlocklist>) {
+    let mut provider: Option<usize> = None;
+    let mut blocklist: Option<FoundBlocklist> = None;
+    candidates.clear();
+    for &pid in hits {
+        for t in &rs.targets[pid as usize] {
+            match *t {
+                Target::Rule(r) => candidates.push(r),
+                Target::ProviderMarker(p) => {
+                    provider.get_or_insert(p as usize);
+                }
+                Target::Command(_) => {}
+                Target::Blocklist {
+                    list,
+                    listed,
+                    is_zone,
+                } => {
+                    if blocklist.is_none_or(|b| is_zone && !b.is_zone) {
+                        blocklist = Some(FoundBlocklist {
+                            list,
+                            pattern: pid,
+                            listed,
+                            is_zone,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    (provider, blocklist)
+}
+
+/// Which provider the reply comes from, by each of the ways one is
+/// recognised: a text marker (most specific), the remote or reporting
+/// host, the recipient's domain.
+struct Providers<'a> {
+    rs: &'a RuleSet,
+    marker: Option<usize>,
+    rhost: Option<&'a str>,
+    lhost: Option<&'a str>,
+    /// Looked up only when needed: no marker named the provider, or a
+    /// provider rule asks whether it applies.
+    host: std::cell::OnceCell<Option<usize>>,
+    has_domain: bool,
+    domain: Option<usize>,
+    /// Marker, else host, else domain: whose conventions apply.
+    recognised: Option<usize>,
+}
+
+impl<'a> Providers<'a> {
+    fn new(
+        rs: &'a RuleSet,
+        obs: &ObservationRef<'a>,
+        reading: &'a Reading,
+        marker: Option<usize>,
+    ) -> Self {
+        let domain = obs
+            .recipient
+            .and_then(|r| r.rsplit_once('@'))
+            .map(|(_, d)| d.trim_end_matches('>').trim())
+            .filter(|d| !d.is_empty());
+        let mut p = Providers {
+            rs,
+            marker,
+            rhost: reading.rhost.as_deref(),
+            lhost: obs.lhost.map(str::trim).filter(|h| !h.is_empty()),
+            host: std::cell::OnceCell::new(),
+            has_domain: domain.is_some(),
+            domain: domain.and_then(|d| rs.provider_of_domain(&d.to_ascii_lowercase())),
+            recognised: None,
+        };
+        p.recognised = marker.or_else(|| p.host()).or(p.domain);
+        p
+    }
+
+    /// The provider of the remote host; when the remote host names no
+    /// provider, the reporting host stands in: a provider's own relay
+    /// reporting a failure speaks the provider's conventions (AOL's bouncer
+    /// names no remote host; a MessageLabs gateway reports what its
+    /// customer's server said).
+    fn host(&self) -> Option<usize> {
+        *self.host.get_or_init(|| {
+            self.rhost
+                .and_then(|h| self.rs.provider_of_host(h))
+                .or_else(|| {
+                    self.lhost
+                        .and_then(|h| self.rs.provider_of_host(&h.to_ascii_lowercase()))
+                })
+        })
+    }
+
+    /// Whether a rule of provider `p` applies to this reply.
+    fn applies(&self, p: usize) -> bool {
+        Some(p) == self.recognised || Some(p) == self.domain || Some(p) == self.host()
+    }
+
+    /// The provider a verdict is counted under: the one whose server
+    /// answered (the remote or reporting host) or that hosts the
+    /// recipient's domain. A word in the text only recognises which
+    /// conventions apply: "comcast" in a reply from another network does
+    /// not make its failures Comcast's, and deliveries to the same domain
+    /// (whose "250 ok" names nobody) must be counted alike. With no
+    /// recipient known (a bare reply), a marker is all there is.
+    fn reported(&self) -> Option<usize> {
+        self.host()
+            .or(self.domain)
+            .or(self.marker.filter(|_| !self.has_domain))
+    }
+}
+
+/// The best holding rule of each tier, and of each reason for the generic
+/// tier (lowest order of definition wins).
+struct BestRules<'a> {
+    user: Option<&'a rules::Rule>,
+    provider: Option<&'a rules::Rule>,
+    generic_by_reason: [Option<&'a rules::Rule>; Reason::ALL.len()],
+}
+
+/// Checks the candidate rules against the facts, keeping each tier's
+/// best; with `holding`, also lists every rule that holds (`rebound rules
+/// explain`).
+fn best_rules<'a>(
+    rs: &'a RuleSet,
+    candidates: &[u32],
+    hits: &[u32],
+    facts: &Facts<'_>,
+    providers: &Providers<'_>,
+    mut holding: Option<&mut Vec<u32>>,
+) -> BestRules<'a> {
+    let mut best = BestRules {
+        user: None,
+        provider: None,
+        generic_by_reason: [None; Reason::ALL.len()],
+    };
+    for &ri in candidates {
+        let rule = &rs.rules[ri as usize];
+        if rule.provider.is_some_and(|p| !providers.applies(p)) {
+            continue;
+        }
+        // A convention of the provider's own servers: a relay quoting the
+        // same words (recognised by a marker) does not count.
+        if rule.from_host && rule.provider != providers.host() {
+            continue;
+        }
+        if let Some(h) = holding.as_deref_mut()
+            && rule.holds(hits, facts)
+        {
+            h.push(ri);
+        }
+        let slot = match rule.tier {
+            Tier::User => &mut best.user,
+            Tier::Provider => &mut best.provider,
+            Tier::Generic => &mut best.generic_by_reason[rule.reason as usize],
+        };
+        if slot.is_some_and(|b| b.order < rule.order) {
+            continue;
+        }
+        if rule.holds(hits, facts) {
+            *slot = Some(rule);
+        }
+    }
+    best
+}
+
+/// Steps 1 to 9 of the crate documentation: the first that applies
+/// decides.
+#[allow(clippy::too_many_arguments)]
+fn decide<'a>(
+    rs: &'a RuleSet,
+    reading: &Reading,
+    parsed: &reply::ParsedRef<'_>,
+    hits: &[u32],
+    best: &BestRules<'a>,
+    status_entry: Option<(EnhancedStatus, &'a rules::StatusEntry)>,
+    blocklisted: bool,
+    obs: &ObservationRef<'_>,
+) -> Decider<'a> {
+    let hint = reading.hint;
+    let by_rule = |rule: &'a rules::Rule| Decider::Rule {
+        rule,
+        phrase: first_phrase(rs, rule, hits),
+    };
+    let by_status = |(s, e): (EnhancedStatus, &'a rules::StatusEntry)| Decider::Status {
+        status: s,
+        reason: e.reason,
+        explain: e.explain.as_deref(),
+    };
+    if let Some(h @ (Reason::Feedback | Reason::Vacation | Reason::Delivered)) = hint {
+        return Decider::Hint(h);
+    }
+    if reading.class == Some(2) {
+        return Decider::Success;
+    }
+    if let Some(rule) = best.user.or(best.provider) {
+        return by_rule(rule);
+    }
+    if let Some(entry) = status_entry.filter(|(_, e)| e.tier == Tier::User) {
+        return by_status(entry);
+    }
+    let text_says = |r: Reason| {
+        best.generic_by_reason[r as usize].is_some() || (r == Reason::Blocked && blocklisted)
+    };
+    for &r in &rs.order.primary {
+        // A message the MTA gave up on (`expired`) after a refused
+        // connection or a block: the block is only the last attempt's
+        // error, the loss is the expiry (as in Sisimai). Other specific
+        // reasons still decide.
+        if r == Reason::Blocked && hint == Some(Reason::Expired) {
+            continue;
+        }
+        if let Some(rule) = best.generic_by_reason[r as usize] {
+            return by_rule(rule);
+        }
+        if let Some(entry) = status_entry
+            .filter(|(_, e)| e.decides && e.reason == r && !e.unless.iter().any(|u| text_says(*u)))
+        {
+            return by_status(entry);
+        }
+        if r == Reason::Blocked && blocklisted {
+            return Decider::Blocklist(r);
+        }
+    }
+    for &r in &rs.order.secondary {
+        if let Some(rule) = best.generic_by_reason[r as usize] {
+            return by_rule(rule);
+        }
+    }
+    if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
+        return Decider::Hint(h);
+    }
+    if matches!(
+        parsed.diagnostic_type.as_deref(),
+        Some("x-unix" | "x-postfix")
+    ) {
+        return Decider::Fallback(
+            Reason::MailerError,
+            "an X-Unix/X-Postfix diagnostic is a local delivery program's error",
+        );
+    }
+    if let Some(entry) = status_entry {
+        return by_status(entry);
+    }
+    fallback(
+        reading.status,
+        reading.replycode,
+        reading.command.as_deref(),
+        obs,
+    )
 }
 
 /// See [`Classifier::id`].
@@ -821,42 +952,6 @@ fn rules_id(user_files: &[(&str, &str)]) -> String {
     }
     let texts: Vec<&str> = user_files.iter().map(|(_, t)| *t).collect();
     format!("{}+{:016x}", builtin_rules_id(), rules_hash(&texts))
-}
-
-/// Hard bounce, owner and remedy from a reason, whether the failure was
-/// temporary, and the class of the status (or reply code): the one place
-/// that derives them, for [`Classifier::classify`] and [`settle`].
-fn consequences(
-    reason: Reason,
-    transient: bool,
-    hard_class: Option<u8>,
-    blocklisted: bool,
-) -> (bool, rebound_core::Owner, rebound_core::Remedy) {
-    let (owner, remedy) = advice::advise(reason, transient, blocklisted);
-    let hardbounce = !transient && advice::is_hard(reason, hard_class);
-    (hardbounce, owner, remedy)
-}
-
-/// Re-derive `hardbounce`, `owner` and `remedy` after the caller completed
-/// a verdict's status, as a decoder does when it writes a stand-in
-/// `x.0.9xx` status for a bounce that stated none (Sisimai's hard-bounce
-/// rule for `notaccept` looks at the status class). The failure counts as
-/// temporary when the verdict says it is not permanent.
-pub fn settle(verdict: &mut Verdict) {
-    let transient = verdict.permanent == Some(false);
-    let hard_class = verdict
-        .deliverystatus
-        .map(EnhancedStatus::class_digit)
-        .or(verdict.replycode.map(|r| (r.get() / 100) as u8));
-    let (hardbounce, owner, remedy) = consequences(
-        verdict.reason,
-        transient,
-        hard_class,
-        verdict.blocklist.is_some(),
-    );
-    verdict.hardbounce = hardbounce;
-    verdict.owner = owner;
-    verdict.remedy = remedy;
 }
 
 /// The first of the rule's own phrases found in the text, for `explain`.
@@ -929,6 +1024,7 @@ fn fallback<'a>(
 }
 
 fn explain(
+    rs: &RuleSet,
     decider: &Decider<'_>,
     status: Option<EnhancedStatus>,
     status_reason: Option<Reason>,
@@ -936,6 +1032,7 @@ fn explain(
     // Built with push_str into one pre-sized buffer: `format!` here was a
     // sixth of the classification time.
     let reason = decider.reason();
+    let meaning = |r: Reason| rs.advice(r).meaning.as_str();
     let mut out = String::with_capacity(192);
     match decider {
         Decider::Rule { rule, phrase } => {
@@ -948,9 +1045,9 @@ fn explain(
                     out.push('"');
                     out.push_str(p);
                     out.push_str("\" means ");
-                    out.push_str(advice::meaning(reason));
+                    out.push_str(meaning(reason));
                 }
-                (None, None) => out.push_str(advice::meaning(reason)),
+                (None, None) => out.push_str(meaning(reason)),
             }
             if let (Some(s), Some(sr)) = (status, status_reason)
                 && sr != reason
@@ -966,17 +1063,17 @@ fn explain(
             out.push_str("status ");
             pattern::push_status(&mut out, *status);
             out.push_str(": ");
-            out.push_str(explain.unwrap_or(advice::meaning(reason)));
+            out.push_str(explain.unwrap_or(meaning(reason)));
             out
         }
         Decider::Hint(r) => format!(
             "hint {r}: the input's format says {}; nothing in the text says otherwise",
-            advice::meaning(*r)
+            meaning(*r)
         ),
         Decider::Success => "class 2: the server accepted the message".to_string(),
         Decider::Blocklist(_) => format!(
             "blocklist: the reply names a DNS blocklist, so {}",
-            advice::meaning(reason)
+            meaning(reason)
         ),
         Decider::Fallback(_, why) => format!("fallback {reason}: {why}"),
     }

@@ -60,6 +60,19 @@ pub fn parse(text: &str) -> ParsedReply {
     }
 }
 
+/// The reply code and enhanced status of a reply text, as [`parse`] reads
+/// them (the same continuation-line joining, diagnostic-type prefix and
+/// `find_codes`), without building the rest of a [`ParsedReply`]: for
+/// readers that only need the codes (log lines, webhooks), so that a text
+/// means the same codes wherever it comes from.
+pub fn codes(text: &str) -> (Option<ReplyCode>, Option<EnhancedStatus>) {
+    let joined = join_continuation_lines(capped(text));
+    let mut s: &str = joined.trim();
+    strip_diagnostic_type(&mut s);
+    let (replycode, status, _) = find_codes(s.as_bytes());
+    (replycode, status)
+}
+
 /// [`ParsedReply`], borrowing from the reply text where it can: the
 /// classifier's hot path copies nothing it does not keep.
 #[derive(Debug)]

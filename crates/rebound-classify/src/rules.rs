@@ -6,7 +6,8 @@
 //! pass over it whatever the number of rules. Regular expressions are only
 //! run to confirm a rule whose phrases already hit.
 
-use crate::scanner::PhraseScanner;
+use crate::advice::{Advice, AdviceBuilder, AdviceSpec};
+use crate::scanner::{Fnv, PhraseScanner};
 use rebound_core::{EnhancedStatus, Listed, Reason, ReplyCode};
 use regex::Regex;
 use serde::Deserialize;
@@ -73,6 +74,21 @@ struct RuleFile {
     status: Vec<StatusSpec>,
     #[serde(default)]
     blocklist: Vec<BlocklistSpec>,
+    /// `[advice.<reason>]`: what a reason means for the sender (see
+    /// `rules/advice.toml`).
+    #[serde(default)]
+    advice: std::collections::BTreeMap<String, AdviceSpec>,
+    /// The order in which reasons are tried (built-in files only).
+    order: Option<OrderSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderSpec {
+    /// Tried first, by phrase or by deciding status.
+    primary: Vec<String>,
+    /// Tried next, by phrase only.
+    secondary: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,30 +385,6 @@ pub(crate) struct Provider {
     domains: Vec<String>,
 }
 
-/// FNV-1a: host names and phrases are short and come from rule files, not
-/// from the mail being judged, so a fast non-keyed hash is the right trade
-/// (SipHash was an eighth of building the rules, paid by every process).
-#[derive(Default)]
-pub(crate) struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
 type SuffixIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Looks `name` and each of its parent domains up, longest first.
@@ -451,6 +443,44 @@ pub(crate) struct RuleSet {
     host_index: SuffixIndex,
     domain_index: SuffixIndex,
     pub blocklists: Vec<BlocklistDef>,
+    /// Each reason's advice, indexed by `Reason as usize`.
+    pub advice: Vec<Advice>,
+    pub order: ReasonOrder,
+}
+
+/// The order in which the decision tries reasons (`rules/order.toml`).
+#[derive(Debug)]
+pub(crate) struct ReasonOrder {
+    /// By generic phrase or by deciding status.
+    pub primary: Vec<Reason>,
+    /// By generic phrase only.
+    pub secondary: Vec<Reason>,
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// The built-in rule files with the user's before them (user files first,
+/// in precedence order), compiled: what every classifier is built from, and
+/// what `lint` checks a user file against.
+pub(crate) fn compile_with_builtins(user_files: &[(&str, &str)]) -> Result<RuleSet, RuleError> {
+    let mut sources: Vec<Source<'_>> = user_files
+        .iter()
+        .map(|(name, text)| Source {
+            name,
+            text,
+            tier: Tier::User,
+        })
+        .collect();
+    sources.extend(BUILTIN_RULES.iter().map(|(name, text)| Source {
+        name,
+        text,
+        tier: if name.starts_with("providers/") {
+            Tier::Provider
+        } else {
+            Tier::Generic
+        },
+    }));
+    RuleSet::compile(&sources)
 }
 
 /// One source file: its name (for errors) and text.
@@ -510,6 +540,10 @@ pub(crate) struct RuleFileView {
     pub rules: Vec<RuleSpecView>,
     /// (code, reason) of each status entry.
     pub statuses: Vec<(String, String)>,
+    /// The `[advice.<reason>]` tables, by key.
+    pub advice: std::collections::BTreeMap<String, AdviceSpec>,
+    /// The file has an `[order]` (built-in files only).
+    pub has_order: bool,
 }
 
 pub(crate) struct RuleSpecView {
@@ -532,6 +566,8 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
     })?;
     Ok(RuleFileView {
         reason: file.reason,
+        advice: file.advice,
+        has_order: file.order.is_some(),
         statuses: file
             .status
             .iter()
@@ -561,6 +597,13 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
     })
 }
 
+impl RuleSet {
+    /// The advice of `reason` (every reason has one: `compile` checks).
+    pub(crate) fn advice(&self, reason: Reason) -> &Advice {
+        &self.advice[reason as usize]
+    }
+}
+
 /// Rules and status entries in a file's text (0 when it does not parse;
 /// building the rules reports that).
 pub(crate) fn count_rules_and_statuses(text: &str) -> (usize, usize) {
@@ -583,319 +626,413 @@ pub(crate) fn read_user_file(path: &Path) -> Result<String, RuleError> {
 }
 
 impl RuleSet {
+    /// Compiles the files in precedence order (user files first). Each
+    /// file's sections are added in turn; what needs every file (phrases
+    /// reused by id, the host and status indexes, the advice table, the
+    /// reason order) is resolved at the end.
     pub(crate) fn compile(sources: &[Source<'_>]) -> Result<Self, RuleError> {
-        let mut b = Builder::default();
-        let mut rules: Vec<Rule> = Vec::new();
-        let mut statuses = Vec::new();
-        let mut providers: Vec<Provider> = Vec::new();
-        let mut blocklists: Vec<BlocklistDef> = Vec::new();
-        let mut phrases_by_id: HashMap<String, Vec<String>, std::hash::BuildHasherDefault<Fnv>> =
-            HashMap::default();
-        let mut deferred_refs: Vec<(usize, String, String)> = Vec::new();
-
+        let mut c = Compiler::default();
         for src in sources {
             let file: RuleFile = toml::from_str(src.text).map_err(|e| RuleError::Toml {
                 file: src.name.to_string(),
                 source: Box::new(e),
             })?;
-            let file_reason = file
-                .reason
-                .as_deref()
-                .map(|r| parse_reason(src.name, "reason", r))
-                .transpose()?;
+            c.add_file(src, file)?;
+        }
+        c.finish()
+    }
+}
 
-            let provider = match &file.provider {
-                None => None,
-                Some(name) => {
-                    let idx = match providers.iter().position(|p| &p.name == name) {
-                        Some(i) => i,
-                        None => {
-                            providers.push(Provider {
-                                name: name.clone(),
-                                rhosts: Vec::new(),
-                                domains: Vec::new(),
-                            });
-                            providers.len() - 1
-                        }
-                    };
-                    let p = &mut providers[idx];
-                    p.rhosts
-                        .extend(file.rhosts.iter().map(|h| h.to_ascii_lowercase()));
-                    p.domains
-                        .extend(file.domains.iter().map(|d| d.to_ascii_lowercase()));
-                    for m in &file.markers {
-                        b.pattern(m, Target::ProviderMarker(idx as u32))
-                            .map_err(|e| invalid(src.name, format!("marker: {e}")))?;
-                    }
-                    Some(idx)
-                }
+/// The rules being compiled: what the files gave so far.
+#[derive(Default)]
+struct Compiler {
+    patterns: Builder,
+    rules: Vec<Rule>,
+    statuses: Vec<StatusEntry>,
+    providers: Vec<Provider>,
+    blocklists: Vec<BlocklistDef>,
+    /// Each rule's own phrases, for `phrases_from`.
+    phrases_by_id: HashMap<String, Vec<String>, std::hash::BuildHasherDefault<Fnv>>,
+    /// (rule index, id it takes phrases from, file): resolved once every
+    /// file is read, so a rule may reuse a later file's phrases.
+    phrases_from: Vec<(usize, String, String)>,
+    advice: AdviceBuilder,
+    order: Option<ReasonOrder>,
+}
+
+impl Compiler {
+    fn add_file(&mut self, src: &Source<'_>, file: RuleFile) -> Result<(), RuleError> {
+        let file_reason = file
+            .reason
+            .as_deref()
+            .map(|r| parse_reason(src.name, "reason", r))
+            .transpose()?;
+        let provider = self.add_provider(src, &file)?;
+        for spec in file.rule {
+            self.add_rule(src, spec, file_reason, provider)?;
+        }
+        for spec in file.status {
+            self.add_status(src, spec)?;
+        }
+        for spec in file.blocklist {
+            self.add_blocklist(src, spec)?;
+        }
+        for (reason, spec) in &file.advice {
+            self.advice
+                .add(reason, spec)
+                .map_err(|e| invalid(src.name, e))?;
+        }
+        if let Some(order) = &file.order {
+            self.set_order(src, order)?;
+        }
+        Ok(())
+    }
+
+    /// The file's provider (one provider may span several files): its
+    /// hosts, domains and text markers.
+    fn add_provider(
+        &mut self,
+        src: &Source<'_>,
+        file: &RuleFile,
+    ) -> Result<Option<usize>, RuleError> {
+        let Some(name) = &file.provider else {
+            if file.markers.is_empty() && file.rhosts.is_empty() && file.domains.is_empty() {
+                return Ok(None);
+            }
+            return Err(invalid(
+                src.name,
+                "markers/rhosts/domains need a `provider = \"…\"`",
+            ));
+        };
+        let idx = match self.providers.iter().position(|p| &p.name == name) {
+            Some(i) => i,
+            None => {
+                self.providers.push(Provider {
+                    name: name.clone(),
+                    rhosts: Vec::new(),
+                    domains: Vec::new(),
+                });
+                self.providers.len() - 1
+            }
+        };
+        let p = &mut self.providers[idx];
+        p.rhosts
+            .extend(file.rhosts.iter().map(|h| h.to_ascii_lowercase()));
+        p.domains
+            .extend(file.domains.iter().map(|d| d.to_ascii_lowercase()));
+        for m in &file.markers {
+            self.patterns
+                .pattern(m, Target::ProviderMarker(idx as u32))
+                .map_err(|e| invalid(src.name, format!("marker: {e}")))?;
+        }
+        Ok(Some(idx))
+    }
+
+    fn add_rule(
+        &mut self,
+        src: &Source<'_>,
+        spec: RuleSpec,
+        file_reason: Option<Reason>,
+        provider: Option<usize>,
+    ) -> Result<(), RuleError> {
+        let err = |message: String| invalid(src.name, format!("rule {}: {message}", spec.id));
+        let reason = match (&spec.reason, file_reason) {
+            (Some(r), _) => parse_reason(src.name, &spec.id, r)?,
+            (None, Some(r)) => r,
+            (None, None) => return Err(err("no reason".into())),
+        };
+        if self
+            .rules
+            .iter()
+            .any(|r| r.id == spec.id && r.tier == src.tier)
+        {
+            return Err(invalid(src.name, format!("duplicate rule id {}", spec.id)));
+        }
+        let idx = self.rules.len();
+        let target = Target::Rule(idx as u32);
+        let mut phrase_ids = |list: &[String]| {
+            list.iter()
+                .map(|p| self.patterns.pattern(p, target).map_err(&err))
+                .collect::<Result<Vec<u32>, _>>()
+        };
+        let any = phrase_ids(&spec.phrases)?;
+        let requires = phrase_ids(&spec.requires)?;
+        let excludes = phrase_ids(&spec.excludes)?;
+        let regex = spec
+            .regex
+            .as_deref()
+            .map(|r| LazyRegex::checked(format!("(?i){r}")).map_err(&err))
+            .transpose()?;
+        let parse_statuses = |list: &[String]| {
+            list.iter()
+                .map(|s| StatusMatch::parse(s).ok_or_else(|| err(format!("bad status {s:?}"))))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let status = parse_statuses(&spec.status)?;
+        let not_status = parse_statuses(&spec.not_status)?;
+        if any.is_empty()
+            && spec.phrases_from.is_none()
+            && regex.is_none()
+            && status.is_empty()
+            && spec.replycodes.is_empty()
+        {
+            return Err(err(
+                "needs phrases, phrases_from, regex, status or replycodes".into(),
+            ));
+        }
+        if spec.class.is_some_and(|c| !matches!(c, 2 | 4 | 5)) {
+            return Err(err("class must be 2, 4 or 5".into()));
+        }
+        if spec.from_host && provider.is_none() {
+            return Err(err("from_host needs a provider file".into()));
+        }
+        if let Some(from) = &spec.phrases_from {
+            self.phrases_from
+                .push((idx, from.clone(), src.name.to_string()));
+        }
+        self.phrases_by_id
+            .insert(spec.id.clone(), spec.phrases.clone());
+        self.rules.push(Rule {
+            id: spec.id,
+            reason,
+            tier: src.tier,
+            provider,
+            order: idx,
+            any,
+            requires,
+            excludes,
+            regex,
+            commands: spec.commands.iter().map(|c| normalize_command(c)).collect(),
+            not_commands: spec
+                .not_commands
+                .iter()
+                .map(|c| normalize_command(c))
+                .collect(),
+            status,
+            not_status,
+            replycodes: spec.replycodes,
+            class: spec.class,
+            actions: spec
+                .actions
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
+            no_replycode: spec.no_replycode,
+            from_host: spec.from_host,
+            explain: spec.explain,
+        });
+        Ok(())
+    }
+
+    fn add_status(&mut self, src: &Source<'_>, spec: StatusSpec) -> Result<(), RuleError> {
+        let matcher = StatusMatch::parse(&spec.code)
+            .filter(|m| m.detail.is_some())
+            .ok_or_else(|| invalid(src.name, format!("bad status code {:?}", spec.code)))?;
+        self.statuses.push(StatusEntry {
+            matcher,
+            reason: parse_reason(src.name, &spec.code, &spec.reason)?,
+            decides: spec.decides,
+            unless: spec
+                .unless
+                .iter()
+                .map(|r| parse_reason(src.name, &spec.code, r))
+                .collect::<Result<_, _>>()?,
+            explain: spec.explain,
+            tier: src.tier,
+        });
+        Ok(())
+    }
+
+    /// A blocklist's zones (what each lists) and the bare markers that
+    /// name its operator.
+    fn add_blocklist(&mut self, src: &Source<'_>, spec: BlocklistSpec) -> Result<(), RuleError> {
+        let list = self.blocklists.len() as u32;
+        let err = |e: String| invalid(src.name, format!("{}: {e}", spec.name));
+        let default_listed = match &spec.listed {
+            Some(l) => l.parse().map_err(err)?,
+            None => Listed::Unknown,
+        };
+        let zones = [
+            (&spec.zones.ip, Listed::Ip),
+            (&spec.zones.domain, Listed::Domain),
+            (&spec.zones.url, Listed::Url),
+            (&spec.zones.unknown, Listed::Unknown),
+        ];
+        for (list_zones, listed) in zones {
+            for z in list_zones {
+                let target = Target::Blocklist {
+                    list,
+                    listed,
+                    is_zone: true,
+                };
+                self.patterns.pattern(z, target).map_err(err)?;
+            }
+        }
+        for m in &spec.markers {
+            let target = Target::Blocklist {
+                list,
+                listed: default_listed,
+                is_zone: false,
             };
-            if provider.is_none()
-                && !(file.markers.is_empty() && file.rhosts.is_empty() && file.domains.is_empty())
-            {
-                return Err(invalid(
-                    src.name,
-                    "markers/rhosts/domains need a `provider = \"…\"`",
-                ));
-            }
+            self.patterns.pattern(m, target).map_err(err)?;
+        }
+        self.blocklists.push(BlocklistDef { name: spec.name });
+        Ok(())
+    }
 
-            for spec in file.rule {
-                let reason = match (&spec.reason, file_reason) {
-                    (Some(r), _) => parse_reason(src.name, &spec.id, r)?,
-                    (None, Some(r)) => r,
-                    (None, None) => {
-                        return Err(invalid(src.name, format!("rule {}: no reason", spec.id)));
-                    }
-                };
-                if rules.iter().any(|r| r.id == spec.id && r.tier == src.tier) {
-                    return Err(invalid(src.name, format!("duplicate rule id {}", spec.id)));
-                }
-                let idx = rules.len();
-                let target = Target::Rule(idx as u32);
-                let mut any = Vec::new();
-                for p in &spec.phrases {
-                    any.push(
-                        b.pattern(p, target)
-                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
-                    );
-                }
-                let mut requires = Vec::new();
-                for p in &spec.requires {
-                    requires.push(
-                        b.pattern(p, target)
-                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
-                    );
-                }
-                let mut excludes = Vec::new();
-                for p in &spec.excludes {
-                    excludes.push(
-                        b.pattern(p, target)
-                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))?,
-                    );
-                }
-                if let Some(from) = &spec.phrases_from {
-                    deferred_refs.push((idx, from.clone(), src.name.to_string()));
-                }
-                let regex = spec
-                    .regex
-                    .as_deref()
-                    .map(|r| {
-                        LazyRegex::checked(format!("(?i){r}"))
-                            .map_err(|e| invalid(src.name, format!("rule {}: {e}", spec.id)))
-                    })
-                    .transpose()?;
-                let parse_statuses = |list: &[String]| {
-                    list.iter()
-                        .map(|s| {
-                            StatusMatch::parse(s).ok_or_else(|| {
-                                invalid(src.name, format!("rule {}: bad status {s:?}", spec.id))
-                            })
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                };
-                let status = parse_statuses(&spec.status)?;
-                let not_status = parse_statuses(&spec.not_status)?;
-                if any.is_empty()
-                    && spec.phrases_from.is_none()
-                    && regex.is_none()
-                    && status.is_empty()
-                    && spec.replycodes.is_empty()
-                {
-                    return Err(invalid(
-                        src.name,
-                        format!(
-                            "rule {}: needs phrases, phrases_from, regex, status or replycodes",
-                            spec.id
-                        ),
-                    ));
-                }
-                if let Some(c) = spec.class
-                    && !matches!(c, 2 | 4 | 5)
-                {
-                    return Err(invalid(
-                        src.name,
-                        format!("rule {}: class must be 2, 4 or 5", spec.id),
-                    ));
-                }
-                if spec.from_host && provider.is_none() {
-                    return Err(invalid(
-                        src.name,
-                        format!("rule {}: from_host needs a provider file", spec.id),
-                    ));
-                }
-                phrases_by_id.insert(spec.id.clone(), spec.phrases.clone());
-                rules.push(Rule {
-                    id: spec.id,
-                    reason,
-                    tier: src.tier,
-                    provider,
-                    order: idx,
-                    any,
-                    requires,
-                    excludes,
-                    regex,
-                    commands: spec.commands.iter().map(|c| normalize_command(c)).collect(),
-                    not_commands: spec
-                        .not_commands
-                        .iter()
-                        .map(|c| normalize_command(c))
-                        .collect(),
-                    status,
-                    not_status,
-                    replycodes: spec.replycodes,
-                    class: spec.class,
-                    actions: spec
-                        .actions
-                        .iter()
-                        .map(|a| a.trim().to_ascii_lowercase())
-                        .collect(),
-                    no_replycode: spec.no_replycode,
-                    from_host: spec.from_host,
-                    explain: spec.explain,
-                });
-            }
-
-            for spec in file.status {
-                let matcher = StatusMatch::parse(&spec.code)
-                    .filter(|m| m.detail.is_some())
-                    .ok_or_else(|| invalid(src.name, format!("bad status code {:?}", spec.code)))?;
-                statuses.push(StatusEntry {
-                    matcher,
-                    reason: parse_reason(src.name, &spec.code, &spec.reason)?,
-                    decides: spec.decides,
-                    unless: spec
-                        .unless
-                        .iter()
-                        .map(|r| parse_reason(src.name, &spec.code, r))
-                        .collect::<Result<_, _>>()?,
-                    explain: spec.explain,
-                    tier: src.tier,
-                });
-            }
-
-            for spec in file.blocklist {
-                let list = blocklists.len() as u32;
-                let default_listed = match &spec.listed {
-                    Some(l) => l
-                        .parse()
-                        .map_err(|e: String| invalid(src.name, format!("{}: {e}", spec.name)))?,
-                    None => Listed::Unknown,
-                };
-                let zones = [
-                    (&spec.zones.ip, Listed::Ip),
-                    (&spec.zones.domain, Listed::Domain),
-                    (&spec.zones.url, Listed::Url),
-                    (&spec.zones.unknown, Listed::Unknown),
-                ];
-                for (list_zones, listed) in zones {
-                    for z in list_zones {
-                        b.pattern(
-                            z,
-                            Target::Blocklist {
-                                list,
-                                listed,
-                                is_zone: true,
-                            },
-                        )
-                        .map_err(|e| invalid(src.name, format!("{}: {e}", spec.name)))?;
-                    }
-                }
-                for m in &spec.markers {
-                    b.pattern(
-                        m,
-                        Target::Blocklist {
-                            list,
-                            listed: default_listed,
-                            is_zone: false,
-                        },
-                    )
-                    .map_err(|e| invalid(src.name, format!("{}: {e}", spec.name)))?;
-                }
-                blocklists.push(BlocklistDef { name: spec.name });
+    /// The reason order is the built-in files' alone: it is what status
+    /// `decides`/`unless` entries and every phrase list were tuned against,
+    /// so a user file changes a reason's rules, not its rank.
+    fn set_order(&mut self, src: &Source<'_>, spec: &OrderSpec) -> Result<(), RuleError> {
+        if src.tier == Tier::User {
+            return Err(invalid(
+                src.name,
+                "[order] is built in (rules/order.toml); a user file cannot change it",
+            ));
+        }
+        if self.order.is_some() {
+            return Err(invalid(src.name, "a second [order]"));
+        }
+        let parse = |list: &[String]| {
+            list.iter()
+                .map(|r| parse_reason(src.name, "order", r))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let order = ReasonOrder {
+            primary: parse(&spec.primary)?,
+            secondary: parse(&spec.secondary)?,
+        };
+        let mut seen = [false; Reason::ALL.len()];
+        for &r in order.primary.iter().chain(&order.secondary) {
+            if std::mem::replace(&mut seen[r as usize], true) {
+                return Err(invalid(src.name, format!("order: {r} listed twice")));
             }
         }
+        if let Some(missing) = Reason::ALL.iter().find(|r| !seen[**r as usize]) {
+            return Err(invalid(src.name, format!("order: {missing} is not listed")));
+        }
+        self.order = Some(order);
+        Ok(())
+    }
 
-        for (i, (marker, _)) in crate::reply::command_markers_table().iter().enumerate() {
-            b.pattern(marker, Target::Command(i as u32))
-                .map_err(|e| invalid("(command markers)", e))?;
-        }
-        for (idx, from, file) in deferred_refs {
-            let phrases = phrases_by_id
-                .get(&from)
-                .ok_or_else(|| invalid(&file, format!("phrases_from: no rule {from:?}")))?
-                .clone();
-            for p in phrases {
-                let id = b
-                    .pattern(&p, Target::Rule(idx as u32))
-                    .map_err(|e| invalid(&file, e))?;
-                rules[idx].any.push(id);
-            }
-        }
-        for r in &mut rules {
-            r.any.sort_unstable();
-            r.any.dedup();
-        }
-
-        let scanner = PhraseScanner::new(&b.patterns).map_err(|e| invalid("(all rules)", e))?;
-        let unanchored = rules
+    fn finish(mut self) -> Result<RuleSet, RuleError> {
+        self.add_command_markers()?;
+        self.resolve_phrases_from()?;
+        let scanner =
+            PhraseScanner::new(&self.patterns.patterns).map_err(|e| invalid("(all rules)", e))?;
+        let unanchored = self
+            .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| r.is_unanchored())
             .map(|(i, _)| i as u32)
             .collect();
-        let mut host_index = SuffixIndex::default();
-        let mut domain_index = SuffixIndex::default();
-        for (i, p) in providers.iter().enumerate() {
-            for h in &p.rhosts {
-                host_index
-                    .entry(h.trim_matches('.').to_string())
-                    .or_insert(i);
-            }
-            for d in &p.domains {
-                domain_index
-                    .entry(d.trim_matches('.').to_string())
-                    .or_insert(i);
-            }
-        }
-        // Resolve precedence once: user entries first, then exact class
-        // before any-class, then order of definition.
-        let mut status_index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
-            HashMap::default();
-        for (i, e) in statuses.iter().enumerate() {
-            let Some(detail) = e.matcher.detail else {
-                continue;
-            };
-            let classes: &[u8] = if e.matcher.class == 0 {
-                &[2, 4, 5]
-            } else {
-                &[e.matcher.class]
-            };
-            for &class in classes {
-                let key = (class, e.matcher.subject, detail);
-                let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
-                match status_index.get(&key) {
-                    Some(&j) if rank(&statuses[j]) <= rank(e) => {}
-                    _ => {
-                        status_index.insert(key, i);
-                    }
-                }
-            }
-        }
+        let (host_index, domain_index) = index_providers(&self.providers);
+        let order = self
+            .order
+            .ok_or_else(|| invalid("(all rules)", "no [order] of reasons"))?;
         Ok(RuleSet {
-            status_index,
+            status_index: index_statuses(&self.statuses),
             host_index,
             domain_index,
             scanner,
-            targets: b.targets,
-            patterns: b.patterns,
-            rules,
+            targets: self.patterns.targets,
+            patterns: self.patterns.patterns,
+            rules: self.rules,
             unanchored,
-            statuses,
-            providers,
-            blocklists,
+            statuses: self.statuses,
+            providers: self.providers,
+            blocklists: self.blocklists,
+            advice: self.advice.finish().map_err(|e| invalid("(advice)", e))?,
+            order,
         })
     }
 
+    /// `reply::smtp_command`'s markers go into the same automaton, so the
+    /// classifier learns the command in its one pass.
+    fn add_command_markers(&mut self) -> Result<(), RuleError> {
+        for (i, (marker, _)) in crate::reply::command_markers_table().iter().enumerate() {
+            self.patterns
+                .pattern(marker, Target::Command(i as u32))
+                .map_err(|e| invalid("(command markers)", e))?;
+        }
+        Ok(())
+    }
+
+    fn resolve_phrases_from(&mut self) -> Result<(), RuleError> {
+        for (idx, from, file) in std::mem::take(&mut self.phrases_from) {
+            let phrases = self
+                .phrases_by_id
+                .get(&from)
+                .ok_or_else(|| invalid(&file, format!("phrases_from: no rule {from:?}")))?;
+            for p in phrases {
+                let id = self
+                    .patterns
+                    .pattern(p, Target::Rule(idx as u32))
+                    .map_err(|e| invalid(&file, e))?;
+                self.rules[idx].any.push(id);
+            }
+        }
+        for r in &mut self.rules {
+            r.any.sort_unstable();
+            r.any.dedup();
+        }
+        Ok(())
+    }
+}
+
+/// Host suffix → provider and recipient domain suffix → provider; the
+/// first provider to name a suffix keeps it.
+fn index_providers(providers: &[Provider]) -> (SuffixIndex, SuffixIndex) {
+    let mut host_index = SuffixIndex::default();
+    let mut domain_index = SuffixIndex::default();
+    for (i, p) in providers.iter().enumerate() {
+        for h in &p.rhosts {
+            host_index
+                .entry(h.trim_matches('.').to_string())
+                .or_insert(i);
+        }
+        for d in &p.domains {
+            domain_index
+                .entry(d.trim_matches('.').to_string())
+                .or_insert(i);
+        }
+    }
+    (host_index, domain_index)
+}
+
+/// Every code the status table mentions → its winning entry, resolved
+/// once: user entries first, then exact class before any-class, then order
+/// of definition.
+fn index_statuses(
+    statuses: &[StatusEntry],
+) -> HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> {
+    let mut index: HashMap<(u8, u16, u16), usize, std::hash::BuildHasherDefault<Fnv>> =
+        HashMap::default();
+    let rank = |e: &StatusEntry| (e.tier, e.matcher.class == 0);
+    for (i, e) in statuses.iter().enumerate() {
+        let Some(detail) = e.matcher.detail else {
+            continue;
+        };
+        let classes: &[u8] = if e.matcher.class == 0 {
+            &[2, 4, 5]
+        } else {
+            &[e.matcher.class]
+        };
+        for &class in classes {
+            let key = (class, e.matcher.subject, detail);
+            match index.get(&key) {
+                Some(&j) if rank(&statuses[j]) <= rank(e) => {}
+                _ => {
+                    index.insert(key, i);
+                }
+            }
+        }
+    }
+    index
+}
+
+impl RuleSet {
     /// One pass of the automaton over `text`, ASCII case ignored: calls
     /// `f(pattern id, start, end)` for every match, overlapping ones
     /// included, in no particular order.

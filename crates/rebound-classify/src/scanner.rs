@@ -65,7 +65,7 @@ impl PhraseScanner {
         let mut prefix_ids: std::collections::HashMap<
             &[u8],
             usize,
-            std::hash::BuildHasherDefault<crate::rules::Fnv>,
+            std::hash::BuildHasherDefault<Fnv>,
         > = Default::default();
         let mut prefix_texts: Vec<&[u8]> = Vec::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
@@ -129,10 +129,8 @@ impl PhraseScanner {
 
         // Every state reachable from the start, in the library's ids.
         let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
-        let mut seen: std::collections::HashSet<
-            StateID,
-            std::hash::BuildHasherDefault<crate::rules::Fnv>,
-        > = std::collections::HashSet::default();
+        let mut seen: std::collections::HashSet<StateID, std::hash::BuildHasherDefault<Fnv>> =
+            std::collections::HashSet::default();
         seen.insert(start);
         let mut states = vec![start];
         let mut i = 0;
@@ -153,7 +151,7 @@ impl PhraseScanner {
         let number_of: std::collections::HashMap<
             StateID,
             usize,
-            std::hash::BuildHasherDefault<crate::rules::Fnv>,
+            std::hash::BuildHasherDefault<Fnv>,
         > = states
             .iter()
             .enumerate()
@@ -355,5 +353,29 @@ mod tests {
         }
         // Small enough to stay in cache: what this scanner is for.
         assert!(s.table_bytes() < 256 * 1024, "{} bytes", s.table_bytes());
+    }
+}
+
+/// FNV-1a: host names and phrases are short and come from rule files, not
+/// from the mail being judged, so a fast non-keyed hash is the right trade
+/// (SipHash was an eighth of building the rules, paid by every process).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }

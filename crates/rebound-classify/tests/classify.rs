@@ -516,7 +516,7 @@ fn settle_rederives_hardness_from_a_stand_in_status() {
     assert_eq!(v.reason, Reason::NotAccept);
     assert!(!v.hardbounce, "no class known yet");
     v.deliverystatus = rebound_core::EnhancedStatus::new(5, 0, 932);
-    rebound_classify::settle(&mut v);
+    Classifier::builtin().settle(&mut v);
     assert!(v.hardbounce);
     assert_eq!(v.remedy, Remedy::Suppress);
 }

@@ -48,6 +48,32 @@ proptest! {
         let _ = Classifier::builtin().classify_text(&text);
     }
 
+    /// `reply::codes` is `reply::parse` cut short: the same codes on any
+    /// text (log readers and webhooks call it, the classifier `parse`).
+    #[test]
+    fn codes_are_what_parse_finds(
+        text in prop_oneof![
+            ".{0,200}",
+            reply_like(),
+            proptest::collection::vec(
+                prop_oneof![
+                    prop::sample::select(vec![
+                        "550", "5.1.1", "452-4.2.2", "smtp;", " ", "-", ":", "=", "%", "\n",
+                        "(5.1.1 x)", "[10.0.0.1]", "2001:db8:550::1", "x-postfix; ", "#",
+                    ])
+                    .prop_map(str::to_string),
+                    "[0-9.]{1,8}",
+                    "[a-z ]{0,6}",
+                ],
+                0..12,
+            )
+            .prop_map(|parts| parts.concat()),
+        ]
+    ) {
+        let parsed = reply::parse(&text);
+        prop_assert_eq!(reply::codes(&text), (parsed.replycode, parsed.status));
+    }
+
     #[test]
     fn deterministic(text in reply_like()) {
         let c = Classifier::builtin();

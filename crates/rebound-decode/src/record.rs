@@ -87,7 +87,7 @@ pub fn judge(classifier: &Classifier, text: &str, recipient: &str, o: &Observed)
         // The stand-in status can make a verdict hard (`notaccept` with
         // 5.0.932): let the classifier re-derive what depends on it.
         if verdict.deliverystatus.is_some() {
-            rebound_classify::settle(&mut verdict);
+            classifier.settle(&mut verdict);
         }
     }
     // The record's reply code is the final answer's: one the status

@@ -1,7 +1,8 @@
 //! Exim main log lines: `=>`/`->` delivered, `**` failed, `==` deferred,
 //! with the sender and Message-ID joined from the message's `<=` line.
 
-use crate::{Draft, Outcome, codes_in, smtp_command_in, time};
+use crate::{Draft, Outcome, smtp_command_in, time};
+use rebound_classify::reply;
 use std::collections::HashMap;
 
 const GENERATION: usize = 100_000;
@@ -183,7 +184,7 @@ impl Exim {
             identity: format!("{id}\u{1f}{time_ms}\u{1f}{flag}\u{1f}{text}"),
             ..Draft::default()
         };
-        let (code, status) = codes_in(&text);
+        let (code, status) = reply::codes(&text);
         d.replycode = code;
         d.status = status;
         d.text = text;

@@ -3,7 +3,8 @@
 //! header row names the columns; without one, PowerMTA's default column
 //! order is assumed.
 
-use crate::{Draft, Outcome, codes_in, smtp_command_in, time};
+use crate::{Draft, Outcome, smtp_command_in, time};
+use rebound_classify::reply;
 use rebound_core::Reason;
 use std::collections::HashMap;
 
@@ -172,7 +173,7 @@ impl Pmta {
             ..Draft::default()
         };
         d.set_status(get("dsnStatus"));
-        let (code, status) = codes_in(&text);
+        let (code, status) = reply::codes(&text);
         d.replycode = code;
         if d.status.is_none() {
             d.status = status;

@@ -8,7 +8,8 @@
 //! table is bounded (two generations of [`GENERATION`] queue ids).
 
 use crate::time::{LineStamp, SyslogClock};
-use crate::{Draft, Outcome, codes_in, smtp_command_in};
+use crate::{Draft, Outcome, smtp_command_in};
+use rebound_classify::reply;
 use std::collections::{BTreeMap, HashMap};
 
 const GENERATION: usize = 100_000;
@@ -175,7 +176,7 @@ impl Postfix {
         if let Some(dsn) = dsn {
             d.set_status(dsn);
         }
-        let (code, status) = codes_in(text);
+        let (code, status) = reply::codes(text);
         d.replycode = code;
         if d.status.is_none() {
             d.status = status;
@@ -229,7 +230,7 @@ impl Postfix {
                 if let Some(dsn) = dsn {
                     d.set_status(&dsn);
                 }
-                d.replycode = codes_in(&text).0;
+                d.replycode = reply::codes(&text).0;
                 d.text = text;
                 d
             })

@@ -102,7 +102,7 @@ fn judge(classifier: &Classifier, e: &Event, ev: &Evidence) -> Verdict {
         bounce_report: false,
     };
     let mut v = classifier.classify(&obs);
-    apply_source_facts(&mut v, e.outcome, ev.hint, ev.temporary);
+    apply_source_facts(classifier, &mut v, e.outcome, ev.hint, ev.temporary);
     v
 }
 

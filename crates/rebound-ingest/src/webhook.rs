@@ -18,7 +18,8 @@
 //! a kind no table knows is an error naming it, never dropped silently.
 //! A record without a timestamp takes the time it was received.
 
-use crate::{Draft, Format, Outcome, codes_in, smtp_command_in, time};
+use crate::{Draft, Format, Outcome, smtp_command_in, time};
+use rebound_classify::reply;
 use rebound_core::Reason;
 use serde_json::Value;
 
@@ -574,7 +575,7 @@ fn apply(d: &mut Draft, v: EspVerdict) {
 /// one in the text replaces a generic `x.0.0` the ESP put in a field),
 /// command; then drops a broad class's hint when the status says more.
 fn codes_into(d: &mut Draft) {
-    let (code, status) = codes_in(&d.text);
+    let (code, status) = reply::codes(&d.text);
     if d.replycode.is_none() {
         d.replycode = code;
     }
@@ -610,6 +611,9 @@ fn says_sender_side(s: rebound_core::EnhancedStatus) -> bool {
 
 // ---------------------------------------------------------------- Amazon SES
 
+/// An SES notification, raw or in its SNS envelope: one draft per
+/// recipient of a bounce, complaint, delivery or delay; other kinds are
+/// counted as skipped.
 fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     // SNS envelope: the notification is a JSON string in `Message`.
     match v.get("Type").and_then(Value::as_str) {
@@ -627,9 +631,28 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let kind = s(v, "notificationType")
         .or_else(|| s(v, "eventType"))
         .ok_or("SES notification without notificationType/eventType")?;
-    let mail = v.get("mail").cloned().unwrap_or(Value::Null);
-    let message_id = s(&mail, "messageId").map(str::to_string);
-    let sender = s(&mail, "source").map(str::to_string);
+    let base = ses_message(v.get("mail").unwrap_or(&Value::Null));
+    let part = |key: &str| v.get(key).ok_or(format!("{kind} without {key}"));
+    let drafts = match kind {
+        "Bounce" => match ses_bounces(part("bounce")?, &base, received_ms)? {
+            Some(drafts) => drafts,
+            None => return Ok(Parsed::skip(Format::Ses, kind)),
+        },
+        "Complaint" => ses_complaints(part("complaint")?, &base, received_ms)?,
+        "Delivery" => ses_deliveries(part("delivery")?, &base, received_ms)?,
+        "DeliveryDelay" => ses_delays(part("deliveryDelay")?, &base, received_ms)?,
+        k if SES_NOT_DELIVERY.iter().any(|n| n.eq_ignore_ascii_case(k)) => {
+            return Ok(Parsed::skip(Format::Ses, k));
+        }
+        k => return Err(format!("unknown SES notification type {k:?}")),
+    };
+    Ok(Parsed::events(drafts))
+}
+
+/// What the notification's `mail` object says about the message, common
+/// to every recipient's draft: sender, message id, sending IP and campaign
+/// (an `X-Campaign` or `List-ID` header, else the `campaign` tag).
+fn ses_message(mail: &Value) -> Draft {
     let tag = |name: &str| -> Option<String> {
         mail.get("tags")?
             .get(name)?
@@ -650,158 +673,145 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
             .and_then(|h| s(h, "value"))
             .map(str::to_string)
     };
-    let campaign = header("X-Campaign")
-        .or_else(|| header("List-ID"))
-        .or_else(|| tag("campaign"));
-    let sending_ip = tag("ses:outgoing-ip");
-    let base = Draft {
-        sender,
-        sending_ip,
-        campaign,
-        message_id: message_id.clone(),
+    Draft {
+        sender: s(mail, "source").map(str::to_string),
+        sending_ip: tag("ses:outgoing-ip"),
+        campaign: header("X-Campaign")
+            .or_else(|| header("List-ID"))
+            .or_else(|| tag("campaign")),
+        message_id: s(mail, "messageId").map(str::to_string),
         ..Draft::default()
-    };
-    // The stated time (raw, for the identity) and the event time.
-    let stamp = |o: &Value| -> (String, i64) {
-        let ts = s(o, "timestamp").unwrap_or("");
-        (ts.to_string(), time_or(time::parse_iso(ts), received_ms))
-    };
-    let mut out = Vec::new();
-    match kind {
-        "Bounce" => {
-            let b = v.get("bounce").ok_or("Bounce without bounce")?;
-            let (ts, time_ms) = stamp(b);
-            let btype = s(b, "bounceType").unwrap_or("Undetermined");
-            let sub = s(b, "bounceSubType").unwrap_or("");
-            let Row::Event(verdict) = ses_bounce(btype, sub) else {
-                return Ok(Parsed::skip(Format::Ses, kind));
-            };
-            let remote = s(b, "remoteMtaIp").map(str::to_string);
-            let feedback = s(b, "feedbackId").unwrap_or("");
-            for r in b
-                .get("bouncedRecipients")
-                .and_then(Value::as_array)
-                .ok_or("bounce without bouncedRecipients")?
-            {
-                let mut d = base.clone();
-                d.time_ms = time_ms;
-                d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                apply(&mut d, verdict);
-                d.esp = esp_fields(b, &["bounceType", "bounceSubType"]);
-                d.text = s(r, "diagnosticCode")
-                    .map(|t| t.strip_prefix("smtp;").unwrap_or(t).trim().to_string())
-                    .unwrap_or_else(|| format!("{btype} {sub}").trim().to_string());
-                if let Some(st) = s(r, "status") {
-                    d.set_status(st);
-                }
-                d.rhost = remote.clone();
-                d.identity = format!(
-                    "Bounce\u{1f}{}\u{1f}{feedback}\u{1f}{ts}",
-                    d.message_id.as_deref().unwrap_or("")
-                );
-                codes_into(&mut d);
-                out.push(d);
-            }
-        }
-        "Complaint" => {
-            let c = v.get("complaint").ok_or("Complaint without complaint")?;
-            let (ts, time_ms) = stamp(c);
-            let fb = s(c, "complaintFeedbackType").unwrap_or("abuse");
-            let feedback = s(c, "feedbackId").unwrap_or("");
-            // "OnAccountSuppressionList": SES accepted the message but did
-            // not send it, the address being on the account's suppression
-            // list; not a new complaint.
-            let not_sent = s(c, "complaintSubType")
-                .is_some_and(|t| t.eq_ignore_ascii_case("OnAccountSuppressionList"));
-            for r in c
-                .get("complainedRecipients")
-                .and_then(Value::as_array)
-                .ok_or("complaint without complainedRecipients")?
-            {
-                let mut d = base.clone();
-                d.time_ms = time_ms;
-                d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                if not_sent {
-                    d.outcome = Some(Outcome::Dropped);
-                    d.hint = Some(Reason::Suppressed);
-                    d.text = "not sent: on the account-level suppression list".into();
-                } else {
-                    d.outcome = Some(Outcome::Complained);
-                    d.text = format!("complaint: {fb}");
-                }
-                d.identity = format!(
-                    "Complaint\u{1f}{}\u{1f}{feedback}\u{1f}{ts}",
-                    d.message_id.as_deref().unwrap_or("")
-                );
-                out.push(d);
-            }
-        }
-        "Delivery" => {
-            let dl = v.get("delivery").ok_or("Delivery without delivery")?;
-            let (ts, time_ms) = stamp(dl);
-            let resp = s(dl, "smtpResponse").unwrap_or("").to_string();
-            for r in dl
-                .get("recipients")
-                .and_then(Value::as_array)
-                .ok_or("delivery without recipients")?
-            {
-                let mut d = base.clone();
-                d.time_ms = time_ms;
-                d.recipient = r.as_str().unwrap_or("").to_string();
-                d.outcome = Some(Outcome::Delivered);
-                d.text = resp.clone();
-                d.rhost = s(dl, "remoteMtaIp").map(str::to_string);
-                d.identity = format!(
-                    "Delivery\u{1f}{}\u{1f}{ts}",
-                    d.message_id.as_deref().unwrap_or("")
-                );
-                codes_into(&mut d);
-                out.push(d);
-            }
-        }
-        "DeliveryDelay" => {
-            let dl = v
-                .get("deliveryDelay")
-                .ok_or("DeliveryDelay without deliveryDelay")?;
-            let (ts, time_ms) = stamp(dl);
-            let delay_hint = s(dl, "delayType").and_then(|t| {
-                SES_DELAY_TYPES
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(t))
-                    .and_then(|(_, r)| *r)
-            });
-            for r in dl
-                .get("delayedRecipients")
-                .and_then(Value::as_array)
-                .ok_or("deliveryDelay without delayedRecipients")?
-            {
-                let mut d = base.clone();
-                d.time_ms = time_ms;
-                d.recipient = s(r, "emailAddress").unwrap_or("").to_string();
-                d.outcome = Some(Outcome::Deferred);
-                d.hint = delay_hint;
-                d.temporary = true;
-                d.text = s(r, "diagnosticCode")
-                    .or_else(|| s(dl, "delayType"))
-                    .unwrap_or("")
-                    .to_string();
-                if let Some(st) = s(r, "status") {
-                    d.set_status(st);
-                }
-                d.identity = format!(
-                    "DeliveryDelay\u{1f}{}\u{1f}{ts}",
-                    d.message_id.as_deref().unwrap_or("")
-                );
-                codes_into(&mut d);
-                out.push(d);
-            }
-        }
-        k if SES_NOT_DELIVERY.iter().any(|n| n.eq_ignore_ascii_case(k)) => {
-            return Ok(Parsed::skip(Format::Ses, k));
-        }
-        k => return Err(format!("unknown SES notification type {k:?}")),
     }
-    Ok(Parsed::events(out))
+}
+
+/// The stated time of an SES event object (raw, for the identity) and the
+/// event time.
+fn ses_stamp(o: &Value, received_ms: i64) -> (String, i64) {
+    let ts = s(o, "timestamp").unwrap_or("");
+    (ts.to_string(), time_or(time::parse_iso(ts), received_ms))
+}
+
+/// The recipients list `key` of an event object, which must be there.
+fn ses_recipients<'v>(o: &'v Value, what: &str, key: &str) -> Result<&'v Vec<Value>, String> {
+    o.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{what} without {key}"))
+}
+
+/// A draft for one recipient of an event at `time_ms`, with the identity
+/// `kind, message id, parts…`.
+fn ses_draft(base: &Draft, kind: &str, time_ms: i64, recipient: &str, parts: &[&str]) -> Draft {
+    let mut d = base.clone();
+    d.time_ms = time_ms;
+    d.recipient = recipient.to_string();
+    d.identity = format!("{kind}\u{1f}{}", d.message_id.as_deref().unwrap_or(""));
+    for p in parts {
+        d.identity.push('\u{1f}');
+        d.identity.push_str(p);
+    }
+    d
+}
+
+/// A bounce's recipients, judged by the bounce type and subtype
+/// (`ses_bounce`); `None` when that table says the kind is no delivery
+/// outcome.
+fn ses_bounces(b: &Value, base: &Draft, received_ms: i64) -> Result<Option<Vec<Draft>>, String> {
+    let (ts, time_ms) = ses_stamp(b, received_ms);
+    let btype = s(b, "bounceType").unwrap_or("Undetermined");
+    let sub = s(b, "bounceSubType").unwrap_or("");
+    let Row::Event(verdict) = ses_bounce(btype, sub) else {
+        return Ok(None);
+    };
+    let feedback = s(b, "feedbackId").unwrap_or("");
+    let mut out = Vec::new();
+    for r in ses_recipients(b, "bounce", "bouncedRecipients")? {
+        let address = s(r, "emailAddress").unwrap_or("");
+        let mut d = ses_draft(base, "Bounce", time_ms, address, &[feedback, &ts]);
+        apply(&mut d, verdict);
+        d.esp = esp_fields(b, &["bounceType", "bounceSubType"]);
+        d.text = s(r, "diagnosticCode")
+            .map(|t| t.strip_prefix("smtp;").unwrap_or(t).trim().to_string())
+            .unwrap_or_else(|| format!("{btype} {sub}").trim().to_string());
+        if let Some(st) = s(r, "status") {
+            d.set_status(st);
+        }
+        d.rhost = s(b, "remoteMtaIp").map(str::to_string);
+        codes_into(&mut d);
+        out.push(d);
+    }
+    Ok(Some(out))
+}
+
+fn ses_complaints(c: &Value, base: &Draft, received_ms: i64) -> Result<Vec<Draft>, String> {
+    let (ts, time_ms) = ses_stamp(c, received_ms);
+    let fb = s(c, "complaintFeedbackType").unwrap_or("abuse");
+    let feedback = s(c, "feedbackId").unwrap_or("");
+    // "OnAccountSuppressionList": SES accepted the message but did not send
+    // it, the address being on the account's suppression list; not a new
+    // complaint.
+    let not_sent = s(c, "complaintSubType")
+        .is_some_and(|t| t.eq_ignore_ascii_case("OnAccountSuppressionList"));
+    let mut out = Vec::new();
+    for r in ses_recipients(c, "complaint", "complainedRecipients")? {
+        let address = s(r, "emailAddress").unwrap_or("");
+        let mut d = ses_draft(base, "Complaint", time_ms, address, &[feedback, &ts]);
+        if not_sent {
+            d.outcome = Some(Outcome::Dropped);
+            d.hint = Some(Reason::Suppressed);
+            d.text = "not sent: on the account-level suppression list".into();
+        } else {
+            d.outcome = Some(Outcome::Complained);
+            d.text = format!("complaint: {fb}");
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn ses_deliveries(dl: &Value, base: &Draft, received_ms: i64) -> Result<Vec<Draft>, String> {
+    let (ts, time_ms) = ses_stamp(dl, received_ms);
+    let resp = s(dl, "smtpResponse").unwrap_or("");
+    let mut out = Vec::new();
+    for r in ses_recipients(dl, "delivery", "recipients")? {
+        let address = r.as_str().unwrap_or("");
+        let mut d = ses_draft(base, "Delivery", time_ms, address, &[&ts]);
+        d.outcome = Some(Outcome::Delivered);
+        d.text = resp.to_string();
+        d.rhost = s(dl, "remoteMtaIp").map(str::to_string);
+        codes_into(&mut d);
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// A delay's recipients: deferred, temporary, with the reason the delay
+/// type names (`SES_DELAY_TYPES`).
+fn ses_delays(dl: &Value, base: &Draft, received_ms: i64) -> Result<Vec<Draft>, String> {
+    let (ts, time_ms) = ses_stamp(dl, received_ms);
+    let delay_hint = s(dl, "delayType").and_then(|t| {
+        SES_DELAY_TYPES
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(t))
+            .and_then(|(_, r)| *r)
+    });
+    let mut out = Vec::new();
+    for r in ses_recipients(dl, "deliveryDelay", "delayedRecipients")? {
+        let address = s(r, "emailAddress").unwrap_or("");
+        let mut d = ses_draft(base, "DeliveryDelay", time_ms, address, &[&ts]);
+        d.outcome = Some(Outcome::Deferred);
+        d.hint = delay_hint;
+        d.temporary = true;
+        d.text = s(r, "diagnosticCode")
+            .or_else(|| s(dl, "delayType"))
+            .unwrap_or("")
+            .to_string();
+        if let Some(st) = s(r, "status") {
+            d.set_status(st);
+        }
+        codes_into(&mut d);
+        out.push(d);
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------------ SendGrid
