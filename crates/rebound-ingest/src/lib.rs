@@ -89,7 +89,7 @@ impl TimeWindow {
     }
 }
 
-use rebound_classify::SharedClassifier;
+use rebound_classify::{Classifier, SharedClassifier};
 use rebound_core::{EnhancedStatus, Observation, Reason, ReplyCode, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -638,7 +638,7 @@ impl Normaliser {
             bounce_report: false,
         };
         let mut verdict = self.classify(&obs);
-        apply_source_facts(self.classifier, &mut verdict, outcome, hint, d.temporary);
+        apply_source_facts(&self.classifier, &mut verdict, outcome, hint, d.temporary);
         // The identity, hashed as a stream (same bytes as the documented
         // `format \x1f …` string, without building it).
         let mut h = xxhash_rust::xxh3::Xxh3::new();
