@@ -6,24 +6,12 @@
 use libfuzzer_sys::fuzz_target;
 use rebound_ingest::{EventReader, Format, ReaderOptions, detect};
 
-const FORMATS: &[Format] = &[
-    Format::Auto,
-    Format::Postfix,
-    Format::Exim,
-    Format::Pmta,
-    Format::Ses,
-    Format::Sendgrid,
-    Format::Mailgun,
-    Format::Postmark,
-    Format::Sparkpost,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, input)) = data.split_first() else {
         return;
     };
     let _ = detect(input);
-    let format = FORMATS[usize::from(pick) % FORMATS.len()];
+    let format = Format::RECORDS[usize::from(pick) % Format::RECORDS.len()];
     let options = ReaderOptions {
         format,
         year: Some(2026),

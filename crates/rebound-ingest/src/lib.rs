@@ -137,6 +137,21 @@ impl Format {
         Format::Sparkpost,
     ];
 
+    /// The formats an [`EventReader`] reads record by record (logs and
+    /// webhook payloads; `Auto` detects which); bounce emails go through
+    /// the decoder instead.
+    pub const RECORDS: &'static [Format] = &[
+        Format::Auto,
+        Format::Postfix,
+        Format::Exim,
+        Format::Pmta,
+        Format::Ses,
+        Format::Sendgrid,
+        Format::Mailgun,
+        Format::Postmark,
+        Format::Sparkpost,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Auto => "auto",

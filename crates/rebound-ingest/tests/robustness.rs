@@ -33,17 +33,7 @@ impl Rng {
 
 fn run(bytes: &[u8]) {
     let _ = detect(bytes);
-    for format in [
-        Format::Auto,
-        Format::Postfix,
-        Format::Exim,
-        Format::Pmta,
-        Format::Ses,
-        Format::Sendgrid,
-        Format::Mailgun,
-        Format::Postmark,
-        Format::Sparkpost,
-    ] {
+    for &format in Format::RECORDS {
         if let Ok(r) = EventReader::new(
             bytes,
             "fuzz",
