@@ -782,6 +782,11 @@ fn row_to_suppression(r: &Row) -> Suppression {
 
 const SUPPRESSION_SELECT: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions";
 
+/// [`SUPPRESSION_SELECT`] for a list of addresses, prepared once per
+/// connection: preparing it on every check was a second round trip per
+/// check (single checks from the server's batcher included).
+const SUPPRESSION_CHECK: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions WHERE address = ANY($1)";
+
 /// Addresses per `= ANY($1)` lookup.
 const CHECK_CHUNK: usize = 1000;
 
@@ -800,9 +805,7 @@ impl Store for PgStore {
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
-        let st = self
-            .client
-            .prepare(&format!("{SUPPRESSION_SELECT} WHERE address = ANY($1)"))?;
+        let st = self.statement(SUPPRESSION_CHECK)?;
         let mut out = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(CHECK_CHUNK) {
             let list: Vec<&str> = chunk.iter().map(String::as_str).collect();
