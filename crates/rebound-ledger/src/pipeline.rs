@@ -52,6 +52,14 @@ pub enum IngestError {
 /// (under `strict` the first one is returned instead);
 /// `on_commit` runs after each commit with the totals and the batch's
 /// outcome — anything it reports is durable.
+///
+/// Reading (parsing, classifying) and storing overlap: the calling thread
+/// reads the next batch while a second thread commits the previous one,
+/// so a batch's store time hides behind the next one's parse time (each
+/// alone is about 5 µs an event, one core's worth). Batches still commit
+/// one at a time, in order, one transaction each; at most one waits
+/// behind the one being stored, and the callbacks run on the calling
+/// thread, in order.
 pub fn ingest<I>(
     store: &mut dyn Store,
     policy: &Policy,
@@ -65,40 +73,85 @@ where
     I: Iterator<Item = std::result::Result<Event, ParseError>>,
 {
     let batch_size = opts.batch_size.max(1);
-    let mut batch: Vec<Event> = Vec::with_capacity(batch_size.min(100_000));
-    let mut flush = |batch: &mut Vec<Event>, stats: &mut IngestStats| -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let out = store.ingest_batch(batch, policy)?;
-        stats.committed += batch.len() as u64;
-        stats.inserted += out.inserted as u64;
-        stats.duplicates += out.duplicates as u64;
-        stats.suppressed += out.suppressed.len() as u64;
-        stats.sender_issues += out.sender_issues as u64;
-        stats.batches += 1;
-        batch.clear();
-        on_commit(stats, &out);
-        Ok(())
-    };
-    for item in events {
-        match item {
-            Ok(e) => {
-                stats.read += 1;
-                batch.push(e);
-                if batch.len() >= batch_size {
-                    flush(&mut batch, stats)?;
+    std::thread::scope(|scope| {
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<Vec<Event>>(1);
+        let (to_reader, outcomes) = std::sync::mpsc::channel::<(usize, Result<BatchOutcome>)>();
+        let writer = scope.spawn(move || {
+            for batch in batches {
+                let outcome = store.ingest_batch(&batch, policy);
+                let failed = outcome.is_err();
+                if to_reader.send((batch.len(), outcome)).is_err() || failed {
+                    // Stop taking batches: the reader sees the error (or
+                    // has stopped) and sends no more.
+                    break;
                 }
             }
-            Err(e) => {
-                stats.errors += 1;
-                if opts.strict {
-                    return Err(IngestError::Strict(e));
+        });
+        // Folds one committed batch into the totals; a failed one is the
+        // run's error.
+        let mut committed = |(len, outcome): (usize, Result<BatchOutcome>),
+                             stats: &mut IngestStats|
+         -> std::result::Result<(), IngestError> {
+            let out = outcome?;
+            stats.committed += len as u64;
+            stats.inserted += out.inserted as u64;
+            stats.duplicates += out.duplicates as u64;
+            stats.suppressed += out.suppressed.len() as u64;
+            stats.sender_issues += out.sender_issues as u64;
+            stats.batches += 1;
+            on_commit(stats, &out);
+            Ok(())
+        };
+        let read = || -> std::result::Result<(), IngestError> {
+            let mut batch: Vec<Event> = Vec::with_capacity(batch_size.min(100_000));
+            for item in events {
+                match item {
+                    Ok(e) => {
+                        stats.read += 1;
+                        batch.push(e);
+                        if batch.len() >= batch_size {
+                            let full = std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(batch_size.min(100_000)),
+                            );
+                            if to_writer.send(full).is_err() {
+                                // The writer stopped on an error, which is
+                                // waiting in `outcomes`.
+                                return Ok(());
+                            }
+                            while let Ok(done) = outcomes.try_recv() {
+                                committed(done, stats)?;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        stats.errors += 1;
+                        if opts.strict {
+                            return Err(IngestError::Strict(e));
+                        }
+                        on_error(&e);
+                    }
                 }
-                on_error(&e);
+            }
+            if !batch.is_empty() {
+                let _ = to_writer.send(batch);
+            }
+            Ok(())
+        };
+        let result = read();
+        // Whatever stopped the reading, the batches already handed over
+        // finish (committed or failed) and are reported, in order.
+        drop(to_writer);
+        if let Err(panic) = writer.join() {
+            std::panic::resume_unwind(panic);
+        }
+        let mut stored = Ok(());
+        for done in outcomes.try_iter() {
+            if stored.is_ok() {
+                stored = committed(done, stats);
             }
         }
-    }
-    flush(&mut batch, stats)?;
-    Ok(())
+        // A store error comes first: a strict stop after it would hide it.
+        stored.and(result)
+    })
 }

@@ -6,9 +6,7 @@
 use crate::engine::{self, TxOps};
 use crate::pg_connect::PgUrl;
 use crate::reclassify::{AddressEvent, Change, JudgedRow, ReclassifyOps, RowQuery, Stamp};
-use crate::schema::{
-    self, EVENT_COLUMNS, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam,
-};
+use crate::schema::{self, EVENT_FROM, EVENT_NCOLS, EVENT_SELECT, EventRow, QueryParam};
 use crate::{
     AuditEntry, BatchOutcome, Class, Error, EventQuery, ManualSuppression, OnceKey, Policy,
     ReclassifyJob, Result, SenderIssue, Store, StoredEvent, Suppression, VerdictChange, now_ms,
@@ -18,12 +16,126 @@ use postgres::{Client, Row, Statement};
 use rebound_ingest::Event;
 use std::collections::HashMap;
 
-/// Rows per multi-row INSERT (27 parameters each; PostgreSQL allows 65535).
-const ROWS_PER_INSERT: usize = 1000;
+/// A batch's events in one statement: one array per column, unnested in
+/// order (so ids increase along the batch and, of a key repeated inside
+/// the batch, the first is the one stored). Against the multi-row
+/// `VALUES` it replaced (27 parameters per row, 1,000 rows per statement)
+/// the client encodes 27 arrays instead of 27,000 boxed values and the
+/// server plans one small statement.
+const INSERT_EVENTS: &str = "INSERT INTO events (dedupe_key, time_ms, recipient, recipient_domain, sender, sending_ip, campaign, message_id, outcome, replycode, status, text, format, source, reason, hardbounce, permanent, owner, remedy, provider, detail_key, rhost, smtpcommand, policy_class, ingested_ms, evidence, rules_id) \
+SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, $25, c26, c27 \
+FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bool[], $17::bool[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::text[], $24::text[], $26::text[], $27::text[]) \
+WITH ORDINALITY AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c26, c27, i) ORDER BY i \
+ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key";
+
+/// The columns of [`INSERT_EVENTS`], borrowed from the batch.
+struct EventColumns<'a> {
+    dedupe_key: Vec<&'a [u8]>,
+    time_ms: Vec<i64>,
+    recipient: Vec<&'a str>,
+    recipient_domain: Vec<&'a str>,
+    sender: Vec<Option<&'a str>>,
+    sending_ip: Vec<Option<&'a str>>,
+    campaign: Vec<Option<&'a str>>,
+    message_id: Vec<Option<&'a str>>,
+    outcome: Vec<&'static str>,
+    replycode: Vec<Option<i32>>,
+    status: Vec<Option<String>>,
+    text: Vec<&'a str>,
+    format: Vec<&'a str>,
+    source: Vec<&'a str>,
+    reason: Vec<&'static str>,
+    hardbounce: Vec<bool>,
+    permanent: Vec<Option<bool>>,
+    owner: Vec<&'static str>,
+    remedy: Vec<&'static str>,
+    provider: Vec<Option<&'a str>>,
+    detail_key: Vec<i64>,
+    rhost: Vec<&'a str>,
+    smtpcommand: Vec<&'a str>,
+    policy_class: Vec<&'static str>,
+    ingested_ms: i64,
+    evidence: Vec<Option<String>>,
+    rules_id: Vec<Option<&'a str>>,
+}
+
+fn event_columns<'a>(
+    events: &'a [Event],
+    classes: &[Class],
+    keys: &[i64],
+    now: i64,
+) -> EventColumns<'a> {
+    fn col<'a, T>(events: &'a [Event], f: impl Fn(&'a Event) -> T) -> Vec<T> {
+        events.iter().map(f).collect()
+    }
+    EventColumns {
+        dedupe_key: col(events, |e| &e.dedupe_key[..]),
+        time_ms: col(events, |e| e.time_ms),
+        recipient: col(events, |e| e.recipient.as_str()),
+        recipient_domain: col(events, |e| e.recipient_domain.as_str()),
+        sender: col(events, |e| e.sender.as_deref()),
+        sending_ip: col(events, |e| e.sending_ip.as_deref()),
+        campaign: col(events, |e| e.campaign.as_deref()),
+        message_id: col(events, |e| e.message_id.as_deref()),
+        outcome: col(events, |e| e.outcome.as_str()),
+        replycode: col(events, |e| e.verdict.replycode.map(|c| c.get() as i32)),
+        status: col(events, |e| e.verdict.deliverystatus.map(|s| s.to_string())),
+        text: col(events, |e| e.text.as_str()),
+        format: col(events, |e| e.format.as_str()),
+        source: col(events, |e| e.source.as_str()),
+        reason: col(events, |e| e.verdict.reason.as_str()),
+        hardbounce: col(events, |e| e.verdict.hardbounce),
+        permanent: col(events, |e| e.verdict.permanent),
+        owner: col(events, |e| e.verdict.owner.as_str()),
+        remedy: col(events, |e| e.verdict.remedy.as_str()),
+        provider: col(events, |e| e.verdict.provider.as_deref()),
+        detail_key: keys.to_vec(),
+        rhost: col(events, |e| e.verdict.rhost.as_str()),
+        smtpcommand: col(events, |e| e.verdict.smtpcommand.as_str()),
+        policy_class: classes.iter().map(|c| c.as_str()).collect(),
+        ingested_ms: now,
+        evidence: col(events, schema::evidence_json),
+        rules_id: col(events, |e| e.evidence.rules_id.as_deref()),
+    }
+}
+
+impl EventColumns<'_> {
+    /// The parameters in [`INSERT_EVENTS`]' order.
+    fn params(&self) -> [&(dyn ToSql + Sync); EVENT_NCOLS] {
+        [
+            &self.dedupe_key,
+            &self.time_ms,
+            &self.recipient,
+            &self.recipient_domain,
+            &self.sender,
+            &self.sending_ip,
+            &self.campaign,
+            &self.message_id,
+            &self.outcome,
+            &self.replycode,
+            &self.status,
+            &self.text,
+            &self.format,
+            &self.source,
+            &self.reason,
+            &self.hardbounce,
+            &self.permanent,
+            &self.owner,
+            &self.remedy,
+            &self.provider,
+            &self.detail_key,
+            &self.rhost,
+            &self.smtpcommand,
+            &self.policy_class,
+            &self.ingested_ms,
+            &self.evidence,
+            &self.rules_id,
+        ]
+    }
+}
 
 pub struct PgStore {
     client: Client,
-    inserts: HashMap<usize, Statement>,
     /// Verdict-detail keys known to be stored (bounded).
     details: std::collections::HashSet<i64>,
     /// The engine's statements, prepared once per connection.
@@ -81,7 +193,6 @@ impl PgStore {
         client.batch_execute("SET synchronous_commit TO on")?;
         let mut s = Self {
             client,
-            inserts: HashMap::new(),
             details: Default::default(),
             statements: HashMap::new(),
         };
@@ -114,20 +225,14 @@ impl PgStore {
         Ok(())
     }
 
-    fn insert_statement(&mut self, rows: usize) -> Result<Statement> {
-        if let Some(s) = self.inserts.get(&rows) {
+    /// A statement prepared once per connection.
+    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let values: Vec<String> = (0..rows)
-            .map(|r| schema::placeholders(r * EVENT_NCOLS + 1, EVENT_NCOLS))
-            .collect();
-        let sql = format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
-            values.join(", ")
-        );
-        let st = self.client.prepare(&sql)?;
-        self.inserts.insert(rows, st.clone());
-        Ok(st)
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
     }
 
     /// One batch in one transaction, claiming `once` first when given
@@ -139,10 +244,7 @@ impl PgStore {
         policy: &Policy,
         once: Option<&OnceKey>,
     ) -> Result<Option<BatchOutcome>> {
-        let mut statements = Vec::new();
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            statements.push(self.insert_statement(chunk.len())?);
-        }
+        let insert = self.statement(INSERT_EVENTS)?;
         let mut out = BatchOutcome::default();
         let now = now_ms();
         let mut tx = self.client.transaction()?;
@@ -168,51 +270,15 @@ impl PgStore {
                 new_details.push(dk);
             }
         }
-        let mut ids: HashMap<[u8; 16], i64> = HashMap::new();
-        for (ci, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
-            let mut owned: Vec<Box<dyn ToSql + Sync>> =
-                Vec::with_capacity(chunk.len() * EVENT_NCOLS);
-            for (i, e) in chunk.iter().enumerate() {
-                let class = classes[ci * ROWS_PER_INSERT + i];
-                let dk = keys[ci * ROWS_PER_INSERT + i];
-                let v = &e.verdict;
-                owned.push(Box::new(e.dedupe_key.to_vec()));
-                owned.push(Box::new(e.time_ms));
-                owned.push(Box::new(e.recipient.clone()));
-                owned.push(Box::new(e.recipient_domain.clone()));
-                owned.push(Box::new(e.sender.clone()));
-                owned.push(Box::new(e.sending_ip.clone()));
-                owned.push(Box::new(e.campaign.clone()));
-                owned.push(Box::new(e.message_id.clone()));
-                owned.push(Box::new(e.outcome.as_str()));
-                owned.push(Box::new(v.replycode.map(|c| c.get() as i32)));
-                owned.push(Box::new(v.deliverystatus.map(|s| s.to_string())));
-                owned.push(Box::new(e.text.clone()));
-                owned.push(Box::new(e.format.clone()));
-                owned.push(Box::new(e.source.clone()));
-                owned.push(Box::new(v.reason.as_str()));
-                owned.push(Box::new(v.hardbounce));
-                owned.push(Box::new(v.permanent));
-                owned.push(Box::new(v.owner.as_str()));
-                owned.push(Box::new(v.remedy.as_str()));
-                owned.push(Box::new(v.provider.clone()));
-                owned.push(Box::new(dk));
-                owned.push(Box::new(v.rhost.clone()));
-                owned.push(Box::new(v.smtpcommand.clone()));
-                owned.push(Box::new(class.as_str()));
-                owned.push(Box::new(now));
-                owned.push(Box::new(schema::evidence_json(e)));
-                owned.push(Box::new(e.evidence.rules_id.clone()));
+        let mut ids: HashMap<[u8; 16], i64> = HashMap::with_capacity(events.len());
+        let columns = event_columns(events, &classes, &keys, now);
+        for row in tx.query(&insert, &columns.params())? {
+            let key: &[u8] = row.get(1);
+            let mut k = [0u8; 16];
+            if key.len() == 16 {
+                k.copy_from_slice(key);
             }
-            let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
-            for row in tx.query(&statements[ci], &refs)? {
-                let key: Vec<u8> = row.get(1);
-                let mut k = [0u8; 16];
-                if key.len() == 16 {
-                    k.copy_from_slice(&key);
-                }
-                ids.insert(k, row.get(0));
-            }
+            ids.insert(k, row.get(0));
         }
         let mut inserted = Vec::new();
         for (e, class) in events.iter().zip(classes) {
@@ -354,18 +420,8 @@ impl TxOps for Tx<'_, '_> {
     }
 
     fn sender_issue(&mut self, event_id: i64, e: &Event) -> Result<()> {
-        let provider = e
-            .verdict
-            .provider
-            .clone()
-            .unwrap_or_else(|| e.recipient_domain.clone());
-        let blocklist = e.verdict.blocklist.as_ref().map(|b| {
-            if b.zone.is_empty() {
-                b.name.clone()
-            } else {
-                b.zone.clone()
-            }
-        });
+        let provider = issue_provider(e);
+        let blocklist = issue_blocklist(e);
         let st = self.st(
             "INSERT INTO sender_issues (event_id, time_ms, sending_ip, sender_domain, provider, reason, owner, blocklist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )?;
@@ -384,6 +440,130 @@ impl TxOps for Tx<'_, '_> {
         )?;
         Ok(())
     }
+
+    // Set-based versions: one statement over arrays per call, so a batch
+    // costs a handful of round trips whatever its size.
+
+    fn soft_histories(
+        &mut self,
+        addresses: &[&str],
+    ) -> Result<HashMap<String, Vec<engine::SoftEvent>>> {
+        // GREATEST ignores NULLs: the later of the last delivery and the
+        // last lift, as `Option::max` in the single-row version.
+        let st = self.st(
+            "WITH w AS (SELECT a.address, GREATEST((SELECT MAX(time_ms) FROM events d WHERE d.recipient = a.address AND d.policy_class = 'delivered'), (SELECT reset_ms FROM recipient_resets r WHERE r.address = a.address)) AS after_ms FROM unnest($1::text[]) AS a(address)) \
+             SELECT w.address, e.id, e.time_ms, e.message_id FROM w JOIN events e ON e.recipient = w.address AND e.time_ms > COALESCE(w.after_ms, -9223372036854775808) AND e.policy_class = 'soft'",
+        )?;
+        let mut out: HashMap<String, Vec<engine::SoftEvent>> = HashMap::new();
+        for r in self.tx.query(&st, &[&addresses])? {
+            out.entry(r.get(0))
+                .or_default()
+                .push((r.get(1), r.get(2), r.get(3)));
+        }
+        Ok(out)
+    }
+
+    fn insert_suppressions(
+        &mut self,
+        rows: &[engine::NewSuppression<'_>],
+        at_ms: i64,
+        by: &str,
+    ) -> Result<Vec<bool>> {
+        let st = self.st(
+            "INSERT INTO suppressions (address, domain, reason, detail, created_ms, updated_ms, created_by, event_count) \
+             SELECT a, d, r, x, $5, $5, $6, 0 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(a, d, r, x) \
+             ON CONFLICT (address) DO NOTHING RETURNING address",
+        )?;
+        let a: Vec<&str> = rows.iter().map(|r| r.address).collect();
+        let d: Vec<&str> = rows.iter().map(|r| r.domain).collect();
+        let r: Vec<&str> = rows.iter().map(|r| r.reason).collect();
+        let x: Vec<&str> = rows.iter().map(|r| r.detail).collect();
+        let added: std::collections::HashSet<String> = self
+            .tx
+            .query(&st, &[&a, &d, &r, &x, &at_ms, &by])?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        Ok(rows.iter().map(|r| added.contains(r.address)).collect())
+    }
+
+    fn link_all(&mut self, links: &[(&str, i64)], at_ms: i64) -> Result<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        // The counters grow by the links that were new, as `link` does one
+        // at a time.
+        let st = self.st(
+            "WITH ins AS (INSERT INTO suppression_events (address, event_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING address), \
+             n AS (SELECT address, COUNT(*) AS c FROM ins GROUP BY address) \
+             UPDATE suppressions s SET event_count = s.event_count + n.c, updated_ms = $3 FROM n WHERE s.address = n.address",
+        )?;
+        let a: Vec<&str> = links.iter().map(|l| l.0).collect();
+        let ids: Vec<i64> = links.iter().map(|l| l.1).collect();
+        self.tx.execute(&st, &[&a, &ids, &at_ms])?;
+        Ok(())
+    }
+
+    fn audit_all(&mut self, rows: &[engine::AuditRow<'_>]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // WITH ORDINALITY and ORDER BY: the ids follow the rows' order.
+        let st = self.st(
+            "INSERT INTO suppression_audit (address, action, actor, at_ms, reason, note) \
+             SELECT a, ac, who, t, r, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) WITH ORDINALITY AS u(a, ac, who, t, r, n, i) ORDER BY i",
+        )?;
+        let address: Vec<&str> = rows.iter().map(|r| r.address).collect();
+        let action: Vec<&str> = rows.iter().map(|r| r.action).collect();
+        let actor: Vec<&str> = rows.iter().map(|r| r.actor).collect();
+        let at: Vec<i64> = rows.iter().map(|r| r.at_ms).collect();
+        let reason: Vec<&str> = rows.iter().map(|r| r.reason).collect();
+        let note: Vec<&str> = rows.iter().map(|r| r.note).collect();
+        self.tx
+            .execute(&st, &[&address, &action, &actor, &at, &reason, &note])?;
+        Ok(())
+    }
+
+    fn sender_issues(&mut self, rows: &[(i64, &Event)]) -> Result<()> {
+        let st = self.st(
+            "INSERT INTO sender_issues (event_id, time_ms, sending_ip, sender_domain, provider, reason, owner, blocklist) \
+             SELECT a, b, c, d, e, f, g, h FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i) ORDER BY i \
+             ON CONFLICT DO NOTHING",
+        )?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let times: Vec<i64> = rows.iter().map(|r| r.1.time_ms).collect();
+        let ips: Vec<Option<&str>> = rows.iter().map(|r| r.1.sending_ip.as_deref()).collect();
+        let domains: Vec<Option<String>> =
+            rows.iter().map(|r| schema::sender_domain(r.1)).collect();
+        let providers: Vec<&str> = rows.iter().map(|r| issue_provider(r.1)).collect();
+        let reasons: Vec<&str> = rows.iter().map(|r| r.1.verdict.reason.as_str()).collect();
+        let owners: Vec<&str> = rows.iter().map(|r| r.1.verdict.owner.as_str()).collect();
+        let lists: Vec<Option<&str>> = rows.iter().map(|r| issue_blocklist(r.1)).collect();
+        self.tx.execute(
+            &st,
+            &[
+                &ids, &times, &ips, &domains, &providers, &reasons, &owners, &lists,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// The provider a sender issue is filed under: the verdict's, else the
+/// recipient domain.
+fn issue_provider(e: &Event) -> &str {
+    e.verdict.provider.as_deref().unwrap_or(&e.recipient_domain)
+}
+
+/// The blocklist a sender issue names: its zone, else its name.
+fn issue_blocklist(e: &Event) -> Option<&str> {
+    e.verdict.blocklist.as_ref().map(|b| {
+        if b.zone.is_empty() {
+            b.name.as_str()
+        } else {
+            b.zone.as_str()
+        }
+    })
 }
 
 fn pg_values(params: Vec<QueryParam>) -> Vec<Box<dyn ToSql + Sync>> {
@@ -602,6 +782,11 @@ fn row_to_suppression(r: &Row) -> Suppression {
 
 const SUPPRESSION_SELECT: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions";
 
+/// [`SUPPRESSION_SELECT`] for a list of addresses, prepared once per
+/// connection: preparing it on every check was a second round trip per
+/// check (single checks from the server's batcher included).
+const SUPPRESSION_CHECK: &str = "SELECT address, domain, reason, detail, created_ms, updated_ms, created_by, event_count FROM suppressions WHERE address = ANY($1)";
+
 /// Addresses per `= ANY($1)` lookup.
 const CHECK_CHUNK: usize = 1000;
 
@@ -620,9 +805,7 @@ impl Store for PgStore {
     }
 
     fn check(&mut self, addresses: &[String]) -> Result<Vec<Option<Suppression>>> {
-        let st = self
-            .client
-            .prepare(&format!("{SUPPRESSION_SELECT} WHERE address = ANY($1)"))?;
+        let st = self.statement(SUPPRESSION_CHECK)?;
         let mut out = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(CHECK_CHUNK) {
             let list: Vec<&str> = chunk.iter().map(String::as_str).collect();

@@ -6,7 +6,10 @@
 //! * `POST /v1/classify`, one reply per request;
 //! * `GET /v1/suppressions/{address}` against a table of `--suppressions`
 //!   entries (half the lookups hit, half miss);
-//! * ingest under load: `--events` SendGrid events posted in batches while
+//! * `POST /v1/suppressions/check` with 1,000 addresses per request (half
+//!   hit), printed as addresses/s too;
+//! * ingest under load: `--events` SendGrid events posted in batches of
+//!   `--ingest-batch` (default 5,000) while
 //!   classify traffic runs, then the store's event count is compared with
 //!   what was sent ("ingest under load: sent N, stored N").
 //!
@@ -15,7 +18,7 @@
 //! cores, so the figures are a floor for the server alone.
 //!
 //! `cargo bench -p rebound-server --bench load -- [--seconds 5]
-//!  [--connections 64] [--suppressions 100000] [--events 50000]
+//!  [--connections 64] [--suppressions 100000] [--events 50000] [--ingest-batch 5000]
 //!  [--server-threads 2] [--client-threads 2] [--db postgres://…?schema=load]`
 //!
 //! `--db` runs against that store instead of a fresh SQLite file (use a
@@ -40,6 +43,7 @@ struct Opts {
     connections: usize,
     suppressions: usize,
     events: usize,
+    ingest_batch: usize,
     server_threads: usize,
     client_threads: usize,
     db: Option<String>,
@@ -51,6 +55,7 @@ fn opts() -> Opts {
         connections: 64,
         suppressions: 100_000,
         events: 50_000,
+        ingest_batch: 5_000,
         server_threads: 2,
         client_threads: 2,
         db: None,
@@ -64,6 +69,7 @@ fn opts() -> Opts {
             "--connections" => o.connections = v().unwrap_or(64).clamp(1, 1024) as usize,
             "--suppressions" => o.suppressions = v().unwrap_or(100_000) as usize,
             "--events" => o.events = v().unwrap_or(50_000) as usize,
+            "--ingest-batch" => o.ingest_batch = v().unwrap_or(5_000).clamp(1, 10_000) as usize,
             "--server-threads" => o.server_threads = v().unwrap_or(2).max(1) as usize,
             "--client-threads" => o.client_threads = v().unwrap_or(2).max(1) as usize,
             "--db" => o.db = args.get(i + 1).cloned(),
@@ -180,8 +186,39 @@ fn main() {
         }
     ));
 
+    // Batch checks: 1,000 addresses per request, half of them suppressed.
+    let per_request = 1000;
+    let batch_checks: Vec<Vec<u8>> = (0..50)
+        .map(|b| {
+            let addresses: Vec<String> = (0..per_request)
+                .map(|k| {
+                    let i = (b * per_request + k) * 7919 % o.suppressions.max(1);
+                    if k.is_multiple_of(2) {
+                        format!("user{i}@example{}.com", i % 97)
+                    } else {
+                        format!("other{i}@example{}.com", i % 97)
+                    }
+                })
+                .collect();
+            post(
+                "/v1/suppressions/check",
+                &serde_json::json!({ "addresses": addresses }).to_string(),
+            )
+        })
+        .collect();
+    let r = client_rt.block_on(run_load(addr, &batch_checks, 8, dur));
+    r.print(&format!(
+        "POST /v1/suppressions/check ({per_request} addresses per request, 8 connections)"
+    ));
+    println!(
+        "batch check: {:.0} addresses/s; CPU {:.2} us/address (server and generator); load average {}",
+        (r.requests * per_request as u64) as f64 / r.elapsed.as_secs_f64(),
+        r.cpu * 1e6 / (r.requests.max(1) * per_request as u64) as f64,
+        loadavg()
+    );
+
     // Ingest while classify traffic runs on other connections.
-    let batch = 500;
+    let batch = o.ingest_batch;
     let t0 = rebound_ingest::time::now_ms() / 1000 - 86_400;
     let bodies: Vec<Vec<u8>> = (0..o.events.div_ceil(batch))
         .map(|b| {
@@ -190,7 +227,7 @@ fn main() {
                 .map(|j| {
                     let i = b * batch + j;
                     serde_json::json!({"email": format!("r{i}@example{}.org", i % 50),
-                        "timestamp": t0 + (i as i64 % 80_000), "event": if i % 3 == 0 { "bounce" } else { "delivered" },
+                        "timestamp": t0 + (i as i64 % 80_000), "event": if i.is_multiple_of(3) { "bounce" } else { "delivered" },
                         "sg_event_id": format!("load-{i}"), "reason": "550 5.1.1 unknown user",
                         "response": "250 OK", "status": "5.1.1", "type": "bounce"})
                 })
@@ -212,10 +249,11 @@ fn main() {
     ));
     background.print("  classify alongside ingest");
     println!(
-        "ingest under load: sent {}, stored {} ({:.0} events/s){}",
+        "ingest under load: sent {}, stored {} ({:.0} events/s; CPU {:.1} us/event, server, generator and the classify traffic){}",
         o.events,
         stored,
         o.events as f64 / ingest.elapsed.as_secs_f64(),
+        ingest.cpu * 1e6 / o.events.max(1) as f64,
         if stored as usize == o.events {
             ""
         } else {

@@ -308,6 +308,11 @@ struct Parsed {
     ignored: std::collections::BTreeMap<String, u64>,
 }
 
+/// `POST /v1/events/{source}`: a body of events (an ESP's webhook, log
+/// lines, a bounce email) parsed, checked and stored in one transaction.
+/// The steps: which source, the body's signature (or an SNS envelope to
+/// answer instead), parsing on the blocking pool, refusing what cannot be
+/// read, storing with the policy, counting.
 pub async fn ingest(
     State(s): Shared,
     Path(source): Path<String>,
@@ -316,8 +321,40 @@ pub async fn ingest(
     b: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let source = source.to_ascii_lowercase();
-    let source: &'static str = SOURCES
+    let source = known_source(&source)?;
+    let bytes = body(b)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("empty body"));
+    }
+    let once = match verify_body(&s, source, &headers, &bytes).await? {
+        Verified::Answer(resp) => return Ok(resp),
+        Verified::Events(once) => once,
+    };
+    let state = Arc::clone(&s);
+    let year = q.year;
+    let parsed = tokio::task::spawn_blocking(move || parse_events(&state, source, &bytes, year))
+        .await
+        .map_err(blocking_failed)??;
+    refuse_unreadable(&s, source, &parsed, q.strict)?;
+    let events = Arc::new(parsed.events);
+    let outcome = store_events(&s, Arc::clone(&events), once).await?;
+    count_ingest(&s, source, &events, &outcome, parsed.rejected.len());
+    ok(json!({
+        "source": source,
+        "events": events.len(),
+        "stored": outcome.inserted,
+        "duplicates": outcome.duplicates,
+        "rejected": parsed.rejected,
+        "ignored": parsed.ignored,
+        "suppressed": outcome.suppressed,
+        "sender_issues": outcome.sender_issues,
+    }))
+}
+
+/// The source named in the path, one of [`SOURCES`] (any case).
+fn known_source(raw: &str) -> Result<&'static str, ApiError> {
+    let source = raw.to_ascii_lowercase();
+    SOURCES
         .iter()
         .copied()
         .find(|x| *x == source)
@@ -326,90 +363,110 @@ pub async fn ingest(
                 "unknown event source {source:?}; one of {}",
                 SOURCES.join(", ")
             ))
-        })?;
-    let bytes = body(b)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("empty body"));
-    }
+        })
+}
+
+/// What checking a body's signature left to do.
+enum Verified {
+    /// Parse and store it, claiming this one-time key (Mailgun) if any.
+    Events(Option<rebound_ledger::OnceKey>),
+    /// Answer this instead (an SNS envelope that is not a notification).
+    Answer(Response),
+}
+
+/// A JSON source's body must be JSON; a source with a verifier configured
+/// must carry a valid signature (SendGrid over the raw body, Mailgun in
+/// the document, SES through its SNS envelope).
+async fn verify_body(
+    s: &Arc<AppState>,
+    source: &'static str,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> Result<Verified, ApiError> {
     let now_s = rebound_ingest::time::now_ms() / 1000;
-    let mut mailgun_token = None;
-    let json_source = matches!(
-        source,
-        "ses" | "sendgrid" | "mailgun" | "postmark" | "sparkpost"
-    );
-    if json_source {
-        let doc = json_document(&bytes)?;
-        match source {
-            "sendgrid" => {
-                if let Some(v) = &s.sendgrid {
-                    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-                    v.verify(
-                        h(crate::signatures::SENDGRID_SIGNATURE),
-                        h(crate::signatures::SENDGRID_TIMESTAMP),
-                        &bytes,
-                        now_s,
-                    )
-                    .map_err(|e| ApiError::unauthorized(format!("sendgrid signature: {e}")))?;
-                }
+    match source {
+        "sendgrid" | "postmark" | "sparkpost" => {
+            // Only checked to be JSON: the document itself is not needed
+            // here (parsing it into a tree cost as much as reading the
+            // events from it).
+            json_valid(bytes)?;
+            if source == "sendgrid"
+                && let Some(v) = &s.sendgrid
+            {
+                let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+                v.verify(
+                    h(crate::signatures::SENDGRID_SIGNATURE),
+                    h(crate::signatures::SENDGRID_TIMESTAMP),
+                    bytes,
+                    now_s,
+                )
+                .map_err(|e| ApiError::unauthorized(format!("sendgrid signature: {e}")))?;
             }
-            "mailgun" => {
-                if let Some(v) = &s.mailgun {
-                    let first = doc.as_ref().ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "mailgun signature: a signed webhook body is one JSON object",
-                        )
-                    })?;
-                    mailgun_token =
-                        Some(v.verify(first, now_s).map_err(|e| {
-                            ApiError::unauthorized(format!("mailgun signature: {e}"))
-                        })?);
-                }
-            }
-            "ses" => {
-                if let Some(v) = &s.sns {
-                    // With verification on, only signed SNS envelopes pass:
-                    // a bare SES event carries no signature.
-                    let doc = doc.clone().filter(|d| d.get("Type").is_some()).ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "sns signature: SNS signatures are verified, and this body is not one SNS message",
-                        )
-                    })?;
-                    let v = Arc::clone(v);
-                    tokio::task::spawn_blocking(move || v.verify(&doc))
-                        .await
-                        .map_err(blocking_failed)?
-                        .map_err(|e| match e {
-                            crate::signatures::SignatureError::Unreachable(_) => {
-                                ApiError::unavailable(format!("sns signature: {e}"))
-                            }
-                            e => ApiError::unauthorized(format!("sns signature: {e}")),
-                        })?;
-                }
-                if let Some(doc) = &doc
-                    && let Some(resp) = sns_envelope(&s, doc)?
-                {
-                    return Ok(resp);
-                }
-            }
-            _ => {}
+            Ok(Verified::Events(None))
         }
+        "mailgun" => {
+            let doc = json_document(bytes)?;
+            let Some(v) = &s.mailgun else {
+                return Ok(Verified::Events(None));
+            };
+            let first = doc.as_ref().ok_or_else(|| {
+                ApiError::unauthorized(
+                    "mailgun signature: a signed webhook body is one JSON object",
+                )
+            })?;
+            let once = v
+                .verify(first, now_s)
+                .map_err(|e| ApiError::unauthorized(format!("mailgun signature: {e}")))?;
+            Ok(Verified::Events(Some(once)))
+        }
+        "ses" => {
+            let doc = json_document(bytes)?;
+            if let Some(v) = &s.sns {
+                // With verification on, only signed SNS envelopes pass: a
+                // bare SES event carries no signature.
+                let doc = doc.clone().filter(|d| d.get("Type").is_some()).ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "sns signature: SNS signatures are verified, and this body is not one SNS message",
+                    )
+                })?;
+                let v = Arc::clone(v);
+                tokio::task::spawn_blocking(move || v.verify(&doc))
+                    .await
+                    .map_err(blocking_failed)?
+                    .map_err(|e| match e {
+                        crate::signatures::SignatureError::Unreachable(_) => {
+                            ApiError::unavailable(format!("sns signature: {e}"))
+                        }
+                        e => ApiError::unauthorized(format!("sns signature: {e}")),
+                    })?;
+            }
+            if let Some(doc) = &doc
+                && let Some(resp) = sns_envelope(s, doc)?
+            {
+                return Ok(Verified::Answer(resp));
+            }
+            Ok(Verified::Events(None))
+        }
+        _ => Ok(Verified::Events(None)),
     }
-    let state = Arc::clone(&s);
-    let year = q.year;
-    let parsed = tokio::task::spawn_blocking(move || parse_events(&state, source, &bytes, year))
-        .await
-        .map_err(blocking_failed)??;
-    let count = |result: &'static str, n: usize| {
-        s.metrics
-            .ingest
-            .get_or_create(&IngestLabels {
-                source: source.to_string(),
-                result,
-            })
-            .inc_by(n as u64);
-    };
-    if q.strict && !parsed.rejected.is_empty() {
-        count("rejected", parsed.rejected.len());
+}
+
+/// Under `strict`, any unreadable record refuses the whole body; without
+/// it, a body none of whose records could be read is refused.
+fn refuse_unreadable(
+    s: &AppState,
+    source: &'static str,
+    parsed: &Parsed,
+    strict: bool,
+) -> Result<(), ApiError> {
+    let all_unreadable =
+        parsed.events.is_empty() && parsed.records > 0 && parsed.rejected.len() == parsed.records;
+    let strict_refusal = strict && !parsed.rejected.is_empty();
+    if !strict_refusal && !all_unreadable {
+        return Ok(());
+    }
+    count_result(s, source, "rejected", parsed.rejected.len());
+    if strict_refusal {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unprocessable",
@@ -421,53 +478,84 @@ pub async fn ingest(
             ),
         ));
     }
-    if parsed.events.is_empty() && parsed.records > 0 && parsed.rejected.len() == parsed.records {
-        count("rejected", parsed.rejected.len());
-        return Err(ApiError::unprocessable(format!(
-            "no record could be read: {}",
-            Value::Array(parsed.rejected)
-        )));
-    }
-    let events = Arc::new(parsed.events);
+    Err(ApiError::unprocessable(format!(
+        "no record could be read: {}",
+        Value::Array(parsed.rejected.clone())
+    )))
+}
+
+/// Stores the events in one transaction with the policy (claiming the
+/// one-time key first, when there is one: a replay stores nothing).
+async fn store_events(
+    s: &AppState,
+    events: Arc<Vec<Event>>,
+    once: Option<rebound_ledger::OnceKey>,
+) -> Result<rebound_ledger::BatchOutcome, ApiError> {
     let policy = Arc::clone(&s.policy);
-    let outcome = {
-        let events = Arc::clone(&events);
-        s.pool
-            .run(move |store| match &mailgun_token {
-                Some(once) => store.ingest_batch_once(&events, &policy, once),
-                None => store.ingest_batch(&events, &policy).map(Some),
-            })
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized(format!(
-                    "mailgun signature: {}",
-                    crate::signatures::SignatureError::Replay
-                ))
-            })?
-    };
-    count("stored", outcome.inserted);
-    count("duplicate", outcome.duplicates);
-    count("rejected", parsed.rejected.len());
-    for e in events.iter() {
+    s.pool
+        .run(move |store| match &once {
+            Some(once) => store.ingest_batch_once(&events, &policy, once),
+            None => store.ingest_batch(&events, &policy).map(Some),
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(format!(
+                "mailgun signature: {}",
+                crate::signatures::SignatureError::Replay
+            ))
+        })
+}
+
+fn count_result(s: &AppState, source: &'static str, result: &'static str, n: usize) {
+    s.metrics
+        .ingest
+        .get_or_create(&IngestLabels {
+            source: source.to_string(),
+            result,
+        })
+        .inc_by(n as u64);
+}
+
+/// The ingest counters: stored, duplicate and rejected records, and the
+/// events by reason and provider (summed here first, so that a batch of
+/// thousands takes the metrics' lock once per distinct label set, not once
+/// per event).
+fn count_ingest(
+    s: &AppState,
+    source: &'static str,
+    events: &[Event],
+    outcome: &rebound_ledger::BatchOutcome,
+    rejected: usize,
+) {
+    count_result(s, source, "stored", outcome.inserted);
+    count_result(s, source, "duplicate", outcome.duplicates);
+    count_result(s, source, "rejected", rejected);
+    let mut by_label: std::collections::HashMap<(&str, Option<&str>), u64> =
+        std::collections::HashMap::new();
+    for e in events {
+        *by_label
+            .entry((e.verdict.reason.as_str(), e.verdict.provider.as_deref()))
+            .or_default() += 1;
+    }
+    for ((reason, provider), n) in by_label {
         s.metrics
             .events
             .get_or_create(&EventLabels {
                 source: source.to_string(),
-                reason: e.verdict.reason.as_str().to_string(),
-                provider: e.verdict.provider.clone().unwrap_or_else(|| "other".into()),
+                reason: reason.to_string(),
+                provider: provider.unwrap_or("other").to_string(),
             })
-            .inc();
+            .inc_by(n);
     }
-    ok(json!({
-        "source": source,
-        "events": events.len(),
-        "stored": outcome.inserted,
-        "duplicates": outcome.duplicates,
-        "rejected": parsed.rejected,
-        "ignored": parsed.ignored,
-        "suppressed": outcome.suppressed,
-        "sender_issues": outcome.sender_issues,
-    }))
+}
+
+/// [`json_document`] without building the document: one JSON document or
+/// JSON Lines, else a 400.
+fn json_valid(bytes: &[u8]) -> Result<(), ApiError> {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Ok(());
+    }
+    json_document(bytes).map(|_| ())
 }
 
 /// Checks that a JSON source's body is JSON: one document (returned, for
@@ -716,20 +804,46 @@ pub async fn check_many(
     let normalised: Vec<Option<String>> =
         req.addresses.iter().map(|a| normalize_address(a)).collect();
     let valid: Vec<String> = normalised.iter().flatten().cloned().collect();
+    // One store call for the whole list (one statement on PostgreSQL, one
+    // read transaction on SQLite).
     let mut answers = s.pool.run(move |st| st.check(&valid)).await?.into_iter();
-    let results: Vec<Value> = req
+    let results: Vec<CheckResult<'_>> = req
         .addresses
         .iter()
         .zip(&normalised)
         .map(|(raw, n)| match n {
-            None => json!({"address": raw, "error": "not an email address"}),
+            None => CheckResult::Invalid {
+                address: raw,
+                error: "not an email address",
+            },
             Some(a) => {
                 let hit = answers.next().flatten();
-                json!({"address": a, "suppressed": hit.is_some(), "suppression": hit})
+                CheckResult::Checked(CheckAnswer {
+                    address: a,
+                    suppressed: hit.is_some(),
+                    suppression: hit,
+                })
             }
         })
         .collect();
-    ok(json!({ "results": results }))
+    // Serialised as it stands, not through a `Value` tree per address.
+    Ok(axum::Json(CheckResults { results }).into_response())
+}
+
+/// The answer to a batch check, one result per address asked, in order.
+#[derive(Serialize)]
+struct CheckResults<'a> {
+    results: Vec<CheckResult<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum CheckResult<'a> {
+    Checked(CheckAnswer<'a>),
+    Invalid {
+        address: &'a str,
+        error: &'static str,
+    },
 }
 
 #[derive(Deserialize, Default)]
