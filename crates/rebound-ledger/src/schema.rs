@@ -146,6 +146,9 @@ CREATE INDEX verdict_changes_event ON verdict_changes (event_id);
 CREATE INDEX events_report ON events (time_ms, outcome, provider, recipient_domain, sending_ip, campaign);
 "#,
     ),
+    // Per-hour rollups kept as events arrive, filled here from the events
+    // already stored (`rollup.rs`).
+    (5, crate::rollup::MIGRATION),
 ];
 
 /// Claiming a one-time key inside a batch's transaction: expired keys are

@@ -269,6 +269,11 @@ impl ReclassifyOps for Tx<'_> {
     fn update_event(&mut self, id: i64, e: &Event, class: Class, rules_id: &str) -> Result<()> {
         let v = &e.verdict;
         let dk = schema::detail_key(v);
+        // Out of the rollups under the old verdict, back in under the new
+        // one after the update (`rollup.rs`).
+        for sql in [crate::rollup::HOURS_REMOVE, crate::rollup::MINUTES_REMOVE] {
+            self.0.prepare_cached(sql)?.execute([id])?;
+        }
         self.0
             .prepare_cached(schema::INSERT_DETAIL)?
             .execute(params![
@@ -295,6 +300,9 @@ impl ReclassifyOps for Tx<'_> {
                 rules_id,
                 id,
             ])?;
+        for sql in crate::rollup::add_statements(false) {
+            self.0.prepare_cached(sql)?.execute(params![id, id])?;
+        }
         Ok(())
     }
 
@@ -343,6 +351,20 @@ impl ReclassifyOps for Tx<'_> {
 }
 
 impl TxOps for Tx<'_> {
+    fn roll_up(&mut self, ids: &[i64]) -> Result<()> {
+        // The batch's transaction is `IMMEDIATE`: no other writer inserts
+        // while it runs, so every row between its first and last new id is
+        // one it inserted (a range scan of the rowid, not a list).
+        let (lo, hi) = (
+            ids.iter().copied().min().unwrap_or(0),
+            ids.iter().copied().max().unwrap_or(-1),
+        );
+        for sql in crate::rollup::add_statements(false) {
+            self.0.prepare_cached(sql)?.execute(params![lo, hi])?;
+        }
+        Ok(())
+    }
+
     fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
         let mut st = self.0.prepare_cached(
             "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
