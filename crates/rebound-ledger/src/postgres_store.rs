@@ -497,7 +497,11 @@ impl ReclassifyOps for Tx<'_, '_> {
         let dk = schema::detail_key(v);
         // Out of the rollups under the old verdict, back in under the new
         // one after the update (`rollup.rs`).
-        for sql in [crate::rollup::HOURS_REMOVE, crate::rollup::MINUTES_REMOVE] {
+        for sql in [
+            crate::rollup::HOURS_REMOVE,
+            crate::rollup::MINUTES_REMOVE,
+            crate::rollup::FAILURES_REMOVE,
+        ] {
             let st = self.st(sql)?;
             self.tx.execute(&st, &[&id])?;
         }

@@ -161,9 +161,12 @@ pub fn ddl(sql: &str, postgres: bool) -> String {
     if postgres {
         sql.replace("{ID}", "BIGSERIAL PRIMARY KEY")
             .replace("{BLOB}", "BYTEA")
+            .replace("{WITHOUT_ROWID}", "")
     } else {
+        // A table keyed by time without a rowid is stored in time order.
         sql.replace("{ID}", "INTEGER PRIMARY KEY")
             .replace("{BLOB}", "BLOB")
+            .replace("{WITHOUT_ROWID}", " WITHOUT ROWID")
     }
 }
 

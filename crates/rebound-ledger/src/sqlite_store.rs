@@ -271,7 +271,11 @@ impl ReclassifyOps for Tx<'_> {
         let dk = schema::detail_key(v);
         // Out of the rollups under the old verdict, back in under the new
         // one after the update (`rollup.rs`).
-        for sql in [crate::rollup::HOURS_REMOVE, crate::rollup::MINUTES_REMOVE] {
+        for sql in [
+            crate::rollup::HOURS_REMOVE,
+            crate::rollup::MINUTES_REMOVE,
+            crate::rollup::FAILURES_REMOVE,
+        ] {
             self.0.prepare_cached(sql)?.execute([id])?;
         }
         self.0

@@ -866,10 +866,11 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
 // ------------------------------------------------------------------ rollups
 
 /// What the rollups hold, as text rows (`n > 0` only: a row taken down to
-/// zero by reclassify is no count).
+/// zero by reclassify is no count), and the report's copy of the failures.
 const ROLLED: &[&str] = &[
     "SELECT CAST(hour_ms AS TEXT) || '|' || provider || '|' || domain || '|' || sending_ip || '|' || campaign || '|' || outcome || '|' || reason || '|' || owner || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CASE WHEN blocklisted THEN 'listed' ELSE '-' END || '|' || CAST(n AS TEXT) || '|' || CAST(first_ms AS TEXT) FROM rollup_hours WHERE n > 0",
     "SELECT CAST(minute_ms AS TEXT) || '|' || provider || '|' || CAST(n AS TEXT) FROM rollup_minutes WHERE n > 0",
+    "SELECT CAST(id AS TEXT) || '|' || CAST(time_ms AS TEXT) || '|' || provider || '|' || domain || '|' || COALESCE(sending_ip, '~') || '|' || COALESCE(campaign, '~') || '|' || outcome || '|' || reason || '|' || owner || '|' || COALESCE(status, '~') || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CAST(detail_key AS TEXT) || '|' || text FROM report_failures",
 ];
 
 /// The same counts from the events themselves, written out independently
@@ -877,6 +878,7 @@ const ROLLED: &[&str] = &[
 const GROUPED: &[&str] = &[
     "SELECT CAST((e.time_ms / 3600000) * 3600000 AS TEXT) || '|' || COALESCE(NULLIF(e.provider, ''), e.recipient_domain) || '|' || e.recipient_domain || '|' || COALESCE(e.sending_ip, '') || '|' || COALESCE(e.campaign, '') || '|' || e.outcome || '|' || e.reason || '|' || e.owner || '|' || CASE WHEN e.hardbounce THEN 'hard' ELSE 'soft' END || '|' || CASE WHEN d.blocklist IS NULL THEN '-' ELSE 'listed' END || '|' || CAST(COUNT(*) AS TEXT) || '|' || CAST(MIN(e.time_ms) AS TEXT) FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key GROUP BY (e.time_ms / 3600000), COALESCE(NULLIF(e.provider, ''), e.recipient_domain), e.recipient_domain, COALESCE(e.sending_ip, ''), COALESCE(e.campaign, ''), e.outcome, e.reason, e.owner, e.hardbounce, d.blocklist IS NULL",
     "SELECT CAST((time_ms / 60000) * 60000 AS TEXT) || '|' || COALESCE(NULLIF(provider, ''), recipient_domain) || '|' || CAST(COUNT(*) AS TEXT) FROM events WHERE outcome = 'delivered' GROUP BY (time_ms / 60000), COALESCE(NULLIF(provider, ''), recipient_domain)",
+    "SELECT CAST(id AS TEXT) || '|' || CAST(time_ms AS TEXT) || '|' || COALESCE(NULLIF(provider, ''), recipient_domain) || '|' || recipient_domain || '|' || COALESCE(sending_ip, '~') || '|' || COALESCE(campaign, '~') || '|' || outcome || '|' || reason || '|' || owner || '|' || COALESCE(status, '~') || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CAST(detail_key AS TEXT) || '|' || text FROM events WHERE outcome <> 'delivered'",
 ];
 
 fn text_rows(url: &str, sql: &str) -> Vec<String> {
