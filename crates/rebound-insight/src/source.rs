@@ -221,7 +221,7 @@ impl Reader {
     /// instead of counted from the events: `Counts` from `rollup_hours`
     /// (summed per bucket and key by the store: a few rows per hour),
     /// `Attempts` from `rollup_minutes`; only the failures are read one by
-    /// one, through the partial index `events_failures`. The rows come in
+    /// one, from the ledger's copy of them (`report_failures`). The rows come in
     /// the order `scan_counted` gives them.
     pub fn scan_rolled(
         &mut self,
@@ -291,7 +291,7 @@ impl Reader {
         };
         match self {
             Reader::Sqlite(c) => {
-                let mut st = c.prepare_cached(FAILURES)?;
+                let mut st = c.prepare_cached(FAILURES_ROLLED)?;
                 let mut rows = st.query([since, until])?;
                 let s = text_or_null;
                 while let Some(r) = rows.next()? {
@@ -316,7 +316,7 @@ impl Reader {
             Reader::Postgres(c) => {
                 use postgres::fallible_iterator::FallibleIterator;
                 let mut it = c.query_raw(
-                    FAILURES,
+                    FAILURES_ROLLED,
                     [&since as &(dyn postgres::types::ToSql + Sync), &until],
                 )?;
                 while let Some(r) = it.next()? {
@@ -564,6 +564,14 @@ const FAILURES: &str = "SELECT e.time_ms, COALESCE(NULLIF(e.provider, ''), e.rec
      e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text \
      FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key \
      WHERE e.time_ms >= $1 AND e.time_ms < $2 AND e.outcome <> 'delivered' ORDER BY e.time_ms, e.id";
+
+/// [`FAILURES`] from the ledger's copy of the failures (`report_failures`,
+/// migration 5), stored together in time order rather than scattered
+/// among the deliveries.
+const FAILURES_ROLLED: &str = "SELECT f.time_ms, f.provider, f.outcome, f.domain, \
+     f.sending_ip, f.campaign, f.reason, f.owner, f.status, f.hardbounce, COALESCE(d.pattern, ''), d.blocklist, f.text \
+     FROM report_failures f LEFT JOIN verdict_details d ON d.key = f.detail_key \
+     WHERE f.time_ms >= $1 AND f.time_ms < $2 ORDER BY f.time_ms, f.id";
 
 /// A row of [`FAILURES`] read from PostgreSQL.
 fn postgres_failure(r: &postgres::Row) -> Row<'_> {
