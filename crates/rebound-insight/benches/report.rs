@@ -17,6 +17,12 @@
 //! patterns, alerts, incidents) is timed, its peak memory read from the
 //! kernel (in a fresh process when this run loaded the store), and
 //! detection is scored against the injected incidents.
+//!
+//! The report reads whole hours' deliveries from the ledger's per-hour
+//! rollups, which the load keeps as it inserts (a store cached by an
+//! older build gets them from migration 5 when first opened);
+//! `REBOUND_BENCH_ROLLUPS=0` counts every delivery from the events
+//! instead, as before the rollups (the same report).
 
 use rebound_insight::synth::{Synth, SynthConfig, score};
 use rebound_insight::{ReportOptions, render};
@@ -220,14 +226,20 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(rebound_insight::report::READERS);
+    // REBOUND_BENCH_ROLLUPS=0: every delivery counted from the events, as
+    // before the rollups (the same report), for the comparison.
+    let rollups = std::env::var("REBOUND_BENCH_ROLLUPS").map_or(true, |v| v != "0");
+    let opts = ReportOptions {
+        readers,
+        ..ReportOptions::default()
+    };
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let (t, c) = (Instant::now(), cpu());
-    let report = rebound_insight::build(
-        &path,
-        ReportOptions {
-            readers,
-            ..ReportOptions::default()
-        },
-    )
+    let report = if rollups {
+        rebound_insight::build(&path, opts)
+    } else {
+        rebound_insight::report::build_without_rollups(&path, opts)
+    }
     .expect("report");
     let secs = t.elapsed().as_secs_f64();
     let cpu_secs = cpu() - c;
@@ -256,17 +268,23 @@ fn main() {
     let mut ttd = s.minutes_to_detect.clone();
     ttd.sort_by(f64::total_cmp);
     println!(
-        "\nreport over {} events ({}): {:.2} s wall, {:.2} s CPU, peak RSS {:.0} MiB, {} reader thread(s), load average {} ({:.1} M events/s); {} incidents for {} injected ({} below the floor), precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
+        "\nreport over {} events ({}, {}): {:.2} s wall, {:.2} s CPU, peak RSS {:.0} MiB, {} reader thread(s), load average {} before, {} after ({:.1} M events/s); {} incidents for {} injected ({} below the floor), precision {:.3}, recall {:.3}, minutes to detect median {:.0} max {:.0}",
         report.events,
         if is_postgres(&path) {
             "PostgreSQL"
         } else {
             "SQLite"
         },
+        if rollups {
+            "deliveries from the rollups"
+        } else {
+            "deliveries counted from the events"
+        },
         secs,
         cpu_secs,
         peak_mib,
         readers,
+        load_before.split_whitespace().next().unwrap_or("?"),
         load.split_whitespace().next().unwrap_or("?"),
         report.events as f64 / secs / 1e6,
         report.incidents.len(),

@@ -452,6 +452,22 @@ pub fn build_within(
     opts: ReportOptions,
     bounds: &Bounds,
 ) -> Result<Report, source::Error> {
+    build_inner(url, opts, bounds, true)
+}
+
+/// [`build`] with every delivery counted from the events, none read from
+/// the rollups (the report as it was built before ledger migration 5):
+/// the same report, for benchmarks and tests that compare the two.
+pub fn build_without_rollups(url: &str, opts: ReportOptions) -> Result<Report, source::Error> {
+    build_inner(url, opts, &Bounds::default(), false)
+}
+
+fn build_inner(
+    url: &str,
+    opts: ReportOptions,
+    bounds: &Bounds,
+    rollups: bool,
+) -> Result<Report, source::Error> {
     use std::sync::mpsc::sync_channel;
     source::ensure_schema(url)?;
     let mut first = source::Reader::open(url)?;
@@ -472,15 +488,7 @@ pub fn build_within(
             .as_ref()
             .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     };
-    let step = ((hi + 1 - lo) / CHUNKS + 1).max(60_000);
-    let chunks: Vec<Window> = (0..)
-        .map(|k| lo + k * step)
-        .take_while(|s| *s <= hi)
-        .map(|s| Window {
-            since_ms: Some(s),
-            until_ms: Some((s + step).min(hi + 1)),
-        })
-        .collect();
+    let chunks = plan_chunks(lo, hi + 1, opts.bucket, rollups);
     let readers = opts.readers.min(chunks.len()).max(1);
     let mut agg = Aggregator::new(opts.clone());
     let mut first = Some(first);
@@ -489,7 +497,7 @@ pub fn build_within(
         for j in 0..readers {
             let (tx, rx) = sync_channel::<Msg>(AHEAD);
             inboxes.push(rx);
-            let mine: Vec<Window> = chunks.iter().skip(j).step_by(readers).copied().collect();
+            let mine: Vec<Chunk> = chunks.iter().skip(j).step_by(readers).copied().collect();
             let reader = if j == 0 { first.take() } else { None };
             let by = opts.by;
             let all_scopes = opts.alerts.enabled;
@@ -502,12 +510,12 @@ pub fn build_within(
                         return;
                     }
                 };
-                for w in mine {
+                for Chunk { window: w, rolled } in mine {
                     let mut batch = Batch::default();
                     let mut gone = false;
-                    // Deliveries come counted by the store, per minute and
-                    // key; failures one by one.
-                    let r = rd.scan_counted(w, by, all_scopes, bucket, &mut |r, n, part| {
+                    // Deliveries come counted, from the rollups or by the
+                    // store, per minute and key; failures one by one.
+                    let mut take = |r: &Row<'_>, n, part| {
                         if gone {
                             return;
                         }
@@ -516,7 +524,12 @@ pub fn build_within(
                             let full = std::mem::take(&mut batch);
                             gone = tx.send(Msg::Batch(full)).is_err();
                         }
-                    });
+                    };
+                    let r = if rolled {
+                        rd.scan_rolled(w, by, all_scopes, bucket, &mut take)
+                    } else {
+                        rd.scan_counted(w, by, all_scopes, bucket, &mut take)
+                    };
                     if let Err(e) = r {
                         let _ = tx.send(Msg::Failed(e));
                         return;
@@ -562,6 +575,59 @@ pub fn build_within(
     report.first_event_ms = Some(lo);
     report.last_event_ms = Some(hi);
     Ok(report)
+}
+
+/// A time chunk of the report's window, and whether its deliveries are
+/// read from the rollups.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Chunk {
+    window: Window,
+    rolled: bool,
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// Cuts `[lo, end)` into about [`CHUNKS`] chunks. With hour or day
+/// buckets, the whole UTC hours inside it are read from the ledger's
+/// per-hour rollups, in chunks of whole hours; the part of an hour at
+/// either end (a window that does not start or end on the hour) is read
+/// from the events. Minute buckets need minutes, which only the events
+/// hold.
+fn plan_chunks(lo: i64, end: i64, bucket: Bucket, rollups: bool) -> Vec<Chunk> {
+    fn cut(lo: i64, end: i64, step: i64, rolled: bool, out: &mut Vec<Chunk>) {
+        let mut s = lo;
+        while s < end {
+            let e = s.saturating_add(step).min(end);
+            out.push(Chunk {
+                window: Window {
+                    since_ms: Some(s),
+                    until_ms: Some(e),
+                },
+                rolled,
+            });
+            s = e;
+        }
+    }
+    let mut out = Vec::new();
+    let first_hour = lo.div_euclid(HOUR) * HOUR + if lo.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
+    let last_hour = end.div_euclid(HOUR) * HOUR;
+    if !rollups || bucket == Bucket::Minute || first_hour >= last_hour {
+        cut(
+            lo,
+            end,
+            ((end - lo) / CHUNKS + 1).max(60_000),
+            false,
+            &mut out,
+        );
+        return out;
+    }
+    let hours = (last_hour - first_hour) / HOUR;
+    let step = (hours / CHUNKS + 1) * HOUR;
+    // The edges are under an hour each: one chunk apiece.
+    cut(lo, first_hour, HOUR, false, &mut out);
+    cut(first_hour, last_hour, step, true, &mut out);
+    cut(last_hour, end, HOUR, false, &mut out);
+    out
 }
 
 /// Rows packed for the trip between threads: strings copied into one

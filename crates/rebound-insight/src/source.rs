@@ -150,10 +150,7 @@ impl Reader {
             Dimension::Domain => "recipient_domain, NULL, NULL",
             _ => "'', NULL, NULL",
         };
-        let failures = "SELECT e.time_ms, COALESCE(NULLIF(e.provider, ''), e.recipient_domain), e.outcome, e.recipient_domain, \
-             e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text \
-             FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key \
-             WHERE e.time_ms >= $1 AND e.time_ms < $2 AND e.outcome <> 'delivered' ORDER BY e.time_ms, e.id";
+        let failures = FAILURES;
         // The chunk's delivery counts (a few per provider and bucket or
         // minute) are held while its failures stream past them.
         let mut counts: Vec<DeliveryGroup> = Vec::new();
@@ -207,22 +204,123 @@ impl Reader {
                     [&since as &(dyn postgres::types::ToSql + Sync), &until],
                 )?;
                 while let Some(r) = it.next()? {
+                    failure(&postgres_failure(&r), f);
+                }
+            }
+        }
+        flush_before(i64::MAX, f);
+        for g in &counts {
+            f(&g.row(), g.n, Part::Counts);
+        }
+        Ok(())
+    }
+
+    /// [`scan_counted`](Reader::scan_counted) for a window of whole UTC
+    /// hours and a bucket of an hour or more, with the deliveries read from
+    /// the ledger's rollups (ledger migration 5, kept as events arrive)
+    /// instead of counted from the events: `Counts` from `rollup_hours`
+    /// (summed per bucket and key by the store: a few rows per hour),
+    /// `Attempts` from `rollup_minutes`; only the failures are read one by
+    /// one, from the ledger's copy of them (`report_failures`). The rows come in
+    /// the order `scan_counted` gives them.
+    pub fn scan_rolled(
+        &mut self,
+        w: Window,
+        by: Dimension,
+        all_scopes: bool,
+        bucket: Bucket,
+        f: &mut dyn FnMut(&Row<'_>, u64, Part),
+    ) -> Result<(), Error> {
+        debug_assert!(bucket != Bucket::Minute, "the rollups are per hour");
+        let since = w.since_ms.unwrap_or(i64::MIN);
+        let until = w.until_ms.unwrap_or(i64::MAX);
+        // A missing IP or campaign is '' in the rollups: the report reads
+        // '' and none alike (no group, no alert key).
+        let extra = match by {
+            _ if all_scopes => "domain, sending_ip, campaign",
+            Dimension::Ip => "'', sending_ip, ''",
+            Dimension::Campaign => "'', '', campaign",
+            Dimension::Domain => "domain, '', ''",
+            _ => "'', '', ''",
+        };
+        let b = bucket.ms();
+        let by_key = format!(
+            "SELECT hour_ms - ((hour_ms % {b}) + {b}) % {b}, MIN(first_ms), provider, {extra}, CAST(SUM(n) AS BIGINT) \
+             FROM rollup_hours WHERE hour_ms >= $1 AND hour_ms < $2 AND outcome = 'delivered' AND n > 0 \
+             GROUP BY 1, 3, 4, 5, 6"
+        );
+        let by_provider = "SELECT minute_ms, minute_ms, provider, '', '', '', n FROM rollup_minutes \
+             WHERE minute_ms >= $1 AND minute_ms < $2 AND n > 0 ORDER BY minute_ms";
+        let mut counts: Vec<DeliveryGroup> = Vec::new();
+        let mut attempts: Vec<DeliveryGroup> = Vec::new();
+        for (q, out) in [(by_key.as_str(), &mut counts), (by_provider, &mut attempts)] {
+            match self {
+                Reader::Sqlite(c) => {
+                    let mut st = c.prepare_cached(q)?;
+                    let mut rows = st.query([since, until])?;
+                    while let Some(r) = rows.next()? {
+                        out.push(DeliveryGroup::from_sqlite(r)?);
+                    }
+                }
+                Reader::Postgres(c) => {
+                    for r in c.query(q, &[&since, &until])? {
+                        out.push(DeliveryGroup {
+                            minute: r.get(0),
+                            first_ms: r.get(1),
+                            provider: r.get(2),
+                            domain: r.get(3),
+                            ip: Some(r.get(4)),
+                            campaign: Some(r.get(5)),
+                            n: r.get::<_, i64>(6) as u64,
+                        });
+                    }
+                }
+            }
+        }
+        let mut next = 0;
+        // Hands on the attempts of the minutes before `minute`.
+        let mut flush_before = |minute_ms: i64, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
+            while let Some(g) = attempts.get(next).filter(|g| g.minute < minute_ms) {
+                f(&g.row(), g.n, Part::Attempts);
+                next += 1;
+            }
+        };
+        let mut failure = |r: &Row<'_>, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
+            flush_before(r.time_ms.div_euclid(60_000) * 60_000, f);
+            f(r, 1, Part::Event);
+        };
+        match self {
+            Reader::Sqlite(c) => {
+                let mut st = c.prepare_cached(FAILURES_ROLLED)?;
+                let mut rows = st.query([since, until])?;
+                let s = text_or_null;
+                while let Some(r) = rows.next()? {
                     let row = Row {
-                        time_ms: r.get(0),
-                        provider: r.get::<_, Option<&str>>(1).unwrap_or(""),
-                        outcome: r.get(2),
-                        domain: r.get(3),
-                        ip: r.get(4),
-                        campaign: r.get(5),
-                        reason: r.get(6),
-                        owner: r.get(7),
-                        status: r.get(8),
-                        hardbounce: r.get(9),
-                        pattern: r.get::<_, Option<&str>>(10).unwrap_or(""),
-                        blocklist: r.get(11),
-                        text: r.get::<_, Option<&str>>(12).unwrap_or(""),
+                        time_ms: r.get(0)?,
+                        provider: s(r, 1)?.unwrap_or(""),
+                        outcome: s(r, 2)?.unwrap_or(""),
+                        domain: s(r, 3)?.unwrap_or(""),
+                        ip: s(r, 4)?,
+                        campaign: s(r, 5)?,
+                        reason: s(r, 6)?.unwrap_or(""),
+                        owner: s(r, 7)?.unwrap_or(""),
+                        status: s(r, 8)?,
+                        hardbounce: r.get(9)?,
+                        pattern: s(r, 10)?.unwrap_or(""),
+                        blocklist: s(r, 11)?,
+                        text: s(r, 12)?.unwrap_or(""),
                     };
                     failure(&row, f);
+                }
+            }
+            Reader::Postgres(c) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut it = c.query_raw(
+                    FAILURES_ROLLED,
+                    [&since as &(dyn postgres::types::ToSql + Sync), &until],
+                )?;
+                while let Some(r) = it.next()? {
+                    failure(&postgres_failure(&r), f);
                 }
             }
         }
@@ -459,6 +557,41 @@ fn counted_sqlite(
     Ok(())
 }
 
+/// The events of a window that are not deliveries, in time order, with
+/// every field the report and the detector read (`events_failures`, a
+/// partial index, holds just them).
+const FAILURES: &str = "SELECT e.time_ms, COALESCE(NULLIF(e.provider, ''), e.recipient_domain), e.outcome, e.recipient_domain, \
+     e.sending_ip, e.campaign, e.reason, e.owner, e.status, e.hardbounce, COALESCE(d.pattern, ''), d.blocklist, e.text \
+     FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key \
+     WHERE e.time_ms >= $1 AND e.time_ms < $2 AND e.outcome <> 'delivered' ORDER BY e.time_ms, e.id";
+
+/// [`FAILURES`] from the ledger's copy of the failures (`report_failures`,
+/// migration 5), stored together in time order rather than scattered
+/// among the deliveries.
+const FAILURES_ROLLED: &str = "SELECT f.time_ms, f.provider, f.outcome, f.domain, \
+     f.sending_ip, f.campaign, f.reason, f.owner, f.status, f.hardbounce, COALESCE(d.pattern, ''), d.blocklist, f.text \
+     FROM report_failures f LEFT JOIN verdict_details d ON d.key = f.detail_key \
+     WHERE f.time_ms >= $1 AND f.time_ms < $2 ORDER BY f.time_ms, f.id";
+
+/// A row of [`FAILURES`] read from PostgreSQL.
+fn postgres_failure(r: &postgres::Row) -> Row<'_> {
+    Row {
+        time_ms: r.get(0),
+        provider: r.get::<_, Option<&str>>(1).unwrap_or(""),
+        outcome: r.get(2),
+        domain: r.get(3),
+        ip: r.get(4),
+        campaign: r.get(5),
+        reason: r.get(6),
+        owner: r.get(7),
+        status: r.get(8),
+        hardbounce: r.get(9),
+        pattern: r.get::<_, Option<&str>>(10).unwrap_or(""),
+        blocklist: r.get(11),
+        text: r.get::<_, Option<&str>>(12).unwrap_or(""),
+    }
+}
+
 fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
     Ok(r.get_ref(i)?.as_str_or_null()?)
 }
@@ -487,6 +620,20 @@ impl DeliveryGroup {
                 n,
             });
         }
+    }
+
+    /// A row of [`Reader::scan_rolled`]'s rollup queries (bucket or
+    /// minute, first time, provider, domain, IP, campaign, count).
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryGroup> {
+        Ok(DeliveryGroup {
+            minute: r.get(0)?,
+            first_ms: r.get(1)?,
+            provider: r.get(2)?,
+            domain: r.get(3)?,
+            ip: Some(r.get(4)?),
+            campaign: Some(r.get(5)?),
+            n: r.get::<_, i64>(6)? as u64,
+        })
     }
 
     fn row(&self) -> Row<'_> {

@@ -121,6 +121,10 @@ pub(crate) trait TxOps {
         }
         Ok(())
     }
+
+    /// Adds the batch's newly inserted events (their ids) to the rollups
+    /// (`rollup.rs`), in set-based statements over `events`.
+    fn roll_up(&mut self, ids: &[i64]) -> Result<()>;
 }
 
 /// Adds manual suppressions (those not already present) with an audit row
@@ -142,8 +146,10 @@ pub(crate) fn add_manual<T: TxOps>(
     Ok(added)
 }
 
-/// Applies the policy to newly inserted events (id, event, class), in time
-/// order.
+/// Adds newly inserted events (id, event, class) to the rollups, then
+/// applies the policy to them in time order. Every backend's batch calls
+/// this after its inserts, whatever the insert path, so the rollups
+/// count exactly the rows the batch inserted (`rollup.rs`).
 ///
 /// Nothing the engine writes changes what it reads (events and lifts), so
 /// every soft bounce of one address in the batch sees the same history —
@@ -157,6 +163,10 @@ pub(crate) fn apply<T: TxOps>(
     inserted: &mut [(i64, &Event, Class)],
     out: &mut BatchOutcome,
 ) -> Result<()> {
+    if !inserted.is_empty() {
+        let ids: Vec<i64> = inserted.iter().map(|(id, ..)| *id).collect();
+        tx.roll_up(&ids)?;
+    }
     inserted.sort_by_key(|(id, e, _)| (e.time_ms, *id));
     let now = crate::now_ms();
 

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod policy;
 mod postgres_store;
 pub mod reclassify;
+mod rollup;
 mod schema;
 mod sqlite_store;
 pub mod synth;

@@ -343,6 +343,17 @@ impl Tx<'_, '_> {
 }
 
 impl TxOps for Tx<'_, '_> {
+    fn roll_up(&mut self, ids: &[i64]) -> Result<()> {
+        // By the list of new ids, not their range: concurrent batches take
+        // ids from one sequence, and a range could hold another batch's
+        // rows, committed (and rolled up) before this statement runs.
+        for sql in crate::rollup::add_statements(true) {
+            let st = self.st(sql)?;
+            self.tx.execute(&st, &[&ids])?;
+        }
+        Ok(())
+    }
+
     fn last_delivery_ms(&mut self, address: &str) -> Result<Option<i64>> {
         let st = self.st(
             "SELECT MAX(time_ms) FROM events WHERE recipient = $1 AND policy_class = 'delivered'",
@@ -664,6 +675,16 @@ impl ReclassifyOps for Tx<'_, '_> {
     fn update_event(&mut self, id: i64, e: &Event, class: Class, rules_id: &str) -> Result<()> {
         let v = &e.verdict;
         let dk = schema::detail_key(v);
+        // Out of the rollups under the old verdict, back in under the new
+        // one after the update (`rollup.rs`).
+        for sql in [
+            crate::rollup::HOURS_REMOVE,
+            crate::rollup::MINUTES_REMOVE,
+            crate::rollup::FAILURES_REMOVE,
+        ] {
+            let st = self.st(sql)?;
+            self.tx.execute(&st, &[&id])?;
+        }
         let det = self.st(schema::INSERT_DETAIL)?;
         self.tx.execute(
             &det,
@@ -694,6 +715,10 @@ impl ReclassifyOps for Tx<'_, '_> {
                 &id,
             ],
         )?;
+        for sql in crate::rollup::add_statements(true) {
+            let st = self.st(sql)?;
+            self.tx.execute(&st, &[&[id].as_slice()])?;
+        }
         Ok(())
     }
 

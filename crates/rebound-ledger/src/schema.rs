@@ -146,6 +146,9 @@ CREATE INDEX verdict_changes_event ON verdict_changes (event_id);
 CREATE INDEX events_report ON events (time_ms, outcome, provider, recipient_domain, sending_ip, campaign);
 "#,
     ),
+    // Per-hour rollups kept as events arrive, filled here from the events
+    // already stored (`rollup.rs`).
+    (5, crate::rollup::MIGRATION),
 ];
 
 /// Claiming a one-time key inside a batch's transaction: expired keys are
@@ -158,9 +161,12 @@ pub fn ddl(sql: &str, postgres: bool) -> String {
     if postgres {
         sql.replace("{ID}", "BIGSERIAL PRIMARY KEY")
             .replace("{BLOB}", "BYTEA")
+            .replace("{WITHOUT_ROWID}", "")
     } else {
+        // A table keyed by time without a rowid is stored in time order.
         sql.replace("{ID}", "INTEGER PRIMARY KEY")
             .replace("{BLOB}", "BLOB")
+            .replace("{WITHOUT_ROWID}", " WITHOUT ROWID")
     }
 }
 

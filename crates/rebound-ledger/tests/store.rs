@@ -747,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 4);
+                assert_eq!(s.schema_version().unwrap(), 5);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 4);
+                assert_eq!(s.schema_version().unwrap(), 5);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }
@@ -822,7 +822,9 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
             .unwrap();
     }
     let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
+    // Migration 5 rolled up the event already stored.
+    assert_rollups_match(path, "after migration 5");
     let e = s
         .events(&EventQuery {
             limit: 10,
@@ -859,4 +861,144 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
         Some(rebound_classify::builtin_rules_id())
     );
     assert_eq!(e.policy_class, "hard");
+}
+
+// ------------------------------------------------------------------ rollups
+
+/// What the rollups hold, as text rows (`n > 0` only: a row taken down to
+/// zero by reclassify is no count), and the report's copy of the failures.
+const ROLLED: &[&str] = &[
+    "SELECT CAST(hour_ms AS TEXT) || '|' || provider || '|' || domain || '|' || sending_ip || '|' || campaign || '|' || outcome || '|' || reason || '|' || owner || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CASE WHEN blocklisted THEN 'listed' ELSE '-' END || '|' || CAST(n AS TEXT) || '|' || CAST(first_ms AS TEXT) FROM rollup_hours WHERE n > 0",
+    "SELECT CAST(minute_ms AS TEXT) || '|' || provider || '|' || CAST(n AS TEXT) FROM rollup_minutes WHERE n > 0",
+    "SELECT CAST(id AS TEXT) || '|' || CAST(time_ms AS TEXT) || '|' || provider || '|' || domain || '|' || COALESCE(sending_ip, '~') || '|' || COALESCE(campaign, '~') || '|' || outcome || '|' || reason || '|' || owner || '|' || COALESCE(status, '~') || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CAST(detail_key AS TEXT) || '|' || text FROM report_failures",
+];
+
+/// The same counts from the events themselves, written out independently
+/// of the ledger's statements (times here are after 1970, so `/` floors).
+const GROUPED: &[&str] = &[
+    "SELECT CAST((e.time_ms / 3600000) * 3600000 AS TEXT) || '|' || COALESCE(NULLIF(e.provider, ''), e.recipient_domain) || '|' || e.recipient_domain || '|' || COALESCE(e.sending_ip, '') || '|' || COALESCE(e.campaign, '') || '|' || e.outcome || '|' || e.reason || '|' || e.owner || '|' || CASE WHEN e.hardbounce THEN 'hard' ELSE 'soft' END || '|' || CASE WHEN d.blocklist IS NULL THEN '-' ELSE 'listed' END || '|' || CAST(COUNT(*) AS TEXT) || '|' || CAST(MIN(e.time_ms) AS TEXT) FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key GROUP BY (e.time_ms / 3600000), COALESCE(NULLIF(e.provider, ''), e.recipient_domain), e.recipient_domain, COALESCE(e.sending_ip, ''), COALESCE(e.campaign, ''), e.outcome, e.reason, e.owner, e.hardbounce, d.blocklist IS NULL",
+    "SELECT CAST((time_ms / 60000) * 60000 AS TEXT) || '|' || COALESCE(NULLIF(provider, ''), recipient_domain) || '|' || CAST(COUNT(*) AS TEXT) FROM events WHERE outcome = 'delivered' GROUP BY (time_ms / 60000), COALESCE(NULLIF(provider, ''), recipient_domain)",
+    "SELECT CAST(id AS TEXT) || '|' || CAST(time_ms AS TEXT) || '|' || COALESCE(NULLIF(provider, ''), recipient_domain) || '|' || recipient_domain || '|' || COALESCE(sending_ip, '~') || '|' || COALESCE(campaign, '~') || '|' || outcome || '|' || reason || '|' || owner || '|' || COALESCE(status, '~') || '|' || CASE WHEN hardbounce THEN 'hard' ELSE 'soft' END || '|' || CAST(detail_key AS TEXT) || '|' || text FROM events WHERE outcome <> 'delivered'",
+];
+
+fn text_rows(url: &str, sql: &str) -> Vec<String> {
+    let mut v: Vec<String> = if url.starts_with("postgres") {
+        let mut c = rebound_ledger::connect_to_schema(url).unwrap();
+        c.query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    } else {
+        let c = rusqlite::Connection::open(url).unwrap();
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    v.sort();
+    v
+}
+
+fn assert_rollups_match(url: &str, when: &str) {
+    for (i, (rolled, grouped)) in ROLLED.iter().zip(GROUPED).enumerate() {
+        let (a, b) = (text_rows(url, rolled), text_rows(url, grouped));
+        assert!(i > 0 || !b.is_empty(), "{when}: no events?");
+        assert_eq!(a, b, "{when}: the rollups drifted from the events");
+    }
+}
+
+/// Events of several providers, domains, IPs and campaigns (some without
+/// them, some with no provider so the domain stands in), outcomes and
+/// verdicts, a few naming a blocklist, spread over ten hours out of time
+/// order.
+fn varied_events(n: usize, salt: &str) -> Vec<Event> {
+    let domains = ["gmail.com", "yahoo.com", "example.org", "mail.example.net"];
+    (0..n)
+        .map(|i| {
+            let t = T0 + ((i * 7919) % 600) as i64 * 60_000 + i as i64;
+            let rcpt = format!("u{}{salt}@{}", i % 37, domains[i % 4]);
+            let mut e = match i % 7 {
+                0 => ev(&rcpt, t, Outcome::Bounced, Reason::UserUnknown, "5.1.1"),
+                1 => ev(&rcpt, t, Outcome::Deferred, Reason::Blocked, "4.7.1"),
+                2 => ev(&rcpt, t, Outcome::Complained, Reason::Feedback, ""),
+                3 => ev(&rcpt, t, Outcome::Bounced, Reason::MailboxFull, "5.2.2"),
+                _ => ev(&rcpt, t, Outcome::Delivered, Reason::Delivered, "2.0.0"),
+            };
+            if i % 5 == 0 {
+                e.sending_ip = None;
+            } else if i % 5 == 1 {
+                e.sending_ip = Some("203.0.113.9".into());
+            }
+            if i % 3 == 0 {
+                e.campaign = None;
+            }
+            if i % 4 == 1 {
+                e.verdict.provider = None;
+            }
+            if i % 7 == 1 && i % 2 == 0 {
+                e.verdict.blocklist = Some(Blocklist {
+                    name: "spamhaus".into(),
+                    zone: "zen.spamhaus.org".into(),
+                    listed: Listed::Ip,
+                });
+            }
+            e
+        })
+        .collect()
+}
+
+/// The rollups equal a `GROUP BY` over the events after batches with
+/// duplicates (across batches and inside one), late events, and a
+/// reclassify that rewrites verdicts (events stored without evidence are
+/// judged again from their verdicts, and the built-in rules see these
+/// test verdicts differently).
+fn rollups_match_the_events(url: &str) {
+    let mut s = rebound_ledger::open(url).unwrap();
+    let p = Policy::default();
+    let events = varied_events(700, "");
+    for chunk in events.chunks(150) {
+        s.ingest_batch(chunk, &p).unwrap();
+    }
+    assert_rollups_match(url, "after the first batches");
+    // Again, whole: nothing new.
+    assert_eq!(s.ingest_batch(&events[..300], &p).unwrap().inserted, 0);
+    // New events (earlier hours too) mixed with old ones, one repeated
+    // inside the batch.
+    let mut mixed = varied_events(120, "x");
+    mixed.extend_from_slice(&events[290..340]);
+    mixed.push(mixed[3].clone());
+    let out = s.ingest_batch(&mixed, &p).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (120, 51));
+    assert_eq!(s.count_events().unwrap(), 820);
+    assert_rollups_match(url, "after duplicates");
+
+    let mut judge = rebound_ingest::Judge::new(rebound_classify::Classifier::builtin());
+    let mut job = rebound_ledger::ReclassifyJob::new(
+        &mut judge,
+        &p,
+        rebound_ledger::ReclassifyOptions {
+            apply: true,
+            batch_size: 100,
+            ..Default::default()
+        },
+    );
+    rebound_ledger::reclassify::run(&mut *s, &mut job, |_| {}).unwrap();
+    assert!(job.report.changed > 0, "{:?}", job.report);
+    assert_rollups_match(url, "after reclassify");
+}
+
+#[test]
+fn sqlite_rollups_match_the_events() {
+    let db = backends::sqlite();
+    rollups_match_the_events(&db.url);
+}
+
+#[test]
+fn postgres_rollups_match_the_events() {
+    let Some(db) = backends::postgres() else {
+        return;
+    };
+    rollups_match_the_events(&db.url);
 }
