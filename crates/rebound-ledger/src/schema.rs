@@ -149,6 +149,14 @@ CREATE INDEX events_report ON events (time_ms, outcome, provider, recipient_doma
     // Per-hour rollups kept as events arrive, filled here from the events
     // already stored (`rollup.rs`).
     (5, crate::rollup::MIGRATION),
+    (
+        6,
+        r#"
+-- events_time (time_ms) repeats the first column of events_report, which
+-- serves every query by time: one index fewer to write per event.
+DROP INDEX IF EXISTS events_time;
+"#,
+    ),
 ];
 
 /// Claiming a one-time key inside a batch's transaction: expired keys are

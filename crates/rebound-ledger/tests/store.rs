@@ -747,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 5);
+                assert_eq!(s.schema_version().unwrap(), 6);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 5);
+                assert_eq!(s.schema_version().unwrap(), 6);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }
@@ -822,7 +822,7 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
             .unwrap();
     }
     let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), 6);
     // Migration 5 rolled up the event already stored.
     assert_rollups_match(path, "after migration 5");
     let e = s
