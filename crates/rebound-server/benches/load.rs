@@ -160,8 +160,17 @@ fn main() {
     .iter()
     .map(|r| post("/v1/classify", &serde_json::to_string(r).unwrap()))
     .collect();
+    // The baseline the ratios are of: the cheapest route through
+    // the same server, connections and generator.
+    let health = [get("/healthz")];
+    let base = client_rt.block_on(run_load(addr, &health, o.connections, dur));
+    base.print("GET /healthz (baseline)");
+    let base_rate = base.rate();
+    let ratio = |r: &Results| r.rate() / base_rate.max(1e-9);
+
     let r = client_rt.block_on(run_load(addr, &classify, o.connections, dur));
     r.print("POST /v1/classify (one reply)");
+    println!("  classify / healthz: {:.2}", ratio(&r));
 
     let checks: Vec<Vec<u8>> = (0..2000)
         .map(|k| {
@@ -176,6 +185,7 @@ fn main() {
         })
         .collect();
     let r = client_rt.block_on(run_load(addr, &checks, o.connections, dur));
+    let check_ratio = ratio(&r);
     r.print(&format!(
         "GET /v1/suppressions/{{address}} ({} suppressions, {})",
         o.suppressions,
@@ -185,6 +195,7 @@ fn main() {
             "SQLite"
         }
     ));
+    println!("  check / healthz: {check_ratio:.2}");
 
     // Batch checks: 1,000 addresses per request, half of them suppressed.
     let per_request = 1000;
@@ -306,6 +317,10 @@ fn cpu_seconds() -> f64 {
 }
 
 impl Results {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
     fn print(&self, what: &str) {
         let mut l = self.latencies_us.clone();
         l.sort_unstable();
