@@ -183,36 +183,17 @@ impl Reader {
                 }
             }
         }
-        let mut next = 0;
-        // Hands on the attempts of the minutes before `minute`.
-        let mut flush_before = |minute: i64, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
-            while let Some(g) = attempts.get(next).filter(|g| g.minute < minute) {
-                f(&g.row(), g.n, Part::Attempts);
-                next += 1;
-            }
+        let Reader::Postgres(c) = self else {
+            unreachable!("SQLite counted in one pass above")
         };
-        let mut failure = |r: &Row<'_>, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
-            flush_before(r.time_ms.div_euclid(60_000), f);
-            f(r, 1, Part::Event);
-        };
-        match self {
-            Reader::Sqlite(_) => unreachable!("counted in one pass above"),
-            Reader::Postgres(c) => {
-                use postgres::fallible_iterator::FallibleIterator;
-                let mut it = c.query_raw(
-                    failures,
-                    [&since as &(dyn postgres::types::ToSql + Sync), &until],
-                )?;
-                while let Some(r) = it.next()? {
-                    failure(&postgres_failure(&r), f);
-                }
-            }
-        }
-        flush_before(i64::MAX, f);
-        for g in &counts {
-            f(&g.row(), g.n, Part::Counts);
-        }
-        Ok(())
+        // The counts' minutes are indexes (time / 60 000).
+        interleave(
+            &attempts,
+            &counts,
+            |t| t.div_euclid(60_000),
+            f,
+            &mut |emit| postgres_failures(c, failures, since, until, emit),
+        )
     }
 
     /// [`scan_counted`](Reader::scan_counted) for a window of whole UTC
@@ -277,25 +258,15 @@ impl Reader {
                 }
             }
         }
-        let mut next = 0;
-        // Hands on the attempts of the minutes before `minute`.
-        let mut flush_before = |minute_ms: i64, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
-            while let Some(g) = attempts.get(next).filter(|g| g.minute < minute_ms) {
-                f(&g.row(), g.n, Part::Attempts);
-                next += 1;
-            }
-        };
-        let mut failure = |r: &Row<'_>, f: &mut dyn FnMut(&Row<'_>, u64, Part)| {
-            flush_before(r.time_ms.div_euclid(60_000) * 60_000, f);
-            f(r, 1, Part::Event);
-        };
+        // The rollup's minutes are times (minute_ms).
+        let minute_of = |t: i64| t.div_euclid(60_000) * 60_000;
         match self {
-            Reader::Sqlite(c) => {
+            Reader::Sqlite(c) => interleave(&attempts, &counts, minute_of, f, &mut |emit| {
                 let mut st = c.prepare_cached(FAILURES_ROLLED)?;
                 let mut rows = st.query([since, until])?;
                 let s = text_or_null;
                 while let Some(r) = rows.next()? {
-                    let row = Row {
+                    emit(&Row {
                         time_ms: r.get(0)?,
                         provider: s(r, 1)?.unwrap_or(""),
                         outcome: s(r, 2)?.unwrap_or(""),
@@ -309,26 +280,14 @@ impl Reader {
                         pattern: s(r, 10)?.unwrap_or(""),
                         blocklist: s(r, 11)?,
                         text: s(r, 12)?.unwrap_or(""),
-                    };
-                    failure(&row, f);
+                    });
                 }
-            }
-            Reader::Postgres(c) => {
-                use postgres::fallible_iterator::FallibleIterator;
-                let mut it = c.query_raw(
-                    FAILURES_ROLLED,
-                    [&since as &(dyn postgres::types::ToSql + Sync), &until],
-                )?;
-                while let Some(r) = it.next()? {
-                    failure(&postgres_failure(&r), f);
-                }
-            }
+                Ok(())
+            }),
+            Reader::Postgres(c) => interleave(&attempts, &counts, minute_of, f, &mut |emit| {
+                postgres_failures(c, FAILURES_ROLLED, since, until, emit)
+            }),
         }
-        flush_before(i64::MAX, f);
-        for g in &counts {
-            f(&g.row(), g.n, Part::Counts);
-        }
-        Ok(())
     }
 
     pub fn scan_with(
@@ -574,6 +533,58 @@ const FAILURES_ROLLED: &str = "SELECT f.time_ms, f.provider, f.outcome, f.domain
      WHERE f.time_ms >= $1 AND f.time_ms < $2 ORDER BY f.time_ms, f.id";
 
 /// A row of [`FAILURES`] read from PostgreSQL.
+/// Reads failures in time order, handing each to the function it is given.
+type FailureReader<'a> = dyn FnMut(&mut dyn FnMut(&Row<'_>)) -> Result<(), Error> + 'a;
+
+/// Hands on the failures `read` streams (in time order), each minute's
+/// `attempts` after that minute's failures, then the `counts`: the order
+/// [`Reader::scan_counted`] promises. `minute_of` maps a time to the unit
+/// the attempts' `minute` is in.
+fn interleave(
+    attempts: &[DeliveryGroup],
+    counts: &[DeliveryGroup],
+    minute_of: impl Fn(i64) -> i64,
+    f: &mut dyn FnMut(&Row<'_>, u64, Part),
+    read: &mut FailureReader<'_>,
+) -> Result<(), Error> {
+    let mut next = 0;
+    read(&mut |r: &Row<'_>| {
+        let minute = minute_of(r.time_ms);
+        while let Some(g) = attempts.get(next).filter(|g| g.minute < minute) {
+            f(&g.row(), g.n, Part::Attempts);
+            next += 1;
+        }
+        f(r, 1, Part::Event);
+    })?;
+    for g in &attempts[next..] {
+        f(&g.row(), g.n, Part::Attempts);
+    }
+    for g in counts {
+        f(&g.row(), g.n, Part::Counts);
+    }
+    Ok(())
+}
+
+/// The failures of `[since, until)` from PostgreSQL, streamed: `query`
+/// selects the columns [`postgres_failure`] reads.
+fn postgres_failures(
+    c: &mut postgres::Client,
+    query: &str,
+    since: i64,
+    until: i64,
+    emit: &mut dyn FnMut(&Row<'_>),
+) -> Result<(), Error> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut it = c.query_raw(
+        query,
+        [&since as &(dyn postgres::types::ToSql + Sync), &until],
+    )?;
+    while let Some(r) = it.next()? {
+        emit(&postgres_failure(&r));
+    }
+    Ok(())
+}
+
 fn postgres_failure(r: &postgres::Row) -> Row<'_> {
     Row {
         time_ms: r.get(0),
