@@ -799,6 +799,11 @@ fn gateway_refusals_of_the_message_or_the_ip() {
             Reason::ContentError,
         ),
         (
+            "550 5.7.0 Mail is rejected by recipients (anna@example.de) due to content",
+            Reason::ContentError,
+        ),
+        ("550 High probability of spam", Reason::SpamDetected),
+        (
             "421 4.7.0 IP not in whitelist for RCPT domain, closing connection.",
             Reason::Blocked,
         ),
