@@ -655,14 +655,10 @@ impl Store for SqliteStore {
             q.limit as i64
         );
         let mut st = self.conn.prepare(&sql)?;
-        let values: Vec<rusqlite::types::Value> = params
-            .into_iter()
-            .map(|p| match p {
-                QueryParam::Int(i) => rusqlite::types::Value::Integer(i),
-                QueryParam::Text(s) => rusqlite::types::Value::Text(s),
-            })
-            .collect();
-        let rows = st.query_map(rusqlite::params_from_iter(values), row_to_event)?;
+        let rows = st.query_map(
+            rusqlite::params_from_iter(sqlite_values(params)),
+            row_to_event,
+        )?;
         Ok(rows
             .map(|r| r.map(EventRow::into_stored))
             .collect::<rusqlite::Result<_>>()?)
