@@ -189,20 +189,20 @@ pub(crate) fn apply<T: TxOps>(
     let mut tips: HashMap<&str, (i64, Vec<i64>)> = HashMap::new();
     for &a in &soft_addresses {
         let evs = histories.get(a).map(Vec::as_slice).unwrap_or(&[]);
-        if !soft_rule_met(policy, evs) {
+        // Where the history first meets the rule (none: not met).
+        let Some(tipping) = tipping_point(policy, evs) else {
             continue;
-        }
-        // The batch's first soft bounce of the address at or after the
-        // point where its history first meets the rule — the one that
-        // tipped it when events come one per batch — else its first.
-        let tipping = tipping_point(policy, evs);
+        };
+        // The batch's first soft bounce of the address at or after that
+        // point — the one that tipped it when events come one per batch —
+        // else its first.
         let batch_softs = || {
             inserted
                 .iter()
                 .filter(move |(_, e, c)| *c == Class::Soft && e.recipient == a)
         };
-        let tip = tipping
-            .and_then(|p| batch_softs().find(|(id, e, _)| (e.time_ms, *id) >= p))
+        let tip = batch_softs()
+            .find(|(id, e, _)| (e.time_ms, *id) >= tipping)
             .or_else(|| batch_softs().next())
             .map(|(id, ..)| *id);
         if let Some(tip) = tip {
@@ -287,8 +287,10 @@ pub(crate) fn apply<T: TxOps>(
     Ok(())
 }
 
-/// (time, id) of the event at which `evs` (in time order) first meet the
-/// soft rule.
+/// (time, id) of the event at which an address's soft events since its
+/// last delivery or lift (`evs`, any order) first meet the repeated-soft-
+/// bounce rule: enough distinct messages, spread far enough. `None`: the
+/// rule is not met.
 fn tipping_point(policy: &Policy, evs: &[SoftEvent]) -> Option<(i64, i64)> {
     let mut sorted: Vec<&SoftEvent> = evs.iter().collect();
     sorted.sort_by_key(|(id, t, _)| (*t, *id));
@@ -303,19 +305,4 @@ fn tipping_point(policy: &Policy, evs: &[SoftEvent]) -> Option<(i64, i64)> {
         }
     }
     None
-}
-
-/// The repeated-soft-bounce rule over an address's soft events since its
-/// last delivery or lift: enough distinct messages, spread far enough.
-fn soft_rule_met(policy: &Policy, evs: &[SoftEvent]) -> bool {
-    let mut messages = HashSet::new();
-    let (mut first, mut last) = (i64::MAX, i64::MIN);
-    for (eid, t, msg) in evs {
-        let key = msg.clone().unwrap_or_else(|| format!("#{eid}"));
-        messages.insert(key);
-        first = first.min(*t);
-        last = last.max(*t);
-    }
-    messages.len() as u64 >= policy.soft_bounce_threshold as u64
-        && last.saturating_sub(first) >= policy.soft_span_ms()
 }
