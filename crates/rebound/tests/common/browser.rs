@@ -187,6 +187,13 @@ impl Browser {
     /// Clicks into a field and types into it.
     pub fn type_into(&mut self, selector: &str, text: &str) {
         self.click(selector);
+        // The click focuses the field, unless the page moved under it (a
+        // chart still laying out on a loaded machine): focus it for sure,
+        // since the typed text goes wherever the focus is.
+        self.eval(&format!(
+            "document.querySelector({}).focus()",
+            serde_json::to_string(selector).unwrap()
+        ));
         self.call("Input.insertText", json!({"text": text}));
     }
 }
