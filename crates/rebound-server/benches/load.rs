@@ -47,6 +47,14 @@ struct Opts {
     server_threads: usize,
     client_threads: usize,
     db: Option<String>,
+    /// Phases to run (`--only classify,check,batch,ingest`); all when empty.
+    only: Vec<String>,
+}
+
+impl Opts {
+    fn runs(&self, phase: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == phase)
+    }
 }
 
 fn opts() -> Opts {
@@ -59,6 +67,7 @@ fn opts() -> Opts {
         server_threads: 2,
         client_threads: 2,
         db: None,
+        only: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -73,6 +82,12 @@ fn opts() -> Opts {
             "--server-threads" => o.server_threads = v().unwrap_or(2).max(1) as usize,
             "--client-threads" => o.client_threads = v().unwrap_or(2).max(1) as usize,
             "--db" => o.db = args.get(i + 1).cloned(),
+            "--only" => {
+                o.only = args
+                    .get(i + 1)
+                    .map(|v| v.split(',').map(str::to_string).collect())
+                    .unwrap_or_default()
+            }
             _ => {
                 i += 1;
                 continue;
@@ -98,10 +113,8 @@ fn main() {
 
     // A realistic suppression table.
     let started = Instant::now();
-    let events_before;
     {
         let mut store = rebound_ledger::open(&db).unwrap();
-        events_before = store.count_events().unwrap();
         let items: Vec<rebound_ledger::ManualSuppression> = (0..o.suppressions)
             .map(|i| rebound_ledger::ManualSuppression {
                 address: format!("user{i}@example{}.com", i % 97),
@@ -168,115 +181,147 @@ fn main() {
     let base_rate = base.rate();
     let ratio = |r: &Results| r.rate() / base_rate.max(1e-9);
 
-    let r = client_rt.block_on(run_load(addr, &classify, o.connections, dur));
-    r.print("POST /v1/classify (one reply)");
-    println!("  classify / healthz: {:.2}", ratio(&r));
+    if o.runs("classify") {
+        let r = client_rt.block_on(run_load(addr, &classify, o.connections, dur));
+        r.print("POST /v1/classify (one reply)");
+        println!("  classify / healthz: {:.2}", ratio(&r));
+    }
 
-    let checks: Vec<Vec<u8>> = (0..2000)
-        .map(|k| {
-            // Even k: a suppressed address; odd: one that is not.
-            let i = (k * 7919) % o.suppressions.max(1);
-            let addr = if k % 2 == 0 {
-                format!("user{i}@example{}.com", i % 97)
+    if o.runs("check") {
+        let checks: Vec<Vec<u8>> = (0..2000)
+            .map(|k| {
+                // Even k: a suppressed address; odd: one that is not.
+                let i = (k * 7919) % o.suppressions.max(1);
+                let addr = if k % 2 == 0 {
+                    format!("user{i}@example{}.com", i % 97)
+                } else {
+                    format!("other{i}@example{}.com", i % 97)
+                };
+                get(&format!("/v1/suppressions/{addr}"))
+            })
+            .collect();
+        let r = client_rt.block_on(run_load(addr, &checks, o.connections, dur));
+        let check_ratio = ratio(&r);
+        r.print(&format!(
+            "GET /v1/suppressions/{{address}} ({} suppressions, {})",
+            o.suppressions,
+            if db.starts_with("postgres") {
+                "PostgreSQL"
             } else {
-                format!("other{i}@example{}.com", i % 97)
-            };
-            get(&format!("/v1/suppressions/{addr}"))
-        })
-        .collect();
-    let r = client_rt.block_on(run_load(addr, &checks, o.connections, dur));
-    let check_ratio = ratio(&r);
-    r.print(&format!(
-        "GET /v1/suppressions/{{address}} ({} suppressions, {})",
-        o.suppressions,
-        if db.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
+                "SQLite"
+            }
+        ));
+        println!("  check / healthz: {check_ratio:.2}");
+    }
+
+    if o.runs("batch") {
+        // Batch checks: 1,000 addresses per request, half of them suppressed.
+        let per_request = 1000;
+        let batch_checks: Vec<Vec<u8>> = (0..50)
+            .map(|b| {
+                let addresses: Vec<String> = (0..per_request)
+                    .map(|k| {
+                        let i = (b * per_request + k) * 7919 % o.suppressions.max(1);
+                        if k.is_multiple_of(2) {
+                            format!("user{i}@example{}.com", i % 97)
+                        } else {
+                            format!("other{i}@example{}.com", i % 97)
+                        }
+                    })
+                    .collect();
+                post(
+                    "/v1/suppressions/check",
+                    &serde_json::json!({ "addresses": addresses }).to_string(),
+                )
+            })
+            .collect();
+        let r = client_rt.block_on(run_load(addr, &batch_checks, 8, dur));
+        r.print(&format!(
+            "POST /v1/suppressions/check ({per_request} addresses per request, 8 connections)"
+        ));
+        println!(
+            "batch check: {:.0} addresses/s; CPU {:.2} us/address (server and generator); load average {}",
+            (r.requests * per_request as u64) as f64 / r.elapsed.as_secs_f64(),
+            r.cpu * 1e6 / (r.requests.max(1) * per_request as u64) as f64,
+            loadavg()
+        );
+    }
+
+    // Ingest: `--events` SendGrid events in batches, first alone ("ingest"),
+    // then again (other event ids) while classify traffic runs on other
+    // connections ("ingest-mixed").
+    let mut failed = false;
+    for (phase, alongside) in [("ingest", false), ("ingest-mixed", true)] {
+        if !o.runs(phase) {
+            continue;
         }
-    ));
-    println!("  check / healthz: {check_ratio:.2}");
+        let before = rebound_ledger::open(&db).unwrap().count_events().unwrap();
+        let bodies = sendgrid_batches(phase, o.events, o.ingest_batch);
+        let (ingest, background) = client_rt.block_on(async {
+            let bg = alongside.then(|| {
+                let classify = classify.clone();
+                tokio::spawn(async move { run_load(addr, &classify, 16, dur).await })
+            });
+            let ingest = run_once(addr, bodies, 8).await;
+            let background = match bg {
+                Some(bg) => Some(bg.await.unwrap()),
+                None => None,
+            };
+            (ingest, background)
+        });
+        let stored = rebound_ledger::open(&db).unwrap().count_events().unwrap() - before;
+        ingest.print(&format!(
+            "POST /v1/events/sendgrid ({} events per request{})",
+            o.ingest_batch,
+            if alongside { ", classify alongside" } else { "" }
+        ));
+        if let Some(bg) = &background {
+            bg.print("  classify alongside ingest");
+        }
+        println!(
+            "{}: sent {}, stored {} ({:.0} events/s; CPU {:.1} us/event, server, generator{}){}",
+            if alongside { "ingest under load" } else { "ingest" },
+            o.events,
+            stored,
+            o.events as f64 / ingest.elapsed.as_secs_f64(),
+            ingest.cpu * 1e6 / o.events.max(1) as f64,
+            if alongside { " and the classify traffic" } else { "" },
+            if stored as usize == o.events {
+                ""
+            } else {
+                "  MISMATCH"
+            }
+        );
+        failed |= stored as usize != o.events || ingest.errors > 0;
+    }
+    println!("load average after: {}", loadavg());
+    let _ = stop_tx.send(());
+    let _ = server_rt.block_on(server);
+    if failed {
+        std::process::exit(1);
+    }
+}
 
-    // Batch checks: 1,000 addresses per request, half of them suppressed.
-    let per_request = 1000;
-    let batch_checks: Vec<Vec<u8>> = (0..50)
-        .map(|b| {
-            let addresses: Vec<String> = (0..per_request)
-                .map(|k| {
-                    let i = (b * per_request + k) * 7919 % o.suppressions.max(1);
-                    if k.is_multiple_of(2) {
-                        format!("user{i}@example{}.com", i % 97)
-                    } else {
-                        format!("other{i}@example{}.com", i % 97)
-                    }
-                })
-                .collect();
-            post(
-                "/v1/suppressions/check",
-                &serde_json::json!({ "addresses": addresses }).to_string(),
-            )
-        })
-        .collect();
-    let r = client_rt.block_on(run_load(addr, &batch_checks, 8, dur));
-    r.print(&format!(
-        "POST /v1/suppressions/check ({per_request} addresses per request, 8 connections)"
-    ));
-    println!(
-        "batch check: {:.0} addresses/s; CPU {:.2} us/address (server and generator); load average {}",
-        (r.requests * per_request as u64) as f64 / r.elapsed.as_secs_f64(),
-        r.cpu * 1e6 / (r.requests.max(1) * per_request as u64) as f64,
-        loadavg()
-    );
-
-    // Ingest while classify traffic runs on other connections.
-    let batch = o.ingest_batch;
+/// `events` SendGrid webhook events (a third bounces, the rest deliveries)
+/// as requests of `batch` events, ids prefixed with `tag` so that each
+/// phase's events are new to the store.
+fn sendgrid_batches(tag: &str, events: usize, batch: usize) -> Vec<Vec<u8>> {
     let t0 = rebound_ingest::time::now_ms() / 1000 - 86_400;
-    let bodies: Vec<Vec<u8>> = (0..o.events.div_ceil(batch))
+    (0..events.div_ceil(batch))
         .map(|b| {
-            let n = batch.min(o.events - b * batch);
+            let n = batch.min(events - b * batch);
             let events: Vec<serde_json::Value> = (0..n)
                 .map(|j| {
                     let i = b * batch + j;
                     serde_json::json!({"email": format!("r{i}@example{}.org", i % 50),
                         "timestamp": t0 + (i as i64 % 80_000), "event": if i.is_multiple_of(3) { "bounce" } else { "delivered" },
-                        "sg_event_id": format!("load-{i}"), "reason": "550 5.1.1 unknown user",
+                        "sg_event_id": format!("{tag}-{i}"), "reason": "550 5.1.1 unknown user",
                         "response": "250 OK", "status": "5.1.1", "type": "bounce"})
                 })
                 .collect();
             post("/v1/events/sendgrid", &serde_json::Value::Array(events).to_string())
         })
-        .collect();
-    let (ingest, background) = client_rt.block_on(async {
-        let bg = tokio::spawn({
-            let classify = classify.clone();
-            async move { run_load(addr, &classify, 16, dur).await }
-        });
-        let ingest = run_once(addr, bodies, 8).await;
-        (ingest, bg.await.unwrap())
-    });
-    let stored = rebound_ledger::open(&db).unwrap().count_events().unwrap() - events_before;
-    ingest.print(&format!(
-        "POST /v1/events/sendgrid ({batch} events per request)"
-    ));
-    background.print("  classify alongside ingest");
-    println!(
-        "ingest under load: sent {}, stored {} ({:.0} events/s; CPU {:.1} us/event, server, generator and the classify traffic){}",
-        o.events,
-        stored,
-        o.events as f64 / ingest.elapsed.as_secs_f64(),
-        ingest.cpu * 1e6 / o.events.max(1) as f64,
-        if stored as usize == o.events {
-            ""
-        } else {
-            "  MISMATCH"
-        }
-    );
-    println!("load average after: {}", loadavg());
-    let _ = stop_tx.send(());
-    let _ = server_rt.block_on(server);
-    if stored as usize != o.events || ingest.errors > 0 {
-        std::process::exit(1);
-    }
+        .collect()
 }
 
 fn post(path: &str, body: &str) -> Vec<u8> {
