@@ -747,10 +747,10 @@ macro_rules! suite {
             #[test] fn schema_is_versioned_and_reopening_is_harmless() {
                 let db = backends::sqlite();
                 let s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 6);
+                assert_eq!(s.schema_version().unwrap(), 7);
                 drop(s);
                 let mut s = rebound_ledger::SqliteStore::open(&db.url).unwrap();
-                assert_eq!(s.schema_version().unwrap(), 6);
+                assert_eq!(s.schema_version().unwrap(), 7);
                 assert_eq!(rebound_ledger::Store::count_events(&mut s).unwrap(), 0);
             }
         }
@@ -822,7 +822,7 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
             .unwrap();
     }
     let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 6);
+    assert_eq!(s.schema_version().unwrap(), 7);
     // Migration 5 rolled up the event already stored.
     assert_rollups_match(path, "after migration 5");
     let e = s
@@ -861,6 +861,91 @@ fn migration_3_keeps_old_events_and_judges_them_from_their_verdicts() {
         Some(rebound_classify::builtin_rules_id())
     );
     assert_eq!(e.policy_class, "hard");
+}
+
+/// Migration 7 rebuilds SQLite's tables keyed by text without a rowid: what
+/// they held before is there after, and they behave as before (a claimed
+/// key stays claimed, a lifted address stays lifted, links stay linked).
+#[test]
+fn migration_7_keeps_suppressions_links_resets_and_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    let path = path.to_str().unwrap();
+    let p = Policy::default();
+    let once = OnceKey {
+        key: "mailgun:kept".into(),
+        expires_ms: now_ms() + 3_600_000,
+    };
+    let bounce = |r: &str, t: i64| ev(r, t, Outcome::Bounced, Reason::UserUnknown, "5.1.1");
+    let tables = |s: &rebound_ledger::SqliteStore| -> Vec<String> {
+        let c = s.connection();
+        let mut st = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID' ORDER BY name")
+            .unwrap();
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    {
+        let mut old = rebound_ledger::SqliteStore::open_migrated_to(path, 6).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 6);
+        assert!(!tables(&old).contains(&"suppressions".to_string()));
+        old.ingest_batch_once(&[bounce("dead@example.net", T0)], &p, &once)
+            .unwrap()
+            .unwrap();
+        old.ingest_batch(&[bounce("lifted@example.net", T0 + 1)], &p)
+            .unwrap();
+        assert!(
+            old.remove_suppression("lifted@example.net", "ops", "test")
+                .unwrap()
+        );
+        old.add_suppressions(
+            &[ManualSuppression {
+                address: "manual@example.org".into(),
+                reason: "manual".into(),
+                detail: "asked".into(),
+            }],
+            "ops",
+        )
+        .unwrap();
+    }
+    let mut s = rebound_ledger::SqliteStore::open(path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 7);
+    for t in [
+        "once_tokens",
+        "recipient_resets",
+        "suppression_events",
+        "suppressions",
+    ] {
+        assert!(tables(&s).contains(&t.to_string()), "{t} still has a rowid");
+    }
+    assert_eq!(
+        suppressed(&mut s, "dead@example.net").as_deref(),
+        Some("hardbounce")
+    );
+    assert_eq!(
+        suppressed(&mut s, "manual@example.org").as_deref(),
+        Some("manual")
+    );
+    assert_eq!(suppressed(&mut s, "lifted@example.net"), None);
+    assert_eq!(s.count_suppressions().unwrap(), 2);
+    let linked = s.suppression_events("dead@example.net").unwrap();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].event.recipient, "dead@example.net");
+    // The claim made before the migration still refuses a replay.
+    let replay = s.ingest_batch_once(&[bounce("other@example.net", T0 + 2)], &p, &once);
+    assert!(replay.unwrap().is_none());
+    // The lift's reset survives: the bounce from before it does not count again.
+    let resets: i64 = s
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM recipient_resets WHERE address = 'lifted@example.net'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(resets, 1);
 }
 
 // ------------------------------------------------------------------ rollups

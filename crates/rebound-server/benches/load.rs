@@ -273,19 +273,31 @@ fn main() {
         ingest.print(&format!(
             "POST /v1/events/sendgrid ({} events per request{})",
             o.ingest_batch,
-            if alongside { ", classify alongside" } else { "" }
+            if alongside {
+                ", classify alongside"
+            } else {
+                ""
+            }
         ));
         if let Some(bg) = &background {
             bg.print("  classify alongside ingest");
         }
         println!(
             "{}: sent {}, stored {} ({:.0} events/s; CPU {:.1} us/event, server, generator{}){}",
-            if alongside { "ingest under load" } else { "ingest" },
+            if alongside {
+                "ingest under load"
+            } else {
+                "ingest"
+            },
             o.events,
             stored,
             o.events as f64 / ingest.elapsed.as_secs_f64(),
             ingest.cpu * 1e6 / o.events.max(1) as f64,
-            if alongside { " and the classify traffic" } else { "" },
+            if alongside {
+                " and the classify traffic"
+            } else {
+                ""
+            },
             if stored as usize == o.events {
                 ""
             } else {
