@@ -4,7 +4,7 @@
 //! suppression checks. One thread throughout.
 //!
 //! ```sh
-//! cargo bench -p rebound-ledger --bench ingest -- [--events N] [--batch N] [--db URL] [--pg URL|--no-pg]
+//! cargo bench -p rebound-ledger --bench ingest -- [--events N] [--batch N] [--db URL|--no-sqlite] [--pg URL|--no-pg]
 //! ```
 //! `--pg` defaults to `$REBOUND_TEST_POSTGRES_URL`; each run uses a fresh
 //! schema there, dropped afterwards.
@@ -24,6 +24,7 @@ fn main() {
     let mut events: u64 = 1_000_000;
     let mut batch: usize = IngestOptions::default().batch_size;
     let mut db: Option<String> = None;
+    let mut sqlite = true;
     let mut pg: Option<String> = std::env::var("REBOUND_TEST_POSTGRES_URL")
         .ok()
         .filter(|s| !s.is_empty());
@@ -40,6 +41,7 @@ fn main() {
             "--batch" => batch = args.next().and_then(|v| v.parse().ok()).expect("--batch N"),
             "--pg" => pg = args.next(),
             "--no-pg" => pg = None,
+            "--no-sqlite" => sqlite = false,
             // cargo bench passes --bench; ignore it and anything unknown.
             _ => {}
         }
@@ -79,7 +81,9 @@ fn main() {
     let sqlite_url =
         db.unwrap_or_else(|| dir.path().join("bench.db").to_str().unwrap().to_string());
     println!("batch size: {batch} events per transaction");
-    run("sqlite", &sqlite_url, &log, events, batch);
+    if sqlite {
+        run("sqlite", &sqlite_url, &log, events, batch);
+    }
     if let Some(base) = pg {
         let schema = format!("rebound_bench_{}", std::process::id());
         let sep = if base.contains('?') { '&' } else { '?' };
