@@ -66,22 +66,46 @@ pub struct Advice {
     pub blocklisted: Option<(Owner, Remedy)>,
 }
 
+/// A rule's own owner and remedies, where they differ from its reason's
+/// (`owner`, `remedy`, `temporary_remedy` in a `[[rule]]`): one reason can
+/// cover wordings that call for different actions, as `securityerror`
+/// covers both a receiver's policy refusal (investigate) and the sender's
+/// own SMTP login failing (fix the credentials).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleAdvice {
+    pub owner: Option<Owner>,
+    pub remedy: Option<Remedy>,
+    pub temporary_remedy: Option<Remedy>,
+}
+
+impl RuleAdvice {
+    pub fn is_empty(&self) -> bool {
+        *self == RuleAdvice::default()
+    }
+}
+
 impl Advice {
     /// Hard bounce, owner and remedy of a failure of this reason: whether
     /// it was temporary, the class of its status (or reply code), whether
-    /// the reply named a blocklist.
+    /// the reply named a blocklist, and the deciding rule's own advice (a
+    /// named blocklist outranks it: the listing is the fact to act on).
     pub fn consequences(
         &self,
         transient: bool,
         hard_class: Option<u8>,
         blocklisted: bool,
+        rule: RuleAdvice,
     ) -> (bool, Owner, Remedy) {
-        let (owner, remedy) = match self.blocklisted {
-            Some(pair) if blocklisted => pair,
-            _ => (self.owner, self.remedy),
+        let (owner, remedy, temporary_remedy) = match self.blocklisted {
+            Some((owner, remedy)) if blocklisted => (owner, remedy, self.temporary_remedy),
+            _ => (
+                rule.owner.unwrap_or(self.owner),
+                rule.remedy.unwrap_or(self.remedy),
+                rule.temporary_remedy.unwrap_or(self.temporary_remedy),
+            ),
         };
         if transient {
-            return (false, owner, self.temporary_remedy);
+            return (false, owner, temporary_remedy);
         }
         let hard = match self.hardbounce {
             HardBounce::Unless4xx => hard_class != Some(4),

@@ -65,7 +65,7 @@ mod pattern;
 mod rules;
 mod scanner;
 
-pub use advice::{Advice, HardBounce};
+pub use advice::{Advice, HardBounce, RuleAdvice};
 pub use lint::{Finding, lint};
 pub use rules::RuleError;
 
@@ -323,6 +323,8 @@ impl Classifier {
             transient,
             hard_class,
             verdict.blocklist.is_some(),
+            self.rules
+                .advice_of_explained_rule(&verdict.explain, verdict.reason),
         );
         verdict.hardbounce = hardbounce;
         verdict.owner = owner;
@@ -497,8 +499,12 @@ impl Classifier {
         };
 
         let reason = decider.reason();
+        let rule_advice = match decider {
+            Decider::Rule { rule, .. } => rule.advice,
+            _ => RuleAdvice::default(),
+        };
         let (hardbounce, owner, remedy) =
-            reading.consequences(rs.advice(reason), blocklist.is_some());
+            reading.consequences(rs.advice(reason), blocklist.is_some(), rule_advice);
         let blocklist = blocklist.map(|b| b.named(rs));
         let status_meaning = status_meaning(status_entry, reading.status);
         let explain = explain(rs, &decider, reading.status, status_meaning);
@@ -603,10 +609,15 @@ impl Reading {
     /// Hard bounce, owner and remedy by `advice`. With no code at all, a
     /// delay notice's action is what says the failure is temporary; the
     /// class of the status (else the reply code) decides hardness.
-    fn consequences(&self, advice: &Advice, blocklisted: bool) -> (bool, Owner, Remedy) {
+    fn consequences(
+        &self,
+        advice: &Advice,
+        blocklisted: bool,
+        rule: RuleAdvice,
+    ) -> (bool, Owner, Remedy) {
         let transient = self.class == Some(4) || (self.class.is_none() && self.delayed);
         let hard_class = self.status.map(EnhancedStatus::class_digit).or(self.class);
-        advice.consequences(transient, hard_class, blocklisted)
+        advice.consequences(transient, hard_class, blocklisted, rule)
     }
 
     /// Permanent (5), temporary (4), or, with no code, what the DSN action

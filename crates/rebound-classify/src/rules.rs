@@ -144,6 +144,11 @@ struct RuleSpec {
     from_host: bool,
     /// Why, in words, for `explain`.
     explain: Option<String>,
+    /// The owner and remedies when this rule decides, where they differ
+    /// from its reason's (`advice.toml`).
+    owner: Option<String>,
+    remedy: Option<String>,
+    temporary_remedy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,6 +259,8 @@ pub(crate) struct Rule {
     /// Only when the provider is recognised by a host (see `RuleSpec`).
     pub from_host: bool,
     pub explain: Option<String>,
+    /// Owner and remedies of its own, over its reason's.
+    pub advice: crate::advice::RuleAdvice,
 }
 
 /// What a reply looks like to the constraint checks.
@@ -602,6 +609,27 @@ impl RuleSet {
     pub(crate) fn advice(&self, reason: Reason) -> &Advice {
         &self.advice[reason as usize]
     }
+
+    /// The own advice of the rule a verdict's `explain` names as its
+    /// decider (`rule <id>: …`, as the classifier writes it), if that rule
+    /// still gives the verdict's reason: for re-deriving the consequences
+    /// of a finished verdict, which keeps only its explanation.
+    pub(crate) fn advice_of_explained_rule(
+        &self,
+        explain: &str,
+        reason: Reason,
+    ) -> crate::advice::RuleAdvice {
+        explain
+            .strip_prefix("rule ")
+            .and_then(|rest| rest.split_once(": "))
+            .and_then(|(id, _)| {
+                self.rules
+                    .iter()
+                    .find(|r| r.id == id && r.reason == reason && !r.advice.is_empty())
+            })
+            .map(|r| r.advice)
+            .unwrap_or_default()
+    }
 }
 
 /// Rules and status entries in a file's text (0 when it does not parse;
@@ -786,6 +814,32 @@ impl Compiler {
         if spec.from_host && provider.is_none() {
             return Err(err("from_host needs a provider file".into()));
         }
+        let advice = crate::advice::RuleAdvice {
+            owner: spec
+                .owner
+                .as_deref()
+                .map(|v| {
+                    v.parse::<rebound_core::Owner>()
+                        .map_err(|e| err(e.to_string()))
+                })
+                .transpose()?,
+            remedy: spec
+                .remedy
+                .as_deref()
+                .map(|v| {
+                    v.parse::<rebound_core::Remedy>()
+                        .map_err(|e| err(e.to_string()))
+                })
+                .transpose()?,
+            temporary_remedy: spec
+                .temporary_remedy
+                .as_deref()
+                .map(|v| {
+                    v.parse::<rebound_core::Remedy>()
+                        .map_err(|e| err(e.to_string()))
+                })
+                .transpose()?,
+        };
         if let Some(from) = &spec.phrases_from {
             self.phrases_from
                 .push((idx, from.clone(), src.name.to_string()));
@@ -820,6 +874,7 @@ impl Compiler {
             no_replycode: spec.no_replycode,
             from_host: spec.from_host,
             explain: spec.explain,
+            advice,
         });
         Ok(())
     }

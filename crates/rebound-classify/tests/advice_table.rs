@@ -72,12 +72,12 @@ fn every_reason_has_its_old_advice() {
                 let (o, m) = if blocklisted { perm_bl } else { perm };
                 let t = if blocklisted { temp_bl } else { temp };
                 assert_eq!(
-                    advice.consequences(false, class, blocklisted),
+                    advice.consequences(false, class, blocklisted, Default::default()),
                     (hard[i], owner(o), remedy(m)),
                     "{name}: permanent, class {class:?}, blocklisted {blocklisted}"
                 );
                 assert_eq!(
-                    advice.consequences(true, class, blocklisted),
+                    advice.consequences(true, class, blocklisted, Default::default()),
                     (false, owner(o), remedy(t)),
                     "{name}: temporary, class {class:?}, blocklisted {blocklisted}"
                 );
@@ -184,5 +184,70 @@ fn bad_advice_and_a_user_order_are_refused() {
             ),
         };
         assert!(err.contains(says), "{text:?}: {err}");
+    }
+}
+
+/// A rule's own `owner`, `remedy` and `temporary_remedy` replace its
+/// reason's when that rule decides, and only then; `settle` keeps them.
+#[test]
+fn a_rule_can_give_its_own_owner_and_remedies() {
+    let file = r#"
+[[rule]]
+id = "test/relay-login"
+reason = "securityerror"
+phrases = ["relay login refused"]
+owner = "sender_config"
+remedy = "fix_config"
+temporary_remedy = "slow_down"
+"#;
+    let c = Classifier::with_rules(&[("user.toml", file)]).unwrap();
+    let v = c.classify_text("550 5.7.1 relay login refused");
+    assert_eq!(v.reason, Reason::SecurityError);
+    assert_eq!(
+        (v.owner, v.remedy),
+        (Owner::SenderConfig, Remedy::FixConfig)
+    );
+    let t = c.classify_text("454 4.7.1 relay login refused");
+    assert_eq!((t.owner, t.remedy), (Owner::SenderConfig, Remedy::SlowDown));
+    // Another securityerror reply, decided by something else, keeps the
+    // reason's advice.
+    let other = c.classify_text("550 5.7.1 some policy said no");
+    assert_eq!(other.reason, Reason::SecurityError);
+    let reason_advice = c.advice(Reason::SecurityError);
+    assert_eq!(
+        (other.owner, other.remedy),
+        (reason_advice.owner, reason_advice.remedy)
+    );
+    assert_ne!(reason_advice.remedy, Remedy::FixConfig);
+    // Re-deriving a finished verdict (as an ESP's "temporary" flag makes
+    // the ingest do) still applies the deciding rule's advice.
+    let mut settled = v.clone();
+    settled.permanent = Some(false);
+    c.settle(&mut settled);
+    assert_eq!(settled.remedy, Remedy::SlowDown);
+    settled.permanent = Some(true);
+    c.settle(&mut settled);
+    assert_eq!(settled.remedy, Remedy::FixConfig);
+    // Once the reason changed, the rule no longer speaks for the verdict.
+    settled.reason = Reason::Blocked;
+    c.settle(&mut settled);
+    assert_eq!(settled.remedy, c.advice(Reason::Blocked).remedy);
+}
+
+#[test]
+fn a_rule_with_an_unknown_owner_or_remedy_is_refused() {
+    for (field, value) in [
+        ("owner", "nobody"),
+        ("remedy", "drop"),
+        ("temporary_remedy", "later"),
+    ] {
+        let file = format!(
+            "[[rule]]\nid = \"t/x\"\nreason = \"blocked\"\nphrases = [\"x\"]\n{field} = \"{value}\"\n"
+        );
+        let err = Classifier::with_rules(&[("user.toml", &file)])
+            .err()
+            .unwrap_or_else(|| panic!("{field} = {value:?} accepted"))
+            .to_string();
+        assert!(err.contains(value), "{err}");
     }
 }
