@@ -818,3 +818,60 @@ fn gateway_refusals_of_the_message_or_the_ip() {
         assert!(!v.hardbounce, "{text}");
     }
 }
+
+/// The sending client's own SMTP login failing is its configuration to
+/// fix, nothing about the recipient or its reputation; a group that takes
+/// mail only from authenticated senders (Exchange's RESOLVER.RST) is not.
+#[test]
+fn a_refused_smtp_login_is_the_senders_configuration() {
+    for text in [
+        "535 5.7.8 Username and Password not accepted",
+        "530 5.7.0 Authentication required",
+        "535 5.7.1 Application-specific password required",
+        "504 5.7.4 Unrecognized authentication type",
+        "550 Unauthenticated senders not allowed",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::SecurityError, "{text}: {}", v.explain);
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(
+            (v.owner, v.remedy),
+            (Owner::SenderConfig, Remedy::FixConfig),
+            "{text}: {}",
+            v.explain
+        );
+    }
+    let group = classify("550 5.7.1 RESOLVER.RST.AuthRequired; authentication required");
+    assert_eq!(group.reason, Reason::SecurityError);
+    assert_eq!(group.remedy, Remedy::Investigate, "{}", group.explain);
+}
+
+/// A sender domain without usable DNS is fixed in that DNS, deferred or not.
+#[test]
+fn a_sender_domain_without_dns_is_the_senders_configuration() {
+    for text in [
+        "553 5.1.8 <news@gone.example>: Sender address rejected: Domain not found",
+        "450 4.1.8 <news@gone.example>: Sender address rejected: Domain not found",
+        "550 5.1.0 sender rejected - sender domain must resolve to a valid MX or A record",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(
+            (v.owner, v.remedy),
+            (Owner::SenderConfig, Remedy::FixConfig),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
+
+#[test]
+fn refused_attachment_types_and_recipient_blocklists_are_not_dead_addresses() {
+    let v = classify("552 5.7.0 Message rejected: attachment type is not allowed");
+    assert_eq!(v.reason, Reason::PolicyViolation, "{}", v.explain);
+    assert!(!v.hardbounce);
+    let v = classify("553 sorry, your envelope recipient is in my badrcptto list (#5.7.1)");
+    assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
+    assert!(!v.hardbounce);
+}
