@@ -853,6 +853,7 @@ fn a_sender_domain_without_dns_is_the_senders_configuration() {
         "553 5.1.8 <news@gone.example>: Sender address rejected: Domain not found",
         "450 4.1.8 <news@gone.example>: Sender address rejected: Domain not found",
         "550 5.1.0 sender rejected - sender domain must resolve to a valid MX or A record",
+        "504 5.5.2 <news>: Sender address rejected: need fully-qualified address",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
@@ -874,4 +875,27 @@ fn refused_attachment_types_and_recipient_blocklists_are_not_dead_addresses() {
     let v = classify("553 sorry, your envelope recipient is in my badrcptto list (#5.7.1)");
     assert_eq!(v.reason, Reason::Filtered, "{}", v.explain);
     assert!(!v.hardbounce);
+}
+
+/// Postfix's HELO-name checks refuse the sending MTA's own name: a setting
+/// to fix, deferred or not, never a slower rate or a look at reputation.
+#[test]
+fn a_bad_helo_name_is_the_senders_configuration() {
+    for text in [
+        "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
+        "450 4.7.1 <mta.invalid>: Helo command rejected: Host not found",
+        "501 5.5.2 <mta_1>: Helo command rejected: Invalid name",
+    ] {
+        let v = classify(text);
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(
+            (v.owner, v.remedy),
+            (Owner::SenderConfig, Remedy::FixConfig),
+            "{text}: {}",
+            v.explain
+        );
+    }
+    let v = classify("421 4.3.2 The maximum number of concurrent connections has been exceeded");
+    assert_eq!(v.reason, Reason::TooManyConn, "{}", v.explain);
+    assert_eq!(v.remedy, Remedy::SlowDown);
 }
