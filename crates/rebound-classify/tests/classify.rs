@@ -854,6 +854,8 @@ fn a_sender_domain_without_dns_is_the_senders_configuration() {
         "450 4.1.8 <news@gone.example>: Sender address rejected: Domain not found",
         "550 5.1.0 sender rejected - sender domain must resolve to a valid MX or A record",
         "504 5.5.2 <news>: Sender address rejected: need fully-qualified address",
+        "553 5.1.8 <news@gone.example>... Domain of sender address news@gone.example does not exist",
+        "451 4.1.8 Domain of sender address news@gone.example does not resolve",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
@@ -898,4 +900,51 @@ fn a_bad_helo_name_is_the_senders_configuration() {
     let v = classify("421 4.3.2 The maximum number of concurrent connections has been exceeded");
     assert_eq!(v.reason, Reason::TooManyConn, "{}", v.explain);
     assert_eq!(v.remedy, Remedy::SlowDown);
+}
+
+/// MTA wordings (Sendmail, Exim, SES, Postfix) for a dead or malformed
+/// recipient, a recipient domain whose mail hosts do not exist, an expired
+/// account and a message that breaks RFC 2822.
+#[test]
+fn mta_wordings_for_dead_addresses_and_broken_messages() {
+    for (text, reason, hard) in [
+        (
+            "553 5.3.0 <a@example.com>... Addressee unknown, relay=[192.0.2.1]",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "554 Transaction failed: Missing final '@domain'",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "504 5.5.2 <a>: Recipient address rejected: need fully-qualified address",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 all relevant MX records point to non-existent hosts",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "550 5.0.0 <a@example.com>... User account is expired",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "554 5.7.1 Delivery not authorized, message refused: Message is not RFC 2822 compliant",
+            Reason::NotCompliantRfc,
+            false,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (reason, hard),
+            "{text}: {}",
+            v.explain
+        );
+    }
 }
