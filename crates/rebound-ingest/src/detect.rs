@@ -23,6 +23,13 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         let has = |k: &str| trimmed.contains(k);
         return Some(if has("\"msys\"") {
             Format::Sparkpost
+        } else if has("\"mandrill_events\"") || (has("\"msg\"") && has("\"ts\"")) {
+            Format::Mandrill
+        } else if has("\"mj_message_id\"") || has("\"Message_GUID\"") || has("\"error_related_to\"")
+        {
+            Format::Mailjet
+        } else if has("\"ts_epoch\"") || has("\"ts_event\"") {
+            Format::Brevo
         } else if has("\"event-data\"") {
             Format::Mailgun
         } else if has("\"RecordType\"") || has("\"BouncedAt\"") {

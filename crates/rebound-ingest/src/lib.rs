@@ -119,6 +119,9 @@ pub enum Format {
     Mailgun,
     Postmark,
     Sparkpost,
+    Mailjet,
+    Brevo,
+    Mandrill,
 }
 
 impl Format {
@@ -135,6 +138,9 @@ impl Format {
         Format::Mailgun,
         Format::Postmark,
         Format::Sparkpost,
+        Format::Mailjet,
+        Format::Brevo,
+        Format::Mandrill,
     ];
 
     /// The formats an [`EventReader`] reads record by record (logs and
@@ -150,6 +156,9 @@ impl Format {
         Format::Mailgun,
         Format::Postmark,
         Format::Sparkpost,
+        Format::Mailjet,
+        Format::Brevo,
+        Format::Mandrill,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +175,9 @@ impl Format {
             Format::Mailgun => "mailgun",
             Format::Postmark => "postmark",
             Format::Sparkpost => "sparkpost",
+            Format::Mailjet => "mailjet",
+            Format::Brevo => "brevo",
+            Format::Mandrill => "mandrill",
         }
     }
 
@@ -178,7 +190,14 @@ impl Format {
     pub fn is_json(self) -> bool {
         matches!(
             self,
-            Format::Ses | Format::Sendgrid | Format::Mailgun | Format::Postmark | Format::Sparkpost
+            Format::Ses
+                | Format::Sendgrid
+                | Format::Mailgun
+                | Format::Postmark
+                | Format::Sparkpost
+                | Format::Mailjet
+                | Format::Brevo
+                | Format::Mandrill
         )
     }
 }

@@ -1,7 +1,9 @@
 //! ESP webhook JSON, as the providers document them: Amazon SES (raw or in an
 //! SNS envelope), SendGrid event webhook (and its bounce-list API entries),
 //! Mailgun (webhook `event-data` or Events API items), Postmark
-//! bounce/delivery/spam webhooks, SparkPost `msys` events.
+//! bounce/delivery/spam webhooks, SparkPost `msys` events, Mailjet Event API
+//! posts, Brevo (Sendinblue) transactional webhooks, Mandrill (Mailchimp
+//! Transactional) `mandrill_events`.
 //!
 //! Every provider states its own verdict on a failure (SES `bounceType` and
 //! `bounceSubType`, SendGrid `type` and `bounce_classification`, Mailgun
@@ -462,10 +464,32 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
     {
         return Some(Format::Ses);
     }
-    if o.contains_key("sg_event_id")
-        || o.contains_key("sg_message_id")
-        || (o.contains_key("email") && o.contains_key("event"))
+    if o.contains_key("msg") && o.contains_key("event") && o.contains_key("ts") {
+        return Some(Format::Mandrill);
+    }
+    if o.contains_key("sg_event_id") || o.contains_key("sg_message_id") {
+        return Some(Format::Sendgrid);
+    }
+    if [
+        "mj_message_id",
+        "mj_campaign_id",
+        "mj_contact_id",
+        "Message_GUID",
+        "error_related_to",
+    ]
+    .iter()
+    .any(|k| o.contains_key(*k))
     {
+        return Some(Format::Mailjet);
+    }
+    if o.contains_key("event")
+        && ["ts_epoch", "ts_event", "message-id"]
+            .iter()
+            .any(|k| o.contains_key(*k))
+    {
+        return Some(Format::Brevo);
+    }
+    if o.contains_key("email") && o.contains_key("event") {
         return Some(Format::Sendgrid);
     }
     if o.contains_key("event") && (o.contains_key("recipient") || o.contains_key("delivery-status"))
@@ -483,10 +507,24 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
 }
 
 /// Splits a document into records: an array's elements, a Mailgun Events
-/// API page's `items`, or the object itself.
+/// API page's `items`, Mandrill's `mandrill_events` (an array, or the JSON
+/// text of one as its form field carries it), or the object itself.
 pub(crate) fn records(v: Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a,
+        Value::Object(mut o) if o.contains_key("mandrill_events") => {
+            match o.remove("mandrill_events") {
+                Some(Value::Array(a)) => a,
+                Some(Value::String(text)) => match serde_json::from_str(&text) {
+                    Ok(Value::Array(a)) => a,
+                    Ok(other) => vec![other],
+                    // Kept as it came: reading it then fails with a clear
+                    // error for this record alone.
+                    Err(_) => vec![Value::String(text)],
+                },
+                _ => Vec::new(),
+            }
+        }
         Value::Object(mut o) if o.get("items").is_some_and(Value::is_array) => {
             match o.remove("items") {
                 Some(Value::Array(a)) => a,
@@ -517,6 +555,9 @@ pub(crate) fn record(
         Format::Mailgun => mailgun(v, received_ms)?,
         Format::Postmark => postmark(v, received_ms)?,
         Format::Sparkpost => sparkpost(v, received_ms)?,
+        Format::Mailjet => mailjet(v, received_ms)?,
+        Format::Brevo => brevo(v, received_ms)?,
+        Format::Mandrill => mandrill(v, received_ms)?,
         other => return Err(format!("{other} is not a webhook format")),
     };
     Ok((format, parsed))
@@ -1149,6 +1190,279 @@ fn sparkpost(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     if let Some(code) = string(e, "error_code").and_then(|c| c.parse::<u16>().ok()) {
         d.replycode = rebound_core::ReplyCode::new(code);
     }
+    codes_into(&mut d);
+    Ok(Parsed::events(vec![d]))
+}
+
+// ------------------------------------------------------------------- Mailjet
+
+/// Mailjet Event API kinds ("Event API: real-time notifications",
+/// https://dev.mailjet.com/email/guides/webhooks/). A `bounce` is read
+/// further by `hard_bounce` and `error`, a `blocked` (not sent by Mailjet)
+/// by `error`.
+const MAILJET_EVENTS: &[(&str, Row)] = &[
+    ("sent", DELIVERED),
+    ("bounce", BOUNCED),
+    ("blocked", dropped(Reason::Suppressed)),
+    ("spam", COMPLAINED),
+    ("open", Row::NotDelivery),
+    ("click", Row::NotDelivery),
+    ("unsub", Row::NotDelivery),
+];
+
+/// Mailjet's `error` values (grouped by `error_related_to`: recipient,
+/// domain, spam, content, system, mailjet) and the reason each names.
+/// `None`: the reply text alone decides.
+const MAILJET_ERRORS: &[(&str, Option<Reason>)] = &[
+    ("user unknown", Some(Reason::UserUnknown)),
+    ("mailbox inactive", Some(Reason::Suspend)),
+    ("quota exceeded", Some(Reason::MailboxFull)),
+    ("invalid domain", Some(Reason::HostUnknown)),
+    ("no mail host", Some(Reason::HostUnknown)),
+    ("relay/access denied", None),
+    ("sender blocked", Some(Reason::Blocked)),
+    ("content blocked", Some(Reason::SpamDetected)),
+    ("policy issue", Some(Reason::PolicyViolation)),
+    ("system issue", Some(Reason::SystemError)),
+    ("protocol issue", Some(Reason::NetworkError)),
+    ("connection issue", Some(Reason::NetworkError)),
+    ("greylisted", Some(Reason::PolicyViolation)),
+    // Mailjet's own refusals to send (`blocked`).
+    ("preblocked", Some(Reason::Suppressed)),
+    ("duplicate in campaign", Some(Reason::Suppressed)),
+    ("spam reporter", Some(Reason::Suppressed)),
+    ("blacklisted", Some(Reason::Suppressed)),
+    ("typofix", Some(Reason::Suppressed)),
+    ("bad or empty template", Some(Reason::ContentError)),
+    ("error in template language", Some(Reason::ContentError)),
+];
+
+fn mailjet(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    let event = s(v, "event").ok_or("Mailjet event without event")?;
+    let mut row = lookup(MAILJET_EVENTS, eq(event))
+        .ok_or_else(|| format!("unknown Mailjet event {event:?}"))?;
+    let error = s(v, "error");
+    let named = error.and_then(|e| {
+        MAILJET_ERRORS
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(e))
+            .map(|(_, r)| *r)
+    });
+    if event.eq_ignore_ascii_case("bounce") {
+        // (`blocked: true` says Mailjet now blocks the recipient, which
+        // follows from the bounce; it adds nothing here.)
+        let hard = v.get("hard_bounce").and_then(Value::as_bool);
+        let hint = named.flatten();
+        row = match (hard, hint) {
+            // Mailjet calls it soft: never a dead address, whatever the
+            // text says.
+            (Some(false), _) => temporary(hint),
+            // Hard, and the error names the reason.
+            (_, Some(r)) => permanent(r),
+            (_, None) => BOUNCED,
+        };
+    }
+    if event.eq_ignore_ascii_case("blocked") {
+        // Not sent: the error says why; a recipient fact learnt before
+        // (an unknown user) stays the reason, Mailjet's lists otherwise.
+        row = dropped(named.flatten().unwrap_or(Reason::Suppressed));
+    }
+    let Row::Event(verdict) = row else {
+        return Ok(Parsed::skip(Format::Mailjet, event));
+    };
+    let email = s(v, "email").ok_or("Mailjet event without email")?;
+    let stated = v.get("time");
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
+    // `comment` holds the receiving server's words when there are any;
+    // `smtp_reply` is the acceptance of a `sent`.
+    let text = match (s(v, "comment"), error, s(v, "smtp_reply")) {
+        (Some(c), _, _) => c.to_string(),
+        (None, Some(e), _) => e.to_string(),
+        (None, None, Some(r)) => r.to_string(),
+        _ => String::new(),
+    };
+    let message = string(v, "MessageID").or_else(|| string(v, "mj_message_id"));
+    let stamp = stamp_of(stated);
+    let campaign = s(v, "customcampaign")
+        .map(str::to_string)
+        .or_else(|| string(v, "mj_campaign_id").filter(|c| c != "0"));
+    let mut d = Draft {
+        time_ms,
+        recipient: email.to_string(),
+        campaign,
+        message_id: s(v, "Message_GUID").map(str::to_string).or(message.clone()),
+        text,
+        identity: format!(
+            "{event}\u{1f}{stamp}\u{1f}{}\u{1f}{email}",
+            message.as_deref().unwrap_or("")
+        ),
+        ..Draft::default()
+    };
+    apply(&mut d, verdict);
+    d.esp = esp_fields(v, &["event", "hard_bounce", "error_related_to", "error"]);
+    codes_into(&mut d);
+    Ok(Parsed::events(vec![d]))
+}
+
+// --------------------------------------------------------------------- Brevo
+
+/// Brevo (formerly Sendinblue) transactional webhook events
+/// (https://developers.brevo.com/docs/transactional-webhooks).
+const BREVO_EVENTS: &[(&str, Row)] = &[
+    ("delivered", DELIVERED),
+    // "the email address does not exist, the domain does not exist or the
+    // recipient's server blocks the email permanently": broad, a specific
+    // status in the reason still decides.
+    ("hard_bounce", broad(Some(Reason::UserUnknown))),
+    ("soft_bounce", temporary(None)),
+    ("deferred", DEFERRED),
+    ("spam", COMPLAINED),
+    ("complaint", COMPLAINED),
+    // Not sent by Brevo: the contact is on its block list (unsubscribed,
+    // hard bounced or complained before), or the address is malformed.
+    ("blocked", dropped(Reason::Suppressed)),
+    ("invalid_email", dropped(Reason::UserUnknown)),
+    ("invalid", dropped(Reason::UserUnknown)),
+    ("error", dropped(Reason::SystemError)),
+    ("request", Row::NotDelivery),
+    ("sent", Row::NotDelivery),
+    ("opened", Row::NotDelivery),
+    ("unique_opened", Row::NotDelivery),
+    ("proxy_open", Row::NotDelivery),
+    ("unique_proxy_open", Row::NotDelivery),
+    ("click", Row::NotDelivery),
+    ("unsubscribed", Row::NotDelivery),
+    ("list_addition", Row::NotDelivery),
+];
+
+fn brevo(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    let event = s(v, "event").ok_or("Brevo event without event")?;
+    let row =
+        lookup(BREVO_EVENTS, eq(event)).ok_or_else(|| format!("unknown Brevo event {event:?}"))?;
+    let Row::Event(verdict) = row else {
+        return Ok(Parsed::skip(Format::Brevo, event));
+    };
+    let email = s(v, "email").ok_or("Brevo event without email")?;
+    // `ts_epoch` is in milliseconds, `ts_event` and `ts` in seconds
+    // (`parse_epoch` tells them apart by size), `date` local to the account.
+    let stated = ["ts_epoch", "ts_event", "ts"]
+        .iter()
+        .find_map(|k| v.get(*k).filter(|t| time::parse_epoch(t).is_some()));
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
+    let campaign = match v.get("tags") {
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+    .or_else(|| {
+        s(v, "tag")
+            .filter(|t| !t.starts_with('['))
+            .map(str::to_string)
+    });
+    let message = s(v, "message-id").map(|m| m.trim_matches(['<', '>']).to_string());
+    let stamp = stamp_of(stated);
+    let mut d = Draft {
+        time_ms,
+        recipient: email.to_string(),
+        sending_ip: s(v, "sending_ip").map(str::to_string),
+        campaign,
+        message_id: message.clone(),
+        text: s(v, "reason").unwrap_or("").to_string(),
+        identity: format!(
+            "{event}\u{1f}{stamp}\u{1f}{}\u{1f}{}",
+            string(v, "id").unwrap_or_default(),
+            message.as_deref().unwrap_or("")
+        ),
+        ..Draft::default()
+    };
+    apply(&mut d, verdict);
+    d.esp = esp_fields(v, &["event"]);
+    codes_into(&mut d);
+    Ok(Parsed::events(vec![d]))
+}
+
+// ------------------------------------------------------------------ Mandrill
+
+/// Mandrill (Mailchimp Transactional) webhook events
+/// (https://mailchimp.com/developer/transactional/docs/webhooks/).
+const MANDRILL_EVENTS: &[(&str, Row)] = &[
+    ("send", DELIVERED),
+    ("deferral", DEFERRED),
+    ("hard_bounce", BOUNCED),
+    ("soft_bounce", temporary(None)),
+    ("spam", COMPLAINED),
+    // Not sent: the address is on Mandrill's rejection list.
+    ("reject", dropped(Reason::Suppressed)),
+    ("open", Row::NotDelivery),
+    ("click", Row::NotDelivery),
+    ("unsub", Row::NotDelivery),
+    ("blacklist", Row::NotDelivery),
+    ("whitelist", Row::NotDelivery),
+];
+
+/// Mandrill's `bounce_description` of a hard bounce and the reason it
+/// names; another value leaves the reply text alone to decide.
+const MANDRILL_BOUNCES: &[(&str, Row)] = &[
+    ("bad_mailbox", permanent(Reason::UserUnknown)),
+    ("invalid_domain", permanent(Reason::HostUnknown)),
+    ("mailbox_full", permanent(Reason::MailboxFull)),
+    ("spam_related", permanent(Reason::SpamDetected)),
+    ("general", BOUNCED),
+];
+
+fn mandrill(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    let event = s(v, "event").ok_or("Mandrill event without event")?;
+    let mut row = lookup(MANDRILL_EVENTS, eq(event))
+        .ok_or_else(|| format!("unknown Mandrill event {event:?}"))?;
+    let msg = v.get("msg").unwrap_or(&Value::Null);
+    if event.eq_ignore_ascii_case("hard_bounce")
+        && let Some(r) = s(msg, "bounce_description").and_then(|b| lookup(MANDRILL_BOUNCES, eq(b)))
+    {
+        row = r;
+    }
+    let Row::Event(verdict) = row else {
+        return Ok(Parsed::skip(Format::Mandrill, event));
+    };
+    let email = s(msg, "email").ok_or("Mandrill event without msg.email")?;
+    let stated = v.get("ts").or_else(|| msg.get("ts"));
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
+    // The last SMTP event's reply is the receiving server's latest word;
+    // `diag` the summary Mandrill keeps with the message.
+    let last = msg
+        .get("smtp_events")
+        .and_then(Value::as_array)
+        .and_then(|a| a.last());
+    let text = s(msg, "diag")
+        .or_else(|| last.and_then(|e| s(e, "diag")))
+        .unwrap_or("")
+        .to_string();
+    let text = text
+        .strip_prefix("smtp;")
+        .map(|t| t.trim().to_string())
+        .unwrap_or(text);
+    let campaign = msg
+        .get("tags")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let id = s(v, "_id").or_else(|| s(msg, "_id"));
+    let stamp = stamp_of(stated);
+    let mut d = Draft {
+        time_ms,
+        recipient: email.to_string(),
+        sender: s(msg, "sender").map(str::to_string),
+        sending_ip: last.and_then(|e| s(e, "source_ip")).map(str::to_string),
+        campaign,
+        message_id: id.map(str::to_string),
+        text,
+        rhost: last
+            .and_then(|e| s(e, "destination_ip"))
+            .map(str::to_string),
+        identity: format!("{event}\u{1f}{stamp}\u{1f}{}", id.unwrap_or("")),
+        ..Draft::default()
+    };
+    apply(&mut d, verdict);
+    d.esp = esp_fields(msg, &["state", "bounce_description"]);
     codes_into(&mut d);
     Ok(Parsed::events(vec![d]))
 }

@@ -281,6 +281,9 @@ pub const SOURCES: &[&str] = &[
     "mailgun",
     "postmark",
     "sparkpost",
+    "mailjet",
+    "brevo",
+    "mandrill",
     "email",
     "log",
     "postfix",
@@ -326,6 +329,11 @@ pub async fn ingest(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("empty body"));
     }
+    let bytes = if source == "mandrill" {
+        mandrill_form(bytes)?
+    } else {
+        bytes
+    };
     let once = match verify_body(&s, source, &headers, &bytes).await? {
         Verified::Answer(resp) => return Ok(resp),
         Verified::Events(once) => once,
@@ -349,6 +357,24 @@ pub async fn ingest(
         "suppressed": outcome.suppressed,
         "sender_issues": outcome.sender_issues,
     }))
+}
+
+/// Mandrill posts its events form-encoded, as the JSON text of the
+/// `mandrill_events` field; that JSON is the body to read. A JSON body
+/// (the same array, or `{"mandrill_events": …}`) passes as it is.
+fn mandrill_form(bytes: Bytes) -> Result<Bytes, ApiError> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    if matches!(start.map(|i| bytes[i]), Some(b'[' | b'{')) {
+        return Ok(bytes);
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        ApiError::bad_request(format!("mandrill: neither JSON nor a form body: {e}"))
+    })?;
+    fields
+        .into_iter()
+        .find(|(k, _)| k == "mandrill_events")
+        .map(|(_, v)| Bytes::from(v))
+        .ok_or_else(|| ApiError::bad_request("mandrill: a form body without mandrill_events"))
 }
 
 /// The source named in the path, one of [`SOURCES`] (any case).
@@ -385,7 +411,7 @@ async fn verify_body(
 ) -> Result<Verified, ApiError> {
     let now_s = rebound_ingest::time::now_ms() / 1000;
     match source {
-        "sendgrid" | "postmark" | "sparkpost" => {
+        "sendgrid" | "postmark" | "sparkpost" | "mailjet" | "brevo" | "mandrill" => {
             // Only checked to be JSON: the document itself is not needed
             // here (parsing it into a tree cost as much as reading the
             // events from it).

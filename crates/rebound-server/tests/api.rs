@@ -448,12 +448,37 @@ fn ingest_every_source() {
         "BouncedAt": "2026-11-02T10:00:00Z", "Details": "smtp;550 5.1.1 The email account does not exist."});
     let sparkpost = json!([{"msys": {"message_event": {"type": "bounce", "bounce_class": "10",
         "rcpt_to": "sp@example.com", "raw_reason": "550 5.1.1 unknown", "timestamp": t.to_string(), "event_id": "sp-1"}}}]);
+    let mailjet = json!({"event": "bounce", "time": t, "MessageID": 1942177783514649u64,
+        "email": "mj@example.com", "mj_campaign_id": 0, "mj_contact_id": 4, "hard_bounce": true,
+        "error_related_to": "recipient", "error": "user unknown",
+        "comment": "550 5.1.1 <mj@example.com>: Recipient address rejected: User unknown"});
+    let brevo = json!({"event": "hard_bounce", "email": "br@example.com", "id": 42, "ts_event": t,
+        "message-id": "<b-1@relay.example>", "reason": "550 5.1.1 user unknown"});
+    // Mandrill posts form-encoded: the JSON array is the `mandrill_events` field.
+    let mandrill_events = json!([{"event": "hard_bounce", "_id": "md-1", "ts": t,
+        "msg": {"_id": "md-1", "email": "md+x@example.com", "bounce_description": "bad_mailbox",
+        "diag": "smtp;550 5.1.1 The email account that you tried to reach does not exist."}}]);
+    let mandrill = format!(
+        "mandrill_events={}",
+        mandrill_events
+            .to_string()
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' =>
+                    (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    );
     let postfix = "Nov  2 10:00:00 mx postfix/smtp[123]: 4AB12: to=<pf@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <pf@example.com>: User unknown (in reply to RCPT TO command))\n";
     for (source, body, who) in [
         ("ses", sns.to_string(), "ses@example.com"),
         ("mailgun", mailgun.to_string(), "mg@example.com"),
         ("postmark", postmark.to_string(), "pm@example.com"),
         ("sparkpost", sparkpost.to_string(), "sp@example.com"),
+        ("mailjet", mailjet.to_string(), "mj@example.com"),
+        ("brevo", brevo.to_string(), "br@example.com"),
+        ("mandrill", mandrill, "md%2Bx@example.com"),
         ("log", postfix.to_string(), "pf@example.com"),
         ("postfix", postfix.to_string(), "pf@example.com"),
         ("email", DSN.to_string(), "nobody@example.com"),
@@ -733,6 +758,9 @@ fn garbage_never_gets_a_5xx() {
             "mailgun",
             "postmark",
             "sparkpost",
+            "mailjet",
+            "brevo",
+            "mandrill",
             "email",
             "log",
             "pmta",

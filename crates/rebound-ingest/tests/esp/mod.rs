@@ -263,4 +263,83 @@ pub const CASES: &[Case] = &[
         body: r#"{"msys":{"message_event":{"type":"policy_rejection","bounce_class":"25","event_id":"sp-25","message_id":"spm-8","rcpt_to":"admin@example.io","raw_reason":"550 5.0.0 Message generation rejected","timestamp":"1772445807"}}}"#,
         expect: &[("admin@example.io", Keep, Some(Reason::Suppressed))],
     },
+    // ------------------------------------------------------------ Mailjet
+    Case {
+        name: "Mailjet bounce, hard, user unknown, with the receiver's reply",
+        body: r#"{"event":"bounce","time":1772445900,"MessageID":19421777835146490,"Message_GUID":"1ab23cd4-e567-8901-2345-6789f0gh1i2j","email":"gone@example.fr","mj_campaign_id":7257,"mj_contact_id":4,"customcampaign":"spring","CustomID":"","Payload":"","blocked":true,"hard_bounce":true,"error_related_to":"recipient","error":"user unknown","comment":"550 5.1.1 <gone@example.fr>: Recipient address rejected: User unknown in virtual mailbox table"}"#,
+        expect: &[("gone@example.fr", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "Mailjet bounce, soft, quota exceeded",
+        body: r#"{"event":"bounce","time":1772445901,"MessageID":19421777835146491,"email":"full@example.fr","mj_campaign_id":0,"mj_contact_id":5,"customcampaign":"","blocked":false,"hard_bounce":false,"error_related_to":"recipient","error":"quota exceeded","comment":"452 4.2.2 Mailbox full"}"#,
+        expect: &[("full@example.fr", Soft, Some(Reason::MailboxFull))],
+    },
+    Case {
+        name: "Mailjet bounce, sender blocked on a DNS blocklist: the sender's problem",
+        body: r#"{"event":"bounce","time":1772445902,"MessageID":19421777835146492,"email":"fine@example.fr","mj_campaign_id":0,"mj_contact_id":6,"blocked":false,"hard_bounce":true,"error_related_to":"spam","error":"sender blocked","comment":"554 5.7.1 Service unavailable; Client host [192.0.2.40] blocked using zen.spamhaus.org"}"#,
+        expect: &[("fine@example.fr", Keep, Some(Reason::Blocked))],
+    },
+    Case {
+        name: "Mailjet blocked (preblocked): not sent by Mailjet",
+        body: r#"{"event":"blocked","time":1772445903,"MessageID":19421777835146493,"email":"listed@example.fr","mj_campaign_id":0,"mj_contact_id":7,"error_related_to":"mailjet","error":"preblocked","comment":""}"#,
+        expect: &[("listed@example.fr", Keep, Some(Reason::Suppressed))],
+    },
+    Case {
+        name: "Mailjet spam complaint and a sent message, one post",
+        body: r#"[{"event":"spam","time":1772445904,"MessageID":19421777835146494,"email":"angry@example.fr","mj_campaign_id":0,"mj_contact_id":8,"source":"JMRPP"},{"event":"sent","time":1772445905,"MessageID":19421777835146495,"Message_GUID":"g-5","email":"ok@example.fr","mj_campaign_id":0,"mj_contact_id":9,"mj_message_id":"19421777835146495","smtp_reply":"sent (250 2.0.0 OK 1433333948 fa5si855896wjc.199 - gsmtp)"}]"#,
+        expect: &[
+            ("angry@example.fr", Suppress, None),
+            ("ok@example.fr", Keep, Some(Reason::Delivered)),
+        ],
+    },
+    // -------------------------------------------------------------- Brevo
+    Case {
+        name: "Brevo hard_bounce, the address does not exist",
+        body: r#"{"event":"hard_bounce","email":"gone@example.de","id":123456,"date":"2026-03-02 11:00:00","ts":1772449200,"message-id":"<202603021100.1@smtp-relay.mailin.fr>","ts_event":1772449200,"subject":"Spring","tag":"[\"spring\"]","sending_ip":"198.51.100.20","ts_epoch":1772449200123,"tags":["spring"],"reason":"550 5.1.1 <gone@example.de>: Recipient address rejected: User unknown"}"#,
+        expect: &[("gone@example.de", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "Brevo hard_bounce whose reply is a content refusal: not a dead address",
+        body: r#"{"event":"hard_bounce","email":"fine@example.de","id":123457,"ts_event":1772449201,"message-id":"<202603021100.2@smtp-relay.mailin.fr>","ts_epoch":1772449201000,"reason":"554 5.7.1 Message rejected because it was identified as spam"}"#,
+        expect: &[("fine@example.de", Keep, Some(Reason::SpamDetected))],
+    },
+    Case {
+        name: "Brevo soft_bounce, mailbox full",
+        body: r#"{"event":"soft_bounce","email":"full@example.de","id":123458,"ts_event":1772449202,"message-id":"<202603021100.3@smtp-relay.mailin.fr>","ts_epoch":1772449202000,"reason":"452 4.2.2 The email account that you tried to reach is over quota"}"#,
+        expect: &[("full@example.de", Soft, Some(Reason::MailboxFull))],
+    },
+    Case {
+        name: "Brevo blocked, deferred and spam",
+        body: r#"[{"event":"blocked","email":"blocked@example.de","id":123459,"ts_event":1772449203,"message-id":"<m4@relay>","ts_epoch":1772449203000,"reason":"blocked : due to blacklist user"},{"event":"deferred","email":"later@example.de","id":123460,"ts_event":1772449204,"message-id":"<m5@relay>","ts_epoch":1772449204000,"reason":"421 4.7.0 Try again later"},{"event":"spam","email":"angry@example.de","id":123461,"ts_event":1772449205,"message-id":"<m6@relay>","ts_epoch":1772449205000}]"#,
+        expect: &[
+            ("blocked@example.de", Keep, Some(Reason::Suppressed)),
+            ("later@example.de", Keep, None),
+            ("angry@example.de", Suppress, None),
+        ],
+    },
+    // ----------------------------------------------------------- Mandrill
+    Case {
+        name: "Mandrill hard_bounce, bad_mailbox, in its mandrill_events field",
+        body: r#"{"mandrill_events":"[{\"event\":\"hard_bounce\",\"_id\":\"md-1\",\"ts\":1772452800,\"msg\":{\"ts\":1772452790,\"_id\":\"md-1\",\"state\":\"bounced\",\"email\":\"gone@example.com.au\",\"sender\":\"news@sender.example\",\"subject\":\"Spring\",\"tags\":[\"spring\"],\"bounce_description\":\"bad_mailbox\",\"bgtools_code\":10,\"diag\":\"smtp;550 5.1.1 The email account that you tried to reach does not exist.\",\"smtp_events\":[]}}]"}"#,
+        expect: &[("gone@example.com.au", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "Mandrill soft_bounce, mailbox full, from its SMTP events",
+        body: r#"[{"event":"soft_bounce","_id":"md-2","ts":1772452801,"msg":{"ts":1772452791,"_id":"md-2","state":"soft-bounced","email":"full@example.com.au","sender":"news@sender.example","bounce_description":"mailbox_full","smtp_events":[{"ts":1772452795,"type":"soft-bounced","diag":"452 4.2.2 Mailbox full","source_ip":"198.51.100.30","destination_ip":"203.0.113.5","size":0}]}}]"#,
+        expect: &[("full@example.com.au", Soft, Some(Reason::MailboxFull))],
+    },
+    Case {
+        name: "Mandrill hard_bounce, general, whose reply is a spam refusal",
+        body: r#"[{"event":"hard_bounce","_id":"md-3","ts":1772452802,"msg":{"_id":"md-3","state":"bounced","email":"fine@example.com.au","bounce_description":"general","diag":"smtp;550 5.7.1 Our system has detected that this message is likely unsolicited mail."}}]"#,
+        expect: &[("fine@example.com.au", Keep, Some(Reason::SpamDetected))],
+    },
+    Case {
+        name: "Mandrill reject, spam and send",
+        body: r#"[{"event":"reject","_id":"md-4","ts":1772452803,"msg":{"_id":"md-4","state":"rejected","email":"listed@example.com.au"}},{"event":"spam","_id":"md-5","ts":1772452804,"msg":{"_id":"md-5","state":"sent","email":"angry@example.com.au"}},{"event":"send","_id":"md-6","ts":1772452805,"msg":{"_id":"md-6","state":"sent","email":"ok@example.com.au","smtp_events":[{"ts":1772452805,"type":"sent","diag":"250 2.0.0 Ok: queued as 4F1A2B3C","source_ip":"198.51.100.30","destination_ip":"203.0.113.6"}]}}]"#,
+        expect: &[
+            ("listed@example.com.au", Keep, Some(Reason::Suppressed)),
+            ("angry@example.com.au", Suppress, None),
+            ("ok@example.com.au", Keep, Some(Reason::Delivered)),
+        ],
+    },
 ];
