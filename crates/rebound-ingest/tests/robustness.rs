@@ -17,6 +17,9 @@ const SAMPLES: &[&str] = &[
     // The ESP tables' paths: list entries, type codes, classes, delays.
     "[{\"created\":\"2011-10-08 12:32:14\",\"email\":\"k@e.jp\",\"reason\":\"550 no\",\"status\":\"550\"},{\"created\":1,\"email\":\"n@n\",\"reason\":\"unknown\"}]\n",
     "{\"RecordType\":\"Bounce\",\"TypeCode\":100006,\"Email\":\"x@y.org\"}\n{\"email\":\"b@y.org\",\"event\":\"bounce\",\"type\":\"blocked\",\"bounce_classification\":\"Reputation\",\"reason\":\"554 5.7.1 blocked\"}\n",
+    "{\"event\":\"bounce\",\"time\":1772445900,\"MessageID\":1,\"email\":\"m@e.fr\",\"mj_campaign_id\":0,\"hard_bounce\":true,\"error_related_to\":\"recipient\",\"error\":\"user unknown\",\"comment\":\"550 5.1.1 no\"}\n{\"event\":\"blocked\",\"email\":\"b@e.fr\",\"mj_contact_id\":2,\"error\":\"preblocked\"}\n",
+    "[{\"event\":\"hard_bounce\",\"email\":\"b@e.de\",\"id\":1,\"ts_event\":1772449200,\"ts_epoch\":1772449200123,\"message-id\":\"<m@r>\",\"reason\":\"550 5.1.1 no\"},{\"event\":\"soft_bounce\",\"email\":\"s@e.de\",\"ts_event\":\"x\"}]\n",
+    "{\"mandrill_events\":\"[{\\\"event\\\":\\\"hard_bounce\\\",\\\"ts\\\":1,\\\"msg\\\":{\\\"email\\\":\\\"a@b.au\\\",\\\"bounce_description\\\":\\\"bad_mailbox\\\",\\\"diag\\\":\\\"smtp;550 5.1.1\\\"}}]\"}\n[{\"event\":\"soft_bounce\",\"ts\":2,\"msg\":{\"email\":\"c@d.au\",\"smtp_events\":[{\"diag\":\"452 4.2.2 full\",\"source_ip\":\"1.2.3.4\"}]}}]\n",
     "{\"eventType\":\"DeliveryDelay\",\"mail\":{},\"deliveryDelay\":{\"delayType\":\"IPFailure\",\"delayedRecipients\":[{\"emailAddress\":\"w@e.org\"}]}}\n{\"msys\":{\"message_event\":{\"type\":\"delay\",\"bounce_class\":\"22\",\"rcpt_to\":\"r@e.com\"}}}\n",
 ];
 
