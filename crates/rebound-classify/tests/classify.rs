@@ -856,6 +856,7 @@ fn a_sender_domain_without_dns_is_the_senders_configuration() {
         "504 5.5.2 <news>: Sender address rejected: need fully-qualified address",
         "553 5.1.8 <news@gone.example>... Domain of sender address news@gone.example does not exist",
         "451 4.1.8 Domain of sender address news@gone.example does not resolve",
+        "553 5.7.1 <news@sender.example>: Sender address rejected: not owned by user bob@sender.example",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
@@ -922,6 +923,12 @@ fn mta_wordings_for_dead_addresses_and_broken_messages() {
             "504 5.5.2 <a>: Recipient address rejected: need fully-qualified address",
             Reason::UserUnknown,
             true,
+        ),
+        ("552 Mailbox voll", Reason::MailboxFull, false),
+        (
+            "421 4.7.1 Message from 192.0.2.1 temporarily deferred due to rate limit",
+            Reason::Speeding,
+            false,
         ),
         (
             "550 all relevant MX records point to non-existent hosts",
