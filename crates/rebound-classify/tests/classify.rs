@@ -926,6 +926,21 @@ fn mta_wordings_for_dead_addresses_and_broken_messages() {
         ),
         ("552 Mailbox voll", Reason::MailboxFull, false),
         (
+            "550 Requested action not taken: mailbox unavailable for policy reasons",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "550 5.4.6 Unusual sending activity detected. Please try after sometime",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster for help or to contact tosa@rx.t-online.de to clarify.) (BL)",
+            Reason::Blocked,
+            false,
+        ),
+        (
             "421 4.7.1 Message from 192.0.2.1 temporarily deferred due to rate limit",
             Reason::Speeding,
             false,
