@@ -926,6 +926,23 @@ fn mta_wordings_for_dead_addresses_and_broken_messages() {
         ),
         ("552 Mailbox voll", Reason::MailboxFull, false),
         (
+            "554 delivery error: dd Not a valid recipient - atlas210.aol.mail.ne1.yahoo.com",
+            Reason::UserUnknown,
+            true,
+        ),
+        // RFC 5321's stock "mailbox unavailable" over a refusal of the
+        // sender is no dead address.
+        (
+            "550 5.7.1 Recipient address rejected: Your IP is blacklisted, mailbox unavailable",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "550 Mailbox unavailable: message rejected as spam",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
             "550 Requested action not taken: mailbox unavailable for policy reasons",
             Reason::PolicyViolation,
             false,
