@@ -1333,9 +1333,16 @@ const BREVO_EVENTS: &[(&str, Row)] = &[
     ("click", Row::NotDelivery),
     ("unsubscribed", Row::NotDelivery),
     ("list_addition", Row::NotDelivery),
+    // The names as Brevo's webhook settings write them.
+    ("hardBounce", broad(Some(Reason::UserUnknown))),
+    ("softBounce", temporary(None)),
+    ("uniqueOpened", Row::NotDelivery),
+    ("listAddition", Row::NotDelivery),
 ];
 
 fn brevo(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    // Marketing (campaign) events name their time `date_event` and their
+    // campaign `camp_id`.
     let event = s(v, "event").ok_or("Brevo event without event")?;
     let row =
         lookup(BREVO_EVENTS, eq(event)).ok_or_else(|| format!("unknown Brevo event {event:?}"))?;
@@ -1345,7 +1352,7 @@ fn brevo(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let email = s(v, "email").ok_or("Brevo event without email")?;
     // `ts_epoch` is in milliseconds, `ts_event` and `ts` in seconds
     // (`parse_epoch` tells them apart by size), `date` local to the account.
-    let stated = ["ts_epoch", "ts_event", "ts"]
+    let stated = ["ts_epoch", "ts_event", "ts", "date_event"]
         .iter()
         .find_map(|k| v.get(*k).filter(|t| time::parse_epoch(t).is_some()));
     let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
@@ -1357,7 +1364,8 @@ fn brevo(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         s(v, "tag")
             .filter(|t| !t.starts_with('['))
             .map(str::to_string)
-    });
+    })
+    .or_else(|| string(v, "camp_id"));
     let message = s(v, "message-id").map(|m| m.trim_matches(['<', '>']).to_string());
     let stamp = stamp_of(stated);
     let mut d = Draft {

@@ -317,6 +317,11 @@ pub const CASES: &[Case] = &[
             ("angry@example.de", Suppress, None),
         ],
     },
+    Case {
+        name: "Brevo marketing hard bounce (campaign event, settings' name), no reply text",
+        body: r#"{"event":"hardBounce","email":"old@example.de","id":99,"camp_id":12,"date_event":"2026-03-02 11:00:00","ts_event":1772449206,"date_sent":"2026-03-02 10:59:00","ts_sent":1772449140}"#,
+        expect: &[("old@example.de", Suppress, Some(Reason::UserUnknown))],
+    },
     // ----------------------------------------------------------- Mandrill
     Case {
         name: "Mandrill hard_bounce, bad_mailbox, in its mandrill_events field",
