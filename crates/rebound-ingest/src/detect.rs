@@ -23,6 +23,8 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         let has = |k: &str| trimmed.contains(k);
         return Some(if has("\"msys\"") {
             Format::Sparkpost
+        } else if has("\"email_id\"") && has("\"type\"") {
+            Format::Resend
         } else if has("\"mandrill_events\"") || (has("\"msg\"") && has("\"ts\"")) {
             Format::Mandrill
         } else if has("\"mj_message_id\"") || has("\"Message_GUID\"") || has("\"error_related_to\"")

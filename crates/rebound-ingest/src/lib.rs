@@ -122,6 +122,7 @@ pub enum Format {
     Mailjet,
     Brevo,
     Mandrill,
+    Resend,
 }
 
 impl Format {
@@ -141,6 +142,7 @@ impl Format {
         Format::Mailjet,
         Format::Brevo,
         Format::Mandrill,
+        Format::Resend,
     ];
 
     /// The formats an [`EventReader`] reads record by record (logs and
@@ -159,6 +161,7 @@ impl Format {
         Format::Mailjet,
         Format::Brevo,
         Format::Mandrill,
+        Format::Resend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -178,6 +181,7 @@ impl Format {
             Format::Mailjet => "mailjet",
             Format::Brevo => "brevo",
             Format::Mandrill => "mandrill",
+            Format::Resend => "resend",
         }
     }
 
@@ -198,6 +202,7 @@ impl Format {
                 | Format::Mailjet
                 | Format::Brevo
                 | Format::Mandrill
+                | Format::Resend
         )
     }
 }

@@ -3,7 +3,7 @@
 //! Mailgun (webhook `event-data` or Events API items), Postmark
 //! bounce/delivery/spam webhooks, SparkPost `msys` events, Mailjet Event API
 //! posts, Brevo (Sendinblue) transactional webhooks, Mandrill (Mailchimp
-//! Transactional) `mandrill_events`.
+//! Transactional) `mandrill_events`, Resend webhooks.
 //!
 //! Every provider states its own verdict on a failure (SES `bounceType` and
 //! `bounceSubType`, SendGrid `type` and `bounce_classification`, Mailgun
@@ -464,6 +464,12 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
     {
         return Some(Format::Ses);
     }
+    if o.get("type").and_then(Value::as_str).is_some_and(|t| {
+        t.starts_with("email.") || t.starts_with("contact.") || t.starts_with("domain.")
+    }) && o.get("data").is_some_and(Value::is_object)
+    {
+        return Some(Format::Resend);
+    }
     if o.contains_key("msg") && o.contains_key("event") && o.contains_key("ts") {
         return Some(Format::Mandrill);
     }
@@ -558,6 +564,7 @@ pub(crate) fn record(
         Format::Mailjet => mailjet(v, received_ms)?,
         Format::Brevo => brevo(v, received_ms)?,
         Format::Mandrill => mandrill(v, received_ms)?,
+        Format::Resend => resend(v, received_ms)?,
         other => return Err(format!("{other} is not a webhook format")),
     };
     Ok((format, parsed))
@@ -1473,4 +1480,94 @@ fn mandrill(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     d.esp = esp_fields(msg, &["state", "bounce_description"]);
     codes_into(&mut d);
     Ok(Parsed::events(vec![d]))
+}
+
+// -------------------------------------------------------------------- Resend
+
+/// Resend webhook event types (https://resend.com/docs/dashboard/webhooks/event-types).
+/// Resend sends through Amazon SES and passes its bounce `type` and
+/// `subType` on, so a bounce is read with the SES table.
+const RESEND_EVENTS: &[(&str, Row)] = &[
+    ("email.delivered", DELIVERED),
+    ("email.delivery_delayed", DEFERRED),
+    ("email.complained", COMPLAINED),
+    ("email.bounced", BOUNCED),
+    // Not sent: Resend could not send it (an invalid sender, a quota).
+    ("email.failed", dropped(Reason::Undefined)),
+    ("email.sent", Row::NotDelivery),
+    ("email.scheduled", Row::NotDelivery),
+    ("email.opened", Row::NotDelivery),
+    ("email.clicked", Row::NotDelivery),
+    ("email.received", Row::NotDelivery),
+];
+
+fn resend(v: &Value, received_ms: i64) -> Result<Parsed, String> {
+    let kind = s(v, "type").ok_or("Resend event without type")?;
+    let Some(mut row) = lookup(RESEND_EVENTS, eq(kind)) else {
+        if kind.starts_with("email.") {
+            return Err(format!("unknown Resend event type {kind:?}"));
+        }
+        // contact.* and domain.* events say nothing about a delivery.
+        return Ok(Parsed::skip(Format::Resend, "not an email event"));
+    };
+    let data = v.get("data").ok_or("Resend event without data")?;
+    let bounce = data.get("bounce").unwrap_or(&Value::Null);
+    if kind.eq_ignore_ascii_case("email.bounced") {
+        row = ses_bounce(
+            s(bounce, "type").unwrap_or("Undetermined"),
+            s(bounce, "subType").unwrap_or("General"),
+        );
+    }
+    let Row::Event(mut verdict) = row else {
+        return Ok(Parsed::skip(Format::Resend, kind));
+    };
+    let to: Vec<&str> = match data.get("to") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(one)) => vec![one.as_str()],
+        _ => Vec::new(),
+    };
+    if to.is_empty() {
+        return Err("Resend event without data.to".into());
+    }
+    if to.len() > 1 && verdict.outcome == Outcome::Bounced {
+        // The event does not say which of the addressees bounced: record
+        // the failure for each, never as a dead address.
+        verdict.temporary = true;
+    }
+    let stated = v.get("created_at").or_else(|| data.get("created_at"));
+    let time_ms = time_or(stated.and_then(time::parse_epoch), received_ms);
+    let text = s(bounce, "message")
+        .or_else(|| data.get("failed").and_then(|f| s(f, "reason")))
+        .unwrap_or("")
+        .to_string();
+    let id = s(data, "email_id");
+    let stamp = stamp_of(stated);
+    let campaign = data
+        .get("tags")
+        .and_then(|t| match t {
+            Value::Object(o) => o.values().next().and_then(Value::as_str),
+            Value::Array(a) => a
+                .first()
+                .and_then(|x| x.get("value").and_then(Value::as_str)),
+            _ => None,
+        })
+        .map(str::to_string);
+    let mut drafts = Vec::with_capacity(to.len());
+    for rcpt in to {
+        let mut d = Draft {
+            time_ms,
+            recipient: rcpt.to_string(),
+            sender: s(data, "from").map(str::to_string),
+            campaign: campaign.clone(),
+            message_id: id.map(str::to_string),
+            text: text.clone(),
+            identity: format!("{kind}\u{1f}{stamp}\u{1f}{}\u{1f}{rcpt}", id.unwrap_or("")),
+            ..Draft::default()
+        };
+        apply(&mut d, verdict);
+        d.esp = esp_fields(bounce, &["type", "subType"]).or_else(|| esp_fields(v, &["type"]));
+        codes_into(&mut d);
+        drafts.push(d);
+    }
+    Ok(Parsed::events(drafts))
 }

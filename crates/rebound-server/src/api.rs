@@ -284,6 +284,7 @@ pub const SOURCES: &[&str] = &[
     "mailjet",
     "brevo",
     "mandrill",
+    "resend",
     "email",
     "log",
     "postfix",
@@ -411,7 +412,7 @@ async fn verify_body(
 ) -> Result<Verified, ApiError> {
     let now_s = rebound_ingest::time::now_ms() / 1000;
     match source {
-        "sendgrid" | "postmark" | "sparkpost" | "mailjet" | "brevo" | "mandrill" => {
+        "sendgrid" | "postmark" | "sparkpost" | "mailjet" | "brevo" | "mandrill" | "resend" => {
             // Only checked to be JSON: the document itself is not needed
             // here (parsing it into a tree cost as much as reading the
             // events from it).

@@ -470,6 +470,9 @@ fn ingest_every_source() {
             })
             .collect::<String>()
     );
+    let resend = json!({"type": "email.bounced", "created_at": "2026-11-02T10:00:00.000Z",
+        "data": {"email_id": "rs-1", "to": ["rs@example.com"],
+        "bounce": {"type": "Permanent", "subType": "General", "message": "550 5.1.1 user unknown"}}});
     let postfix = "Nov  2 10:00:00 mx postfix/smtp[123]: 4AB12: to=<pf@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <pf@example.com>: User unknown (in reply to RCPT TO command))\n";
     for (source, body, who) in [
         ("ses", sns.to_string(), "ses@example.com"),
@@ -479,6 +482,7 @@ fn ingest_every_source() {
         ("mailjet", mailjet.to_string(), "mj@example.com"),
         ("brevo", brevo.to_string(), "br@example.com"),
         ("mandrill", mandrill, "md%2Bx@example.com"),
+        ("resend", resend.to_string(), "rs@example.com"),
         ("log", postfix.to_string(), "pf@example.com"),
         ("postfix", postfix.to_string(), "pf@example.com"),
         ("email", DSN.to_string(), "nobody@example.com"),
@@ -761,6 +765,7 @@ fn garbage_never_gets_a_5xx() {
             "mailjet",
             "brevo",
             "mandrill",
+            "resend",
             "email",
             "log",
             "pmta",

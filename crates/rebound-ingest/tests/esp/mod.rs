@@ -347,4 +347,34 @@ pub const CASES: &[Case] = &[
             ("ok@example.com.au", Keep, Some(Reason::Delivered)),
         ],
     },
+    // ------------------------------------------------------------- Resend
+    Case {
+        name: "Resend email.bounced, Permanent/General, with the receiver's reply",
+        body: r#"{"type":"email.bounced","created_at":"2026-03-02T12:00:00.000Z","data":{"created_at":"2026-03-02T11:59:58.000Z","email_id":"56761188-7520-42d8-8898-ff6fc54ce618","from":"Acme <news@sender.example>","to":["gone@example.nl"],"subject":"Spring","bounce":{"message":"550 5.1.1 The email account that you tried to reach does not exist.","subType":"General","type":"Permanent"}}}"#,
+        expect: &[("gone@example.nl", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "Resend email.bounced, Permanent/Suppressed (SES's global list)",
+        body: r#"{"type":"email.bounced","created_at":"2026-03-02T12:00:01.000Z","data":{"email_id":"r-2","from":"news@sender.example","to":["listed@example.nl"],"bounce":{"message":"The recipient's email address is on the suppression list because it has a recent history of producing hard bounces.","subType":"Suppressed","type":"Permanent"}}}"#,
+        expect: &[("listed@example.nl", Suppress, Some(Reason::UserUnknown))],
+    },
+    Case {
+        name: "Resend email.bounced, Transient/MailboxFull",
+        body: r#"{"type":"email.bounced","created_at":"2026-03-02T12:00:02.000Z","data":{"email_id":"r-3","from":"news@sender.example","to":["full@example.nl"],"bounce":{"message":"452 4.2.2 Mailbox full","subType":"MailboxFull","type":"Transient"}}}"#,
+        expect: &[("full@example.nl", Soft, Some(Reason::MailboxFull))],
+    },
+    Case {
+        name: "Resend email.bounced to two addressees: which one bounced is not said",
+        body: r#"{"type":"email.bounced","created_at":"2026-03-02T12:00:03.000Z","data":{"email_id":"r-4","from":"news@sender.example","to":["a@example.nl","b@example.nl"],"bounce":{"message":"Amazon SES has received a general hard bounce","subType":"General","type":"Permanent"}}}"#,
+        expect: &[("a@example.nl", Keep, None), ("b@example.nl", Keep, None)],
+    },
+    Case {
+        name: "Resend delivered, delayed and complained",
+        body: r#"[{"type":"email.delivered","created_at":"2026-03-02T12:00:04.000Z","data":{"email_id":"r-5","to":["ok@example.nl"]}},{"type":"email.delivery_delayed","created_at":"2026-03-02T12:00:05.000Z","data":{"email_id":"r-6","to":["later@example.nl"]}},{"type":"email.complained","created_at":"2026-03-02T12:00:06.000Z","data":{"email_id":"r-7","to":["angry@example.nl"]}}]"#,
+        expect: &[
+            ("ok@example.nl", Keep, Some(Reason::Delivered)),
+            ("later@example.nl", Keep, None),
+            ("angry@example.nl", Suppress, None),
+        ],
+    },
 ];

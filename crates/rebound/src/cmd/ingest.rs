@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long)]
     pub db: Option<String>,
     /// Input format: auto, eml (or email: one message), mbox, maildir, postfix, exim, pmta, ses,
-    /// sendgrid, mailgun, postmark, sparkpost, mailjet, brevo, mandrill.
+    /// sendgrid, mailgun, postmark, sparkpost, mailjet, brevo, mandrill, resend.
     #[arg(long, default_value = "auto")]
     pub format: Format,
     /// Suppression policy (TOML); defaults from deliverability practice.
