@@ -1,6 +1,6 @@
 //! Format detection from the first bytes of an input.
 
-use crate::{Format, exim::Exim, pmta::Pmta, postfix::Postfix, webhook};
+use crate::{Format, exim::Exim, pmta::Pmta, postfix::Postfix, sendmail::Sendmail, webhook};
 
 /// Guesses the format of an input from its first bytes (64 KiB is plenty).
 /// JSON gives the provider named by the first record's keys (the reader
@@ -69,6 +69,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if complete.iter().any(|l| Postfix::looks_like(l)) {
         return Some(Format::Postfix);
     }
+    if complete.iter().any(|l| Sendmail::looks_like(l)) {
+        return Some(Format::Sendmail);
+    }
     // An email starts with header fields: `Name: value`.
     let first = lines.first()?;
     if let Some((name, _)) = first.split_once(':')
@@ -122,6 +125,10 @@ mod tests {
             (
                 "[\n  {\"msys\": {\"message_event\": {\"type\": \"bounce\"",
                 Format::Sparkpost,
+            ),
+            (
+                "Nov 23 10:00:01 mx1 sm-mta[7]: 4ANB1: to=<a@x.org>, delay=00:00:00, mailer=esmtp, relay=mx.x.org. [1.2.3.4], dsn=2.0.0, stat=Sent (Ok)\n",
+                Format::Sendmail,
             ),
             (
                 "From MAILER-DAEMON Mon Nov 23 10:00:00 2026\nReturn-Path: <>\n",

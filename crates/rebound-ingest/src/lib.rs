@@ -1,6 +1,7 @@
 //! Rebound's input parsers for machine-written delivery records: MTA logs
-//! (Postfix maillog, Exim main log, PowerMTA accounting CSV) and ESP webhook
-//! JSON (Amazon SES, SendGrid, Mailgun, Postmark, SparkPost), turned into
+//! (Postfix and Sendmail maillog, Exim main log, PowerMTA accounting CSV) and
+//! ESP webhook JSON (Amazon SES, SendGrid, Mailgun, Postmark, SparkPost,
+//! Mailjet, Brevo, Mandrill, Resend), turned into
 //! normalised [`Event`]s.
 //!
 //! This crate owns parsing, format detection and normalisation (addresses,
@@ -23,6 +24,7 @@ mod pmta;
 mod postfix;
 mod reader;
 mod rejudge;
+mod sendmail;
 pub mod time;
 mod webhook;
 
@@ -113,6 +115,7 @@ pub enum Format {
     Maildir,
     Postfix,
     Exim,
+    Sendmail,
     Pmta,
     Ses,
     Sendgrid,
@@ -133,6 +136,7 @@ impl Format {
         Format::Maildir,
         Format::Postfix,
         Format::Exim,
+        Format::Sendmail,
         Format::Pmta,
         Format::Ses,
         Format::Sendgrid,
@@ -152,6 +156,7 @@ impl Format {
         Format::Auto,
         Format::Postfix,
         Format::Exim,
+        Format::Sendmail,
         Format::Pmta,
         Format::Ses,
         Format::Sendgrid,
@@ -172,6 +177,7 @@ impl Format {
             Format::Maildir => "maildir",
             Format::Postfix => "postfix",
             Format::Exim => "exim",
+            Format::Sendmail => "sendmail",
             Format::Pmta => "pmta",
             Format::Ses => "ses",
             Format::Sendgrid => "sendgrid",

@@ -249,8 +249,11 @@ fn field<'a>(body: &'a str, key: &str) -> Option<&'a str> {
 /// TIME is classic syslog (`Nov 23 15:30:03`, placed by `clock`) or RFC
 /// 3339. `Ok(None)`: not a syslog line; `Err`: a timestamp that is not a
 /// real time.
-type Prefix<'a> = (i64, &'a str, &'a str);
-fn split_prefix<'a>(line: &'a str, clock: &SyslogClock) -> Result<Option<Prefix<'a>>, String> {
+pub(crate) type Prefix<'a> = (i64, &'a str, &'a str);
+pub(crate) fn split_prefix<'a>(
+    line: &'a str,
+    clock: &SyslogClock,
+) -> Result<Option<Prefix<'a>>, String> {
     let (ms, rest) = match clock.line(line) {
         LineStamp::Time(ms, rest) => (ms, rest),
         LineStamp::Invalid(e) => return Err(e),

@@ -2,7 +2,7 @@
 
 use crate::{
     Draft, Event, Format, MAX_JSON_DOCUMENT, MAX_LINE, Normaliser, ParseError, detect, exim::Exim,
-    pmta::Pmta, postfix::Postfix, time, webhook,
+    pmta::Pmta, postfix::Postfix, sendmail::Sendmail, time, webhook,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Read};
@@ -44,6 +44,7 @@ impl Default for ReaderOptions {
 enum Parser {
     Postfix(Box<Postfix>),
     Exim(Box<Exim>),
+    Sendmail(Box<Sendmail>),
     Pmta(Box<Pmta>),
     /// JSON webhook records; the format may be Auto (decided per record).
     Json(Format),
@@ -97,17 +98,21 @@ impl<R: BufRead> EventReader<R> {
             )));
         }
         let now_ms = opts.now_ms.unwrap_or_else(time::now_ms);
-        let parser = match format {
-            Format::Postfix => Parser::Postfix(Box::new(Postfix::new(time::SyslogClock::new(
-                opts.timezone,
-                opts.year,
-                now_ms,
-            )))),
-            Format::Exim => Parser::Exim(Box::new(Exim::new())),
-            Format::Pmta => Parser::Pmta(Box::new(Pmta::new())),
-            f if json_auto => Parser::Json(if f.is_json() { Format::Auto } else { f }),
-            f => Parser::Json(f),
-        };
+        let parser =
+            match format {
+                Format::Postfix => Parser::Postfix(Box::new(Postfix::new(time::SyslogClock::new(
+                    opts.timezone,
+                    opts.year,
+                    now_ms,
+                )))),
+                Format::Exim => Parser::Exim(Box::new(Exim::new())),
+                Format::Sendmail => Parser::Sendmail(Box::new(Sendmail::new(
+                    time::SyslogClock::new(opts.timezone, opts.year, now_ms),
+                ))),
+                Format::Pmta => Parser::Pmta(Box::new(Pmta::new())),
+                f if json_auto => Parser::Json(if f.is_json() { Format::Auto } else { f }),
+                f => Parser::Json(f),
+            };
         Ok(Self {
             input,
             name: name.to_string(),
@@ -148,10 +153,13 @@ impl<R: BufRead> EventReader<R> {
     /// file:line.
     pub fn skipped_by_reason(&self) -> BTreeMap<String, u64> {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
-        if let Parser::Postfix(p) = &self.parser {
-            for (k, v) in &p.skipped {
-                out.insert(k.to_string(), *v);
-            }
+        let log_skips = match &self.parser {
+            Parser::Postfix(p) => Some(&p.skipped),
+            Parser::Sendmail(p) => Some(&p.skipped),
+            _ => None,
+        };
+        for (k, v) in log_skips.into_iter().flatten() {
+            out.insert(k.to_string(), *v);
         }
         for (k, v) in &self.rejected {
             out.insert(format!("rejected: {k}"), *v);
@@ -302,6 +310,7 @@ impl<R: BufRead> EventReader<R> {
         let result = match &mut self.parser {
             Parser::Postfix(p) => p.line(&line),
             Parser::Exim(p) => p.line(&line),
+            Parser::Sendmail(p) => p.line(&line),
             Parser::Pmta(p) => p.line(&line),
             Parser::Json(_) => {
                 let t = line.trim();

@@ -21,6 +21,7 @@ const SAMPLES: &[&str] = &[
     "[{\"event\":\"hard_bounce\",\"email\":\"b@e.de\",\"id\":1,\"ts_event\":1772449200,\"ts_epoch\":1772449200123,\"message-id\":\"<m@r>\",\"reason\":\"550 5.1.1 no\"},{\"event\":\"soft_bounce\",\"email\":\"s@e.de\",\"ts_event\":\"x\"}]\n",
     "{\"mandrill_events\":\"[{\\\"event\\\":\\\"hard_bounce\\\",\\\"ts\\\":1,\\\"msg\\\":{\\\"email\\\":\\\"a@b.au\\\",\\\"bounce_description\\\":\\\"bad_mailbox\\\",\\\"diag\\\":\\\"smtp;550 5.1.1\\\"}}]\"}\n[{\"event\":\"soft_bounce\",\"ts\":2,\"msg\":{\"email\":\"c@d.au\",\"smtp_events\":[{\"diag\":\"452 4.2.2 full\",\"source_ip\":\"1.2.3.4\"}]}}]\n",
     "{\"type\":\"email.bounced\",\"created_at\":\"2026-03-02T12:00:00.000Z\",\"data\":{\"email_id\":\"e\",\"to\":[\"a@b.nl\",\"c@d.nl\"],\"bounce\":{\"message\":\"550 5.1.1 no\",\"subType\":\"General\",\"type\":\"Permanent\"}}}\n{\"type\":\"domain.created\",\"data\":{\"id\":\"x\"}}\n",
+    "Nov 23 10:00:00 mx1 sendmail[1]: 4ANA1: from=<n@e.org>, size=1, msgid=<m@e.org>, relay=localhost [127.0.0.1]\nNov 23 10:00:01 mx1 sm-mta[2]: 4ANA1: to=<b@e.net>,c@e.net, delay=00:00:01, mailer=esmtp, relay=mx.e.net. [192.0.2.1], dsn=5.1.1, stat=User unknown\n",
     "{\"eventType\":\"DeliveryDelay\",\"mail\":{},\"deliveryDelay\":{\"delayType\":\"IPFailure\",\"delayedRecipients\":[{\"emailAddress\":\"w@e.org\"}]}}\n{\"msys\":{\"message_event\":{\"type\":\"delay\",\"bounce_class\":\"22\",\"rcpt_to\":\"r@e.com\"}}}\n",
 ];
 

@@ -289,6 +289,7 @@ pub const SOURCES: &[&str] = &[
     "log",
     "postfix",
     "exim",
+    "sendmail",
     "pmta",
 ];
 
@@ -678,11 +679,11 @@ fn parse_events(
     if source == "log"
         && !matches!(
             reader.format(),
-            Format::Postfix | Format::Exim | Format::Pmta
+            Format::Postfix | Format::Exim | Format::Sendmail | Format::Pmta
         )
     {
         return Err(ApiError::unprocessable(format!(
-            "the body reads as {}, not as Postfix, Exim or PowerMTA log lines; post it to /v1/events/{}",
+            "the body reads as {}, not as Postfix, Exim, Sendmail or PowerMTA log lines; post it to /v1/events/{}",
             reader.format(),
             reader.format()
         )));

@@ -473,6 +473,11 @@ fn ingest_every_source() {
     let resend = json!({"type": "email.bounced", "created_at": "2026-11-02T10:00:00.000Z",
         "data": {"email_id": "rs-1", "to": ["rs@example.com"],
         "bounce": {"type": "Permanent", "subType": "General", "message": "550 5.1.1 user unknown"}}});
+    let sendmail = |who: &str| {
+        format!(
+            "Nov  2 10:00:00 mx sm-mta[123]: 4AB12xyz: to=<{who}>, delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=120, relay=mx.example.com. [192.0.2.1], dsn=5.1.1, stat=User unknown\n"
+        )
+    };
     let postfix = "Nov  2 10:00:00 mx postfix/smtp[123]: 4AB12: to=<pf@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <pf@example.com>: User unknown (in reply to RCPT TO command))\n";
     for (source, body, who) in [
         ("ses", sns.to_string(), "ses@example.com"),
@@ -485,6 +490,8 @@ fn ingest_every_source() {
         ("resend", resend.to_string(), "rs@example.com"),
         ("log", postfix.to_string(), "pf@example.com"),
         ("postfix", postfix.to_string(), "pf@example.com"),
+        ("sendmail", sendmail("sm@example.com"), "sm@example.com"),
+        ("log", sendmail("sm2@example.com"), "sm2@example.com"),
         ("email", DSN.to_string(), "nobody@example.com"),
     ] {
         let r = s.req(
@@ -770,6 +777,7 @@ fn garbage_never_gets_a_5xx() {
             "log",
             "pmta",
             "exim",
+            "sendmail",
         ] {
             if !path.contains("{source}") && source != "sendgrid" {
                 continue;

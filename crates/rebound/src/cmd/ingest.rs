@@ -31,7 +31,7 @@ pub struct Args {
     /// $REBOUND_DATABASE_URL, else ./rebound.db).
     #[arg(long)]
     pub db: Option<String>,
-    /// Input format: auto, eml (or email: one message), mbox, maildir, postfix, exim, pmta, ses,
+    /// Input format: auto, eml (or email: one message), mbox, maildir, postfix, exim, sendmail, pmta, ses,
     /// sendgrid, mailgun, postmark, sparkpost, mailjet, brevo, mandrill, resend.
     #[arg(long, default_value = "auto")]
     pub format: Format,

@@ -1,0 +1,291 @@
+//! Sendmail maillog lines (`sendmail[…]` or `sm-mta[…]`).
+//!
+//! A delivery attempt is one `QID: to=…, …, dsn=5.1.1, stat=…` line, for
+//! one or more recipients (`to=<a@x>,<b@y>`): one event per recipient. The
+//! `stat=` text is Sendmail's account of the remote reply (`User unknown`,
+//! `Deferred: Connection refused by …`, `Sent (…)`); `dsn=` its status. The
+//! envelope sender and Message-ID come from the queue's `from=` line, joined
+//! by queue id (bounded, as for Postfix). Sendmail's submission queue
+//! (`sm-msp-queue`) only hands mail to the local MTA and is skipped.
+
+use crate::postfix::split_prefix;
+use crate::time::SyslogClock;
+use crate::{Draft, Outcome, smtp_command_in};
+use rebound_classify::reply;
+use std::collections::{BTreeMap, HashMap};
+
+const GENERATION: usize = 100_000;
+
+/// What the `from=` line of a queue said.
+#[derive(Default, Clone)]
+struct Envelope {
+    from: Option<String>,
+    message_id: Option<String>,
+}
+
+pub(crate) struct Sendmail {
+    clock: SyslogClock,
+    current: HashMap<String, Envelope>,
+    previous: HashMap<String, Envelope>,
+    /// Lines read that gave no event and no error, by why.
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+/// The MTA's program names (the submission queue, `sm-msp-queue`, is not one).
+fn is_mta(prog: &str) -> bool {
+    matches!(prog, "sendmail" | "sm-mta")
+}
+
+impl Sendmail {
+    pub fn new(clock: SyslogClock) -> Self {
+        Self {
+            clock,
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    fn skip(&mut self, why: &'static str) -> Result<Vec<Draft>, String> {
+        *self.skipped.entry(why).or_default() += 1;
+        Ok(Vec::new())
+    }
+
+    /// Whether a line looks like a Sendmail MTA log line (format detection).
+    pub fn looks_like(line: &str) -> bool {
+        let clock = SyslogClock::new(crate::time::TimeZone::UTC, Some(2000), 0);
+        split_prefix(line, &clock).is_ok_and(|p| {
+            p.is_some_and(|(_, prog, msg)| {
+                is_mta(prog) && (msg.contains(": to=") || msg.contains(": from="))
+            })
+        })
+    }
+
+    /// Parses one line: delivery lines give events, `from=` lines feed the
+    /// join, everything else is counted in `skipped`; a line without a
+    /// syslog prefix, with an impossible time, or a delivery line that
+    /// cannot be read, is an error.
+    pub fn line(&mut self, line: &str) -> Result<Vec<Draft>, String> {
+        if line.trim().is_empty() {
+            return self.skip("blank line");
+        }
+        let Some((time_ms, prog, msg)) = split_prefix(line, &self.clock)? else {
+            return Err("not a syslog line (no timestamp, host and program)".into());
+        };
+        if !is_mta(prog) {
+            return self.skip("another program");
+        }
+        let Some((qid, body)) = msg.split_once(": ") else {
+            return self.skip("no queue id");
+        };
+        if qid.is_empty() || !qid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return self.skip("no queue id");
+        }
+        if let Some(rest) = body.strip_prefix("from=") {
+            let from = rest.split(", ").next().unwrap_or("");
+            let envelope = Envelope {
+                from: Some(from.trim_matches(['<', '>']).to_string()).filter(|f| !f.is_empty()),
+                message_id: value(body, "msgid=")
+                    .map(|m| m.trim_matches(['<', '>']).to_string())
+                    .filter(|m| !m.is_empty()),
+            };
+            self.remember(qid, envelope);
+            return self.skip("no delivery status");
+        }
+        if body.starts_with("to=") {
+            return self.delivery(time_ms, qid, body);
+        }
+        self.skip("no delivery status")
+    }
+
+    fn remember(&mut self, qid: &str, envelope: Envelope) {
+        if self.current.len() >= GENERATION && !self.current.contains_key(qid) {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(qid.to_string(), envelope);
+    }
+
+    fn known(&self, qid: &str) -> Envelope {
+        self.current
+            .get(qid)
+            .or_else(|| self.previous.get(qid))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn delivery(&mut self, time_ms: i64, qid: &str, body: &str) -> Result<Vec<Draft>, String> {
+        // `stat=` comes last and its text may hold ", ".
+        let st_at = body.find(", stat=").ok_or("delivery line without stat=")?;
+        let stat = body[st_at + 7..].trim();
+        let fields = &body[3..st_at];
+        // The recipient list ends where the first `key=` field starts.
+        let list_end = fields
+            .match_indices(", ")
+            .map(|(i, _)| i)
+            .find(|&i| is_key(&fields[i + 2..]))
+            .unwrap_or(fields.len());
+        let recipients: Vec<&str> = fields[..list_end]
+            .split(',')
+            .map(|r| r.trim().trim_matches(['<', '>']))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if recipients.is_empty() {
+            return Err("empty to=".into());
+        }
+        let rest = &fields[list_end..];
+        let dsn = value(rest, "dsn=");
+        let relay = value(rest, "relay=");
+        let outcome = if stat.starts_with("Sent") {
+            Outcome::Delivered
+        } else if stat.starts_with("Deferred") {
+            Outcome::Deferred
+        } else if stat.starts_with("queued") {
+            return self.skip("queued");
+        } else {
+            match dsn.and_then(|d| d.chars().next()) {
+                Some('2') => Outcome::Delivered,
+                Some('4') => Outcome::Deferred,
+                _ => Outcome::Bounced,
+            }
+        };
+        // `relay=mx.example.net. [192.0.2.1]`: the host, without its root dot.
+        let rhost = relay
+            .map(|r| {
+                r.split([' ', '['])
+                    .next()
+                    .unwrap_or(r)
+                    .trim_end_matches('.')
+            })
+            .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case("localhost"))
+            .map(str::to_string);
+        let relay_ip = relay.and_then(crate::client_ip::relay_address);
+        let envelope = self.known(qid);
+        let (code, status) = reply::codes(stat);
+        let drafts = recipients
+            .into_iter()
+            .map(|rcpt| {
+                let mut d = Draft {
+                    time_ms,
+                    recipient: rcpt.to_string(),
+                    sender: envelope.from.clone(),
+                    message_id: envelope
+                        .message_id
+                        .clone()
+                        .or_else(|| Some(qid.to_string())),
+                    outcome: Some(outcome),
+                    // Sendmail never logs our own address; the reply may.
+                    sending_ip: crate::client_ip::named_in(stat, relay_ip),
+                    text: stat.to_string(),
+                    rhost: rhost.clone(),
+                    smtpcommand: smtp_command_in(stat),
+                    replycode: code,
+                    identity: format!("{qid}\u{1f}{time_ms}\u{1f}{rcpt}\u{1f}{stat}"),
+                    ..Draft::default()
+                };
+                if let Some(dsn) = dsn {
+                    d.set_status(dsn);
+                }
+                if d.status.is_none() {
+                    d.status = status;
+                }
+                d
+            })
+            .collect();
+        Ok(drafts)
+    }
+}
+
+/// Whether `s` starts with a `key=` field (a lower-case word and `=`).
+fn is_key(s: &str) -> bool {
+    s.split_once('=').is_some_and(|(k, _)| {
+        !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
+}
+
+/// The value of the field `key` (`dsn=`, `relay=`) in `fields`, up to the
+/// next `, `.
+fn value<'a>(fields: &'a str, key: &str) -> Option<&'a str> {
+    let at = fields
+        .match_indices(key)
+        .find(|(i, _)| *i == 0 || fields[..*i].ends_with(' '))?
+        .0
+        + key.len();
+    let v = &fields[at..];
+    Some(v.split(", ").next().unwrap_or(v).trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{self, TimeZone};
+
+    fn sendmail_2026() -> Sendmail {
+        Sendmail::new(SyslogClock::new(TimeZone::UTC, Some(2026), 0))
+    }
+
+    #[test]
+    fn joins_the_envelope_and_reads_each_recipient() {
+        let mut s = sendmail_2026();
+        let from = "Nov 23 10:00:00 mx1 sendmail[1234]: 4ANA0012345: from=<news@example.org>, size=1234, class=0, nrcpts=2, msgid=<m1@example.org>, proto=ESMTP, daemon=MTA, relay=localhost [127.0.0.1]";
+        assert!(s.line(from).unwrap().is_empty());
+        let d = s.line("Nov 23 10:00:01 mx1 sendmail[1235]: 4ANA0012345: to=<bob@example.net>,<carol@example.net>, delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=121234, relay=mx.example.net. [192.0.2.1], dsn=5.1.1, stat=User unknown").unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].recipient, "bob@example.net");
+        assert_eq!(d[1].recipient, "carol@example.net");
+        for d in &d {
+            assert_eq!(d.outcome, Some(Outcome::Bounced));
+            assert_eq!(d.sender.as_deref(), Some("news@example.org"));
+            assert_eq!(d.message_id.as_deref(), Some("m1@example.org"));
+            assert_eq!(d.rhost.as_deref(), Some("mx.example.net"));
+            assert_eq!(d.status.unwrap().to_string(), "5.1.1");
+            assert_eq!(d.text, "User unknown");
+            assert_eq!(d.time_ms, time::parse_iso("2026-11-23T10:00:01Z").unwrap());
+        }
+        assert_ne!(d[0].identity, d[1].identity);
+    }
+
+    #[test]
+    fn sent_deferred_and_a_stat_with_commas() {
+        let mut s = sendmail_2026();
+        let sent = s.line("Nov 23 10:00:02 mx1 sm-mta[7]: 4ANB1: to=a@x.org, ctladdr=<news@example.org> (1000/1000), delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30000, relay=mx.x.org. [1.2.3.4], dsn=2.0.0, stat=Sent (Ok: queued as 99, id 7)").unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].recipient, "a@x.org");
+        assert_eq!(sent[0].outcome, Some(Outcome::Delivered));
+        assert_eq!(sent[0].text, "Sent (Ok: queued as 99, id 7)");
+        let def = s.line("Nov 23 10:00:03 mx1 sm-mta[7]: 4ANB2: to=<c@y.org>, delay=00:00:05, xdelay=00:00:05, mailer=esmtp, pri=30000, relay=mx.y.org. [5.6.7.8], dsn=4.0.0, stat=Deferred: Connection refused by mx.y.org.").unwrap();
+        assert_eq!(def[0].outcome, Some(Outcome::Deferred));
+        assert_eq!(def[0].sender, None);
+        assert_eq!(def[0].message_id.as_deref(), Some("4ANB2"));
+        let full = s.line("Nov 23 10:00:04 mx1 sendmail[8]: 4ANB3: to=<d@z.org>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx.z.org. [5.6.7.9], dsn=4.2.2, stat=Mailbox full").unwrap();
+        assert_eq!(full[0].outcome, Some(Outcome::Deferred));
+    }
+
+    #[test]
+    fn other_lines_are_skipped_and_broken_ones_reported() {
+        let mut s = sendmail_2026();
+        for line in [
+            "Nov 23 10:00:00 mx1 sm-msp-queue[9]: 4ANC1: to=root, ctladdr=root (0/0), delay=00:00:00, mailer=relay, pri=30000, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (4AND1 Message accepted for delivery)",
+            "Nov 23 10:00:00 mx1 sendmail[9]: 4ANC2: <bob@example.net>... User unknown",
+            "Nov 23 10:00:00 mx1 sendmail[9]: 4ANC2: 4ANC3: DSN: User unknown",
+            "Nov 23 10:00:00 mx1 postfix/smtp[1]: 4AB: to=<a@b.c>, relay=x, dsn=5.0.0, status=bounced (x)",
+            "",
+        ] {
+            assert!(s.line(line).unwrap().is_empty(), "{line}");
+        }
+        assert!(s.line("garbage").is_err());
+        assert!(
+            s.line("Nov 23 10:00:00 mx1 sendmail[9]: 4ANC4: to=<a@b.c>, delay=00:00:01, dsn=5.1.1")
+                .is_err()
+        );
+        assert!(
+            s.line("Nov 23 10:00:00 mx1 sendmail[9]: 4ANC4: to=, delay=0, stat=User unknown")
+                .is_err()
+        );
+        assert!(Sendmail::looks_like(
+            "Nov 23 10:00:00 mx1 sm-mta[9]: 4ANC4: to=<a@b.c>, delay=0, stat=User unknown"
+        ));
+        assert!(!Sendmail::looks_like(
+            "Nov 23 10:00:00 mx1 postfix/smtp[1]: 4AB: to=<a@b.c>, status=bounced (x)"
+        ));
+    }
+}
