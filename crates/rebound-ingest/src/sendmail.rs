@@ -5,8 +5,11 @@
 //! `stat=` text is Sendmail's account of the remote reply (`User unknown`,
 //! `Deferred: Connection refused by …`, `Sent (…)`); `dsn=` its status. The
 //! envelope sender and Message-ID come from the queue's `from=` line, joined
-//! by queue id (bounded, as for Postfix). Sendmail's submission queue
-//! (`sm-msp-queue`) only hands mail to the local MTA and is skipped.
+//! by queue id (bounded, as for Postfix). When the queue lifetime runs out,
+//! Sendmail writes `QID: QID2: DSN: Cannot send message for 5 days` (or
+//! `return to sender: …`): one expired event per recipient last seen
+//! deferred in that queue. Sendmail's submission queue (`sm-msp-queue`)
+//! only hands mail to the local MTA and is skipped.
 
 use crate::postfix::split_prefix;
 use crate::time::SyslogClock;
@@ -21,6 +24,8 @@ const GENERATION: usize = 100_000;
 struct Envelope {
     from: Option<String>,
     message_id: Option<String>,
+    /// Recipients whose last attempt was deferred: (rcpt, stat, dsn, relay host).
+    deferred: Vec<(String, String, Option<String>, Option<String>)>,
 }
 
 pub(crate) struct Sendmail {
@@ -83,26 +88,33 @@ impl Sendmail {
         }
         if let Some(rest) = body.strip_prefix("from=") {
             let from = rest.split(", ").next().unwrap_or("");
-            let envelope = Envelope {
-                from: Some(from.trim_matches(['<', '>']).to_string()).filter(|f| !f.is_empty()),
-                message_id: value(body, "msgid=")
-                    .map(|m| m.trim_matches(['<', '>']).to_string())
-                    .filter(|m| !m.is_empty()),
-            };
-            self.remember(qid, envelope);
+            let e = self.envelope(qid);
+            e.from = Some(from.trim_matches(['<', '>']).to_string()).filter(|f| !f.is_empty());
+            e.message_id = value(body, "msgid=")
+                .map(|m| m.trim_matches(['<', '>']).to_string())
+                .filter(|m| !m.is_empty());
             return self.skip("no delivery status");
         }
         if body.starts_with("to=") {
             return self.delivery(time_ms, qid, body);
         }
+        if body.contains("Cannot send message for") {
+            return Ok(self.expired(time_ms, qid, body));
+        }
         self.skip("no delivery status")
     }
 
-    fn remember(&mut self, qid: &str, envelope: Envelope) {
-        if self.current.len() >= GENERATION && !self.current.contains_key(qid) {
-            self.previous = std::mem::take(&mut self.current);
+    /// The queue's envelope, created (and the join table turned over when
+    /// full) on first sight.
+    fn envelope(&mut self, qid: &str) -> &mut Envelope {
+        if !self.current.contains_key(qid) {
+            let e = self.previous.remove(qid).unwrap_or_default();
+            if self.current.len() >= GENERATION {
+                self.previous = std::mem::take(&mut self.current);
+            }
+            self.current.insert(qid.to_string(), e);
         }
-        self.current.insert(qid.to_string(), envelope);
+        self.current.get_mut(qid).expect("just inserted")
     }
 
     fn known(&self, qid: &str) -> Envelope {
@@ -111,6 +123,39 @@ impl Sendmail {
             .or_else(|| self.previous.get(qid))
             .cloned()
             .unwrap_or_default()
+    }
+
+    fn expired(&mut self, time_ms: i64, qid: &str, body: &str) -> Vec<Draft> {
+        let e = self.envelope(qid);
+        let deferred = std::mem::take(&mut e.deferred);
+        let (from, message_id) = (e.from.clone(), e.message_id.clone());
+        deferred
+            .into_iter()
+            .map(|(rcpt, last, dsn, rhost)| {
+                let text = if last.is_empty() {
+                    body.to_string()
+                } else {
+                    last
+                };
+                let mut d = Draft {
+                    time_ms,
+                    recipient: rcpt,
+                    sender: from.clone(),
+                    message_id: message_id.clone().or_else(|| Some(qid.to_string())),
+                    outcome: Some(Outcome::Expired),
+                    smtpcommand: smtp_command_in(&text),
+                    rhost,
+                    identity: format!("{qid}\u{1f}{time_ms}\u{1f}expired"),
+                    ..Draft::default()
+                };
+                if let Some(dsn) = dsn {
+                    d.set_status(&dsn);
+                }
+                d.replycode = reply::codes(&text).0;
+                d.text = text;
+                d
+            })
+            .collect()
     }
 
     fn delivery(&mut self, time_ms: i64, qid: &str, body: &str) -> Result<Vec<Draft>, String> {
@@ -159,6 +204,20 @@ impl Sendmail {
             .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case("localhost"))
             .map(str::to_string);
         let relay_ip = relay.and_then(crate::client_ip::relay_address);
+        {
+            let e = self.envelope(qid);
+            for rcpt in &recipients {
+                e.deferred.retain(|(r, ..)| r != rcpt);
+                if outcome == Outcome::Deferred && e.deferred.len() < 1000 {
+                    e.deferred.push((
+                        rcpt.to_string(),
+                        stat.to_string(),
+                        dsn.map(str::to_string),
+                        rhost.clone(),
+                    ));
+                }
+            }
+        }
         let envelope = self.known(qid);
         let (code, status) = reply::codes(stat);
         let drafts = recipients
@@ -258,6 +317,24 @@ mod tests {
         assert_eq!(def[0].message_id.as_deref(), Some("4ANB2"));
         let full = s.line("Nov 23 10:00:04 mx1 sendmail[8]: 4ANB3: to=<d@z.org>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx.z.org. [5.6.7.9], dsn=4.2.2, stat=Mailbox full").unwrap();
         assert_eq!(full[0].outcome, Some(Outcome::Deferred));
+        // Five days on, the queue gives up on the still-deferred recipient.
+        let exp = s
+            .line(
+                "Nov 28 10:00:03 mx1 sm-mta[9]: 4ANB2: 4ANB9: DSN: Cannot send message for 5 days",
+            )
+            .unwrap();
+        assert_eq!(exp.len(), 1);
+        assert_eq!(exp[0].recipient, "c@y.org");
+        assert_eq!(exp[0].outcome, Some(Outcome::Expired));
+        assert!(exp[0].text.contains("Connection refused"));
+        // The sent queue has nobody deferred: nothing expires there.
+        assert!(
+            s.line(
+                "Nov 28 10:00:04 mx1 sm-mta[9]: 4ANB1: 4ANB8: DSN: Cannot send message for 5 days"
+            )
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
