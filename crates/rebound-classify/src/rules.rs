@@ -814,6 +814,14 @@ impl Compiler {
         if spec.from_host && provider.is_none() {
             return Err(err("from_host needs a provider file".into()));
         }
+        let remedy = |v: &Option<String>| {
+            v.as_deref()
+                .map(|v| {
+                    v.parse::<rebound_core::Remedy>()
+                        .map_err(|e| err(e.to_string()))
+                })
+                .transpose()
+        };
         let advice = crate::advice::RuleAdvice {
             owner: spec
                 .owner
@@ -823,22 +831,8 @@ impl Compiler {
                         .map_err(|e| err(e.to_string()))
                 })
                 .transpose()?,
-            remedy: spec
-                .remedy
-                .as_deref()
-                .map(|v| {
-                    v.parse::<rebound_core::Remedy>()
-                        .map_err(|e| err(e.to_string()))
-                })
-                .transpose()?,
-            temporary_remedy: spec
-                .temporary_remedy
-                .as_deref()
-                .map(|v| {
-                    v.parse::<rebound_core::Remedy>()
-                        .map_err(|e| err(e.to_string()))
-                })
-                .transpose()?,
+            remedy: remedy(&spec.remedy)?,
+            temporary_remedy: remedy(&spec.temporary_remedy)?,
         };
         if let Some(from) = &spec.phrases_from {
             self.phrases_from

@@ -819,6 +819,20 @@ fn gateway_refusals_of_the_message_or_the_ip() {
     }
 }
 
+/// `text` reads as `reason`, a problem of the sender's own setup to fix,
+/// never a dead address.
+fn assert_senders_configuration(text: &str, reason: Reason) {
+    let v = classify(text);
+    assert_eq!(v.reason, reason, "{text}: {}", v.explain);
+    assert!(!v.hardbounce, "{text}");
+    assert_eq!(
+        (v.owner, v.remedy),
+        (Owner::SenderConfig, Remedy::FixConfig),
+        "{text}: {}",
+        v.explain
+    );
+}
+
 /// The sending client's own SMTP login failing is its configuration to
 /// fix, nothing about the recipient or its reputation; a group that takes
 /// mail only from authenticated senders (Exchange's RESOLVER.RST) is not.
@@ -831,15 +845,7 @@ fn a_refused_smtp_login_is_the_senders_configuration() {
         "504 5.7.4 Unrecognized authentication type",
         "550 Unauthenticated senders not allowed",
     ] {
-        let v = classify(text);
-        assert_eq!(v.reason, Reason::SecurityError, "{text}: {}", v.explain);
-        assert!(!v.hardbounce, "{text}");
-        assert_eq!(
-            (v.owner, v.remedy),
-            (Owner::SenderConfig, Remedy::FixConfig),
-            "{text}: {}",
-            v.explain
-        );
+        assert_senders_configuration(text, Reason::SecurityError);
     }
     let group = classify("550 5.7.1 RESOLVER.RST.AuthRequired; authentication required");
     assert_eq!(group.reason, Reason::SecurityError);
@@ -858,15 +864,7 @@ fn a_sender_domain_without_dns_is_the_senders_configuration() {
         "451 4.1.8 Domain of sender address news@gone.example does not resolve",
         "553 5.7.1 <news@sender.example>: Sender address rejected: not owned by user bob@sender.example",
     ] {
-        let v = classify(text);
-        assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
-        assert!(!v.hardbounce, "{text}");
-        assert_eq!(
-            (v.owner, v.remedy),
-            (Owner::SenderConfig, Remedy::FixConfig),
-            "{text}: {}",
-            v.explain
-        );
+        assert_senders_configuration(text, Reason::Rejected);
     }
 }
 
@@ -889,14 +887,7 @@ fn a_bad_helo_name_is_the_senders_configuration() {
         "450 4.7.1 <mta.invalid>: Helo command rejected: Host not found",
         "501 5.5.2 <mta_1>: Helo command rejected: Invalid name",
     ] {
-        let v = classify(text);
-        assert!(!v.hardbounce, "{text}");
-        assert_eq!(
-            (v.owner, v.remedy),
-            (Owner::SenderConfig, Remedy::FixConfig),
-            "{text}: {}",
-            v.explain
-        );
+        assert_senders_configuration(text, Reason::Blocked);
     }
     let v = classify("421 4.3.2 The maximum number of concurrent connections has been exceeded");
     assert_eq!(v.reason, Reason::TooManyConn, "{}", v.explain);

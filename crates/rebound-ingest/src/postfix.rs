@@ -14,12 +14,15 @@ use std::collections::{BTreeMap, HashMap};
 
 const GENERATION: usize = 100_000;
 
+/// A recipient whose last attempt in a queue was deferred: (rcpt, reply
+/// text, dsn, relay host), kept until the queue delivers or gives up.
+pub(crate) type Deferred = (String, String, Option<String>, Option<String>);
+
 #[derive(Default)]
 struct Queue {
     from: Option<String>,
     message_id: Option<String>,
-    /// Recipients whose last attempt was deferred: (rcpt, text, dsn, relay host).
-    deferred: Vec<(String, String, Option<String>, Option<String>)>,
+    deferred: Vec<Deferred>,
 }
 
 pub(crate) struct Postfix {
@@ -208,34 +211,49 @@ impl Postfix {
         let q = self.queue(qid);
         let deferred = std::mem::take(&mut q.deferred);
         let message_id = q.message_id.clone().unwrap_or_else(|| qid.to_string());
-        deferred
-            .into_iter()
-            .map(|(rcpt, last, dsn, rhost)| {
-                let text = if last.is_empty() {
-                    body.to_string()
-                } else {
-                    last
-                };
-                let mut d = Draft {
-                    time_ms,
-                    recipient: rcpt,
-                    sender: (!from.is_empty()).then(|| from.to_string()),
-                    message_id: Some(message_id.clone()),
-                    outcome: Some(Outcome::Expired),
-                    smtpcommand: smtp_command_in(&text),
-                    rhost,
-                    identity: format!("{qid}\u{1f}{time_ms}\u{1f}expired"),
-                    ..Draft::default()
-                };
-                if let Some(dsn) = dsn {
-                    d.set_status(&dsn);
-                }
-                d.replycode = reply::codes(&text).0;
-                d.text = text;
-                d
-            })
-            .collect()
+        let sender = (!from.is_empty()).then(|| from.to_string());
+        expired_drafts(deferred, time_ms, qid, sender, message_id, body)
     }
+}
+
+/// One expired event per recipient last seen deferred in queue `qid`, when
+/// the MTA gives up on the queue (its lifetime ran out): the last deferral's
+/// reply is the evidence, else the give-up line itself.
+pub(crate) fn expired_drafts(
+    deferred: Vec<Deferred>,
+    time_ms: i64,
+    qid: &str,
+    sender: Option<String>,
+    message_id: String,
+    give_up_line: &str,
+) -> Vec<Draft> {
+    deferred
+        .into_iter()
+        .map(|(rcpt, last, dsn, rhost)| {
+            let text = if last.is_empty() {
+                give_up_line.to_string()
+            } else {
+                last
+            };
+            let mut d = Draft {
+                time_ms,
+                recipient: rcpt,
+                sender: sender.clone(),
+                message_id: Some(message_id.clone()),
+                outcome: Some(Outcome::Expired),
+                smtpcommand: smtp_command_in(&text),
+                rhost,
+                identity: format!("{qid}\u{1f}{time_ms}\u{1f}expired"),
+                ..Draft::default()
+            };
+            if let Some(dsn) = dsn {
+                d.set_status(&dsn);
+            }
+            d.replycode = reply::codes(&text).0;
+            d.text = text;
+            d
+        })
+        .collect()
 }
 
 /// The value of `key<…>` (e.g. `to=<a@b>`), without the brackets.

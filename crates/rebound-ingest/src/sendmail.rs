@@ -11,7 +11,7 @@
 //! deferred in that queue. Sendmail's submission queue (`sm-msp-queue`)
 //! only hands mail to the local MTA and is skipped.
 
-use crate::postfix::split_prefix;
+use crate::postfix::{Deferred, expired_drafts, split_prefix};
 use crate::time::SyslogClock;
 use crate::{Draft, Outcome, smtp_command_in};
 use rebound_classify::reply;
@@ -24,8 +24,7 @@ const GENERATION: usize = 100_000;
 struct Envelope {
     from: Option<String>,
     message_id: Option<String>,
-    /// Recipients whose last attempt was deferred: (rcpt, stat, dsn, relay host).
-    deferred: Vec<(String, String, Option<String>, Option<String>)>,
+    deferred: Vec<Deferred>,
 }
 
 pub(crate) struct Sendmail {
@@ -128,34 +127,9 @@ impl Sendmail {
     fn expired(&mut self, time_ms: i64, qid: &str, body: &str) -> Vec<Draft> {
         let e = self.envelope(qid);
         let deferred = std::mem::take(&mut e.deferred);
-        let (from, message_id) = (e.from.clone(), e.message_id.clone());
-        deferred
-            .into_iter()
-            .map(|(rcpt, last, dsn, rhost)| {
-                let text = if last.is_empty() {
-                    body.to_string()
-                } else {
-                    last
-                };
-                let mut d = Draft {
-                    time_ms,
-                    recipient: rcpt,
-                    sender: from.clone(),
-                    message_id: message_id.clone().or_else(|| Some(qid.to_string())),
-                    outcome: Some(Outcome::Expired),
-                    smtpcommand: smtp_command_in(&text),
-                    rhost,
-                    identity: format!("{qid}\u{1f}{time_ms}\u{1f}expired"),
-                    ..Draft::default()
-                };
-                if let Some(dsn) = dsn {
-                    d.set_status(&dsn);
-                }
-                d.replycode = reply::codes(&text).0;
-                d.text = text;
-                d
-            })
-            .collect()
+        let message_id = e.message_id.clone().unwrap_or_else(|| qid.to_string());
+        let sender = e.from.clone();
+        expired_drafts(deferred, time_ms, qid, sender, message_id, body)
     }
 
     fn delivery(&mut self, time_ms: i64, qid: &str, body: &str) -> Result<Vec<Draft>, String> {
