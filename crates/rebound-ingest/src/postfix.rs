@@ -14,6 +14,49 @@ use std::collections::{BTreeMap, HashMap};
 
 const GENERATION: usize = 100_000;
 
+/// Per-queue state joined by queue id, bounded: two generations of
+/// [`GENERATION`] ids; when the current one fills, the older is dropped
+/// (a queue id unseen for that long has long been delivered or expired).
+pub(crate) struct Generations<T> {
+    current: HashMap<String, T>,
+    previous: HashMap<String, T>,
+}
+
+impl<T: Default> Generations<T> {
+    pub fn new() -> Self {
+        Self {
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+
+    /// The state of `qid`, created (or brought into the current
+    /// generation) on first use.
+    pub fn entry(&mut self, qid: &str) -> &mut T {
+        if !self.current.contains_key(qid) {
+            let v = self.previous.remove(qid).unwrap_or_default();
+            if self.current.len() >= GENERATION {
+                self.previous = std::mem::take(&mut self.current);
+            }
+            self.current.insert(qid.to_string(), v);
+        }
+        self.current.get_mut(qid).expect("just inserted")
+    }
+
+    pub fn get(&self, qid: &str) -> Option<&T> {
+        self.current.get(qid).or_else(|| self.previous.get(qid))
+    }
+
+    pub fn get_current_mut(&mut self, qid: &str) -> Option<&mut T> {
+        self.current.get_mut(qid)
+    }
+
+    pub fn remove(&mut self, qid: &str) {
+        self.current.remove(qid);
+        self.previous.remove(qid);
+    }
+}
+
 /// A recipient whose last attempt in a queue was deferred: (rcpt, reply
 /// text, dsn, relay host), kept until the queue delivers or gives up.
 pub(crate) type Deferred = (String, String, Option<String>, Option<String>);
@@ -27,8 +70,7 @@ struct Queue {
 
 pub(crate) struct Postfix {
     clock: SyslogClock,
-    current: HashMap<String, Queue>,
-    previous: HashMap<String, Queue>,
+    queues: Generations<Queue>,
     /// Lines read that gave no event and no error, by why.
     pub skipped: BTreeMap<&'static str, u64>,
 }
@@ -37,8 +79,7 @@ impl Postfix {
     pub fn new(clock: SyslogClock) -> Self {
         Self {
             clock,
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            queues: Generations::new(),
             skipped: BTreeMap::new(),
         }
     }
@@ -50,18 +91,11 @@ impl Postfix {
     }
 
     fn queue(&mut self, qid: &str) -> &mut Queue {
-        if !self.current.contains_key(qid) {
-            let q = self.previous.remove(qid).unwrap_or_default();
-            if self.current.len() >= GENERATION {
-                self.previous = std::mem::take(&mut self.current);
-            }
-            self.current.insert(qid.to_string(), q);
-        }
-        self.current.get_mut(qid).expect("just inserted")
+        self.queues.entry(qid)
     }
 
     fn known(&self, qid: &str) -> Option<&Queue> {
-        self.current.get(qid).or_else(|| self.previous.get(qid))
+        self.queues.get(qid)
     }
 
     /// Whether a line looks like a Postfix log line (for format detection).
@@ -106,8 +140,7 @@ impl Postfix {
             return self.skip("no delivery status");
         }
         if body == "removed" {
-            self.current.remove(qid);
-            self.previous.remove(qid);
+            self.queues.remove(qid);
             return self.skip("no delivery status");
         }
         if let Some(from) = field(body, "from=<") {
@@ -201,7 +234,7 @@ impl Postfix {
                     rhost,
                 ));
             }
-        } else if let Some(q) = self.current.get_mut(qid) {
+        } else if let Some(q) = self.queues.get_current_mut(qid) {
             q.deferred.retain(|(r, ..)| r != rcpt);
         }
         Ok(Some(d))

@@ -11,13 +11,11 @@
 //! deferred in that queue. Sendmail's submission queue (`sm-msp-queue`)
 //! only hands mail to the local MTA and is skipped.
 
-use crate::postfix::{Deferred, expired_drafts, split_prefix};
+use crate::postfix::{Deferred, Generations, expired_drafts, split_prefix};
 use crate::time::SyslogClock;
 use crate::{Draft, Outcome, smtp_command_in};
 use rebound_classify::reply;
-use std::collections::{BTreeMap, HashMap};
-
-const GENERATION: usize = 100_000;
+use std::collections::BTreeMap;
 
 /// What the `from=` line of a queue said.
 #[derive(Default, Clone)]
@@ -29,8 +27,7 @@ struct Envelope {
 
 pub(crate) struct Sendmail {
     clock: SyslogClock,
-    current: HashMap<String, Envelope>,
-    previous: HashMap<String, Envelope>,
+    queues: Generations<Envelope>,
     /// Lines read that gave no event and no error, by why.
     pub skipped: BTreeMap<&'static str, u64>,
 }
@@ -44,8 +41,7 @@ impl Sendmail {
     pub fn new(clock: SyslogClock) -> Self {
         Self {
             clock,
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            queues: Generations::new(),
             skipped: BTreeMap::new(),
         }
     }
@@ -103,25 +99,12 @@ impl Sendmail {
         self.skip("no delivery status")
     }
 
-    /// The queue's envelope, created (and the join table turned over when
-    /// full) on first sight.
     fn envelope(&mut self, qid: &str) -> &mut Envelope {
-        if !self.current.contains_key(qid) {
-            let e = self.previous.remove(qid).unwrap_or_default();
-            if self.current.len() >= GENERATION {
-                self.previous = std::mem::take(&mut self.current);
-            }
-            self.current.insert(qid.to_string(), e);
-        }
-        self.current.get_mut(qid).expect("just inserted")
+        self.queues.entry(qid)
     }
 
     fn known(&self, qid: &str) -> Envelope {
-        self.current
-            .get(qid)
-            .or_else(|| self.previous.get(qid))
-            .cloned()
-            .unwrap_or_default()
+        self.queues.get(qid).cloned().unwrap_or_default()
     }
 
     fn expired(&mut self, time_ms: i64, qid: &str, body: &str) -> Vec<Draft> {
