@@ -332,7 +332,7 @@ pub async fn ingest(
         return Err(ApiError::bad_request("empty body"));
     }
     let bytes = if source == "mandrill" {
-        mandrill_form(bytes)?
+        mandrill_form(&s, &headers, bytes)?
     } else {
         bytes
     };
@@ -363,15 +363,31 @@ pub async fn ingest(
 
 /// Mandrill posts its events form-encoded, as the JSON text of the
 /// `mandrill_events` field; that JSON is the body to read. A JSON body
-/// (the same array, or `{"mandrill_events": …}`) passes as it is.
-fn mandrill_form(bytes: Bytes) -> Result<Bytes, ApiError> {
+/// (the same array, or `{"mandrill_events": …}`) passes as it is, unless a
+/// webhook key is configured: then only a form whose
+/// `X-Mandrill-Signature` verifies does.
+fn mandrill_form(s: &AppState, headers: &HeaderMap, bytes: Bytes) -> Result<Bytes, ApiError> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     if matches!(start.map(|i| bytes[i]), Some(b'[' | b'{')) {
-        return Ok(bytes);
+        return match s.mandrill {
+            None => Ok(bytes),
+            // What Mandrill signs is its form; a JSON body carries nothing
+            // to check.
+            Some(_) => Err(ApiError::unauthorized(
+                "mandrill signature: signed Mandrill webhooks are form-encoded",
+            )),
+        };
     }
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
         ApiError::bad_request(format!("mandrill: neither JSON nor a form body: {e}"))
     })?;
+    if let Some(v) = &s.mandrill {
+        let signature = headers
+            .get("x-mandrill-signature")
+            .and_then(|v| v.to_str().ok());
+        v.verify(signature, &fields)
+            .map_err(|e| ApiError::unauthorized(format!("mandrill signature: {e}")))?;
+    }
     fields
         .into_iter()
         .find(|(k, _)| k == "mandrill_events")

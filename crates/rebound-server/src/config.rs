@@ -163,7 +163,17 @@ pub struct TokenConfig {
 pub struct Webhooks {
     pub sendgrid: Option<SendgridConfig>,
     pub mailgun: Option<MailgunConfig>,
+    pub mandrill: Option<MandrillConfig>,
     pub ses: Option<SesConfig>,
+}
+
+/// Mandrill's webhook key (shown with the webhook) and the exact URL the
+/// webhook was registered with: the signature covers that URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MandrillConfig {
+    pub webhook_key: String,
+    pub url: String,
 }
 
 /// SendGrid's signed event webhook: the verification key SendGrid shows

@@ -167,6 +167,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub sendgrid: Option<signatures::SendgridVerifier>,
     pub mailgun: Option<signatures::MailgunVerifier>,
+    pub mandrill: Option<signatures::MandrillVerifier>,
     pub sns: Option<Arc<sns::SnsVerifier>>,
     pub incidents: api::IncidentCache,
     /// Request slots and who may hold them.
@@ -223,6 +224,11 @@ impl AppState {
             .mailgun
             .as_ref()
             .map(|c| signatures::MailgunVerifier::new(&c.signing_key, c.max_age_seconds));
+        let mandrill = config
+            .webhooks
+            .mandrill
+            .as_ref()
+            .map(|c| signatures::MandrillVerifier::new(&c.webhook_key, &c.url));
         let sns = config
             .webhooks
             .ses
@@ -255,6 +261,7 @@ impl AppState {
             metrics,
             sendgrid,
             mailgun,
+            mandrill,
             sns,
             incidents: api::IncidentCache::default(),
             admission: admission::Admission::new(&config.limits),

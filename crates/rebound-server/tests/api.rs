@@ -581,6 +581,10 @@ fn sendgrid_and_mailgun_signatures_over_http() {
             signing_key: "mg-signing-key".into(),
             max_age_seconds: 300,
         });
+        c.webhooks.mandrill = Some(rebound_server::config::MandrillConfig {
+            webhook_key: "md-webhook-key".into(),
+            url: "https://hooks.example/v1/events/mandrill".into(),
+        });
     });
     let t = now_s();
     let body = json!([sendgrid_bounce("signed@example.com", "sig-1", t)]).to_string();
@@ -637,6 +641,52 @@ fn sendgrid_and_mailgun_signatures_over_http() {
         ),
         401,
     );
+
+    // Mandrill: HMAC-SHA1 of the registered URL and the form's fields.
+    let events = json!([{"event": "hard_bounce", "_id": "md-s1", "ts": t,
+        "msg": {"_id": "md-s1", "email": "md-signed@example.com", "bounce_description": "bad_mailbox",
+        "diag": "smtp;550 5.1.1 no such user"}}])
+    .to_string();
+    let form = format!(
+        "mandrill_events={}",
+        events
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' =>
+                    (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    );
+    let sign = |key: &str, value: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(b"https://hooks.example/v1/events/mandrill");
+        mac.update(b"mandrill_events");
+        mac.update(value.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let good = sign("md-webhook-key", &events);
+    let post = |sig: Option<&str>, body: &str| {
+        let h: Vec<(&str, &str)> = sig
+            .map(|v| ("X-Mandrill-Signature", v))
+            .into_iter()
+            .collect();
+        s.req_h(
+            "POST",
+            "/v1/events/mandrill",
+            Some(INGEST),
+            &h,
+            body.as_bytes(),
+        )
+    };
+    assert_error(&post(None, &form), 401);
+    assert_error(&post(Some(&sign("wrong", &events)), &form), 401);
+    // Once signatures are on, an (unsignable) JSON body is refused.
+    assert_error(&post(Some(&good), &events), 401);
+    let r = post(Some(&good), &form);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
 }
 
 #[test]
