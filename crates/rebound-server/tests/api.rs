@@ -55,6 +55,19 @@ hello\r
 --B--\r
 ";
 
+/// A Mandrill webhook body: the JSON text of `mandrill_events`,
+/// form-encoded (every byte but unreserved ones percent-encoded).
+fn mandrill_form(events: &str) -> String {
+    let encoded: String = events
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("mandrill_events={encoded}")
+}
+
 fn sendgrid_bounce(email: &str, id: &str, t: i64) -> Value {
     json!({"email": email, "timestamp": t, "event": "bounce", "sg_event_id": id,
            "sg_message_id": format!("msg-{id}"), "reason": "550 5.1.1 unknown recipient",
@@ -458,18 +471,7 @@ fn ingest_every_source() {
     let mandrill_events = json!([{"event": "hard_bounce", "_id": "md-1", "ts": t,
         "msg": {"_id": "md-1", "email": "md+x@example.com", "bounce_description": "bad_mailbox",
         "diag": "smtp;550 5.1.1 The email account that you tried to reach does not exist."}}]);
-    let mandrill = format!(
-        "mandrill_events={}",
-        mandrill_events
-            .to_string()
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' =>
-                    (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    );
+    let mandrill = mandrill_form(&mandrill_events.to_string());
     let resend = json!({"type": "email.bounced", "created_at": "2026-11-02T10:00:00.000Z",
         "data": {"email_id": "rs-1", "to": ["rs@example.com"],
         "bounce": {"type": "Permanent", "subType": "General", "message": "550 5.1.1 user unknown"}}});
@@ -647,17 +649,7 @@ fn sendgrid_and_mailgun_signatures_over_http() {
         "msg": {"_id": "md-s1", "email": "md-signed@example.com", "bounce_description": "bad_mailbox",
         "diag": "smtp;550 5.1.1 no such user"}}])
     .to_string();
-    let form = format!(
-        "mandrill_events={}",
-        events
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' =>
-                    (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    );
+    let form = mandrill_form(&events.to_string());
     let sign = |key: &str, value: &str| {
         use hmac::Mac;
         let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
