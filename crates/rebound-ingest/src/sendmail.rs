@@ -18,7 +18,7 @@ use rebound_classify::reply;
 use std::collections::BTreeMap;
 
 /// What the `from=` line of a queue said.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Envelope {
     from: Option<String>,
     message_id: Option<String>,
@@ -103,10 +103,6 @@ impl Sendmail {
         self.queues.entry(qid)
     }
 
-    fn known(&self, qid: &str) -> Envelope {
-        self.queues.get(qid).cloned().unwrap_or_default()
-    }
-
     fn expired(&mut self, time_ms: i64, qid: &str, body: &str) -> Vec<Draft> {
         let e = self.envelope(qid);
         let deferred = std::mem::take(&mut e.deferred);
@@ -161,7 +157,9 @@ impl Sendmail {
             .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case("localhost"))
             .map(str::to_string);
         let relay_ip = relay.and_then(crate::client_ip::relay_address);
-        {
+        // The queue's record: its deferred recipients updated, its sender
+        // and Message-ID read (cloned once, not the whole record).
+        let (from, message_id) = {
             let e = self.envelope(qid);
             for rcpt in &recipients {
                 e.deferred.retain(|(r, ..)| r != rcpt);
@@ -174,8 +172,8 @@ impl Sendmail {
                     ));
                 }
             }
-        }
-        let envelope = self.known(qid);
+            (e.from.clone(), e.message_id.clone())
+        };
         let (code, status) = reply::codes(stat);
         let drafts = recipients
             .into_iter()
@@ -183,11 +181,8 @@ impl Sendmail {
                 let mut d = Draft {
                     time_ms,
                     recipient: rcpt.to_string(),
-                    sender: envelope.from.clone(),
-                    message_id: envelope
-                        .message_id
-                        .clone()
-                        .or_else(|| Some(qid.to_string())),
+                    sender: from.clone(),
+                    message_id: message_id.clone().or_else(|| Some(qid.to_string())),
                     outcome: Some(outcome),
                     // Sendmail never logs our own address; the reply may.
                     sending_ip: crate::client_ip::named_in(stat, relay_ip),
