@@ -28,7 +28,7 @@ pub use pipeline::{IngestOptions, IngestStats, ingest};
 pub use policy::{Class, Policy};
 pub use postgres_store::{PgStore, connect_to_schema};
 pub use reclassify::{ReclassifyJob, ReclassifyOptions, ReclassifyReport};
-pub use sqlite_store::SqliteStore;
+pub use sqlite_store::{SnapshotChecker, SqliteStore};
 
 use rebound_ingest::Event;
 use serde::{Deserialize, Serialize};
@@ -260,12 +260,21 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(PgStore::connect(url)?))
     } else {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        Ok(Box::new(SqliteStore::open(path)?))
+        Ok(Box::new(SqliteStore::open(sqlite_path(url))?))
     }
+}
+
+/// The file a SQLite store URL names (`sqlite://` or `sqlite:` prefixes
+/// allowed); `None` for a PostgreSQL URL.
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    (!postgres).then(|| sqlite_path(url))
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
 }
 
 /// The store named by `--db`, else `REBOUND_DATABASE_URL`, else

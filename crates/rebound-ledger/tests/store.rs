@@ -1087,3 +1087,45 @@ fn postgres_rollups_match_the_events() {
     };
     rollups_match_the_events(&db.url);
 }
+
+/// A held snapshot answers as of its start; a new generation or an expired
+/// age renews it; released, it no longer holds the WAL back.
+#[test]
+fn snapshot_checks_renew_on_generation_and_age() {
+    use rebound_ledger::{SnapshotChecker, SqliteStore};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.db").display().to_string();
+    let mut writer = SqliteStore::open(&path).unwrap();
+    let mut checker = SnapshotChecker::open(&path).unwrap();
+    let hour = Duration::from_secs(3600);
+    let who = "held@example.com";
+    assert!(checker.check(who, 0, hour).unwrap().is_none());
+    writer
+        .add_suppressions(
+            &[ManualSuppression {
+                address: who.into(),
+                reason: "manual".into(),
+                detail: String::new(),
+            }],
+            "test",
+        )
+        .unwrap();
+    // Same generation, young snapshot: still the state before the write.
+    assert!(checker.check(who, 0, hour).unwrap().is_none());
+    // The writer's count moved: renewed, the write is seen.
+    let hit = checker.check(who, 1, hour).unwrap().expect("suppressed");
+    assert_eq!(hit.reason, "manual");
+    assert!(writer.remove_suppression(who, "test", "undo").unwrap());
+    assert!(checker.check(who, 1, hour).unwrap().is_some());
+    // A snapshot older than the age allowed is renewed too.
+    assert!(checker.check(who, 1, Duration::ZERO).unwrap().is_none());
+    // Released, a truncating checkpoint is not blocked by it.
+    checker.release_if_older(Duration::ZERO).unwrap();
+    let busy: i64 = writer
+        .connection()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(busy, 0, "the checkpoint was blocked");
+    assert_eq!(std::fs::metadata(format!("{path}-wal")).unwrap().len(), 0);
+}

@@ -162,10 +162,13 @@ fn run_job(s: &AppState, id: u64, rules: crate::Loaded, options: ReclassifyOptio
         let mut store = rebound_ledger::open(&s.config.db).map_err(|e| e.to_string())?;
         let mut judge = rebound_ingest::Judge::new(&rules);
         let mut job = ReclassifyJob::new(&mut judge, &s.policy, options);
-        rebound_ledger::reclassify::run(&mut *store, &mut job, |r| {
+        let ran = rebound_ledger::reclassify::run(&mut *store, &mut job, |r| {
+            // A batch was committed: checks renew their snapshots.
+            s.pool.wrote();
             s.jobs.update(id, |j| j.report = r.clone());
-        })
-        .map_err(|e| e.to_string())?;
+        });
+        s.pool.wrote();
+        ran.map_err(|e| e.to_string())?;
         Ok(job.report)
     })();
     let finished = rebound_ingest::time::now_ms();

@@ -34,6 +34,7 @@ pub mod signatures;
 pub mod sns;
 
 pub use config::{Config, TOKENS_ENV};
+pub use pool::CHECK_SNAPSHOT_MAX_AGE;
 
 use auth::{Scope, Tokens};
 use axum::Router;
@@ -160,7 +161,8 @@ pub struct AppState {
     pub config: Config,
     pub rules: Rules,
     pub pool: Arc<pool::StorePool>,
-    /// Single-address suppression checks, batched.
+    /// Single-address suppression checks (batched on PostgreSQL, from held
+    /// snapshots on SQLite).
     pub checks: pool::CheckBatcher,
     pub policy: Arc<Policy>,
     pub tokens: Tokens,
@@ -246,9 +248,11 @@ impl AppState {
                 source: e,
             }
         })?;
-        let checks = pool::CheckBatcher::start(&config.db, 2).map_err(|e| StartError::Store {
-            url: config.db.clone(),
-            source: e,
+        let checks = pool::CheckBatcher::start(&config.db, 2, pool.writes()).map_err(|e| {
+            StartError::Store {
+                url: config.db.clone(),
+                source: e,
+            }
         })?;
         let metrics = metrics::Metrics::new();
         metrics.set_rules_id(rules.get().id());

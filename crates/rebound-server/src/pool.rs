@@ -6,14 +6,18 @@
 //! stores bounds the database connections one server opens.
 
 use crate::error::ApiError;
-use rebound_ledger::Store;
+use rebound_ledger::{SnapshotChecker, Store};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub struct StorePool {
     url: String,
     stores: Mutex<Vec<Box<dyn Store>>>,
     permits: Semaphore,
+    /// Calls finished (reads too: counting every call cannot miss a write).
+    writes: Arc<AtomicU64>,
 }
 
 impl StorePool {
@@ -27,11 +31,25 @@ impl StorePool {
             url: url.to_string(),
             permits: Semaphore::new(stores.len()),
             stores: Mutex::new(stores),
+            writes: Arc::new(AtomicU64::new(0)),
         }))
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A count that goes up after every call that may have written (every
+    /// call through [`StorePool::run`], and [`StorePool::wrote`]): a reader
+    /// that keeps a snapshot renews it when the count has moved, so this
+    /// server's own writes are seen by its next check.
+    pub fn writes(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.writes)
+    }
+
+    /// Counts a write made outside [`StorePool::run`] (a job's own store).
+    pub fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Release);
     }
 
     /// Runs `f` with a store on the blocking pool. A store whose call failed
@@ -56,6 +74,7 @@ impl StorePool {
         let pool = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
             let result = f(&mut *store);
+            pool.writes.fetch_add(1, Ordering::Release);
             let keep = match &result {
                 Ok(_) => Some(store),
                 // Reopen; if that fails too, keep the old one (it may
@@ -102,51 +121,105 @@ impl Drop for StorePool {
     }
 }
 
-/// Answers single-address suppression checks (the per-send hot path) in
+/// Answers single-address suppression checks (the per-send hot path).
+///
+/// On a networked store (PostgreSQL), where a lookup is a round trip, in
 /// batches: requests queue up while a worker thread is busy, and the worker
 /// takes everything queued and checks it in one store call. Under load one
 /// thread wake-up and one store call serve many requests; idle, a lookup
 /// costs one hand-off as through the pool. Every answer is read from the
 /// store (nothing is cached), so instances sharing a store agree.
 ///
-/// That is for a networked store (PostgreSQL), where a lookup is a round
-/// trip. A SQLite file is read on the calling runtime thread instead, with a
-/// connection of that thread's own: the lookup costs less than the hand-off.
+/// On a SQLite file, on the calling runtime thread (a lookup costs less than
+/// the hand-off), through [`SnapshotCheckers`].
 pub struct CheckBatcher {
     tx: std::sync::mpsc::SyncSender<CheckJob>,
     /// Set for a SQLite store: checks are answered on the calling thread.
-    inline_url: Option<String>,
+    snapshots: Option<Arc<SnapshotCheckers>>,
 }
 
-thread_local! {
-    /// One read connection per runtime thread and SQLite file, opened on
-    /// first use. A point lookup in a WAL-mode file is a few microseconds
-    /// and never waits for a writer, far less than handing the request to
-    /// another thread and waking it (which was most of a check's cost).
-    static INLINE_STORES: std::cell::RefCell<Vec<(String, Box<dyn Store>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// The oldest snapshot a SQLite check is answered from: how late a write by
+/// another process (or this server's reclassify job) can be seen.
+pub const CHECK_SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(10);
+
+/// How often idle snapshots are released (a held one keeps SQLite's
+/// checkpoint from restarting the WAL).
+const SNAPSHOT_SWEEP: Duration = Duration::from_millis(50);
+
+/// A few SQLite read connections, each answering checks inside a snapshot
+/// it renews every [`CHECK_SNAPSHOT_MAX_AGE`] and whenever this server has
+/// written through its [`StorePool`] since (see
+/// [`rebound_ledger::SnapshotChecker`]): a lookup is then one B-tree walk,
+/// without the file locking of a transaction per statement (which was
+/// most of a check's cost).
+pub struct SnapshotCheckers {
+    path: String,
+    checkers: Vec<Mutex<Option<SnapshotChecker>>>,
+    next: AtomicUsize,
+    writes: Arc<AtomicU64>,
 }
 
-fn check_inline(url: &str, address: String) -> CheckAnswer {
-    INLINE_STORES.with(|cell| {
-        let mut stores = cell.borrow_mut();
-        let at = match stores.iter().position(|(u, _)| u == url) {
-            Some(i) => i,
-            None => {
-                let store = rebound_ledger::open(url).map_err(|e| e.to_string())?;
-                stores.push((url.to_string(), store));
-                stores.len() - 1
-            }
-        };
-        match stores[at].1.check(std::slice::from_ref(&address)) {
-            Ok(mut answers) => Ok(answers.pop().flatten()),
-            Err(e) => {
+impl SnapshotCheckers {
+    fn start(path: &str, writes: Arc<AtomicU64>) -> Arc<SnapshotCheckers> {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let checkers = Arc::new(SnapshotCheckers {
+            path: path.to_string(),
+            checkers: (0..n).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+            writes,
+        });
+        let weak = Arc::downgrade(&checkers);
+        // Ends with the server: the thread holds no strong reference while
+        // it sleeps.
+        let _ = std::thread::Builder::new()
+            .name("rebound-snapshots".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(SNAPSHOT_SWEEP);
+                    let Some(c) = weak.upgrade() else { return };
+                    c.release_idle();
+                }
+            });
+        checkers
+    }
+
+    fn check(&self, address: &str) -> CheckAnswer {
+        let n = self.checkers.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        // Any free connection; all busy (more threads than connections):
+        // wait for one, for the few microseconds of a lookup.
+        let mut slot = (0..n)
+            .find_map(|i| self.checkers[(first + i) % n].try_lock().ok())
+            .unwrap_or_else(|| {
+                self.checkers[first]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+            });
+        if slot.is_none() {
+            *slot = Some(SnapshotChecker::open(&self.path).map_err(|e| e.to_string())?);
+        }
+        let checker = slot.as_mut().expect("opened above");
+        let generation = self.writes.load(Ordering::Acquire);
+        checker
+            .check(address, generation, CHECK_SNAPSHOT_MAX_AGE)
+            .map_err(|e| {
                 // Drop the connection; the next check reopens it.
-                stores.swap_remove(at);
-                Err(e.to_string())
+                *slot = None;
+                e.to_string()
+            })
+    }
+
+    fn release_idle(&self) {
+        for m in &self.checkers {
+            // A connection in use is renewing its own snapshot.
+            if let Ok(mut slot) = m.try_lock()
+                && let Some(c) = slot.as_mut()
+                && c.release_if_older(CHECK_SNAPSHOT_MAX_AGE).is_err()
+            {
+                *slot = None;
             }
         }
-    })
+    }
 }
 
 type CheckAnswer = Result<Option<rebound_ledger::Suppression>, String>;
@@ -157,14 +230,18 @@ const CHECK_BATCH: usize = 512;
 
 impl CheckBatcher {
     /// Starts `workers` threads, each with its own store on `url` (none for
-    /// SQLite, whose checks are answered inline).
-    pub fn start(url: &str, workers: usize) -> rebound_ledger::Result<CheckBatcher> {
+    /// SQLite, whose checks are answered inline). `writes` counts the writes
+    /// of this server's [`StorePool`] (see [`StorePool::writes`]).
+    pub fn start(
+        url: &str,
+        workers: usize,
+        writes: Arc<AtomicU64>,
+    ) -> rebound_ledger::Result<CheckBatcher> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<CheckJob>(64 * 1024);
         let rx = Arc::new(Mutex::new(rx));
-        let first = rebound_ledger::open(url)?;
-        let inline_url = (first.backend() == "sqlite").then(|| url.to_string());
-        drop(first);
-        let workers = if inline_url.is_some() {
+        let snapshots =
+            rebound_ledger::sqlite_file(url).map(|p| SnapshotCheckers::start(p, writes));
+        let workers = if snapshots.is_some() {
             0
         } else {
             workers.max(1)
@@ -178,15 +255,15 @@ impl CheckBatcher {
                 .spawn(move || check_worker(store, &url, &rx))
                 .map_err(|e| rebound_ledger::Error::Other(e.to_string()))?;
         }
-        Ok(CheckBatcher { tx, inline_url })
+        Ok(CheckBatcher { tx, snapshots })
     }
 
     pub async fn check(
         &self,
         address: String,
     ) -> Result<Option<rebound_ledger::Suppression>, ApiError> {
-        if let Some(url) = &self.inline_url {
-            return check_inline(url, address).map_err(ApiError::store);
+        if let Some(snapshots) = &self.snapshots {
+            return snapshots.check(&address).map_err(ApiError::store);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         // A full queue (64k waiting) means the store cannot keep up: shed.

@@ -1309,3 +1309,46 @@ fn rules_reload_and_reclassify_jobs() {
     assert_error(&s.req("GET", "/v1/jobs/999", Some(ADMIN), b""), 404);
     assert_error(&s.req("GET", "/v1/jobs/x", Some(ADMIN), b""), 400);
 }
+
+/// Checks on SQLite are answered from held snapshots: a suppression written
+/// by another process (here another connection to the file) is seen once
+/// the snapshot age bound has passed, and this server's own removal at once.
+#[test]
+fn checks_see_other_writers_within_the_snapshot_bound() {
+    let s = Server::start();
+    let who = "elsewhere@example.com";
+    let path = format!("/v1/suppressions/{who}");
+    // Every check connection opens a snapshot without the suppression.
+    for _ in 0..16 {
+        assert_eq!(
+            s.req("GET", &path, Some(READ), b"").json()["suppressed"],
+            false
+        );
+    }
+    let mut other = rebound_ledger::open(&s.db).unwrap();
+    other
+        .add_suppressions(
+            &[rebound_ledger::ManualSuppression {
+                address: who.into(),
+                reason: "manual".into(),
+                detail: "added by the CLI".into(),
+            }],
+            "cli",
+        )
+        .unwrap();
+    std::thread::sleep(
+        rebound_server::CHECK_SNAPSHOT_MAX_AGE + std::time::Duration::from_millis(5),
+    );
+    for _ in 0..16 {
+        let r = s.req("GET", &path, Some(READ), b"").json();
+        assert_eq!(r["suppressed"], true, "{r}");
+        assert_eq!(r["suppression"]["created_by"], "cli");
+    }
+    assert_eq!(s.req("DELETE", &path, Some(ADMIN), b"").status, 200);
+    for _ in 0..16 {
+        assert_eq!(
+            s.req("GET", &path, Some(READ), b"").json()["suppressed"],
+            false
+        );
+    }
+}
