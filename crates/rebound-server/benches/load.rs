@@ -551,6 +551,9 @@ impl Conn {
     async fn exchange(&mut self, req: &[u8]) -> u16 {
         self.stream.write_all(req).await.unwrap();
         self.buf.clear();
+        // Bytes the whole response takes, once its head has been read.
+        let mut total: Option<(usize, u16)> = None;
+        let mut searched: usize = 0;
         loop {
             // Straight into the buffer's spare room: the generator shares
             // the cores with the server, so it zeroes and copies nothing.
@@ -559,16 +562,25 @@ impl Conn {
             }
             let n = self.stream.read_buf(&mut self.buf).await.unwrap();
             assert!(n > 0, "server closed the connection");
-            let Some(end) = HEAD_END.find(&self.buf) else {
-                continue;
-            };
-            let head = &self.buf[..end];
-            let len = content_length(head);
-            if self.buf.len() >= end + 4 + len {
+            if total.is_none() {
+                // Only the new bytes (and three before them) are searched:
+                // a large body arrives in many reads.
+                let from = searched.saturating_sub(3);
+                searched = self.buf.len();
+                let Some(at) = HEAD_END.find(&self.buf[from..]) else {
+                    continue;
+                };
+                let end = from + at;
+                let head = &self.buf[..end];
                 let status = std::str::from_utf8(&head[9..12])
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
+                total = Some((end + 4 + content_length(head), status));
+            }
+            if let Some((len, status)) = total
+                && self.buf.len() >= len
+            {
                 return status;
             }
         }
