@@ -89,6 +89,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/classify"),
     ("POST", "/v1/decode"),
     ("POST", "/v1/events/{source}"),
+    ("HEAD", "/v1/events/{source}"),
     ("GET", "/v1/events"),
     ("GET", "/v1/suppressions"),
     ("POST", "/v1/suppressions/check"),
@@ -491,7 +492,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/alerts", get(api::alerts))
         .route_layer(middleware::from_fn_with_state(state.clone(), need_read));
     let ingest = Router::new()
-        .route("/v1/events/{source}", post(api::ingest))
+        .route(
+            "/v1/events/{source}",
+            post(api::ingest).head(api::ingest_probe),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), need_ingest));
     let admin = Router::new()
         .route(

@@ -86,8 +86,17 @@ fn every_route_needs_the_right_scope() {
             .replace("{source}", "sendgrid")
             .replace("{address}", "a@example.com")
             .replace("{id}", "1");
+        // A HEAD answer has no body: its status and headers are checked.
+        let refused = |r: &http::Resp, status: u16| {
+            if *method == "HEAD" {
+                assert_eq!(r.status, status, "HEAD {path}");
+                assert!(r.body.is_empty(), "HEAD {path} answered a body");
+            } else {
+                assert_error(r, status);
+            }
+        };
         let r = s.req(method, &path, None, b"");
-        assert_error(&r, 401);
+        refused(&r, 401);
         // Bearer always; Basic only for webhook URLs, never a browser's
         // login box for API clients that did not ask for it.
         let challenge = r.header("www-authenticate").unwrap_or_default();
@@ -98,12 +107,12 @@ fn every_route_needs_the_right_scope() {
             "{path}: {challenge}"
         );
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-        assert_error(
+        refused(
             &s.req(method, &path, Some("wrong-token-wrong-token"), b""),
             401,
         );
         let needed = match (*method, path.as_str()) {
-            ("POST", p) if p.starts_with("/v1/events/") => "ingest",
+            ("POST" | "HEAD", p) if p.starts_with("/v1/events/") => "ingest",
             ("PUT" | "DELETE", _) => "admin",
             ("POST", "/v1/rules/reload" | "/v1/reclassify") => "admin",
             ("GET", p) if p.starts_with("/v1/jobs/") => "admin",
@@ -112,7 +121,7 @@ fn every_route_needs_the_right_scope() {
         // A token without the scope is refused with 403, before the body
         // is looked at.
         let lacking = if needed == "read" { INGEST } else { READ };
-        assert_error(&s.req(method, &path, Some(lacking), b""), 403);
+        refused(&s.req(method, &path, Some(lacking), b""), 403);
     }
     // Basic auth carries the token as the password (ESP webhook URLs).
     let basic = format!("Basic {}", base64_encode(&format!("sendgrid:{INGEST}")));
@@ -679,6 +688,23 @@ fn sendgrid_and_mailgun_signatures_over_http() {
     let r = post(Some(&good), &form);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["stored"], 1);
+
+    // Adding a webhook, Mandrill checks the URL with HEAD (with the URL's
+    // credentials), then, failing that, posts an empty list signed with
+    // the generic key `test-webhook`. Both must pass; the generic key
+    // signs nothing else.
+    let head = s.req("HEAD", "/v1/events/mandrill", Some(INGEST), b"");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        s.req("HEAD", "/v1/events/nowhere", Some(INGEST), b"")
+            .status,
+        404
+    );
+    let r = post(Some(&sign("test-webhook", "[]")), &mandrill_form("[]"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 0);
+    assert_error(&post(Some(&sign("test-webhook", &events)), &form), 401);
 }
 
 #[test]
