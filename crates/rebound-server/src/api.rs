@@ -464,6 +464,18 @@ async fn verify_body(
                 )
                 .map_err(|e| ApiError::unauthorized(format!("sendgrid signature: {e}")))?;
             }
+            if source == "resend"
+                && let Some(v) = &s.resend
+            {
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                v.verify(h, bytes, now_s)
+                    .map_err(|e| ApiError::unauthorized(format!("resend signature: {e}")))?;
+            }
             Ok(Verified::Events(None))
         }
         "mailgun" => {

@@ -164,7 +164,18 @@ pub struct Webhooks {
     pub sendgrid: Option<SendgridConfig>,
     pub mailgun: Option<MailgunConfig>,
     pub mandrill: Option<MandrillConfig>,
+    pub resend: Option<ResendConfig>,
     pub ses: Option<SesConfig>,
+}
+
+/// Resend's webhook signing secret (`whsec_…`, shown with the webhook).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendConfig {
+    pub signing_secret: String,
+    /// Oldest accepted `svix-timestamp`, seconds.
+    #[serde(default = "default_max_age")]
+    pub max_age_seconds: u64,
 }
 
 /// Mandrill's webhook key (shown with the webhook) and the exact URL the

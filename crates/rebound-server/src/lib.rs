@@ -171,6 +171,7 @@ pub struct AppState {
     pub sendgrid: Option<signatures::SendgridVerifier>,
     pub mailgun: Option<signatures::MailgunVerifier>,
     pub mandrill: Option<signatures::MandrillVerifier>,
+    pub resend: Option<signatures::SvixVerifier>,
     pub sns: Option<Arc<sns::SnsVerifier>>,
     pub incidents: api::IncidentCache,
     /// Request slots and who may hold them.
@@ -232,6 +233,13 @@ impl AppState {
             .mandrill
             .as_ref()
             .map(|c| signatures::MandrillVerifier::new(&c.webhook_key, &c.url));
+        let resend = config
+            .webhooks
+            .resend
+            .as_ref()
+            .map(|c| signatures::SvixVerifier::new(&c.signing_secret, c.max_age_seconds))
+            .transpose()
+            .map_err(cfg_err)?;
         let sns = config
             .webhooks
             .ses
@@ -267,6 +275,7 @@ impl AppState {
             sendgrid,
             mailgun,
             mandrill,
+            resend,
             sns,
             incidents: api::IncidentCache::default(),
             admission: admission::Admission::new(&config.limits),

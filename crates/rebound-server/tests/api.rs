@@ -596,6 +596,11 @@ fn sendgrid_and_mailgun_signatures_over_http() {
             webhook_key: "md-webhook-key".into(),
             url: "https://hooks.example/v1/events/mandrill".into(),
         });
+        c.webhooks.resend = Some(rebound_server::config::ResendConfig {
+            // base64 of "resend-signing-secret-32-bytes!!"
+            signing_secret: "whsec_cmVzZW5kLXNpZ25pbmctc2VjcmV0LTMyLWJ5dGVzISE=".into(),
+            max_age_seconds: 300,
+        });
     });
     let t = now_s();
     let body = json!([sendgrid_bounce("signed@example.com", "sig-1", t)]).to_string();
@@ -705,6 +710,56 @@ fn sendgrid_and_mailgun_signatures_over_http() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["stored"], 0);
     assert_error(&post(Some(&sign("test-webhook", &events)), &form), 401);
+
+    // Resend (Svix): HMAC-SHA256 of "id.timestamp.body".
+    let body = json!({"type": "email.bounced", "created_at": "2026-11-02T10:00:00.000Z",
+        "data": {"email_id": "rs-signed-1", "to": ["rs-signed@example.com"],
+        "bounce": {"type": "Permanent", "subType": "General", "message": "550 5.1.1 user unknown"}}})
+    .to_string();
+    let svix = |secret: &[u8], id: &str, ts: &str, body: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{id}.{ts}.{body}").as_bytes());
+        format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        )
+    };
+    let ts = now_s().to_string();
+    let secret = b"resend-signing-secret-32-bytes!!";
+    let post = |sig: &str, ts: &str, body: &str| {
+        s.req_h(
+            "POST",
+            "/v1/events/resend",
+            Some(INGEST),
+            &[
+                ("svix-id", "msg_1"),
+                ("svix-timestamp", ts),
+                ("svix-signature", sig),
+            ],
+            body.as_bytes(),
+        )
+    };
+    assert_error(
+        &s.req("POST", "/v1/events/resend", Some(INGEST), body.as_bytes()),
+        401,
+    );
+    assert_error(
+        &post(
+            &svix(b"another-secret-of-32-bytes-long!", "msg_1", &ts, &body),
+            &ts,
+            &body,
+        ),
+        401,
+    );
+    let stale = (now_s() - 3600).to_string();
+    assert_error(
+        &post(&svix(secret, "msg_1", &stale, &body), &stale, &body),
+        401,
+    );
+    let r = post(&svix(secret, "msg_1", &ts, &body), &ts, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
 }
 
 #[test]
