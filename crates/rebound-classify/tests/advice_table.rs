@@ -39,7 +39,7 @@ const OLD: &[Row] = &[
     ("policyviolation", "the receiver's policy refused the message", ("policy", "investigate"), ("policy", "investigate"), ("retry", "retry"), [false, false, false, false]),
     ("rejected", "the envelope sender was refused", ("policy", "investigate"), ("policy", "investigate"), ("retry", "retry"), [false, false, false, false]),
     ("filtered", "the recipient's filter refused the message", ("policy", "investigate"), ("policy", "investigate"), ("retry", "retry"), [false, false, false, false]),
-    ("norelaying", "the server refuses to relay for the sender", ("sender_config", "fix_config"), ("sender_config", "fix_config"), ("retry", "retry"), [false, false, false, false]),
+    ("norelaying", "the server refuses to relay for the sender", ("sender_config", "fix_config"), ("sender_config", "fix_config"), ("fix_config", "fix_config"), [false, false, false, false]),
     ("notcompliantrfc", "the message breaks the RFCs", ("content", "fix_config"), ("content", "fix_config"), ("fix_config", "fix_config"), [false, false, false, false]),
     ("speeding", "too many messages too fast", ("sender_reputation", "slow_down"), ("sender_reputation", "slow_down"), ("slow_down", "slow_down"), [false, false, false, false]),
     ("toomanyconn", "too many connections or recipients at once", ("sender_reputation", "slow_down"), ("sender_reputation", "slow_down"), ("slow_down", "slow_down"), [false, false, false, false]),
