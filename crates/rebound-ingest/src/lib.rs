@@ -484,8 +484,14 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     }
     let domain = normalize_domain(domain)?;
     let mut out = String::with_capacity(local.len() + domain.len() + 1);
-    for c in local.chars() {
-        out.extend(c.to_lowercase());
+    if local.is_ascii() {
+        // Nearly every address: lower-cased in place, byte by byte.
+        out.push_str(local);
+        out.make_ascii_lowercase();
+    } else {
+        for c in local.chars() {
+            out.extend(c.to_lowercase());
+        }
     }
     out.push('@');
     out.push_str(&domain);
@@ -496,18 +502,18 @@ pub fn normalize_address(raw: &str) -> Option<String> {
 /// case folding and the rest of UTS #46) to the ASCII form, then back to
 /// Unicode, so `BÜCHER.DE`, `bücher.de` and `xn--bcher-kva.de` are the same
 /// key, and reports show what people type. `None` for what is no domain.
-fn normalize_domain(domain: &str) -> Option<String> {
+fn normalize_domain(domain: &str) -> Option<std::borrow::Cow<'_, str>> {
     if domain
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !domain.contains("xn--")
     {
-        return Some(domain.to_string());
+        return Some(std::borrow::Cow::Borrowed(domain));
     }
     let ascii = idna::domain_to_ascii(domain).ok()?;
     let (unicode, checked) = idna::domain_to_unicode(&ascii);
     checked.ok()?;
-    Some(unicode)
+    Some(std::borrow::Cow::Owned(unicode))
 }
 
 /// The domain of a normalised address.

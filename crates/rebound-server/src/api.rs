@@ -875,29 +875,35 @@ pub async fn check_many(
             ),
         ));
     }
-    let normalised: Vec<Option<String>> =
-        req.addresses.iter().map(|a| normalize_address(a)).collect();
-    let valid: Vec<String> = normalised.iter().flatten().cloned().collect();
+    // The valid addresses, normalised, in order; each asked address knows
+    // whether it is one of them.
+    let mut valid: Vec<String> = Vec::with_capacity(req.addresses.len());
+    let is_valid: Vec<bool> = req
+        .addresses
+        .iter()
+        .map(|a| normalize_address(a).map(|n| valid.push(n)).is_some())
+        .collect();
     // One store call for the whole list (one statement on PostgreSQL, one
-    // read transaction on SQLite).
-    let mut answers = s.pool.run(move |st| st.check(&valid)).await?.into_iter();
+    // read transaction on SQLite); the list goes there and comes back.
+    let (valid, answers) = s
+        .pool
+        .run(move |st| st.check(&valid).map(|answers| (valid, answers)))
+        .await?;
+    let mut checked = valid.iter().zip(answers);
     let results: Vec<CheckResult<'_>> = req
         .addresses
         .iter()
-        .zip(&normalised)
-        .map(|(raw, n)| match n {
+        .zip(is_valid)
+        .map(|(raw, ok)| match ok.then(|| checked.next()).flatten() {
             None => CheckResult::Invalid {
                 address: raw,
                 error: "not an email address",
             },
-            Some(a) => {
-                let hit = answers.next().flatten();
-                CheckResult::Checked(CheckAnswer {
-                    address: a,
-                    suppressed: hit.is_some(),
-                    suppression: hit,
-                })
-            }
+            Some((a, hit)) => CheckResult::Checked(CheckAnswer {
+                address: a,
+                suppressed: hit.is_some(),
+                suppression: hit,
+            }),
         })
         .collect();
     // Serialised as it stands, not through a `Value` tree per address.
