@@ -263,7 +263,7 @@ fn classify_word(w: &str) -> Option<&'static str> {
         return Some("<num>");
     }
     // Enhanced status codes stay: they are the constant part.
-    if letters == 0 && dots == 2 && w.parse::<EnhancedStatus>().is_ok() {
+    if letters == 0 && dots == 2 && EnhancedStatus::parse(w).is_some() {
         return None;
     }
     if dots == 3

@@ -132,22 +132,30 @@ impl fmt::Display for EnhancedStatus {
 impl FromStr for EnhancedStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || format!("not an enhanced status code: {s:?}");
+        Self::parse(s).ok_or_else(|| format!("not an enhanced status code: {s:?}"))
+    }
+}
+
+impl EnhancedStatus {
+    /// Reads `class.subject.detail` (surrounding white space allowed), as
+    /// [`FromStr`] does but without building an error: callers that test
+    /// every token of a text (masking variable parts) call this.
+    pub fn parse(s: &str) -> Option<Self> {
         let mut parts = s.trim().split('.');
-        let mut next = |max_len: usize| -> Result<u16, String> {
-            let p = parts.next().ok_or_else(err)?;
+        let mut next = |max_len: usize| -> Option<u16> {
+            let p = parts.next()?;
             if p.is_empty() || p.len() > max_len || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err());
+                return None;
             }
-            p.parse().map_err(|_| err())
+            p.parse().ok()
         };
         let class = next(1)?;
         let subject = next(3)?;
         let detail = next(3)?;
         if parts.next().is_some() {
-            return Err(err());
+            return None;
         }
-        Self::new(class as u8, subject, detail).ok_or_else(err)
+        Self::new(class as u8, subject, detail)
     }
 }
 

@@ -799,9 +799,9 @@ fn mask_variable(text: &str, out: &mut String) {
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_'))
             .unwrap_or(rest.len());
         let tok = &rest[..end];
+        let has_digit = tok.bytes().any(|b| b.is_ascii_digit());
         let is_code = tok.len() == 3 && tok.bytes().all(|b| b.is_ascii_digit());
-        let is_status = tok.parse::<EnhancedStatus>().is_ok();
-        if tok.bytes().any(|b| b.is_ascii_digit()) && !is_code && !is_status {
+        if has_digit && !is_code && EnhancedStatus::parse(tok).is_none() {
             out.push('#');
         } else {
             out.push_str(tok);
