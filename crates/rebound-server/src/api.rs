@@ -567,7 +567,7 @@ async fn store_events(
 ) -> Result<rebound_ledger::BatchOutcome, ApiError> {
     let policy = Arc::clone(&s.policy);
     s.pool
-        .run(move |store| match &once {
+        .run_write(move |store| match &once {
             Some(once) => store.ingest_batch_once(&events, &policy, once),
             None => store.ingest_batch(&events, &policy).map(Some),
         })
@@ -977,7 +977,7 @@ pub async fn suppress(
     let key = vec![addr.clone()];
     let (added, now) = s
         .pool
-        .run(move |st| {
+        .run_write(move |st| {
             let added = st.add_suppressions(&[item], &actor)?;
             Ok((added, st.check(&key)?))
         })
@@ -1012,7 +1012,7 @@ pub async fn unsuppress(
     let note = q.note.unwrap_or_else(|| "removed through the API".into());
     let removed = s
         .pool
-        .run(move |st| st.remove_suppression(&a, &caller.name, &note))
+        .run_write(move |st| st.remove_suppression(&a, &caller.name, &note))
         .await?;
     if !removed {
         return Err(ApiError::not_found(format!("{addr} is not suppressed")));
