@@ -122,9 +122,9 @@ pub(crate) trait TxOps {
         Ok(())
     }
 
-    /// Adds the batch's newly inserted events (their ids) to the rollups
-    /// (`rollup.rs`), in set-based statements over `events`.
-    fn roll_up(&mut self, ids: &[i64]) -> Result<()>;
+    /// Adds the batch's newly inserted events to the rollups (`rollup.rs`):
+    /// the rows [`crate::rollup::BatchRollup::of`] computed from them.
+    fn roll_up(&mut self, rows: &crate::rollup::BatchRollup<'_>) -> Result<()>;
 }
 
 /// Adds manual suppressions (those not already present) with an audit row
@@ -148,8 +148,9 @@ pub(crate) fn add_manual<T: TxOps>(
 
 /// Adds newly inserted events (id, event, class) to the rollups, then
 /// applies the policy to them in time order. Every backend's batch calls
-/// this after its inserts, whatever the insert path, so the rollups
-/// count exactly the rows the batch inserted (`rollup.rs`).
+/// this after its inserts with exactly the events it inserted (a
+/// duplicate inserted nothing), so the rollups count exactly those rows
+/// (`rollup.rs`).
 ///
 /// Nothing the engine writes changes what it reads (events and lifts), so
 /// every soft bounce of one address in the batch sees the same history —
@@ -164,8 +165,8 @@ pub(crate) fn apply<T: TxOps>(
     out: &mut BatchOutcome,
 ) -> Result<()> {
     if !inserted.is_empty() {
-        let ids: Vec<i64> = inserted.iter().map(|(id, ..)| *id).collect();
-        tx.roll_up(&ids)?;
+        let rows: Vec<(i64, &Event)> = inserted.iter().map(|&(id, e, _)| (id, e)).collect();
+        tx.roll_up(&crate::rollup::BatchRollup::of(&rows))?;
     }
     inserted.sort_by_key(|(id, e, _)| (e.time_ms, *id));
     let now = crate::now_ms();

@@ -358,16 +358,47 @@ impl ReclassifyOps for Tx<'_> {
 }
 
 impl TxOps for Tx<'_> {
-    fn roll_up(&mut self, ids: &[i64]) -> Result<()> {
-        // The batch's transaction is `IMMEDIATE`: no other writer inserts
-        // while it runs, so every row between its first and last new id is
-        // one it inserted (a range scan of the rowid, not a list).
-        let (lo, hi) = (
-            ids.iter().copied().min().unwrap_or(0),
-            ids.iter().copied().max().unwrap_or(-1),
-        );
-        for sql in crate::rollup::add_statements(false) {
-            self.0.prepare_cached(sql)?.execute(params![lo, hi])?;
+    fn roll_up(&mut self, rows: &crate::rollup::BatchRollup<'_>) -> Result<()> {
+        // One statement a row costs no round trip here; the rows are a
+        // few hundred groups and the batch's failures.
+        let mut hours = self.0.prepare_cached(crate::rollup::HOUR_UPSERT)?;
+        for h in &rows.hours {
+            hours.execute(params![
+                h.hour_ms,
+                h.provider,
+                h.domain,
+                h.sending_ip,
+                h.campaign,
+                h.outcome,
+                h.reason,
+                h.owner,
+                h.hardbounce,
+                h.blocklisted,
+                h.n,
+                h.first_ms
+            ])?;
+        }
+        let mut minutes = self.0.prepare_cached(crate::rollup::MINUTE_UPSERT)?;
+        for (minute, provider, n) in &rows.minutes {
+            minutes.execute(params![minute, provider, n])?;
+        }
+        let mut failures = self.0.prepare_cached(crate::rollup::FAILURE_INSERT)?;
+        for f in &rows.failures {
+            failures.execute(params![
+                f.id,
+                f.time_ms,
+                f.provider,
+                f.domain,
+                f.sending_ip,
+                f.campaign,
+                f.outcome,
+                f.reason,
+                f.owner,
+                f.status,
+                f.hardbounce,
+                f.detail_key,
+                f.text
+            ])?;
         }
         Ok(())
     }

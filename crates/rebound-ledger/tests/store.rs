@@ -995,7 +995,7 @@ fn assert_rollups_match(url: &str, when: &str) {
 }
 
 /// Events of several providers, domains, IPs and campaigns (some without
-/// them, some with no provider so the domain stands in), outcomes and
+/// them, some with an empty or no provider so the domain stands in), outcomes and
 /// verdicts, a few naming a blocklist, spread over ten hours out of time
 /// order.
 fn varied_events(n: usize, salt: &str) -> Vec<Event> {
@@ -1021,6 +1021,12 @@ fn varied_events(n: usize, salt: &str) -> Vec<Event> {
             }
             if i % 4 == 1 {
                 e.verdict.provider = None;
+            } else if i % 11 == 6 {
+                // Empty, not missing: the domain stands in all the same.
+                e.verdict.provider = Some(String::new());
+            }
+            if i % 13 == 2 {
+                e.sending_ip = Some(String::new());
             }
             if i % 7 == 1 && i % 2 == 0 {
                 e.verdict.blocklist = Some(Blocklist {
