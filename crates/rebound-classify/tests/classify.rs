@@ -67,6 +67,40 @@ fn gmail_unauthenticated_is_authfailure() {
     assert!(!v.hardbounce);
 }
 
+/// Microsoft's refusal of senders without SPF, DKIM and DMARC
+/// (`5.7.515`, aka.ms/SenderRequirements) read from its text alone, as
+/// when the reply reaches us without a host that names Microsoft (a
+/// relay's bounce, a webhook): the sender's authentication to fix, not a
+/// policy to investigate.
+#[test]
+fn an_unmet_authentication_requirement_is_authfailure_without_the_provider() {
+    for text in [
+        "550 5.7.515 Access denied, sending domain example.com doesn't meet the required authentication level. The sender's domain in the 5322.From address doesn't meet the authentication requirements defined for the sender.",
+        "550 5.7.1 Message rejected: the sending domain does not meet the authentication requirements",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::AuthFailure, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(v.owner, Owner::SenderAuth, "{text}");
+        assert_eq!(v.remedy, Remedy::FixConfig, "{text}");
+    }
+}
+
+/// A refusal of the sending IP for its reverse DNS, in wordings other
+/// than Postfix's: the sender's DNS to fix, under a bare 5.7.1.
+#[test]
+fn a_refused_reverse_lookup_is_the_senders_ptr() {
+    for text in [
+        "550 5.7.1 Sender IP reverse lookup rejected",
+        "554 5.7.1 Client IP reverse lookup rejected: 192.0.2.4",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::RequirePtr, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(v.remedy, Remedy::FixConfig, "{text}");
+    }
+}
+
 #[test]
 fn spamhaus_listing_is_blocked_with_the_zone() {
     let v = classify(
