@@ -257,10 +257,9 @@ pub(crate) const VERDICT_CHANGE_SELECT: &str = "SELECT event_id, at_ms, actor, o
 /// parameter selects a schema, created if missing), otherwise a SQLite file
 /// path (`sqlite://` or `sqlite:` prefixes allowed).
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Box::new(PgStore::connect(url)?))
-    } else {
-        Ok(Box::new(SqliteStore::open(sqlite_path(url))?))
+    match sqlite_file(url) {
+        Some(path) => Ok(Box::new(SqliteStore::open(path)?)),
+        None => Ok(Box::new(PgStore::connect(url)?)),
     }
 }
 
@@ -268,13 +267,11 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
 /// allowed); `None` for a PostgreSQL URL.
 pub fn sqlite_file(url: &str) -> Option<&str> {
     let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    (!postgres).then(|| sqlite_path(url))
-}
-
-fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
+    (!postgres).then(|| {
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+    })
 }
 
 /// The store named by `--db`, else `REBOUND_DATABASE_URL`, else

@@ -28,22 +28,6 @@ FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::t
 WITH ORDINALITY AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c26, c27, i) ORDER BY i \
 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key";
 
-/// A batch's `rollup_hours` rows (distinct keys, computed in memory:
-/// `rollup::BatchRollup`), added in one statement.
-const HOURS_UPSERT: &str = "INSERT INTO rollup_hours (hour_ms, provider, domain, sending_ip, campaign, outcome, reason, owner, hardbounce, blocklisted, n, first_ms) \
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[], $11::bigint[], $12::bigint[]) \
-ON CONFLICT (hour_ms, provider, domain, sending_ip, campaign, outcome, reason, owner, hardbounce, blocklisted) \
-DO UPDATE SET n = rollup_hours.n + excluded.n, first_ms = LEAST(rollup_hours.first_ms, excluded.first_ms)";
-
-/// A batch's `rollup_minutes` rows (distinct keys), added in one statement.
-const MINUTES_UPSERT: &str = "INSERT INTO rollup_minutes (minute_ms, provider, n) \
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
-ON CONFLICT (minute_ms, provider) DO UPDATE SET n = rollup_minutes.n + excluded.n";
-
-/// A batch's `report_failures` rows, in one statement.
-const FAILURES_INSERT: &str = "INSERT INTO report_failures (id, time_ms, provider, domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, detail_key, text) \
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::bigint[], $13::text[])";
-
 /// The columns of [`INSERT_EVENTS`], borrowed from the batch.
 struct EventColumns<'a> {
     dedupe_key: Vec<&'a [u8]>,
@@ -364,7 +348,7 @@ impl TxOps for Tx<'_, '_> {
         // be the whole cost. The rows come in key order, so concurrent
         // batches lock the rows they share in one order.
         if !rows.hours.is_empty() {
-            let st = self.st(HOURS_UPSERT)?;
+            let st = self.st(crate::rollup::HOURS_UPSERT_ARRAYS)?;
             let h = &rows.hours;
             let hour: Vec<i64> = h.iter().map(|r| r.hour_ms).collect();
             let provider: Vec<&str> = h.iter().map(|r| r.provider).collect();
@@ -387,14 +371,14 @@ impl TxOps for Tx<'_, '_> {
             )?;
         }
         if !rows.minutes.is_empty() {
-            let st = self.st(MINUTES_UPSERT)?;
+            let st = self.st(crate::rollup::MINUTES_UPSERT_ARRAYS)?;
             let minute: Vec<i64> = rows.minutes.iter().map(|r| r.0).collect();
             let provider: Vec<&str> = rows.minutes.iter().map(|r| r.1).collect();
             let n: Vec<i64> = rows.minutes.iter().map(|r| r.2).collect();
             self.tx.execute(&st, &[&minute, &provider, &n])?;
         }
         if !rows.failures.is_empty() {
-            let st = self.st(FAILURES_INSERT)?;
+            let st = self.st(crate::rollup::FAILURES_INSERT_ARRAYS)?;
             let f = &rows.failures;
             let id: Vec<i64> = f.iter().map(|r| r.id).collect();
             let time: Vec<i64> = f.iter().map(|r| r.time_ms).collect();

@@ -61,6 +61,35 @@ macro_rules! hour_columns {
     };
 }
 
+/// How an added `rollup_hours` row meets one already there: counts add
+/// up, the earliest time stays. `$least` is the two-argument minimum
+/// (`MIN` on SQLite, `LEAST` on PostgreSQL, or the `{LEAST}` placeholder).
+macro_rules! hours_on_conflict {
+    ($least:literal) => {
+        concat!(
+            " ON CONFLICT (",
+            hour_columns!(),
+            ") DO UPDATE SET n = rollup_hours.n + excluded.n, first_ms = ",
+            $least,
+            "(rollup_hours.first_ms, excluded.first_ms)"
+        )
+    };
+}
+
+/// The same for `rollup_minutes`.
+macro_rules! minutes_on_conflict {
+    () => {
+        " ON CONFLICT (minute_ms, provider) DO UPDATE SET n = rollup_minutes.n + excluded.n"
+    };
+}
+
+/// The columns of `report_failures`, in the table's order.
+macro_rules! failure_table_columns {
+    () => {
+        "id, time_ms, provider, domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, detail_key, text"
+    };
+}
+
 /// The row of `report_failures` from `events e`.
 macro_rules! failure_columns {
     () => {
@@ -145,11 +174,8 @@ pub const HOURS_ADD: &str = concat!(
     ", n, first_ms) SELECT ",
     hour_key!(),
     ", COUNT(*), MIN(e.time_ms) FROM events e LEFT JOIN verdict_details d ON d.key = e.detail_key \
-     WHERE {IDS} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 \
-     ON CONFLICT (",
-    hour_columns!(),
-    ") DO UPDATE SET n = rollup_hours.n + excluded.n, \
-     first_ms = {LEAST}(rollup_hours.first_ms, excluded.first_ms)"
+     WHERE {IDS} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+    hours_on_conflict!("{LEAST}")
 );
 
 /// The same for `rollup_minutes` (deliveries only).
@@ -157,8 +183,8 @@ pub const MINUTES_ADD: &str = concat!(
     "INSERT INTO rollup_minutes (minute_ms, provider, n) SELECT ",
     floor_to!("e.time_ms", "60000"),
     ", COALESCE(NULLIF(e.provider, ''), e.recipient_domain), COUNT(*) FROM events e \
-     WHERE {IDS} AND e.outcome = 'delivered' GROUP BY 1, 2 \
-     ON CONFLICT (minute_ms, provider) DO UPDATE SET n = rollup_minutes.n + excluded.n"
+     WHERE {IDS} AND e.outcome = 'delivered' GROUP BY 1, 2",
+    minutes_on_conflict!()
 );
 
 /// Adds the failures among the events `{IDS}` selects to
@@ -346,23 +372,49 @@ impl<'a> BatchRollup<'a> {
 }
 
 /// Adds one [`HourRow`] (`$1`…`$12` in the table's column order, then
-/// `n` and `first_ms`): SQLite's, one row a statement (PostgreSQL's
-/// `postgres_store` adds the batch's rows in one statement over arrays).
+/// `n` and `first_ms`): SQLite's form, one row a statement.
 pub const HOUR_UPSERT: &str = concat!(
     "INSERT INTO rollup_hours (",
     hour_columns!(),
-    ", n, first_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-     ON CONFLICT (",
-    hour_columns!(),
-    ") DO UPDATE SET n = rollup_hours.n + excluded.n, \
-     first_ms = MIN(rollup_hours.first_ms, excluded.first_ms)"
+    ", n, first_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    hours_on_conflict!("MIN")
 );
 
 /// Adds deliveries to one `rollup_minutes` row: (minute, provider, n).
-pub const MINUTE_UPSERT: &str = "INSERT INTO rollup_minutes (minute_ms, provider, n) VALUES ($1, $2, $3) \
-     ON CONFLICT (minute_ms, provider) DO UPDATE SET n = rollup_minutes.n + excluded.n";
+pub const MINUTE_UPSERT: &str = concat!(
+    "INSERT INTO rollup_minutes (minute_ms, provider, n) VALUES ($1, $2, $3)",
+    minutes_on_conflict!()
+);
 
 /// Adds one [`FailureRow`] to `report_failures`, in the table's column
 /// order.
-pub const FAILURE_INSERT: &str = "INSERT INTO report_failures (id, time_ms, provider, domain, sending_ip, campaign, outcome, reason, owner, status, hardbounce, detail_key, text) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+pub const FAILURE_INSERT: &str = concat!(
+    "INSERT INTO report_failures (",
+    failure_table_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+
+/// [`HOUR_UPSERT`] for PostgreSQL: a batch's rows (distinct keys) in one
+/// statement, one array per column.
+pub const HOURS_UPSERT_ARRAYS: &str = concat!(
+    "INSERT INTO rollup_hours (",
+    hour_columns!(),
+    ", n, first_ms) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::bool[], $11::bigint[], $12::bigint[])",
+    hours_on_conflict!("LEAST")
+);
+
+/// [`MINUTE_UPSERT`] for PostgreSQL, over arrays.
+pub const MINUTES_UPSERT_ARRAYS: &str = concat!(
+    "INSERT INTO rollup_minutes (minute_ms, provider, n) \
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])",
+    minutes_on_conflict!()
+);
+
+/// [`FAILURE_INSERT`] for PostgreSQL, over arrays.
+pub const FAILURES_INSERT_ARRAYS: &str = concat!(
+    "INSERT INTO report_failures (",
+    failure_table_columns!(),
+    ") SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::bigint[], $13::text[])"
+);
