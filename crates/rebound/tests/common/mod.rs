@@ -20,6 +20,8 @@ pub struct Serve {
     pub child: Child,
     pub addr: SocketAddr,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The thread copying stderr into `log`; it ends when the server does.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Serve {
@@ -62,14 +64,19 @@ impl Serve {
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for l in lines.map_while(Result::ok) {
                 let mut s = sink.lock().unwrap();
                 s.push_str(&l);
                 s.push('\n');
             }
         });
-        Serve { child, addr, log }
+        Serve {
+            child,
+            addr,
+            log,
+            reader: Some(reader),
+        }
     }
 
     pub fn req(&self, method: &str, path: &str, token: &str, body: &[u8]) -> http::Resp {
@@ -90,6 +97,11 @@ impl Serve {
         let start = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
+                // The server's last lines may still be in the pipe: read
+                // them all before anyone looks at the log.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return st;
             }
             assert!(
