@@ -86,6 +86,44 @@ fn an_unmet_authentication_requirement_is_authfailure_without_the_provider() {
     }
 }
 
+/// Servers that answer in their own language, without an enhanced status
+/// to lean on: a missing mailbox is a hard bounce, a full one is retried,
+/// whatever the language (capitals outside ASCII included).
+#[test]
+fn missing_and_full_mailboxes_in_other_languages() {
+    for text in [
+        "550 Postfach nicht vorhanden",
+        "550 Empfänger unbekannt",
+        "550 Utilisateur inexistant",
+        "550 Destinataire inconnu",
+        "550 Usuario no existe",
+        "550 Usuário desconhecido",
+        "550 Destinatario inesistente",
+        "550 Gebruiker bestaat niet",
+        "550 Okänd mottagare",
+        "550 Nie ma takiego użytkownika",
+        "550 Нет такого пользователя",
+        "550 Пользователь не найден",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::UserUnknown, "{text}");
+        assert!(v.hardbounce, "{text}");
+    }
+    for text in [
+        "552 Caixa postal cheia",
+        "552 Casilla llena",
+        "552 Postvak vol",
+        "552 Skrzynka pełna",
+        "552 Ящик переполнен",
+        "554 5.2.0 STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded; Failed to process message due to a permanent exception",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::MailboxFull, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(v.remedy, Remedy::RetryThenSuppress, "{text}");
+    }
+}
+
 /// A refusal of the sending IP for its reverse DNS, in wordings other
 /// than Postfix's: the sender's DNS to fix, under a bare 5.7.1.
 #[test]
