@@ -124,6 +124,20 @@ fn missing_and_full_mailboxes_in_other_languages() {
     }
 }
 
+/// A mailbox closed for inactivity is suspended (retried, then
+/// suppressed), not a filter to investigate.
+#[test]
+fn a_mailbox_closed_for_inactivity_is_suspend() {
+    for text in [
+        "550 5.2.1 This mailbox has been blocked due to inactivity",
+        "550 5.2.1 Mailbox closed because of inactivity",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Suspend, "{text}");
+        assert_eq!(v.remedy, Remedy::RetryThenSuppress, "{text}");
+    }
+}
+
 /// A refusal of the sending IP for its reverse DNS, in wordings other
 /// than Postfix's: the sender's DNS to fix, under a bare 5.7.1.
 #[test]
