@@ -138,6 +138,50 @@ fn a_mailbox_closed_for_inactivity_is_suspend() {
     }
 }
 
+/// A reply that says the *sender's* mailbox, address or domain does not
+/// exist uses the same words as a missing recipient: it is the sender's
+/// setup, never a hard bounce that would suppress a good recipient.
+#[test]
+fn a_missing_sender_is_never_the_recipients_hard_bounce() {
+    for text in [
+        "553 5.1.8 Domain of sender address does not exist",
+        "550 5.1.0 Sender address does not exist",
+        "550 5.1.7 The sender's mailbox does not exist",
+        "550 5.1.0 <news@bad.example> sender rejected: no such user",
+        "550 From address does not exist",
+        "550 Invalid sender: user unknown",
+        "550 5.1.0 Address rejected news@bad.example: sender user unknown",
+        "550 Return path does not exist",
+        "550 5.7.1 Envelope sender mailbox does not exist",
+        "550 Sender domain unknown",
+        "550 5.1.2 Sender host unknown",
+        "550 5.7.1 Unknown sender domain",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Rejected, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_ne!(v.remedy, Remedy::Suppress, "{text}");
+    }
+    // The recipient's own missing mailbox still is one.
+    let v = classify("550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown");
+    assert_eq!(v.reason, Reason::UserUnknown);
+    assert!(v.hardbounce);
+}
+
+/// Deferred or refused for the recipients' complaints: the sender's
+/// reputation, even where the provider's tag is not recognised.
+#[test]
+fn complaints_are_the_senders_reputation() {
+    for text in [
+        "421 4.7.0 [TSS04] Messages from 192.0.2.9 temporarily deferred due to user complaints",
+        "554 5.7.1 Rejected due to complaints from our users",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::BadReputation, "{text}");
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
 /// A refusal of the sending IP for its reverse DNS, in wordings other
 /// than Postfix's: the sender's DNS to fix, under a bare 5.7.1.
 #[test]
