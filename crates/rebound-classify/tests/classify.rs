@@ -168,6 +168,60 @@ fn a_missing_sender_is_never_the_recipients_hard_bounce() {
     assert!(v.hardbounce);
 }
 
+/// RFC 5321's stock "mailbox unavailable", or a "user unknown", followed
+/// by the real reason (the sending IP's listing, spam, a rate, the
+/// recipient's refusal of this sender): not a dead address, no hard
+/// bounce, and the reason the words give.
+#[test]
+fn a_refusal_disguised_as_a_missing_mailbox_is_not_a_hard_bounce() {
+    for (text, reason) in [
+        (
+            "550 5.7.1 Mailbox unavailable. Your IP has been blocked",
+            Reason::Blocked,
+        ),
+        (
+            "550 Mailbox unavailable: your IP is on a blocklist",
+            Reason::Blocked,
+        ),
+        (
+            "550 User unknown, your IP 192.0.2.9 is on our DNSBL",
+            Reason::Blocked,
+        ),
+        (
+            "550 Requested action not taken: mailbox unavailable (spam detected)",
+            Reason::SpamDetected,
+        ),
+        (
+            "550 Mailbox unavailable - rate limited, try again later",
+            Reason::Speeding,
+        ),
+        (
+            "550 5.1.1 Recipient rejected: you are not allowed to send to this recipient",
+            Reason::Rejected,
+        ),
+        (
+            "553 5.1.1 Mailbox name not allowed: sender domain blocked",
+            Reason::Rejected,
+        ),
+        (
+            "550 Message rejected: recipient does not accept mail from your domain",
+            Reason::Rejected,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, reason, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_ne!(v.remedy, Remedy::Suppress, "{text}");
+    }
+    // The stock text alone, and a domain that takes no mail, still are.
+    for text in [
+        "550 Requested action not taken: mailbox unavailable",
+        "556 5.1.10 Recipient address rejected: Domain example.org does not accept mail (nullMX)",
+    ] {
+        assert!(classify(text).hardbounce, "{text}");
+    }
+}
+
 /// Deferred or refused for the recipients' complaints: the sender's
 /// reputation, even where the provider's tag is not recognised.
 #[test]
