@@ -222,6 +222,50 @@ fn a_refusal_disguised_as_a_missing_mailbox_is_not_a_hard_bounce() {
     }
 }
 
+/// Gmail's bulk-sender refusals read by their cause, even when worded as
+/// a rate limit: failed DKIM or DMARC alignment is the sender's
+/// authentication, mail not sent over TLS its TLS setup (fix, do not just
+/// slow down); a recipient's own policy and suspicious content are named.
+#[test]
+fn gmail_bulk_sender_refusals_are_read_by_their_cause() {
+    for (text, reason, remedy) in [
+        (
+            "550-5.7.30 Your email has been blocked because DKIM authentication didn't pass for this message.",
+            Reason::AuthFailure,
+            Remedy::FixConfig,
+        ),
+        (
+            "421-4.7.30 Your email has been rate limited because DKIM authentication didn't pass for this message.",
+            Reason::AuthFailure,
+            Remedy::FixConfig,
+        ),
+        (
+            "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in this message isn't aligned with either the authenticated SPF or DKIM organizational domain.",
+            Reason::AuthFailure,
+            Remedy::FixConfig,
+        ),
+        (
+            "421-4.7.29 Your email has been rate limited because this message wasn't sent over a TLS connection.",
+            Reason::FailedStartTls,
+            Remedy::FixConfig,
+        ),
+        (
+            "550 5.7.1 The user or domain that you are sending to (or from) has a policy that prohibited the mail that you sent.",
+            Reason::PolicyViolation,
+            Remedy::Investigate,
+        ),
+        (
+            "421-4.7.0 [192.0.2.9] Our system has detected that this message is suspicious due to the nature of the content and/or the links within.",
+            Reason::SpamDetected,
+            Remedy::Retry,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!((v.reason, v.remedy), (reason, remedy), "{text}");
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
 /// Deferred or refused for the recipients' complaints: the sender's
 /// reputation, even where the provider's tag is not recognised.
 #[test]
