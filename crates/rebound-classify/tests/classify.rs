@@ -273,9 +273,26 @@ fn complaints_are_the_senders_reputation() {
     for text in [
         "421 4.7.0 [TSS04] Messages from 192.0.2.9 temporarily deferred due to user complaints",
         "554 5.7.1 Rejected due to complaints from our users",
+        "550 5.7.1 Message rejected due to high bounce rate",
+        "554 5.7.1 The sending domain has been blocked due to abuse",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::BadReputation, "{text}");
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
+/// A listed or known-bad link in the message is its content, not a block
+/// of the sending IP.
+#[test]
+fn a_bad_link_in_the_message_is_its_content() {
+    for text in [
+        "550 5.7.1 URL in message body is blacklisted",
+        "550 5.7.1 Message contains a blocked URL",
+        "554 5.7.1 Message rejected: link to a known phishing site",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::SpamDetected, "{text}");
         assert!(!v.hardbounce, "{text}");
     }
 }
