@@ -126,6 +126,9 @@ struct RuleSpec {
     /// Only with one of these reply codes.
     #[serde(default)]
     replycodes: Vec<u16>,
+    /// Never with these reply codes.
+    #[serde(default)]
+    not_replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
     /// Only when the input's DSN `Action` (or its equivalent) is one of
@@ -253,6 +256,7 @@ pub(crate) struct Rule {
     status: Vec<StatusMatch>,
     not_status: Vec<StatusMatch>,
     replycodes: Vec<u16>,
+    not_replycodes: Vec<u16>,
     class: Option<u8>,
     actions: Vec<String>,
     no_replycode: bool,
@@ -315,6 +319,12 @@ impl Rule {
             && !facts
                 .replycode
                 .is_some_and(|r| self.replycodes.contains(&r.get()))
+        {
+            return false;
+        }
+        if facts
+            .replycode
+            .is_some_and(|r| self.not_replycodes.contains(&r.get()))
         {
             return false;
         }
@@ -592,6 +602,7 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
                     && r.status.is_empty()
                     && r.not_status.is_empty()
                     && r.replycodes.is_empty()
+                    && r.not_replycodes.is_empty()
                     && r.class.is_none()
                     && r.actions.is_empty()
                     && !r.no_replycode
@@ -859,6 +870,7 @@ impl Compiler {
             status,
             not_status,
             replycodes: spec.replycodes,
+            not_replycodes: spec.not_replycodes,
             class: spec.class,
             actions: spec
                 .actions

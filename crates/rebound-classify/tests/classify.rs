@@ -266,6 +266,25 @@ fn gmail_bulk_sender_refusals_are_read_by_their_cause() {
     }
 }
 
+/// A refused SMTP login names a "user" too: its reply code (RFC 4954)
+/// says it is the sending client's credentials, never a recipient's
+/// missing mailbox, or a relay with a bad password would suppress every
+/// address it was given.
+#[test]
+fn a_refused_smtp_login_is_never_a_missing_mailbox() {
+    for text in [
+        "535 5.7.8 Error: authentication failed: unknown user",
+        "535 5.7.3 Authentication unsuccessful: user not found",
+        "535 Account does not exist",
+        "534 5.7.9 No such user for this mechanism",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::SecurityError, "{text}");
+        assert!(!v.hardbounce, "{text}");
+        assert_eq!(v.remedy, Remedy::FixConfig, "{text}");
+    }
+}
+
 /// Deferred or refused for the recipients' complaints: the sender's
 /// reputation, even where the provider's tag is not recognised.
 #[test]
