@@ -266,6 +266,28 @@ fn gmail_bulk_sender_refusals_are_read_by_their_cause() {
     }
 }
 
+/// A retired address is a dead one; the same words about mail from this
+/// sender are the recipient's refusal of the sender.
+#[test]
+fn a_retired_address_is_dead_but_a_refused_sender_is_not() {
+    for text in [
+        "554 5.7.1 <x@example.org>: Recipient address rejected: This address no longer accepts mail.",
+        "550 5.1.1 The email address is no longer in service",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::UserUnknown, "{text}");
+        assert!(v.hardbounce, "{text}");
+    }
+    for text in [
+        "550 This address no longer accepts mail from your domain",
+        "554 5.7.1 <x@example.org>: Recipient address rejected: Blocked by recipient",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Rejected, "{text}");
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
 /// A refused SMTP login names a "user" too: its reply code (RFC 4954)
 /// says it is the sending client's credentials, never a recipient's
 /// missing mailbox, or a relay with a bad password would suppress every
