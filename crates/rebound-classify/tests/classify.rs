@@ -156,6 +156,9 @@ fn a_missing_sender_is_never_the_recipients_hard_bounce() {
         "550 Sender domain unknown",
         "550 5.1.2 Sender host unknown",
         "550 5.7.1 Unknown sender domain",
+        "550 Verification failed for <news@bad.example>: Unrouteable address",
+        "550 5.1.2 Unrouteable sender address",
+        "451 Temporary local problem - sender verify defer: host not found",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::Rejected, "{text}");
