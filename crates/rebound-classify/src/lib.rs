@@ -636,7 +636,7 @@ impl Reading {
     }
 }
 
-/// One pass of the automaton over the text (ASCII case ignored): every
+/// One pass of the automaton over the text (case ignored): every
 /// pattern hit into `hits` (sorted, deduplicated), and the command marker
 /// that names the command answered: the leftmost (then longest) one ending
 /// a word, as `reply::smtp_command` reads it.

@@ -127,7 +127,7 @@ fn duplicate_ids(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
 fn shadowed_phrases(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
     for (j, later) in file.rules.iter().enumerate() {
         for phrase in &later.phrases {
-            let lower = phrase.to_ascii_lowercase();
+            let lower = crate::scanner::fold_case(phrase);
             let by = file.rules[..j].iter().find_map(|earlier| {
                 if !unconditional(earlier) {
                     return None;
@@ -135,7 +135,9 @@ fn shadowed_phrases(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
                 earlier
                     .phrases
                     .iter()
-                    .find(|p| !p.trim().is_empty() && lower.contains(&p.to_ascii_lowercase()))
+                    .find(|p| {
+                        !p.trim().is_empty() && lower.contains(&*crate::scanner::fold_case(p))
+                    })
                     .map(|p| (earlier, p))
             });
             if let Some((earlier, p)) = by {

@@ -2,7 +2,7 @@
 //! and their compilation into one phrase automaton (`scanner.rs`) plus small tables.
 //!
 //! Every phrase, provider marker and blocklist zone of every file goes into a
-//! single automaton (ASCII case ignored), so classifying a reply costs one
+//! single automaton (case ignored), so classifying a reply costs one
 //! pass over it whatever the number of rules. Regular expressions are only
 //! run to confirm a rule whose phrases already hit.
 
@@ -528,7 +528,7 @@ struct Builder {
 
 impl Builder {
     fn pattern(&mut self, text: &str, target: Target) -> Result<u32, String> {
-        let key = text.to_ascii_lowercase();
+        let key = crate::scanner::fold_case(text).into_owned();
         if key.trim().is_empty() {
             return Err("empty phrase".into());
         }
@@ -1094,11 +1094,13 @@ fn index_statuses(
 }
 
 impl RuleSet {
-    /// One pass of the automaton over `text`, ASCII case ignored: calls
-    /// `f(pattern id, start, end)` for every match, overlapping ones
-    /// included, in no particular order.
+    /// One pass of the automaton over `text`, case ignored (see
+    /// [`crate::scanner::fold_case`]): calls `f(pattern id, start, end)`
+    /// for every match, overlapping ones included, in no particular order.
+    /// The offsets are `text`'s own: folding keeps every byte in place.
     pub(crate) fn scan(&self, text: &str, f: impl FnMut(u32, usize, usize)) {
-        self.scanner.scan(text.as_bytes(), f);
+        self.scanner
+            .scan(crate::scanner::fold_case(text).as_bytes(), f);
     }
 
     /// The provider owning `host` (a lower-cased host name), by its

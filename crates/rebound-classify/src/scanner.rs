@@ -1,5 +1,6 @@
 //! The phrase scanner: every occurrence of every rule phrase in a reply, in
-//! one pass, ASCII case ignored.
+//! one pass, ASCII case ignored (letters outside ASCII are folded before
+//! the scan: [`fold_case`]).
 //!
 //! A full automaton of the built-in phrases (783 of them, 14 KB of text)
 //! is big: aho-corasick's DFA takes 2–5 MB, and its contiguous NFA, a
@@ -13,6 +14,27 @@
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind};
+
+/// `text` with upper case folded to lower case wherever the lower-case
+/// letter takes as many bytes (Cyrillic, Greek, Latin letters with
+/// diacritics: "Пользователь не найден", "ŁĄCZE"), so that byte offsets
+/// stay those of `text`; a letter whose lower case is longer or several
+/// letters stays as it is. The automaton folds ASCII itself, so ASCII text
+/// (nearly every reply) is borrowed untouched.
+pub(crate) fn fold_case(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => out.push(l),
+            _ => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// How many leading bytes of each phrase the automaton knows. Longer
 /// prefixes mean more states; shorter ones more confirmations.
@@ -250,6 +272,22 @@ impl PhraseScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_keeps_offsets_and_lowers_letters_outside_ascii() {
+        for text in [
+            "Пользователь не найден",
+            "ŁĄCZE ÄÖÜ",
+            "İstanbul ẞ",
+            "plain ASCII",
+        ] {
+            let folded = fold_case(text);
+            assert_eq!(folded.len(), text.len(), "{text}");
+        }
+        assert_eq!(fold_case("Пользователь ÄÖÜ"), "пользователь äöü");
+        // Longer lower cases stay as they are.
+        assert_eq!(fold_case("İ"), "İ");
+    }
 
     fn scanner(phrases: &[&str]) -> PhraseScanner {
         let owned: Vec<String> = phrases.iter().map(|p| p.to_string()).collect();

@@ -104,6 +104,10 @@ fn missing_and_full_mailboxes_in_other_languages() {
         "550 Nie ma takiego użytkownika",
         "550 Нет такого пользователя",
         "550 Пользователь не найден",
+        // Capitals outside ASCII fold too.
+        "550 EMPFÄNGER UNBEKANNT",
+        "550 ПОЛЬЗОВАТЕЛЬ НЕ НАЙДЕН",
+        "550 Użytkownik nie istnieje",
     ] {
         let v = classify(text);
         assert_eq!(v.reason, Reason::UserUnknown, "{text}");
