@@ -790,6 +790,31 @@ Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\n",
     assert!(!records[0].verdict.hardbounce);
 }
 
+/// Postfix bounces every recipient when its relay refuses its SASL login
+/// ("SASL authentication failed; server ... said: 535 5.7.8 ...
+/// unknown user"): the sender's credentials, never the recipient's
+/// mailbox nor a filter of theirs.
+#[test]
+fn a_refused_relay_login_is_the_senders_setup_for_every_recipient() {
+    let records = decode(
+        "From: MAILER-DAEMON@app.ours.example (Mail Delivery System)\n\
+To: news@ours.example\nSubject: Undelivered Mail Returned to Sender\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nThis is the mail system at host app.ours.example.\n\n\
+<olga@example.net>: SASL authentication failed; server smtp.relay.example[198.51.100.5] \
+said: 535 5.7.8 Error: authentication failed: unknown user\n\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; app.ours.example\n\n\
+Final-Recipient: rfc822; olga@example.net\nAction: failed\nStatus: 5.7.8\n\
+Remote-MTA: dns; smtp.relay.example\n\
+Diagnostic-Code: smtp; 535 5.7.8 Error: authentication failed: unknown user\n\n--B--\n",
+    );
+    assert_eq!(recipients(&records), ["olga@example.net"]);
+    let v = &records[0].verdict;
+    assert_eq!(v.reason.as_str(), "securityerror");
+    assert!(!v.hardbounce);
+    assert_eq!(v.remedy.as_str(), "fix_config");
+}
+
 // ---------------------------------------------------------------------------
 // 6. Feedback reports (RFC 5965).
 
