@@ -345,6 +345,28 @@ fn a_bad_link_in_the_message_is_its_content() {
     }
 }
 
+/// Chinese providers' short English replies, read without the provider
+/// named (a relay's bounce, a webhook): spam content, a full mailbox, a
+/// rate.
+#[test]
+fn short_replies_of_chinese_providers() {
+    for (text, reason) in [
+        (
+            "550 Mail content denied. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000726",
+            Reason::SpamDetected,
+        ),
+        ("550 User is over flow", Reason::MailboxFull),
+        (
+            "550 Requested action not taken: Too many emails per second",
+            Reason::Speeding,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, reason, "{text}");
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
 /// A refusal of the sending IP for its reverse DNS, in wordings other
 /// than Postfix's: the sender's DNS to fix, under a bare 5.7.1.
 #[test]
