@@ -127,7 +127,7 @@ fn duplicate_ids(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
 fn shadowed_phrases(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
     for (j, later) in file.rules.iter().enumerate() {
         for phrase in &later.phrases {
-            let lower = crate::scanner::fold_case(phrase);
+            let lower = crate::scanner::fold_phrase(phrase);
             let by = file.rules[..j].iter().find_map(|earlier| {
                 if !unconditional(earlier) {
                     return None;
@@ -136,7 +136,7 @@ fn shadowed_phrases(text: &str, file: &RuleFileView, out: &mut Vec<Finding>) {
                     .phrases
                     .iter()
                     .find(|p| {
-                        !p.trim().is_empty() && lower.contains(&*crate::scanner::fold_case(p))
+                        !p.trim().is_empty() && lower.contains(&crate::scanner::fold_phrase(p))
                     })
                     .map(|p| (earlier, p))
             });

@@ -528,7 +528,7 @@ struct Builder {
 
 impl Builder {
     fn pattern(&mut self, text: &str, target: Target) -> Result<u32, String> {
-        let key = crate::scanner::fold_case(text).into_owned();
+        let key = crate::scanner::fold_phrase(text);
         if key.trim().is_empty() {
             return Err("empty phrase".into());
         }

@@ -36,6 +36,13 @@ pub(crate) fn fold_case(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A rule phrase as the automaton takes it: lower case throughout (ASCII
+/// and, as [`fold_case`] folds it, beyond), whatever case the rule file
+/// wrote it in.
+pub(crate) fn fold_phrase(phrase: &str) -> String {
+    fold_case(&phrase.to_ascii_lowercase()).into_owned()
+}
+
 /// How many leading bytes of each phrase the automaton knows. Longer
 /// prefixes mean more states; shorter ones more confirmations.
 const PREFIX_LEN: usize = 5;
@@ -287,6 +294,9 @@ mod tests {
         assert_eq!(fold_case("Пользователь ÄÖÜ"), "пользователь äöü");
         // Longer lower cases stay as they are.
         assert_eq!(fold_case("İ"), "İ");
+        // Phrases are lower case throughout, ASCII included.
+        assert_eq!(fold_phrase("Mailbox Retired ÄÖ"), "mailbox retired äö");
+        assert_eq!(fold_phrase("User Unknown"), "user unknown");
     }
 
     fn scanner(phrases: &[&str]) -> PhraseScanner {

@@ -780,6 +780,32 @@ explain = "Acme's MX says 'mailbox full' for deleted accounts"
     );
 }
 
+/// A user's phrase matches whatever case either side writes it in, ASCII
+/// or not.
+#[test]
+fn user_phrases_match_in_any_case() {
+    let user = r#"
+[[rule]]
+id = "acme/retired"
+reason = "userunknown"
+phrases = ["Mailbox Retired By ACME", "Адрес Закрыт"]
+"#;
+    let c = Classifier::with_rules(&[("acme.toml", user)]).expect("valid user rules");
+    for text in [
+        "550 mailbox retired by acme",
+        "550 MAILBOX RETIRED BY ACME",
+        "550 адрес закрыт",
+        "550 АДРЕС ЗАКРЫТ",
+    ] {
+        let v = c.classify_text(text);
+        assert!(
+            v.explain.starts_with("rule acme/retired:"),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
+
 #[test]
 fn bad_user_rules_are_clear_errors() {
     let err = Classifier::with_rules(&[(
