@@ -140,6 +140,14 @@ fn a_mailbox_closed_for_inactivity_is_suspend() {
         assert_eq!(v.reason, Reason::Suspend, "{text}");
         assert_eq!(v.remedy, Remedy::RetryThenSuppress, "{text}");
     }
+    // A connection dropped for idling is a network timeout, nothing about
+    // the mailbox.
+    for text in [
+        "421 4.4.2 Connection closed due to inactivity",
+        "421 Disconnected for inactivity, closing channel",
+    ] {
+        assert_ne!(classify(text).reason, Reason::Suspend, "{text}");
+    }
 }
 
 /// A reply that says the *sender's* mailbox, address or domain does not
