@@ -1327,3 +1327,55 @@ fn mta_wordings_for_dead_addresses_and_broken_messages() {
         );
     }
 }
+
+#[test]
+fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
+    for (text, reason, remedy) in [
+        (
+            "550 5.7.1 Mail rejected by Proofpoint Essentials. Reason: Sender's IP is listed on RBL",
+            Reason::Blocked,
+            Remedy::Investigate,
+        ),
+        (
+            "554 Message refused, sending host listed in dnsbl",
+            Reason::Blocked,
+            Remedy::Investigate,
+        ),
+        (
+            "550 Rejected - listed in RBL",
+            Reason::Blocked,
+            Remedy::Investigate,
+        ),
+        (
+            "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.",
+            Reason::FailedStartTls,
+            Remedy::FixConfig,
+        ),
+        (
+            "550 5.7.0 Your message could not be sent. The limit on the number of allowed outgoing messages was exceeded. Try again later.",
+            Reason::Speeding,
+            Remedy::SlowDown,
+        ),
+        (
+            "Domain example.com has exceeded the max emails per hour (123/100 (123%)) allowed.  Message discarded.",
+            Reason::Speeding,
+            Remedy::SlowDown,
+        ),
+        (
+            "Domain example.com has exceeded the max defers and failures per hour (5/5 (100%)) allowed.  Message discarded.",
+            Reason::Speeding,
+            Remedy::SlowDown,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce, v.remedy),
+            (reason, false, remedy),
+            "{text}: {}",
+            v.explain
+        );
+    }
+    // The letters of "rbl" inside a word are no blocklist.
+    let v = classify("451 4.3.0 Message garbled in transit");
+    assert_ne!(v.reason, Reason::Blocked, "{}", v.explain);
+}
