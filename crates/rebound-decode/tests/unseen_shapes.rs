@@ -815,6 +815,42 @@ Diagnostic-Code: smtp; 535 5.7.8 Error: authentication failed: unknown user\n\n-
     assert_eq!(v.remedy.as_str(), "fix_config");
 }
 
+/// Someone forwarded the bounce they got to the bounce mailbox: the
+/// forwarded notice's own `To:` is the original sender, who must not be
+/// read (and suppressed) as a recipient that failed; the notice's recipient
+/// still is one. The returned message's `To:` (from the sender) stays one.
+#[test]
+fn a_forwarded_notice_names_its_addressee_who_is_no_recipient() {
+    let forwarded = |quote: &str| {
+        format!(
+            "From: owner@ours.example\nTo: bounces@ours.example\n\
+Subject: Fwd: Undeliverable: Your invoice\nDate: Tue, 1 Dec 2026 10:05:00 +0000\n\n\
+{quote}---------- Forwarded message ---------\n\
+{quote}From: Microsoft Outlook <postmaster@contoso.example>\n\
+{quote}Date: Tue, Dec 1, 2026 at 10:00 AM\n{quote}Subject: Undeliverable: Your invoice\n\
+{quote}To: <billing@ours.example>\n{quote}\n\
+{quote}Your message to alice@contoso.example couldn't be delivered.\n\
+{quote}alice wasn't found at contoso.example.\n{quote}\n\
+{quote}Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; \
+Recipient not found by SMTP address lookup'\n"
+        )
+    };
+    for quote in ["", "> "] {
+        let records = decode(&forwarded(quote));
+        assert_eq!(recipients(&records), ["alice@contoso.example"], "{quote:?}");
+        assert_eq!(records[0].verdict.reason.as_str(), "userunknown");
+    }
+    let records = decode(
+        "From: Mail Delivery System <Mailer-Daemon@mx1.hosting.example>\n\
+To: info@ours.example\nSubject: Mail delivery failed: returning message to sender\n\n\
+A message that you sent could not be delivered to one or more of its\n\
+recipients. This is a permanent error.\n\n\
+Mailbox unavailable: 550 5.1.1 no such user\n\n\
+From: info@ours.example\nTo: bob@example.net\nSubject: hello\n\nHi Bob\n",
+    );
+    assert_eq!(recipients(&records), ["bob@example.net"]);
+}
+
 // ---------------------------------------------------------------------------
 // 6. Feedback reports (RFC 5965).
 

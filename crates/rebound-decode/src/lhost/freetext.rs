@@ -729,10 +729,47 @@ fn own_addresses(mail: &Mail) -> Vec<String> {
             out.extend(addresses_in(value));
         }
     }
+    out.extend(forwarded_notice_addressees(&mail.text));
     // A list server writes from `news-owner@` or to `news-request@`: the
     // list's own address `news@` is then no member that failed.
     let lists: Vec<String> = out.iter().filter_map(|a| list_address(a)).collect();
     out.extend(lists);
+    out
+}
+
+/// The addressees of a notice forwarded inline: someone forwarded the
+/// bounce they got ("---------- Forwarded message ---------" or
+/// "-----Original Message-----", then the notice's own `From:`, `Date:`,
+/// `Subject:`, `To:` lines). A notice goes to the original sender, so the
+/// `To:` and `Cc:` of a header block whose `From:` is a mail system are the
+/// sender's addresses, never failed recipients. (The returned message's
+/// header block is from the sender: its `To:` stays a candidate.)
+fn forwarded_notice_addressees(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut block: Vec<&str> = Vec::new();
+    let lines = text.split_lines().take(MAX_NOTICE_LINES);
+    for line in lines.chain(std::iter::once("")) {
+        // Quoted forwards: `> From: ...`.
+        let line = line.trim_start_matches(['>', ' ']).trim_end();
+        if is_header_field(line) {
+            block.push(line);
+            continue;
+        }
+        let from_a_mail_system = block.iter().any(|l| {
+            starts_with_ignore_case(l, "from:") && {
+                let lower = l.to_ascii_lowercase();
+                BOUNCE_SENDERS.iter().any(|s| lower.contains(s))
+            }
+        });
+        if from_a_mail_system {
+            for l in &block {
+                if starts_with_ignore_case(l, "to:") || starts_with_ignore_case(l, "cc:") {
+                    out.extend(addresses_in(l));
+                }
+            }
+        }
+        block.clear();
+    }
     out
 }
 
