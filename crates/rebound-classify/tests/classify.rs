@@ -1379,3 +1379,68 @@ fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
     let v = classify("451 4.3.0 Message garbled in transit");
     assert_ne!(v.reason, Reason::Blocked, "{}", v.explain);
 }
+
+#[test]
+fn missing_and_full_mailboxes_in_east_asian_languages_and_turkish() {
+    for (text, reason, hard) in [
+        ("550 用户不存在", Reason::UserUnknown, true),
+        ("550 收件人邮箱地址不存在", Reason::UserUnknown, true),
+        (
+            "550 該当するユーザーが存在しません",
+            Reason::UserUnknown,
+            true,
+        ),
+        ("550 존재하지 않는 사용자입니다", Reason::UserUnknown, true),
+        // Turkish capitals fold to the dotted i.
+        ("550 KULLANICI BULUNAMADI", Reason::UserUnknown, true),
+        ("550 Kullanıcı bulunamadı", Reason::UserUnknown, true),
+        ("550 Destinataire inexistant", Reason::UserUnknown, true),
+        ("552 对方邮箱空间已满", Reason::MailboxFull, false),
+        ("452 사서함이 가득 찼습니다", Reason::MailboxFull, false),
+        ("552 Posta kutusu dolu", Reason::MailboxFull, false),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (reason, hard),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
+
+#[test]
+fn closed_disabled_and_banned_are_not_unknown_users() {
+    for (text, reason, remedy) in [
+        (
+            "554 5.7.1 <a@example.com>: Recipient address rejected: Account closed",
+            Reason::Suspend,
+            Remedy::RetryThenSuppress,
+        ),
+        (
+            "550 mailbox temporarily disabled",
+            Reason::Suspend,
+            Remedy::RetryThenSuppress,
+        ),
+        (
+            "550 5.7.511 Access denied, banned sender[192.0.2.5]. To request removal from this list, forward this message to delist@messaging.microsoft.com",
+            Reason::Blocked,
+            Remedy::Investigate,
+        ),
+        // The sending mailbox's submission quota (Exchange), not the
+        // recipient's store quota.
+        (
+            "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message.",
+            Reason::Speeding,
+            Remedy::SlowDown,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce, v.remedy),
+            (reason, false, remedy),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
