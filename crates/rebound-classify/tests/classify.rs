@@ -1444,3 +1444,44 @@ fn closed_disabled_and_banned_are_not_unknown_users() {
         );
     }
 }
+
+#[test]
+fn a_refused_connection_is_a_block_only_when_final_and_the_senders_own_mta_is_its_own() {
+    let refused = Observation {
+        text: "connect to mx.example.org[192.0.2.4]:25: Connection refused".into(),
+        status: Some("4.4.1".parse().unwrap()),
+        action: Some("delayed".into()),
+        ..Observation::default()
+    };
+    // While retrying: the receiver may be down or not listening.
+    let v = Classifier::builtin().classify(&refused);
+    assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
+    assert_eq!(v.owner, Owner::Network);
+    // The same refusal as the delivery's final failure: a refused client.
+    let v = Classifier::builtin().classify(&Observation {
+        action: Some("failed".into()),
+        ..refused.clone()
+    });
+    assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+    // Given up on after days of refusals: the loss is the expiry.
+    let v = Classifier::builtin().classify(&Observation {
+        action: Some("failed".into()),
+        reason_hint: Some(Reason::Expired),
+        ..refused
+    });
+    assert_eq!(v.reason, Reason::Expired, "{}", v.explain);
+    // A permanent reply that says it.
+    let v = classify("554 5.7.1 Connection refused");
+    assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+
+    // Postfix's TLS handshake failure and its own missing transport.
+    let v = classify("Cannot start TLS: handshake failure");
+    assert_eq!(v.reason, Reason::FailedStartTls, "{}", v.explain);
+    let v = classify("mail transport unavailable");
+    assert_eq!(
+        (v.reason, v.owner, v.remedy),
+        (Reason::SystemError, Owner::SenderConfig, Remedy::FixConfig),
+        "{}",
+        v.explain
+    );
+}
