@@ -692,7 +692,8 @@ fn hints_interact_with_text() {
     };
     assert_eq!(c.classify(&obs).reason, Reason::Expired);
     // A delay notice has not expired, whatever its decoder guessed: the MTA
-    // is still retrying, so the outcome is pending and nothing is suppressed.
+    // is still retrying, so the outcome is pending and nothing is suppressed;
+    // the attempt that timed out is a network matter.
     for status in ["", "Status: 4.4.7 "] {
         let obs = Observation {
             text: format!("{status}Connection timed out"),
@@ -701,7 +702,7 @@ fn hints_interact_with_text() {
             ..Observation::default()
         };
         let v = c.classify(&obs);
-        assert_eq!(v.reason, Reason::OnHold, "{status}");
+        assert_eq!(v.reason, Reason::NetworkError, "{status}");
         assert_eq!(v.permanent, Some(false));
         assert!(!v.hardbounce);
         assert_eq!(v.remedy, Remedy::Retry);
@@ -1481,6 +1482,41 @@ fn a_refused_connection_is_a_block_only_when_final_and_the_senders_own_mta_is_it
     assert_eq!(
         (v.reason, v.owner, v.remedy),
         (Reason::SystemError, Owner::SenderConfig, Remedy::FixConfig),
+        "{}",
+        v.explain
+    );
+}
+
+#[test]
+fn exim_gives_up_after_failing_hosts_and_defers_on_timeouts() {
+    let c = Classifier::builtin();
+    let failed = |text: &str| Observation {
+        text: text.into(),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    for text in [
+        "retry time not reached for any host for 'example.org' after 5d",
+        "all hosts for 'example.com' have been failing for a long time (and retry time not reached)",
+    ] {
+        let v = c.classify(&failed(text));
+        assert_eq!(v.reason, Reason::Expired, "{text}: {}", v.explain);
+        assert!(!v.hardbounce);
+    }
+    // Deferred, "retry time not reached" only says no host is due yet.
+    let v = c.classify(&Observation {
+        action: Some("delayed".into()),
+        ..failed("retry time not reached for any host for 'example.com'")
+    });
+    assert_ne!(v.reason, Reason::Expired, "{}", v.explain);
+    // One attempt that timed out, to be retried.
+    let v = c.classify(&Observation {
+        action: Some("delayed".into()),
+        ..failed("defer (110): Connection timed out")
+    });
+    assert_eq!(
+        (v.reason, v.remedy),
+        (Reason::NetworkError, Remedy::Retry),
         "{}",
         v.explain
     );
