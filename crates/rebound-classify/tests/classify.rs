@@ -1521,3 +1521,17 @@ fn exim_gives_up_after_failing_hosts_and_defers_on_timeouts() {
         v.explain
     );
 }
+
+#[test]
+fn spam_suspicion_and_spam_filters_are_the_content_unless_they_name_the_ip() {
+    for text in [
+        "550 5.7.1 Message rejected under suspicion of SPAM; https://ya.cc/1IrBc 1701234567-AbCdEfGh",
+        "550 5.7.1 Rejected by recipient's ProtonMail spam filter",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::SpamDetected, "{text}: {}", v.explain);
+        assert_eq!(v.owner, Owner::Content);
+    }
+    let v = classify("554 Rejected by spam filter: your IP 192.0.2.5 is blacklisted");
+    assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+}
