@@ -550,10 +550,21 @@ struct Reading {
 impl Reading {
     fn new(obs: &ObservationRef<'_>, parsed: &mut reply::ParsedRef<'_>) -> Reading {
         let replycode = obs.replycode.or(parsed.replycode);
+        let action = obs
+            .action
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_ascii_lowercase);
+        // A success status on a failure or delay report (`Action: failed`,
+        // `Status: 2.0.0` over a `550` reply) is the reporting MTA's slip,
+        // not a delivery: the reply, else the action, says what happened.
+        let stated_status = obs.status.filter(|s| {
+            !(s.class_digit() == 2 && matches!(action.as_deref(), Some("failed" | "delayed")))
+        });
         // The most specific evidence wins: a catch-all status stated by the
         // transport (an ESP's `5.0.0` over the receiver's `550 5.1.1 ...`)
         // yields to a specific status of the same class quoted in the text.
-        let status = match (obs.status, parsed.status) {
+        let status = match (stated_status, parsed.status) {
             (Some(stated), Some(quoted))
                 if stated.is_generic()
                     && !quoted.is_generic()
@@ -572,8 +583,7 @@ impl Reading {
         // A separately stated status (a DSN's `Status:` field) is the
         // reporting MTA's own judgement; else the reply code, which is what
         // the SMTP client acted on.
-        let class = obs
-            .status
+        let class = stated_status
             .map(EnhancedStatus::class_digit)
             .or(replycode.map(|r| (r.get() / 100) as u8))
             .or(status.map(EnhancedStatus::class_digit));
@@ -582,11 +592,6 @@ impl Reading {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_ascii_uppercase);
-        let action = obs
-            .action
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_ascii_lowercase);
         // A delay notice comes from an MTA that is still retrying: nothing
         // has expired, whatever a decoder guessed. Its reason is the cause
         // the text gives, if any.

@@ -1535,3 +1535,24 @@ fn spam_suspicion_and_spam_filters_are_the_content_unless_they_name_the_ip() {
     let v = classify("554 Rejected by spam filter: your IP 192.0.2.5 is blacklisted");
     assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
 }
+
+#[test]
+fn a_success_status_on_a_failure_report_is_not_a_delivery() {
+    let c = Classifier::builtin();
+    let slip = Observation {
+        text: "550 5.7.1 Message rejected as spam".into(),
+        status: Some("2.0.0".parse().unwrap()),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    let v = c.classify(&slip);
+    assert_eq!(v.reason, Reason::SpamDetected, "{}", v.explain);
+    assert_eq!(v.permanent, Some(true));
+    // A report of a relayed message keeps its success.
+    let v = c.classify(&Observation {
+        text: "250 2.0.0 Ok".into(),
+        action: Some("relayed".into()),
+        ..slip
+    });
+    assert_eq!(v.reason, Reason::Delivered, "{}", v.explain);
+}
