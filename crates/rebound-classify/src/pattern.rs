@@ -211,12 +211,13 @@ fn push_core(out: &mut String, core: &str) {
     };
     if lower_starts("http://") || lower_starts("https://") {
         // Short tokens: a plain scan beats a `memchr` call.
-        match core.bytes().position(|c| c == b'?') {
-            Some(q) => {
-                out.push_str(&core[..q]);
-                out.push_str("?<query>");
-            }
-            None => out.push_str(core),
+        let (path, query) = match core.bytes().position(|c| c == b'?') {
+            Some(q) => (&core[..q], true),
+            None => (core, false),
+        };
+        push_url_path(out, path);
+        if query {
+            out.push_str("?<query>");
         }
         return;
     }
@@ -239,6 +240,30 @@ fn push_core(out: &mut String, core: &str) {
         return;
     }
     out.push_str(classify_word(core).unwrap_or(core));
+}
+
+/// A URL up to its query, with the path segments that name the sender
+/// (`https://www.spamhaus.org/query/ip/192.0.2.1`, a lookup page for an
+/// address) as placeholders: the same refusal for another IP is the same
+/// pattern. Other segments (document paths, codes) stay.
+fn push_url_path(out: &mut String, url: &str) {
+    let host_end = url.find("://").map_or(0, |s| s + 3);
+    let path_start = url[host_end..]
+        .find('/')
+        .map_or(url.len(), |p| host_end + p);
+    out.push_str(&url[..path_start]);
+    for (i, segment) in url[path_start..].split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if segment.contains('@') {
+            out.push_str("<email>");
+        } else if classify_word(segment) == Some("<ip>") {
+            out.push_str("<ip>");
+        } else {
+            out.push_str(segment);
+        }
+    }
 }
 
 /// The placeholder for a variable word, or `None` to keep the word.
@@ -404,6 +429,7 @@ mod tests {
             "7 starts with number",
             "?????????.??????? ~~~~~~~~@",
             "\u{7f}\u{80}\u{ff} 9",
+            "https://x.example/ip/192.0.2.1/a@b?q=1 http:// https://h",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -454,6 +480,18 @@ mod tests {
             "OFR006_102 [<num>] TSS04 S3150 id=<num>"
         );
         assert_eq!(p("from 2001:db8::1 at 23:34:45"), "from <ip> at <num>");
+        // A lookup page for the sending IP is one pattern for every IP; a
+        // document's path stays.
+        assert_eq!(
+            p(
+                "see https://www.spamhaus.org/query/ip/192.0.2.1 and https://example.com/docs/DOC-1369#550"
+            ),
+            "see https://www.spamhaus.org/query/ip/<ip> and https://example.com/docs/DOC-1369#550"
+        );
+        assert_eq!(
+            p("https://example.com/check/a@b.example/?ip=1"),
+            "https://example.com/check/<email>/?<query>"
+        );
     }
 
     #[test]
