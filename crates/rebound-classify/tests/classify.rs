@@ -1556,3 +1556,24 @@ fn a_success_status_on_a_failure_report_is_not_a_delivery() {
     });
     assert_eq!(v.reason, Reason::Delivered, "{}", v.explain);
 }
+
+#[test]
+fn a_mailbox_said_to_be_back_later_is_not_a_dead_address() {
+    for text in [
+        "550 Mailbox temporarily unavailable",
+        "550 5.2.0 Mailbox unavailable, try again later",
+        "550 Requested action not taken: mailbox unavailable (temporary)",
+        // The text outweighs the status that would otherwise decide.
+        "550 5.1.1 Mailbox is temporarily unavailable due to maintenance",
+        "550 User temporarily unavailable",
+    ] {
+        let v = classify(text);
+        assert!(!v.hardbounce, "{text}: {} {}", v.reason, v.explain);
+        assert_ne!(v.remedy, Remedy::Suppress, "{text}: {}", v.explain);
+    }
+    let v = classify("550 5.1.1 User is inactive");
+    assert_eq!(v.reason, Reason::Suspend, "{}", v.explain);
+    // The stock wording alone still means the mailbox is missing.
+    let v = classify("550 Requested action not taken: mailbox unavailable");
+    assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
+}
