@@ -1577,3 +1577,58 @@ fn a_mailbox_said_to_be_back_later_is_not_a_dead_address() {
     let v = classify("550 Requested action not taken: mailbox unavailable");
     assert_eq!(v.reason, Reason::UserUnknown, "{}", v.explain);
 }
+
+#[test]
+fn a_user_unknown_that_names_another_cause_is_not_a_dead_address() {
+    // Each says "no such user" (some under 5.1.1) and then why it really
+    // refused: the sender, its server, the message or a rate.
+    for (text, reason) in [
+        (
+            "550 Invalid recipient - Sender's domain does not exist",
+            Reason::Rejected,
+        ),
+        (
+            "550 5.1.1 User unknown; sender's domain has no MX record",
+            Reason::Rejected,
+        ),
+        (
+            "550 5.1.1 Unknown user or sender not authorized",
+            Reason::Rejected,
+        ),
+        (
+            "550 5.1.1 The recipient does not accept mail from this sender",
+            Reason::Rejected,
+        ),
+        (
+            "550 5.1.1 <a@example.com>: Recipient address rejected: Greylisted, try again in 5 minutes",
+            Reason::PolicyViolation,
+        ),
+        (
+            "550 5.1.1 User unknown (reverse DNS of your server is missing)",
+            Reason::RequirePtr,
+        ),
+        (
+            "550 5.1.1 invalid recipient, your message looks like spam",
+            Reason::SpamDetected,
+        ),
+        (
+            "550 5.1.1 User unknown (mail rate exceeded)",
+            Reason::Speeding,
+        ),
+        (
+            "550 5.1.1 <a@example.com> mailbox unavailable: account has been blocked for abuse",
+            Reason::Suspend,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (reason, false),
+            "{text}: {}",
+            v.explain
+        );
+    }
+    // A plain 5.1.1 still decides.
+    let v = classify("550 5.1.1 <a@example.com>: Recipient address rejected: User unknown");
+    assert_eq!((v.reason, v.hardbounce), (Reason::UserUnknown, true));
+}
