@@ -1632,3 +1632,22 @@ fn a_user_unknown_that_names_another_cause_is_not_a_dead_address() {
     let v = classify("550 5.1.1 <a@example.com>: Recipient address rejected: User unknown");
     assert_eq!((v.reason, v.hardbounce), (Reason::UserUnknown, true));
 }
+
+#[test]
+fn deleted_and_unknown_accounts_are_dead_addresses() {
+    for text in [
+        "550 Not a valid mailbox",
+        "550 The account has been deleted",
+        "550 This address no longer exists",
+        "550 account unknown",
+        "550 No mailbox by that name is currently available",
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (Reason::UserUnknown, true),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
