@@ -1651,3 +1651,51 @@ fn deleted_and_unknown_accounts_are_dead_addresses() {
         );
     }
 }
+
+#[test]
+fn full_inboxes_domains_without_mx_and_dns_timeouts() {
+    for (text, reason, hard) in [
+        (
+            "550 The recipient's inbox is full",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "452 Insufficient storage on the recipient's mailbox",
+            Reason::MailboxFull,
+            false,
+        ),
+        // The receiver's own disk is not the recipient's mailbox.
+        (
+            "452 4.3.1 Insufficient system storage",
+            Reason::SystemFull,
+            false,
+        ),
+        (
+            "451 4.4.0 DNS lookup timed out",
+            Reason::NetworkError,
+            false,
+        ),
+        ("550 No MX for domain", Reason::NotAccept, true),
+        (
+            "550 domain has no valid MX or A record",
+            Reason::NotAccept,
+            true,
+        ),
+        // The sender's domain without MX is the sender's setup.
+        ("550 No MX for your FROM address", Reason::Rejected, false),
+        (
+            "451 4.3.0 sender domain has no valid MX",
+            Reason::Rejected,
+            false,
+        ),
+    ] {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (reason, hard),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
