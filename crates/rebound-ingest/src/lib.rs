@@ -29,7 +29,7 @@ pub mod time;
 mod webhook;
 
 pub use detect::detect;
-pub use email::from_decoded;
+pub use email::{addressed, from_decoded};
 pub use reader::{EventReader, ReaderOptions};
 pub use rejudge::Judge;
 
@@ -386,6 +386,11 @@ pub struct Evidence {
     /// before rules had ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_id: Option<String>,
+    /// A bounce of mail forwarded from the event's recipient: the address
+    /// it was forwarded to, which is the one that failed (see
+    /// [`crate::addressed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<String>,
 }
 
 mod hex16 {
@@ -745,6 +750,7 @@ impl Normaliser {
                 bounce_report: false,
                 standin: None,
                 rules_id: Some(self.classifier.id().to_string()),
+                forwarded_to: None,
             },
         })
     }

@@ -157,6 +157,7 @@ pub fn recovered(e: &Event) -> Evidence {
         bounce_report,
         standin: None,
         rules_id: e.evidence.rules_id.clone(),
+        forwarded_to: e.evidence.forwarded_to.clone(),
     }
 }
 

@@ -770,9 +770,10 @@ fn parse_email(s: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
     };
     let times = s.config.limits.event_times();
     let now = rebound_ingest::time::now_ms();
-    for (i, r) in records.iter().enumerate() {
+    let events = rebound_ingest::from_decoded(&records, "eml", bytes, rules.id());
+    for (i, (r, event)) in records.iter().zip(events).enumerate() {
         let position = format!("body#{}", i + 1);
-        match rebound_ingest::from_decoded(r, "eml", bytes, rules.id()) {
+        match event {
             Some(e) => match times.check(e.time_ms, now) {
                 Ok(()) => parsed.events.push(e),
                 Err(why) => parsed

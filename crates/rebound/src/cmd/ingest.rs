@@ -467,8 +467,9 @@ pub fn ingest_messages(
                         if records.is_empty() {
                             not_bounces_seen.set(not_bounces_seen.get() + 1);
                         }
-                        for r in &records {
-                            match from_decoded(r, fmt, &m.bytes, rules.id()) {
+                        let events = from_decoded(&records, fmt, &m.bytes, rules.id());
+                        for (r, event) in records.iter().zip(events) {
+                            match event {
                                 Some(e) => queue.push_back(Ok(e)),
                                 None => queue.push_back(Err(ParseError {
                                     location: m.origin.clone(),

@@ -1,0 +1,78 @@
+//! Bounces of forwarded mail: the event is about the address the sender
+//! sent to (the alias), not the forwarding target, unless the alias was a
+//! list expanded into several members.
+
+use rebound_decode::{DecodeOptions, decode_message};
+use rebound_ingest::from_decoded;
+
+fn events(raw: &str) -> Vec<(String, Option<String>)> {
+    let records = decode_message(raw.as_bytes(), "t", &DecodeOptions::default()).unwrap();
+    from_decoded(&records, "eml", raw.as_bytes(), "test")
+        .into_iter()
+        .map(|e| {
+            let e = e.expect("a usable recipient");
+            (e.recipient, e.evidence.forwarded_to)
+        })
+        .collect()
+}
+
+fn postfix_dsn(text: &str, per_recipient: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n\
+To: news@ours.example\nSubject: Undelivered Mail Returned to Sender\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.net.\n\n{text}\n\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+{per_recipient}--B--\n"
+    )
+}
+
+#[test]
+fn a_forwarded_address_that_fails_is_the_senders_address_bounce() {
+    let raw = postfix_dsn(
+        "<old.name@other.example> (expanded from <ann@example.net>): host \
+mx.other.example[192.0.2.9] said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+        "Final-Recipient: rfc822; old.name@other.example\n\
+Original-Recipient: rfc822;ann@example.net\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
+    );
+    assert_eq!(
+        events(&raw),
+        [(
+            "ann@example.net".to_string(),
+            Some("old.name@other.example".to_string())
+        )]
+    );
+}
+
+#[test]
+fn a_list_expanded_into_members_keeps_the_members() {
+    let raw = postfix_dsn(
+        "<one@example.org> (expanded from <team@example.net>): host mx.example.org[192.0.2.9] \
+said: 550 5.1.1 User unknown (in reply to RCPT TO command)\n\n\
+<two@example.org> (expanded from <team@example.net>): host mx.example.org[192.0.2.9] \
+said: 552 5.2.2 Mailbox full (in reply to RCPT TO command)",
+        "Final-Recipient: rfc822; one@example.org\nOriginal-Recipient: rfc822;team@example.net\n\
+Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n\
+Final-Recipient: rfc822; two@example.org\nOriginal-Recipient: rfc822;team@example.net\n\
+Action: failed\nStatus: 5.2.2\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full\n\n",
+    );
+    assert_eq!(
+        events(&raw),
+        [
+            ("one@example.org".to_string(), None),
+            ("two@example.org".to_string(), None)
+        ]
+    );
+}
+
+#[test]
+fn a_bounce_without_an_alias_is_its_recipients() {
+    let raw = postfix_dsn(
+        "<ann@example.net>: host mx.example.net[192.0.2.9] said: 550 5.1.1 User unknown \
+(in reply to RCPT TO command)",
+        "Final-Recipient: rfc822; ann@example.net\nOriginal-Recipient: rfc822;ann@example.net\n\
+Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
+    );
+    assert_eq!(events(&raw), [("ann@example.net".to_string(), None)]);
+}
