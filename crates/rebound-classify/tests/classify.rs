@@ -1699,3 +1699,29 @@ fn full_inboxes_domains_without_mx_and_dns_timeouts() {
         );
     }
 }
+
+#[test]
+fn moved_users_malformed_messages_links_attachments_and_dkim() {
+    for (text, reason) in [
+        (
+            "550 User has changed their address to b@example.org",
+            Reason::HasMoved,
+        ),
+        (
+            "550 5.6.1 Message content rejected: malformed MIME",
+            Reason::ContentError,
+        ),
+        (
+            "554 5.7.0 Message rejected: Email contains an encrypted attachment",
+            Reason::PolicyViolation,
+        ),
+        (
+            "550 5.7.1 Your message was rejected because it contains a suspicious link",
+            Reason::SpamDetected,
+        ),
+        ("550 5.7.1 DKIM signature invalid", Reason::AuthFailure),
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, reason, "{text}: {}", v.explain);
+    }
+}
