@@ -8,6 +8,33 @@ fn classify(text: &str) -> Verdict {
     Classifier::builtin().classify_text(text)
 }
 
+/// Each reply's reason and hard-bounce flag; a mismatch names the reply
+/// and the rule that decided.
+fn assert_reasons(cases: &[(&str, Reason, bool)]) {
+    for &(text, reason, hard) in cases {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (reason, hard),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
+
+/// Each reply's reason and remedy, none of them a hard bounce.
+fn assert_soft_remedies(cases: &[(&str, Reason, Remedy)]) {
+    for &(text, reason, remedy) in cases {
+        let v = classify(text);
+        assert_eq!(
+            (v.reason, v.hardbounce, v.remedy),
+            (reason, false, remedy),
+            "{text}: {}",
+            v.explain
+        );
+    }
+}
+
 #[test]
 fn user_unknown_is_a_hard_bounce_to_suppress() {
     let v = classify("550 5.1.1 User unknown");
@@ -1249,7 +1276,7 @@ fn a_bad_helo_name_is_the_senders_configuration() {
 /// account and a message that breaks RFC 2822.
 #[test]
 fn mta_wordings_for_dead_addresses_and_broken_messages() {
-    for (text, reason, hard) in [
+    assert_reasons(&[
         (
             "553 5.3.0 <a@example.com>... Addressee unknown, relay=[192.0.2.1]",
             Reason::UserUnknown,
@@ -1318,20 +1345,12 @@ fn mta_wordings_for_dead_addresses_and_broken_messages() {
             Reason::NotCompliantRfc,
             false,
         ),
-    ] {
-        let v = classify(text);
-        assert_eq!(
-            (v.reason, v.hardbounce),
-            (reason, hard),
-            "{text}: {}",
-            v.explain
-        );
-    }
+    ]);
 }
 
 #[test]
 fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
-    for (text, reason, remedy) in [
+    assert_soft_remedies(&[
         (
             "550 5.7.1 Mail rejected by Proofpoint Essentials. Reason: Sender's IP is listed on RBL",
             Reason::Blocked,
@@ -1367,15 +1386,7 @@ fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
             Reason::Speeding,
             Remedy::SlowDown,
         ),
-    ] {
-        let v = classify(text);
-        assert_eq!(
-            (v.reason, v.hardbounce, v.remedy),
-            (reason, false, remedy),
-            "{text}: {}",
-            v.explain
-        );
-    }
+    ]);
     // The letters of "rbl" inside a word are no blocklist.
     let v = classify("451 4.3.0 Message garbled in transit");
     assert_ne!(v.reason, Reason::Blocked, "{}", v.explain);
@@ -1383,7 +1394,7 @@ fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
 
 #[test]
 fn missing_and_full_mailboxes_in_east_asian_languages_and_turkish() {
-    for (text, reason, hard) in [
+    assert_reasons(&[
         ("550 用户不存在", Reason::UserUnknown, true),
         ("550 收件人邮箱地址不存在", Reason::UserUnknown, true),
         (
@@ -1399,20 +1410,12 @@ fn missing_and_full_mailboxes_in_east_asian_languages_and_turkish() {
         ("552 对方邮箱空间已满", Reason::MailboxFull, false),
         ("452 사서함이 가득 찼습니다", Reason::MailboxFull, false),
         ("552 Posta kutusu dolu", Reason::MailboxFull, false),
-    ] {
-        let v = classify(text);
-        assert_eq!(
-            (v.reason, v.hardbounce),
-            (reason, hard),
-            "{text}: {}",
-            v.explain
-        );
-    }
+    ]);
 }
 
 #[test]
 fn closed_disabled_and_banned_are_not_unknown_users() {
-    for (text, reason, remedy) in [
+    assert_soft_remedies(&[
         (
             "554 5.7.1 <a@example.com>: Recipient address rejected: Account closed",
             Reason::Suspend,
@@ -1435,15 +1438,7 @@ fn closed_disabled_and_banned_are_not_unknown_users() {
             Reason::Speeding,
             Remedy::SlowDown,
         ),
-    ] {
-        let v = classify(text);
-        assert_eq!(
-            (v.reason, v.hardbounce, v.remedy),
-            (reason, false, remedy),
-            "{text}: {}",
-            v.explain
-        );
-    }
+    ]);
 }
 
 #[test]
@@ -1654,7 +1649,7 @@ fn deleted_and_unknown_accounts_are_dead_addresses() {
 
 #[test]
 fn full_inboxes_domains_without_mx_and_dns_timeouts() {
-    for (text, reason, hard) in [
+    assert_reasons(&[
         (
             "550 The recipient's inbox is full",
             Reason::MailboxFull,
@@ -1689,15 +1684,7 @@ fn full_inboxes_domains_without_mx_and_dns_timeouts() {
             Reason::Rejected,
             false,
         ),
-    ] {
-        let v = classify(text);
-        assert_eq!(
-            (v.reason, v.hardbounce),
-            (reason, hard),
-            "{text}: {}",
-            v.explain
-        );
-    }
+    ]);
 }
 
 #[test]
