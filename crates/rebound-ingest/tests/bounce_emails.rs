@@ -1,6 +1,7 @@
-//! Bounces of forwarded mail: the event is about the address the sender
-//! sent to (the alias), not the forwarding target, unless the alias was a
-//! list expanded into several members.
+//! Bounce emails as events: a forwarded address's bounce is about the
+//! address the sender sent to (the alias), not the forwarding target,
+//! unless the alias was a list expanded into several members; a refusal
+//! that names the sending IP gives the event its IP.
 
 use rebound_decode::{DecodeOptions, decode_message};
 use rebound_ingest::from_decoded;
@@ -75,4 +76,30 @@ fn a_bounce_without_an_alias_is_its_recipients() {
 Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
     );
     assert_eq!(events(&raw), [("ann@example.net".to_string(), None)]);
+}
+
+#[test]
+fn a_refusal_naming_the_client_gives_the_sending_ip_and_the_remote_host_does_not() {
+    let raw = postfix_dsn(
+        "<ann@example.net>: host mx.example.net[192.0.2.9] said: 554 5.7.1 Service \
+unavailable; Client host [198.51.100.22] blocked using zen.spamhaus.org (in reply to RCPT TO command)",
+        "Final-Recipient: rfc822; ann@example.net\nAction: failed\nStatus: 5.7.1\n\
+Remote-MTA: dns; mx.example.net\n\
+Diagnostic-Code: smtp; 554 5.7.1 Service unavailable; Client host [198.51.100.22] blocked \
+using zen.spamhaus.org\n\n",
+    );
+    let records = decode_message(raw.as_bytes(), "t", &DecodeOptions::default()).unwrap();
+    let events = from_decoded(&records, "eml", raw.as_bytes(), "test");
+    let e = events[0].as_ref().unwrap();
+    assert_eq!(e.sending_ip.as_deref(), Some("198.51.100.22"));
+    // A refusal that names only the receiving server has no sending IP.
+    let raw = postfix_dsn(
+        "<ann@example.net>: host mx.example.net[192.0.2.9] said: 550 5.1.1 User unknown \
+(in reply to RCPT TO command)",
+        "Final-Recipient: rfc822; ann@example.net\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
+    );
+    let records = decode_message(raw.as_bytes(), "t", &DecodeOptions::default()).unwrap();
+    let events = from_decoded(&records, "eml", raw.as_bytes(), "test");
+    assert_eq!(events[0].as_ref().unwrap().sending_ip, None);
 }
