@@ -1712,3 +1712,35 @@ fn moved_users_malformed_messages_links_attachments_and_dkim() {
         assert_eq!(v.reason, reason, "{text}: {}", v.explain);
     }
 }
+
+#[test]
+fn dkim_body_hashes_arc_and_spf_by_domain_are_authentication() {
+    assert_reasons(&[
+        (
+            "550 5.7.0 Rejected: DKIM signature body hash did not verify",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.1 ARC validation failed",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.1 Sender IP address is not authorized by sender domain's SPF",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.7 Sender address domain does not exist",
+            Reason::Rejected,
+            false,
+        ),
+        // An SPF result quoted beside a missing user is no SPF failure.
+        (
+            "550 5.1.1 User unknown (SPF: pass)",
+            Reason::UserUnknown,
+            true,
+        ),
+    ]);
+}
