@@ -74,6 +74,8 @@ const fn temporary(r: Option<Reason>) -> Row {
 const fn dropped(r: Reason) -> Row {
     row(Outcome::Dropped, Some(r), false, false)
 }
+/// Not attempted, for a reason the provider's table does not name.
+const DROPPED_UNKNOWN: Row = row(Outcome::Dropped, None, false, false);
 const DEFERRED: Row = row(Outcome::Deferred, None, false, true);
 const DELIVERED: Row = row(Outcome::Delivered, None, false, false);
 const COMPLAINED: Row = row(Outcome::Complained, None, false, false);
@@ -254,6 +256,12 @@ const SENDGRID_DROP_REASONS: &[(&str, Row)] = &[
         dropped(Reason::SpamDetected),
     ),
     ("Spam Content", dropped(Reason::SpamDetected)),
+    // The account's plan allows fewer recipients than the list holds: the
+    // sender's own limit, never a fault of the address.
+    (
+        "Recipient List over Package Quota",
+        dropped(Reason::Speeding),
+    ),
 ];
 
 // ------------------------------------------------------------------- Mailgun
@@ -890,9 +898,11 @@ fn sendgrid(v: &Value, received_ms: i64) -> Result<Parsed, String> {
             lookup(SENDGRID_BOUNCE_TYPES, eq(s(v, "type").unwrap_or("bounce"))).unwrap_or(BOUNCED);
     }
     if event.eq_ignore_ascii_case("dropped")
-        && let Some(r) = s(v, "reason").and_then(|r| lookup(SENDGRID_DROP_REASONS, eq(r)))
+        && let Some(reason) = s(v, "reason").filter(|r| !r.trim().is_empty())
     {
-        row = r;
+        // A reason this table does not know is no suppression list's: its
+        // words decide, as any reply's would.
+        row = lookup(SENDGRID_DROP_REASONS, eq(reason)).unwrap_or(DROPPED_UNKNOWN);
     }
     let Row::Event(mut verdict) = row else {
         return Ok(Parsed::skip(Format::Sendgrid, event));

@@ -142,6 +142,32 @@ fn sendgrid_event_array() {
 }
 
 #[test]
+fn sendgrid_drops_for_an_account_limit_or_an_unknown_reason_are_no_suppression() {
+    let body = r#"[
+  {"email":"a@test.com","timestamp":1513299574,"event":"dropped","sg_event_id":"d1","sg_message_id":"z1","reason":"Recipient List over Package Quota"},
+  {"email":"b@test.com","timestamp":1513299575,"event":"dropped","sg_event_id":"d2","sg_message_id":"z2","reason":"A Reason Not Yet Documented"},
+  {"email":"c@test.com","timestamp":1513299576,"event":"dropped","sg_event_id":"d3","sg_message_id":"z3"}
+]"#;
+    let (ev, bad) = read(body, Format::Sendgrid);
+    assert!(bad.is_empty(), "{bad:?}");
+    let verdicts: Vec<_> = ev
+        .iter()
+        .map(|e| (e.outcome, e.verdict.reason, e.verdict.remedy.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            // The plan's recipient quota: the sender's limit.
+            (Outcome::Dropped, Reason::Speeding, "slow_down"),
+            // Words nobody listed: no suppression list named.
+            (Outcome::Dropped, Reason::OnHold, "investigate"),
+            // No reason at all: SendGrid drops for its suppression lists.
+            (Outcome::Dropped, Reason::Suppressed, "suppress"),
+        ]
+    );
+}
+
+#[test]
 fn mailgun_failed_permanent_temporary_and_delivered() {
     let failed = r#"{"signature":{"timestamp":"1529006854","token":"a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0","signature":"d2271d12299f6592d9d44cd9d250f0704e4674c30d79d07c47a66f95ce71cf55"},"event-data":{"id":"CPgfbmQMTCKtHW6uIWtuVe","timestamp":1521472262.908181,"log-level":"error","event":"failed","severity":"permanent","reason":"bounce","envelope":{"sender":"bob@sandbox.mailgun.org","transport":"smtp","targets":"alice@example.com","sending-ip":"209.61.154.250"},"delivery-status":{"attempt-no":1,"message":"No such mailbox","code":550,"description":"Not delivering to previously bounced address","session-seconds":0,"enhanced-code":"5.1.1","mx-host":"mx.example.com"},"message":{"headers":{"to":"Alice <alice@example.com>","message-id":"20130503182626.18666.16540@sandbox.mailgun.org","from":"Bob <bob@sandbox.mailgun.org>","subject":"Test permanent_fail webhook"},"attachments":[],"size":111},"recipient":"alice@example.com","recipient-domain":"example.com","tags":["my_tag_1","my_tag_2"],"user-variables":{"my_var_1":"Mailgun Variable #1"}}}"#;
     let temp = failed
