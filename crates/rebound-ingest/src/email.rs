@@ -49,13 +49,28 @@ pub fn addressed(records: &[Record]) -> Vec<&str> {
         .iter()
         .map(|r| {
             let alias = r.alias.trim();
-            if alias.is_empty() || shared(alias) || normalize_address(alias).is_none() {
+            if alias.is_empty()
+                || shared(alias)
+                || routing_form(alias)
+                || normalize_address(alias).is_none()
+            {
                 r.recipient.as_str()
             } else {
                 alias
             }
         })
         .collect()
+}
+
+/// An address in a mail system's own routing form, not one a sender
+/// writes: Exchange's encapsulated `IMCEAEX-_O=ORG_OU=…@host`, X.400
+/// `/O=…/CN=…`, `key=value` parts.
+fn routing_form(address: &str) -> bool {
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+    local
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("imcea"))
+        || local.contains(['=', '/'])
 }
 
 fn event_of(

@@ -47,6 +47,16 @@ Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
 }
 
 #[test]
+fn an_alias_in_a_mail_systems_routing_form_is_not_the_address_sent_to() {
+    let raw = postfix_dsn(
+        "Delivery failed.",
+        "Original-Recipient: rfc822;IMCEAEX-_O=ORG_OU=EXCHANGE_CN=RECIPIENTS_CN=TOM@corp.example.com\n\
+Final-Recipient: rfc822;tom@example.com\nAction: failed\nStatus: 5.1.1\n\n",
+    );
+    assert_eq!(events(&raw), [("tom@example.com".to_string(), None)]);
+}
+
+#[test]
 fn a_list_expanded_into_members_keeps_the_members() {
     let raw = postfix_dsn(
         "<one@example.org> (expanded from <team@example.net>): host mx.example.org[192.0.2.9] \
