@@ -29,7 +29,7 @@ pub mod time;
 mod webhook;
 
 pub use detect::detect;
-pub use email::{addressed, from_decoded};
+pub use email::{addressed, forwarded_failure, from_decoded};
 pub use reader::{EventReader, ReaderOptions};
 pub use rejudge::Judge;
 

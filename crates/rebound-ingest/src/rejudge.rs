@@ -86,7 +86,11 @@ fn judge(classifier: &Classifier, e: &Event, ev: &Evidence) -> Verdict {
             reason_hint: ev.hint,
             standin: ev.standin,
         };
-        return rebound_decode::judge(classifier, &e.text, &e.recipient, &observed);
+        let mut v = rebound_decode::judge(classifier, &e.text, &e.recipient, &observed);
+        if ev.forwarded_to.is_some() {
+            crate::email::forwarded_failure(&mut v);
+        }
+        return v;
     }
     let obs = Observation {
         text: e.text.clone(),
@@ -199,6 +203,10 @@ fn cache_key(e: &Event, ev: &Evidence) -> u128 {
     }
     put(ev.hint.map(|r| r.as_str()).unwrap_or("").as_bytes());
     put(ev.standin.map(|r| r.as_str()).unwrap_or("").as_bytes());
-    put(&[ev.temporary as u8, ev.bounce_report as u8]);
+    put(&[
+        ev.temporary as u8,
+        ev.bounce_report as u8,
+        ev.forwarded_to.is_some() as u8,
+    ]);
     h.digest128()
 }

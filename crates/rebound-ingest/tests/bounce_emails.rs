@@ -44,6 +44,15 @@ Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
             Some("old.name@other.example".to_string())
         )]
     );
+    // Soft for the address sent to: it may be a list whose other members
+    // receive; it is suppressed if its sends keep failing.
+    let records = decode_message(raw.as_bytes(), "t", &DecodeOptions::default()).unwrap();
+    assert!(records[0].verdict.hardbounce, "the decoder's own verdict");
+    let e = from_decoded(&records, "eml", raw.as_bytes(), "test")
+        .remove(0)
+        .unwrap();
+    assert!(!e.verdict.hardbounce, "{}", e.verdict.explain);
+    assert_eq!(e.verdict.remedy.as_str(), "retry_then_suppress");
 }
 
 #[test]

@@ -145,7 +145,20 @@ impl Policy {
 
     /// Classifies one event for the policy.
     pub fn class(&self, e: &Event) -> Class {
-        self.class_of(e.outcome, &e.verdict)
+        self.class_of_event(e, &e.verdict)
+    }
+
+    /// [`Policy::class`] of an event under a verdict that may not be its
+    /// own yet (a verdict judged again). A hard bounce of an address mail
+    /// was forwarded to (`evidence.forwarded_to`) is the address sent to's
+    /// soft bounce: the forward's target is dead, but the address sent to
+    /// may be a list whose other members receive, so it is suppressed
+    /// only when its sends keep failing.
+    pub fn class_of_event(&self, e: &Event, v: &rebound_core::Verdict) -> Class {
+        match self.class_of(e.outcome, v) {
+            Class::Hard if e.evidence.forwarded_to.is_some() => Class::Soft,
+            c => c,
+        }
     }
 
     /// [`Policy::class`] of an outcome and a verdict held apart (a verdict

@@ -301,7 +301,7 @@ fn judge_rows<T: ReclassifyOps>(
             .judge
             .verdict_with(&row.event, crate::schema::detail_key);
         let old = &row.event.verdict;
-        let class = job.policy.class_of(row.event.outcome, new);
+        let class = job.policy.class_of_event(&row.event, new);
         let meaningful = old.reason != new.reason
             || old.hardbounce != new.hardbounce
             || old.permanent != new.permanent
