@@ -98,9 +98,11 @@ fn event_of(
     rules_id: &str,
 ) -> Option<Event> {
     let recipient = normalize_address(address)?;
-    let forwarded_to = (!address.eq_ignore_ascii_case(&r.recipient))
-        .then(|| normalize_address(&r.recipient))
-        .flatten();
+    // The same address written two ways (quoted, in capitals) is no
+    // forward.
+    let unquoted = |a: &str| a.replace('"', "");
+    let forwarded_to =
+        normalize_address(&r.recipient).filter(|f| unquoted(f) != unquoted(&recipient));
     let mut verdict = r.verdict.clone();
     if forwarded_to.is_some() {
         forwarded_failure(&mut verdict);

@@ -465,9 +465,14 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     {
         s = &s[l + 1..r];
     }
-    let s = s
-        .trim()
-        .trim_matches(|c| c == '<' || c == '>' || c == '"' || c == '\'');
+    let s = s.trim().trim_matches(|c| c == '<' || c == '>' || c == '\'');
+    // A whole address in quotes (`"ann@example.net"`) loses them; a quoted
+    // local part (`"neko..nyaan"@example.org`, RFC 5321's quoted string)
+    // keeps both of its quotes, not just the closing one.
+    let s = match s.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner,
+        _ => s,
+    };
     let s = s
         .strip_prefix("mailto:")
         .or_else(|| s.strip_prefix("MAILTO:"))
@@ -841,6 +846,16 @@ mod tests {
         assert_eq!(normalize_address("@x.org"), None);
         assert_eq!(normalize_address("a b@x.org"), None);
         assert_eq!(normalize_address("<>"), None);
+        // A quoted local part keeps both quotes; a quoted whole address
+        // loses them.
+        assert_eq!(
+            normalize_address("\"Neko..Nyaan\"@Example.org").as_deref(),
+            Some("\"neko..nyaan\"@example.org")
+        );
+        assert_eq!(
+            normalize_address("\"ann@example.net\"").as_deref(),
+            Some("ann@example.net")
+        );
     }
 
     /// Log readers and webhooks read a reply's codes with the classifier's

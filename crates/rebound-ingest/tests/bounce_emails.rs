@@ -66,6 +66,22 @@ Final-Recipient: rfc822;tom@example.com\nAction: failed\nStatus: 5.1.1\n\n",
 }
 
 #[test]
+fn the_same_address_written_two_ways_is_no_forward() {
+    let raw = postfix_dsn(
+        "Delivery failed.",
+        "Original-Recipient: rfc822;neko..nyaan@example.org\n\
+Final-Recipient: rfc822;\"neko..nyaan\"@example.org\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n",
+    );
+    let records = decode_message(raw.as_bytes(), "t", &DecodeOptions::default()).unwrap();
+    let e = from_decoded(&records, "eml", raw.as_bytes(), "test")
+        .remove(0)
+        .unwrap();
+    assert_eq!(e.evidence.forwarded_to, None);
+    assert!(e.verdict.hardbounce, "{}", e.verdict.explain);
+}
+
+#[test]
 fn a_list_expanded_into_members_keeps_the_members() {
     let raw = postfix_dsn(
         "<one@example.org> (expanded from <team@example.net>): host mx.example.org[192.0.2.9] \
