@@ -1744,3 +1744,45 @@ fn dkim_body_hashes_arc_and_spf_by_domain_are_authentication() {
         ),
     ]);
 }
+
+#[test]
+fn too_many_invalid_recipients_is_the_senders_record_and_blocked_senders_are_refusals() {
+    assert_reasons(&[
+        // The sender's list hygiene, not this address.
+        (
+            "550 5.7.0 Too many invalid recipients",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "450 4.7.1 Too many bad recipients, try again later",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "550 Your email was rejected because the recipient has blocked you",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "554 5.7.1 Message blocked: sender domain is on the recipient's blocked senders list",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "550 5.7.1 You are not allowed to send mail to this address",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "550 Email address has been disabled",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "554 5.7.1 Recipient mailbox is suspended",
+            Reason::Suspend,
+            false,
+        ),
+    ]);
+}
