@@ -64,6 +64,15 @@ static COMPILED: LazyLock<(regex::RegexSet, Vec<regex::Regex>)> = LazyLock::new(
     )
 });
 
+/// For an input that states no sending address (webhooks, bounce emails):
+/// the one a refusal names ("Client host [198.51.100.22] blocked"), so that
+/// rates and incidents by IP see it. An acceptance names none of ours.
+pub fn of_reply(outcome: crate::Outcome, text: &str) -> Option<String> {
+    (outcome != crate::Outcome::Delivered)
+        .then(|| named_in(text, None))
+        .flatten()
+}
+
 /// The client (sending) address the reply `text` names, if any; never
 /// `remote`, the address of the server that wrote the reply.
 pub fn named_in(text: &str, remote: Option<&str>) -> Option<String> {

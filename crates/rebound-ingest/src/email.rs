@@ -144,12 +144,7 @@ fn event_of(
         recipient_domain: domain_of(&recipient).to_string(),
         recipient,
         sender: normalize_address(&r.addresser),
-        // A bounce names no sending address of ours, but a refusal often
-        // does ("Client host [198.51.100.22] blocked"): rates and incidents
-        // by IP need it.
-        sending_ip: (outcome != Outcome::Delivered)
-            .then(|| crate::client_ip::named_in(&r.diagnosticcode, None))
-            .flatten(),
+        sending_ip: crate::client_ip::of_reply(outcome, &r.diagnosticcode),
         campaign: nonempty(&r.listid),
         message_id: nonempty(&r.messageid),
         outcome,

@@ -719,14 +719,11 @@ impl Normaliser {
             sep(&mut h, recipient.as_bytes());
         }
         let key = time_ordered_key(d.time_ms, h.digest128().to_be_bytes());
-        // Webhooks and bounce emails rarely state which of our addresses
-        // sent; a refusal often names it ("Client host [198.51.100.22]
-        // blocked"), and rates and incidents by IP need it.
-        let sending_ip = d.sending_ip.filter(|s| !s.is_empty()).or_else(|| {
-            (outcome != Outcome::Delivered)
-                .then(|| crate::client_ip::named_in(&d.text, None))
-                .flatten()
-        });
+        // Webhooks rarely state which of our addresses sent.
+        let sending_ip = d
+            .sending_ip
+            .filter(|s| !s.is_empty())
+            .or_else(|| crate::client_ip::of_reply(outcome, &d.text));
         Ok(Event {
             time_ms: d.time_ms,
             recipient_domain: domain_of(&recipient).to_string(),
