@@ -1058,18 +1058,19 @@ fn mailgun(v: &Value, received_ms: i64) -> Result<Parsed, String> {
 fn postmark(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let record = s(v, "RecordType").unwrap_or("Bounce");
     let row = if record.eq_ignore_ascii_case("Bounce") {
-        // The name decides; `TypeCode` when there is none.
+        // The name decides; `TypeCode` when there is none. A type the
+        // table does not know (Postmark adds some) is still a bounce: its
+        // `Details` decide, as for a bounce with no type (the type stays in
+        // `esp`).
         match (s(v, "Type"), v.get("TypeCode").and_then(Value::as_u64)) {
             (Some(ty), _) => POSTMARK_TYPES
                 .iter()
                 .find(|(n, _, _)| n.eq_ignore_ascii_case(ty))
-                .map(|(_, _, r)| *r)
-                .ok_or_else(|| format!("unknown Postmark bounce type {ty:?}"))?,
+                .map_or(BOUNCED, |(_, _, r)| *r),
             (None, Some(code)) => POSTMARK_TYPES
                 .iter()
                 .find(|(_, c, _)| *c == code)
-                .map(|(_, _, r)| *r)
-                .ok_or_else(|| format!("unknown Postmark bounce TypeCode {code}"))?,
+                .map_or(BOUNCED, |(_, _, r)| *r),
             (None, None) => BOUNCED,
         }
     } else {

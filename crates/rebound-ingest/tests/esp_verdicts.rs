@@ -127,14 +127,6 @@ fn unknown_kinds_are_rejected_by_name() {
             r#"unknown Mailgun event type "exploded""#,
         ),
         (
-            r#"{"RecordType":"Bounce","Type":"MegaBounce","Email":"a@example.com","BouncedAt":"2026-01-01T00:00:00Z"}"#,
-            r#"unknown Postmark bounce type "MegaBounce""#,
-        ),
-        (
-            r#"{"RecordType":"Bounce","TypeCode":777,"Email":"a@example.com"}"#,
-            r#"unknown Postmark bounce TypeCode 777"#,
-        ),
-        (
             r#"{"RecordType":"Inbound","Email":"a@example.com"}"#,
             r#"unknown Postmark RecordType "Inbound""#,
         ),
@@ -154,6 +146,36 @@ fn unknown_kinds_are_rejected_by_name() {
         assert_eq!(bad.len(), 1, "{body}");
         assert!(bad[0].contains(message), "{body}: {}", bad[0]);
     }
+}
+
+/// A bounce whose type Postmark's table does not name (by name or by
+/// code) is still a bounce, and its `Details` say what happened, as for
+/// SparkPost's unknown bounce classes; only a record type we do not know
+/// is refused (above).
+#[test]
+fn unknown_bounce_types_are_read_by_their_text() {
+    let body = r#"[
+{"RecordType":"Bounce","ID":1,"Type":"InboxFull","Email":"a@example.com","BouncedAt":"2026-11-02T10:00:00Z","Details":"452 4.2.2 The email account that you tried to reach is over quota"},
+{"RecordType":"Bounce","ID":2,"TypeCode":777,"Email":"b@example.com","BouncedAt":"2026-11-02T10:00:01Z","Details":"550 5.1.1 The email account that you tried to reach does not exist"},
+{"RecordType":"Bounce","ID":3,"Type":"MegaBounce","Email":"c@example.com","BouncedAt":"2026-11-02T10:00:02Z","Details":"554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org"}
+]"#;
+    let (ev, bad, skipped) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let got: Vec<(&str, Reason, bool)> = ev
+        .iter()
+        .map(|e| (e.recipient.as_str(), e.verdict.reason, e.verdict.hardbounce))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a@example.com", Reason::MailboxFull, false),
+            ("b@example.com", Reason::UserUnknown, true),
+            ("c@example.com", Reason::Blocked, false),
+        ]
+    );
+    let said = ev[0].evidence.esp.as_deref().unwrap_or("");
+    assert!(said.contains("Type=InboxFull"), "{said}");
 }
 
 #[test]
