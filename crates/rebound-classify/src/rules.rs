@@ -80,6 +80,13 @@ struct RuleFile {
     advice: std::collections::BTreeMap<String, AdviceSpec>,
     /// The order in which reasons are tried (built-in files only).
     order: Option<OrderSpec>,
+    /// `[phrase_sets]`: named phrase lists that rules share through
+    /// `phrases_sets` and `excludes_sets`, so a family of wordings ("the refused address is
+    /// the sender's") is written once and vetoes every rule that names it.
+    /// A name defined in several files (a user's file adding to a built-in
+    /// set) is the union of them.
+    #[serde(default)]
+    phrase_sets: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,12 +109,18 @@ struct RuleSpec {
     phrases: Vec<String>,
     /// Reuse the `phrases` of another rule, by id.
     phrases_from: Option<String>,
+    /// Named `[phrase_sets]` whose phrases are candidates too.
+    #[serde(default)]
+    phrases_sets: Vec<String>,
     /// Substrings that must all be present too.
     #[serde(default)]
     requires: Vec<String>,
     /// Substrings that veto the rule.
     #[serde(default)]
     excludes: Vec<String>,
+    /// Named `[phrase_sets]` whose phrases veto the rule too.
+    #[serde(default)]
+    excludes_sets: Vec<String>,
     /// A regular expression (case-insensitive) the text must also match.
     regex: Option<String>,
     /// Only when the reply answered one of these commands.
@@ -596,6 +609,7 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
             .map(|r| RuleSpecView {
                 has_no_conditions: r.requires.is_empty()
                     && r.excludes.is_empty()
+                    && r.excludes_sets.is_empty()
                     && r.regex.is_none()
                     && r.commands.is_empty()
                     && r.not_commands.is_empty()
@@ -682,6 +696,15 @@ impl RuleSet {
     }
 }
 
+/// How a rule uses a named phrase set.
+#[derive(Clone, Copy)]
+enum SetUse {
+    /// Its phrases make the rule a candidate (`phrases_sets`).
+    Phrases,
+    /// Its phrases veto the rule (`excludes_sets`).
+    Excludes,
+}
+
 /// The rules being compiled: what the files gave so far.
 #[derive(Default)]
 struct Compiler {
@@ -695,6 +718,11 @@ struct Compiler {
     /// (rule index, id it takes phrases from, file): resolved once every
     /// file is read, so a rule may reuse a later file's phrases.
     phrases_from: Vec<(usize, String, String)>,
+    /// Every file's `[phrase_sets]`, merged by name.
+    phrase_sets: std::collections::BTreeMap<String, Vec<String>>,
+    /// (rule index, set name, file, whether the set gives candidate
+    /// phrases rather than vetoes), resolved like `phrases_from`.
+    sets_used: Vec<(usize, String, String, SetUse)>,
     advice: AdviceBuilder,
     order: Option<ReasonOrder>,
 }
@@ -707,6 +735,12 @@ impl Compiler {
             .map(|r| parse_reason(src.name, "reason", r))
             .transpose()?;
         let provider = self.add_provider(src, &file)?;
+        for (name, phrases) in file.phrase_sets {
+            if phrases.is_empty() {
+                return Err(invalid(src.name, format!("phrase set {name:?} is empty")));
+            }
+            self.phrase_sets.entry(name).or_default().extend(phrases);
+        }
         for spec in file.rule {
             self.add_rule(src, spec, file_reason, provider)?;
         }
@@ -811,12 +845,13 @@ impl Compiler {
         let not_status = parse_statuses(&spec.not_status)?;
         if any.is_empty()
             && spec.phrases_from.is_none()
+            && spec.phrases_sets.is_empty()
             && regex.is_none()
             && status.is_empty()
             && spec.replycodes.is_empty()
         {
             return Err(err(
-                "needs phrases, phrases_from, regex, status or replycodes".into(),
+                "needs phrases, phrases_from, phrases_sets, regex, status or replycodes".into(),
             ));
         }
         if spec.class.is_some_and(|c| !matches!(c, 2 | 4 | 5)) {
@@ -848,6 +883,15 @@ impl Compiler {
         if let Some(from) = &spec.phrases_from {
             self.phrases_from
                 .push((idx, from.clone(), src.name.to_string()));
+        }
+        for (sets, used) in [
+            (&spec.phrases_sets, SetUse::Phrases),
+            (&spec.excludes_sets, SetUse::Excludes),
+        ] {
+            for set in sets {
+                self.sets_used
+                    .push((idx, set.clone(), src.name.to_string(), used));
+            }
         }
         self.phrases_by_id
             .insert(spec.id.clone(), spec.phrases.clone());
@@ -1034,9 +1078,32 @@ impl Compiler {
                 self.rules[idx].any.push(id);
             }
         }
+        for (idx, name, file, used) in std::mem::take(&mut self.sets_used) {
+            let field = match used {
+                SetUse::Phrases => "phrases_sets",
+                SetUse::Excludes => "excludes_sets",
+            };
+            let phrases = self
+                .phrase_sets
+                .get(&name)
+                .ok_or_else(|| invalid(&file, format!("{field}: no phrase set {name:?}")))?;
+            for p in phrases {
+                let id = self
+                    .patterns
+                    .pattern(p, Target::Rule(idx as u32))
+                    .map_err(|e| invalid(&file, e))?;
+                let rule = &mut self.rules[idx];
+                match used {
+                    SetUse::Phrases => rule.any.push(id),
+                    SetUse::Excludes => rule.excludes.push(id),
+                }
+            }
+        }
         for r in &mut self.rules {
             r.any.sort_unstable();
             r.any.dedup();
+            r.excludes.sort_unstable();
+            r.excludes.dedup();
         }
         Ok(())
     }

@@ -842,6 +842,73 @@ phrases = ["Mailbox Retired By ACME", "Адрес Закрыт"]
     }
 }
 
+/// The built-in `sender-named` phrase set vetoes every recipient-address
+/// reason at once (rejected reads its wordings as the sender's), and a user file widens it for all of them by defining
+/// the same name (here in German: "Absender" is the sender).
+#[test]
+fn phrase_sets_veto_every_rule_that_names_them_and_users_can_widen_them() {
+    let builtin = [
+        // userunknown, hostunknown, notaccept, each over the sender's
+        // address in the set's own words.
+        "550 5.1.1 Envelope sender mailbox unknown: user unknown",
+        "550 5.1.2 Unroutable sender: host unknown",
+        "550 Sender mailbox has a null MX",
+        // ... and a recipient status that would decide alone yields to
+        // rejected's rule over the same set.
+        "550 5.1.1 Sender mailbox unknown",
+        "550 5.1.10 Envelope sender domain has a null MX",
+    ];
+    for text in builtin {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
+        assert!(!v.hardbounce, "{text}");
+    }
+    let german = [
+        "550 5.1.1 Absender unbekannt: user unknown",
+        "550 Absender-Domain: domain does not exist",
+        "550 Absender-Domain: null mx",
+    ];
+    for text in german {
+        assert!(
+            matches!(
+                classify(text).reason,
+                Reason::UserUnknown | Reason::HostUnknown | Reason::NotAccept
+            ),
+            "{text}: the built-in set does not know the German word"
+        );
+    }
+    let user = "[phrase_sets]\nsender-named = [\"absender\"]\n";
+    let c = Classifier::with_rules(&[("de.toml", user)]).expect("valid user rules");
+    for text in german {
+        let v = c.classify_text(text);
+        assert!(
+            !matches!(
+                v.reason,
+                Reason::UserUnknown | Reason::HostUnknown | Reason::NotAccept
+            ),
+            "{text}: {} ({})",
+            v.reason,
+            v.explain
+        );
+    }
+    // The user's phrase adds to the set; the built-in phrases still veto.
+    assert_ne!(c.classify_text(builtin[0]).reason, Reason::UserUnknown);
+    for (file, text, message) in [
+        (
+            "x.toml",
+            "[[rule]]\nid = \"x\"\nreason = \"blocked\"\nphrases = [\"a\"]\nexcludes_sets = [\"nope\"]\n",
+            "no phrase set \"nope\"",
+        ),
+        ("y.toml", "[phrase_sets]\nempty = []\n", "is empty"),
+    ] {
+        let err = Classifier::with_rules(&[(file, text)])
+            .err()
+            .expect("error");
+        assert!(err.to_string().contains(file), "{err}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
+}
+
 #[test]
 fn bad_user_rules_are_clear_errors() {
     let err = Classifier::with_rules(&[(
