@@ -144,10 +144,16 @@ struct RuleSpec {
     not_replycodes: Vec<u16>,
     /// Only with this class (`4` temporary, `5` permanent).
     class: Option<u8>,
+    /// Never with this class (also holds when no class is known).
+    not_class: Option<u8>,
     /// Only when the input's DSN `Action` (or its equivalent) is one of
     /// these (`failed`, `delayed`); never when none is known.
     #[serde(default)]
     actions: Vec<String>,
+    /// Never when the input's DSN `Action` is one of these (also holds
+    /// when none is known).
+    #[serde(default)]
+    not_actions: Vec<String>,
     /// Only when no reply code is known: the text is the reporting
     /// system's own words, not a remote server's reply.
     #[serde(default)]
@@ -271,7 +277,9 @@ pub(crate) struct Rule {
     replycodes: Vec<u16>,
     not_replycodes: Vec<u16>,
     class: Option<u8>,
+    not_class: Option<u8>,
     actions: Vec<String>,
+    not_actions: Vec<String>,
     no_replycode: bool,
     /// Only when the provider is recognised by a host (see `RuleSpec`).
     pub from_host: bool,
@@ -345,6 +353,15 @@ impl Rule {
             return false;
         }
         if self.class.is_some() && self.class != facts.class {
+            return false;
+        }
+        if self.not_class.is_some() && self.not_class == facts.class {
+            return false;
+        }
+        if facts
+            .action
+            .is_some_and(|a| self.not_actions.iter().any(|x| x == a))
+        {
             return false;
         }
         if !self.actions.is_empty()
@@ -619,6 +636,8 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
                     && r.not_replycodes.is_empty()
                     && r.class.is_none()
                     && r.actions.is_empty()
+                    && r.not_actions.is_empty()
+                    && r.not_class.is_none()
                     && !r.no_replycode
                     && !r.from_host,
                 id: r.id,
@@ -854,7 +873,11 @@ impl Compiler {
                 "needs phrases, phrases_from, phrases_sets, regex, status or replycodes".into(),
             ));
         }
-        if spec.class.is_some_and(|c| !matches!(c, 2 | 4 | 5)) {
+        if [spec.class, spec.not_class]
+            .iter()
+            .flatten()
+            .any(|c| !matches!(c, 2 | 4 | 5))
+        {
             return Err(err("class must be 2, 4 or 5".into()));
         }
         if spec.from_host && provider.is_none() {
@@ -916,8 +939,14 @@ impl Compiler {
             replycodes: spec.replycodes,
             not_replycodes: spec.not_replycodes,
             class: spec.class,
+            not_class: spec.not_class,
             actions: spec
                 .actions
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
+            not_actions: spec
+                .not_actions
                 .iter()
                 .map(|a| a.trim().to_ascii_lowercase())
                 .collect(),

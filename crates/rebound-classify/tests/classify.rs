@@ -1853,3 +1853,220 @@ fn too_many_invalid_recipients_is_the_senders_record_and_blocked_senders_are_ref
         ),
     ]);
 }
+
+/// Wordings met in a probe of replies written as receivers word them:
+/// each read by its words, not left to a status or a fallback.
+#[test]
+fn dns_answers_sender_mx_suspended_accounts_and_filters() {
+    assert_reasons(&[
+        // The resolver's NXDOMAIN in a final failure: the domain is gone.
+        (
+            "DNS Error: DNS type 'mx' lookup of no-such-shop.example responded with code NXDOMAIN Domain name not found: no-such-shop.example",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "550 5.4.4 Unable to lookup DNS for gone.example: NXDOMAIN",
+            Reason::HostUnknown,
+            true,
+        ),
+        // ... while the sender still retries, a passing DNS fault.
+        (
+            "451 4.4.0 DNS query failed. The error was: SMTPSEND.DNS.NonExistentDomain; nonexistent domain",
+            Reason::NetworkError,
+            false,
+        ),
+        // ... and never a lookup of the sending side.
+        (
+            "450 4.7.25 Client host rejected: cannot find your reverse hostname (NXDOMAIN)",
+            Reason::RequirePtr,
+            false,
+        ),
+        // qmail's chkuser under 5.1.1 about the sender's domain: not the
+        // recipient's mailbox.
+        (
+            "550 5.1.1 sorry, cannot find a valid MX for sender domain (#5.1.1 - chkuser)",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "451 4.4.397 Error communicating with target host. -> 421 4.4.2 Connection dropped due to SocketError",
+            Reason::NetworkError,
+            false,
+        ),
+        (
+            "Unable to connect to MX servers: [mx.example.net]: dial tcp 192.0.2.9:25: i/o timeout",
+            Reason::NetworkError,
+            false,
+        ),
+        (
+            "550 Benutzer hat das Speichervolumen ueberschritten",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "552 Requested mail action aborted: exceeded mailsize limit",
+            Reason::MesgTooBig,
+            false,
+        ),
+        // Disabled, dormant, archived: x.2.1 alone would say filtered.
+        (
+            "550 5.2.1 <ana@example.com.br>: Conta desativada",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.1 <g.bianchi@example.it>: Casella disattivata per inattivita'",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.1 Mailbox deactivated for non-payment",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.1 Recipient address rejected: this mailbox has been disabled",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.0 <p.martin@example.fr>: Boite du destinataire archivee. Archived recipient.",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.7.1 <k.sato@example.ne.jp>: 受信拒否設定により受け付けられません",
+            Reason::Filtered,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected by the recipient's mail rules",
+            Reason::Filtered,
+            false,
+        ),
+        (
+            "550 5.7.1 <team@example.com>: Recipient address rejected: Only local senders are allowed to send to this address",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "554 mx.example.net rejected - no rDNS for 203.0.113.4",
+            Reason::RequirePtr,
+            false,
+        ),
+        // A Comcast block code whose text says what is missing.
+        (
+            "554 resimta-po-01v.sys.comcast.net comcast 198.51.100.3 Comcast requires that all mail servers must have a PTR record with a valid Reverse DNS entry. BL000010",
+            Reason::RequirePtr,
+            false,
+        ),
+        (
+            "501 Connection rejected by policy [7.7] 20910, please visit www.symanteccloud.com/troubleshooting",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "451 4.7.1 Ratelimit \"from_ip\" exceeded",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "521 5.5.2 mx.example.com Error: bare <LF> received",
+            Reason::NotCompliantRfc,
+            false,
+        ),
+        (
+            "550 5.6.0 Required header 'From' missing",
+            Reason::NotCompliantRfc,
+            false,
+        ),
+        (
+            "Child process of address_pipe transport returned 69 from command: /usr/bin/ticketer",
+            Reason::MailerError,
+            false,
+        ),
+        (
+            "553 sorry, that domain isn't allowed to be relayed thru this MTA (#5.7.1)",
+            Reason::NoRelaying,
+            false,
+        ),
+        (
+            "550 Recipient not in route list.",
+            Reason::UserUnknown,
+            true,
+        ),
+        ("554 You talk too soon", Reason::SyntaxError, false),
+        (
+            "451 4.7.1 Sorry, the service is currently unavailable. Please come back later.",
+            Reason::SystemError,
+            false,
+        ),
+        (
+            "550 5.7.0 Message rejected: it violates our email policy",
+            Reason::PolicyViolation,
+            false,
+        ),
+    ]);
+}
+
+/// NXDOMAIN is a dead domain only once the sender has given up: in a delay
+/// notice (`Action: delayed`, no code) it is a DNS fault being retried
+/// (`not_actions`), and in a failure report it is the domain.
+#[test]
+fn nxdomain_in_a_delay_notice_is_retried_and_in_a_failure_is_a_dead_domain() {
+    let nxdomain = Observation {
+        text: "DNS Error: DNS type 'mx' lookup of lapsed.example responded with code NXDOMAIN"
+            .into(),
+        action: Some("delayed".into()),
+        ..Observation::default()
+    };
+    let v = Classifier::builtin().classify(&nxdomain);
+    assert_eq!(
+        (v.reason, v.hardbounce),
+        (Reason::NetworkError, false),
+        "{}",
+        v.explain
+    );
+    let v = Classifier::builtin().classify(&Observation {
+        action: Some("failed".into()),
+        ..nxdomain
+    });
+    assert_eq!(
+        (v.reason, v.hardbounce),
+        (Reason::HostUnknown, true),
+        "{}",
+        v.explain
+    );
+}
+
+/// A sending service's own suppression list, said in words: it did not
+/// send; the address is not judged dead from that, unless the list is one
+/// of addresses that bounced as invalid for every sender (SES's global
+/// list), as the SES table reads its `Suppressed` subtype.
+#[test]
+fn suppression_lists_are_suppressed_unless_they_say_the_address_is_invalid() {
+    assert_reasons(&[
+        (
+            "Not delivering to previously bounced address",
+            Reason::Suppressed,
+            false,
+        ),
+        (
+            "554 5.7.1 recipient address was suppressed due to customer policy",
+            Reason::Suppressed,
+            false,
+        ),
+        // SES writes 5.1.1 on its account-level list.
+        (
+            "550 5.1.1 Amazon SES did not send the message to this address because it is on the suppression list for your account.",
+            Reason::Suppressed,
+            false,
+        ),
+        (
+            "Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.",
+            Reason::UserUnknown,
+            true,
+        ),
+    ]);
+}
