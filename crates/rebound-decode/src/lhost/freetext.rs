@@ -583,10 +583,11 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String], site: &s
     let mut again: HashMap<String, Vec<usize>> = HashMap::new();
     let mut named: Vec<Vec<String>> = vec![Vec::new(); region.len()];
     for (i, line) in region.iter().enumerate() {
-        if NOT_RECIPIENT.is_match(line) {
+        let addresses = addresses_in(line);
+        if names_no_recipient(line, &addresses) {
             continue;
         }
-        for address in addresses_in(line) {
+        for address in addresses {
             if found.len() >= MAX_RECIPIENTS {
                 break;
             }
@@ -622,6 +623,26 @@ fn scan_recipients(region: &[&str], ours: &[String], listed: &[String], site: &s
         again,
         named,
     }
+}
+
+/// Whether a line's words (not its addresses: `contact@shop.example`,
+/// `helpdesk@corp.example` are recipients like any other) say that its
+/// addresses are a sender, a contact or a header's
+/// ([`NOT_RECIPIENT_CONTEXT`]).
+fn names_no_recipient(line: &str, addresses: &[String]) -> bool {
+    if !NOT_RECIPIENT.is_match(line) {
+        return false;
+    }
+    if addresses.is_empty() {
+        return true;
+    }
+    let mut words = line.to_string();
+    for address in addresses.iter().filter(|a| !a.is_empty()) {
+        while let Some(at) = crate::text::find_ignore_case(&words, address) {
+            words.replace_range(at..at + address.len(), " ");
+        }
+    }
+    NOT_RECIPIENT.is_match(&words)
 }
 
 /// A failure wording that is not a delay's.
@@ -1162,6 +1183,33 @@ Notify abuse@mx.example or owner-list@lists.example or list-request@lists.exampl
         );
         let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
         assert_eq!(got, ["hugo@example.net", "gil@example.net"]);
+    }
+
+    /// The context words are read outside the addresses: a recipient
+    /// whose address holds one (`contact@`, `old.contact@`, `helpdesk@`,
+    /// `questions@`) is still a recipient.
+    #[test]
+    fn recipients_whose_address_holds_a_context_word_are_recipients() {
+        let found = decode(
+            "From: MAILER-DAEMON@mx.example
+To: s@ours.example
+Subject: Undelivered Mail Returned to Sender
+
+Your message to old.contact@example.net could not be delivered.
+<contact@shop.example>: 550 5.1.1 user unknown
+<helpdesk@corp.example>: 550 5.1.1 mailbox unavailable
+For assistance contact help@mx.example.
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "old.contact@example.net",
+                "contact@shop.example",
+                "helpdesk@corp.example"
+            ]
+        );
     }
 
     #[test]
