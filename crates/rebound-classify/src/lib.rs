@@ -648,7 +648,19 @@ impl Reading {
 fn scan(rs: &RuleSet, text: &str, hits: &mut Vec<u32>) -> Option<u32> {
     hits.clear();
     let mut command_marker: Option<(usize, usize, u32)> = None;
+    let local_parts = address_local_parts(text);
     rs.scan(text, |pid, start, end| {
+        // An address's local part is a name, not the server's words:
+        // `<dmarc@example.com>: User unknown` is about a mailbox called
+        // dmarc, not DMARC. Provider markers may name a provider's own
+        // address (`delist@microsoft.com`) and still count.
+        if local_parts.iter().any(|&(s, e)| s <= start && end <= e)
+            && !rs.targets[pid as usize]
+                .iter()
+                .any(|t| matches!(t, Target::ProviderMarker(_)))
+        {
+            return;
+        }
         hits.push(pid);
         for t in &rs.targets[pid as usize] {
             if let Target::Command(c) = *t
@@ -664,6 +676,29 @@ fn scan(rs: &RuleSet, text: &str, hits: &mut Vec<u32>) -> Option<u32> {
     hits.sort_unstable();
     hits.dedup();
     command_marker.map(|(_, _, c)| c)
+}
+
+/// The byte spans of the local parts of the addresses in `text`: the
+/// characters RFC 5322 allows in a dot-atom (and any non-ASCII, RFC 6531)
+/// before an `@` that a domain label follows.
+fn address_local_parts(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let is_local =
+        |b: u8| b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+/=?^_`{|}~.-".contains(&b);
+    let mut spans = Vec::new();
+    for at in memchr::memchr_iter(b'@', bytes) {
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| !is_local(b))
+            .map_or(0, |i| i + 1);
+        let domain_follows = bytes
+            .get(at + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b >= 0x80);
+        if start < at && domain_follows {
+            spans.push((start, at));
+        }
+    }
+    spans
 }
 
 /// A blocklist the reply names: a zone, or only its operator.

@@ -2070,3 +2070,40 @@ fn suppression_lists_are_suppressed_unless_they_say_the_address_is_invalid() {
         ),
     ]);
 }
+
+/// A mailbox's name is not the server's words: `dmarc@`, `blacklist@`,
+/// `greylist@` are ordinary recipients, and a reply about them is read by
+/// what it says around the address. A provider's own address still names
+/// the provider.
+#[test]
+fn words_inside_an_address_local_part_are_not_the_replys_words() {
+    for local in [
+        "dmarc",
+        "blacklist",
+        "greylist",
+        "spf.reports",
+        "virus-lab",
+        "jane",
+    ] {
+        let text = format!(
+            "550 5.1.1 <{local}@example.com>: Recipient address rejected: User unknown in virtual mailbox table"
+        );
+        let v = classify(&text);
+        assert_eq!(
+            (v.reason, v.hardbounce),
+            (Reason::UserUnknown, true),
+            "{text}: {}",
+            v.explain
+        );
+    }
+    // In the text proper the same words still count.
+    assert_eq!(
+        classify("550 5.7.1 <jane@example.com>: rejected, DMARC policy of example.net is reject")
+            .reason,
+        Reason::AuthFailure
+    );
+    let v = classify(
+        "550 5.7.1 Unfortunately, messages from [192.0.2.8] weren't sent. For more information contact delist@microsoft.com",
+    );
+    assert_eq!(v.provider.as_deref(), Some("microsoft"), "{}", v.explain);
+}
