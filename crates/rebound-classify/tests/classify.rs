@@ -2107,3 +2107,150 @@ fn words_inside_an_address_local_part_are_not_the_replys_words() {
     );
     assert_eq!(v.provider.as_deref(), Some("microsoft"), "{}", v.explain);
 }
+
+/// A second probe of replies (hosting providers, regional ISPs, appliances,
+/// more languages): each read by its words rather than a status fallback.
+#[test]
+fn hosting_isp_and_appliance_wordings() {
+    assert_reasons(&[
+        // IONOS says "mailbox unavailable" over the sender domain's DNS:
+        // not the recipient's mailbox.
+        (
+            "550-Requested action not taken: mailbox unavailable 550 invalid DNS MX or A/AAAA resource record",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "550 5.2.1 The email account that you tried to reach is suspended for incoming mail",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.1 <k.weber@example.de>: Postfach des Empfängers ist gesperrt",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.2.1 <o.k@example.ua>: Скриньку заблоковано / Mailbox is blocked",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 This message scored 14.1 spam points.",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "554 5.7.1 스팸으로 의심되어 거부되었습니다",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "554-No SMTP service 554-IP address is black listed.",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "554 5.7.1 Sender is on the recipient's block list",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "550 Rejected RCPT: sender address news@example.net is blacklisted on this server",
+            Reason::Rejected,
+            false,
+        ),
+        // The sender's own hourly cap, said under "Sender address rejected".
+        (
+            "550 5.7.1 <news@example.net>: Sender address rejected: this account has exceeded its hourly sending limit",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "552 5.7.0 Virus infected message rejected",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "554 5.7.0 Reject, id=12345-01 - VIRUS: Eicar-Test-Signature",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "421 Server temporarily unavailable. Try again later.",
+            Reason::SystemError,
+            false,
+        ),
+        (
+            "541 5.4.1 Mail rejected by destination domain",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "551 5.7.1 ip (198.51.100.21) not in the spf list of domain example.net",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "451 4.7.5 DKIM temporary error: DNS lookup timeout for selector s1._domainkey.example.net",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 Relay rejected for policy reasons.",
+            Reason::NoRelaying,
+            false,
+        ),
+        (
+            "550 5.7.1 Relaying to <partner@example.org> denied (authentication required)",
+            Reason::NoRelaying,
+            false,
+        ),
+        (
+            "552 Unable to deliver message, recipient's mail file exceeds its quota",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "421 4.7.0 [198.51.100.9] Temporary deferral: rate control limit exceeded",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected by content filter: Blocked_Attachments",
+            Reason::ContentError,
+            false,
+        ),
+        (
+            "550 5.7.1 TLS encryption is required for this recipient domain",
+            Reason::FailedStartTls,
+            false,
+        ),
+        (
+            "451 4.4.0 Primary target IP address responded with: \"454 4.7.5 Certificate validation failure.\"",
+            Reason::FailedStartTls,
+            false,
+        ),
+        // RFC 4954's AUTH wording is the client's login, not STARTTLS.
+        (
+            "538 5.7.11 Encryption required for requested authentication mechanism",
+            Reason::SecurityError,
+            false,
+        ),
+        (
+            "550 5.7.1 <y.k@example.jp>: Message rejected by the recipient's personal mail filter",
+            Reason::Filtered,
+            false,
+        ),
+        (
+            "Message could not be delivered within 5 days; giving up",
+            Reason::Expired,
+            false,
+        ),
+        (
+            "The recipient is on the account-level suppression list because of a previous hard bounce",
+            Reason::Suppressed,
+            false,
+        ),
+    ]);
+}
