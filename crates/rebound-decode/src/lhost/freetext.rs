@@ -391,7 +391,14 @@ impl Decoder for FreeText {
         if !looks_like_a_bounce(mail) && listed.is_empty() {
             return None;
         }
-        let notice = notice_text(&mail.text);
+        // A person who forwards a notice writes their own note above it
+        // ("It should be ap@x, not accounts@x"): its addresses are no
+        // failed recipients. Read the notice below its header block.
+        let text = match forwarded_notice_start(&mail.text) {
+            Some(at) if !from_a_mail_system(mail) => &mail.text[at..],
+            _ => &mail.text[..],
+        };
+        let notice = notice_text(text);
         let lines: Vec<&str> = notice
             .split_lines()
             .take(MAX_NOTICE_LINES)
@@ -655,6 +662,11 @@ fn permanent_wording(line: &str) -> bool {
 }
 
 fn looks_like_a_bounce(mail: &Mail) -> bool {
+    // Bulk mail (a newsletter whose subject says "Returned mail?") carries
+    // `List-Unsubscribe` (RFC 2369, 8058); no MTA puts it on a notice.
+    if mail.headers.contains("list-unsubscribe") && !from_a_mail_system(mail) {
+        return false;
+    }
     BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
         || BOUNCE_SUBJECTS
             .iter()
@@ -792,6 +804,41 @@ fn forwarded_notice_addressees(text: &str) -> Vec<String> {
         block.clear();
     }
     out
+}
+
+/// Where a notice forwarded inline starts: after the first header block
+/// (the `From:`, `Date:`, `Subject:`, `To:` lines a mail client writes
+/// under "---------- Forwarded message ---------") whose `From:` is a mail
+/// system, as a byte offset into `text`. (The block itself is the
+/// forward's, and its subject's "Undeliverable" would read as the notice's
+/// wording.)
+fn forwarded_notice_start(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut in_block = false;
+    let mut from_a_mail_system = false;
+    for line in text.split_lines_inclusive().take(MAX_NOTICE_LINES) {
+        let field = line.trim_start_matches(['>', ' ']).trim_end();
+        if is_header_field(field) {
+            in_block = true;
+            if starts_with_ignore_case(field, "from:") {
+                let lower = field.to_ascii_lowercase();
+                from_a_mail_system = BOUNCE_SENDERS.iter().any(|s| lower.contains(s));
+            }
+        } else if in_block && from_a_mail_system {
+            return Some(offset);
+        } else {
+            in_block = false;
+            from_a_mail_system = false;
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The message's own sender is a mail system (a daemon, a postmaster, a
+/// gateway), not a person.
+fn from_a_mail_system(mail: &Mail) -> bool {
+    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
 }
 
 /// The list address behind a list-management address (`news-owner@d`,
@@ -1210,6 +1257,64 @@ For assistance contact help@mx.example.
                 "helpdesk@corp.example"
             ]
         );
+    }
+
+    /// A person forwards a notice with a note of their own above it: the
+    /// note's addresses are not failed recipients, the notice's are.
+    #[test]
+    fn a_persons_note_above_a_forwarded_notice_names_no_recipient() {
+        let found = decode(
+            "From: Tom <tom@customer.example>
+To: sales@ours.example
+Subject: Fwd: Undeliverable: Order confirmation
+
+Hi, please use ap@customer.example, not accounts@customer.example, which
+was closed.
+
+-------- Forwarded Message --------
+Subject: Undeliverable: Order confirmation
+From: Microsoft Outlook <postmaster@customer.example>
+To: Tom <tom@customer.example>
+
+Delivery has failed to these recipients or groups:
+
+accounts@customer.example
+The email address you entered couldn't be found.
+Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found'
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(got, ["accounts@customer.example"]);
+        assert!(found[0].diagnostic.contains("5.1.10"), "{:?}", found[0]);
+    }
+
+    /// Bulk mail whose subject borrows a bounce's words ("Returned mail?
+    /// What bounce messages mean") and quotes one is no bounce: it carries
+    /// `List-Unsubscribe`, which no MTA puts on a notice.
+    #[test]
+    fn a_newsletter_quoting_a_bounce_is_no_bounce() {
+        let raw = "From: Deliverability Weekly <newsletter@weekly.example>
+To: news@ours.example
+Subject: Returned mail? Undeliverable? What bounce messages mean
+List-Unsubscribe: <https://weekly.example/unsubscribe?s=1>
+
+Every sender eventually opens a message like this one:
+
+    <someone@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1
+        <someone@example.net>: Recipient address rejected: User unknown
+";
+        assert!(decode(raw).is_empty());
+        // Without the header, the same text from a mail system is a bounce.
+        let bounce = raw
+            .replace(
+                "Deliverability Weekly <newsletter@weekly.example>",
+                "MAILER-DAEMON@mx.example",
+            )
+            .replace(
+                "List-Unsubscribe: <https://weekly.example/unsubscribe?s=1>\n",
+                "",
+            );
+        assert_eq!(decode(&bounce).len(), 1);
     }
 
     #[test]
