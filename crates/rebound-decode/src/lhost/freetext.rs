@@ -67,6 +67,9 @@ pub const FAILURE_PHRASES: &[&str] = &[
     "following destination",
     "returned to sender",
     "message was rejected",
+    // Sieve's reject (RFC 5429) as Dovecot Pigeonhole words it: "Your
+    // message to <a@b.example> was automatically rejected: ...".
+    "was automatically rejected",
     "message rejected",
     "was rejected",
     "has rejected",
@@ -1256,6 +1259,32 @@ For assistance contact help@mx.example.
                 "contact@shop.example",
                 "helpdesk@corp.example"
             ]
+        );
+    }
+
+    /// Sieve's reject (RFC 5429) comes back as a disposition notification
+    /// with the reason in its text; a read receipt of the same shape that
+    /// says no failure is not a bounce.
+    #[test]
+    fn a_sieve_reject_is_a_failure_and_a_read_receipt_is_not() {
+        let found = decode(
+            "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example>
+To: news@ours.example
+Subject: Rejected: Spring sale
+Auto-Submitted: auto-replied (rejected)
+
+Your message to <r.h@example.org> was automatically rejected:
+This mailbox has been disabled. For all enquiries please write to info@example.org.
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(got, ["r.h@example.org"]);
+        assert!(
+            decode(
+                "From: r.h@example.org\nTo: news@ours.example\nSubject: Read: Spring sale\n\
+Auto-Submitted: auto-replied\n\nYour message to r.h@example.org was displayed.\n"
+            )
+            .is_empty()
         );
     }
 
