@@ -97,23 +97,41 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
     }
     for d in &mut found {
         d.status = refine_status(d.status, &d.diagnostic);
-        // Exchange's own queue-expiry code and wording.
-        if d.diagnostic.contains("QUEUE.Expired") || d.diagnostic.contains("Message expired,") {
-            d.reason = Some(Reason::Expired);
-            // The earlier attempts' replies say why the queue expired.
-            let earlier = text_found
+        // The remote server's replies the admin section lists for this
+        // recipient besides Exchange's own (newest first).
+        let remote_replies = || {
+            text_found
                 .deliveries
                 .iter()
                 .zip(&text_found.replies)
                 .find(|(t, _)| t.recipient.eq_ignore_ascii_case(&d.recipient))
-                .and_then(|(_, replies)| {
+                .map(|(_, replies)| {
                     replies
                         .iter()
-                        .filter(|r| !r.contains("QUEUE.Expired"))
-                        .find_map(|r| rebound_classify::reply::parse(r).status)
-                });
+                        .filter(|r| !r.contains("QUEUE.Expired") && !r.contains("Message delayed"))
+                        .cloned()
+                        .collect::<Vec<String>>()
+                })
+                .unwrap_or_default()
+        };
+        // Exchange's own queue-expiry code and wording.
+        if d.diagnostic.contains("QUEUE.Expired") || d.diagnostic.contains("Message expired,") {
+            d.reason = Some(Reason::Expired);
+            // The earlier attempts' replies say why the queue expired.
+            let earlier = remote_replies()
+                .iter()
+                .find_map(|r| rebound_classify::reply::parse(r).status);
             if let Some(status) = earlier {
                 d.status = Some(status);
+            }
+        } else if d.diagnostic.contains("Message delayed") {
+            // A delay notice reports Exchange's own "4.4.7 Message delayed";
+            // the remote server's last reply below it says why.
+            if let Some(reply) = remote_replies().into_iter().next() {
+                if let Some(status) = rebound_classify::reply::parse(&reply).status {
+                    d.status = Some(status);
+                }
+                d.diagnostic = reply;
             }
         }
     }
@@ -258,5 +276,26 @@ Diagnostic-Code: smtp;550 4.4.7 QUEUE.Expired; message expired\n--B--\n";
         let d = decode_exchange(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
         assert_eq!(d[0].reason, Some(Reason::Expired));
         assert_eq!(d[0].status.unwrap().to_string(), "4.4.1");
+    }
+
+    /// A delay notice reports Exchange's own "400 4.4.7 Message delayed";
+    /// the remote server's reply listed below it is the cause.
+    #[test]
+    fn delay_notice_takes_the_remote_servers_reply() {
+        let raw = "From: postmaster@example.edu\nSubject: Delivery delayed: hi\n\
+Content-Language: en-US\nX-MS-Exchange-Message-Is-Ndr:\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nDelivery is delayed to these recipients or groups:\n\n\
+Diagnostic information for administrators:\n\n\
+Generating server: mail.example.edu\n\nx@example.org\n\
+Remote Server at mx.example.org (192.0.2.8) returned '400 4.4.7 Message delayed'\n\
+3/12/2024 1:20:11 PM - Remote Server at mx.example.org (192.0.2.8) returned '452 4.2.2 Mailbox full'\n\n\
+Original message headers:\n\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns;mail.example.edu\n\n\
+Final-Recipient: rfc822;x@example.org\nAction: delayed\nStatus: 4.4.7\n\
+Diagnostic-Code: smtp;400 4.4.7 Message delayed\n--B--\n";
+        let d = decode_exchange(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
+        assert_eq!(d[0].diagnostic, "452 4.2.2 Mailbox full");
+        assert_eq!(d[0].status.unwrap().to_string(), "4.2.2");
     }
 }
