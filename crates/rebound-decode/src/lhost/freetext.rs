@@ -939,7 +939,9 @@ pub(crate) fn addresses_in(line: &str) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for word in line.split(|c: char| {
-        c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '[' | ']')
+        c.is_whitespace()
+            || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '[' | ']')
+            || is_wide_punctuation(c)
     }) {
         if !word.contains('@') {
             continue;
@@ -956,6 +958,18 @@ pub(crate) fn addresses_in(line: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// CJK and full-width punctuation (`收件人：a@b.example`, `「a@b.example」`):
+/// a label's colon or a bracket around an address, never part of one
+/// (UTF-8 local parts, RFC 6531, are letters).
+fn is_wide_punctuation(c: char) -> bool {
+    matches!(c,
+        '\u{3000}'..='\u{303F}'
+        | '\u{FF01}'..='\u{FF0F}'
+        | '\u{FF1A}'..='\u{FF20}'
+        | '\u{FF3B}'..='\u{FF40}'
+        | '\u{FF5B}'..='\u{FF65}')
 }
 
 /// The notice's lines from where failures are reported, with the
@@ -1286,6 +1300,18 @@ Auto-Submitted: auto-replied\n\nYour message to r.h@example.org was displayed.\n
             )
             .is_empty()
         );
+    }
+
+    /// A Chinese notice labels the recipient with a full-width colon
+    /// (`收件人：`); a UTF-8 local part is still an address.
+    #[test]
+    fn wide_punctuation_is_not_part_of_an_address() {
+        assert_eq!(
+            addresses_in("收件人：wang.wei@example.com"),
+            ["wang.wei@example.com"]
+        );
+        assert_eq!(addresses_in("「a@example.jp」、"), ["a@example.jp"]);
+        assert_eq!(addresses_in("<测试@example.net>"), ["测试@example.net"]);
     }
 
     /// A person forwards a notice with a note of their own above it: the
