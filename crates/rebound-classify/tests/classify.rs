@@ -2010,6 +2010,31 @@ fn dns_answers_sender_mx_suspended_accounts_and_filters() {
     ]);
 }
 
+/// A refused connection said with no outcome and no permanent code (a
+/// bare reply, a log text) is the network fault it describes, retried;
+/// in a final failure or under a 5xx it is the receiver refusing us.
+#[test]
+fn a_refused_connection_without_an_outcome_is_a_network_fault() {
+    let text = "connect to mx1.example.net[192.0.2.80]:25: Connection refused";
+    let v = classify(text);
+    assert_eq!(
+        (v.reason, v.remedy),
+        (Reason::NetworkError, Remedy::Retry),
+        "{}",
+        v.explain
+    );
+    let v = Classifier::builtin().classify(&Observation {
+        text: text.into(),
+        action: Some("failed".into()),
+        ..Observation::default()
+    });
+    assert_eq!(v.reason, Reason::Blocked, "{}", v.explain);
+    assert_eq!(
+        classify("554 5.7.1 Connection refused").reason,
+        Reason::Blocked
+    );
+}
+
 /// NXDOMAIN is a dead domain only once the sender has given up: in a delay
 /// notice (`Action: delayed`, no code) it is a DNS fault being retried
 /// (`not_actions`), and in a failure report it is the domain.
