@@ -2279,3 +2279,127 @@ fn hosting_isp_and_appliance_wordings() {
         ),
     ]);
 }
+
+/// Codes and texts the big providers document on their error pages.
+#[test]
+fn documented_provider_codes() {
+    assert_reasons(&[
+        // Microsoft: TLS and DANE checks before sending (4.7.321-325).
+        (
+            "451 4.7.321 starttls-not-supported: Destination mail server must support TLS to receive mail.",
+            Reason::FailedStartTls,
+            false,
+        ),
+        (
+            "451 4.7.323 tlsa-invalid: The domain failed DANE validation.",
+            Reason::FailedStartTls,
+            false,
+        ),
+        // 5.7.510 is about IPv6, not DMARC.
+        (
+            "550 5.7.510 Access denied, example.com does not accept email over IPv6 [2001:db8::1]. [MWH0EPF000989E8.namprd02.prod.outlook.com]",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "550 5.7.509 Access denied, sending domain example.net does not pass DMARC verification and has a DMARC policy of reject. [BN8NAM12FT012.eop-nam12.prod.protection.outlook.com]",
+            Reason::AuthFailure,
+            false,
+        ),
+        // The sender's own submission quota, under a mailbox-full status.
+        (
+            "550 5.2.2 Submission quota exceeded. [BN0PR01MB1234.prod.outlook.com]",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "550 5.2.122 The recipient has exceeded their limit for the number of messages they can receive per hour.",
+            Reason::Speeding,
+            false,
+        ),
+        // The sending IP blocked by the recipient's organisation.
+        (
+            "550 5.7.507 Access denied, rejected by recipient. The IP that you're attempting to send from has been blocked by the recipient's organization.",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "550 5.7.1 Sender ID (PRA) Not Permitted",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.0 Unfortunately, messages from (198.51.100.5) on behalf of (example.net) could not be delivered due to domain owner policy restrictions.",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.2.0 STOREDRV.Deliver.Exception:ObjectNotFoundException; The Active Directory user wasn't found.",
+            Reason::UserUnknown,
+            true,
+        ),
+        // Yahoo: the sender's domain does not resolve; a harvest guard.
+        (
+            "451 Message temporarily deferred due to unresolvable RFC.5321 from domain",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "451 VS1-IP Excessive unknown recipients - possible Open Relay (#4.1.8)",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "421 Max message per connection reached, closing transmission channel",
+            Reason::TooManyConn,
+            false,
+        ),
+        // AOL and Cox block codes.
+        (
+            "554 5.7.1 :  (CON:B1)  http://postmaster.info.aol.com/errors/554conb1.html",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "554 mx.cox.net cox.net 198.51.100.80 rejected. Refer to Error Code: IPBL0001 https://www.cox.com/residential/support/email-error-codes.html",
+            Reason::Blocked,
+            false,
+        ),
+        ("521 <198.51.100.74> is blocked", Reason::Blocked, false),
+        (
+            "550 Sender has no A, AAAA, or MX DNS records. - https://community.mimecast.com/docs/DOC-1369#550",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "550 SPF Sender Invalid - envelope rejected",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "421 Reject due to policy violations",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "552 k.moore@example.com has a full mailbox",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the server.",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "550 5.7.1 - Message rejected; message contains virus.",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "450 4.2.1 <s.a@example.com>: Mailbox received too much email in a short period of time",
+            Reason::Speeding,
+            false,
+        ),
+    ]);
+}
