@@ -133,7 +133,21 @@ impl Exim {
             "==" => Outcome::Deferred,
             _ => return Ok(Vec::new()),
         };
-        let rcpt = rest.split([' ', ':']).next().unwrap_or("");
+        let mut rcpt = rest.split([' ', ':']).next().unwrap_or("");
+        // A local delivery logs the local part, then the address as it was
+        // sent in angle brackets (`=> alerts <alerts@corp.example> R=...`).
+        let mut fields_start = rcpt.len();
+        // (Not a pipe or a file: `=> /dev/null <x@corp.example>`.)
+        if !rcpt.is_empty()
+            && !rcpt.contains('@')
+            && !rcpt.starts_with(['/', '|'])
+            && let Some(after) = rest[rcpt.len()..].strip_prefix(" <")
+            && let Some(end) = after.find('>')
+            && after[..end].contains('@')
+        {
+            fields_start = rcpt.len() + 2 + end + 1;
+            rcpt = &after[..end];
+        }
         if rcpt.is_empty() || !rcpt.contains('@') {
             // `** /dev/null`, pipes and files: not a remote recipient.
             if rcpt.is_empty() {
@@ -141,7 +155,7 @@ impl Exim {
             }
             return Ok(Vec::new());
         }
-        let fields_and_text = &rest[rcpt.len()..];
+        let fields_and_text = &rest[fields_start..];
         // The error text follows the fields after ": " (for ** and ==).
         let text = if outcome == Outcome::Delivered {
             value(fields_and_text, " C=").unwrap_or("").to_string()
@@ -239,6 +253,35 @@ mod tests {
             x.line("2026-11-23 10:00:0\u{e9}5 1tAbCd-000Xyz-AB => a@b.c")
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    /// A local delivery logs the local part and then the address as sent:
+    /// that address is the recipient, and the fields after it still read.
+    #[test]
+    fn local_deliveries_name_the_address_as_sent() {
+        let mut x = Exim::new();
+        let ok = x
+            .line("2026-11-23 10:00:01 1tAbCd-000Xyz-AB => alerts <alerts@corp.example> R=dovecot_user T=dovecot_delivery")
+            .unwrap();
+        assert_eq!(ok[0].recipient, "alerts@corp.example");
+        assert_eq!(ok[0].outcome, Some(Outcome::Delivered));
+        let bad = x
+            .line("2026-11-23 10:00:02 1tAbCd-000Xyz-AB ** gary <gary@corp.example> R=dovecot_user T=dovecot_delivery: Child process of dovecot_delivery transport returned 67 (could mean user nonexistent)")
+            .unwrap();
+        assert_eq!(bad[0].recipient, "gary@corp.example");
+        assert!(
+            bad[0].text.starts_with("Child process of"),
+            "{}",
+            bad[0].text
+        );
+        // A pipe or a file is still no recipient.
+        assert!(
+            x.line(
+                "2026-11-23 10:00:03 1tAbCd-000Xyz-AB => /dev/null <x@corp.example> R=blackhole"
+            )
+            .unwrap()
+            .is_empty()
         );
     }
 }
