@@ -2403,3 +2403,43 @@ fn documented_provider_codes() {
         ),
     ]);
 }
+
+/// What MTA logs say in their own words (Exim's transports and TLS, a
+/// delivery agent's exit code).
+#[test]
+fn mta_log_wordings() {
+    assert_reasons(&[
+        // sysexits' EX_NOUSER from the mailbox's delivery agent.
+        (
+            "Child process of dovecot_delivery transport returned 67 (could mean user nonexistent) from command: /usr/lib/dovecot/dovecot-lda",
+            Reason::UserUnknown,
+            true,
+        ),
+        // Any other exit code is the program's own trouble.
+        (
+            "Child process of dovecot_delivery transport returned 75 (could mean temporary error) from command: /usr/lib/dovecot/dovecot-lda",
+            Reason::MailerError,
+            false,
+        ),
+        (
+            "SMTP error from remote mail server after end of data: 554 5.7.1 VIRUS_FOUND Win.Test.EICAR_HDB-1",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "Remote host closed connection in response to end of data",
+            Reason::NetworkError,
+            false,
+        ),
+        (
+            "TLS session: (SSL_connect): error:0A000410:SSL routines::sslv3 alert handshake failure",
+            Reason::FailedStartTls,
+            false,
+        ),
+        (
+            "550 5.7.1 <dina@example.com>: Recipient address rejected: This mailbox only accepts mail from internal senders",
+            Reason::Rejected,
+            false,
+        ),
+    ]);
+}
