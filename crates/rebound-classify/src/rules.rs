@@ -81,10 +81,10 @@ struct RuleFile {
     /// The order in which reasons are tried (built-in files only).
     order: Option<OrderSpec>,
     /// `[phrase_sets]`: named phrase lists that rules share through
-    /// `phrases_sets` and `excludes_sets`, so a family of wordings ("the refused address is
-    /// the sender's") is written once and vetoes every rule that names it.
-    /// A name defined in several files (a user's file adding to a built-in
-    /// set) is the union of them.
+    /// `phrases_sets` and `excludes_sets`, so a family of wordings ("the
+    /// refused address is the sender's") is written once and every rule
+    /// that names it follows. A name defined in several files (a user's
+    /// file adding to a built-in set) is the union of them.
     #[serde(default)]
     phrase_sets: std::collections::BTreeMap<String, Vec<String>>,
 }

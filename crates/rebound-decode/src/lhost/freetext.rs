@@ -791,12 +791,7 @@ fn forwarded_notice_addressees(text: &str) -> Vec<String> {
             block.push(line);
             continue;
         }
-        let from_a_mail_system = block.iter().any(|l| {
-            starts_with_ignore_case(l, "from:") && {
-                let lower = l.to_ascii_lowercase();
-                BOUNCE_SENDERS.iter().any(|s| lower.contains(s))
-            }
-        });
+        let from_a_mail_system = block.iter().any(|l| is_mail_system_from(l));
         if from_a_mail_system {
             for l in &block {
                 if starts_with_ignore_case(l, "to:") || starts_with_ignore_case(l, "cc:") {
@@ -824,8 +819,7 @@ fn forwarded_notice_start(text: &str) -> Option<usize> {
         if is_header_field(field) {
             in_block = true;
             if starts_with_ignore_case(field, "from:") {
-                let lower = field.to_ascii_lowercase();
-                from_a_mail_system = BOUNCE_SENDERS.iter().any(|s| lower.contains(s));
+                from_a_mail_system = is_mail_system_from(field);
             }
         } else if in_block && from_a_mail_system {
             return Some(offset);
@@ -836,6 +830,15 @@ fn forwarded_notice_start(text: &str) -> Option<usize> {
         offset += line.len();
     }
     None
+}
+
+/// A `From:` line (of a header block written into a text) naming a mail
+/// system.
+fn is_mail_system_from(field: &str) -> bool {
+    starts_with_ignore_case(field, "from:") && {
+        let lower = field.to_ascii_lowercase();
+        BOUNCE_SENDERS.iter().any(|s| lower.contains(s))
+    }
 }
 
 /// The message's own sender is a mail system (a daemon, a postmaster, a
