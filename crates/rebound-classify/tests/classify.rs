@@ -2324,6 +2324,21 @@ fn documented_provider_codes() {
             false,
         ),
         (
+            "550 5.7.506 Access Denied, Bad HELO. [DM6NAM10FT033.eop-nam10.prod.protection.outlook.com]",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "451 4.7.850 Access denied, please try again later. [AM7EUR03FT045.eop-EUR03.prod.protection.outlook.com]",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "550 5.7.508 Access denied, [2001:db8:77::15] has exceeded permitted limits within /64 range.",
+            Reason::Speeding,
+            false,
+        ),
+        (
             "550 5.7.1 Sender ID (PRA) Not Permitted",
             Reason::AuthFailure,
             false,
