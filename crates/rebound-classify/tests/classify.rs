@@ -1876,6 +1876,12 @@ fn dns_answers_sender_mx_suspended_accounts_and_filters() {
             Reason::NetworkError,
             false,
         ),
+        // Postfix's SERVFAIL ("try again") is no NXDOMAIN.
+        (
+            "Host or domain name not found. Name service error for name=mx.example.net type=MX: Host not found, try again",
+            Reason::NetworkError,
+            false,
+        ),
         // ... and never a lookup of the sending side.
         (
             "450 4.7.25 Client host rejected: cannot find your reverse hostname (NXDOMAIN)",
