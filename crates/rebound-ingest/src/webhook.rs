@@ -522,9 +522,33 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
 
 /// Splits a document into records: an array's elements, a Mailgun Events
 /// API page's `items`, Mandrill's `mandrill_events` (an array, or the JSON
-/// text of one as its form field carries it), or the object itself.
+/// text of one as its form field carries it), or the object itself. An
+/// array of such documents (request bodies kept together in one file:
+/// SendGrid's arrays, Mandrill's posts) is split once more; deeper nesting
+/// is left as it is, and its elements fail as records of their own.
 pub(crate) fn records(v: Value) -> Vec<Value> {
+    split_records(v, 0)
+}
+
+fn split_records(v: Value, depth: u8) -> Vec<Value> {
+    let is_document = |e: &Value| match e {
+        Value::Array(_) => true,
+        Value::Object(o) => {
+            o.contains_key("mandrill_events") || o.get("items").is_some_and(Value::is_array)
+        }
+        _ => false,
+    };
     match v {
+        Value::Array(a) if depth == 0 && a.iter().any(is_document) => a
+            .into_iter()
+            .flat_map(|e| {
+                if is_document(&e) {
+                    split_records(e, depth + 1)
+                } else {
+                    vec![e]
+                }
+            })
+            .collect(),
         Value::Array(a) => a,
         Value::Object(mut o) if o.contains_key("mandrill_events") => {
             match o.remove("mandrill_events") {

@@ -178,6 +178,33 @@ fn unknown_bounce_types_are_read_by_their_text() {
     assert!(said.contains("Type=InboxFull"), "{said}");
 }
 
+/// Request bodies kept together in one file: a JSON array whose elements
+/// are each one POST's body (SendGrid's arrays, a Mandrill form field's
+/// events). Every event is read; a deeper nesting is not guessed at.
+#[test]
+fn an_array_of_request_bodies_reads_every_event() {
+    let body = r#"[
+[{"email":"a@example.net","timestamp":1795000000,"event":"bounce","type":"bounce","reason":"550 5.1.1 user unknown","sg_event_id":"a1"}],
+[{"email":"b@example.net","timestamp":1795000001,"event":"delivered","response":"250 OK","sg_event_id":"b1"},
+ {"email":"c@example.net","timestamp":1795000002,"event":"deferred","response":"451 4.2.2 mailbox full","sg_event_id":"c1"}],
+[[{"email":"d@example.net","timestamp":1795000003,"event":"delivered","sg_event_id":"d1"}]]
+]"#;
+    let (ev, bad, _) = read(body);
+    let got: Vec<(&str, Outcome)> = ev
+        .iter()
+        .map(|e| (e.recipient.as_str(), e.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a@example.net", Outcome::Bounced),
+            ("b@example.net", Outcome::Delivered),
+            ("c@example.net", Outcome::Deferred),
+        ]
+    );
+    assert_eq!(bad.len(), 1, "{bad:?}");
+}
+
 #[test]
 fn kinds_without_a_delivery_outcome_are_counted_not_rejected() {
     let body = r#"[
