@@ -2447,6 +2447,7 @@ fn mta_log_wordings() {
             Reason::VirusDetected,
             false,
         ),
+        ("No MX for no-mx-here.example", Reason::NotAccept, false),
         (
             "Remote host closed connection in response to end of data",
             Reason::NetworkError,
