@@ -556,7 +556,7 @@ fn first_failure_paragraph(lines: &[&str]) -> Option<usize> {
 
 /// Both the sender and the subject say the message is a bounce.
 fn strongly_a_bounce(mail: &Mail) -> bool {
-    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+    from_a_mail_system(mail)
         && BOUNCE_SUBJECTS
             .iter()
             .any(|s| mail.subject_lower.contains(s))
@@ -670,7 +670,7 @@ fn looks_like_a_bounce(mail: &Mail) -> bool {
     if mail.headers.contains("list-unsubscribe") && !from_a_mail_system(mail) {
         return false;
     }
-    BOUNCE_SENDERS.iter().any(|s| mail.from_lower.contains(s))
+    from_a_mail_system(mail)
         || BOUNCE_SUBJECTS
             .iter()
             .any(|s| mail.subject_lower.contains(s))

@@ -67,6 +67,10 @@ static EXCHANGE_ONLINE_MARKERS: [Needle; 4] = [
     Needle::new("Office 365"),
 ];
 
+/// Exchange's own reply in its delay notices ("400 4.4.7 Message delayed"),
+/// which says nothing of the cause.
+const EXCHANGE_DELAYED: &str = "Message delayed";
+
 /// Report recipients (or the admin section's) with the admin section's
 /// reply text, remote host and generating server.
 pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
@@ -108,7 +112,7 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
                 .map(|(_, replies)| {
                     replies
                         .iter()
-                        .filter(|r| !r.contains("QUEUE.Expired") && !r.contains("Message delayed"))
+                        .filter(|r| !r.contains("QUEUE.Expired") && !r.contains(EXCHANGE_DELAYED))
                         .cloned()
                         .collect::<Vec<String>>()
                 })
@@ -124,7 +128,7 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
             if let Some(status) = earlier {
                 d.status = Some(status);
             }
-        } else if d.diagnostic.contains("Message delayed") {
+        } else if d.diagnostic.contains(EXCHANGE_DELAYED) {
             // A delay notice reports Exchange's own "4.4.7 Message delayed";
             // the remote server's last reply below it says why.
             if let Some(reply) = remote_replies().into_iter().next() {
