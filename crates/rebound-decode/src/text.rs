@@ -42,6 +42,15 @@ pub fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// Where `needle` last occurs in `haystack`, ASCII case ignored.
+pub fn rfind_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let last_start = h.len().checked_sub(n.len())?;
+    (0..=last_start)
+        .rev()
+        .find(|&at| h[at..at + n.len()].eq_ignore_ascii_case(n))
+}
+
 /// The text before the first of `markers` (matched case-insensitively at
 /// the start of a line, after leading blanks). Formats that append the
 /// original message inline use this to keep only their own notice.

@@ -6,6 +6,7 @@ use super::common::{deliveries_from_report, deliveries_from_status};
 use crate::delivery::{Decoder, Delivery};
 use crate::dsn::DeliveryStatus;
 use crate::mail::Mail;
+use crate::text::find_ignore_case;
 
 pub struct AmazonWorkMail;
 
@@ -22,10 +23,8 @@ impl Decoder for AmazonWorkMail {
         if found.is_empty() && mail.report("delivery-status").is_none() {
             // Some notices carry the report fields in the text part, after
             // "Technical report:".
-            let start = mail
-                .text
-                .find("Reporting-MTA:")
-                .or_else(|| mail.text.find("Final-Recipient:"))?;
+            let start = find_ignore_case(&mail.text, "Reporting-MTA:")
+                .or_else(|| find_ignore_case(&mail.text, "Final-Recipient:"))?;
             let fields = mail.text.get(start..).unwrap_or("");
             found = deliveries_from_status(&DeliveryStatus::parse(fields));
         }

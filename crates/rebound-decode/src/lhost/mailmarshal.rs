@@ -29,7 +29,10 @@ impl Decoder for MailMarshal {
         let info = |name: &str| {
             mail.text
                 .split_lines()
-                .find_map(|l| l.trim().strip_prefix(name))
+                .find_map(|l| {
+                    let l = l.trim();
+                    starts_with_ignore_case(l, name).then(|| &l[name.len()..])
+                })
                 .map(|v| v.trim().trim_matches(['<', '>']).to_string())
                 .unwrap_or_default()
         };

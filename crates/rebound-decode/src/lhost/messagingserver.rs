@@ -9,7 +9,9 @@ use crate::dsn::{
     DeliveryStatus, find_address, is_internal_route, looks_like_address, typed_value,
 };
 use crate::mail::Mail;
-use crate::text::{SplitLines, better_status, head, reply_code_in, status_in, unfold_reply};
+use crate::text::{
+    SplitLines, better_status, find_ignore_case, head, reply_code_in, status_in, unfold_reply,
+};
 
 pub struct MessagingServer;
 
@@ -80,10 +82,8 @@ impl Decoder for MessagingServer {
         // The report: its own part, or the same text.
         let ds = match mail.report("delivery-status") {
             Some(r) => DeliveryStatus::parse(r),
-            None => match mail
-                .text
-                .find("Reporting-MTA:")
-                .or_else(|| mail.text.find("Original-envelope-id:"))
+            None => match find_ignore_case(&mail.text, "Reporting-MTA:")
+                .or_else(|| find_ignore_case(&mail.text, "Original-envelope-id:"))
             {
                 Some(p) => DeliveryStatus::parse(mail.text.get(p..).unwrap_or("")),
                 None => DeliveryStatus::default(),

@@ -11,7 +11,8 @@ use crate::delivery::{Decoder, Delivery};
 use crate::dsn::{DeliveryStatus, clean_address, find_address, looks_like_address, typed_value};
 use crate::mail::Mail;
 use crate::text::{
-    Needle, SplitLines, better_status, command_in, head, reply_code_in, squash, status_in,
+    Needle, SplitLines, better_status, command_in, contains_ignore_case, find_ignore_case, head,
+    reply_code_in, rfind_ignore_case, squash, status_in,
 };
 use rebound_core::Reason;
 
@@ -23,8 +24,6 @@ static INTROS: [Needle; 3] = [
     Needle::new("This is the mail system at"),
 ];
 static QUEUE_ID: Needle = Needle::new("X-Postfix-Queue-ID");
-static POSTFIX_FIELD: Needle = Needle::new("X-Postfix-");
-static FINAL_RECIPIENT: Needle = Needle::new("\nFinal-Recipient:");
 
 /// One `<address>: reason` paragraph of the text part.
 struct TextEntry {
@@ -60,11 +59,11 @@ impl Decoder for Postfix {
         // The report part, or the same fields written inline when the MIME
         // structure was lost.
         let report = mail.report("delivery-status").or_else(|| {
-            let p = FINAL_RECIPIENT.find(&mail.text)?;
-            let start = mail.text.get(..p)?.rfind("Reporting-MTA:").unwrap_or(p + 1);
+            let p = find_ignore_case(&mail.text, "\nFinal-Recipient:")?;
+            let start = rfind_ignore_case(mail.text.get(..p)?, "Reporting-MTA:").unwrap_or(p + 1);
             mail.text.get(start..)
         });
-        let postfix_report = report.is_some_and(|r| POSTFIX_FIELD.is_in(r));
+        let postfix_report = report.is_some_and(|r| contains_ignore_case(r, "X-Postfix-"));
         if !has_intro && !postfix_report {
             return None;
         }

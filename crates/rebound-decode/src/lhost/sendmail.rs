@@ -12,8 +12,8 @@ use crate::dsn::{
 };
 use crate::mail::Mail;
 use crate::text::{
-    Needle, SplitLines, command_in, head, join_reply, leading_reply_code, reply_code_in, squash,
-    status_in,
+    Needle, SplitLines, command_in, find_ignore_case, head, join_reply, leading_reply_code,
+    reply_code_in, squash, starts_with_ignore_case, status_in,
 };
 use rebound_core::Reason;
 
@@ -119,9 +119,8 @@ impl Decoder for Sendmail {
         let ds = match mail.report("delivery-status") {
             Some(r) => DeliveryStatus::parse(r),
             None if mail.report("delivery-status").is_none() => {
-                match text
-                    .find("Reporting-MTA:")
-                    .or_else(|| text.find("Final-Recipient:"))
+                match find_ignore_case(text, "Reporting-MTA:")
+                    .or_else(|| find_ignore_case(text, "Final-Recipient:"))
                 {
                     Some(p) => DeliveryStatus::parse(text.get(p..).unwrap_or("")),
                     None => DeliveryStatus::default(),
@@ -348,7 +347,7 @@ fn read_transcript(text: &str) -> Vec<Session> {
         if t.starts_with("--") && t.len() > 10 && !t.contains(' ') {
             break; // MIME boundary
         }
-        if t.starts_with("Reporting-MTA:") || t.starts_with("-----") {
+        if starts_with_ignore_case(t, "Reporting-MTA:") || t.starts_with("-----") {
             break;
         }
         if let Some(rest) = t.strip_prefix("... while talking to ") {
