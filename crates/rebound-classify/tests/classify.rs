@@ -844,7 +844,7 @@ phrases = ["Mailbox Retired By ACME", "Адрес Закрыт"]
 
 /// The built-in `sender-named` phrase set vetoes every recipient-address
 /// reason at once (rejected reads its wordings as the sender's), and a user file widens it for all of them by defining
-/// the same name (here in German: "Absender" is the sender).
+/// the same name (here in Dutch: "afzender" is the sender).
 #[test]
 fn phrase_sets_veto_every_rule_that_names_them_and_users_can_widen_them() {
     let builtin = [
@@ -857,29 +857,32 @@ fn phrase_sets_veto_every_rule_that_names_them_and_users_can_widen_them() {
         // rejected's rule over the same set.
         "550 5.1.1 Sender mailbox unknown",
         "550 5.1.10 Envelope sender domain has a null MX",
+        // ... also in the languages the set knows.
+        "550 5.1.1 Absender unbekannt: user unknown",
+        "550 5.1.1 Direccion del remitente rechazada: el dominio del remitente no existe",
     ];
     for text in builtin {
         let v = classify(text);
         assert_eq!(v.reason, Reason::Rejected, "{text}: {}", v.explain);
         assert!(!v.hardbounce, "{text}");
     }
-    let german = [
-        "550 5.1.1 Absender unbekannt: user unknown",
-        "550 Absender-Domain: domain does not exist",
-        "550 Absender-Domain: null mx",
+    let dutch = [
+        "550 5.1.1 Afzender onbekend: user unknown",
+        "550 Afzender-domein: domain does not exist",
+        "550 Afzender-domein: null mx",
     ];
-    for text in german {
+    for text in dutch {
         assert!(
             matches!(
                 classify(text).reason,
                 Reason::UserUnknown | Reason::HostUnknown | Reason::NotAccept
             ),
-            "{text}: the built-in set does not know the German word"
+            "{text}: the built-in set does not know the Dutch word"
         );
     }
-    let user = "[phrase_sets]\nsender-named = [\"absender\"]\n";
-    let c = Classifier::with_rules(&[("de.toml", user)]).expect("valid user rules");
-    for text in german {
+    let user = "[phrase_sets]\nsender-named = [\"afzender\"]\n";
+    let c = Classifier::with_rules(&[("nl.toml", user)]).expect("valid user rules");
+    for text in dutch {
         let v = c.classify_text(text);
         assert!(
             !matches!(
@@ -1330,12 +1333,35 @@ fn a_bad_helo_name_is_the_senders_configuration() {
         "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
         "450 4.7.1 <mta.invalid>: Helo command rejected: Host not found",
         "501 5.5.2 <mta_1>: Helo command rejected: Invalid name",
+        // Postfix checks HELO at RCPT by default: the command is RCPT, the
+        // host not found is still the sending MTA's name.
+        "SMTP error from remote mail server after RCPT TO:<a@example.net>: 450 4.7.1 <mta.invalid>: Helo command rejected: Host not found",
     ] {
         assert_senders_configuration(text, Reason::Blocked);
     }
     let v = classify("421 4.3.2 The maximum number of concurrent connections has been exceeded");
     assert_eq!(v.reason, Reason::TooManyConn, "{}", v.explain);
     assert_eq!(v.remedy, Remedy::SlowDown);
+}
+
+/// "Not our customer" / "user not local" is RFC 5321's 551 (the address
+/// is served elsewhere: hasmoved), but under an explicit 5.1.1 it only
+/// says the receiver has no such mailbox.
+#[test]
+fn user_not_local_is_moved_unless_the_status_says_no_mailbox() {
+    assert_reasons(&[
+        ("551 5.1.6 not our customer", Reason::HasMoved, true),
+        (
+            "551 User not local; please try <ann@example.org>",
+            Reason::HasMoved,
+            true,
+        ),
+        (
+            "550 5.1.1 <ann@example.net> Not our Customer",
+            Reason::UserUnknown,
+            true,
+        ),
+    ]);
 }
 
 /// MTA wordings (Sendmail, Exim, SES, Postfix) for a dead or malformed
@@ -2461,6 +2487,69 @@ fn mta_log_wordings() {
         (
             "550 5.7.1 <dina@example.com>: Recipient address rejected: This mailbox only accepts mail from internal senders",
             Reason::Rejected,
+            false,
+        ),
+    ]);
+}
+
+/// Sender-side refusals and other causes written in the receiver's own
+/// language under a bare x.7.x status: the words decide, not the
+/// security-or-policy fallback.
+#[test]
+fn causes_in_other_languages_are_read_by_their_words() {
+    assert_reasons(&[
+        (
+            "421 4.7.0 Zbyt wiele polaczen z tego adresu",
+            Reason::TooManyConn,
+            false,
+        ),
+        (
+            "421 4.7.0 Demasiadas conexiones simultaneas",
+            Reason::TooManyConn,
+            false,
+        ),
+        (
+            "450 4.7.1 Слишком много писем, повторите позже",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "550 5.7.1 Wiadomosc odrzucona: podejrzenie spamu",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 Низкая репутация IP-адреса",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "554 5.7.1 Le message contient un virus",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 El servidor no tiene DNS inverso",
+            Reason::RequirePtr,
+            false,
+        ),
+        (
+            "550 5.7.1 Falha na verificacao SPF do dominio",
+            Reason::AuthFailure,
+            false,
+        ),
+        ("554 5.7.1 Relay non consentito", Reason::NoRelaying, false),
+        (
+            "550 5.7.1 Remitente no autorizado en este servidor",
+            Reason::Rejected,
+            false,
+        ),
+        ("451 4.3.0 システムエラーです", Reason::SystemError, false),
+        ("550 5.2.1 邮箱已被冻结", Reason::Suspend, false),
+        ("550 5.7.1 Usuario nao existe", Reason::UserUnknown, true),
+        (
+            "550 5.7.1 Only senders on the recipient's allow list may write here",
+            Reason::Filtered,
             false,
         ),
     ]);
