@@ -186,6 +186,15 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
     if d.action.is_empty() {
         d.action = if delayed { "delayed" } else { "failed" }.into();
     }
+    // A recipient the report calls delivered (a notice with mixed
+    // outcomes) keeps its own status: the transcript's failures, and the
+    // reply codes on sendmail's own lines, are other recipients'.
+    if ["delivered", "relayed", "expanded"]
+        .iter()
+        .any(|a| d.action.eq_ignore_ascii_case(a))
+    {
+        return;
+    }
     let session = sessions
         .iter()
         .find(|s| s.mentions(&d.recipient))
@@ -407,6 +416,42 @@ Diagnostic-Code: SMTP; 550 5.1.1 <a@example.net>... User Unknown\n--B--\n";
         assert_eq!(found[0].replycode.unwrap().get(), 550);
         assert_eq!(found[0].status.unwrap().to_string(), "5.1.1");
         assert_eq!(found[0].rhost, "mx.example.net");
+    }
+
+    /// One notice, three outcomes: the delivered recipient keeps its own
+    /// 2.0.0, not the status on sendmail's line about another address.
+    #[test]
+    fn a_delivered_recipient_keeps_its_own_status() {
+        let raw = "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.org>\n\
+Subject: Returned mail: see transcript for details\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\n\n   ----- The following addresses had permanent fatal errors -----\n<gone@nohost.example>\n\
+    (reason: 550 Host unknown)\n\n\
+   ----- Transcript of session follows -----\n\
+550 5.1.2 <gone@nohost.example>... Host unknown (Name server: nohost.example: host not found)\n\
+<slow@example.net>... Deferred: 421 4.7.0 Try again later\n\
+<copy@example.org>... Successfully delivered\n\n\
+--B\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; mx.example.org\n\n\
+Final-Recipient: RFC822; gone@nohost.example\nAction: failed\nStatus: 5.1.2\n\
+Diagnostic-Code: SMTP; 550 Host unknown\n\n\
+Final-Recipient: RFC822; slow@example.net\nAction: delayed\nStatus: 4.7.0\n\
+Diagnostic-Code: SMTP; 421 4.7.0 Try again later\n\n\
+Final-Recipient: RFC822; copy@example.org\nAction: delivered\nStatus: 2.0.0\n--B--\n";
+        let mail = Mail::parse(raw.as_bytes()).unwrap();
+        let found = Sendmail.decode(&mail).unwrap();
+        let copy = found
+            .iter()
+            .find(|d| d.recipient == "copy@example.org")
+            .expect("the delivered recipient");
+        assert_eq!(copy.action, "delivered");
+        assert_eq!(copy.status.map(|s| s.to_string()).as_deref(), Some("2.0.0"));
+        assert!(copy.replycode.is_none(), "{:?}", copy.replycode);
+        let gone = found
+            .iter()
+            .find(|d| d.recipient == "gone@nohost.example")
+            .unwrap();
+        assert_eq!(gone.status.unwrap().to_string(), "5.1.2");
     }
 
     #[test]
