@@ -1465,6 +1465,13 @@ fn unnamed_dns_blocklists_old_tls_and_outgoing_caps_are_the_senders() {
             Remedy::FixConfig,
         ),
         (
+            // Exim's own words when hosts_require_tls meets a server
+            // without STARTTLS.
+            "a TLS session is required, but the server did not offer TLS support",
+            Reason::FailedStartTls,
+            Remedy::FixConfig,
+        ),
+        (
             "550 5.7.0 Your message could not be sent. The limit on the number of allowed outgoing messages was exceeded. Try again later.",
             Reason::Speeding,
             Remedy::SlowDown,
@@ -2546,6 +2553,11 @@ fn causes_in_other_languages_are_read_by_their_words() {
         ),
         ("451 4.3.0 システムエラーです", Reason::SystemError, false),
         ("550 5.2.1 邮箱已被冻结", Reason::Suspend, false),
+        (
+            "エラー内容：メールが受信可能サイズを超えています",
+            Reason::MesgTooBig,
+            false,
+        ),
         ("550 5.7.1 Usuario nao existe", Reason::UserUnknown, true),
         (
             "550 5.7.1 Only senders on the recipient's allow list may write here",

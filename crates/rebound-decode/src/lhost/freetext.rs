@@ -975,6 +975,16 @@ fn is_wide_punctuation(c: char) -> bool {
         | '\u{FF5B}'..='\u{FF65}')
 }
 
+/// A letter of a script written without spaces between words: kana, CJK
+/// ideographs, Hangul syllables.
+fn is_cjk_letter(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{AC00}'..='\u{D7AF}')
+}
+
 /// The notice's lines from where failures are reported, with the
 /// recipients each line names.
 struct Region<'a> {
@@ -1000,15 +1010,26 @@ impl Region<'_> {
     fn reply_after(&self, at: usize, address: &str) -> String {
         let region = self.lines;
         let mut parts: Vec<&str> = vec![region[at].trim()];
+        let mut last = at;
         for (i, next) in region.iter().enumerate().skip(at + 1).take(MAX_REPLY_LINES) {
             let t = next.trim();
             if t.is_empty() || is_rule(t) || self.names_other(i, address) {
                 break;
             }
             parts.push(t);
+            last = i;
         }
         if says_more_than(&parts, address) {
-            return squash(&parts.join(" "));
+            let reply = squash(&parts.join(" "));
+            if reply_code_in(&reply).is_none() && status_in(&reply).is_none() {
+                // "Your message to a@b has not been delivered." and the
+                // cause in the next paragraph: both say what happened.
+                let cause = self.next_paragraph(last + 1, address);
+                if !cause.is_empty() {
+                    return squash(&format!("{reply} {cause}"));
+                }
+            }
+            return reply;
         }
         // The lines of its paragraph before it.
         let start = region[..at]
@@ -1024,6 +1045,36 @@ impl Region<'_> {
             return squash(&before.join(" "));
         }
         String::new()
+    }
+
+    /// The paragraph that starts after the blank lines at `from`, when it
+    /// is prose about this recipient alone: no other recipient, no rule,
+    /// no header block (the returned message's `From:`), no address line.
+    fn next_paragraph(&self, from: usize, address: &str) -> String {
+        let region = self.lines;
+        let Some(start) =
+            (from..region.len().min(from + 3)).find(|&i| !region[i].trim().is_empty())
+        else {
+            return String::new();
+        };
+        if start == from {
+            return String::new();
+        }
+        let mut lines = Vec::new();
+        for (i, line) in region.iter().enumerate().skip(start).take(MAX_REPLY_LINES) {
+            let t = line.trim();
+            if t.is_empty() {
+                break;
+            }
+            if is_rule(t) || is_header_field(t) || self.names_other(i, address) {
+                return String::new();
+            }
+            lines.push(t);
+        }
+        if lines.iter().any(|l| l.contains('@')) {
+            return String::new();
+        }
+        squash(&lines.join(" "))
     }
 
     /// For a recipient listed without a reason beside it: the first
@@ -1086,11 +1137,15 @@ fn says_more_than(lines: &[&str], address: &str) -> bool {
         let without = l.replace(address, "");
         let without = without
             .trim_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ','));
+        // Chinese, Japanese and Korean run words together: two of their
+        // characters count as a word.
         let words = without
             .split_whitespace()
             .filter(|w| w.chars().any(char::is_alphanumeric))
-            .count();
-        let label = without.ends_with(':') && words <= 4;
+            .count()
+            + without.chars().filter(|&c| is_cjk_letter(c)).count() / 2;
+        let label =
+            (without.ends_with(':') && words <= 4) || (without.ends_with('：') && words <= 6);
         words >= 2 && !label
     })
 }
@@ -1373,6 +1428,37 @@ Every sender eventually opens a message like this one:
                 "",
             );
         assert_eq!(decode(&bounce).len(), 1);
+    }
+
+    #[test]
+    fn the_cause_in_the_paragraph_after_a_bare_not_delivered() {
+        let found = decode(
+            "From: Webmail <noreply@mail.example>\nTo: s@ours.example\nSubject: Message not delivered\n\n\
+Your message to ivo@mail.example has not been delivered.\n\n\
+The account was closed after two years without use.\n\n\
+--- Original message ---\nFrom: s@ours.example\nTo: ivo@mail.example\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].diagnostic.contains("account was closed"),
+            "{:?}",
+            found[0].diagnostic
+        );
+    }
+
+    #[test]
+    fn a_cause_written_without_spaces_is_the_recipients_reply() {
+        let found = decode(
+            "From: postmaster@keitai.example\nTo: s@ours.example\nSubject: =?UTF-8?B?44Ko44Op44O8?=\n\n\
+以下のメールは配信できませんでした。\n\n\
+宛先：mika@keitai.example\nエラー内容：受信可能サイズを超えています。\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].diagnostic.contains("受信可能サイズ"),
+            "{:?}",
+            found[0].diagnostic
+        );
     }
 
     #[test]
