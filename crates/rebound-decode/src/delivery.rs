@@ -49,6 +49,16 @@ pub struct Delivery {
     pub addresser: String,
 }
 
+impl Delivery {
+    /// Whether the DSN action reports a success (`delivered`, `relayed`,
+    /// `expanded`) rather than a failure or a delay.
+    pub fn reports_success(&self) -> bool {
+        ["delivered", "relayed", "expanded"]
+            .iter()
+            .any(|a| self.action.eq_ignore_ascii_case(a))
+    }
+}
+
 /// A bounce format.
 pub trait Decoder: Sync {
     /// Name written to `decodedby` (`Postfix`, `Exim`, `RFC3464`, …).

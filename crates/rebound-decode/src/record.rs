@@ -215,10 +215,7 @@ fn action_hint(d: &Delivery) -> Option<Reason> {
     let failing_status = d
         .status
         .is_some_and(|s| matches!(s.class(), StatusClass::Transient | StatusClass::Permanent));
-    match d.action.as_str() {
-        "delivered" | "relayed" | "expanded" if !failing_status => Some(Reason::Delivered),
-        _ => None,
-    }
+    (d.reports_success() && !failing_status).then_some(Reason::Delivered)
 }
 
 /// The detail numbers Sisimai writes in `x.0.9xx` when a bounce states no

@@ -189,10 +189,7 @@ fn enrich(d: &mut Delivery, listed: &[(String, String)], sessions: &[Session], d
     // A recipient the report calls delivered (a notice with mixed
     // outcomes) keeps its own status: the transcript's failures, and the
     // reply codes on sendmail's own lines, are other recipients'.
-    if ["delivered", "relayed", "expanded"]
-        .iter()
-        .any(|a| d.action.eq_ignore_ascii_case(a))
-    {
+    if d.reports_success() {
         return;
     }
     let session = sessions
