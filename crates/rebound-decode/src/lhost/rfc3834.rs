@@ -11,23 +11,97 @@ use rebound_core::Reason;
 
 pub struct Rfc3834;
 
-/// Subject prefixes that mark an automatic answer.
+/// Subject prefixes that mark an automatic answer, in lower case (the
+/// subject is compared after Unicode lower-casing). Besides the generic
+/// English forms, the prefixes Outlook and Exchange put on an out-of-office
+/// reply in the mailbox owner's language ("Automatic reply:", formerly "Out
+/// of Office:"): Exchange marks its replies `Auto-Submitted: auto-generated`,
+/// which RFC 3834 does not make an auto-reply, so for those the subject is
+/// the only sign. A prefix must end at a word's end (see `subject_is_auto`).
 const SUBJECT_PREFIXES: &[&str] = &[
     "auto:",
     "auto reply",
     "auto-reply",
     "autoreply",
     "automatic reply",
-    "autorespons",
+    "autoresponse",
+    "autoresponder",
     "auto response",
     "auto-response",
     "out of office",
     "out of the office",
+    // German, French, Spanish, Italian, Portuguese, Catalan
+    "automatische antwort",
     "abwesenheitsnotiz",
     "réponse automatique",
+    "absence du bureau",
+    "respuesta automática",
+    "respuesta automatica",
+    "fuera de la oficina",
+    "risposta automatica",
+    "fuori sede",
+    "resposta automática",
+    "resposta automàtica",
+    "ausência temporária",
+    // Dutch, Scandinavian, Finnish, Estonian, Latvian, Lithuanian
+    "automatisch antwoord",
+    "afwezig:",
+    "automatiskt svar",
+    "automatisk svar",
+    "automatisk besvarelse",
+    "automaattinen vastaus",
+    "automaatne vastus",
+    "automātiskā atbilde",
+    "automatinis atsakymas",
+    // Central and Eastern Europe, Greek, Turkish
+    "odpowiedź automatyczna",
+    "automatyczna odpowiedź",
+    "automatická odpověď",
+    "automatická odpoveď",
+    "automatikus válasz",
+    "răspuns automat",
+    "automatski odgovor",
+    "samodejni odgovor",
+    "автоответ",
+    "автоматический ответ",
+    "автоматична відповідь",
+    "автоматичен отговор",
+    "αυτόματη απάντηση",
+    "otomatik yanıt",
+    "otomatik cevap",
+    // Middle East, Asia
+    "תשובה אוטומטית",
+    "رد تلقائي",
     "自動応答",
     "自動返信",
+    "自动回复",
+    "自動回覆",
+    "자동 회신",
+    "자동 응답",
+    "trả lời tự động",
+    "balasan otomatis",
+    "ตอบกลับอัตโนมัติ",
 ];
+
+/// Whether the subject starts with one of `SUBJECT_PREFIXES` ending at a
+/// word's end ("Autoreply: ...", not "Autoreplyer pricing"). Japanese,
+/// Chinese and Thai write no spaces between words, so their prefixes may
+/// run straight on ("自動応答メール").
+fn subject_is_auto(subject: &str) -> bool {
+    let lower = subject.trim().to_lowercase();
+    SUBJECT_PREFIXES.iter().any(|p| {
+        lower.strip_prefix(p).is_some_and(|rest| {
+            let ends_word = rest.chars().next().is_none_or(|c| !c.is_alphanumeric());
+            ends_word || p.ends_with(':') || p.chars().last().is_some_and(writes_without_spaces)
+        })
+    })
+}
+
+/// Letters of scripts written without spaces between words (kana, CJK
+/// ideographs, Thai).
+fn writes_without_spaces(c: char) -> bool {
+    matches!(c, '\u{0E00}'..='\u{0E7F}' | '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
+}
 
 /// Subjects of delivery notices, which are never auto-replies.
 const BOUNCE_SUBJECTS: &[&str] = &[
@@ -61,9 +135,7 @@ impl Decoder for Rfc3834 {
             || h.get("precedence")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("auto_reply"));
         let subject = mail.subject.trim();
-        let auto_subject = SUBJECT_PREFIXES
-            .iter()
-            .any(|p| starts_with_ignore_case(subject, p) || subject.starts_with(p));
+        let auto_subject = subject_is_auto(subject);
         if !(auto_replied || autoreply_header || auto_subject) {
             return None;
         }
@@ -134,6 +206,39 @@ Auto-Submitted: auto-replied\n\nI am away until\nMonday.\n\n> your text\n";
         assert_eq!(found[0].recipient, "tora@example.net");
         assert_eq!(found[0].reason, Some(Reason::Vacation));
         assert_eq!(found[0].diagnostic, "I am away until Monday.");
+    }
+
+    #[test]
+    fn out_of_office_subjects_in_the_owners_language_mark_an_auto_reply() {
+        // Exchange's own header, which RFC 3834 does not count as a reply:
+        // the localized subject is the sign.
+        for subject in [
+            "Automatische Antwort: Angebot",
+            "=?UTF-8?Q?R=C3=A9ponse_automatique_=3A_Devis?=",
+            "Resposta automática: Proposta",
+            "=?UTF-8?B?T2Rwb3dpZWTFuiBhdXRvbWF0eWN6bmE6IG9mZXJ0YQ==?=",
+            "AUTOMATISCH ANTWOORD: offerte",
+            "=?UTF-8?B?6Ieq5Yqo5Zue5aSNOiDmiqXku7c=?=",
+            "=?UTF-8?B?0JDQstGC0L7QvtGC0LLQtdGCOiDQv9GA0LXQtNC70L7QttC10L3QuNC1?=",
+        ] {
+            let raw = format!(
+                "From: Anna <anna@example.net>\nTo: me@example.org\nSubject: {subject}\n\
+Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n\nIch bin bis Montag nicht im B\u{fc}ro.\n"
+            );
+            let found = Rfc3834.decode(&Mail::parse(raw.as_bytes()).unwrap());
+            let found = found.unwrap_or_else(|| panic!("{subject}: not read as an auto-reply"));
+            assert_eq!(found[0].recipient, "anna@example.net", "{subject}");
+            assert_eq!(found[0].reason, Some(Reason::Vacation), "{subject}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_must_end_at_a_word_end() {
+        assert!(subject_is_auto("Autoreply: away"));
+        assert!(subject_is_auto("自動応答メール"));
+        assert!(!subject_is_auto("Autoreplyer pricing for 2027"));
+        assert!(!subject_is_auto("Automatisch antwoorden instellen?"));
+        assert!(!subject_is_auto("Re: meeting"));
     }
 
     #[test]
