@@ -74,9 +74,7 @@ const EXCHANGE_DELAYED: &str = "Message delayed";
 /// Report recipients (or the admin section's) with the admin section's
 /// reply text, remote host and generating server.
 pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
-    let text_found = admin_section(&mail.text)
-        .map(read_admin)
-        .unwrap_or_default();
+    let text_found = read_admin(&mail.text);
     let mut found = deliveries_from_report(mail);
     if found.is_empty() {
         found = text_found.deliveries.clone();
@@ -142,6 +140,8 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
     (!found.is_empty()).then_some(found)
 }
 
+/// The administrators' section when its heading is English; otherwise the
+/// whole text, read for quoted replies only (see `read_admin`).
 fn admin_section(text: &str) -> Option<&str> {
     let start = text.find(ADMIN)?;
     let rest = text.get(start + ADMIN.len()..)?;
@@ -162,7 +162,21 @@ struct AdminSection {
 /// mx.example.com
 /// Remote Server returned '550 5.1.1 <a@example.com>... User Unknown'
 /// ```
-fn read_admin(section: &str) -> AdminSection {
+///
+/// Exchange writes this section in the organisation's language
+/// ("Diagnoseinformationen für Administratoren", "Le serveur distant a
+/// retourné '...'", "リモート サーバーから '...' が返されました"), and its
+/// report part may carry no `Diagnostic-Code`, so the remote reply is
+/// found by its shape, not by the words around it: a recipient on a line of
+/// its own, then the replies quoted after it (`'550 5.7.1 ...'`). Without
+/// the English heading the whole text is read this way, and a recipient
+/// line counts only when a quoted reply follows it (the human part may list
+/// the recipient alone on a line too; the original headers end the text).
+fn read_admin(text: &str) -> AdminSection {
+    let (section, english) = match admin_section(text) {
+        Some(section) => (section, true),
+        None => (text, false),
+    };
     let mut out = AdminSection::default();
     let mut lines: Vec<Vec<&str>> = Vec::new();
     for line in section.split_lines().take(MAX_LINES) {
@@ -191,7 +205,8 @@ fn read_admin(section: &str) -> AdminSection {
             l.push(t);
         }
     }
-    for (d, l) in out.deliveries.iter_mut().zip(lines) {
+    let mut kept = Vec::with_capacity(out.deliveries.len());
+    for (mut d, l) in std::mem::take(&mut out.deliveries).into_iter().zip(lines) {
         // A bare host name before the reply is the remote server.
         if let Some(first) = l.first()
             && !first.contains(' ')
@@ -200,37 +215,53 @@ fn read_admin(section: &str) -> AdminSection {
             d.rhost = first.to_ascii_lowercase();
         }
         let joined = join_lines(l.iter().copied());
-        out.replies.push(quoted_replies(&joined));
-        d.diagnostic = match quoted_reply(&joined) {
-            Some(reply) => reply.to_string(),
-            None => joined,
+        let replies = quoted_replies(&joined);
+        d.diagnostic = match replies.first() {
+            Some(reply) => reply.clone(),
+            None if english => joined,
+            None => continue,
         };
+        out.replies.push(replies);
+        kept.push(d);
     }
+    out.deliveries = kept;
     out
 }
 
-/// Every reply inside `returned '...'`, in order.
+/// Every SMTP reply quoted in `text` (`'550 5.1.1 ...'`), in order: a
+/// quote followed by a reply code, up to the quote that closes it (one not
+/// followed by a letter, so "doesn't" stays inside).
 fn quoted_replies(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("returned '") {
-        let after = rest.get(start + "returned '".len()..).unwrap_or("");
-        let Some(end) = after.find('\'') else { break };
-        out.push(after.get(..end).unwrap_or("").to_string());
-        rest = after.get(end + 1..).unwrap_or("");
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(open) = text
+        .get(from..)
+        .and_then(|r| r.find('\''))
+        .map(|i| from + i)
+    {
+        from = open + 1;
+        let code = bytes.get(open + 1..open + 5).unwrap_or_default();
+        let is_reply = code.len() == 4
+            && matches!(code[0], b'2'..=b'5')
+            && code[1].is_ascii_digit()
+            && code[2].is_ascii_digit()
+            && matches!(code[3], b' ' | b'-');
+        if !is_reply {
+            continue;
+        }
+        let body = open + 1;
+        let close = (body..bytes.len()).find(|&i| {
+            bytes[i] == b'\'' && !bytes.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric())
+        });
+        let Some(close) = close else { break };
+        out.push(text.get(body..close).unwrap_or("").trim().to_string());
+        from = close + 1;
         if out.len() >= 20 {
             break;
         }
     }
     out
-}
-
-/// The reply inside `returned '...'`.
-fn quoted_reply(text: &str) -> Option<&str> {
-    let start = text.find("returned '")? + "returned '".len();
-    let rest = text.get(start..)?;
-    let end = rest.find('\'')?;
-    rest.get(..end)
 }
 
 #[cfg(test)]
@@ -262,6 +293,43 @@ Original message headers:\n\nTo: a@example.com\n";
                 .decode(&Mail::parse(other.as_bytes()).unwrap())
                 .is_none()
         );
+    }
+
+    /// A localized NDR whose report has no `Diagnostic-Code`: the remote
+    /// reply is found in the text by its shape, whatever the language
+    /// around it, and the human part's own recipient line gives no reply.
+    #[test]
+    fn localized_admin_section_gives_the_quoted_reply() {
+        for (lead, tail) in [
+            ("Remoteserver hat", "zur\u{fc}ckgegeben"),
+            (
+                "\u{30ea}\u{30e2}\u{30fc}\u{30c8} \u{30b5}\u{30fc}\u{30d0}\u{30fc}\u{304b}\u{3089}",
+                "\u{304c}\u{8fd4}\u{3055}\u{308c}\u{307e}\u{3057}\u{305f}",
+            ),
+            ("O servidor remoto retornou", ""),
+        ] {
+            let raw = format!(
+                "From: Microsoft Outlook <postmaster@example.de>\nSubject: Unzustellbar: hi\n\
+Content-Language: de-DE\nX-MS-Exchange-Message-Is-Ndr:\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain; charset=utf-8\n\n\
+Fehler bei der Zustellung an folgende Empf\u{e4}nger oder Gruppen:\n\nx@example.org\n\
+Das E-Mail-System des Empf\u{e4}ngers hat Ihre Nachricht abgelehnt.\n\n\
+Diagnoseinformationen f\u{fc}r Administratoren:\n\nGenerierender Server: mail.example.de\n\n\
+x@example.org\nmx.example.org\n{lead} '550 5.7.1 Message rejected: we don't accept\n\
+spam content' {tail}\n\n\
+Urspr\u{fc}ngliche Nachrichtenkopfzeilen:\n\nTo: x@example.org\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns;mail.example.de\n\n\
+Final-Recipient: rfc822;x@example.org\nAction: failed\nStatus: 5.7.1\n--B--\n"
+            );
+            let d = decode_exchange(&Mail::parse(raw.as_bytes()).unwrap()).unwrap();
+            assert_eq!(d.len(), 1, "{lead}");
+            assert_eq!(
+                d[0].diagnostic, "550 5.7.1 Message rejected: we don't accept spam content",
+                "{lead}"
+            );
+            assert_eq!(d[0].rhost, "mx.example.org", "{lead}");
+        }
     }
 
     #[test]
