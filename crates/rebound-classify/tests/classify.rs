@@ -2566,3 +2566,43 @@ fn causes_in_other_languages_are_read_by_their_words() {
         ),
     ]);
 }
+
+/// Wordings of servers outside the corpus, read by the class of words they
+/// belong to: a domain that "does not appear to be registered" is dead; a
+/// signature "infected by"; a refused attachment type is the receiver's
+/// policy; "DKIM does not pass" is the sender's authentication.
+#[test]
+fn unseen_wordings_are_read_by_their_class() {
+    assert_reasons(&[
+        (
+            "The message could not be delivered because the domain name (shop.example) does not appear to be registered.",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "553 5.1.8 Sender domain does not appear to be registered",
+            Reason::Rejected,
+            false,
+        ),
+        (
+            "554 5.7.1 Message rejected: infected by Win.Trojan.Agent-123-0",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected: attachments of type .exe are not accepted by policy (setup.exe)",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "550 5.7.30 This mail has been blocked because DKIM does not pass.",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.26 Unauthenticated mail: SPF did not pass for the sending domain",
+            Reason::AuthFailure,
+            false,
+        ),
+    ]);
+}
