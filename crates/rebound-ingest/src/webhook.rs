@@ -178,17 +178,31 @@ const SES_DELAY_TYPES: &[(&str, Option<Reason>)] = &[
 ];
 
 /// SES notification and event types that are not about a recipient's
-/// delivery (event publishing: "Send", "Reject", "Open", "Click",
-/// "Rendering Failure", "Subscription"; the SNS set-up test message):
+/// delivery (event publishing: "Send", "Open", "Click", "Subscription";
+/// the SNS set-up test message):
 /// https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
 const SES_NOT_DELIVERY: &[&str] = &[
     "Send",
-    "Reject",
     "Open",
     "Click",
-    "Rendering Failure",
     "Subscription",
     "AmazonSnsSubscriptionSucceeded",
+];
+
+/// SES event types for a message SES accepted and then never sent, with
+/// the object that says why, the field holding the words and the reason:
+/// "Reject" (SES found a virus in it) and "Rendering Failure" (its
+/// template could not be rendered). Each of the message's destinations
+/// gets a dropped event, so a sender sees the content problem per campaign
+/// and provider; the recipient did nothing wrong.
+const SES_NOT_SENT: &[(&str, &str, &str, Reason)] = &[
+    ("Reject", "reject", "reason", Reason::VirusDetected),
+    (
+        "Rendering Failure",
+        "failure",
+        "errorMessage",
+        Reason::ContentError,
+    ),
 ];
 
 // ------------------------------------------------------------------ SendGrid
@@ -721,6 +735,20 @@ fn ses(v: &Value, received_ms: i64) -> Result<Parsed, String> {
         "Complaint" => ses_complaints(part("complaint")?, &base, received_ms)?,
         "Delivery" => ses_deliveries(part("delivery")?, &base, received_ms)?,
         "DeliveryDelay" => ses_delays(part("deliveryDelay")?, &base, received_ms)?,
+        k if let Some(&(_, key, field, reason)) = SES_NOT_SENT
+            .iter()
+            .find(|(n, ..)| n.eq_ignore_ascii_case(k)) =>
+        {
+            let detail = v.get(key).and_then(|o| s(o, field)).unwrap_or("");
+            ses_not_sent(
+                v.get("mail").unwrap_or(&Value::Null),
+                k,
+                &base,
+                reason,
+                detail,
+                received_ms,
+            )?
+        }
         k if SES_NOT_DELIVERY.iter().any(|n| n.eq_ignore_ascii_case(k)) => {
             return Ok(Parsed::skip(Format::Ses, k));
         }
@@ -820,6 +848,33 @@ fn ses_bounces(b: &Value, base: &Draft, received_ms: i64) -> Result<Option<Vec<D
         out.push(d);
     }
     Ok(Some(out))
+}
+
+/// A dropped event for each destination of a message SES never sent
+/// (`SES_NOT_SENT`), dated by the message.
+fn ses_not_sent(
+    mail: &Value,
+    kind: &str,
+    base: &Draft,
+    reason: Reason,
+    detail: &str,
+    received_ms: i64,
+) -> Result<Vec<Draft>, String> {
+    let (ts, time_ms) = ses_stamp(mail, received_ms);
+    let text = match detail.trim() {
+        "" => format!("not sent: {kind}"),
+        d => format!("not sent: {kind}: {d}"),
+    };
+    let mut out = Vec::new();
+    for r in ses_recipients(mail, kind, "destination")? {
+        let address = r.as_str().unwrap_or("");
+        let mut d = ses_draft(base, kind, time_ms, address, &[&ts]);
+        d.outcome = Some(Outcome::Dropped);
+        d.hint = Some(reason);
+        d.text = text.clone();
+        out.push(d);
+    }
+    Ok(out)
 }
 
 fn ses_complaints(c: &Value, base: &Draft, received_ms: i64) -> Result<Vec<Draft>, String> {

@@ -370,3 +370,52 @@ fn mailgun_rejected_is_not_sent_and_says_why() {
     assert_eq!(ev[0].text, "Sandbox subdomains are for test purposes only.");
     assert!(!ev[0].verdict.hardbounce);
 }
+
+/// SES accepted these messages and never sent them: a virus (`Reject`) or a
+/// template that would not render. Each destination gets a dropped event
+/// naming the content problem, and none of them is suppressed or counted
+/// against the recipient.
+#[test]
+fn ses_messages_it_never_sent_are_dropped_for_their_content() {
+    let body = r#"[
+{"eventType":"Reject","mail":{"timestamp":"2026-11-30T10:00:00.000Z","messageId":"m1","source":"s@example.org","destination":["a@example.net","b@example.net"]},"reject":{"reason":"Bad content"}},
+{"eventType":"Rendering Failure","mail":{"timestamp":"2026-11-30T10:01:00.000Z","messageId":"m2","source":"s@example.org","destination":["c@example.net"]},"failure":{"errorMessage":"Attribute 'name' is not present in the rendering data.","templateName":"welcome"}}
+]"#;
+    let (ev, bad, _) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    let got: Vec<(&str, Outcome, Reason, bool)> = ev
+        .iter()
+        .map(|e| {
+            (
+                e.recipient.as_str(),
+                e.outcome,
+                e.verdict.reason,
+                e.verdict.hardbounce,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "a@example.net",
+                Outcome::Dropped,
+                Reason::VirusDetected,
+                false
+            ),
+            (
+                "b@example.net",
+                Outcome::Dropped,
+                Reason::VirusDetected,
+                false
+            ),
+            (
+                "c@example.net",
+                Outcome::Dropped,
+                Reason::ContentError,
+                false
+            ),
+        ]
+    );
+    assert!(ev[2].text.contains("is not present"), "{}", ev[2].text);
+}
