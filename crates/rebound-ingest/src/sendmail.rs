@@ -131,6 +131,12 @@ impl Sendmail {
             return Err("empty to=".into());
         }
         let rest = &fields[list_end..];
+        // Sendmail 8.16 and later log the remote server's own words,
+        // `reply=550 5.7.1 ...`, as the last field before `stat=`. `stat=`
+        // then names only Sendmail's exit status for it ("User unknown" for
+        // any 550 refusal of a recipient, a blocklist's included), so the
+        // reply is what is classified.
+        let said = reply_field(rest).unwrap_or(stat);
         let dsn = value(rest, "dsn=");
         let relay = value(rest, "relay=");
         let outcome = if stat.starts_with("Sent") {
@@ -166,7 +172,7 @@ impl Sendmail {
                 if outcome == Outcome::Deferred && e.deferred.len() < 1000 {
                     e.deferred.push((
                         rcpt.to_string(),
-                        stat.to_string(),
+                        said.to_string(),
                         dsn.map(str::to_string),
                         rhost.clone(),
                     ));
@@ -174,7 +180,7 @@ impl Sendmail {
             }
             (e.from.clone(), e.message_id.clone())
         };
-        let (code, status) = reply::codes(stat);
+        let (code, status) = reply::codes(said);
         let drafts = recipients
             .into_iter()
             .map(|rcpt| {
@@ -185,10 +191,10 @@ impl Sendmail {
                     message_id: message_id.clone().or_else(|| Some(qid.to_string())),
                     outcome: Some(outcome),
                     // Sendmail never logs our own address; the reply may.
-                    sending_ip: crate::client_ip::named_in(stat, relay_ip),
-                    text: stat.to_string(),
+                    sending_ip: crate::client_ip::named_in(said, relay_ip),
+                    text: said.to_string(),
                     rhost: rhost.clone(),
-                    smtpcommand: smtp_command_in(stat),
+                    smtpcommand: smtp_command_in(said),
                     replycode: code,
                     identity: format!("{qid}\u{1f}{time_ms}\u{1f}{rcpt}\u{1f}{stat}"),
                     ..Draft::default()
@@ -211,6 +217,16 @@ fn is_key(s: &str) -> bool {
     s.split_once('=').is_some_and(|(k, _)| {
         !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
     })
+}
+
+/// The `reply=` field, which runs to the end of `fields` (it is the last
+/// field before `stat=`, and its text may hold ", ").
+fn reply_field(fields: &str) -> Option<&str> {
+    let at = fields
+        .match_indices("reply=")
+        .find(|(i, _)| *i == 0 || fields[..*i].ends_with(' '))?
+        .0;
+    Some(fields[at + "reply=".len()..].trim()).filter(|r| !r.is_empty())
 }
 
 /// The value of the field `key` (`dsn=`, `relay=`) in `fields`, up to the
@@ -253,6 +269,28 @@ mod tests {
             assert_eq!(d.time_ms, time::parse_iso("2026-11-23T10:00:01Z").unwrap());
         }
         assert_ne!(d[0].identity, d[1].identity);
+    }
+
+    /// Sendmail's `stat=User unknown` names its exit status for any 550 at
+    /// RCPT; the `reply=` before it holds what the server said (here a
+    /// blocklist), and that is what the event carries.
+    #[test]
+    fn the_remote_reply_field_is_the_text() {
+        let mut s = sendmail_2026();
+        let d = s.line("2026-12-04T14:05:11+01:00 relay sendmail[4411]: 6B4E5AAb004410: to=<f@example.net>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx2.example.net. [192.0.2.44], dsn=5.7.1, reply=550 5.7.1 Service unavailable; Client host [198.51.100.60] blocked using zen.spamhaus.org, stat=User unknown").unwrap();
+        assert_eq!(d[0].outcome, Some(Outcome::Bounced));
+        assert_eq!(
+            d[0].text,
+            "550 5.7.1 Service unavailable; Client host [198.51.100.60] blocked using zen.spamhaus.org"
+        );
+        assert_eq!(
+            d[0].replycode.map(|c| c.to_string()).as_deref(),
+            Some("550")
+        );
+        assert_eq!(d[0].sending_ip.as_deref(), Some("198.51.100.60"));
+        // Without `reply=`, `stat=` stays the text.
+        let d = s.line("Nov 23 10:00:01 mx1 sendmail[1]: 4ANA1: to=<b@example.net>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx.example.net. [192.0.2.1], dsn=5.1.1, stat=User unknown").unwrap();
+        assert_eq!(d[0].text, "User unknown");
     }
 
     #[test]
