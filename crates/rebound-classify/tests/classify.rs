@@ -2606,3 +2606,35 @@ fn unseen_wordings_are_read_by_their_class() {
         ),
     ]);
 }
+
+/// An MTA log keeps only the last line of Gmail's multi-line reply: its
+/// code (Gmail's documented 4.7.28, 5.7.26, 5.7.30...) then decides, not the
+/// bare x.7.x fallback.
+#[test]
+fn gmail_codes_decide_when_its_words_are_cut() {
+    assert_reasons(&[
+        (
+            "550 5.7.26  https://support.google.com/mail/answer/81126#authentication 5b1f17b1804b1-47a3c1e7a90si3330201f8f.409 - gsmtp",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.30  https://support.google.com/mail/answer/81126#authentication 5b1f17b1804b1-47a3c1e7a90si3330201f8f.410 - gsmtp",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "421 4.7.28 review our Bulk Email Senders Guidelines. 5b1f17b1804b1-47a3c1e7b12si3330288f8f.52 - gsmtp",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "550 5.7.28 review our Bulk Email Senders Guidelines. 5b1f17b1804b1-47a3c1e7b12si3330288f8f.53 - gsmtp",
+            Reason::Blocked,
+            false,
+        ),
+    ]);
+    // Not Gmail: the code alone is no statement of these causes.
+    let v = classify("550 5.7.28 Message refused");
+    assert_ne!(v.reason, Reason::Blocked, "{}", v.explain);
+}
