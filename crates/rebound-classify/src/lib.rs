@@ -17,7 +17,9 @@
 //! first step that applies decides:
 //!
 //! 1. A `feedback`, `vacation` or `delivered` hint: the input's format says
-//!    so (an ARF report, an auto-reply, a success DSN) and no text changes it.
+//!    so (an ARF report, an auto-reply, a success DSN) and no text changes it,
+//!    except a rule written for such inputs (`hints`: an auto-reply saying
+//!    the address itself is retired, `rules/autoreplies.toml`).
 //! 2. A 2xx class: delivered.
 //! 3. A rule from a user file.
 //! 4. A rule of the provider the reply comes from (recognised by a text
@@ -474,6 +476,7 @@ impl Classifier {
             action: reading.action.as_deref(),
             text,
             bounce_report: obs.bounce_report,
+            hint: reading.hint,
         };
         let best = best_rules(rs, &scratch.candidates, hits, &facts, &providers, holding);
         let status_entry = reading
@@ -859,6 +862,9 @@ impl<'a> Providers<'a> {
 /// The best holding rule of each tier, and of each reason for the generic
 /// tier (lowest order of definition wins).
 struct BestRules<'a> {
+    /// The first rule written for an input whose format named its reason
+    /// (`hints`), which alone may overturn that reason.
+    for_hint: Option<&'a rules::Rule>,
     user: Option<&'a rules::Rule>,
     provider: Option<&'a rules::Rule>,
     generic_by_reason: [Option<&'a rules::Rule>; Reason::ALL.len()],
@@ -876,6 +882,7 @@ fn best_rules<'a>(
     mut holding: Option<&mut Vec<u32>>,
 ) -> BestRules<'a> {
     let mut best = BestRules {
+        for_hint: None,
         user: None,
         provider: None,
         generic_by_reason: [None; Reason::ALL.len()],
@@ -896,6 +903,7 @@ fn best_rules<'a>(
             h.push(ri);
         }
         let slot = match rule.tier {
+            _ if !rule.hints.is_empty() => &mut best.for_hint,
             Tier::User => &mut best.user,
             Tier::Provider => &mut best.provider,
             Tier::Generic => &mut best.generic_by_reason[rule.reason as usize],
@@ -934,7 +942,12 @@ fn decide<'a>(
         explain: e.explain.as_deref(),
     };
     if let Some(h @ (Reason::Feedback | Reason::Vacation | Reason::Delivered)) = hint {
-        return Decider::Hint(h);
+        // The format's word stands unless a rule written for such inputs
+        // reads more in the text (an auto-reply saying the address is gone).
+        return match best.for_hint {
+            Some(rule) => by_rule(rule),
+            None => Decider::Hint(h),
+        };
     }
     if reading.class == Some(2) {
         return Decider::Success;

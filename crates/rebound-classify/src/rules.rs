@@ -158,6 +158,13 @@ struct RuleSpec {
     /// system's own words, not a remote server's reply.
     #[serde(default)]
     no_replycode: bool,
+    /// Only when the input's format already named one of these reasons
+    /// (`vacation` for an auto-reply, `feedback`, `delivered`), which
+    /// otherwise decide without reading the text: a rule written for
+    /// auto-replies that say the address itself is gone. A rule with
+    /// `hints` never decides anything else.
+    #[serde(default)]
+    hints: Vec<String>,
     /// Provider files only: only when the remote host (or, when that names
     /// no provider, the reporting host) is the provider's, i.e. its own
     /// server gave the reply; not when only a text marker or the
@@ -281,6 +288,9 @@ pub(crate) struct Rule {
     actions: Vec<String>,
     not_actions: Vec<String>,
     no_replycode: bool,
+    /// Only when the input's format named one of these reasons (see
+    /// `RuleSpec`).
+    pub hints: Vec<Reason>,
     /// Only when the provider is recognised by a host (see `RuleSpec`).
     pub from_host: bool,
     pub explain: Option<String>,
@@ -299,6 +309,8 @@ pub(crate) struct Facts<'a> {
     pub text: &'a str,
     /// The observation is a bounce message's (see `Observation::bounce_report`).
     pub bounce_report: bool,
+    /// The reason the input's format named, if any.
+    pub hint: Option<Reason>,
 }
 
 impl Rule {
@@ -350,6 +362,9 @@ impl Rule {
             return false;
         }
         if self.no_replycode && facts.replycode.is_some() {
+            return false;
+        }
+        if !self.hints.is_empty() && !facts.hint.is_some_and(|h| self.hints.contains(&h)) {
             return false;
         }
         if self.class.is_some() && self.class != facts.class {
@@ -639,6 +654,7 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
                     && r.not_actions.is_empty()
                     && r.not_class.is_none()
                     && !r.no_replycode
+                    && r.hints.is_empty()
                     && !r.from_host,
                 id: r.id,
                 reason: r.reason,
@@ -916,6 +932,11 @@ impl Compiler {
                     .push((idx, set.clone(), src.name.to_string(), used));
             }
         }
+        let hints = spec
+            .hints
+            .iter()
+            .map(|h| parse_reason(src.name, &spec.id, h))
+            .collect::<Result<Vec<_>, _>>()?;
         self.phrases_by_id
             .insert(spec.id.clone(), spec.phrases.clone());
         self.rules.push(Rule {
@@ -951,6 +972,7 @@ impl Compiler {
                 .map(|a| a.trim().to_ascii_lowercase())
                 .collect(),
             no_replycode: spec.no_replycode,
+            hints,
             from_host: spec.from_host,
             explain: spec.explain,
             advice,

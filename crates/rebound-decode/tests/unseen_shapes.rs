@@ -3,6 +3,7 @@
 //! documented to write). Each test names the class of notice it stands
 //! for; the addresses and texts are invented.
 
+use rebound_core::Reason;
 use rebound_decode::{
     DecodeOptions, Record, VerpPattern, decode_message, decode_message_configured,
 };
@@ -873,5 +874,49 @@ From: Newsletter <news@ours.example>\nTo: mo@example.net\nSubject: offers\n\nbod
     for r in &records {
         assert_eq!(r.addresser, "bounce-7@mailer.ours.example");
         assert_eq!(r.verdict.reason.to_string(), "feedback");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Auto-replies that say the address is gone.
+
+fn auto_reply(subject: &str, body: &str) -> Vec<Record> {
+    let raw = format!(
+        "From: Tom Berg <tom@example.net>\nTo: news@ours.example\nSubject: {subject}\n\
+Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
+    );
+    let options = DecodeOptions {
+        vacation: true,
+        ..DecodeOptions::default()
+    };
+    decode_message(raw.as_bytes(), "t", &options).expect("a message")
+}
+
+/// An out-of-office reply is no failure, but one that says the address
+/// itself is retired is a dead address a sender must stop mailing (and one
+/// that names the new address is a move); "no longer monitored" or "not
+/// read until" stay auto-replies: the mail still arrives.
+#[test]
+fn an_auto_reply_that_says_the_address_is_gone_is_a_dead_address() {
+    let closed = auto_reply(
+        "Automatic reply: invoice",
+        "This email address is no longer in use and the mailbox has been closed.\n\
+Your message has not been read and will not be forwarded. Please write to info@example.net.",
+    );
+    assert_eq!(closed[0].verdict.reason, Reason::UserUnknown, "{closed:?}");
+    assert!(closed[0].verdict.hardbounce);
+    let moved = auto_reply(
+        "Automatische Antwort: Bestellung",
+        "Diese E-Mail-Adresse ist nicht mehr aktiv. Bitte senden Sie Ihre Nachricht an meine neue Adresse: tom.berg@example.org",
+    );
+    assert_eq!(moved[0].verdict.reason, Reason::HasMoved, "{moved:?}");
+    for body in [
+        "I am out of the office until Monday and will not read mail until then.",
+        "This mailbox is no longer monitored. For support please use the web form.",
+        "Our old phone number is no longer in use; I am away until 3 May.",
+    ] {
+        let away = auto_reply("Out of Office: invoice", body);
+        assert_eq!(away[0].verdict.reason, Reason::Vacation, "{body}");
+        assert!(!away[0].verdict.hardbounce, "{body}");
     }
 }
