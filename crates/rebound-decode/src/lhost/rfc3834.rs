@@ -83,12 +83,21 @@ const SUBJECT_PREFIXES: &[&str] = &[
     "ตอบกลับอัตโนมัติ",
 ];
 
-/// Whether the subject starts with one of `SUBJECT_PREFIXES` ending at a
+/// Words that mark an automatic answer anywhere in the subject: HCL
+/// (Lotus) Notes names the absent person first ("Anna Berg is out of the
+/// office (returning 01/07/2026)") and sets no auto-reply header.
+const SUBJECT_PHRASES: &[&str] = &[" is out of the office"];
+
+/// Whether the subject marks an automatic answer: one of `SUBJECT_PHRASES`
+/// anywhere, or one of `SUBJECT_PREFIXES` at its start ending at a
 /// word's end ("Autoreply: ...", not "Autoreplyer pricing"). Japanese,
 /// Chinese and Thai write no spaces between words, so their prefixes may
 /// run straight on ("自動応答メール").
 fn subject_is_auto(subject: &str) -> bool {
     let lower = subject.trim().to_lowercase();
+    if SUBJECT_PHRASES.iter().any(|p| lower.contains(p)) {
+        return true;
+    }
     SUBJECT_PREFIXES.iter().any(|p| {
         lower.strip_prefix(p).is_some_and(|rest| {
             let ends_word = rest.chars().next().is_none_or(|c| !c.is_alphanumeric());
@@ -236,6 +245,7 @@ Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n\nIch bin bis Mon
     fn a_prefix_must_end_at_a_word_end() {
         assert!(subject_is_auto("Autoreply: away"));
         assert!(subject_is_auto("自動応答メール"));
+        assert!(subject_is_auto("Hans Meier is out of the office."));
         assert!(!subject_is_auto("Autoreplyer pricing for 2027"));
         assert!(!subject_is_auto("Automatisch antwoorden instellen?"));
         assert!(!subject_is_auto("Re: meeting"));
