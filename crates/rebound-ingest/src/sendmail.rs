@@ -219,25 +219,28 @@ fn is_key(s: &str) -> bool {
     })
 }
 
+/// The text after the field name `key` (`dsn=`), where `key` starts a
+/// field (at the start or after a space, not inside another name).
+fn after_key<'a>(fields: &'a str, key: &str) -> Option<&'a str> {
+    let at = fields
+        .match_indices(key)
+        .find(|(i, _)| *i == 0 || fields[..*i].ends_with(' '))?
+        .0;
+    Some(&fields[at + key.len()..])
+}
+
 /// The `reply=` field, which runs to the end of `fields` (it is the last
 /// field before `stat=`, and its text may hold ", ").
 fn reply_field(fields: &str) -> Option<&str> {
-    let at = fields
-        .match_indices("reply=")
-        .find(|(i, _)| *i == 0 || fields[..*i].ends_with(' '))?
-        .0;
-    Some(fields[at + "reply=".len()..].trim()).filter(|r| !r.is_empty())
+    after_key(fields, "reply=")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
 }
 
 /// The value of the field `key` (`dsn=`, `relay=`) in `fields`, up to the
 /// next `, `.
 fn value<'a>(fields: &'a str, key: &str) -> Option<&'a str> {
-    let at = fields
-        .match_indices(key)
-        .find(|(i, _)| *i == 0 || fields[..*i].ends_with(' '))?
-        .0
-        + key.len();
-    let v = &fields[at..];
+    let v = after_key(fields, key)?;
     Some(v.split(", ").next().unwrap_or(v).trim())
 }
 

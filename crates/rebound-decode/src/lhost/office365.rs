@@ -140,8 +140,8 @@ pub(crate) fn decode_exchange(mail: &Mail) -> Option<Vec<Delivery>> {
     (!found.is_empty()).then_some(found)
 }
 
-/// The administrators' section when its heading is English; otherwise the
-/// whole text, read for quoted replies only (see `read_admin`).
+/// The administrators' section, when its English heading is there
+/// (`read_admin` reads the whole text otherwise).
 fn admin_section(text: &str) -> Option<&str> {
     let start = text.find(ADMIN)?;
     let rest = text.get(start + ADMIN.len()..)?;

@@ -144,8 +144,8 @@ impl Decoder for Rfc3834 {
             || h.get("precedence")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("auto_reply"));
         let subject = mail.subject.trim();
-        let auto_subject = subject_is_auto(subject);
-        if !(auto_replied || autoreply_header || auto_subject) {
+        // The subject last: it is lower-cased (Unicode) to be compared.
+        if !(auto_replied || autoreply_header || subject_is_auto(subject)) {
             return None;
         }
         // Delivery notices carry `Auto-Submitted` too: cheapest checks first.
