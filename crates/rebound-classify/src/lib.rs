@@ -409,7 +409,10 @@ impl Classifier {
         holding.dedup();
         let hits = {
             let mut hits = Vec::new();
-            rs.scan(reply::capped(input.text), |pid, _, _| hits.push(pid));
+            rs.scan(
+                &reply::matching_text(reply::capped(input.text)),
+                |pid, _, _| hits.push(pid),
+            );
             hits.sort_unstable();
             hits.dedup();
             hits
@@ -454,9 +457,11 @@ impl Classifier {
         holding: Option<&mut Vec<u32>>,
     ) -> Verdict {
         let rs = &self.rules;
-        let text = reply::capped(obs.text);
-        let mut parsed = reply::parse_except_command(text);
+        let raw = reply::capped(obs.text);
+        let mut parsed = reply::parse_except_command(raw);
         let mut reading = Reading::new(obs, &mut parsed);
+        let matching = reply::matching_text(raw);
+        let text: &str = &matching;
         let command_marker = scan(rs, text, &mut scratch.hits);
         reading.command = reading.command.or_else(|| {
             command_marker.map(|c| reply::command_markers_table()[c as usize].1.to_string())

@@ -367,7 +367,13 @@ fn find_rhost(s: &str) -> Option<String> {
             || inside
                 .iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'.'));
-        if !inside_ok || token.len() < 3 || !token.contains('.') {
+        // A host name has a letter: `550-5.7.1 [192.0.2.1]` is a reply's
+        // code before the address it names, not a host.
+        if !inside_ok
+            || token.len() < 3
+            || !token.contains('.')
+            || !token.bytes().any(|c| c.is_ascii_alphabetic())
+        {
             continue;
         }
         let before = s[..start].trim_end().as_bytes();
@@ -560,14 +566,25 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
     s = s.trim_start_matches([':', ' ', '-', '#']);
     s = s.trim_end_matches(['\'', ']']).trim_end();
 
-    let code_digits = code.map(|c| {
-        let n = c.get();
-        [
-            b'0' + (n / 100) as u8,
-            b'0' + (n / 10 % 10) as u8,
-            b'0' + (n % 10) as u8,
-        ]
-    });
+    squeeze(s, code, 0)
+}
+
+/// The reply code's three digits, for spotting its continuation prefixes.
+fn code_digits(code: ReplyCode) -> [u8; 3] {
+    let n = code.get();
+    [
+        b'0' + (n / 100) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]
+}
+
+/// `s` with its whitespace squeezed to single spaces (trailing space
+/// dropped) and every continuation prefix of `code` (`550-5.7.1 `) that
+/// starts a word at or after byte `keep_before` dropped; borrowed when
+/// there is nothing to do.
+fn squeeze(s: &str, code: Option<ReplyCode>, keep_before: usize) -> Cow<'_, str> {
+    let code_digits = code.map(code_digits);
     let b = s.as_bytes();
     // Fast path, the common case: nothing to squeeze or drop. Vectorised
     // probes (no byte-at-a-time loop): non-ASCII, control whitespace, a
@@ -575,8 +592,9 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
     let needs_work = !b.is_ascii()
         || memchr::memchr3(b'\t', b'\r', b'\n', b).is_some()
         || double_space().find(b).is_some()
-        || code_digits
-            .is_some_and(|cd| memchr::memchr_iter(b'-', b).any(|i| i >= 3 && b[i - 3..i] == cd));
+        || code_digits.is_some_and(|cd| {
+            memchr::memchr_iter(b'-', b).any(|i| i >= 3 + keep_before && b[i - 3..i] == cd)
+        });
     if !needs_work {
         return Cow::Borrowed(s);
     }
@@ -586,6 +604,7 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
     while i < b.len() {
         // A repeated `550-5.1.1 ` continuation prefix inside a joined line.
         if let Some(cd) = &code_digits
+            && i >= keep_before
             && (i == 0 || b[i - 1] == b' ')
             && b[i..].starts_with(cd)
             && b.get(i + 3) == Some(&b'-')
@@ -620,6 +639,53 @@ fn clean_body(body: &str, code: Option<ReplyCode>) -> Cow<'_, str> {
         out.pop();
     }
     Cow::Owned(out)
+}
+
+/// The reply as the phrase scanner reads it: the whole text, wrapping
+/// included, but as one line with single spaces and without the reply's
+/// continuation prefixes after its first code. A phrase the server wrote
+/// across lines (`…is not authorized to\r\n550-5.7.1 send email
+/// directly…`, or the same joined by an MTA log) then reads as written.
+/// Borrowed, so free, when the text is already one clean line.
+pub(crate) fn matching_text(text: &str) -> Cow<'_, str> {
+    let joined = join_continuation_lines(text);
+    let (code, status, end) = find_codes(joined.as_bytes());
+    // The first code stays: some phrases include it.
+    let keep_before = end.unwrap_or(0);
+    let squeezed = match &joined {
+        Cow::Borrowed(line) => squeeze(line, code, keep_before),
+        Cow::Owned(line) => Cow::Owned(squeeze(line, code, keep_before).into_owned()),
+    };
+    let one_line = match squeezed {
+        Cow::Borrowed(_) => return joined,
+        Cow::Owned(line) => line,
+    };
+    // A multi-line reply's last line starts `550 5.7.1 ` (a space, not a
+    // hyphen); once the reply was seen to continue, drop that one too.
+    let continued = code.is_some_and(|c| {
+        let cd = code_digits(c);
+        joined
+            .as_bytes()
+            .windows(4)
+            .skip(keep_before)
+            .any(|w| w[..3] == cd && w[3] == b'-')
+    });
+    match (code, status) {
+        (Some(c), Some(st)) if continued => {
+            let last = format!(" {} {st} ", c.get());
+            match one_line.get(keep_before..).and_then(|t| t.find(&last)) {
+                Some(at) => {
+                    let at = keep_before + at;
+                    let mut out = String::with_capacity(one_line.len());
+                    out.push_str(&one_line[..=at]);
+                    out.push_str(one_line[at + last.len()..].trim_start());
+                    Cow::Owned(out)
+                }
+                None => Cow::Owned(one_line),
+            }
+        }
+        _ => Cow::Owned(one_line),
+    }
 }
 
 /// A searcher for two spaces in a row, built once.
@@ -681,6 +747,42 @@ mod tests {
         assert_eq!(
             p.text,
             "[192.0.2.1] Our system has detected an unusual rate 550 5.7.1 of mail. - gsmtp"
+        );
+    }
+
+    #[test]
+    fn matching_text_reads_a_multi_line_reply_as_one_sentence() {
+        // Joined by an MTA log: the continuation prefixes stay in the line.
+        let logged = "550-5.7.1 [192.0.2.1] The IP you're using is not authorized to 550-5.7.1 send email directly to our servers. For more information, go to 550 5.7.1 https://support.example/?p=x - gsmtp";
+        assert_eq!(
+            matching_text(logged),
+            "550-5.7.1 [192.0.2.1] The IP you're using is not authorized to send email directly to our servers. For more information, go to https://support.example/?p=x - gsmtp"
+        );
+        // As a DSN carries it, over lines, with the wrapping kept.
+        let folded = "smtp; 550-5.7.1 The IP you're using is not\r\n 550-5.7.1 authorized to send  email directly";
+        assert_eq!(
+            matching_text(folded),
+            "smtp; 550-5.7.1 The IP you're using is not authorized to send email directly"
+        );
+        // A clean line is borrowed as it is; a quoted code inside a
+        // one-line reply is not a continuation and stays.
+        let clean = "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown";
+        assert!(matches!(matching_text(clean), Cow::Borrowed(_)));
+        let quoted = "550 5.7.1 Remote server said 550 5.7.1 Access denied";
+        assert_eq!(matching_text(quoted), quoted);
+    }
+
+    #[test]
+    fn a_reply_code_before_an_address_is_not_a_host() {
+        assert_eq!(
+            parse("550-5.7.1 [192.0.2.1] The IP you're using").rhost,
+            None
+        );
+        assert_eq!(
+            parse("host mx.example.net[192.0.2.1] said: 550 5.1.1 unknown")
+                .rhost
+                .as_deref(),
+            Some("mx.example.net")
         );
     }
 

@@ -2607,6 +2607,73 @@ fn unseen_wordings_are_read_by_their_class() {
     ]);
 }
 
+/// More wordings met in new material, each a class rather than one reply:
+/// a refusal naming the check that refused it, a spam verdict said of "your
+/// message", an anti-spam policy that names no listing (and one that does),
+/// a per-host request budget, and a pipe command's own failure whose output
+/// mentions a refused connection.
+#[test]
+fn refusals_that_name_their_check_or_budget() {
+    assert_reasons(&[
+        (
+            "550 5.1.0 0bcW1i00G0jifNx01 blocked by SPF",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected by DKIM: signature did not verify for example.com",
+            Reason::AuthFailure,
+            false,
+        ),
+        (
+            "550 The mail server detected your message as spam and has prevented delivery.",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 <c@uol.example>: Mensagem recusada pela politica antispam do provedor",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "554 5.7.1 Rejected by anti-spam policy: your IP 192.0.2.7 is listed at zen.spamhaus.org",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "451-The server has reached its limit for processing requests from your host. 451 Please try again later.",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "Command died with status 1: \"/usr/local/bin/ticket-import\". Command output: ConnectionRefusedError: [Errno 111] Connection refused",
+            Reason::MailerError,
+            false,
+        ),
+    ]);
+}
+
+/// A multi-line reply as an MTA log joins it keeps each line's `550-5.7.1`
+/// prefix, and a DSN folds it over lines: a phrase the server wrote across
+/// the break still reads as written (Gmail's refusal of an IP that must use
+/// its provider's relay), and the code is not taken for a host name.
+#[test]
+fn phrases_across_continuation_lines_are_read() {
+    for text in [
+        "550-5.7.1 [198.51.100.77] The IP you're using to send mail is not authorized to 550-5.7.1 send email directly to our servers. Please use the SMTP relay at your 550-5.7.1 service provider instead. For more information, go to 550 5.7.1  https://support.google.com/mail/?p=NotAuthorizedError x1si2 - gsmtp",
+        "550-5.7.1 [198.51.100.77] The IP you're using to send mail is not authorized to\r\n550-5.7.1 send email directly to our servers. Please use the SMTP relay at your\r\n550 5.7.1 service provider instead. - gsmtp",
+    ] {
+        let v = classify(text);
+        assert_eq!(v.reason, Reason::Blocked, "{text}: {}", v.explain);
+        assert!(
+            v.explain.contains("google/NotAuthorizedDirect"),
+            "{}",
+            v.explain
+        );
+        assert_eq!(v.rhost, "", "{text}");
+    }
+}
+
 /// An MTA log keeps only the last line of Gmail's multi-line reply: its
 /// code (Gmail's documented 4.7.28, 5.7.26, 5.7.30...) then decides, not the
 /// bare x.7.x fallback.
