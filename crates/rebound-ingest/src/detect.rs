@@ -46,6 +46,11 @@ pub fn detect(head: &[u8]) -> Option<Format> {
             return None;
         });
     }
+    // Mandrill's webhook body as it is posted: a form whose
+    // `mandrill_events` field holds the JSON.
+    if trimmed.starts_with(webhook::MANDRILL_FORM_FIELD) {
+        return Some(Format::Mandrill);
+    }
     if trimmed.starts_with("From ") {
         return Some(Format::Mbox);
     }

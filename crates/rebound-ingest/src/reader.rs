@@ -224,7 +224,17 @@ impl<R: BufRead> EventReader<R> {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
-            let room = MAX_LINE.saturating_sub(self.buf.len());
+            // A Mandrill form body is one line holding a whole batch: it
+            // gets a JSON document's limit.
+            let cap = if self
+                .buf
+                .starts_with(webhook::MANDRILL_FORM_FIELD.as_bytes())
+            {
+                usize::try_from(MAX_JSON_DOCUMENT).unwrap_or(usize::MAX)
+            } else {
+                MAX_LINE
+            };
+            let room = cap.saturating_sub(self.buf.len());
             if room < take {
                 truncated = true;
             }
@@ -315,6 +325,16 @@ impl<R: BufRead> EventReader<R> {
             Parser::Json(_) => {
                 let t = line.trim();
                 if t.is_empty() {
+                    return;
+                }
+                if t.starts_with(webhook::MANDRILL_FORM_FIELD) {
+                    match webhook::mandrill_form_events(t) {
+                        Ok(v) => self.json_value(v, location),
+                        Err(m) => {
+                            let e = self.error(location, m);
+                            self.queue.push_back(Err(e));
+                        }
+                    }
                     return;
                 }
                 match serde_json::from_str::<serde_json::Value>(t) {

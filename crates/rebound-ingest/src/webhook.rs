@@ -427,7 +427,11 @@ const SPARKPOST_MESSAGE_EVENTS: &[(&str, Row)] = &[
     ("spam_complaint", COMPLAINED),
     ("policy_rejection", dropped(Reason::Suppressed)),
     ("injection", Row::NotDelivery),
-    ("generation_failure", Row::NotDelivery),
+    // A `gen_event`: "Message generation failed for an intended recipient"
+    // (a template that did not render for this recipient's data). Never
+    // sent, so no suppression; the content is the cause, as with SES's
+    // "Rendering Failure".
+    ("generation_failure", dropped(Reason::ContentError)),
     ("generation_rejection", Row::NotDelivery),
     ("sms_status", Row::NotDelivery),
 ];
@@ -532,6 +536,25 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
         return Some(Format::Sendgrid);
     }
     None
+}
+
+/// How Mandrill's webhook body starts: a form (`application/x-www-form-urlencoded`)
+/// whose `mandrill_events` field holds the events' JSON.
+pub(crate) const MANDRILL_FORM_FIELD: &str = "mandrill_events=";
+
+/// The events of one Mandrill form body, as saved from a request (one
+/// body a line): the `mandrill_events` field's JSON, for [`records`] to
+/// split. Other fields (Mandrill sends none today) are ignored.
+pub(crate) fn mandrill_form_events(form: &str) -> Result<Value, String> {
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_str(form).map_err(|e| format!("mandrill: not a form body: {e}"))?;
+    let json = fields
+        .into_iter()
+        .find(|(k, _)| k == "mandrill_events")
+        .map(|(_, v)| v)
+        .ok_or("mandrill: a form body without mandrill_events")?;
+    serde_json::from_str(&json)
+        .map_err(|e| format!("mandrill: invalid JSON in mandrill_events: {e}"))
 }
 
 /// Splits a document into records: an array's elements, a Mailgun Events
@@ -1202,7 +1225,12 @@ fn postmark(v: &Value, received_ms: i64) -> Result<Parsed, String> {
 
 fn sparkpost(v: &Value, received_ms: i64) -> Result<Parsed, String> {
     let msys = v.get("msys").ok_or("SparkPost record without msys")?;
-    let Some(e) = msys.get("message_event") else {
+    // Generation events share the message events' fields (`gen_event`).
+    let event = msys.get("message_event").or_else(|| {
+        msys.get("gen_event")
+            .filter(|g| g.get("type").and_then(Value::as_str) == Some("generation_failure"))
+    });
+    let Some(e) = event else {
         return match SPARKPOST_GROUPS.iter().find(|g| msys.get(**g).is_some()) {
             Some(g) => Ok(Parsed::skip(Format::Sparkpost, g)),
             None => {

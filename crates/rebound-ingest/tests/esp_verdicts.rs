@@ -419,3 +419,22 @@ fn ses_messages_it_never_sent_are_dropped_for_their_content() {
     );
     assert!(ev[2].text.contains("is not present"), "{}", ev[2].text);
 }
+
+/// SparkPost's `gen_event` "generation_failure": the template did not
+/// render for this recipient, so nothing was sent. A dropped send for its
+/// content, not a failure against the recipient; other generation events
+/// still give none.
+#[test]
+fn sparkpost_generation_failures_are_dropped_for_their_content() {
+    let body = r#"[
+{"msys":{"gen_event":{"type":"generation_failure","event_id":"1","timestamp":"2026-11-30T10:00:00.000Z","message_id":"g1","transmission_id":"t1","rcpt_to":"d@example.net","friendly_from":"s@example.org","template_id":"welcome","error_code":"1902","raw_reason":"Message generation rejected","reason":"Message generation rejected"}}},
+{"msys":{"gen_event":{"type":"generation_rejection","event_id":"2","timestamp":"2026-11-30T10:00:01.000Z","message_id":"g2","transmission_id":"t1","rcpt_to":"e@example.net","friendly_from":"s@example.org","error_code":"1903","raw_reason":"policy","reason":"policy"}}}
+]"#;
+    let (ev, bad, _) = read(body);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].recipient, "d@example.net");
+    assert_eq!(ev[0].outcome, Outcome::Dropped);
+    assert_eq!(ev[0].verdict.reason, Reason::ContentError);
+    assert!(!ev[0].verdict.hardbounce);
+}

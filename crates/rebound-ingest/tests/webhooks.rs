@@ -260,3 +260,28 @@ fn sending_ip_from_the_refusal_when_the_payload_has_none() {
     assert_eq!(ev[1].sending_ip.as_deref(), Some("203.0.113.9"));
     assert_eq!(ev[2].sending_ip, None);
 }
+
+/// Mandrill posts its events as a form (`mandrill_events=<url-encoded
+/// JSON>`); a body saved as it was posted, one a line, is read as Mandrill
+/// without `--format`, and a broken body fails alone.
+#[test]
+fn mandrill_form_bodies_saved_as_posted() {
+    let events = r#"[{"event":"hard_bounce","ts":1780000000,"_id":"m1","msg":{"ts":1779999000,"email":"gone@example.org","sender":"news@sender.example","state":"bounced","bounce_description":"bad_mailbox","diag":"smtp;550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown"}},{"event":"soft_bounce","ts":1780000100,"_id":"m2","msg":{"ts":1779999100,"email":"full@example.org","sender":"news@sender.example","state":"soft-bounced","bounce_description":"mailbox_full","diag":"smtp;452 4.2.2 Mailbox full"}}]"#;
+    let form: String = std::iter::once("mandrill_events=".to_string())
+        .chain(events.bytes().map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        }))
+        .collect();
+    let text = format!("{form}\nmandrill_events=%5Bnot-json\n");
+    let (ok, bad) = read(&text, Format::Auto);
+    assert_eq!(ok.len(), 2, "{bad:?}");
+    assert_eq!(ok[0].recipient, "gone@example.org");
+    assert_eq!(ok[0].verdict.reason, Reason::UserUnknown);
+    assert!(ok[0].verdict.hardbounce);
+    assert_eq!(ok[1].recipient, "full@example.org");
+    assert_eq!(ok[1].verdict.reason, Reason::MailboxFull);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(bad[0].contains("hook.json:2"), "{bad:?}");
+}
