@@ -2653,6 +2653,95 @@ fn refusals_that_name_their_check_or_budget() {
     ]);
 }
 
+/// Wording classes from a second set of new replies: a provider's code
+/// under any prefix, deleted and misspelt mailboxes (but not under a
+/// client-IP block), an MTA's own words for a loop or the server's size
+/// limit, greylisting and viruses in other languages, missing required
+/// headers, spam judged or sourced, floods and harvest guards.
+#[test]
+fn second_round_of_unseen_wordings() {
+    assert_reasons(&[
+        (
+            "550 5.7.1 Connection refused - OXSUS0001_403",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 5.7.1 Connection refused - OXSEU_403",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "551 5.7.1 <lars@example.com>: account deleted; no forwarding address",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 recipient e-mail adress unknown",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 Requested action not taken: mailbox unavailable [MX-PLCY-07] client IP 198.51.100.21 blocked",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "mail for example.com loops back to myself",
+            Reason::NetworkError,
+            false,
+        ),
+        (
+            "message size 31457280 exceeds size limit 26214400 of server mx.example.com[192.0.2.40]",
+            Reason::MesgTooBig,
+            false,
+        ),
+        (
+            "451 4.7.1 Szara lista: spróbuj ponownie za 5 minut",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "554 5.7.1 Mensagem recusada por conter vírus (Win.Trojan.Agent-123)",
+            Reason::VirusDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected: missing Message-ID header",
+            Reason::NotCompliantRfc,
+            false,
+        ),
+        (
+            "552 5.2.0 This message has been rejected due to content judged to be spam by the internet community",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 Your message was rejected: attachment invoice.pdf.exe has a blocked file type",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "554 5.7.1 IP address 198.51.100.44 has been labeled as a source of spam",
+            Reason::Blocked,
+            false,
+        ),
+        ("554 5.7.28 Mail flood detected", Reason::Speeding, false),
+        (
+            "556 Too many invalid recipient requests. Closing connection.",
+            Reason::TooManyConn,
+            false,
+        ),
+    ]);
+    // A connection refused before any greeting is no refusal by the server.
+    let obs = Observation {
+        smtpcommand: Some("CONN".into()),
+        ..Observation::from_text("connect to mx2.example.net[203.0.113.26]:25: Connection refused")
+    };
+    let v = Classifier::builtin().classify(&obs);
+    assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
+}
+
 /// A multi-line reply as an MTA log joins it keeps each line's `550-5.7.1`
 /// prefix, and a DSN folds it over lines: a phrase the server wrote across
 /// the break still reads as written (Gmail's refusal of an IP that must use
