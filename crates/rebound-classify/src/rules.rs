@@ -118,6 +118,9 @@ struct RuleSpec {
     /// Substrings that veto the rule.
     #[serde(default)]
     excludes: Vec<String>,
+    /// Reuse the `excludes` of another rule, by id (with `phrases_from`:
+    /// the same words, vetoed by the same words).
+    excludes_from: Option<String>,
     /// Named `[phrase_sets]` whose phrases veto the rule too.
     #[serde(default)]
     excludes_sets: Vec<String>,
@@ -641,6 +644,7 @@ pub(crate) fn view(text: &str) -> Result<RuleFileView, (usize, String)> {
             .map(|r| RuleSpecView {
                 has_no_conditions: r.requires.is_empty()
                     && r.excludes.is_empty()
+                    && r.excludes_from.is_none()
                     && r.excludes_sets.is_empty()
                     && r.regex.is_none()
                     && r.commands.is_empty()
@@ -750,9 +754,13 @@ struct Compiler {
     blocklists: Vec<BlocklistDef>,
     /// Each rule's own phrases, for `phrases_from`.
     phrases_by_id: HashMap<String, Vec<String>, std::hash::BuildHasherDefault<Fnv>>,
+    /// Each rule's own excludes, for `excludes_from`.
+    excludes_by_id: HashMap<String, Vec<String>, std::hash::BuildHasherDefault<Fnv>>,
     /// (rule index, id it takes phrases from, file): resolved once every
     /// file is read, so a rule may reuse a later file's phrases.
     phrases_from: Vec<(usize, String, String)>,
+    /// (rule index, id it takes excludes from, file), resolved likewise.
+    excludes_from: Vec<(usize, String, String)>,
     /// Every file's `[phrase_sets]`, merged by name.
     phrase_sets: std::collections::BTreeMap<String, Vec<String>>,
     /// (rule index, set name, file, whether the set gives candidate
@@ -923,6 +931,10 @@ impl Compiler {
             self.phrases_from
                 .push((idx, from.clone(), src.name.to_string()));
         }
+        if let Some(from) = &spec.excludes_from {
+            self.excludes_from
+                .push((idx, from.clone(), src.name.to_string()));
+        }
         for (sets, used) in [
             (&spec.phrases_sets, SetUse::Phrases),
             (&spec.excludes_sets, SetUse::Excludes),
@@ -939,6 +951,8 @@ impl Compiler {
             .collect::<Result<Vec<_>, _>>()?;
         self.phrases_by_id
             .insert(spec.id.clone(), spec.phrases.clone());
+        self.excludes_by_id
+            .insert(spec.id.clone(), spec.excludes.clone());
         self.rules.push(Rule {
             id: spec.id,
             reason,
@@ -1127,6 +1141,19 @@ impl Compiler {
                     .pattern(p, Target::Rule(idx as u32))
                     .map_err(|e| invalid(&file, e))?;
                 self.rules[idx].any.push(id);
+            }
+        }
+        for (idx, from, file) in std::mem::take(&mut self.excludes_from) {
+            let excludes = self
+                .excludes_by_id
+                .get(&from)
+                .ok_or_else(|| invalid(&file, format!("excludes_from: no rule {from:?}")))?;
+            for p in excludes {
+                let id = self
+                    .patterns
+                    .pattern(p, Target::Rule(idx as u32))
+                    .map_err(|e| invalid(&file, e))?;
+                self.rules[idx].excludes.push(id);
             }
         }
         for (idx, name, file, used) in std::mem::take(&mut self.sets_used) {

@@ -2742,6 +2742,33 @@ fn second_round_of_unseen_wordings() {
     assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
 }
 
+/// A filter's "user unknown" in a bounce that names no command yields, as
+/// the "user unknown" rule does, to the real reason the same reply gives
+/// after RFC 5321's stock words: IONOS's missing reverse DNS, a blocked IP.
+#[test]
+fn stock_words_in_a_bounce_yield_to_the_reason_after_them() {
+    let c = Classifier::builtin();
+    for (text, want) in [
+        (
+            "550-Requested action not taken: mailbox unavailable\n550 invalid DNS PTR resource record, IP=192.0.2.5",
+            Reason::RequirePtr,
+        ),
+        (
+            "550 Requested action not taken: mailbox unavailable, client IP 192.0.2.5 blocked",
+            Reason::Blocked,
+        ),
+    ] {
+        let v = c.classify(&Observation {
+            text: text.into(),
+            action: Some("failed".into()),
+            bounce_report: true,
+            ..Observation::default()
+        });
+        assert_eq!(v.reason, want, "{text}: {}", v.explain);
+        assert!(!v.hardbounce, "{text}");
+    }
+}
+
 /// A multi-line reply as an MTA log joins it keeps each line's `550-5.7.1`
 /// prefix, and a DSN folds it over lines: a phrase the server wrote across
 /// the break still reads as written (Gmail's refusal of an IP that must use

@@ -310,6 +310,10 @@ const BOUNCE_SENDERS: &[&str] = &[
     "listserv",
     "mailman",
     "bounce",
+    // The system mailbox every Exchange and Exchange Online NDR comes from
+    // ("Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@…>";
+    // the name is the same in every organisation).
+    "microsoftexchange329e71ec88ae4615bbc36ab6ce41109e",
 ];
 /// Subject wording that only a bounce uses.
 const BOUNCE_SUBJECTS: &[&str] = &[
@@ -1399,6 +1403,40 @@ Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found'
         let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
         assert_eq!(got, ["accounts@customer.example"]);
         assert!(found[0].diagnostic.contains("5.1.10"), "{:?}", found[0]);
+    }
+
+    /// Outlook's own forward ("-----Original Message-----", `Sent:`) of an
+    /// Exchange NDR, whose sender is Exchange's system mailbox rather than
+    /// a postmaster: the notice inside is still read.
+    #[test]
+    fn an_outlook_forward_of_an_exchange_ndr_is_read() {
+        let found = decode(
+            "From: Ann <ann@office.example>
+To: IT <it@office.example>
+Subject: FW: Undeliverable: Invoice
+
+Can someone check this? Dan's address keeps failing.
+
+-----Original Message-----
+From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@office.example>
+Sent: Monday, February 9, 2026 11:47 AM
+To: Ann <ann@office.example>
+Subject: Undeliverable: Invoice
+
+Delivery has failed to these recipients or groups:
+
+dan@supplier.example (dan@supplier.example)
+The email address you entered couldn't be found.
+
+Diagnostic information for administrators:
+
+dan@supplier.example
+Remote Server returned '550 5.1.1 <dan@supplier.example>: Recipient address rejected: User unknown'
+",
+        );
+        let got: Vec<&str> = found.iter().map(|d| d.recipient.as_str()).collect();
+        assert_eq!(got, ["dan@supplier.example"]);
+        assert!(found[0].diagnostic.contains("5.1.1"), "{:?}", found[0]);
     }
 
     /// Bulk mail whose subject borrows a bounce's words ("Returned mail?
