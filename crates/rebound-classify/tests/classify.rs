@@ -2728,6 +2728,11 @@ fn second_round_of_unseen_wordings() {
         ),
         ("554 5.7.28 Mail flood detected", Reason::Speeding, false),
         (
+            "552 5.1.1 <h.ortiz@example.com> Mailbox delivery failure policy error",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
             "554 5.7.1 Message blocked: banned attachment type (.js)",
             Reason::ContentError,
             false,
