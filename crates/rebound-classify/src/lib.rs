@@ -495,7 +495,7 @@ impl Classifier {
             hits,
             &best,
             status_entry,
-            blocklist.is_some(),
+            blocklist.map(FoundBlocklist::implies),
             obs,
         );
         // "Delivery time expired" (x.4.7) in a delay notice is the warning
@@ -719,6 +719,16 @@ struct FoundBlocklist {
 }
 
 impl FoundBlocklist {
+    /// The reason a listing implies: a list of the links found in messages
+    /// (SURBL, URIBL) judges the message's content; any other (of IPs, of
+    /// sending domains) refuses the sender.
+    fn implies(self) -> Reason {
+        match self.listed {
+            rebound_core::Listed::Url => Reason::SpamDetected,
+            _ => Reason::Blocked,
+        }
+    }
+
     /// As the verdict names it: the list, and the zone when the reply
     /// named one.
     fn named(self, rs: &RuleSet) -> Blocklist {
@@ -933,7 +943,7 @@ fn decide<'a>(
     hits: &[u32],
     best: &BestRules<'a>,
     status_entry: Option<(EnhancedStatus, &'a rules::StatusEntry)>,
-    blocklisted: bool,
+    blocklisted: Option<Reason>,
     obs: &ObservationRef<'_>,
 ) -> Decider<'a> {
     let hint = reading.hint;
@@ -963,9 +973,8 @@ fn decide<'a>(
     if let Some(entry) = status_entry.filter(|(_, e)| e.tier == Tier::User) {
         return by_status(entry);
     }
-    let text_says = |r: Reason| {
-        best.generic_by_reason[r as usize].is_some() || (r == Reason::Blocked && blocklisted)
-    };
+    let text_says =
+        |r: Reason| best.generic_by_reason[r as usize].is_some() || blocklisted == Some(r);
     for &r in &rs.order.primary {
         // A message the MTA gave up on (`expired`) after a refused
         // connection or a block: the block is only the last attempt's
@@ -982,7 +991,7 @@ fn decide<'a>(
         {
             return by_status(entry);
         }
-        if r == Reason::Blocked && blocklisted {
+        if blocklisted == Some(r) {
             return Decider::Blocklist(r);
         }
     }

@@ -673,6 +673,8 @@ pub(crate) fn matching_text(text: &str) -> Cow<'_, str> {
     match (code, status) {
         (Some(c), Some(st)) if continued => {
             let last = format!(" {} {st} ", c.get());
+            // `keep_before` counts in `joined`; squeezed spaces before it
+            // only move the search's start a little later.
             match one_line.get(keep_before..).and_then(|t| t.find(&last)) {
                 Some(at) => {
                     let at = keep_before + at;

@@ -2752,6 +2752,107 @@ fn second_round_of_unseen_wordings() {
     assert_eq!(v.reason, Reason::NetworkError, "{}", v.explain);
 }
 
+/// A third round: how replies reach a sender (a greeting refused for a
+/// domain that takes no mail, a timed-out greeting, a reporting MTA's own
+/// words), wordings in Russian, Chinese, Japanese, German and French, and
+/// a listing of the message's links rather than of the sender.
+#[test]
+fn third_round_of_unseen_wordings() {
+    assert_reasons(&[
+        (
+            "550 Сообщение не принято: почтовый ящик ivanov@example.ru не существует",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 收件人地址不存在 (recipient not exist) wang@example.cn",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "550 5.1.1 Diese Adresse ist nicht mehr gültig. Die neue Adresse lautet: k.braun@example.de",
+            Reason::HasMoved,
+            true,
+        ),
+        (
+            "X-Notes; The recipient's mail file is full. Router: Unable to deliver message",
+            Reason::MailboxFull,
+            false,
+        ),
+        (
+            "552 5.2.2 Message size exceeds maximum permitted",
+            Reason::MesgTooBig,
+            false,
+        ),
+        (
+            "550 5.7.1 Message rejected because it contains a URL listed in multi.surbl.org",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.7.1 Service unavailable; client [192.0.2.9] blocked using zen.spamhaus.org",
+            Reason::Blocked,
+            false,
+        ),
+        (
+            "421 4.7.0 Reverse DNS (PTR) für 203.0.113.9 fehlt oder passt nicht",
+            Reason::RequirePtr,
+            false,
+        ),
+        (
+            "451 RP:TRC 发送方当天的邮件发送数量超出限制，请控制发送频率",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "421 4.7.0 Trop de connexions simultanées depuis votre adresse IP",
+            Reason::TooManyConn,
+            false,
+        ),
+        (
+            "451 4.7.1 グレイリスト処理中です。しばらくしてから再送してください",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "554 发送的邮件内容被系统识别为垃圾邮件。",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.1.1 The email account that you tried to reach has been disabled by its administrator",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "smtp;421 4.4.0 [internal] no MXs for this domain could be reached at this time",
+            Reason::NetworkError,
+            false,
+        ),
+    ]);
+    let c = Classifier::builtin();
+    for (text, want) in [
+        (
+            "host noservice.example[192.0.2.150] refused to talk to me: 521 5.3.2 noservice.example does not accept mail",
+            Reason::NotAccept,
+        ),
+        (
+            "conversation with mx.example.net[198.51.100.25] timed out while receiving the initial server greeting",
+            Reason::NetworkError,
+        ),
+        (
+            "Deferred: Connection timed out with mx.example.net.",
+            Reason::NetworkError,
+        ),
+    ] {
+        let v = c.classify(&Observation {
+            smtpcommand: Some("CONN".into()),
+            ..Observation::from_text(text)
+        });
+        assert_eq!(v.reason, want, "{text}: {}", v.explain);
+    }
+}
+
 /// A filter's "user unknown" in a bounce that names no command yields, as
 /// the "user unknown" rule does, to the real reason the same reply gives
 /// after RFC 5321's stock words: IONOS's missing reverse DNS, a blocked IP.
