@@ -2908,6 +2908,16 @@ fn phrases_across_continuation_lines_are_read() {
 fn gmail_codes_decide_when_its_words_are_cut() {
     assert_reasons(&[
         (
+            "550 5.7.1  https://support.google.com/mail/?p=UnsolicitedMessageError a640c23a62f3a-a1b2c3 - gsmtp",
+            Reason::SpamDetected,
+            false,
+        ),
+        (
+            "550 5.7.1  https://support.google.com/mail/?p=NotAuthorizedError x1si2 - gsmtp",
+            Reason::Blocked,
+            false,
+        ),
+        (
             "550 5.7.26  https://support.google.com/mail/answer/81126#authentication 5b1f17b1804b1-47a3c1e7a90si3330201f8f.409 - gsmtp",
             Reason::AuthFailure,
             false,
