@@ -2820,6 +2820,11 @@ fn third_round_of_unseen_wordings() {
             false,
         ),
         (
+            "550 5.7.1 Der Empfänger hat Nachrichten von diesem Absender blockiert",
+            Reason::Rejected,
+            false,
+        ),
+        (
             "550 5.1.1 The email account that you tried to reach has been disabled by its administrator",
             Reason::Suspend,
             false,
