@@ -735,12 +735,13 @@ impl RuleSet {
     }
 }
 
-/// How a rule uses a named phrase set.
+/// How a rule uses words it takes from elsewhere: a named phrase set, or
+/// another rule's phrases or excludes.
 #[derive(Clone, Copy)]
 enum SetUse {
-    /// Its phrases make the rule a candidate (`phrases_sets`).
+    /// They make the rule a candidate (`phrases_sets`, `phrases_from`).
     Phrases,
-    /// Its phrases veto the rule (`excludes_sets`).
+    /// They veto the rule (`excludes_sets`, `excludes_from`).
     Excludes,
 }
 
@@ -1130,30 +1131,32 @@ impl Compiler {
     }
 
     fn resolve_phrases_from(&mut self) -> Result<(), RuleError> {
-        for (idx, from, file) in std::mem::take(&mut self.phrases_from) {
-            let phrases = self
-                .phrases_by_id
-                .get(&from)
-                .ok_or_else(|| invalid(&file, format!("phrases_from: no rule {from:?}")))?;
-            for p in phrases {
-                let id = self
-                    .patterns
-                    .pattern(p, Target::Rule(idx as u32))
-                    .map_err(|e| invalid(&file, e))?;
-                self.rules[idx].any.push(id);
-            }
-        }
-        for (idx, from, file) in std::mem::take(&mut self.excludes_from) {
-            let excludes = self
-                .excludes_by_id
-                .get(&from)
-                .ok_or_else(|| invalid(&file, format!("excludes_from: no rule {from:?}")))?;
-            for p in excludes {
-                let id = self
-                    .patterns
-                    .pattern(p, Target::Rule(idx as u32))
-                    .map_err(|e| invalid(&file, e))?;
-                self.rules[idx].excludes.push(id);
+        // Another rule's phrases (`phrases_from`) or excludes
+        // (`excludes_from`), by its id.
+        let reused = [
+            (std::mem::take(&mut self.phrases_from), SetUse::Phrases),
+            (std::mem::take(&mut self.excludes_from), SetUse::Excludes),
+        ];
+        for (list, used) in reused {
+            let (by_id, field) = match used {
+                SetUse::Phrases => (&self.phrases_by_id, "phrases_from"),
+                SetUse::Excludes => (&self.excludes_by_id, "excludes_from"),
+            };
+            for (idx, from, file) in list {
+                let words = by_id
+                    .get(&from)
+                    .ok_or_else(|| invalid(&file, format!("{field}: no rule {from:?}")))?;
+                for p in words {
+                    let id = self
+                        .patterns
+                        .pattern(p, Target::Rule(idx as u32))
+                        .map_err(|e| invalid(&file, e))?;
+                    let rule = &mut self.rules[idx];
+                    match used {
+                        SetUse::Phrases => rule.any.push(id),
+                        SetUse::Excludes => rule.excludes.push(id),
+                    }
+                }
             }
         }
         for (idx, name, file, used) in std::mem::take(&mut self.sets_used) {
