@@ -1146,17 +1146,7 @@ impl Compiler {
                 let words = by_id
                     .get(&from)
                     .ok_or_else(|| invalid(&file, format!("{field}: no rule {from:?}")))?;
-                for p in words {
-                    let id = self
-                        .patterns
-                        .pattern(p, Target::Rule(idx as u32))
-                        .map_err(|e| invalid(&file, e))?;
-                    let rule = &mut self.rules[idx];
-                    match used {
-                        SetUse::Phrases => rule.any.push(id),
-                        SetUse::Excludes => rule.excludes.push(id),
-                    }
-                }
+                lend_words(&mut self.patterns, &mut self.rules, idx, words, used, &file)?;
             }
         }
         for (idx, name, file, used) in std::mem::take(&mut self.sets_used) {
@@ -1168,17 +1158,14 @@ impl Compiler {
                 .phrase_sets
                 .get(&name)
                 .ok_or_else(|| invalid(&file, format!("{field}: no phrase set {name:?}")))?;
-            for p in phrases {
-                let id = self
-                    .patterns
-                    .pattern(p, Target::Rule(idx as u32))
-                    .map_err(|e| invalid(&file, e))?;
-                let rule = &mut self.rules[idx];
-                match used {
-                    SetUse::Phrases => rule.any.push(id),
-                    SetUse::Excludes => rule.excludes.push(id),
-                }
-            }
+            lend_words(
+                &mut self.patterns,
+                &mut self.rules,
+                idx,
+                phrases,
+                used,
+                &file,
+            )?;
         }
         for r in &mut self.rules {
             r.any.sort_unstable();
@@ -1188,6 +1175,28 @@ impl Compiler {
         }
         Ok(())
     }
+}
+
+/// Gives rule `idx` the `words` taken from elsewhere (a phrase set, another
+/// rule), as candidates or as vetoes.
+fn lend_words(
+    patterns: &mut Builder,
+    rules: &mut [Rule],
+    idx: usize,
+    words: &[String],
+    used: SetUse,
+    file: &str,
+) -> Result<(), RuleError> {
+    for p in words {
+        let id = patterns
+            .pattern(p, Target::Rule(idx as u32))
+            .map_err(|e| invalid(file, e))?;
+        match used {
+            SetUse::Phrases => rules[idx].any.push(id),
+            SetUse::Excludes => rules[idx].excludes.push(id),
+        }
+    }
+    Ok(())
 }
 
 /// Host suffix → provider and recipient domain suffix → provider; the
