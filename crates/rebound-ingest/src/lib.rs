@@ -32,6 +32,7 @@ pub use detect::detect;
 pub use email::{addressed, forwarded_failure, from_decoded};
 pub use reader::{EventReader, ReaderOptions};
 pub use rejudge::Judge;
+pub use webhook::{MandrillForm, mandrill_form};
 
 /// The event times an input may state. Whatever the bounds, a time before
 /// 1970 or after 9999 is refused: such a record is a broken or hostile one,

@@ -542,18 +542,30 @@ pub(crate) fn provider_of(v: &Value) -> Option<Format> {
 /// whose `mandrill_events` field holds the events' JSON.
 pub(crate) const MANDRILL_FORM_FIELD: &str = "mandrill_events=";
 
-/// The events of one Mandrill form body, as saved from a request (one
-/// body a line): the `mandrill_events` field's JSON, for [`records`] to
-/// split. Other fields (Mandrill sends none today) are ignored.
-pub(crate) fn mandrill_form_events(form: &str) -> Result<Value, String> {
-    let fields: Vec<(String, String)> =
-        serde_urlencoded::from_str(form).map_err(|e| format!("mandrill: not a form body: {e}"))?;
-    let json = fields
-        .into_iter()
+/// One Mandrill form body, read: all its fields (what Mandrill signs) and
+/// the JSON text of its `mandrill_events` field.
+pub struct MandrillForm {
+    pub fields: Vec<(String, String)>,
+    pub events: String,
+}
+
+/// Reads one Mandrill form body, as posted or as saved from a request.
+pub fn mandrill_form(form: &[u8]) -> Result<MandrillForm, String> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(form)
+        .map_err(|e| format!("mandrill: neither JSON nor a form body: {e}"))?;
+    let events = fields
+        .iter()
         .find(|(k, _)| k == "mandrill_events")
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.clone())
         .ok_or("mandrill: a form body without mandrill_events")?;
-    serde_json::from_str(&json)
+    Ok(MandrillForm { fields, events })
+}
+
+/// The events of one Mandrill form body saved as a line of a file, for
+/// [`records`] to split.
+pub(crate) fn mandrill_form_events(form: &str) -> Result<Value, String> {
+    let form = mandrill_form(form.as_bytes())?;
+    serde_json::from_str(&form.events)
         .map_err(|e| format!("mandrill: invalid JSON in mandrill_events: {e}"))
 }
 

@@ -385,14 +385,8 @@ fn mandrill_form(s: &AppState, headers: &HeaderMap, bytes: Bytes) -> Result<Byte
             )),
         };
     }
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("mandrill: neither JSON nor a form body: {e}"))
-    })?;
-    let events = fields
-        .iter()
-        .find(|(k, _)| k == "mandrill_events")
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| ApiError::bad_request("mandrill: a form body without mandrill_events"))?;
+    let rebound_ingest::MandrillForm { fields, events } =
+        rebound_ingest::mandrill_form(&bytes).map_err(ApiError::bad_request)?;
     if let Some(v) = &s.mandrill {
         let signature = headers
             .get("x-mandrill-signature")
