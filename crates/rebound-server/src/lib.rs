@@ -584,8 +584,11 @@ pub async fn serve(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            // Above `MAX_HEADERS`, so that `oversized_head` answers in JSON.
-            .max_headers(4 * MAX_HEADERS)
+            // One above `MAX_HEADERS`, so that `oversized_head` answers a
+            // request just over it with its precise message (hyper answers
+            // longer ones, in JSON too through `parse_errors`). Not more:
+            // hyper fills a slot array of this size for every request.
+            .max_headers(MAX_HEADERS + 1)
             .serve_connection(
                 TokioIo::new(parse_errors::JsonParseErrors::new(stream)),
                 service,
