@@ -15,6 +15,16 @@ pub(crate) struct Pmta {
     has_header: bool,
 }
 
+/// A PowerMTA time: as its default `YYYY-MM-DD HH:MM:SS±ZZZZ`, or as Unix
+/// seconds (or milliseconds), which accounting files written for other
+/// tools carry instead.
+fn pmta_time(field: &str) -> Option<i64> {
+    if (9..=13).contains(&field.len()) && field.bytes().all(|b| b.is_ascii_digit()) {
+        return time::parse_epoch(&serde_json::Value::String(field.to_string()));
+    }
+    time::parse_iso(field)
+}
+
 /// Splits one CSV line (RFC 4180 quoting, no embedded newlines).
 pub(crate) fn csv_fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -114,8 +124,7 @@ impl Pmta {
             return Err("no rcpt".into());
         }
         let logged = get("timeLogged");
-        let time_ms =
-            time::parse_iso(logged).ok_or_else(|| format!("bad timeLogged {logged:?}"))?;
+        let time_ms = pmta_time(logged).ok_or_else(|| format!("bad timeLogged {logged:?}"))?;
         let diag = get("dsnDiag");
         let text = diag
             .strip_prefix("smtp;")
@@ -210,5 +219,29 @@ mod tests {
                 .is_err()
         );
         assert!(p.line("b,2026-11-23 10:00:00,\"unterminated").is_err());
+    }
+
+    #[test]
+    fn times_in_unix_seconds_are_read() {
+        let mut p = Pmta::new();
+        p.line("type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag")
+            .unwrap();
+        // 2026-11-23T15:00:00Z, as seconds and as milliseconds.
+        for stamp in ["1795446000", "1795446000000"] {
+            let d = p
+                .line(&format!(
+                    "d,{stamp},news@example.org,dave@example.com,relayed,2.0.0,smtp;250 ok"
+                ))
+                .unwrap();
+            assert_eq!(
+                d[0].time_ms,
+                time::parse_iso("2026-11-23T15:00:00Z").unwrap()
+            );
+        }
+        // Too short to be a time of this century.
+        assert!(
+            p.line("d,17951,news@example.org,dave@example.com,relayed,2.0.0,smtp;250 ok")
+                .is_err()
+        );
     }
 }
