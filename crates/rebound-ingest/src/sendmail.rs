@@ -3,7 +3,9 @@
 //! A delivery attempt is one `QID: to=…, …, dsn=5.1.1, stat=…` line, for
 //! one or more recipients (`to=<a@x>,<b@y>`): one event per recipient. The
 //! `stat=` text is Sendmail's account of the remote reply (`User unknown`,
-//! `Deferred: Connection refused by …`, `Sent (…)`); `dsn=` its status. The
+//! `Deferred: Connection refused by …`, `Sent (…)`); `dsn=` its status. A
+//! `stat=` that only names an exit status ("User unknown" for any 550 at
+//! RCPT) yields to a `dsn=` that says something else. The
 //! envelope sender and Message-ID come from the queue's `from=` line, joined
 //! by queue id (bounded, as for Postfix). When the queue lifetime runs out,
 //! Sendmail writes `QID: QID2: DSN: Cannot send message for 5 days` (or
@@ -136,8 +138,16 @@ impl Sendmail {
         // then names only Sendmail's exit status for it ("User unknown" for
         // any 550 refusal of a recipient, a blocklist's included), so the
         // reply is what is classified.
-        let said = reply_field(rest).unwrap_or(stat);
         let dsn = value(rest, "dsn=");
+        let said = match reply_field(rest) {
+            Some(reply) => reply,
+            // Without it, a `stat=` that only names the exit status says
+            // nothing the `dsn=` does not say better: "User unknown" beside
+            // dsn=5.7.1 was a blocklist's 550, and would suppress a good
+            // address. The status then decides alone.
+            None if dsn.is_some_and(|d| exit_status_only(stat, d)) => "",
+            None => stat,
+        };
         let relay = value(rest, "relay=");
         let outcome = if stat.starts_with("Sent") {
             Outcome::Delivered
@@ -210,6 +220,39 @@ impl Sendmail {
             .collect();
         Ok(drafts)
     }
+}
+
+/// Sendmail's names of its exit statuses (sysexits.h), which `stat=` holds
+/// for a refusal, with the enhanced status each one means by itself (none:
+/// it names no cause).
+const EXIT_STATUS_TEXTS: &[(&str, Option<(u16, u16)>)] = &[
+    ("User unknown", Some((1, 1))),
+    ("Host unknown", Some((1, 2))),
+    ("Service unavailable", None),
+    ("Data format error", None),
+    ("Remote protocol error", None),
+    ("Internal error", None),
+    ("Operating system error", None),
+    ("I/O error", None),
+    ("Insufficient permission", None),
+    ("Local configuration error", None),
+];
+
+/// Whether `stat` is only an exit status's name and `dsn` a status that
+/// says more than it (a specific subject and detail, and not the one the
+/// name itself stands for).
+fn exit_status_only(stat: &str, dsn: &str) -> bool {
+    let Some(&(_, meant)) = EXIT_STATUS_TEXTS
+        .iter()
+        .find(|(name, _)| stat.eq_ignore_ascii_case(name))
+    else {
+        return false;
+    };
+    let Ok(status) = dsn.parse::<rebound_core::EnhancedStatus>() else {
+        return false;
+    };
+    let said = (status.subject(), status.detail());
+    said != (0, 0) && Some(said) != meant
 }
 
 /// Whether `s` starts with a `key=` field (a lower-case word and `=`).
@@ -294,6 +337,32 @@ mod tests {
         // Without `reply=`, `stat=` stays the text.
         let d = s.line("Nov 23 10:00:01 mx1 sendmail[1]: 4ANA1: to=<b@example.net>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx.example.net. [192.0.2.1], dsn=5.1.1, stat=User unknown").unwrap();
         assert_eq!(d[0].text, "User unknown");
+    }
+
+    /// Without `reply=`, a bare exit-status name beside a `dsn=` that says
+    /// something else leaves the status to decide: "User unknown" with
+    /// 5.7.1 was a refusal of the sender, not a dead mailbox.
+    #[test]
+    fn an_exit_status_name_yields_to_the_dsn() {
+        let mut s = sendmail_2026();
+        let line = |dsn: &str, stat: &str| {
+            format!(
+                "Nov 23 10:00:01 mx1 sendmail[1]: 4ANA1: to=<b@example.net>, delay=00:00:01, mailer=esmtp, pri=1, relay=mx.example.net. [192.0.2.1], dsn={dsn}, stat={stat}"
+            )
+        };
+        for (dsn, stat, text) in [
+            ("5.7.1", "User unknown", ""),
+            ("5.2.1", "User unknown", ""),
+            ("5.4.6", "Service unavailable", ""),
+            ("5.1.1", "User unknown", "User unknown"),
+            ("5.1.2", "Host unknown", "Host unknown"),
+            ("5.0.0", "Service unavailable", "Service unavailable"),
+            ("5.7.1", "Mailbox full", "Mailbox full"),
+        ] {
+            let d = s.line(&line(dsn, stat)).unwrap();
+            assert_eq!(d[0].text, text, "dsn={dsn}, stat={stat}");
+            assert_eq!(d[0].status.unwrap().to_string(), dsn);
+        }
     }
 
     #[test]
