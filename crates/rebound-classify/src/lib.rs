@@ -41,7 +41,8 @@
 //! 6. Other phrase rules (`secondary` in `rules/order.toml`).
 //! 7. Any other hint (`expired`, `onhold`, …): a hint only says what the
 //!    input's format implies, so a specific text or status beats it, as in
-//!    Sisimai.
+//!    Sisimai. An `onhold` hint (no cause stated) also yields to step 8's
+//!    weaker status entries, which do state one.
 //! 8. The status table's weaker entries (`5.7.1`, `5.2.1`, `4.4.7`…).
 //! 9. Fallbacks: `x.6.x` → contenterror, `x.7.x` → securityerror, an
 //!    `X-Unix`/`X-Postfix` diagnostic → mailererror, `500`–`504` →
@@ -1000,7 +1001,12 @@ fn decide<'a>(
             return by_rule(rule);
         }
     }
-    if let Some(h) = hint.filter(|h| *h != Reason::Undefined) {
+    // An `onhold` hint says only that the format states no cause; a
+    // status that names one (5.3.1, the mail system is full) says more.
+    if let Some(h) = hint
+        .filter(|h| *h != Reason::Undefined)
+        .filter(|h| !(*h == Reason::OnHold && status_entry.is_some()))
+    {
         return Decider::Hint(h);
     }
     if matches!(

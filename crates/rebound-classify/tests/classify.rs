@@ -2947,3 +2947,113 @@ fn gmail_codes_decide_when_its_words_are_cut() {
     let v = classify("550 5.7.28 Message refused");
     assert_ne!(v.reason, Reason::Blocked, "{}", v.explain);
 }
+
+/// A fourth round of wordings met on unseen mail: a suspended user under
+/// 5.1.1 (not a dead address), a missing domain in other languages, a
+/// dormant Chinese mailbox, Yahoo's "dd" after end of data, reputation
+/// services and behaviour, the receiver's database, Sendmail's return
+/// after its queue lifetime, attachments over a size limit, and a
+/// Postfix client refusal whose "Service unavailable" prefix is no system
+/// fault.
+#[test]
+fn fourth_round_of_unseen_wordings() {
+    assert_reasons(&[
+        (
+            "550 5.1.1 <mina@example.kr> suspended user",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.1.1 The user has been suspended by the administrator",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 该账户长时间未登录，已处于休眠状态",
+            Reason::Suspend,
+            false,
+        ),
+        (
+            "550 5.1.2 il dominio esempio-errato.it non esiste",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "550 5.1.2 El dominio no existe: ejemplo-erroneo.es",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "550 收件人域名不存在 (example-typo.cn)",
+            Reason::HostUnknown,
+            true,
+        ),
+        (
+            "554 delivery error: dd Not a valid recipient - mta7.mail.gq1.yahoo.com",
+            Reason::UserUnknown,
+            true,
+        ),
+        (
+            "450 4.7.1 Client host [198.51.100.3] deferred by the Email Reputation Service; try later",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "554 5.7.1 Connection refused due to bad behavior of your IP",
+            Reason::BadReputation,
+            false,
+        ),
+        (
+            "451 4.3.0 Temporary system failure, please retry",
+            Reason::SystemError,
+            false,
+        ),
+        (
+            "450 4.3.0 user database error, try again later",
+            Reason::SystemError,
+            false,
+        ),
+        (
+            "552 5.3.4 Attachment is too large for this system",
+            Reason::MesgTooBig,
+            false,
+        ),
+    ]);
+    // Sendmail's queue-lifetime return reads as the expiry, whatever the
+    // last attempt said.
+    let c = Classifier::builtin();
+    let obs = Observation {
+        text: "----- The following addresses had permanent fatal errors ----- <x@example.org> (reason: Deferred) Cannot send message for 5 days".into(),
+        ..Observation::default()
+    };
+    assert_eq!(c.classify(&obs).reason, Reason::Expired);
+    // Postfix's "Service unavailable; Client host [...]" prefix says whom
+    // it refused, not that the receiver failed.
+    let v = classify(
+        "554 5.7.1 Service unavailable; Client host [192.0.2.8] refused by the receiver's access rules",
+    );
+    assert_ne!(v.reason, Reason::SystemError, "{}", v.explain);
+    assert!(!v.hardbounce);
+    // A sender's domain that "does not exist" is no dead recipient.
+    let v = classify("553 5.1.8 发件人域名不存在");
+    assert_ne!(v.reason, Reason::HostUnknown, "{}", v.explain);
+}
+
+/// An `onhold` hint (the format states no cause) yields to a status that
+/// names one; a status that names none leaves it onhold.
+#[test]
+fn an_onhold_hint_yields_to_a_status_that_names_a_cause() {
+    let c = Classifier::builtin();
+    let with = |text: &str| Observation {
+        text: text.into(),
+        reason_hint: Some(Reason::OnHold),
+        action: Some("failed".into()),
+        ..Observation::default()
+    };
+    let v = c.classify(&with(
+        "hôte mx.example.net [192.0.2.20] : 552 5.3.1 Espace disque insuffisant",
+    ));
+    assert_eq!(v.reason, Reason::SystemFull, "{}", v.explain);
+    let v = c.classify(&with("hôte mx.example.net [192.0.2.20] : 550 5.0.0 refusé"));
+    assert_eq!(v.reason, Reason::OnHold, "{}", v.explain);
+}
