@@ -3018,7 +3018,41 @@ fn fourth_round_of_unseen_wordings() {
             Reason::MesgTooBig,
             false,
         ),
+        (
+            "451 4.7.1 Try again later (rate limit: 500 msgs/hour per client)",
+            Reason::Speeding,
+            false,
+        ),
+        (
+            "451 4.4.0 Temporary DNS resolution error for example.net",
+            Reason::NetworkError,
+            false,
+        ),
+        (
+            "554 5.7.1 Message rejected by policy; contact the administrator",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "550 5.7.1 迷惑メール設定により受信できません",
+            Reason::Filtered,
+            false,
+        ),
+        (
+            "554 5.6.0 Die Nachricht ist nicht RFC-5322-konform",
+            Reason::NotCompliantRfc,
+            false,
+        ),
     ]);
+    // At MAIL FROM no recipient is named: a disabled account there is the
+    // sender's, not a suspended mailbox.
+    let c2 = Classifier::builtin();
+    let obs = Observation {
+        text: "550 sending from this account has been disabled".into(),
+        smtpcommand: Some("MAIL".into()),
+        ..Observation::default()
+    };
+    assert_ne!(c2.classify(&obs).reason, Reason::Suspend);
     // Sendmail's queue-lifetime return reads as the expiry, whatever the
     // last attempt said.
     let c = Classifier::builtin();
