@@ -3043,6 +3043,18 @@ fn fourth_round_of_unseen_wordings() {
             Reason::NotCompliantRfc,
             false,
         ),
+        // An attachment refused by type is the receiver's policy, neither
+        // a block of the sending IP nor a spam verdict.
+        (
+            "550 5.7.0 Blocked - attachment type not allowed (.exe, .scr)",
+            Reason::PolicyViolation,
+            false,
+        ),
+        (
+            "554 5.6.1 Message content rejected: attachments of type .vbs are not accepted",
+            Reason::PolicyViolation,
+            false,
+        ),
     ]);
     // At MAIL FROM no recipient is named: a disabled account there is the
     // sender's, not a suspended mailbox.
