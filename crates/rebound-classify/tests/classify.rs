@@ -3065,6 +3065,17 @@ fn fourth_round_of_unseen_wordings() {
         ..Observation::default()
     };
     assert_ne!(c2.classify(&obs).reason, Reason::Suspend);
+    // Gmail's "Send mail as" notice: the account's own SMTP server
+    // refusing Gmail's login is the sender's credentials, not a refused
+    // envelope sender.
+    let v = classify(
+        "535 5.7.8 Error: authentication failed. Learn more at https://support.google.com/mail/?p=CustomFromDenied",
+    );
+    assert_eq!(v.reason, Reason::SecurityError, "{}", v.explain);
+    let v = classify(
+        "550 5.7.1 Your message was rejected. Learn more at https://support.google.com/mail/?p=CustomFromDenied",
+    );
+    assert_eq!(v.reason, Reason::Rejected, "{}", v.explain);
     // Sendmail's queue-lifetime return reads as the expiry, whatever the
     // last attempt said.
     let c = Classifier::builtin();
