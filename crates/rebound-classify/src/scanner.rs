@@ -2,15 +2,19 @@
 //! one pass, ASCII case ignored (letters outside ASCII are folded before
 //! the scan: [`fold_case`]).
 //!
-//! A full automaton of the built-in phrases (783 of them, 14 KB of text)
-//! is big: aho-corasick's DFA takes 2–5 MB, and its contiguous NFA, a
-//! quarter of a megabyte, scans at 7–8 ns per byte. Between two replies the
-//! decoder walks a whole bounce, so none of those tables stays in cache.
-//! This scanner runs a DFA of the phrases' first [`PREFIX_LEN`] bytes only
-//! (about 1,300 states in 16-bit entries: 120 KB) and confirms each phrase
-//! where its prefix was found by comparing the bytes that follow; on the
-//! corpus's diagnostics that is one confirmation per 20 bytes, and 2.7 ns
-//! per byte in all.
+//! A full automaton of the built-in phrases (2,200 of them, in many
+//! scripts) is big: aho-corasick's DFA takes megabytes, and its contiguous
+//! NFA scans at 7–8 ns per byte. Between two replies the decoder walks a
+//! whole bounce, so none of those tables stays in cache. This scanner runs
+//! a DFA of the phrases' first few bytes only (at most [`PREFIX_LEN`], as
+//! many as fit [`MAX_TABLE_BYTES`]) and confirms each phrase where its
+//! prefix was found by comparing the bytes that follow.
+//!
+//! The table's rows are indexed by state number shifted by the row width
+//! (a power of two), not by premultiplied offsets: a 16-bit offset would
+//! cap the table at 65,536 entries, and as the phrases grew into more
+//! scripts (more byte classes, wider rows) that cap had silently cut the
+//! prefixes to 2 bytes and multiplied the confirmations by five.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind};
@@ -43,25 +47,30 @@ pub(crate) fn fold_phrase(phrase: &str) -> String {
     fold_case(&phrase.to_ascii_lowercase()).into_owned()
 }
 
-/// How many leading bytes of each phrase the automaton knows. Longer
-/// prefixes mean more states; shorter ones more confirmations.
+/// How many leading bytes of each phrase the automaton knows at most.
+/// Longer prefixes mean more states; shorter ones more confirmations.
 const PREFIX_LEN: usize = 5;
+
+/// The largest transition table built: the longest prefixes (up to
+/// [`PREFIX_LEN`]) whose table fits are used. The table is what each byte
+/// of a reply touches, and it must stay in the core's cache between
+/// replies. (The built-in phrases, 2,200 in many scripts, fit with 3-byte
+/// prefixes: about 770 states in rows of 128 classes, 190 KB.)
+const MAX_TABLE_BYTES: usize = 256 * 1024;
 
 /// Finds every occurrence of a fixed set of lower-case phrases.
 pub(crate) struct PhraseScanner {
     /// Byte → class: one class per byte some prefix uses (ASCII upper case
     /// folded onto lower case), class 0 for all other bytes.
     classes: [u8; 256],
-    /// `state + class` → the next state, as an offset premultiplied by the
-    /// number of classes.
+    /// `(state << shift) + class` → the next state.
     trans: Vec<u16>,
-    stride: usize,
-    /// States below this offset are those where a prefix ends.
+    shift: u32,
+    /// States below this one are those where a prefix ends.
     match_limit: usize,
     /// Where a scan starts.
     start: usize,
-    /// Per state (offset / stride): the prefixes ending there, as a range of
-    /// `state_prefixes`.
+    /// Per state: the prefixes ending there, as a range of `state_prefixes`.
     state_ranges: Vec<(u32, u32)>,
     state_prefixes: Vec<u32>,
     /// Per prefix: its length and the phrases starting with it, as a range
@@ -74,7 +83,7 @@ pub(crate) struct PhraseScanner {
 impl PhraseScanner {
     /// Compiles the phrases (lower case, none empty).
     pub(crate) fn new(phrases: &[String]) -> Result<PhraseScanner, String> {
-        // Many user rules can make too many states for 16-bit entries:
+        // Many phrases make too many states for the table's budget:
         // shorter prefixes make fewer (one byte always fits).
         for len in (1..=PREFIX_LEN).rev() {
             if let Some(scanner) = Self::with_prefix(phrases, len)? {
@@ -85,7 +94,8 @@ impl PhraseScanner {
     }
 
     /// The scanner over prefixes of `prefix_len` bytes; `None` when its
-    /// table is too large for 16-bit entries.
+    /// table is over [`MAX_TABLE_BYTES`] or has more states than 16-bit
+    /// entries can name.
     pub(crate) fn with_prefix(
         phrases: &[String],
         prefix_len: usize,
@@ -154,7 +164,10 @@ impl PhraseScanner {
         for c in b'A'..=b'Z' {
             classes[usize::from(c)] = classes[usize::from(c.to_ascii_lowercase())];
         }
-        let stride = reps.len();
+        // A row per state, as wide as the next power of two of the classes:
+        // a state's row starts at `state << shift`.
+        let shift = reps.len().next_power_of_two().trailing_zeros();
+        let stride = 1usize << shift;
 
         // Every state reachable from the start, in the library's ids.
         let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
@@ -176,7 +189,10 @@ impl PhraseScanner {
         // match_limit` and an entry needs no flag bit: with 16-bit entries
         // the table is half the size.
         states.sort_by_key(|&sid| !dfa.is_match(sid));
-        let match_limit = states.iter().filter(|&&sid| dfa.is_match(sid)).count() * stride;
+        if states.len() > usize::from(u16::MAX) + 1 || states.len() * stride * 2 > MAX_TABLE_BYTES {
+            return Ok(None);
+        }
+        let match_limit = states.iter().filter(|&&sid| dfa.is_match(sid)).count();
         let number_of: std::collections::HashMap<
             StateID,
             usize,
@@ -199,17 +215,16 @@ impl PhraseScanner {
             }
             for &rep in &reps {
                 let next = number_of[&dfa.next_state(Anchored::No, sid, rep)];
-                let Ok(offset) = u16::try_from(next * stride) else {
-                    return Ok(None);
-                };
-                trans.push(offset);
+                trans.push(u16::try_from(next).expect("states were counted"));
             }
+            // The row's padding: no byte has these classes.
+            trans.resize(trans.len() + stride - reps.len(), 0);
         }
-        let start = number_of[&start] * stride;
+        let start = number_of[&start];
         Ok(Some(PhraseScanner {
             classes,
             trans,
-            stride,
+            shift,
             match_limit,
             start,
             state_ranges,
@@ -228,10 +243,10 @@ impl PhraseScanner {
     /// of the calls is unspecified.
     #[inline]
     pub(crate) fn scan(&self, text: &[u8], mut f: impl FnMut(u32, usize, usize)) {
-        let (classes, trans) = (&self.classes, self.trans.as_slice());
+        let (classes, trans, shift) = (&self.classes, self.trans.as_slice(), self.shift);
         let mut state = self.start;
         for (at, &byte) in text.iter().enumerate() {
-            state = usize::from(trans[state + usize::from(classes[usize::from(byte)])]);
+            state = usize::from(trans[(state << shift) + usize::from(classes[usize::from(byte)])]);
             if state < self.match_limit {
                 self.confirm(text, state, at + 1, &mut f);
             }
@@ -249,7 +264,7 @@ impl PhraseScanner {
         end: usize,
         f: &mut impl FnMut(u32, usize, usize),
     ) {
-        let (lo, hi) = self.state_ranges[state / self.stride];
+        let (lo, hi) = self.state_ranges[state];
         for &prefix in &self.state_prefixes[lo as usize..hi as usize] {
             let (len, first, last) = self.prefixes[prefix as usize];
             let start = end - len as usize;
@@ -400,7 +415,15 @@ mod tests {
             assert_eq!(ours, theirs, "{t:?}");
         }
         // Small enough to stay in cache: what this scanner is for.
-        assert!(s.table_bytes() < 256 * 1024, "{} bytes", s.table_bytes());
+        assert!(
+            s.table_bytes() <= MAX_TABLE_BYTES,
+            "{} bytes",
+            s.table_bytes()
+        );
+        // ... and still long prefixes: with 2-byte ones every "re" and "ma"
+        // of a reply confirmed a hundred phrases.
+        let longest = s.prefixes.iter().map(|p| p.0).max().unwrap();
+        assert!(longest >= 3, "prefixes of {longest} bytes");
     }
 }
 
