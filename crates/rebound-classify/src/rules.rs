@@ -320,10 +320,10 @@ impl Rule {
     /// Whether the rule holds, given the automaton's hits (sorted).
     pub(crate) fn holds(&self, hits: &[u32], facts: &Facts<'_>) -> bool {
         let has = |p: &u32| hits.binary_search(p).is_ok();
-        if !self.any.is_empty() && !self.any.iter().any(has) {
+        if !self.any.is_empty() && !shares_one(&self.any, hits) {
             return false;
         }
-        if !self.requires.iter().all(has) || self.excludes.iter().any(has) {
+        if !self.requires.iter().all(has) || shares_one(&self.excludes, hits) {
             return false;
         }
         // No command known: "-" where the input never records one (a bare
@@ -1177,6 +1177,15 @@ impl Compiler {
     }
 }
 
+/// Whether two sorted id lists share an id, searching the longer one for
+/// each id of the shorter: a rule may hold hundreds of phrases and a reply
+/// hits a dozen.
+fn shares_one(a: &[u32], b: &[u32]) -> bool {
+    debug_assert!(a.is_sorted() && b.is_sorted());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.iter().any(|x| long.binary_search(x).is_ok())
+}
+
 /// Gives rule `idx` the `words` taken from elsewhere (a phrase set, another
 /// rule), as candidates or as vetoes.
 fn lend_words(
@@ -1277,5 +1286,20 @@ impl RuleSet {
         self.status_index
             .get(&(s.class_digit(), s.subject(), s.detail()))
             .map(|&i| &self.statuses[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_one;
+
+    #[test]
+    fn shared_ids_are_found_from_either_side() {
+        let many: Vec<u32> = (0..500).map(|i| i * 3).collect();
+        assert!(shares_one(&many, &[1, 2, 300]));
+        assert!(shares_one(&[1, 2, 300], &many));
+        assert!(!shares_one(&many, &[1, 2, 301]));
+        assert!(!shares_one(&[], &many));
+        assert!(shares_one(&[7], &[7]));
     }
 }
