@@ -3055,6 +3055,19 @@ fn fourth_round_of_unseen_wordings() {
             Reason::PolicyViolation,
             false,
         ),
+        // Said with a syntax error's code, the words still decide.
+        (
+            "500 Attachments are not allowed here; send a link instead",
+            Reason::PolicyViolation,
+            false,
+        ),
+        // Gmail's per-message recipient cap is not the sender's quota,
+        // whatever its "sending limits" link says.
+        (
+            "452-4.5.3 Your message has too many recipients. For more information regarding 452-4.5.3 Google's sending limits, go to 452 4.5.3  https://support.google.com/mail/?p=TooManyRecipientsError a1si2 - gsmtp",
+            Reason::TooManyConn,
+            false,
+        ),
     ]);
     // At MAIL FROM no recipient is named: a disabled account there is the
     // sender's, not a suspended mailbox.
