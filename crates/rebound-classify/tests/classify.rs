@@ -3071,13 +3071,12 @@ fn fourth_round_of_unseen_wordings() {
     ]);
     // At MAIL FROM no recipient is named: a disabled account there is the
     // sender's, not a suspended mailbox.
-    let c2 = Classifier::builtin();
     let obs = Observation {
         text: "550 sending from this account has been disabled".into(),
         smtpcommand: Some("MAIL".into()),
         ..Observation::default()
     };
-    assert_ne!(c2.classify(&obs).reason, Reason::Suspend);
+    assert_ne!(Classifier::builtin().classify(&obs).reason, Reason::Suspend);
     // Gmail's "Send mail as" notice: the account's own SMTP server
     // refusing Gmail's login is the sender's credentials, not a refused
     // envelope sender.
@@ -3091,12 +3090,10 @@ fn fourth_round_of_unseen_wordings() {
     assert_eq!(v.reason, Reason::Rejected, "{}", v.explain);
     // Sendmail's queue-lifetime return reads as the expiry, whatever the
     // last attempt said.
-    let c = Classifier::builtin();
-    let obs = Observation {
-        text: "----- The following addresses had permanent fatal errors ----- <x@example.org> (reason: Deferred) Cannot send message for 5 days".into(),
-        ..Observation::default()
-    };
-    assert_eq!(c.classify(&obs).reason, Reason::Expired);
+    let v = classify(
+        "----- The following addresses had permanent fatal errors ----- <x@example.org> (reason: Deferred) Cannot send message for 5 days",
+    );
+    assert_eq!(v.reason, Reason::Expired, "{}", v.explain);
     // Postfix's "Service unavailable; Client host [...]" prefix says whom
     // it refused, not that the receiver failed.
     let v = classify(
